@@ -1,0 +1,766 @@
+"""The station's encrypted local store: one plain SQLite file, sealed field by field.
+
+The file is an ordinary SQLite database in WAL mode, so litestream can replicate it. Every
+sensitive value is sealed (AES-256-GCM, see `sync.seal`) before it is written; what stays
+clear is what sync and the locked kiosk need: ids, entity, grid, clocks, timestamps.
+
+All writes go through `_write_*` inside `_transaction`: each stamps a hybrid logical clock
+and appends one row to the change log (the outbox) in the same transaction as the record.
+No other code writes records or changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from station import keys
+from station.blind_index import DEFAULT_BITS, BlindIndex
+from station.ids import IdMaker
+from sync import clock as hlc
+from sync.errors import (
+    AlreadyInitialized,
+    ClerkError,
+    LockedError,
+    NotFound,
+    StoreError,
+    TamperedError,
+    ValidationError,
+    WrongPassphrase,
+)
+from sync.schema import EntityDef, Schema, load_schema, schema_sql
+from sync.seal import Sealer, field_ad
+from sync.validate import normalise_for_index, validate_record
+
+DB_FILE = "station.db"
+CHINA_TZ = timezone(timedelta(hours=8))
+MIN_PASSPHRASE = 8
+MAX_CLERK_NAME = 50
+# Rows per executemany during a bulk import: large enough to amortise the Python-to-SQLite
+# round trip, small enough to keep memory flat on a cheap box.
+BULK_CHUNK = 2_000
+DELETED = "_deleted"
+
+
+@dataclass(frozen=True)
+class Clock:
+    """Where the store reads the time; tests pass their own instead of sleeping."""
+
+    wall_ms: Callable[[], int] = field(default=lambda: time.time_ns() // 1_000_000)
+    sleep: Callable[[float], None] = field(default=time.sleep)
+
+    def today(self) -> date:
+        return datetime.fromtimestamp(self.wall_ms() / 1000, CHINA_TZ).date()
+
+    def iso(self) -> str:
+        return datetime.fromtimestamp(self.wall_ms() / 1000, UTC).isoformat(timespec="milliseconds")
+
+
+SYSTEM_CLOCK = Clock()
+
+
+@dataclass(frozen=True)
+class Change:
+    """One row of the change log, as sync will read it."""
+
+    seq: int
+    record_id: str
+    entity: str
+    op: str
+    grid: str | None
+    clear: dict[str, Any]
+    sealed: dict[str, str]
+    hlc: str
+    base: dict[str, str]
+    schema_version: int
+    receipt: int | None
+    rejected: str | None
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+class _Txn:
+    """State of one write transaction: the clock and the sealer count are saved at commit."""
+
+    def __init__(self, cursor: sqlite3.Cursor, last: hlc.Stamp) -> None:
+        self.cursor = cursor
+        self.last = last
+
+
+class Store:
+    """The station's records, keyslots and change log in one SQLite file."""
+
+    def __init__(self, home: Path, conn: sqlite3.Connection, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.home = home
+        self.conn = conn
+        self.db = sqlite_utils.Database(conn)
+        self.clock = clock
+        self.schema: Schema = load_schema(conn)
+        self.station_id = self._setting("station_id") or ""
+        self._ids = IdMaker()
+        self._lock = threading.RLock()
+        self._sealer: Sealer | None = None
+        self._index: BlindIndex | None = None
+        self._data_key: bytes | None = None
+        self.clerk: str | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @staticmethod
+    def _connect(path: Path) -> sqlite3.Connection:
+        # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so a write transaction
+        # takes the lock before it reads the clock, and two processes never interleave.
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+        conn.execute("PRAGMA journal_mode=WAL")
+        # FULL: a committed record survives power loss (the kiosk may lose power any time).
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA temp_store=MEMORY")
+        return conn
+
+    @classmethod
+    def create(
+        cls,
+        home: Path | str,
+        *,
+        township: str,
+        name: str,
+        clerk: str,
+        passphrase: str,
+        kdf: keys.KdfParams = keys.STANDARD_KDF,
+        county_public_key: bytes | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> Store:
+        """Make a new store in `home` and return it unlocked by its first clerk."""
+        home = Path(home)
+        path = home / DB_FILE
+        if path.exists():
+            raise AlreadyInitialized(f"{home} 中已有站点数据库", f"a station store already exists in {home}")
+        _check_township(township)
+        _check_station_name(name)
+        _check_clerk_name(clerk)
+        _check_passphrase(passphrase)
+        home.mkdir(parents=True, exist_ok=True)
+        os.chmod(home, 0o700)
+        tmp = home / (DB_FILE + ".creating")
+        tmp.unlink(missing_ok=True)
+        data_key = keys.new_data_key()
+        conn = cls._connect(tmp)
+        try:
+            cls._initialise(conn, township=township, name=name, clock=clock)
+            draft = cls(home, conn, clock)
+            with draft._transaction():
+                draft._insert_passphrase_slot(clerk, passphrase, data_key, kdf)
+                if county_public_key is not None:
+                    draft._insert_recovery_slot(data_key, county_public_key)
+        except BaseException:
+            conn.close()
+            tmp.unlink(missing_ok=True)
+            raise
+        # Fold the WAL into the file before it is renamed: a -wal left behind under the old
+        # name would be lost. A half-made store never looks like a store: it is only given its
+        # real name once complete.
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.close()
+        os.replace(tmp, path)
+        os.chmod(path, 0o600)
+        store = cls(home, cls._connect(path), clock)
+        store._open_with(data_key, clerk)
+        return store
+
+    @staticmethod
+    def _initialise(conn: sqlite3.Connection, *, township: str, name: str, clock: Clock) -> None:
+        sql = schema_sql()
+        conn.executescript("BEGIN;" + sql + ";COMMIT;")
+        node = os.urandom(8).hex()
+        now = clock.iso()
+        conn.execute("BEGIN")
+        conn.execute(
+            "INSERT INTO schema_versions (version, applied_at, source, digest) VALUES (1, ?, ?, ?)",
+            (now, "schema.sql", hashlib.sha256(sql.encode()).hexdigest()),
+        )
+        conn.executemany(
+            "INSERT INTO settings (key, value) VALUES (?, ?)",
+            [("station_id", node), ("township", township), ("name", name), ("created_at", now),
+             ("hlc", str(hlc.ZERO)), ("seal_count", "0"), ("unlock_failures", "0"),
+             ("blind_index_bits", str(DEFAULT_BITS))],
+        )
+        conn.execute("COMMIT")
+
+    @classmethod
+    def open(cls, home: Path | str, *, clock: Clock = SYSTEM_CLOCK) -> Store:
+        """Open an existing store, locked."""
+        home = Path(home)
+        path = home / DB_FILE
+        if not path.exists():
+            from sync.errors import NotInitialized
+
+            raise NotInitialized(
+                f"{home} 中没有站点数据库，请先运行 station init",
+                f"no station store in {home}; run `station init` first",
+            )
+        try:
+            return cls(home, cls._connect(path), clock)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"无法打开站点数据库：{exc}", f"cannot open the station store: {exc}") from exc
+
+    def close(self) -> None:
+        self.lock()
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ keys and clerks
+
+    @property
+    def unlocked(self) -> bool:
+        return self._sealer is not None
+
+    def lock(self) -> None:
+        """Forget the data key: nothing can be read or written until the next unlock."""
+        self._sealer = None
+        self._index = None
+        self._data_key = None
+        self.clerk = None
+
+    def _open_with(self, data_key: bytes, clerk: str | None) -> None:
+        self._data_key = data_key
+        self._sealer = Sealer(data_key)
+        self._index = BlindIndex(data_key, int(self._setting("blind_index_bits") or DEFAULT_BITS))
+        self.clerk = clerk
+
+    def unlock(self, passphrase: str, clerk: str | None = None) -> str:
+        """Open the store with a clerk's passphrase; returns the clerk's name."""
+        self._wait_after_failures()
+        slots = self._passphrase_slots(clerk)
+        for slot in slots:
+            params = keys.params_from_json(json.loads(slot["kdf_params"]))
+            kek = keys.derive_kek(passphrase, slot["salt"], params)
+            try:
+                data_key = keys.unwrap(kek, slot["wrapped"])
+            except WrongPassphrase:
+                continue
+            self._set_settings(unlock_failures="0")
+            self._open_with(data_key, slot["clerk"])
+            return str(slot["clerk"])
+        failures = int(self._setting("unlock_failures") or 0) + 1
+        self._set_settings(unlock_failures=str(failures), unlock_failed_at=str(self.clock.wall_ms()))
+        wait = keys.unlock_delay(failures)
+        raise WrongPassphrase(
+            f"口令不正确（连续第 {failures} 次）" + (f"，请等待 {wait:.0f} 秒后再试" if wait else ""),
+            f"wrong passphrase ({failures} in a row)" + (f"; wait {wait:.0f} s" if wait else ""),
+        )
+
+    def unlock_with_recovery(self, county_private_key: bytes) -> None:
+        """Open the store with the county's recovery key (when every clerk is gone)."""
+        row = self._recovery_slot()
+        if row is None:
+            raise ClerkError("此站点没有县级恢复密钥槽", "this station has no county recovery slot")
+        data_key = keys.unwrap_as_county(county_private_key, row["ephemeral_public"], row["wrapped"])
+        self._open_with(data_key, None)
+
+    def _wait_after_failures(self) -> None:
+        failures = int(self._setting("unlock_failures") or 0)
+        delay = keys.unlock_delay(failures)
+        if delay <= 0:
+            return
+        since = (self.clock.wall_ms() - int(self._setting("unlock_failed_at") or 0)) / 1000
+        if since < delay:
+            self.clock.sleep(delay - max(since, 0.0))
+
+    def _passphrase_slots(self, clerk: str | None) -> list[dict[str, Any]]:
+        rows = list(self.db.query(
+            "SELECT * FROM keyslots WHERE kind = 'passphrase' ORDER BY id"
+        ))
+        if clerk is None:
+            return rows
+        chosen = [r for r in rows if r["clerk"] == clerk]
+        if not chosen:
+            raise ClerkError(f"没有名为 {clerk} 的办事员", f"no clerk named {clerk}")
+        return chosen
+
+    def _recovery_slot(self) -> dict[str, Any] | None:
+        rows = list(self.db.query("SELECT * FROM keyslots WHERE kind = 'recovery'"))
+        return rows[0] if rows else None
+
+    def clerks(self) -> list[dict[str, Any]]:
+        """The clerks who can unlock this store (names and slot facts; no secrets)."""
+        return [
+            {"clerk": r["clerk"], "kdf": json.loads(r["kdf_params"]), "created_at": r["created_at"]}
+            for r in self.db.query(
+                "SELECT clerk, kdf_params, created_at FROM keyslots"
+                " WHERE kind = 'passphrase' ORDER BY id"
+            )
+        ]
+
+    def add_clerk(self, clerk: str, passphrase: str, kdf: keys.KdfParams = keys.STANDARD_KDF) -> None:
+        data_key = self._require_key()
+        _check_clerk_name(clerk)
+        _check_passphrase(passphrase)
+        with self._transaction():
+            if self._has_clerk(clerk):
+                raise ClerkError(f"办事员 {clerk} 已存在", f"clerk {clerk} already exists")
+            self._insert_passphrase_slot(clerk, passphrase, data_key, kdf)
+
+    def remove_clerk(self, clerk: str) -> None:
+        self._require_key()
+        with self._transaction() as txn:
+            if not self._has_clerk(clerk):
+                raise ClerkError(f"没有名为 {clerk} 的办事员", f"no clerk named {clerk}")
+            remaining = txn.cursor.execute(
+                "SELECT count(*) FROM keyslots WHERE kind = 'passphrase'"
+            ).fetchone()[0]
+            if remaining <= 1:
+                raise ClerkError(
+                    "不能删除最后一名办事员：否则无人能打开数据",
+                    "cannot remove the last clerk: nobody could open the store",
+                )
+            txn.cursor.execute("DELETE FROM keyslots WHERE kind = 'passphrase' AND clerk = ?", (clerk,))
+
+    def change_passphrase(
+        self, clerk: str, new_passphrase: str, kdf: keys.KdfParams = keys.STANDARD_KDF
+    ) -> None:
+        """Rewrap the data key for `clerk` under a new passphrase (store must be unlocked)."""
+        data_key = self._require_key()
+        _check_passphrase(new_passphrase)
+        with self._transaction() as txn:
+            if not self._has_clerk(clerk):
+                raise ClerkError(f"没有名为 {clerk} 的办事员", f"no clerk named {clerk}")
+            txn.cursor.execute("DELETE FROM keyslots WHERE kind = 'passphrase' AND clerk = ?", (clerk,))
+            self._insert_passphrase_slot(clerk, new_passphrase, data_key, kdf)
+
+    def set_county_key(self, county_public_key: bytes) -> None:
+        """Add (or replace) the recovery slot sealed to the county's X25519 public key."""
+        data_key = self._require_key()
+        with self._transaction() as txn:
+            txn.cursor.execute("DELETE FROM keyslots WHERE kind = 'recovery'")
+            self._insert_recovery_slot(data_key, county_public_key)
+
+    def _has_clerk(self, clerk: str) -> bool:
+        row = self.conn.execute(
+            "SELECT 1 FROM keyslots WHERE kind = 'passphrase' AND clerk = ?", (clerk,)
+        ).fetchone()
+        return row is not None
+
+    def _insert_passphrase_slot(
+        self, clerk: str, passphrase: str, data_key: bytes, kdf: keys.KdfParams
+    ) -> None:
+        salt = keys.new_salt()
+        wrapped = keys.wrap(keys.derive_kek(passphrase, salt, kdf), data_key)
+        self.conn.execute(
+            "INSERT INTO keyslots (kind, clerk, kdf, kdf_params, salt, wrapped, created_at)"
+            " VALUES ('passphrase', ?, ?, ?, ?, ?, ?)",
+            (clerk, kdf.kdf, _dumps(keys.params_to_json(kdf)), salt, wrapped, self.clock.iso()),
+        )
+
+    def _insert_recovery_slot(self, data_key: bytes, county_public_key: bytes) -> None:
+        ephemeral, wrapped = keys.wrap_for_county(data_key, county_public_key)
+        self.conn.execute(
+            "INSERT INTO keyslots (kind, ephemeral_public, wrapped, created_at)"
+            " VALUES ('recovery', ?, ?, ?)",
+            (ephemeral, wrapped, self.clock.iso()),
+        )
+        self._put_settings(county_public_key=county_public_key.hex())
+
+    def _require_key(self) -> bytes:
+        if self._data_key is None:
+            raise LockedError("数据已锁定，请先输入口令", "the store is locked; unlock it first")
+        return self._data_key
+
+    def _require_sealer(self) -> tuple[Sealer, BlindIndex]:
+        self._require_key()
+        assert self._sealer is not None and self._index is not None
+        return self._sealer, self._index
+
+    # ------------------------------------------------------------------ settings
+
+    def _setting(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def _put_settings(self, **values: str) -> None:
+        self.conn.executemany(
+            "INSERT INTO settings (key, value) VALUES (?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            list(values.items()),
+        )
+
+    def _set_settings(self, **values: str) -> None:
+        with self._transaction():
+            self._put_settings(**values)
+
+    def settings(self) -> dict[str, str]:
+        return {r["key"]: r["value"] for r in self.db.query("SELECT key, value FROM settings")}
+
+    # ------------------------------------------------------------------ transactions
+
+    @contextmanager
+    def _transaction(self) -> Iterator[_Txn]:
+        """BEGIN IMMEDIATE ... COMMIT, with the clock and the seal count saved inside it."""
+        with self._lock:
+            cursor = self.conn.cursor()
+            cursor.execute("BEGIN IMMEDIATE")
+            try:
+                last = hlc.parse(self._setting("hlc") or str(hlc.ZERO))
+                txn = _Txn(cursor, last)
+                sealed_before = self._sealer.sealed_count if self._sealer else 0
+                yield txn
+                if txn.last != last:
+                    self._put_settings(hlc=str(txn.last))
+                sealed = (self._sealer.sealed_count if self._sealer else 0) - sealed_before
+                if sealed:
+                    cursor.execute(
+                        "UPDATE settings SET value = CAST(value AS INTEGER) + ? WHERE key = 'seal_count'",
+                        (sealed,),
+                    )
+                cursor.execute("COMMIT")
+            except BaseException:
+                cursor.execute("ROLLBACK")
+                raise
+
+    def _stamp(self, txn: _Txn) -> hlc.Stamp:
+        txn.last = hlc.tick(txn.last, self.clock.wall_ms(), self.station_id)
+        return txn.last
+
+    # ------------------------------------------------------------------ reading records
+
+    def _row(self, record_id: str) -> dict[str, Any] | None:
+        rows = list(self.db.query("SELECT * FROM records WHERE id = ?", [record_id]))
+        return rows[0] if rows else None
+
+    def _live_row(self, entity: EntityDef, record_id: str) -> dict[str, Any]:
+        row = self._row(record_id)
+        if row is None or row["entity"] != entity.name or row["deleted"]:
+            raise NotFound(
+                f"没有 {entity.label_zh} 记录 {record_id}", f"no {entity.name} record {record_id}"
+            )
+        return row
+
+    def _open_fields(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        sealer, _ = self._require_sealer()
+        values: dict[str, Any] = json.loads(row["clear"])
+        for name, sealed in json.loads(row["sealed"]).items():
+            values[name] = sealer.open_value(sealed, field_ad(row["id"], row["entity"], name))
+        return values
+
+    def _present(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """A record as `get` and `export` show it: id, entity and fields, nothing local."""
+        values = self._open_fields(row)
+        entity = self.schema.entities.get(row["entity"])
+        order = [f.name for f in entity.fields] if entity else []
+        known = {n: values[n] for n in order if n in values}
+        # Values of fields this station's schema does not know yet are kept and shown last.
+        extra = {n: v for n, v in sorted(values.items()) if n not in known}
+        return {"id": row["id"], "entity": row["entity"], "fields": {**known, **extra}}
+
+    def get(self, entity_name: str, record_id: str) -> dict[str, Any]:
+        entity = self.schema.entity(entity_name)
+        return self._present(self._live_row(entity, record_id))
+
+    def export(
+        self,
+        entity_name: str | None = None,
+        on_error: Callable[[str, TamperedError], None] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Current records sorted by id. A record that fails to open raises, or goes to
+        `on_error` so the others can still be read."""
+        self._require_sealer()
+        if entity_name is not None:
+            self.schema.entity(entity_name)
+            rows = self.db.query(
+                "SELECT * FROM records WHERE deleted = 0 AND entity = ? ORDER BY id", [entity_name]
+            )
+        else:
+            rows = self.db.query("SELECT * FROM records WHERE deleted = 0 ORDER BY id")
+        for row in rows:
+            try:
+                yield self._present(row)
+            except TamperedError as exc:
+                if on_error is None:
+                    raise
+                on_error(row["id"], exc)
+
+    def search(self, term: str, entity_name: str | None = None) -> list[dict[str, Any]]:
+        """Records whose indexed field (ID number, phone, name) equals `term` exactly."""
+        _, index = self._require_sealer()
+        entities = [self.schema.entity(entity_name)] if entity_name else list(self.schema.entities.values())
+        found: dict[str, dict[str, Any]] = {}
+        for entity in entities:
+            for f in entity.indexed_fields:
+                try:
+                    wanted = normalise_for_index(f, term)
+                except ValidationError:
+                    continue  # the term cannot be a value of this field (not a phone, say)
+                key = f"{entity.name}.{f.name}"
+                for row in self.db.query(
+                    "SELECT r.* FROM blind_index b JOIN records r ON r.id = b.record_id"
+                    " WHERE b.field = ? AND b.bucket = ? AND r.deleted = 0",
+                    [key, index.bucket(key, wanted)],
+                ):
+                    record = self._present(row)
+                    value = record["fields"].get(f.name)
+                    if value is not None and normalise_for_index(f, value) == wanted:
+                        found[row["id"]] = record
+        return [found[k] for k in sorted(found)]
+
+    def changes(self, since: int = 0) -> Iterator[Change]:
+        """The change log after sequence number `since`, in order."""
+        for r in self.db.query("SELECT * FROM changes WHERE seq > ? ORDER BY seq", [since]):
+            yield Change(
+                seq=r["seq"], record_id=r["record_id"], entity=r["entity"], op=r["op"],
+                grid=r["grid"], clear=json.loads(r["clear"]), sealed=json.loads(r["sealed"]),
+                hlc=r["hlc"], base=json.loads(r["base"]), schema_version=r["schema_version"],
+                receipt=r["receipt"], rejected=r["rejected"],
+            )
+
+    def status(self) -> dict[str, Any]:
+        """What a clerk or a script wants to know at a glance; works while locked."""
+        settings = self.settings()
+        one = self.conn.execute
+        counts = {e: n for e, n in one(
+            "SELECT entity, count(*) FROM records WHERE deleted = 0 GROUP BY entity ORDER BY entity"
+        )}
+        return {
+            "station_id": settings["station_id"],
+            "township": settings["township"],
+            "name": settings["name"],
+            "schema_version": self.schema.version,
+            "pending": one(
+                "SELECT count(*) FROM changes WHERE receipt IS NULL AND rejected IS NULL"
+            ).fetchone()[0],
+            "rejected": one("SELECT count(*) FROM changes WHERE rejected IS NOT NULL").fetchone()[0],
+            "conflicts": one("SELECT count(*) FROM conflicts WHERE resolved_at IS NULL").fetchone()[0],
+            "last_sync": settings.get("last_sync"),
+            "last_receipt": settings.get("last_receipt"),
+            "enrolled": "hub_url" in settings,
+            "records": counts,
+            "clerks": one("SELECT count(*) FROM keyslots WHERE kind = 'passphrase'").fetchone()[0],
+            "recovery_slot": "county_public_key" in settings,
+            "seal_count": int(settings.get("seal_count", "0")),
+        }
+
+    # ------------------------------------------------------------------ the one write path
+
+    def add(self, entity_name: str, values: Mapping[str, Any]) -> str:
+        """Add one record; returns its new id."""
+        return self.add_lines(entity_name, [(0, values)])[0]
+
+    def add_many(self, entity_name: str, rows: Iterable[Mapping[str, Any]]) -> list[str]:
+        """Add records all-or-nothing; an error names the (1-based) position of the bad one."""
+        return self.add_lines(entity_name, enumerate(rows, start=1))
+
+    def add_lines(
+        self, entity_name: str, rows: Iterable[tuple[int, Mapping[str, Any]]]
+    ) -> list[str]:
+        """Add (line number, record) pairs in one transaction: the first bad record, named by
+        its line, stops the whole import and nothing of it is saved. Line 0 means no line."""
+        entity = self.schema.entity(entity_name)
+        sealer, index = self._require_sealer()
+        today = self.clock.today()
+        ids: list[str] = []
+        with self._transaction() as txn:
+            batch = _Batch()
+            for line, raw in rows:
+                try:
+                    values = validate_record(entity, raw, self.schema, today=today)
+                except ValidationError as exc:
+                    raise (exc.at_line(line) if line else exc) from None
+                ids.append(self._prepare_add(txn, entity, values, sealer, index, batch))
+                if len(batch.records) >= BULK_CHUNK:
+                    batch.flush(txn.cursor)
+            batch.flush(txn.cursor)
+        return ids
+
+    def _prepare_add(
+        self, txn: _Txn, entity: EntityDef, values: dict[str, Any], sealer: Sealer,
+        index: BlindIndex, batch: _Batch,
+    ) -> str:
+        stamp = str(self._stamp(txn))
+        record_id = self._ids.make(txn.last.wall_ms)
+        clear, sealed = self._split(entity, record_id, values, sealer)
+        clear_json, sealed_json = _dumps(clear), _dumps(sealed)
+        grid = values.get(entity.scope_field) if entity.scope_field else None
+        now = self.clock.iso()
+        clocks = _dumps(dict.fromkeys(values, stamp))
+        batch.records.append((record_id, entity.name, grid, clear_json, sealed_json, clocks, stamp,
+                              self.schema.version, now, now))
+        batch.changes.append((record_id, entity.name, "add", grid, clear_json, sealed_json, stamp,
+                              "{}", self.schema.version, now))
+        batch.index.extend(self._index_rows(entity, record_id, values, index))
+        return record_id
+
+    def update(self, entity_name: str, record_id: str, values: Mapping[str, Any]) -> bool:
+        """Change some fields of a record; returns False when nothing actually changed."""
+        entity = self.schema.entity(entity_name)
+        sealer, index = self._require_sealer()
+        with self._transaction() as txn:
+            row = self._live_row(entity, record_id)
+            current = self._open_fields(row)
+            new = validate_record(entity, values, self.schema, today=self.clock.today(), partial=True)
+            changed = {k: v for k, v in new.items() if current.get(k) != v}
+            if not changed:
+                return False
+            stamp = str(self._stamp(txn))
+            clocks = json.loads(row["clocks"])
+            base = {k: clocks.get(k, "") for k in changed}
+            merged = {k: v for k, v in {**current, **changed}.items() if v is not None}
+            clocks.update(dict.fromkeys(changed, stamp))
+            self._replace_index(txn, entity, record_id, current, merged, index)
+            clear, sealed = self._split(entity, record_id, merged, sealer)
+            grid = merged.get(entity.scope_field) if entity.scope_field else None
+            txn.cursor.execute(
+                "UPDATE records SET grid = ?, clear = ?, sealed = ?, clocks = ?, hlc = ?,"
+                " updated_at = ? WHERE id = ?",
+                (grid, _dumps(clear), _dumps(sealed), _dumps(clocks), stamp, self.clock.iso(), record_id),
+            )
+            change_clear, change_sealed = self._change_fields(row, changed, sealed)
+            self._append_change(txn, record_id, entity, "update", grid, change_clear, change_sealed,
+                                stamp, base)
+        return True
+
+    def delete(self, entity_name: str, record_id: str) -> None:
+        """Tombstone a record: it stays (so the delete can sync) but is gone from every view."""
+        entity = self.schema.entity(entity_name)
+        _, index = self._require_sealer()
+        with self._transaction() as txn:
+            row = self._live_row(entity, record_id)
+            stamp = str(self._stamp(txn))
+            clocks = json.loads(row["clocks"])
+            base = {DELETED: row["hlc"]}
+            clocks[DELETED] = stamp
+            txn.cursor.execute("DELETE FROM blind_index WHERE record_id = ?", (record_id,))
+            txn.cursor.execute(
+                "UPDATE records SET deleted = 1, clocks = ?, hlc = ?, updated_at = ? WHERE id = ?",
+                (_dumps(clocks), stamp, self.clock.iso(), record_id),
+            )
+            self._append_change(txn, record_id, entity, "delete", row["grid"], {}, {}, stamp, base)
+
+    def _split(
+        self, entity: EntityDef, record_id: str, values: Mapping[str, Any], sealer: Sealer
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        clear: dict[str, Any] = {}
+        sealed: dict[str, str] = {}
+        fields = entity.by_name
+        for name, value in values.items():
+            f = fields.get(name)
+            # A field unknown to this schema is sealed: we cannot know it is harmless.
+            if f is None or f.sensitive:
+                sealed[name] = sealer.seal_value(value, field_ad(record_id, entity.name, name))
+            else:
+                clear[name] = value
+        return clear, sealed
+
+    @staticmethod
+    def _change_fields(
+        row: Mapping[str, Any], changed: Mapping[str, Any], sealed: Mapping[str, str]
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        """The written fields of an update, for the change log; cleared fields are null."""
+        clear = {k: v for k, v in changed.items() if k not in sealed}
+        change_sealed = {k: sealed[k] for k in changed if k in sealed}
+        return clear, change_sealed
+
+    def _append_change(
+        self, txn: _Txn, record_id: str, entity: EntityDef, op: str, grid: str | None,
+        clear: Mapping[str, Any], sealed: Mapping[str, str], stamp: str, base: Mapping[str, str],
+    ) -> None:
+        txn.cursor.execute(
+            "INSERT INTO changes (record_id, entity, op, grid, clear, sealed, hlc, base,"
+            " schema_version, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (record_id, entity.name, op, grid, _dumps(clear), _dumps(sealed), stamp, _dumps(base),
+             self.schema.version, self.clock.iso()),
+        )
+
+    def _index_rows(
+        self, entity: EntityDef, record_id: str, values: Mapping[str, Any], index: BlindIndex
+    ) -> list[tuple[str, int, str]]:
+        rows = []
+        for f in entity.indexed_fields:
+            value = values.get(f.name)
+            if value is None:
+                continue
+            key = f"{entity.name}.{f.name}"
+            rows.append((key, index.bucket(key, normalise_for_index(f, value)), record_id))
+        return rows
+
+    def _replace_index(
+        self, txn: _Txn, entity: EntityDef, record_id: str, old: Mapping[str, Any],
+        new: Mapping[str, Any], index: BlindIndex,
+    ) -> None:
+        txn.cursor.executemany(
+            "DELETE FROM blind_index WHERE field = ? AND bucket = ? AND record_id = ?",
+            self._index_rows(entity, record_id, old, index),
+        )
+        txn.cursor.executemany(
+            "INSERT OR IGNORE INTO blind_index (field, bucket, record_id) VALUES (?, ?, ?)",
+            self._index_rows(entity, record_id, new, index),
+        )
+
+
+class _Batch:
+    """Rows of a bulk import waiting for one executemany each."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[Any, ...]] = []
+        self.changes: list[tuple[Any, ...]] = []
+        self.index: list[tuple[str, int, str]] = []
+
+    def flush(self, cursor: sqlite3.Cursor) -> None:
+        cursor.executemany(
+            "INSERT INTO records (id, entity, grid, clear, sealed, clocks, hlc, schema_version,"
+            " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            self.records,
+        )
+        cursor.executemany(
+            "INSERT INTO changes (record_id, entity, op, grid, clear, sealed, hlc, base,"
+            " schema_version, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            self.changes,
+        )
+        cursor.executemany(
+            "INSERT OR IGNORE INTO blind_index (field, bucket, record_id) VALUES (?, ?, ?)",
+            self.index,
+        )
+        self.records.clear()
+        self.changes.clear()
+        self.index.clear()
+
+
+def _check_township(code: str) -> None:
+    if not (len(code) == 9 and code.isascii() and code.isdigit()):
+        raise ValidationError("township", "township_code", "乡镇代码应为 9 位数字",
+                              "a township code is 9 digits")
+
+
+def _check_station_name(name: str) -> None:
+    if not name.strip() or len(name) > 100 or not name.isprintable():
+        raise ValidationError("name", "text", "站点名称不能为空、不超过 100 字且不含控制字符",
+                              "the station name must be 1-100 printable characters")
+
+
+def _check_clerk_name(name: str) -> None:
+    if not name.strip() or len(name) > MAX_CLERK_NAME or not name.isprintable():
+        raise ValidationError("clerk", "text", "办事员姓名不能为空、不超过 50 字且不含控制字符",
+                              "a clerk name must be 1-50 printable characters")
+
+
+def _check_passphrase(passphrase: str) -> None:
+    if len(passphrase) < MIN_PASSPHRASE:
+        raise ValidationError("passphrase", "min_length", f"口令至少 {MIN_PASSPHRASE} 个字符",
+                              f"a passphrase has at least {MIN_PASSPHRASE} characters")

@@ -1,0 +1,97 @@
+"""The one error hierarchy of the project.
+
+Every error carries a message a clerk can read, in Chinese and in English. Errors of the
+libraries underneath (sqlite3, cryptography, requests) are mapped into these at the edges,
+so callers never catch a dependency's exception.
+"""
+
+from __future__ import annotations
+
+
+class TownshipError(Exception):
+    """Something went wrong that a person can be told about in one line."""
+
+    def __init__(self, zh: str, en: str) -> None:
+        super().__init__(f"{zh} ({en})")
+        self.zh = zh
+        self.en = en
+
+    def message(self, lang: str = "zh") -> str:
+        return self.zh if lang == "zh" else self.en
+
+
+class ValidationError(TownshipError):
+    """A value broke a rule of its field; nothing was saved."""
+
+    def __init__(self, field: str, rule: str, zh: str, en: str, *, line: int | None = None) -> None:
+        where_zh = f"第 {line} 行，" if line is not None else ""
+        where_en = f"line {line}, " if line is not None else ""
+        super().__init__(
+            f"{where_zh}字段 {field}：{zh}（规则 {rule}）",
+            f"{where_en}field {field}: {en} (rule {rule})",
+        )
+        self.field = field
+        self.rule = rule
+        self.line = line
+        self.detail_zh = zh
+        self.detail_en = en
+
+    def at_line(self, line: int) -> ValidationError:
+        """The same error, placed on a line of an input file."""
+        return ValidationError(self.field, self.rule, self.detail_zh, self.detail_en, line=line)
+
+
+class StoreError(TownshipError):
+    """The station's local store cannot do what was asked."""
+
+
+class NotInitialized(StoreError):
+    """There is no store in this home yet."""
+
+
+class AlreadyInitialized(StoreError):
+    """A store already exists in this home."""
+
+
+class LockedError(StoreError):
+    """The store is locked: a passphrase is needed first."""
+
+
+class WrongPassphrase(StoreError):
+    """No keyslot opened with the passphrase given."""
+
+
+class ClerkError(StoreError):
+    """A clerk cannot be added, removed or changed as asked."""
+
+
+class NotFound(StoreError):
+    """No record with that id."""
+
+
+class TamperedError(StoreError):
+    """A sealed value failed to open: it was altered, moved or belongs elsewhere."""
+
+
+class ConfigError(TownshipError):
+    """A configuration file or setting is not valid."""
+
+
+class SchemaError(TownshipError):
+    """A schema definition or bundle is not valid."""
+
+
+class SyncError(TownshipError):
+    """Sync failed; `retryable` says whether trying again later can help."""
+
+    retryable = False
+
+
+class HubUnreachable(SyncError):
+    """The county hub could not be reached."""
+
+    retryable = True
+
+
+class Rejected(SyncError):
+    """The hub refused a change, with a reason."""

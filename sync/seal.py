@@ -1,0 +1,79 @@
+"""Sealing values with AES-256-GCM, bound to where they belong.
+
+A sealed value is `version(1) || nonce(12) || ciphertext+tag`. The associated data names the
+record, entity and field, so a ciphertext copied into another record or field fails to open.
+Nonces are random 96-bit values; AES-GCM stays safe for about 2**32 of them per key, so the
+sealer counts what it seals and the store records the count (see docs/SCHEMA.md on rotation).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from sync.errors import TamperedError
+
+FORMAT_V1 = b"\x01"
+NONCE_BYTES = 12
+KEY_BYTES = 32
+
+
+def field_ad(record_id: str, entity: str, field: str) -> bytes:
+    """Associated data that ties a sealed value to one field of one record."""
+    return f"{record_id}|{entity}|{field}".encode()
+
+
+def subkey(key: bytes, purpose: str) -> bytes:
+    """An independent key for one purpose, derived from `key` with HKDF-SHA256."""
+    return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None,
+                info=purpose.encode()).derive(key)
+
+
+class Sealer:
+    """Seals and opens values under one data key."""
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) != KEY_BYTES:
+            raise ValueError("a data key is 32 bytes")
+        self._aead = AESGCM(key)
+        self.sealed_count = 0
+
+    def seal_bytes(self, plaintext: bytes, ad: bytes) -> bytes:
+        nonce = os.urandom(NONCE_BYTES)
+        self.sealed_count += 1
+        return FORMAT_V1 + nonce + self._aead.encrypt(nonce, plaintext, ad)
+
+    def open_bytes(self, blob: bytes, ad: bytes) -> bytes:
+        if len(blob) < 1 + NONCE_BYTES + 16 or blob[:1] != FORMAT_V1:
+            raise _tampered(ad)
+        try:
+            return self._aead.decrypt(blob[1 : 1 + NONCE_BYTES], blob[1 + NONCE_BYTES :], ad)
+        except InvalidTag:
+            raise _tampered(ad) from None
+
+    def seal_value(self, value: Any, ad: bytes) -> str:
+        """Seal a JSON value; the result is base64 text, ready for a JSON column."""
+        plaintext = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+        return base64.b64encode(self.seal_bytes(plaintext, ad)).decode("ascii")
+
+    def open_value(self, sealed: str, ad: bytes) -> Any:
+        try:
+            blob = base64.b64decode(sealed, validate=True)
+        except (ValueError, TypeError):
+            raise _tampered(ad) from None
+        return json.loads(self.open_bytes(blob, ad))
+
+
+def _tampered(ad: bytes) -> TamperedError:
+    where = ad.decode(errors="replace").replace("|", " / ")
+    return TamperedError(
+        f"加密数据无法打开（{where}）：已被改动或不属于此处",
+        f"sealed value cannot be opened ({where}): altered or moved from elsewhere",
+    )

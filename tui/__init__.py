@@ -1,0 +1,1 @@
+"""The kiosk app (Textual). Built in issue 6; only this package may import textual."""
