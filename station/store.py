@@ -25,10 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import sqlite_utils
+from sync.validate import normalise_for_index, validate_record
 
-from station import keys
+from station import keys, settings
 from station.blind_index import DEFAULT_BITS, BlindIndex
 from station.ids import IdMaker
+from station.keyring import Keyring
 from sync import clock as hlc
 from sync.errors import (
     AlreadyInitialized,
@@ -42,7 +44,6 @@ from sync.errors import (
 )
 from sync.schema import EntityDef, Schema, load_schema, schema_sql
 from sync.seal import Sealer, field_ad
-from sync.validate import normalise_for_index, validate_record
 
 DB_FILE = "station.db"
 CHINA_TZ = timezone(timedelta(hours=8))
@@ -111,6 +112,7 @@ class Store:
         self.clock = clock
         self.schema: Schema = load_schema(conn)
         self.station_id = self._setting("station_id") or ""
+        self.keyring = Keyring(conn)
         self._ids = IdMaker()
         self._lock = threading.RLock()
         self._sealer: Sealer | None = None
@@ -164,9 +166,9 @@ class Store:
             cls._initialise(conn, township=township, name=name, clock=clock)
             draft = cls(home, conn, clock)
             with draft._transaction():
-                draft._insert_passphrase_slot(clerk, passphrase, data_key, kdf)
+                draft.keyring.add_clerk(clerk, passphrase, data_key, kdf, clock.iso())
                 if county_public_key is not None:
-                    draft._insert_recovery_slot(data_key, county_public_key)
+                    draft.keyring.set_county_key(data_key, county_public_key, clock.iso())
         except BaseException:
             conn.close()
             tmp.unlink(missing_ok=True)
@@ -250,90 +252,48 @@ class Store:
     def unlock(self, passphrase: str, clerk: str | None = None) -> str:
         """Open the store with a clerk's passphrase; returns the clerk's name."""
         self._wait_after_failures()
-        slots = self._passphrase_slots(clerk)
-        for slot in slots:
-            params = keys.params_from_json(json.loads(slot["kdf_params"]))
-            kek = keys.derive_kek(passphrase, slot["salt"], params)
-            try:
-                data_key = keys.unwrap(kek, slot["wrapped"])
-            except WrongPassphrase:
-                continue
+        try:
+            data_key, name = self.keyring.open_with_passphrase(passphrase, clerk)
+        except WrongPassphrase:
+            failures = int(self._setting("unlock_failures") or 0) + 1
+            self._set_settings(unlock_failures=str(failures),
+                               unlock_failed_at=str(self.clock.wall_ms()))
+            wait = keys.unlock_delay(failures)
+            raise WrongPassphrase(
+                f"口令不正确（连续第 {failures} 次）" + (f"，请等待 {wait:.0f} 秒后再试" if wait else ""),
+                f"wrong passphrase ({failures} in a row)" + (f"; wait {wait:.0f} s" if wait else ""),
+            ) from None
+        if self._setting("unlock_failures") != "0":
             self._set_settings(unlock_failures="0")
-            self._open_with(data_key, slot["clerk"])
-            return str(slot["clerk"])
-        failures = int(self._setting("unlock_failures") or 0) + 1
-        self._set_settings(unlock_failures=str(failures), unlock_failed_at=str(self.clock.wall_ms()))
-        wait = keys.unlock_delay(failures)
-        raise WrongPassphrase(
-            f"口令不正确（连续第 {failures} 次）" + (f"，请等待 {wait:.0f} 秒后再试" if wait else ""),
-            f"wrong passphrase ({failures} in a row)" + (f"; wait {wait:.0f} s" if wait else ""),
-        )
+        self._open_with(data_key, name)
+        return name
 
     def unlock_with_recovery(self, county_private_key: bytes) -> None:
         """Open the store with the county's recovery key (when every clerk is gone)."""
-        row = self._recovery_slot()
-        if row is None:
-            raise ClerkError("此站点没有县级恢复密钥槽", "this station has no county recovery slot")
-        data_key = keys.unwrap_as_county(county_private_key, row["ephemeral_public"], row["wrapped"])
-        self._open_with(data_key, None)
+        self._open_with(self.keyring.open_with_county_key(county_private_key), None)
 
     def _wait_after_failures(self) -> None:
-        failures = int(self._setting("unlock_failures") or 0)
-        delay = keys.unlock_delay(failures)
-        if delay <= 0:
-            return
+        delay = keys.unlock_delay(int(self._setting("unlock_failures") or 0))
         since = (self.clock.wall_ms() - int(self._setting("unlock_failed_at") or 0)) / 1000
         if since < delay:
             self.clock.sleep(delay - max(since, 0.0))
 
-    def _passphrase_slots(self, clerk: str | None) -> list[dict[str, Any]]:
-        rows = list(self.db.query(
-            "SELECT * FROM keyslots WHERE kind = 'passphrase' ORDER BY id"
-        ))
-        if clerk is None:
-            return rows
-        chosen = [r for r in rows if r["clerk"] == clerk]
-        if not chosen:
-            raise ClerkError(f"没有名为 {clerk} 的办事员", f"no clerk named {clerk}")
-        return chosen
-
-    def _recovery_slot(self) -> dict[str, Any] | None:
-        rows = list(self.db.query("SELECT * FROM keyslots WHERE kind = 'recovery'"))
-        return rows[0] if rows else None
-
     def clerks(self) -> list[dict[str, Any]]:
         """The clerks who can unlock this store (names and slot facts; no secrets)."""
-        return [
-            {"clerk": r["clerk"], "kdf": json.loads(r["kdf_params"]), "created_at": r["created_at"]}
-            for r in self.db.query(
-                "SELECT clerk, kdf_params, created_at FROM keyslots"
-                " WHERE kind = 'passphrase' ORDER BY id"
-            )
-        ]
+        return self.keyring.clerks()
 
     def add_clerk(self, clerk: str, passphrase: str, kdf: keys.KdfParams = keys.STANDARD_KDF) -> None:
         data_key = self._require_key()
         _check_clerk_name(clerk)
         _check_passphrase(passphrase)
         with self._transaction():
-            if self._has_clerk(clerk):
-                raise ClerkError(f"办事员 {clerk} 已存在", f"clerk {clerk} already exists")
-            self._insert_passphrase_slot(clerk, passphrase, data_key, kdf)
+            self.keyring.add_clerk(clerk, passphrase, data_key, kdf, self.clock.iso())
 
     def remove_clerk(self, clerk: str) -> None:
+        """Remove a clerk's keyslot; the others keep working. The last one cannot go."""
         self._require_key()
-        with self._transaction() as txn:
-            if not self._has_clerk(clerk):
-                raise ClerkError(f"没有名为 {clerk} 的办事员", f"no clerk named {clerk}")
-            remaining = txn.cursor.execute(
-                "SELECT count(*) FROM keyslots WHERE kind = 'passphrase'"
-            ).fetchone()[0]
-            if remaining <= 1:
-                raise ClerkError(
-                    "不能删除最后一名办事员：否则无人能打开数据",
-                    "cannot remove the last clerk: nobody could open the store",
-                )
-            txn.cursor.execute("DELETE FROM keyslots WHERE kind = 'passphrase' AND clerk = ?", (clerk,))
+        with self._transaction():
+            self.keyring.remove_clerk(clerk)
 
     def change_passphrase(
         self, clerk: str, new_passphrase: str, kdf: keys.KdfParams = keys.STANDARD_KDF
@@ -341,44 +301,15 @@ class Store:
         """Rewrap the data key for `clerk` under a new passphrase (store must be unlocked)."""
         data_key = self._require_key()
         _check_passphrase(new_passphrase)
-        with self._transaction() as txn:
-            if not self._has_clerk(clerk):
-                raise ClerkError(f"没有名为 {clerk} 的办事员", f"no clerk named {clerk}")
-            txn.cursor.execute("DELETE FROM keyslots WHERE kind = 'passphrase' AND clerk = ?", (clerk,))
-            self._insert_passphrase_slot(clerk, new_passphrase, data_key, kdf)
+        with self._transaction():
+            self.keyring.remove_clerk(clerk, keep_one=False)
+            self.keyring.add_clerk(clerk, new_passphrase, data_key, kdf, self.clock.iso())
 
     def set_county_key(self, county_public_key: bytes) -> None:
         """Add (or replace) the recovery slot sealed to the county's X25519 public key."""
         data_key = self._require_key()
-        with self._transaction() as txn:
-            txn.cursor.execute("DELETE FROM keyslots WHERE kind = 'recovery'")
-            self._insert_recovery_slot(data_key, county_public_key)
-
-    def _has_clerk(self, clerk: str) -> bool:
-        row = self.conn.execute(
-            "SELECT 1 FROM keyslots WHERE kind = 'passphrase' AND clerk = ?", (clerk,)
-        ).fetchone()
-        return row is not None
-
-    def _insert_passphrase_slot(
-        self, clerk: str, passphrase: str, data_key: bytes, kdf: keys.KdfParams
-    ) -> None:
-        salt = keys.new_salt()
-        wrapped = keys.wrap(keys.derive_kek(passphrase, salt, kdf), data_key)
-        self.conn.execute(
-            "INSERT INTO keyslots (kind, clerk, kdf, kdf_params, salt, wrapped, created_at)"
-            " VALUES ('passphrase', ?, ?, ?, ?, ?, ?)",
-            (clerk, kdf.kdf, _dumps(keys.params_to_json(kdf)), salt, wrapped, self.clock.iso()),
-        )
-
-    def _insert_recovery_slot(self, data_key: bytes, county_public_key: bytes) -> None:
-        ephemeral, wrapped = keys.wrap_for_county(data_key, county_public_key)
-        self.conn.execute(
-            "INSERT INTO keyslots (kind, ephemeral_public, wrapped, created_at)"
-            " VALUES ('recovery', ?, ?, ?)",
-            (ephemeral, wrapped, self.clock.iso()),
-        )
-        self._put_settings(county_public_key=county_public_key.hex())
+        with self._transaction():
+            self.keyring.set_county_key(data_key, county_public_key, self.clock.iso())
 
     def _require_key(self) -> bytes:
         if self._data_key is None:
@@ -393,22 +324,17 @@ class Store:
     # ------------------------------------------------------------------ settings
 
     def _setting(self, key: str) -> str | None:
-        row = self.conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
-        return None if row is None else str(row[0])
+        return settings.get(self.conn, key)
 
     def _put_settings(self, **values: str) -> None:
-        self.conn.executemany(
-            "INSERT INTO settings (key, value) VALUES (?, ?)"
-            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            list(values.items()),
-        )
+        settings.put(self.conn, **values)
 
     def _set_settings(self, **values: str) -> None:
         with self._transaction():
             self._put_settings(**values)
 
     def settings(self) -> dict[str, str]:
-        return {r["key"]: r["value"] for r in self.db.query("SELECT key, value FROM settings")}
+        return settings.all_settings(self.conn)
 
     # ------------------------------------------------------------------ transactions
 

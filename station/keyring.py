@@ -1,0 +1,95 @@
+"""The keyslots table: who can unwrap the station's data key.
+
+Table work only; the store decides when (inside its transactions) and keeps the key in memory.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from station import keys, settings
+from sync.errors import ClerkError, WrongPassphrase
+
+
+def _no_clerk(clerk: str) -> ClerkError:
+    return ClerkError(f"没有名为 {clerk} 的办事员", f"no clerk named {clerk}")
+
+
+class Keyring:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def _slots(self, where: str, *args: Any) -> list[dict[str, Any]]:
+        cursor = self.conn.execute(f"SELECT * FROM keyslots WHERE {where} ORDER BY id", args)
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor]
+
+    def clerks(self) -> list[dict[str, Any]]:
+        """Names and slot facts; never a secret."""
+        return [
+            {"clerk": r["clerk"], "kdf": json.loads(r["kdf_params"]), "created_at": r["created_at"]}
+            for r in self._slots("kind = 'passphrase'")
+        ]
+
+    def has_clerk(self, clerk: str) -> bool:
+        return bool(self._slots("kind = 'passphrase' AND clerk = ?", clerk))
+
+    def open_with_passphrase(self, passphrase: str, clerk: str | None) -> tuple[bytes, str]:
+        """(data key, clerk) from the first slot the passphrase opens, or WrongPassphrase."""
+        slots = self._slots("kind = 'passphrase'")
+        if clerk is not None:
+            slots = [s for s in slots if s["clerk"] == clerk]
+            if not slots:
+                raise _no_clerk(clerk)
+        for slot in slots:
+            params = keys.params_from_json(json.loads(slot["kdf_params"]))
+            try:
+                return keys.unwrap(keys.derive_kek(passphrase, slot["salt"], params),
+                                   slot["wrapped"]), str(slot["clerk"])
+            except WrongPassphrase:
+                continue
+        raise WrongPassphrase("口令不正确", "wrong passphrase")
+
+    def open_with_county_key(self, county_private_key: bytes) -> bytes:
+        slots = self._slots("kind = 'recovery'")
+        if not slots:
+            raise ClerkError("此站点没有县级恢复密钥槽", "this station has no county recovery slot")
+        return keys.unwrap_as_county(county_private_key, slots[0]["ephemeral_public"],
+                                     slots[0]["wrapped"])
+
+    def add_clerk(self, clerk: str, passphrase: str, data_key: bytes, kdf: keys.KdfParams,
+                  now: str) -> None:
+        if self.has_clerk(clerk):
+            raise ClerkError(f"办事员 {clerk} 已存在", f"clerk {clerk} already exists")
+        salt = keys.new_salt()
+        wrapped = keys.wrap(keys.derive_kek(passphrase, salt, kdf), data_key)
+        self.conn.execute(
+            "INSERT INTO keyslots (kind, clerk, kdf, kdf_params, salt, wrapped, created_at)"
+            " VALUES ('passphrase', ?, ?, ?, ?, ?, ?)",
+            (clerk, kdf.kdf, json.dumps(keys.params_to_json(kdf), sort_keys=True), salt, wrapped,
+             now),
+        )
+
+    def remove_clerk(self, clerk: str, *, keep_one: bool = True) -> None:
+        if not self.has_clerk(clerk):
+            raise _no_clerk(clerk)
+        if keep_one and len(self._slots("kind = 'passphrase'")) <= 1:
+            raise ClerkError("不能删除最后一名办事员：否则无人能打开数据",
+                             "cannot remove the last clerk: nobody could open the store")
+        self.conn.execute("DELETE FROM keyslots WHERE kind = 'passphrase' AND clerk = ?", (clerk,))
+
+    def set_county_key(self, data_key: bytes, county_public_key: bytes, now: str) -> None:
+        """Add or replace the recovery slot sealed to the county's X25519 public key."""
+        ephemeral, wrapped = keys.wrap_for_county(data_key, county_public_key)
+        self.conn.execute("DELETE FROM keyslots WHERE kind = 'recovery'")
+        self.conn.execute(
+            "INSERT INTO keyslots (kind, ephemeral_public, wrapped, created_at)"
+            " VALUES ('recovery', ?, ?, ?)",
+            (ephemeral, wrapped, now),
+        )
+        settings.put(self.conn, county_public_key=county_public_key.hex())
+
+    def count(self) -> int:
+        return len(self._slots("kind = 'passphrase'"))
