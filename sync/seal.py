@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sync.errors import TamperedError
 
 FORMAT_V1 = b"\x01"
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 NONCE_BYTES = 12
 KEY_BYTES = 32
 
@@ -60,7 +61,7 @@ class Sealer:
 
     def seal_value(self, value: Any, ad: bytes) -> str:
         """Seal a JSON value; the result is base64 text, ready for a JSON column."""
-        plaintext = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+        plaintext = _encode(value).encode()
         return base64.b64encode(self.seal_bytes(plaintext, ad)).decode("ascii")
 
     def open_value(self, sealed: str, ad: bytes) -> Any:

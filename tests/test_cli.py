@@ -68,7 +68,7 @@ def test_status_json_has_the_contract_keys(cli: Cli) -> None:
 def test_file_import_is_all_or_nothing_and_names_the_bad_line(cli: Cli, tmp_path: Path) -> None:
     people = list(synthetic.people(20, [GRID], seed=9))
     lines = [json.dumps(p, ensure_ascii=False) for p in people]
-    lines[13] = lines[13].replace('"phone": "1', '"phone": "0')
+    lines[13] = json.dumps({**people[13], "phone": "12345"}, ensure_ascii=False)
     bad = tmp_path / "bad.jsonl"
     bad.write_text("\n".join(lines) + "\n", encoding="utf-8")
     err = cli("add", "person", "--file", str(bad), ok=False).stderr
