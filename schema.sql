@@ -88,7 +88,6 @@ CREATE TABLE changes (
     rejected       TEXT                    -- the hub's reason, when it refused the change
 );
 CREATE INDEX changes_pending ON changes (seq) WHERE receipt IS NULL;
-CREATE INDEX changes_record ON changes (record_id);
 
 -- Concurrent edits that a person must settle. Values are sealed like record fields.
 CREATE TABLE conflicts (

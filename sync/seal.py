@@ -9,8 +9,10 @@ sealer counts what it seals and the store records the count (see docs/SCHEMA.md 
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import os
+from collections.abc import Iterable
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -27,7 +29,9 @@ KEY_BYTES = 32
 
 
 def field_ad(record_id: str, entity: str, field: str) -> bytes:
-    """Associated data that ties a sealed value to one field of one record."""
+    """Associated data that ties a sealed value to one field of one record.
+
+    `Sealer.seal_fields` builds the same bytes from a shared prefix; keep the two in step."""
     return f"{record_id}|{entity}|{field}".encode()
 
 
@@ -63,6 +67,23 @@ class Sealer:
         """Seal a JSON value; the result is base64 text, ready for a JSON column."""
         plaintext = _encode(value).encode()
         return base64.b64encode(self.seal_bytes(plaintext, ad)).decode("ascii")
+
+    def seal_fields(self, record_id: str, entity: str,
+                    items: Iterable[tuple[str, Any]]) -> dict[str, str]:
+        """Seal several fields of one record: `seal_value` for each, in one tight loop.
+
+        The bulk-import path seals about six values per person; binding the callables to
+        locals and building the associated data from one prefix saved a fifth of the sealing
+        time on the kiosk-class machine (docs/BENCHMARKS.md)."""
+        encrypt, urandom, b64 = self._aead.encrypt, os.urandom, binascii.b2a_base64
+        prefix = f"{record_id}|{entity}|"
+        out: dict[str, str] = {}
+        for name, value in items:
+            nonce = urandom(NONCE_BYTES)
+            blob = FORMAT_V1 + nonce + encrypt(nonce, _encode(value).encode(), (prefix + name).encode())
+            out[name] = b64(blob, newline=False).decode("ascii")
+        self.sealed_count += len(out)
+        return out
 
     def open_value(self, sealed: str, ad: bytes) -> Any:
         try:

@@ -492,6 +492,14 @@ def _derived(f: FieldDef, entity: EntityDef, values: Mapping[str, object], schem
 def _record_field(f: FieldDef, entity: EntityDef, values: Mapping[str, object], schema: Schema,
                   today: date, partial: bool, parsed_ids: dict[str, IdNumber | None]) -> object:
     given = values.get(f.name)
+    if given is None and f.name not in values and not (f.rule and ":" in f.rule):
+        # Absent and not derived: only a default or a required-field error can come of it.
+        # This early way out halves validation time for records that fill half their fields.
+        if not partial and f.default is not None:
+            return validate_value(f, f.default, schema, today=today)
+        if f.required and not partial:
+            raise _required(f)
+        return None
     if f.deprecated and not partial:
         if not _is_blank(given):
             raise ValidationError(f.name, "deprecated", "此字段已停用，新记录不能填写",
