@@ -41,14 +41,17 @@ CREATE TABLE schema_versions (
 
 -- Current state of every record. `clear` holds the non-sensitive fields as JSON; `sealed`
 -- maps each sensitive field to its sealed value (base64), bound to (id, entity, field).
--- `clocks` maps each field to the hybrid logical clock of its last write: merge is per field.
+-- Merge is per field: a field's clock is its entry in `clocks` (written by an update, a
+-- clear or a delete) or else `created_hlc`, the clock of the add that wrote it. Keeping the
+-- add's clock once instead of per field saves about 350 bytes per person.
 CREATE TABLE records (
     id             TEXT PRIMARY KEY,       -- time-ordered UUID made on the station
     entity         TEXT NOT NULL,
     grid           TEXT,                   -- scope, clear so sync can route without unlocking
     clear          TEXT NOT NULL,
     sealed         TEXT NOT NULL,
-    clocks         TEXT NOT NULL,
+    clocks         TEXT NOT NULL,          -- JSON: field -> clock, for fields written since the add
+    created_hlc    TEXT NOT NULL,
     hlc            TEXT NOT NULL,          -- the newest clock of any field
     deleted        INTEGER NOT NULL DEFAULT 0,   -- tombstone: kept, so a delete can sync
     schema_version INTEGER NOT NULL,

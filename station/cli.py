@@ -62,7 +62,8 @@ def _passphrase(env: str, prompt: str, confirm: bool = False) -> str:
     if not sys.stdin.isatty():
         raise ValidationError(env, "required", f"需要口令：请设置 {env} 或在终端中运行",
                               f"a passphrase is needed: set {env} or run in a terminal")
-    return str(click.prompt(prompt, hide_input=True, confirmation_prompt=confirm))
+    again = "再输入一次 / repeat" if confirm else False
+    return str(click.prompt(prompt, hide_input=True, confirmation_prompt=again))
 
 
 class _Group(click.Group):
@@ -112,7 +113,7 @@ def init(obj: _Context, township: str, name: str, clerk: str, kdf: str,
     passphrase = _passphrase("STATION_PASSPHRASE", "新口令 / new passphrase", confirm=True)
     store = Store.create(obj.home, township=township, name=name, clerk=clerk,
                          passphrase=passphrase, kdf=KDF_PROFILES[kdf], county_public_key=public)
-    _emit({"home": str(obj.home), "station_id": store.station_id, "township": township})
+    _emit({"home": str(obj.home.resolve()), "station_id": store.station_id, "township": township})
     store.close()
 
 

@@ -543,8 +543,7 @@ class Store:
         clear_json, sealed_json = _dumps(clear), _dumps(sealed)
         grid = values.get(entity.scope_field) if entity.scope_field else None
         now = iso_ms(self.clock.wall_ms())
-        clocks = _dumps(dict.fromkeys(values, stamp))
-        batch.records.append((record_id, entity.name, grid, clear_json, sealed_json, clocks, stamp,
+        batch.records.append((record_id, entity.name, grid, clear_json, sealed_json, "{}", stamp, stamp,
                               self.schema.version, now, now))
         batch.changes.append((record_id, entity.name, "add", grid, clear_json, sealed_json, stamp,
                               "{}", self.schema.version, now))
@@ -564,7 +563,7 @@ class Store:
                 return False
             stamp = str(self._stamp(txn))
             clocks = json.loads(row["clocks"])
-            base = {k: clocks.get(k, "") for k in changed}
+            base = {k: field_clock(row, clocks, current, k) for k in changed}
             merged = {k: v for k, v in {**current, **changed}.items() if v is not None}
             clocks.update(dict.fromkeys(changed, stamp))
             self._replace_index(txn, entity, record_id, current, merged, index)
@@ -668,8 +667,8 @@ class _Batch:
 
     def flush(self, cursor: sqlite3.Cursor) -> None:
         cursor.executemany(
-            "INSERT INTO records (id, entity, grid, clear, sealed, clocks, hlc, schema_version,"
-            " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO records (id, entity, grid, clear, sealed, clocks, created_hlc, hlc,"
+            " schema_version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             self.records,
         )
         cursor.executemany(
@@ -684,6 +683,15 @@ class _Batch:
         self.records.clear()
         self.changes.clear()
         self.index.clear()
+
+
+def field_clock(row: Mapping[str, Any], clocks: Mapping[str, str], current: Mapping[str, Any],
+                field: str) -> str:
+    """The clock of a field's last write: its own entry, else the add's if the add wrote it,
+    else "" (never written)."""
+    if field in clocks:
+        return clocks[field]
+    return str(row["created_hlc"]) if field in current else ""
 
 
 def _check_township(code: str) -> None:
