@@ -9,7 +9,8 @@ Measures, in one run on the same generated data:
   * the same two through the Python API (no process start, no unlock);
   * the time of an exact lookup by ID number (blind index, open candidates, compare);
   * the store's size per person;
-  * the cryptography alone (six seals and three MACs per person), the floor of any import.
+  * the cryptography alone (six seals and three MACs per person), the floor of any import;
+  * the median time to unlock with the standard Argon2id keyslot.
 Prints one JSON object; docs/BENCHMARKS.md records the figures.
 """
 
@@ -121,6 +122,21 @@ def crypto_floor(store: Store, people: list[dict[str, Any]]) -> float:
     return time.perf_counter() - start
 
 
+def unlock_seconds(work: Path, runs: int = 5) -> float:
+    """Median time to unlock with the standard Argon2id slot (what a clerk waits for)."""
+    home = work / "unlock"
+    Store.create(home, township="440524001", name="基准站", clerk="bench",
+                 passphrase=PASSPHRASE).close()
+    times = []
+    for _ in range(runs):
+        store = Store.open(home)
+        start = time.perf_counter()
+        store.unlock(PASSPHRASE)
+        times.append(time.perf_counter() - start)
+        store.close()
+    return statistics.median(times)
+
+
 def store_size(store: Store) -> int:
     store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return sum(p.stat().st_size for p in store.home.iterdir() if p.is_file())
@@ -152,6 +168,7 @@ def main() -> None:
         "api": {"plain_insert_all_rps": n / plain_api_s, "store_add_many_rps": n / store_api_s,
                 "ratio": plain_api_s / store_api_s},
         "crypto_only_rps": n / crypto_floor(store, people),
+        "unlock_seconds": unlock_seconds(work),
         "lookup_by_id_number": lookups(store, people),
         "bytes_per_person": {"store": store_size(store) / n, "plain": plain_bytes / n},
     }

@@ -31,13 +31,14 @@ class KdfParams:
     """How a passphrase becomes a key-encryption key; stored in each slot."""
 
     kdf: str = "argon2id"
-    memory_kib: int = 262_144
+    memory_kib: int = 196_608
     iterations: int = 3
     lanes: int = 4
 
 
-# Measured on the 2-core development machine (see docs/BENCHMARKS.md): Argon2id with 256 MiB,
-# 3 passes and 4 lanes takes about 0.75 s, inside the 0.5-1 s a kiosk unlock can afford and
+# Measured on the 2-core development machine (see docs/BENCHMARKS.md): Argon2id with 192 MiB,
+# 3 passes and 4 lanes takes 0.6-0.8 s (the machine is noisy), inside the 0.5-1 s a kiosk
+# unlock can afford and
 # well above RFC 9106's second recommendation (64 MiB, t=3, p=4).
 STANDARD_KDF = KdfParams()
 # For tests and throwaway demo stores only: the slot records these weak parameters, so a

@@ -103,7 +103,7 @@ def test_standard_kdf_is_argon2id_with_the_documented_cost(tmp_path: Path) -> No
     store = Store.create(tmp_path / "s", township=TOWNSHIP, name="站", clerk="张三",
                          passphrase=PASSPHRASE)
     (slot,) = store.clerks()
-    assert slot["kdf"] == {"kdf": "argon2id", "memory_kib": 262_144, "iterations": 3, "lanes": 4}
+    assert slot["kdf"] == {"kdf": "argon2id", "memory_kib": 196_608, "iterations": 3, "lanes": 4}
     store.close()
 
 

@@ -1,0 +1,21 @@
+"""The benchmark scripts still run (at a tiny scale): their figures live in docs/BENCHMARKS.md."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_store_benchmark_runs_and_reports_every_figure(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "bench_store.py"), "--people", "300", "--out",
+         str(tmp_path)], capture_output=True, text=True, timeout=300, check=True)
+    figures = json.loads(result.stdout)
+    assert figures["people"] == 300
+    assert figures["cli"]["station_add_file_rps"] > 0 and figures["cli"]["ratio"] > 0
+    assert figures["lookup_by_id_number"]["lookups"] == 1000
+    assert figures["bytes_per_person"]["store"] > figures["bytes_per_person"]["plain"]
