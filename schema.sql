@@ -54,12 +54,16 @@ CREATE TABLE records (
     created_hlc    TEXT NOT NULL,
     hlc            TEXT NOT NULL,          -- the newest clock of any field
     deleted        INTEGER NOT NULL DEFAULT 0,   -- tombstone: kept, so a delete can sync
+    owner          TEXT,                   -- the record this one belongs to (its parent_field)
+    step           TEXT,                   -- workflow subjects: the step derived from their events
     schema_version INTEGER NOT NULL,
     created_at     TEXT NOT NULL,
     updated_at     TEXT NOT NULL
 );
 CREATE INDEX records_entity ON records (entity, id);
 CREATE INDEX records_grid ON records (grid);
+CREATE INDEX records_owner ON records (owner) WHERE owner IS NOT NULL;
+CREATE INDEX records_step ON records (entity, step) WHERE step IS NOT NULL;
 
 -- Blind indexes: a truncated keyed HMAC of the normalised value, one key per field. Truncation
 -- is deliberate (see docs/SCHEMA.md): each bucket holds a few candidates, which are opened and
@@ -118,6 +122,7 @@ CREATE TABLE schema_entities (
     module        TEXT,                    -- GB/T 31000-2015 module it belongs to
     scope_field   TEXT,                    -- the field holding the grid code that scopes it
     title_field   TEXT,                    -- the field shown as the record's title in lists
+    parent_field  TEXT,                    -- the ref field naming the record this one belongs to
     position      INTEGER NOT NULL,
     since_version INTEGER NOT NULL DEFAULT 1
 );
@@ -150,6 +155,54 @@ CREATE TABLE schema_fields (
     deprecated    INTEGER NOT NULL DEFAULT 0,
     since_version INTEGER NOT NULL DEFAULT 1,
     PRIMARY KEY (entity, name)
+);
+
+-- Workflows: a subject (an incident, a dispute) moves through steps by appending event
+-- records; its current step is derived from the events (sync/workflow.py), never the only
+-- truth. deadline_seconds: how long after the first step this step must be reached (the
+-- 1/3/5-minute rule); closes: reaching this step closes the case.
+CREATE TABLE workflows (
+    name           TEXT PRIMARY KEY,
+    subject_entity TEXT NOT NULL REFERENCES schema_entities (name),
+    event_entity   TEXT NOT NULL REFERENCES schema_entities (name),
+    label_zh       TEXT NOT NULL,
+    label_en       TEXT NOT NULL,
+    since_version  INTEGER NOT NULL DEFAULT 1
+);
+
+CREATE TABLE workflow_steps (
+    workflow          TEXT NOT NULL REFERENCES workflows (name),
+    step              TEXT NOT NULL,
+    position          INTEGER NOT NULL,
+    label_zh          TEXT NOT NULL,
+    label_en          TEXT NOT NULL,
+    deadline_seconds  INTEGER,
+    deadline_label_zh TEXT,
+    deadline_label_en TEXT,
+    closes            INTEGER NOT NULL DEFAULT 0,
+    since_version     INTEGER NOT NULL DEFAULT 1,
+    PRIMARY KEY (workflow, step)
+);
+
+-- Allowed moves; from_step '' is the first step. needs_reason: the event must carry a note.
+CREATE TABLE workflow_moves (
+    workflow      TEXT NOT NULL REFERENCES workflows (name),
+    from_step     TEXT NOT NULL,
+    to_step       TEXT NOT NULL,
+    label_zh      TEXT NOT NULL,
+    label_en      TEXT NOT NULL,
+    needs_reason  INTEGER NOT NULL DEFAULT 0,
+    since_version INTEGER NOT NULL DEFAULT 1,
+    PRIMARY KEY (workflow, from_step, to_step)
+);
+
+-- Volunteer points: what earns how many (a check-in, an accepted report).
+CREATE TABLE point_rules (
+    name          TEXT PRIMARY KEY,
+    label_zh      TEXT NOT NULL,
+    label_en      TEXT NOT NULL,
+    points        INTEGER NOT NULL,
+    since_version INTEGER NOT NULL DEFAULT 1
 );
 
 CREATE TABLE code_tables (
@@ -186,7 +239,55 @@ INSERT INTO schema_entities (name, label_zh, label_en, module, scope_field, titl
     ('volunteer',    '义务网格员',   'Volunteer gridworker', '4.1 综治组织及综合业务',           'grid', 'name',    9),
     ('checkin',      '志愿者签到',   'Volunteer check-in',   '4.1 综治组织及综合业务',           'grid', 'day',     10),
     ('duty_post',    '护学岗岗点',   'School-gate post',     '4.8 校园及周边安全',               'grid', 'name',    11),
-    ('duty_shift',   '护学岗班次',   'School-gate shift',    '4.8 校园及周边安全',               'grid', 'day',     12);
+    ('duty_shift',   '护学岗班次',   'School-gate shift',    '4.8 校园及周边安全',               'grid', 'day',     12),
+    ('incident_event', '事件处置记录', 'Incident step',      '4.6 社会治安',                     'grid', 'step',    13),
+    ('dispute_event',  '纠纷化解记录', 'Dispute step',       '4.7 矛盾纠纷排查化解',             'grid', 'step',    14);
+
+-- The record each of these belongs to: lists per parent, and one event history per case.
+UPDATE schema_entities SET parent_field = 'building' WHERE name = 'house';
+UPDATE schema_entities SET parent_field = 'person' WHERE name = 'special_care';
+UPDATE schema_entities SET parent_field = 'volunteer' WHERE name = 'checkin';
+UPDATE schema_entities SET parent_field = 'post' WHERE name = 'duty_shift';
+UPDATE schema_entities SET parent_field = 'incident' WHERE name = 'incident_event';
+UPDATE schema_entities SET parent_field = 'dispute' WHERE name = 'dispute_event';
+
+INSERT INTO workflows (name, subject_entity, event_entity, label_zh, label_en) VALUES
+    ('incident', 'incident', 'incident_event', '事件五步闭环', 'Five-step incident loop'),
+    ('dispute',  'dispute',  'dispute_event',  '矛盾纠纷化解', 'Dispute mediation');
+
+-- discover → report → dispose → feed back → verify (发现、上报、处置、反馈、核查), with the
+-- joint fast-response rule: respond (report) within 1 minute of discovery, arrive (dispose)
+-- within 3, bring under control (feed back) within 5. Local practice, so data, not code.
+INSERT INTO workflow_steps (workflow, step, position, label_zh, label_en, deadline_seconds, deadline_label_zh, deadline_label_en, closes) VALUES
+    ('incident', 'discover', 1, '发现', 'Discover',  NULL, NULL,        NULL,              0),
+    ('incident', 'report',   2, '上报', 'Report',    60,   '1 分钟响应', 'respond in 1 min', 0),
+    ('incident', 'dispose',  3, '处置', 'Dispose',   180,  '3 分钟到场', 'arrive in 3 min',  0),
+    ('incident', 'feedback', 4, '反馈', 'Feed back', 300,  '5 分钟处置', 'control in 5 min', 0),
+    ('incident', 'verify',   5, '核查', 'Verify',    NULL, NULL,        NULL,              1),
+    ('dispute',  'register', 1, '登记受理', 'Registered',  NULL, NULL, NULL, 0),
+    ('dispute',  'mediate',  2, '调解',     'Mediating',   NULL, NULL, NULL, 0),
+    ('dispute',  'resolved', 3, '化解成功', 'Resolved',    NULL, NULL, NULL, 1),
+    ('dispute',  'failed',   4, '化解不成功', 'Not resolved', NULL, NULL, NULL, 0);
+
+INSERT INTO workflow_moves (workflow, from_step, to_step, label_zh, label_en, needs_reason) VALUES
+    ('incident', '',         'discover', '发现登记',   'Log discovery',        0),
+    ('incident', 'discover', 'report',   '上报',       'Report',               0),
+    ('incident', 'report',   'dispose',  '交办处置',   'Assign for disposal',  0),
+    ('incident', 'dispose',  'feedback', '反馈结果',   'Feed back',            0),
+    ('incident', 'feedback', 'verify',   '核查通过',   'Verify',               0),
+    ('incident', 'feedback', 'dispose',  '核查不通过，退回处置', 'Verification failed: back to disposal', 1),
+    ('incident', 'verify',   'dispose',  '重新处置',   'Reopen',               1),
+    ('dispute',  '',         'register', '登记受理',   'Register',             0),
+    ('dispute',  'register', 'mediate',  '开始调解',   'Start mediation',      0),
+    ('dispute',  'mediate',  'mediate',  '再次调解',   'Another session',      0),
+    ('dispute',  'mediate',  'resolved', '化解成功',   'Resolved',             0),
+    ('dispute',  'mediate',  'failed',   '化解不成功', 'Not resolved',         1),
+    ('dispute',  'failed',   'mediate',  '重新调解',   'Mediate again',        0),
+    ('dispute',  'resolved', 'mediate',  '重新调解',   'Reopen',               1);
+
+INSERT INTO point_rules (name, label_zh, label_en, points) VALUES
+    ('checkin',         '每日签到',     'Daily check-in',  1),
+    ('accepted_report', '上报事件被受理', 'Accepted report', 5);
 
 INSERT INTO code_tables (name, label_zh, label_en) VALUES
     ('gender',            '性别',             'Sex'),
@@ -204,7 +305,8 @@ INSERT INTO code_tables (name, label_zh, label_en) VALUES
     ('dispute_scale',     '事件规模',         'Scale'),
     ('mediation_method',  '化解方式',         'Mediation method'),
     ('volunteer_kind',    '志愿者类别',       'Volunteer kind'),
-    ('duty_kind',         '护学岗人员类别',   'Guard kind');
+    ('duty_kind',         '护学岗人员类别',   'Guard kind'),
+    ('event_role',        '操作人角色',       'Role');
 
 INSERT INTO code_values (code_table, code, label_zh, label_en, parent, position) VALUES
     -- GB/T 2261.1
@@ -312,7 +414,12 @@ INSERT INTO code_values (code_table, code, label_zh, label_en, parent, position)
     ('duty_kind', 'parent', '家长', 'Parent', NULL, 1),
     ('duty_kind', 'teacher', '教师', 'Teacher', NULL, 2),
     ('duty_kind', 'guard', '保安', 'Security guard', NULL, 3),
-    ('duty_kind', 'police', '警察', 'Police', NULL, 4);
+    ('duty_kind', 'police', '警察', 'Police', NULL, 4),
+    ('event_role', 'clerk', '办事员', 'Clerk', NULL, 1),
+    ('event_role', 'gridworker', '网格员', 'Gridworker', NULL, 2),
+    ('event_role', 'volunteer', '义务网格员', 'Volunteer', NULL, 3),
+    ('event_role', 'department', '职能部门', 'Department', NULL, 4),
+    ('event_role', 'supervisor', '核查人员', 'Supervisor', NULL, 5);
 
 -- Fields. sensitive = sealed on disk; indexed = blind index (sensitive identifiers only).
 INSERT INTO schema_fields
@@ -388,6 +495,17 @@ INSERT INTO schema_fields
     ('incident', 'reporter',       9, 'text',     '报告人',     'Reporter',       0, 1, 0, NULL,        NULL, NULL, 50,   NULL, NULL, NULL, NULL),
     ('incident', 'reporter_phone', 10, 'text',    '报告人联系方式', 'Reporter phone', 0, 1, 0, 'phone', NULL, NULL, 50,   NULL, NULL, NULL, NULL),
     ('incident', 'departments',    11, 'codes',   '处置部门',   'Departments',    0, 0, 0, NULL,        'department', NULL, NULL, NULL, NULL, NULL, NULL),
+    ('incident', 'volunteer',      12, 'ref',     '上报志愿者', 'Reporting volunteer', 0, 0, 0, NULL,   NULL, 'volunteer', NULL, NULL, NULL, '义务网格员上报时填写，用于积分', 'when a volunteer reported it (points)'),
+    -- one step of the five-step loop: appended, never changed
+    ('incident_event', 'incident',    1, 'ref',      '事件',     'Incident',   1, 0, 0, NULL,        NULL, 'incident', NULL, NULL, NULL, NULL, NULL),
+    ('incident_event', 'step',        2, 'text',     '环节',     'Step',       1, 0, 0, NULL,        NULL, NULL, 20,   NULL, NULL, NULL, NULL),
+    ('incident_event', 'at',          3, 'datetime', '时间',     'At',         1, 0, 0, NULL,        NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+    ('incident_event', 'actor',       4, 'text',     '经办人',   'By',         0, 1, 0, NULL,        NULL, NULL, 50,   NULL, NULL, NULL, NULL),
+    ('incident_event', 'role',        5, 'code',     '角色',     'Role',       0, 0, 0, NULL,        'event_role', NULL, NULL, NULL, NULL, NULL, NULL),
+    ('incident_event', 'department',  6, 'code',     '处置部门', 'Department', 0, 0, 0, NULL,        'department', NULL, NULL, NULL, NULL, NULL, NULL),
+    ('incident_event', 'note',        7, 'text',     '情况说明', 'Note',       0, 1, 0, NULL,        NULL, NULL, 2000, NULL, NULL, NULL, NULL),
+    ('incident_event', 'attachments', 8, 'texts',    '附件',     'Attachments', 0, 0, 0, NULL,       NULL, NULL, 64,   NULL, NULL, '附件编号', 'attachment ids'),
+    ('incident_event', 'grid',        9, 'text',     '所属网格', 'Grid',       1, 0, 0, 'grid_code', NULL, NULL, NULL, NULL, NULL, NULL, NULL),
     -- 4.7 矛盾纠纷排查化解
     ('dispute', 'kind',             1, 'code',    '事件类别',   'Kind',            1, 0, 0, NULL,        'dispute_kind', NULL, NULL, NULL, NULL, NULL, NULL),
     ('dispute', 'parties',          2, 'texts',   '主要当事人', 'Parties',         1, 1, 0, NULL,        NULL, NULL, 50,   NULL, NULL, '每行一人', 'one person per entry'),
@@ -399,6 +517,14 @@ INSERT INTO schema_fields
     ('dispute', 'location',         8, 'text',    '发生地点',   'Location',        0, 1, 0, NULL,        NULL, NULL, 200,  NULL, NULL, NULL, NULL),
     ('dispute', 'mediation_method', 9, 'code',    '化解方式',   'Mediation method', 0, 0, 0, NULL,       'mediation_method', NULL, NULL, NULL, NULL, NULL, NULL),
     ('dispute', 'deadline',        10, 'date',    '化解时限',   'Deadline',        0, 0, 0, NULL,        NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+    ('dispute_event', 'dispute',  1, 'ref',      '纠纷',     'Dispute',    1, 0, 0, NULL,        NULL, 'dispute', NULL, NULL, NULL, NULL, NULL),
+    ('dispute_event', 'step',     2, 'text',     '环节',     'Step',       1, 0, 0, NULL,        NULL, NULL, 20,   NULL, NULL, NULL, NULL),
+    ('dispute_event', 'at',       3, 'datetime', '时间',     'At',         1, 0, 0, NULL,        NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+    ('dispute_event', 'actor',    4, 'text',     '调解人',   'Mediator',   0, 1, 0, NULL,        NULL, NULL, 50,   NULL, NULL, NULL, NULL),
+    ('dispute_event', 'role',     5, 'code',     '角色',     'Role',       0, 0, 0, NULL,        'event_role', NULL, NULL, NULL, NULL, NULL, NULL),
+    ('dispute_event', 'method',   6, 'code',     '化解方式', 'Method',     0, 0, 0, NULL,        'mediation_method', NULL, NULL, NULL, NULL, NULL, NULL),
+    ('dispute_event', 'note',     7, 'text',     '化解情况', 'Note',       0, 1, 0, NULL,        NULL, NULL, 2000, NULL, NULL, NULL, NULL),
+    ('dispute_event', 'grid',     8, 'text',     '所属网格', 'Grid',       1, 0, 0, 'grid_code', NULL, NULL, NULL, NULL, NULL, NULL, NULL),
     -- 义务网格员 (couriers and riders bound to grids)
     ('volunteer', 'name',        1, 'text',  '姓名',         'Name',        1, 1, 1, NULL,        NULL, NULL, 50,  NULL, NULL, NULL, NULL),
     ('volunteer', 'phone',       2, 'text',  '手机号码',     'Mobile',      1, 1, 1, 'mobile',    NULL, NULL, 20,  NULL, NULL, NULL, NULL),
@@ -424,4 +550,6 @@ INSERT INTO schema_fields
     ('duty_shift', 'kind',        5, 'code', '人员类别',   'Guard kind',  1, 0, 0, NULL,        'duty_kind', NULL, NULL, NULL, NULL, NULL, NULL),
     ('duty_shift', 'person_name', 6, 'text', '值守人员',   'Guard',       0, 1, 0, NULL,        NULL, NULL, 50,   NULL, NULL, NULL, NULL),
     ('duty_shift', 'phone',       7, 'text', '联系方式',   'Phone',       0, 1, 0, 'phone',     NULL, NULL, 50,   NULL, NULL, NULL, NULL),
-    ('duty_shift', 'grid',        8, 'text', '所属网格',   'Grid',        1, 0, 0, 'grid_code', NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+    ('duty_shift', 'grid',        8, 'text', '所属网格',   'Grid',        1, 0, 0, 'grid_code', NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+    ('duty_shift', 'signed_in_at',  9, 'datetime', '签到时间', 'Signed in',  0, 0, 0, NULL,    NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+    ('duty_shift', 'signed_out_at', 10, 'datetime', '签退时间', 'Signed out', 0, 0, 0, NULL,   NULL, NULL, NULL, NULL, NULL, NULL, NULL);

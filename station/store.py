@@ -20,9 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, timezone
-from functools import lru_cache
-from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +30,7 @@ from station import keys, settings
 from station.blind_index import DEFAULT_BITS, BlindIndex
 from station.ids import IdMaker
 from station.keyring import Keyring
+from station.writes import Writes, iso_ms
 from sync import clock as hlc
 from sync.errors import (
     AlreadyInitialized,
@@ -44,16 +43,12 @@ from sync.errors import (
 )
 from sync.schema import EntityDef, Schema, load_schema, schema_sql
 from sync.seal import Sealer, field_ad
-from sync.validate import normalise_for_index, validate_record
+from sync.validate import normalise_for_index
 
 DB_FILE = "station.db"
 CHINA_TZ = timezone(timedelta(hours=8))
 MIN_PASSPHRASE = 8
 MAX_CLERK_NAME = 50
-# Rows per executemany during a bulk import: large enough to amortise the Python-to-SQLite
-# round trip, small enough to keep memory flat on a cheap box.
-BULK_CHUNK = 2_000
-DELETED = "_deleted"
 
 
 @dataclass(frozen=True)
@@ -73,12 +68,6 @@ class Clock:
 SYSTEM_CLOCK = Clock()
 
 
-@lru_cache(maxsize=64)
-def iso_ms(wall_ms: int) -> str:
-    """UTC ISO 8601 text of a millisecond time (cached: a bulk import stamps many per ms)."""
-    return datetime.fromtimestamp(wall_ms / 1000, UTC).isoformat(timespec="milliseconds")
-
-
 @dataclass(frozen=True)
 class Change:
     """One row of the change log, as sync will read it."""
@@ -95,16 +84,6 @@ class Change:
     schema_version: int
     receipt: int | None
     rejected: str | None
-
-
-# The C encoder, made once: json.dumps (and JSONEncoder.encode) build a new one on every
-# call, which showed up as a tenth of the bulk-import time in the profile.
-_c_encode = c_make_encoder(None, None, encode_basestring, None, ":", ",", True, False, False)
-
-
-def _dumps(value: Any) -> str:
-    """Compact, key-sorted JSON, the same as json.dumps(..., sort_keys=True)."""
-    return "".join(_c_encode(value, 0))
 
 
 class _Txn:
@@ -501,9 +480,17 @@ class Store:
 
     # ------------------------------------------------------------------ the one write path
 
+    @contextmanager
+    def atomic(self) -> Iterator[Writes]:
+        """One transaction of writes: all of them land, or none (see `station.writes`)."""
+        sealer, index = self._require_sealer()
+        with self._transaction() as txn:
+            yield Writes(self, txn, sealer, index)
+
     def add(self, entity_name: str, values: Mapping[str, Any]) -> str:
         """Add one record; returns its new id."""
-        return self.add_lines(entity_name, [(0, values)])[0]
+        with self.atomic() as writes:
+            return writes.add(entity_name, values)
 
     def add_many(self, entity_name: str, rows: Iterable[Mapping[str, Any]]) -> list[str]:
         """Add records all-or-nothing; an error names the (1-based) position of the bad one."""
@@ -514,184 +501,18 @@ class Store:
     ) -> list[str]:
         """Add (line number, record) pairs in one transaction: the first bad record, named by
         its line, stops the whole import and nothing of it is saved. Line 0 means no line."""
-        entity = self.schema.entity(entity_name)
-        sealer, index = self._require_sealer()
-        today = self.clock.today()
-        ids: list[str] = []
-        # (A writer thread overlapping SQLite with the sealing was tried and measured slower:
-        # the two threads fight over the GIL while binding parameters.)
-        with self._transaction() as txn:
-            batch = _Batch()
-            for line, raw in rows:
-                try:
-                    values = validate_record(entity, raw, self.schema, today=today)
-                except ValidationError as exc:
-                    raise (exc.at_line(line) if line else exc) from None
-                ids.append(self._prepare_add(txn, entity, values, sealer, index, batch))
-                if len(batch.records) >= BULK_CHUNK:
-                    batch.flush(txn.cursor)
-            batch.flush(txn.cursor)
-        return ids
-
-    def _prepare_add(
-        self, txn: _Txn, entity: EntityDef, values: dict[str, Any], sealer: Sealer,
-        index: BlindIndex, batch: _Batch,
-    ) -> str:
-        stamp = str(self._stamp(txn))
-        record_id = self._ids.make(txn.last.wall_ms)
-        clear, sealed = self._split(entity, record_id, values, sealer)
-        clear_json, sealed_json = _dumps(clear), _dumps(sealed)
-        grid = values.get(entity.scope_field) if entity.scope_field else None
-        now = iso_ms(self.clock.wall_ms())
-        batch.records.append((record_id, entity.name, grid, clear_json, sealed_json, "{}", stamp, stamp,
-                              self.schema.version, now, now))
-        batch.changes.append((record_id, entity.name, "add", grid, clear_json, sealed_json, stamp,
-                              "{}", self.schema.version, now))
-        batch.index.extend(self._index_rows(entity, record_id, values, index))
-        return record_id
+        with self.atomic() as writes:
+            return writes.add_lines(entity_name, rows)
 
     def update(self, entity_name: str, record_id: str, values: Mapping[str, Any]) -> bool:
         """Change some fields of a record; returns False when nothing actually changed."""
-        entity = self.schema.entity(entity_name)
-        sealer, index = self._require_sealer()
-        with self._transaction() as txn:
-            row = self._live_row(entity, record_id)
-            current = self._open_fields(row)
-            new = validate_record(entity, values, self.schema, today=self.clock.today(), partial=True)
-            changed = {k: v for k, v in new.items() if current.get(k) != v}
-            if not changed:
-                return False
-            stamp = str(self._stamp(txn))
-            clocks = json.loads(row["clocks"])
-            base = {k: field_clock(row, clocks, current, k) for k in changed}
-            merged = {k: v for k, v in {**current, **changed}.items() if v is not None}
-            clocks.update(dict.fromkeys(changed, stamp))
-            self._replace_index(txn, entity, record_id, current, merged, index)
-            clear, sealed = self._split(entity, record_id, merged, sealer)
-            grid = merged.get(entity.scope_field) if entity.scope_field else None
-            txn.cursor.execute(
-                "UPDATE records SET grid = ?, clear = ?, sealed = ?, clocks = ?, hlc = ?,"
-                " updated_at = ? WHERE id = ?",
-                (grid, _dumps(clear), _dumps(sealed), _dumps(clocks), stamp, self.clock.iso(), record_id),
-            )
-            change_clear, change_sealed = self._change_fields(row, changed, sealed)
-            self._append_change(txn, record_id, entity, "update", grid, change_clear, change_sealed,
-                                stamp, base)
-        return True
+        with self.atomic() as writes:
+            return writes.update(entity_name, record_id, values)
 
     def delete(self, entity_name: str, record_id: str) -> None:
         """Tombstone a record: it stays (so the delete can sync) but is gone from every view."""
-        entity = self.schema.entity(entity_name)
-        self._require_key()
-        with self._transaction() as txn:
-            row = self._live_row(entity, record_id)
-            stamp = str(self._stamp(txn))
-            clocks = json.loads(row["clocks"])
-            base = {DELETED: row["hlc"]}
-            clocks[DELETED] = stamp
-            txn.cursor.execute("DELETE FROM blind_index WHERE record_id = ?", (record_id,))
-            txn.cursor.execute(
-                "UPDATE records SET deleted = 1, clocks = ?, hlc = ?, updated_at = ? WHERE id = ?",
-                (_dumps(clocks), stamp, self.clock.iso(), record_id),
-            )
-            self._append_change(txn, record_id, entity, "delete", row["grid"], {}, {}, stamp, base)
-
-    def _split(
-        self, entity: EntityDef, record_id: str, values: Mapping[str, Any], sealer: Sealer
-    ) -> tuple[dict[str, Any], dict[str, str]]:
-        clear: dict[str, Any] = {}
-        secret: list[tuple[str, Any]] = []
-        fields = entity.by_name
-        for name, value in values.items():
-            f = fields.get(name)
-            # A field unknown to this schema is sealed: we cannot know it is harmless.
-            if f is None or f.sensitive:
-                secret.append((name, value))
-            else:
-                clear[name] = value
-        return clear, sealer.seal_fields(record_id, entity.name, secret)
-
-    @staticmethod
-    def _change_fields(
-        row: Mapping[str, Any], changed: Mapping[str, Any], sealed: Mapping[str, str]
-    ) -> tuple[dict[str, Any], dict[str, str]]:
-        """The written fields of an update, for the change log; cleared fields are null."""
-        clear = {k: v for k, v in changed.items() if k not in sealed}
-        change_sealed = {k: sealed[k] for k in changed if k in sealed}
-        return clear, change_sealed
-
-    def _append_change(
-        self, txn: _Txn, record_id: str, entity: EntityDef, op: str, grid: str | None,
-        clear: Mapping[str, Any], sealed: Mapping[str, str], stamp: str, base: Mapping[str, str],
-    ) -> None:
-        txn.cursor.execute(
-            "INSERT INTO changes (record_id, entity, op, grid, clear, sealed, hlc, base,"
-            " schema_version, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (record_id, entity.name, op, grid, _dumps(clear), _dumps(sealed), stamp, _dumps(base),
-             self.schema.version, self.clock.iso()),
-        )
-
-    def _index_rows(
-        self, entity: EntityDef, record_id: str, values: Mapping[str, Any], index: BlindIndex
-    ) -> list[tuple[str, int, str]]:
-        rows = []
-        for f in entity.indexed_fields:
-            value = values.get(f.name)
-            if value is None:
-                continue
-            key = f"{entity.name}.{f.name}"
-            rows.append((key, index.bucket(key, normalise_for_index(f, value)), record_id))
-        return rows
-
-    def _replace_index(
-        self, txn: _Txn, entity: EntityDef, record_id: str, old: Mapping[str, Any],
-        new: Mapping[str, Any], index: BlindIndex,
-    ) -> None:
-        txn.cursor.executemany(
-            "DELETE FROM blind_index WHERE field = ? AND bucket = ? AND record_id = ?",
-            self._index_rows(entity, record_id, old, index),
-        )
-        txn.cursor.executemany(
-            "INSERT OR IGNORE INTO blind_index (field, bucket, record_id) VALUES (?, ?, ?)",
-            self._index_rows(entity, record_id, new, index),
-        )
-
-
-class _Batch:
-    """Rows of a bulk import waiting for one executemany each."""
-
-    def __init__(self) -> None:
-        self.records: list[tuple[Any, ...]] = []
-        self.changes: list[tuple[Any, ...]] = []
-        self.index: list[tuple[str, int, str]] = []
-
-    def flush(self, cursor: sqlite3.Cursor) -> None:
-        cursor.executemany(
-            "INSERT INTO records (id, entity, grid, clear, sealed, clocks, created_hlc, hlc,"
-            " schema_version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            self.records,
-        )
-        cursor.executemany(
-            "INSERT INTO changes (record_id, entity, op, grid, clear, sealed, hlc, base,"
-            " schema_version, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            self.changes,
-        )
-        cursor.executemany(
-            "INSERT OR IGNORE INTO blind_index (field, bucket, record_id) VALUES (?, ?, ?)",
-            self.index,
-        )
-        self.records.clear()
-        self.changes.clear()
-        self.index.clear()
-
-
-def field_clock(row: Mapping[str, Any], clocks: Mapping[str, str], current: Mapping[str, Any],
-                field: str) -> str:
-    """The clock of a field's last write: its own entry, else the add's if the add wrote it,
-    else "" (never written)."""
-    if field in clocks:
-        return clocks[field]
-    return str(row["created_hlc"]) if field in current else ""
+        with self.atomic() as writes:
+            writes.delete(entity_name, record_id)
 
 
 def _check_township(code: str) -> None:

@@ -89,6 +89,7 @@ class EntityDef:
     module: str | None = None
     scope_field: str | None = None
     title_field: str | None = None
+    parent_field: str | None = None
     position: int = 0
 
     @cached_property
@@ -108,10 +109,73 @@ class EntityDef:
 
 
 @dataclass(frozen=True)
+class StepDef:
+    step: str
+    label_zh: str
+    label_en: str
+    position: int
+    deadline_seconds: int | None = None
+    deadline_label_zh: str | None = None
+    deadline_label_en: str | None = None
+    closes: bool = False
+
+    def label(self, lang: str = "zh") -> str:
+        return self.label_zh if lang == "zh" else self.label_en
+
+
+@dataclass(frozen=True)
+class MoveDef:
+    from_step: str  # "" for the first step
+    to_step: str
+    label_zh: str
+    label_en: str
+    needs_reason: bool = False
+
+
+@dataclass(frozen=True)
+class WorkflowDef:
+    name: str
+    subject_entity: str
+    event_entity: str
+    label_zh: str
+    label_en: str
+    steps: tuple[StepDef, ...]
+    moves: tuple[MoveDef, ...]
+
+    @cached_property
+    def by_step(self) -> dict[str, StepDef]:
+        return {s.step: s for s in self.steps}
+
+    @cached_property
+    def move_map(self) -> dict[tuple[str, str], MoveDef]:
+        return {(m.from_step, m.to_step): m for m in self.moves}
+
+    @property
+    def first_step(self) -> str:
+        return next(m.to_step for m in self.moves if m.from_step == "")
+
+
+@dataclass(frozen=True)
+class PointRule:
+    name: str
+    label_zh: str
+    label_en: str
+    points: int
+
+
+@dataclass(frozen=True)
 class Schema:
     version: int
     entities: Mapping[str, EntityDef]
     code_tables: Mapping[str, CodeTable] = field(default_factory=dict)
+    workflows: Mapping[str, WorkflowDef] = field(default_factory=dict)
+    point_rules: Mapping[str, PointRule] = field(default_factory=dict)
+
+    def workflow(self, name: str) -> WorkflowDef:
+        try:
+            return self.workflows[name]
+        except KeyError:
+            raise SchemaError(f"没有流程 {name!r}", f"no workflow {name!r}") from None
 
     def entity(self, name: str) -> EntityDef:
         try:
@@ -158,11 +222,33 @@ def load_schema(conn: sqlite3.Connection) -> Schema:
         r["name"]: EntityDef(
             name=r["name"], label_zh=r["label_zh"], label_en=r["label_en"],
             fields=tuple(fields.get(r["name"], ())), module=r["module"],
-            scope_field=r["scope_field"], title_field=r["title_field"], position=r["position"],
+            scope_field=r["scope_field"], title_field=r["title_field"],
+            parent_field=r["parent_field"], position=r["position"],
         )
         for r in _rows(conn, "SELECT * FROM schema_entities ORDER BY position, name")
     }
-    return Schema(version=version, entities=entities, code_tables=tables)
+    rules = {r["name"]: PointRule(r["name"], r["label_zh"], r["label_en"], r["points"])
+             for r in _rows(conn, "SELECT * FROM point_rules ORDER BY name")}
+    return Schema(version=version, entities=entities, code_tables=tables,
+                  workflows=_load_workflows(conn), point_rules=rules)
+
+
+def _load_workflows(conn: sqlite3.Connection) -> dict[str, WorkflowDef]:
+    steps: dict[str, list[StepDef]] = {}
+    for r in _rows(conn, "SELECT * FROM workflow_steps ORDER BY workflow, position"):
+        steps.setdefault(r["workflow"], []).append(StepDef(
+            r["step"], r["label_zh"], r["label_en"], r["position"], r["deadline_seconds"],
+            r["deadline_label_zh"], r["deadline_label_en"], bool(r["closes"])))
+    moves: dict[str, list[MoveDef]] = {}
+    for r in _rows(conn, "SELECT * FROM workflow_moves ORDER BY workflow, from_step, to_step"):
+        moves.setdefault(r["workflow"], []).append(MoveDef(
+            r["from_step"], r["to_step"], r["label_zh"], r["label_en"], bool(r["needs_reason"])))
+    return {
+        r["name"]: WorkflowDef(r["name"], r["subject_entity"], r["event_entity"], r["label_zh"],
+                               r["label_en"], tuple(steps.get(r["name"], ())),
+                               tuple(moves.get(r["name"], ())))
+        for r in _rows(conn, "SELECT * FROM workflows ORDER BY name")
+    }
 
 
 def _field_from_row(r: dict[str, Any]) -> FieldDef:
