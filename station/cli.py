@@ -300,5 +300,8 @@ def status(obj: _Context, as_json: bool) -> None:
         click.echo(f"{label}: {value(facts)}")
 
 
+# Command groups that live in their own modules register themselves on `main`.
+import station.cli_cases  # noqa: E402, F401
+
 if __name__ == "__main__":
     main()

@@ -3,46 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from station import synthetic
 
-from .conftest import GRID, PASSPHRASE, TOWNSHIP
-
-STATION = str(Path(sys.executable).with_name("station"))
-
-
-class Cli:
-    def __init__(self, home: Path) -> None:
-        self.env = {**os.environ, "STATION_HOME": str(home), "STATION_PASSPHRASE": PASSPHRASE,
-                    "STATION_KDF": "fast"}
-
-    def __call__(self, *args: str, ok: bool = True, stdin: str | None = None,
-                 **env: str) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([STATION, *args], capture_output=True, text=True, input=stdin,
-                                env={**self.env, **env}, timeout=60)
-        if ok and result.returncode != 0:
-            raise AssertionError(f"station {' '.join(args)} failed: {result.stderr}")
-        if not ok:
-            assert result.returncode != 0, result.stdout
-            assert len(result.stderr.strip().splitlines()) == 1, result.stderr
-        return result
-
-    def json(self, *args: str) -> Any:
-        return json.loads(self(*args).stdout)
-
-
-@pytest.fixture
-def cli(tmp_path: Path) -> Cli:
-    run = Cli(tmp_path / "home")
-    run("init", "--township", TOWNSHIP, "--name", "测试镇综治中心", "--clerk", "张三")
-    return run
+from .conftest import GRID, STATION, TOWNSHIP, Cli
 
 
 def test_add_get_update_delete_round_trip(cli: Cli) -> None:

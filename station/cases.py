@@ -1,0 +1,133 @@
+"""Cases that move through a workflow: incidents (the five-step loop) and disputes.
+
+A case is a subject record (an incident) plus its step events (incident_event records that
+name it in their parent field). Opening a case and each move append records through the one
+write path, so they sync like any other change; the current step is derived from the events
+by `sync.workflow` and only cached on the subject row for lists and reports.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from station.store import CHINA_TZ, Store
+from sync.workflow import CaseState, Deadline, StepEvent, check_move, deadlines, derive, next_due
+
+
+class Cases:
+    """The cases of one workflow ('incident' or 'dispute') in a store."""
+
+    def __init__(self, store: Store, workflow: str) -> None:
+        self.store = store
+        self.workflow = store.schema.workflow(workflow)
+        self.subject = store.schema.entity(self.workflow.subject_entity)
+        self.event_entity = store.schema.entity(self.workflow.event_entity)
+        self.parent = self.event_entity.parent_field or self.subject.name
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.store.clock.wall_ms() / 1000, CHINA_TZ)
+
+    # ------------------------------------------------------------------ writing
+
+    def open(self, values: Mapping[str, Any], *, note: str | None = None, actor: str | None = None,
+             role: str = "clerk", at: str | None = None) -> str:
+        """Create the subject and its first step event in one transaction; returns its id."""
+        with self.store.atomic() as writes:
+            case_id = writes.add(self.subject.name, values)
+            grid = self.store.get(self.subject.name, case_id)["fields"].get("grid")
+            writes.add(self.event_entity.name, self._event(
+                case_id, self.workflow.first_step, grid, note=note, actor=actor, role=role, at=at))
+            writes.set_step(case_id, self.workflow.first_step)
+        return case_id
+
+    def advance(self, case_id: str, step: str, *, note: str | None = None,
+                department: str | None = None, actor: str | None = None, role: str = "clerk",
+                at: str | None = None) -> CaseState:
+        """Append one step event if the workflow allows that move from where the case is."""
+        with self.store.atomic() as writes:
+            subject = self.store.get(self.subject.name, case_id)
+            check_move(self.workflow, self.state(case_id), step, has_reason=bool(note and note.strip()))
+            writes.add(self.event_entity.name, self._event(
+                case_id, step, subject["fields"].get("grid"), note=note, actor=actor, role=role,
+                at=at, department=department))
+            state = self.state(case_id)
+            writes.set_step(case_id, state.step)
+        return state
+
+    def _event(self, case_id: str, step: str, grid: Any, *, note: str | None, actor: str | None,
+               role: str, at: str | None, department: str | None = None) -> dict[str, Any]:
+        values = {self.parent: case_id, "step": step, "at": at or self.now().isoformat(),
+                  "actor": actor or self.store.clerk, "role": role, "note": note, "grid": grid}
+        if department is not None:
+            values["department"] = department
+        # Fields this workflow's event entity does not have are left out, not refused.
+        return {k: v for k, v in values.items() if v is not None and k in self.event_entity.by_name}
+
+    # ------------------------------------------------------------------ reading
+
+    def _event_rows(self, case_id: str | None = None) -> list[tuple[str, StepEvent]]:
+        sql = ("SELECT id, owner, clear, created_hlc FROM records"
+               " WHERE entity = ? AND deleted = 0")
+        args: list[Any] = [self.event_entity.name]
+        if case_id is not None:
+            sql += " AND owner = ?"
+            args.append(case_id)
+        out = []
+        for rid, owner, clear, clock in self.store.conn.execute(sql, args):
+            fields = json.loads(clear)
+            out.append((owner, StepEvent(rid, fields.get("step", ""), clock, fields.get("at", ""),
+                                         fields.get("department"))))
+        return out
+
+    def state(self, case_id: str) -> CaseState:
+        return derive(self.workflow, [e for _, e in self._event_rows(case_id)])
+
+    def show(self, case_id: str, now: datetime | None = None) -> dict[str, Any]:
+        """The case with its step, its timeline (notes opened) and its deadlines."""
+        record = self.store.get(self.subject.name, case_id)
+        state = self.state(case_id)
+        timeline = []
+        for e in state.applied + state.refused:
+            fields = self.store.get(self.event_entity.name, e.id)["fields"]
+            timeline.append({"id": e.id, "applied": e in state.applied, "clock": e.clock,
+                             **{k: v for k, v in fields.items() if k != self.parent}})
+        timeline.sort(key=lambda t: (t["clock"], t["id"]))
+        return {**record, "step": state.step, "closed": state.closed,
+                "departments": list(state.departments), "events": timeline,
+                "deadlines": [_deadline_json(d) for d in deadlines(self.workflow, state, now or self.now())]}
+
+    def summaries(self, now: datetime | None = None) -> list[dict[str, Any]]:
+        """Every case with its derived state, from clear data only (no unsealing)."""
+        now = now or self.now()
+        by_case: dict[str, list[StepEvent]] = defaultdict(list)
+        for owner, event in self._event_rows():
+            by_case[owner].append(event)
+        out = []
+        for rid, clear in self.store.conn.execute(
+                "SELECT id, clear FROM records WHERE entity = ? AND deleted = 0 ORDER BY id",
+                (self.subject.name,)):
+            state = derive(self.workflow, by_case.get(rid, []))
+            due = next_due(self.workflow, state, now)
+            out.append({
+                "id": rid, "step": state.step, "closed": state.closed,
+                "overdue": due is not None and due.status == "overdue",
+                "next_due": _deadline_json(due) if due else None,
+                "departments": list(state.departments), "fields": json.loads(clear),
+            })
+        return out
+
+    def attention(self, now: datetime | None = None) -> list[dict[str, Any]]:
+        """Open cases with a deadline still to meet, the nearest (or most overdue) first."""
+        waiting = [c for c in self.summaries(now) if not c["closed"] and c["next_due"]]
+        return sorted(waiting, key=lambda c: c["next_due"]["seconds_left"])
+
+
+
+def _deadline_json(d: Deadline) -> dict[str, Any]:
+    return {"step": d.step, "due": d.due.isoformat(), "status": d.status,
+            "reached_at": d.reached_at.isoformat() if d.reached_at else None,
+            "seconds_left": round(d.seconds_left)}
