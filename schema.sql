@@ -131,7 +131,7 @@ CREATE TABLE schema_entities (
 --   code/codes take values of `code_table`; ref/refs hold ids of `ref_entity` records;
 --   texts is a list of strings; codes and refs are lists.
 -- rule: a named check beyond the type: id_number | credit_code | mobile | phone |
---   county_code | township_code | grid_code
+--   county_code | township_code | grid_code | time_of_day (HH:MM)
 -- sensitive: sealed on disk; indexed: blind index for exact lookup (identifiers only).
 CREATE TABLE schema_fields (
     entity        TEXT NOT NULL REFERENCES schema_entities (name),
@@ -545,8 +545,8 @@ INSERT INTO schema_fields
     ('duty_post', 'grid',    4, 'text', '所属网格', 'Grid',      1, 0, 0, 'grid_code', NULL, NULL, NULL, NULL, NULL, NULL, NULL),
     ('duty_shift', 'post',        1, 'ref',  '岗点',       'Post',        1, 0, 0, NULL,        NULL, 'duty_post', NULL, NULL, NULL, NULL, NULL),
     ('duty_shift', 'day',         2, 'date', '日期',       'Day',         1, 0, 0, NULL,        NULL, NULL, NULL, NULL, NULL, NULL, NULL),
-    ('duty_shift', 'start_time',  3, 'text', '开始时间',   'Starts',      1, 0, 0, NULL,        NULL, NULL, 5,    NULL, NULL, 'HH:MM', 'HH:MM'),
-    ('duty_shift', 'end_time',    4, 'text', '结束时间',   'Ends',        1, 0, 0, NULL,        NULL, NULL, 5,    NULL, NULL, 'HH:MM', 'HH:MM'),
+    ('duty_shift', 'start_time',  3, 'text', '开始时间',   'Starts',      1, 0, 0, 'time_of_day',        NULL, NULL, 5,    NULL, NULL, 'HH:MM', 'HH:MM'),
+    ('duty_shift', 'end_time',    4, 'text', '结束时间',   'Ends',        1, 0, 0, 'time_of_day',        NULL, NULL, 5,    NULL, NULL, 'HH:MM', 'HH:MM'),
     ('duty_shift', 'kind',        5, 'code', '人员类别',   'Guard kind',  1, 0, 0, NULL,        'duty_kind', NULL, NULL, NULL, NULL, NULL, NULL),
     ('duty_shift', 'person_name', 6, 'text', '值守人员',   'Guard',       0, 1, 0, NULL,        NULL, NULL, 50,   NULL, NULL, NULL, NULL),
     ('duty_shift', 'phone',       7, 'text', '联系方式',   'Phone',       0, 1, 0, 'phone',     NULL, NULL, 50,   NULL, NULL, NULL, NULL),

@@ -300,8 +300,34 @@ def status(obj: _Context, as_json: bool) -> None:
         click.echo(f"{label}: {value(facts)}")
 
 
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="machine-readable (the only form for now)")
+@click.pass_obj
+def report(obj: _Context, as_json: bool) -> None:
+    """Incidents and disputes reported and closed, closure rates, base-data counts, volunteers."""
+    from station.report import report as build
+
+    _emit(build(obj.store()))
+
+
+@main.command("demo-data")
+@click.option("--scale", type=click.Choice(["small", "seed"]), default="small", show_default=True,
+              help="seed: the county's scale (160,000 base records, 11,302 incidents …); small: 1 %")
+@click.option("--seed", "seed", type=int, default=0, show_default=True, help="same seed, same data")
+@click.pass_obj
+def demo_data(obj: _Context, scale: str, seed: int) -> None:
+    """Fill the store with realistic synthetic records (no real person's data)."""
+    from station.demo import SCALES, DemoData
+
+    added = DemoData(obj.unlocked(), SCALES[scale], seed).fill()
+    _emit(added)
+    click.echo(f"已生成 {sum(added.values())} 条演示记录 (demo records added)", err=True)
+
+
 # Command groups that live in their own modules register themselves on `main`.
-import station.cli_cases  # noqa: E402, F401
+import station.cli_cases  # noqa: E402
+import station.cli_duty  # noqa: E402
+import station.cli_volunteers  # noqa: E402, F401
 
 if __name__ == "__main__":
     main()

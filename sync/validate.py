@@ -39,6 +39,7 @@ _MOBILE = re.compile(r"1[3-9][0-9]{9}")
 _LANDLINE = re.compile(r"(0(?:10|2[0-9]|[3-9][0-9]{2}))-?([0-9]{7,8})(?:-([0-9]{1,6}))?")
 # Chinese input methods produce several dash look-alikes; 转 is how an extension is written.
 _DASHES = str.maketrans(dict.fromkeys("‐‑‒–—―−转", "-"))
+_TIME_OF_DAY = re.compile(r"(?:[01][0-9]|2[0-3]):[0-5][0-9]")
 _AREA_DIGITS = {"county_code": 6, "township_code": 9, "grid_code": 12}
 
 _INT_TEXT = re.compile(r"[+-]?[0-9]{1,19}")
@@ -277,6 +278,11 @@ def _apply_rule(f: FieldDef, text: str, today: date) -> str:
         return normalise_phone(text, field=f.name)
     if rule in _AREA_DIGITS:
         return _area_code(f, text, rule)
+    if rule == "time_of_day":
+        if not _TIME_OF_DAY.fullmatch(text):
+            raise ValidationError(f.name, rule, "时间格式应为 HH:MM（24 小时制）",
+                                  "a time of day is HH:MM (24-hour)")
+        return text
     # Derived rules (birth_date_of:, sex_of:) are checked per record. A rule name this build
     # does not know came with a newer schema bundle; the hub, which knows it, checks it.
     return text

@@ -1,0 +1,28 @@
+"""Report arithmetic, shared by the station and (per township) the county hub: pure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+def closure_rate(closed: int, reported: int) -> float:
+    """Closed as a percentage of reported, to one decimal, as county reports print it."""
+    return round(100.0 * closed / reported, 1) if reported else 0.0
+
+
+def case_summary(by_step: Mapping[str | None, int], closing_steps: set[str],
+                 by_department: Mapping[str, int] | None = None) -> dict[str, Any]:
+    """Reported, closed and the closure rate of one kind of case, from counts per step."""
+    reported = sum(by_step.values())
+    closed = sum(n for step, n in by_step.items() if step in closing_steps)
+    summary: dict[str, Any] = {
+        "reported": reported,
+        "closed": closed,
+        "open": reported - closed,
+        "closure_rate": closure_rate(closed, reported),
+        "by_step": {str(step): n for step, n in sorted(by_step.items(), key=lambda kv: str(kv[0]))},
+    }
+    if by_department is not None:
+        summary["by_department"] = dict(sorted(by_department.items()))
+    return summary
