@@ -74,6 +74,10 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except TownshipError as exc:
             _fail(str(exc))
+        except BrokenPipeError:
+            # The reader went away (`station export | head`): not an error of ours.
+            sys.stderr.close()
+            sys.exit(0)
         except sqlite3.Error as exc:
             _fail(f"数据库错误 (database error): {exc}")
         except OSError as exc:

@@ -72,7 +72,8 @@ def _case_group(workflow: str, subject_help: str, first_help: str) -> click.Grou
     @click.pass_obj
     def list_cases(obj: _Context, open_only: bool, overdue_only: bool, as_of: str | None) -> None:
         """Cases as JSON lines: id, step, closed, overdue, next deadline."""
-        for case in Cases(obj.store(), workflow).summaries(_as_of(as_of)):
+        cases = Cases(obj.store(), workflow)
+        for case in cases.summaries(_as_of(as_of), open_only=open_only or overdue_only):
             if (open_only and case["closed"]) or (overdue_only and not case["overdue"]):
                 continue
             _emit(case)

@@ -67,9 +67,9 @@ class Cli:
                     "STATION_KDF": "fast"}
 
     def __call__(self, *args: str, ok: bool = True, stdin: str | None = None,
-                 **env: str) -> subprocess.CompletedProcess[str]:
+                 timeout: float = 60, **env: str) -> subprocess.CompletedProcess[str]:
         result = subprocess.run([STATION, *args], capture_output=True, text=True, input=stdin,
-                                env={**self.env, **env}, timeout=60)
+                                env={**self.env, **env}, timeout=timeout)
         if ok and result.returncode != 0:
             raise AssertionError(f"station {' '.join(args)} failed: {result.stderr}")
         if not ok:
