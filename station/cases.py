@@ -46,25 +46,27 @@ class Cases:
 
     def advance(self, case_id: str, step: str, *, note: str | None = None,
                 department: str | None = None, actor: str | None = None, role: str = "clerk",
-                at: str | None = None) -> CaseState:
-        """Append one step event if the workflow allows that move from where the case is."""
+                at: str | None = None, extra: Mapping[str, Any] | None = None) -> CaseState:
+        """Append one step event if the workflow allows that move from where the case is.
+
+        `extra`: more fields of the event (a mediation method, attachment ids); a field the
+        event entity does not have is refused by validation, naming it."""
         with self.store.atomic() as writes:
             subject = self.store.get(self.subject.name, case_id)
             check_move(self.workflow, self.state(case_id), step, has_reason=bool(note and note.strip()))
-            writes.add(self.event_entity.name, self._event(
-                case_id, step, subject["fields"].get("grid"), note=note, actor=actor, role=role,
-                at=at, department=department))
+            event = self._event(case_id, step, subject["fields"].get("grid"), note=note,
+                                actor=actor, role=role, at=at)
+            given = {**({"department": department} if department else {}), **(extra or {})}
+            writes.add(self.event_entity.name, {**event, **given})
             state = self.state(case_id)
             writes.set_step(case_id, state.step)
         return state
 
     def _event(self, case_id: str, step: str, grid: Any, *, note: str | None, actor: str | None,
-               role: str, at: str | None, department: str | None = None) -> dict[str, Any]:
+               role: str, at: str | None) -> dict[str, Any]:
         values = {self.parent: case_id, "step": step, "at": at or self.now().isoformat(),
                   "actor": actor or self.store.clerk, "role": role, "note": note, "grid": grid}
-        if department is not None:
-            values["department"] = department
-        # Fields this workflow's event entity does not have are left out, not refused.
+        # Defaults this workflow's event entity has no field for are left out, not refused.
         return {k: v for k, v in values.items() if v is not None and k in self.event_entity.by_name}
 
     # ------------------------------------------------------------------ reading

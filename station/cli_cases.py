@@ -47,14 +47,22 @@ def _case_group(workflow: str, subject_help: str, first_help: str) -> click.Grou
     @click.argument("step")
     @click.option("--note", help="what was done; required when going back")
     @click.option("--department", help="department code (公安 police, 司法 justice …)")
+    @click.option("--method", help="mediation method code (disputes: 01 调解 …)")
+    @click.option("--attachment", "attachments", multiple=True, help="attachment id (repeatable)")
     @click.option("--role", default="clerk", show_default=True, help="event_role code")
     @click.option("--at", "at", help="when it happened (ISO 8601; default now)")
     @click.pass_obj
     def advance(obj: _Context, case_id: str, step: str, note: str | None, department: str | None,
-                role: str, at: str | None) -> None:
+                method: str | None, attachments: tuple[str, ...], role: str,
+                at: str | None) -> None:
         """Move a case to STEP, if the workflow allows it from where the case stands."""
-        state = Cases(obj.unlocked(), workflow).advance(case_id, step, note=note,
-                                                        department=department, role=role, at=at)
+        extra: dict[str, object] = {}
+        if method:
+            extra["method"] = method
+        if attachments:
+            extra["attachments"] = list(attachments)
+        state = Cases(obj.unlocked(), workflow).advance(
+            case_id, step, note=note, department=department, role=role, at=at, extra=extra)
         _emit({"id": case_id, "step": state.step, "closed": state.closed})
 
     @group.command("show")

@@ -21,13 +21,15 @@ def test_an_incident_walks_all_five_steps_and_shows_them(cli: Cli) -> None:
     rid = new_incident(cli)
     for minute, step in enumerate(["report", "dispose", "feedback", "verify"], start=1):
         moved = cli.json("incident", "advance", rid, step, "--at", at(minute),
-                         "--department", "police", "--note", f"{step} done")
+                         "--department", "police", "--note", f"{step} done",
+                         "--attachment", f"photo-{minute}")
         assert moved["step"] == step
     shown = cli.json("incident", "show", rid)
     assert shown["step"] == "verify" and shown["closed"] is True
     assert [e["step"] for e in shown["events"]] == ["discover", "report", "dispose", "feedback",
                                                      "verify"]
     assert shown["events"][2]["note"] == "dispose done"  # sealed notes are opened for show
+    assert shown["events"][2]["attachments"] == ["photo-2"]
     assert shown["departments"] == ["police"]
     assert shown["fields"]["title"] == "路灯损坏"
 
@@ -86,9 +88,12 @@ def test_a_dispute_is_mediated_and_closed(cli: Cli) -> None:
         {"kind": "02", "parties": ["张三", "李四"], "grid": GRID, "description": "噪音"})).stdout.strip()
     cli("dispute", "advance", rid, "mediate", "--note", "第一次调解")
     assert "needs a reason" in cli("dispute", "advance", rid, "failed", ok=False).stderr
-    cli("dispute", "advance", rid, "mediate", "--note", "第二次调解")
+    cli("dispute", "advance", rid, "mediate", "--note", "第二次调解", "--method", "01")
+    assert "field department" in cli("dispute", "advance", rid, "resolved", "--department",
+                                     "police", ok=False).stderr
     cli("dispute", "advance", rid, "resolved")
     shown = cli.json("dispute", "show", rid)
     assert (shown["step"], shown["closed"]) == ("resolved", True)
     assert shown["fields"]["parties"] == ["张三", "李四"]
     assert [e["step"] for e in shown["events"]] == ["register", "mediate", "mediate", "resolved"]
+    assert shown["events"][2]["method"] == "01"
