@@ -40,24 +40,18 @@ def duty_roster(obj: _Context, day: str | None) -> None:
         _emit(row)
 
 
-@duty.command("signin")
-@click.argument("shift_id")
-@click.option("--at", "at", help="ISO 8601 (default now)")
-@click.pass_obj
-def duty_signin(obj: _Context, shift_id: str, at: str | None) -> None:
-    """Sign in for a shift."""
-    Duty(obj.unlocked()).sign(shift_id, "in", at)
-    click.echo("已签到 (signed in)", err=True)
+def _sign_command(what: str, done_zh: str, done_en: str) -> None:
+    @duty.command(f"sign{what}", help=f"Sign {what} of a shift.")
+    @click.argument("shift_id")
+    @click.option("--at", "at", help="ISO 8601 (default now)")
+    @click.pass_obj
+    def sign(obj: _Context, shift_id: str, at: str | None) -> None:
+        Duty(obj.unlocked()).sign(shift_id, what, at)
+        click.echo(f"{done_zh} ({done_en})", err=True)
 
 
-@duty.command("signout")
-@click.argument("shift_id")
-@click.option("--at", "at", help="ISO 8601 (default now)")
-@click.pass_obj
-def duty_signout(obj: _Context, shift_id: str, at: str | None) -> None:
-    """Sign out of a shift."""
-    Duty(obj.unlocked()).sign(shift_id, "out", at)
-    click.echo("已签退 (signed out)", err=True)
+_sign_command("in", "已签到", "signed in")
+_sign_command("out", "已签退", "signed out")
 
 
 @duty.command("uncovered")
