@@ -1,0 +1,194 @@
+"""The wire format of sync: changes, push batches and their receipts, pull pages.
+
+Bodies are JSON compressed with zstd (`Content-Encoding: zstd`). Every change carries its
+station id and the station's sequence number, so the hub applies it exactly once however often
+a batch is resent. Decoding checks the shape of everything and refuses a malformed body with a
+message that names the place (`changes[3].hlc`) and the rule; what a change *means* (its
+fields, its scope) is checked per change by the hub, so one bad change is rejected alone and
+never blocks the ones behind it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import zstandard
+
+from sync import clock as hlc
+from sync.errors import ValidationError
+
+# Limits per push batch. Chosen so a batch is a few hundred KiB compressed: small enough to go
+# through on a poor link before a timeout, large enough that per-request overhead stays small
+# (see docs/BENCHMARKS.md for the measurement once sync is benchmarked).
+MAX_CHANGES = 1_000
+MAX_BODY_BYTES = 4 * 1024 * 1024  # decompressed
+OPS = frozenset({"add", "update", "delete"})
+_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_NAME = re.compile(r"[a-z_][a-z0-9_]{0,63}")
+
+
+@dataclass(frozen=True)
+class WireChange:
+    station: str
+    seq: int
+    record: str
+    entity: str
+    op: str
+    grid: str | None
+    fields: dict[str, Any]
+    hlc: str
+    base: dict[str, str]
+    schema_version: int
+
+
+@dataclass(frozen=True)
+class PushBatch:
+    station: str
+    changes: tuple[WireChange, ...]
+
+
+@dataclass(frozen=True)
+class Result:
+    seq: int
+    receipt: int | None = None  # the hub's sequence number when accepted
+    rejected: str | None = None  # why not, in words a clerk can act on
+
+
+@dataclass(frozen=True)
+class PullPage:
+    changes: tuple[WireChange, ...]
+    cursor: int
+    more: bool
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+_compressor = zstandard.ZstdCompressor(level=3)
+
+
+def compress(value: Any) -> bytes:
+    return _compressor.compress(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
+
+
+def decompress(body: bytes, limit: int = MAX_BODY_BYTES) -> Any:
+    """JSON out of a zstd body, refusing bombs and garbage with a clear message."""
+    try:
+        raw = _bounded_decompress(body, limit)
+    except zstandard.ZstdError:
+        raise ValidationError("body", "zstd", "请求体不是有效的 zstd 压缩数据或过大",
+                              f"body is not valid zstd data or exceeds {limit} bytes") from None
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ValidationError("body", "json", "请求体不是有效的 JSON", "body is not valid JSON") from None
+
+
+def _bounded_decompress(body: bytes, limit: int) -> bytes:
+    """Decompress at most `limit` bytes. Streaming, because a frame that declares its size
+    makes one-shot decompression allocate whatever the sender declared (a bomb)."""
+    out = bytearray()
+    with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(body)) as reader:
+        while chunk := reader.read(65_536):
+            out += chunk
+            if len(out) > limit:
+                raise zstandard.ZstdError("decompressed body exceeds the limit")
+    if not out and body:
+        raise zstandard.ZstdError("empty frame")
+    return bytes(out)
+
+
+def encode_push(batch: PushBatch) -> bytes:
+    return compress({"station": batch.station, "changes": [asdict(c) for c in batch.changes]})
+
+
+def decode_push(body: bytes) -> PushBatch:
+    data = decompress(body)
+    _require(isinstance(data, dict), "body", "object", "应为 JSON 对象", "must be a JSON object")
+    station = data.get("station")
+    _require(isinstance(station, str) and 0 < len(station) <= 64, "station", "text",
+             "缺少站点编号", "must be the station id")
+    changes = data.get("changes")
+    _require(isinstance(changes, list), "changes", "list", "应为列表", "must be a list")
+    _require(len(changes) <= MAX_CHANGES, "changes", "max_changes",
+             f"一批最多 {MAX_CHANGES} 条", f"at most {MAX_CHANGES} changes per batch")
+    return PushBatch(station, tuple(decode_change(c, f"changes[{i}]") for i, c in enumerate(changes)))
+
+
+def decode_change(data: Any, where: str) -> WireChange:
+    """One change, its shape checked field by field."""
+    _require(isinstance(data, dict), where, "object", "应为 JSON 对象", "must be a JSON object")
+    get = data.get
+    checks: list[tuple[str, bool, str, str]] = [
+        ("station", isinstance(get("station"), str) and bool(get("station")), "站点编号", "the station id"),
+        ("seq", _is_int(get("seq")) and get("seq") > 0, "正整数", "a positive whole number"),
+        ("record", isinstance(get("record"), str) and bool(_ID.fullmatch(get("record"))),
+         "记录编号（UUID）", "a record id (UUID)"),
+        ("entity", isinstance(get("entity"), str) and bool(_NAME.fullmatch(get("entity"))),
+         "实体名", "an entity name"),
+        ("op", get("op") in OPS, "add、update 或 delete", "add, update or delete"),
+        ("grid", get("grid") is None or isinstance(get("grid"), str), "网格代码", "a grid code or null"),
+        ("fields", isinstance(get("fields"), dict) and all(_NAME.fullmatch(k) for k in get("fields")),
+         "字段对象", "an object of field names"),
+        ("hlc", isinstance(get("hlc"), str) and _is_stamp(get("hlc")), "时钟戳", "a clock stamp"),
+        ("base", isinstance(get("base"), dict) and all(
+            isinstance(v, str) and (v == "" or _is_stamp(v)) for v in get("base").values()),
+         "字段到时钟戳的对象", "an object of field clocks"),
+        ("schema_version", _is_int(get("schema_version")) and get("schema_version") >= 1,
+         "数据版本号", "a schema version"),
+    ]
+    for name, ok, zh, en in checks:
+        _require(ok, f"{where}.{name}", "shape", f"应为{zh}", f"must be {en}")
+    return WireChange(get("station"), get("seq"), get("record"), get("entity"), get("op"),
+                      get("grid"), get("fields"), get("hlc"), get("base"), get("schema_version"))
+
+
+def encode_results(results: list[Result]) -> bytes:
+    return compress({"results": [asdict(r) for r in results]})
+
+
+def decode_results(body: bytes) -> list[Result]:
+    data = decompress(body)
+    _require(isinstance(data, dict) and isinstance(data.get("results"), list), "results", "list",
+             "应为结果列表", "must be a list of results")
+    out = []
+    for i, r in enumerate(data["results"]):
+        _require(isinstance(r, dict) and _is_int(r.get("seq")), f"results[{i}].seq", "shape",
+                 "应为序号", "must be a sequence number")
+        out.append(Result(r["seq"], r.get("receipt"), r.get("rejected")))
+    return out
+
+
+def encode_page(page: PullPage) -> bytes:
+    return compress({"changes": [asdict(c) for c in page.changes], "cursor": page.cursor,
+                     "more": page.more, **page.extra})
+
+
+def decode_page(body: bytes) -> PullPage:
+    data = decompress(body)
+    _require(isinstance(data, dict), "body", "object", "应为 JSON 对象", "must be a JSON object")
+    _require(_is_int(data.get("cursor")), "cursor", "shape", "应为整数", "must be a whole number")
+    changes = data.get("changes")
+    _require(isinstance(changes, list), "changes", "list", "应为列表", "must be a list")
+    extra = {k: v for k, v in data.items() if k not in ("changes", "cursor", "more")}
+    return PullPage(tuple(decode_change(c, f"changes[{i}]") for i, c in enumerate(changes)),
+                    data["cursor"], bool(data.get("more")), extra)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_stamp(text: str) -> bool:
+    try:
+        hlc.parse(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _require(ok: bool, where: str, rule: str, zh: str, en: str) -> None:
+    if not ok:
+        raise ValidationError(where, rule, zh, en)

@@ -1,0 +1,77 @@
+"""The wire format: round trips, and malformed bodies refused with the place and the rule."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+import zstandard
+
+from sync.errors import ValidationError
+from sync.protocol import (
+    MAX_CHANGES,
+    PullPage,
+    PushBatch,
+    Result,
+    WireChange,
+    compress,
+    decode_page,
+    decode_push,
+    decode_results,
+    encode_page,
+    encode_push,
+    encode_results,
+)
+
+CHANGE = WireChange(station="a1b2", seq=7, record="01a224be-898f-709d-9d8d-22528afa74a2",
+                    entity="person", op="update", grid="440524001001",
+                    fields={"name": "李四", "phone": None}, hlc="001795752000000.000000.a1b2",
+                    base={"name": "001795751000000.000000.a1b2"}, schema_version=1)
+
+
+def test_push_results_and_pages_round_trip() -> None:
+    batch = PushBatch("a1b2", (CHANGE, replace(CHANGE, seq=8, op="delete", fields={})))
+    assert decode_push(encode_push(batch)) == batch
+    results = [Result(7, receipt=101), Result(8, rejected="字段 phone：不是有效的电话号码")]
+    assert decode_results(encode_results(results)) == results
+    page = PullPage((CHANGE,), cursor=101, more=True, extra={"schema_version": 1})
+    assert decode_page(encode_page(page)) == page
+
+
+def bad(change: dict[str, Any]) -> bytes:
+    return compress({"station": "a1b2", "changes": [change]})
+
+
+GOOD = {"station": "a1b2", "seq": 7, "record": CHANGE.record, "entity": "person", "op": "add",
+        "grid": None, "fields": {}, "hlc": CHANGE.hlc, "base": {}, "schema_version": 1}
+
+
+@pytest.mark.parametrize(("override", "where"), [
+    ({"seq": 0}, "changes[0].seq"),
+    ({"seq": True}, "changes[0].seq"),
+    ({"record": "not-an-id"}, "changes[0].record"),
+    ({"entity": "Person; DROP"}, "changes[0].entity"),
+    ({"op": "merge"}, "changes[0].op"),
+    ({"fields": {"Bad Name": 1}}, "changes[0].fields"),
+    ({"hlc": "yesterday"}, "changes[0].hlc"),
+    ({"base": {"name": "x"}}, "changes[0].base"),
+    ({"schema_version": 0}, "changes[0].schema_version"),
+])
+def test_a_malformed_change_names_its_place_and_rule(override: dict[str, Any], where: str) -> None:
+    with pytest.raises(ValidationError) as err:
+        decode_push(bad({**GOOD, **override}))
+    assert err.value.field == where and err.value.rule == "shape"
+
+
+def test_garbage_bombs_and_oversized_batches_are_refused() -> None:
+    with pytest.raises(ValidationError, match="zstd"):
+        decode_push(b"not zstd at all")
+    bomb = zstandard.ZstdCompressor().compress(b"[" + b" " * (8 * 1024 * 1024) + b"]")
+    with pytest.raises(ValidationError, match="zstd"):
+        decode_push(bomb)
+    with pytest.raises(ValidationError, match="JSON"):
+        decode_push(zstandard.ZstdCompressor().compress(b"{nope"))
+    with pytest.raises(ValidationError) as err:
+        decode_push(compress({"station": "a1b2", "changes": [GOOD] * (MAX_CHANGES + 1)}))
+    assert err.value.rule == "max_changes"
