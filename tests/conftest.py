@@ -40,6 +40,34 @@ class FakeTime:
         return Clock(wall_ms=self.wall_ms, sleep=self.sleep)
 
 
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A database of this test run's own on the real PostgreSQL, dropped after the run."""
+    import uuid
+
+    import psycopg
+
+    name = f"ts_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"'.encode())
+    yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
+
+
+@pytest.fixture
+def postgres_url(postgres_database: str) -> str:
+    """The run's database, emptied for this test."""
+    import psycopg
+
+    with psycopg.connect(postgres_database, autocommit=True) as conn:
+        conn.execute(b"DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    return postgres_database
+
+
 @pytest.fixture
 def fake_time() -> FakeTime:
     return FakeTime()

@@ -1,0 +1,255 @@
+"""The county hub's storage: one interface, a SQLite and a PostgreSQL implementation.
+
+Everything the hub keeps goes through `Storage.transaction()`, which hands out a `Tx` whose
+methods are plain SQL shared by both engines (placeholders are rewritten per engine). What
+differs lives in `storage_sqlite.py` and `storage_postgres.py`: connecting, the schema's
+auto-increment column, and how a push transaction is serialised.
+
+Two rules hold on both engines, for any number of hub processes:
+* a change is stored once per (station, station_seq): a resent batch gets the old receipts;
+* hub sequence numbers become visible in order, so a puller that has seen N never later
+  finds a change below N it missed (a push transaction is serialised for that).
+
+Personal values arrive here already sealed by the hub (`fields`, `state` are opaque text).
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS hub_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS enrollments (
+    code_hash  TEXT PRIMARY KEY,
+    township   TEXT NOT NULL,
+    grids      TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    used_by    TEXT
+);
+CREATE TABLE IF NOT EXISTS stations (
+    id          TEXT PRIMARY KEY,
+    township    TEXT NOT NULL,
+    grids       TEXT NOT NULL,
+    public_key  TEXT NOT NULL,
+    enrolled_at TEXT NOT NULL,
+    revoked_at  TEXT,
+    last_seen   TEXT
+);
+CREATE TABLE IF NOT EXISTS nonces (
+    station TEXT NOT NULL,
+    nonce   TEXT NOT NULL,
+    time_ms BIGINT NOT NULL,
+    PRIMARY KEY (station, nonce)
+);
+CREATE TABLE IF NOT EXISTS changes (
+    hub_seq        {serial} PRIMARY KEY,
+    station        TEXT NOT NULL,
+    station_seq    BIGINT NOT NULL,
+    record         TEXT NOT NULL,
+    entity         TEXT NOT NULL,
+    op             TEXT NOT NULL,
+    grid           TEXT,
+    fields         TEXT NOT NULL,
+    hlc            TEXT NOT NULL,
+    base           TEXT NOT NULL,
+    schema_version INTEGER NOT NULL,
+    received_at    TEXT NOT NULL,
+    UNIQUE (station, station_seq)
+);
+CREATE INDEX IF NOT EXISTS changes_grid ON changes (grid, hub_seq);
+CREATE TABLE IF NOT EXISTS records (
+    id      TEXT PRIMARY KEY,
+    entity  TEXT NOT NULL,
+    grid    TEXT,
+    state   TEXT NOT NULL,
+    deleted INTEGER NOT NULL DEFAULT 0,
+    hlc     TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_entity ON records (entity, id);
+"""
+
+
+@dataclass(frozen=True)
+class StationRow:
+    id: str
+    township: str
+    grids: tuple[str, ...]
+    public_key: str
+    revoked_at: str | None
+
+    def in_scope(self, grid: str | None) -> bool:
+        """A station reads and writes its township, or only its grids when so enrolled."""
+        if grid is None:
+            return False
+        if self.grids:
+            return grid in self.grids
+        return grid.startswith(self.township)
+
+
+@dataclass(frozen=True)
+class StoredChange:
+    hub_seq: int
+    station: str
+    station_seq: int
+    record: str
+    entity: str
+    op: str
+    grid: str | None
+    fields: str
+    hlc: str
+    base: str
+    schema_version: int
+
+
+class Tx:
+    """The statements of one hub transaction, the same on both engines."""
+
+    def __init__(self, cursor: Any, placeholder: str) -> None:
+        self.cursor = cursor
+        self._mark = placeholder
+
+    def _run(self, sql: str, args: Sequence[Any] = ()) -> Any:
+        return self.cursor.execute(sql.replace("?", self._mark), tuple(args))
+
+    def rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return list(self._run(sql, args).fetchall())
+
+    # -- settings
+    def setting(self, key: str) -> str | None:
+        found = self.rows("SELECT value FROM hub_settings WHERE key = ?", (key,))
+        return str(found[0][0]) if found else None
+
+    def put_setting(self, key: str, value: str) -> None:
+        self._run("INSERT INTO hub_settings (key, value) VALUES (?, ?) ON CONFLICT (key)"
+                  " DO UPDATE SET value = excluded.value", (key, value))
+
+    # -- enrollment and stations
+    def add_enrollment(self, code_hash: str, township: str, grids: Sequence[str], now: str) -> None:
+        self._run("INSERT INTO enrollments (code_hash, township, grids, created_at) VALUES (?, ?, ?, ?)",
+                  (code_hash, township, json.dumps(list(grids)), now))
+
+    def take_enrollment(self, code_hash: str, station_id: str) -> tuple[str, tuple[str, ...]] | None:
+        """Use a one-time code: (township, grids), or None when unknown or already used."""
+        found = self.rows("SELECT township, grids FROM enrollments WHERE code_hash = ?"
+                          " AND used_by IS NULL", (code_hash,))
+        if not found:
+            return None
+        self._run("UPDATE enrollments SET used_by = ? WHERE code_hash = ?", (station_id, code_hash))
+        return str(found[0][0]), tuple(json.loads(found[0][1]))
+
+    def add_station(self, station: StationRow, now: str) -> None:
+        self._run("INSERT INTO stations (id, township, grids, public_key, enrolled_at)"
+                  " VALUES (?, ?, ?, ?, ?)",
+                  (station.id, station.township, json.dumps(list(station.grids)),
+                   station.public_key, now))
+
+    def station(self, station_id: str) -> StationRow | None:
+        found = self.rows("SELECT id, township, grids, public_key, revoked_at FROM stations"
+                          " WHERE id = ?", (station_id,))
+        if not found:
+            return None
+        sid, township, grids, key, revoked = found[0]
+        return StationRow(sid, township, tuple(json.loads(grids)), key, revoked)
+
+    def revoke(self, station_id: str, now: str) -> bool:
+        return bool(self._run("UPDATE stations SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                              (now, station_id)).rowcount)
+
+    def remember_nonce(self, station: str, nonce: str, time_ms: int, forget_before_ms: int) -> bool:
+        """True the first time a (station, nonce) is seen; False for a replay."""
+        self._run("DELETE FROM nonces WHERE time_ms < ?", (forget_before_ms,))
+        if self.rows("SELECT 1 FROM nonces WHERE station = ? AND nonce = ?", (station, nonce)):
+            return False
+        self._run("INSERT INTO nonces (station, nonce, time_ms) VALUES (?, ?, ?)",
+                  (station, nonce, time_ms))
+        return True
+
+    # -- changes and records
+    def receipt_of(self, station: str, station_seq: int) -> int | None:
+        found = self.rows("SELECT hub_seq FROM changes WHERE station = ? AND station_seq = ?",
+                          (station, station_seq))
+        return int(found[0][0]) if found else None
+
+    def insert_change(self, c: StoredChange, now: str) -> int:
+        found = self._run(
+            "INSERT INTO changes (station, station_seq, record, entity, op, grid, fields, hlc, base,"
+            " schema_version, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING hub_seq",
+            (c.station, c.station_seq, c.record, c.entity, c.op, c.grid, c.fields, c.hlc, c.base,
+             c.schema_version, now)).fetchone()
+        return int(found[0])
+
+    def changes_since(self, cursor: int, station: StationRow, limit: int) -> list[StoredChange]:
+        """Changes after `cursor` in the station's scope, not its own, in hub order."""
+        if station.grids:
+            marks = ", ".join("?" * len(station.grids))
+            scope, args = f"grid IN ({marks})", list(station.grids)
+        else:
+            scope, args = "grid LIKE ?", [station.township + "%"]
+        found = self.rows(
+            "SELECT hub_seq, station, station_seq, record, entity, op, grid, fields, hlc, base,"
+            f" schema_version FROM changes WHERE hub_seq > ? AND station != ? AND {scope}"
+            " ORDER BY hub_seq LIMIT ?", [cursor, station.id, *args, limit])
+        return [StoredChange(*row) for row in found]
+
+    def last_seq(self) -> int:
+        found = self.rows("SELECT max(hub_seq) FROM changes")
+        return int(found[0][0] or 0)
+
+    def record(self, record_id: str) -> tuple[str, str | None, str, int, str] | None:
+        """(entity, grid, state, deleted, hlc) of a record, locked for this transaction."""
+        found = self.rows(self.record_sql(), (record_id,))
+        return tuple(found[0]) if found else None
+
+    def record_sql(self) -> str:
+        return "SELECT entity, grid, state, deleted, hlc FROM records WHERE id = ?"
+
+    def put_record(self, record_id: str, entity: str, grid: str | None, state: str, deleted: bool,
+                   hlc: str) -> None:
+        self._run("INSERT INTO records (id, entity, grid, state, deleted, hlc) VALUES (?, ?, ?, ?, ?, ?)"
+                  " ON CONFLICT (id) DO UPDATE SET entity = excluded.entity, grid = excluded.grid,"
+                  " state = excluded.state, deleted = excluded.deleted, hlc = excluded.hlc",
+                  (record_id, entity, grid, state, int(deleted), hlc))
+
+    def records(self, entity: str | None = None) -> Iterator[tuple[str, str, str | None, str, int]]:
+        sql = "SELECT id, entity, grid, state, deleted FROM records"
+        args: list[Any] = []
+        if entity:
+            sql += " WHERE entity = ?"
+            args.append(entity)
+        yield from self.rows(sql + " ORDER BY id", args)
+
+
+class Storage(ABC):
+    """A hub database; `transaction(push=True)` serialises pushes (see the module notes)."""
+
+    url: str
+
+    @abstractmethod
+    def migrate(self) -> None: ...
+
+    @abstractmethod
+    def transaction(self, push: bool = False) -> AbstractContextManager[Tx]: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
+def open_storage(url: str) -> Storage:
+    """`sqlite:///path/hub.db` or `postgresql://…`."""
+    if url.startswith(("postgresql://", "postgres://")):
+        from sync.storage_postgres import PostgresStorage
+
+        return PostgresStorage(url)
+    if url.startswith("sqlite:///"):
+        from sync.storage_sqlite import SqliteStorage
+
+        return SqliteStorage(url)
+    from sync.errors import ConfigError
+
+    raise ConfigError(f"不支持的数据库地址：{url}", f"unsupported database URL: {url}"
+                      " (use sqlite:///PATH or postgresql://…)")

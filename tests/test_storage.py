@@ -1,0 +1,119 @@
+"""The hub's storage: one suite, run on the embedded SQLite and on real PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sync.storage import StationRow, Storage, StoredChange, open_storage
+
+NOW = "2026-11-28T04:00:00+00:00"
+HERE = StationRow("st-a", "440524001", (), "key-a", None)
+OTHER_TOWNSHIP = StationRow("st-c", "440524002", (), "key-c", None)
+ONE_GRID = StationRow("st-d", "440524001", ("440524001002",), "key-d", None)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
+    url = (f"sqlite:///{tmp_path / 'hub.db'}" if request.param == "sqlite"
+           else request.getfixturevalue("postgres_url"))
+    store = open_storage(url)
+    store.migrate()
+    store.migrate()  # idempotent
+    yield store
+    store.close()
+
+
+def change(station: str, seq: int, grid: str = "440524001001", record: str = "r1") -> StoredChange:
+    return StoredChange(0, station, seq, record, "person", "add", grid, "{}",
+                        f"{seq:015d}.000000.a", "{}", 1)
+
+
+def test_an_enrollment_code_works_once(storage: Storage) -> None:
+    with storage.transaction() as tx:
+        tx.add_enrollment("hash-1", "440524001", ["440524001001"], NOW)
+    with storage.transaction() as tx:
+        assert tx.take_enrollment("hash-1", "st-a") == ("440524001", ("440524001001",))
+        assert tx.take_enrollment("hash-1", "st-b") is None
+        assert tx.take_enrollment("unknown", "st-b") is None
+
+
+def test_stations_can_be_added_found_and_revoked(storage: Storage) -> None:
+    with storage.transaction() as tx:
+        tx.add_station(HERE, NOW)
+    with storage.transaction() as tx:
+        assert tx.station("st-a") == HERE
+        assert tx.revoke("st-a", NOW) and not tx.revoke("st-a", NOW)
+        found = tx.station("st-a")
+        assert found is not None and found.revoked_at == NOW
+        assert tx.station("nobody") is None
+
+
+def test_a_nonce_is_accepted_once_and_forgotten_after_the_window(storage: Storage) -> None:
+    with storage.transaction() as tx:
+        assert tx.remember_nonce("st-a", "n1", 1_000, forget_before_ms=0)
+        assert not tx.remember_nonce("st-a", "n1", 1_000, forget_before_ms=0)
+        assert tx.remember_nonce("st-b", "n1", 1_000, forget_before_ms=0)
+        assert tx.remember_nonce("st-a", "n1", 9_000, forget_before_ms=5_000)
+
+
+def test_a_change_is_stored_once_per_station_sequence(storage: Storage) -> None:
+    with storage.transaction(push=True) as tx:
+        first = tx.insert_change(change("st-a", 1), NOW)
+    with storage.transaction(push=True) as tx:
+        assert tx.receipt_of("st-a", 1) == first
+        assert tx.receipt_of("st-a", 2) is None
+    with pytest.raises(Exception), storage.transaction(push=True) as tx:  # noqa: B017
+        tx.insert_change(change("st-a", 1), NOW)
+    with storage.transaction() as tx:
+        assert tx.last_seq() == first
+
+
+def test_pull_returns_the_scope_in_order_without_the_stations_own(storage: Storage) -> None:
+    with storage.transaction(push=True) as tx:
+        tx.insert_change(change("st-a", 1, "440524001001"), NOW)
+        tx.insert_change(change("st-b", 1, "440524001002"), NOW)
+        tx.insert_change(change("st-b", 2, "440524002001"), NOW)
+        tx.insert_change(change("st-b", 3, "440524001001"), NOW)
+    with storage.transaction() as tx:
+        mine = tx.changes_since(0, HERE, 10)
+        assert [(c.station, c.station_seq) for c in mine] == [("st-b", 1), ("st-b", 3)]
+        assert [c.hub_seq for c in mine] == sorted(c.hub_seq for c in mine)
+        assert [(c.station, c.station_seq) for c in tx.changes_since(0, OTHER_TOWNSHIP, 10)] == [
+            ("st-b", 2)]
+        assert [(c.station, c.station_seq) for c in tx.changes_since(0, ONE_GRID, 10)] == [("st-b", 1)]
+        assert [c.station_seq for c in tx.changes_since(mine[0].hub_seq, HERE, 10)] == [3]
+        assert len(tx.changes_since(0, HERE, 1)) == 1
+
+
+def test_records_are_upserted(storage: Storage) -> None:
+    with storage.transaction() as tx:
+        tx.put_record("r1", "person", "440524001001", '{"v": 1}', False, "h1")
+        tx.put_record("r1", "person", "440524001001", '{"v": 2}', True, "h2")
+    with storage.transaction() as tx:
+        assert tx.record("r1") == ("person", "440524001001", '{"v": 2}', 1, "h2")
+        assert tx.record("r2") is None
+
+
+def test_concurrent_pushes_from_many_workers_lose_nothing_and_double_nothing(
+        storage: Storage) -> None:
+    """Several hub workers (threads with their own connections) push the same batches."""
+    def worker() -> None:
+        for seq in range(1, 31):
+            with storage.transaction(push=True) as tx:
+                if tx.receipt_of("st-a", seq) is None:
+                    tx.insert_change(change("st-a", seq, record=f"r{seq}"), NOW)
+        storage.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with storage.transaction() as tx:
+        got = tx.changes_since(0, StationRow("reader", "440524001", (), "k", None), 1000)
+    assert sorted(c.station_seq for c in got) == list(range(1, 31))
+    assert [c.hub_seq for c in got] == sorted(c.hub_seq for c in got)
