@@ -1,18 +1,120 @@
-"""`county`: the county platform's command line.
+"""`county`: the county platform's command line (the hub).
 
-The hub itself (init, serve, station enrollment, schema push, export, report) arrives with
-the sync work (issue 4); until then this group only answers --help and --version.
+Every command takes `--home DIR` (or COUNTY_HOME). JSON goes to stdout, messages to stderr,
+and any error is one line with a non-zero exit.
 """
 
 from __future__ import annotations
 
+import json
+import sqlite3
+import sys
+from pathlib import Path
+from typing import Any
+
 import click
 
+from sync import county
+from sync.errors import TownshipError, ValidationError
 
-@click.group()
+DEFAULT_HOME = Path.home() / ".local" / "share" / "township-county"
+
+
+def _emit(value: Any) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")))
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TownshipError as exc:
+            click.echo(f"county: {exc}", err=True)
+            sys.exit(1)
+        except (sqlite3.Error, OSError) as exc:
+            click.echo(f"county: {type(exc).__name__}: {exc}", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=_Group)
 @click.version_option(package_name="township-station")
-def main() -> None:
-    """Township Station county platform (the hub): not yet available in this version."""
+@click.option("--home", type=click.Path(file_okay=False, path_type=Path), envvar="COUNTY_HOME",
+              default=DEFAULT_HOME, show_default=True, help="county home directory")
+@click.pass_context
+def main(ctx: click.Context, home: Path) -> None:
+    """Township Station county platform: the hub stations sync with."""
+    ctx.obj = home
+
+
+@main.command()
+@click.option("--database", help="postgresql://… (default: SQLite in the county home)")
+@click.option("--host", "hosts", multiple=True, default=("127.0.0.1", "localhost"),
+              show_default=True, help="names and addresses the TLS certificate is valid for")
+@click.pass_obj
+def init(home: Path, database: str | None, hosts: tuple[str, ...]) -> None:
+    """Create the county keys, TLS certificate and database."""
+    county.init(home, database, hosts)
+    _emit({"home": str(home.resolve()), "database": county.load_config(home).database,
+           "fingerprint": county.fingerprint((home / "tls.crt").read_bytes())})
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8443, show_default=True, type=int)
+@click.pass_obj
+def serve(home: Path, host: str, port: int) -> None:
+    """Serve the hub over HTTPS (API under /v1/)."""
+    import uvicorn
+
+    from sync.http import make_app
+
+    app = make_app(county.open_hub(home), home)
+    click.echo(f"county hub on https://{host}:{port}/v1/ (Ctrl-C to stop)", err=True)
+    uvicorn.run(app, host=host, port=port, ssl_certfile=str(home / "tls.crt"),
+                ssl_keyfile=str(home / "tls.key"), log_level="warning")
+
+
+@main.group()
+def station() -> None:
+    """Stations: enrollment codes and revocation."""
+
+
+@station.command("add")
+@click.option("--township", required=True, help="9-digit township code")
+@click.option("--grid", "grids", multiple=True, help="limit the station to these grids")
+@click.pass_obj
+def station_add(home: Path, township: str, grids: tuple[str, ...]) -> None:
+    """Print a one-time enrollment code bound to this scope."""
+    if not (len(township) == 9 and township.isdigit()):
+        raise ValidationError("township", "township_code", "乡镇代码应为 9 位数字",
+                              "a township code is 9 digits")
+    for grid in grids:
+        if not (len(grid) == 12 and grid.isdigit() and grid.startswith(township)):
+            raise ValidationError("grid", "grid_code", "网格代码应为本乡镇的 12 位代码",
+                                  "a grid code is 12 digits inside the township")
+    code = county.open_hub(home).add_enrollment(township, list(grids))
+    _emit({"code": code, "township": township, "grids": list(grids),
+           "fingerprint": county.fingerprint((home / "tls.crt").read_bytes())})
+
+
+@station.command("revoke")
+@click.argument("station_id")
+@click.pass_obj
+def station_revoke(home: Path, station_id: str) -> None:
+    """Refuse every later request of a station."""
+    if not county.open_hub(home).revoke(station_id):
+        raise ValidationError("station", "unknown", "没有这个站点或已吊销",
+                              "no such station, or already revoked")
+    click.echo("已吊销 (revoked)", err=True)
+
+
+@main.command()
+@click.argument("entity", required=False)
+@click.pass_obj
+def export(home: Path, entity: str | None) -> None:
+    """Current records as JSON lines sorted by id, as `station export` prints them."""
+    for record in county.open_hub(home).export(entity):
+        _emit(record)
 
 
 if __name__ == "__main__":

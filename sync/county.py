@@ -1,0 +1,131 @@
+"""The county home: keys, TLS certificate and configuration of one county hub.
+
+`county init` makes, in COUNTY_HOME (mode 0700):
+  county.toml        the database URL (SQLite in the home by default)
+  signing.key        Ed25519: signs schema bundles (issue 5)
+  recovery.key       X25519: the private half of every station's recovery keyslot
+  data.key           the hub's data key: personal values are sealed with it at rest, and it is
+                     kept out of the database so a database dump or backup holds nothing readable
+  tls.crt, tls.key   the hub's self-signed certificate; stations pin it at enrollment
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import ipaddress
+import os
+import time
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from cryptography.x509.oid import NameOID
+
+from sync.errors import AlreadyInitialized, ConfigError, NotInitialized
+from sync.hub import Hub, HubClock
+from sync.schema import v1_schema
+from sync.storage import open_storage
+
+CONFIG = "county.toml"
+
+
+@dataclass(frozen=True)
+class CountyConfig:
+    database: str
+
+
+def _write_secret(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+
+
+def init(home: Path, database: str | None = None, hosts: tuple[str, ...] = ("127.0.0.1",
+                                                                            "localhost")) -> Path:
+    """Create a county home; returns it. Refuses to overwrite an existing one."""
+    if (home / CONFIG).exists():
+        raise AlreadyInitialized(f"{home} 中已有县级平台配置", f"a county hub already exists in {home}")
+    url = database or f"sqlite:///{(home / 'hub.db').resolve()}"
+    home.mkdir(parents=True, exist_ok=True)
+    os.chmod(home, 0o700)
+    storage = open_storage(url)
+    storage.migrate()  # fail before writing anything if the database is unreachable
+    storage.close()
+    signing = Ed25519PrivateKey.generate()
+    _write_secret(home / "signing.key", signing.private_bytes_raw())
+    _write_secret(home / "recovery.key", X25519PrivateKey.generate().private_bytes_raw())
+    _write_secret(home / "data.key", os.urandom(32))
+    cert, key = self_signed_certificate(hosts)
+    _write_secret(home / "tls.key", key)
+    (home / "tls.crt").write_bytes(cert)
+    (home / CONFIG).write_text(f'database = "{url}"\n', encoding="utf-8")
+    return home
+
+
+def self_signed_certificate(hosts: tuple[str, ...]) -> tuple[bytes, bytes]:
+    """(certificate PEM, private key PEM) for the hub, valid ten years for the given hosts."""
+    # ECDSA P-256: every TLS stack a kiosk might run speaks it (Ed25519 certificates do not
+    # work with every client).
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Township Station county hub")])
+    names: list[x509.GeneralName] = []
+    for host in hosts:
+        try:
+            names.append(x509.IPAddress(ipaddress.ip_address(host)))
+        except ValueError:
+            names.append(x509.DNSName(host))
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=3650))
+            .add_extension(x509.SubjectAlternativeName(names), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    return (cert.public_bytes(serialization.Encoding.PEM),
+            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption()))
+
+
+def fingerprint(cert_pem: bytes) -> str:
+    """SHA-256 of the certificate (DER), as pinned by stations."""
+    der = x509.load_pem_x509_certificate(cert_pem).public_bytes(serialization.Encoding.DER)
+    return hashlib.sha256(der).hexdigest()
+
+
+def load_config(home: Path) -> CountyConfig:
+    path = home / CONFIG
+    if not path.exists():
+        raise NotInitialized(f"{home} 中没有县级平台，请先运行 county init",
+                             f"no county hub in {home}; run `county init` first")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}：{exc}", f"{path}: {exc}") from exc
+    database = data.get("database")
+    if not isinstance(database, str) or not database:
+        raise ConfigError(f"{path}：database 应为数据库地址", f"{path}: `database` must be a database URL")
+    return CountyConfig(database)
+
+
+def open_hub(home: Path) -> Hub:
+    config = load_config(home)
+    storage = open_storage(config.database)
+    storage.migrate()
+    return Hub(storage, (home / "data.key").read_bytes(), v1_schema(),
+               HubClock(lambda: time.time_ns() // 1_000_000))
+
+
+def public_keys(home: Path) -> dict[str, str]:
+    """What an enrolling station is given: the county's public keys, base64."""
+    signing = Ed25519PrivateKey.from_private_bytes((home / "signing.key").read_bytes())
+    recovery = X25519PrivateKey.from_private_bytes((home / "recovery.key").read_bytes())
+    return {"county_signing_key": base64.b64encode(signing.public_key().public_bytes_raw()).decode(),
+            "county_recovery_key": recovery.public_key().public_bytes_raw().hex()}

@@ -1,0 +1,109 @@
+"""The hub over HTTPS: a small ASGI app (Starlette) in front of `sync.hub.Hub`.
+
+    POST /v1/enroll   JSON {code, station_id, public_key}     (the one unsigned call)
+    POST /v1/push     zstd JSON push batch, signed            -> zstd JSON results
+    GET  /v1/pull?cursor=N&limit=M, signed                    -> zstd JSON page
+    GET  /v1/health
+
+Every refusal is a 4xx with a JSON body {"error": reason, "message": one line zh (en)}.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from sync import county
+from sync.errors import NotFound, TownshipError, ValidationError
+from sync.hub import Hub
+from sync.protocol import MAX_BODY_BYTES, decode_push, encode_page, encode_results
+from sync.signing import AuthError
+
+ZSTD = {"Content-Type": "application/json", "Content-Encoding": "zstd"}
+STATUS = {"unsigned": 401, "bad_signature": 401, "expired": 401, "replayed": 409,
+          "unknown_station": 403, "revoked": 403, "not_yours": 403, "out_of_scope": 403,
+          "bad_code": 403, "enrolled": 409}
+
+
+def _refusal(exc: TownshipError) -> JSONResponse:
+    if isinstance(exc, AuthError):
+        status, reason = STATUS.get(exc.reason, 403), exc.reason
+    elif isinstance(exc, ValidationError):
+        status, reason = 400, f"{exc.field}:{exc.rule}"
+    elif isinstance(exc, NotFound):
+        status, reason = 404, "not_found"
+    else:
+        status, reason = 400, type(exc).__name__
+    return JSONResponse({"error": reason, "message": str(exc)}, status_code=status)
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def _guarded(handler: Handler) -> Handler:
+    async def run(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except TownshipError as exc:
+            return _refusal(exc)
+    return run
+
+
+async def _body(request: Request) -> bytes:
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        raise ValidationError("body", "max_bytes", "请求体过大", f"body is over {MAX_BODY_BYTES} bytes")
+    return body
+
+
+def make_app(hub: Hub, home: Path) -> Starlette:
+    async def health(request: Request) -> Response:
+        return JSONResponse({"ok": True})
+
+    async def enroll(request: Request) -> Response:
+        try:
+            data = json.loads(await _body(request))
+        except json.JSONDecodeError:
+            raise ValidationError("body", "json", "不是有效的 JSON", "not valid JSON") from None
+        if not isinstance(data, dict) or not all(
+                isinstance(data.get(k), str) for k in ("code", "station_id", "public_key")):
+            raise ValidationError("body", "shape", "需要 code、station_id、public_key",
+                                  "needs code, station_id and public_key")
+        station = await run_in_threadpool(hub.enroll, data["code"], data["station_id"],
+                                          data["public_key"])
+        return JSONResponse({"township": station.township, "grids": list(station.grids),
+                             **county.public_keys(home)})
+
+    async def push(request: Request) -> Response:
+        body = await _body(request)
+        station = await run_in_threadpool(hub.authenticate, dict(request.headers), "POST",
+                                          request.url.path, body)
+        batch = decode_push(body)
+        results = await run_in_threadpool(hub.push, station, batch)
+        return Response(encode_results(results), headers=ZSTD)
+
+    async def pull(request: Request) -> Response:
+        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        station = await run_in_threadpool(hub.authenticate, dict(request.headers), "GET", path, b"")
+        try:
+            cursor = int(request.query_params.get("cursor", "0"))
+            limit = min(max(int(request.query_params.get("limit", "1000")), 1), 5000)
+        except ValueError:
+            raise ValidationError("cursor", "integer", "cursor 和 limit 应为整数",
+                                  "cursor and limit are whole numbers") from None
+        page = await run_in_threadpool(hub.pull, station, cursor, limit)
+        return Response(encode_page(page), headers=ZSTD)
+
+    return Starlette(routes=[
+        Route("/v1/health", health),
+        Route("/v1/enroll", _guarded(enroll), methods=["POST"]),
+        Route("/v1/push", _guarded(push), methods=["POST"]),
+        Route("/v1/pull", _guarded(pull), methods=["GET"]),
+    ])
