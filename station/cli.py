@@ -328,6 +328,31 @@ def demo_data(obj: _Context, scale: str, seed: int) -> None:
     click.echo(f"已生成 {sum(added.values())} 条演示记录 (demo records added)", err=True)
 
 
+@main.command()
+@click.option("--hub", "hub_url", required=True, help="https://HOST:PORT of the county hub")
+@click.option("--code", required=True, help="the one-time code from `county station add`")
+@click.option("--fingerprint", help="the hub certificate's SHA-256, to check what is pinned")
+@click.pass_obj
+def enroll(obj: _Context, hub_url: str, code: str, fingerprint: str | None) -> None:
+    """Join a county hub: pin its certificate, register this station's key."""
+    from station.syncer import enroll as join
+
+    _emit(join(obj.unlocked(), hub_url, code, fingerprint))
+
+
+@main.command()
+@click.option("--once", is_flag=True, default=True, help="one round (the default)")
+@click.pass_obj
+def sync(obj: _Context, once: bool) -> None:
+    """Send the outbox to the hub: every pending change gets a receipt or a rejection."""
+    from station.syncer import client_for, push
+
+    store = obj.unlocked()
+    result = push(store, client_for(store))
+    _emit({"pushed": result.pushed, "rejected": result.rejected, "batches": result.batches,
+           "pending": store.status()["pending"]})
+
+
 # Command groups that live in their own modules register themselves on `main`.
 import station.cli_cases  # noqa: E402
 import station.cli_duty  # noqa: E402

@@ -162,6 +162,15 @@ class Writes:
         lists and reports count by step without replaying every history."""
         self.txn.cursor.execute("UPDATE records SET step = ? WHERE id = ?", (step, record_id))
 
+    def acknowledge(self, seq: int, receipt: int | None, rejected: str | None) -> None:
+        """Record the hub's answer to one change: its receipt, or why it was refused."""
+        self.txn.cursor.execute(
+            "UPDATE changes SET receipt = ?, rejected = ?, acked_at = ? WHERE seq = ?",
+            (receipt, rejected, self.store.clock.iso(), seq))
+
+    def put_settings(self, **values: str) -> None:
+        self.store._put_settings(**values)
+
     # ------------------------------------------------------------------ pieces
 
     def _split(self, entity: EntityDef, record_id: str,

@@ -8,6 +8,7 @@ import click
 import pytest
 
 from station.cli import main as station_main
+from sync.county_cli import main as county_main
 
 DOC = (Path(__file__).resolve().parent.parent / "docs" / "CLI.md").read_text(encoding="utf-8")
 
@@ -23,6 +24,6 @@ def commands(group: click.Group, prefix: str) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("command", commands(station_main, "station"))
-def test_every_station_command_is_documented(command: str) -> None:
+@pytest.mark.parametrize("command", commands(station_main, "station") + commands(county_main, "county"))
+def test_every_command_is_documented(command: str) -> None:
     assert f"`{command}" in DOC

@@ -1,0 +1,119 @@
+"""The station's half of sync: enrollment, and draining the outbox to the hub.
+
+The outbox is the change log: every change without a receipt or a rejection goes up, oldest
+first, in bounded batches. A receipt marks a change as accepted; a rejection keeps the change,
+with the hub's reason, for the clerk to see, fix and resend — it never blocks the changes
+behind it. A batch interrupted anywhere is simply sent again: the hub answers a resent change
+with its old receipt.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from station.store import Store
+from sync.client import Client, fetch_certificate
+from sync.errors import SyncError, ValidationError
+from sync.protocol import MAX_CHANGES, PushBatch, WireChange
+from sync.seal import field_ad
+
+CERT_FILE = "hub.crt"
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    pushed: int
+    rejected: int
+    batches: int
+
+
+def _fingerprint(pem: bytes) -> str:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    der = x509.load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.DER)
+    return hashlib.sha256(der).hexdigest()
+
+
+def enroll(store: Store, hub_url: str, code: str, fingerprint: str | None = None) -> dict[str, Any]:
+    """Join a county hub: pin its certificate, register a new signing key, add the recovery
+    slot for the county's key. The store must be unlocked (the key is sealed in it)."""
+    if store.settings().get("hub_url"):
+        raise SyncError("此站点已注册到县级平台", "this station is already enrolled")
+    pem = fetch_certificate(hub_url)
+    seen = _fingerprint(pem)
+    if fingerprint and seen != fingerprint.lower().replace(":", ""):
+        raise SyncError("县级平台证书指纹不符，已停止注册",
+                        f"the hub's certificate fingerprint is {seen}, not the one given; stopped")
+    cert_path = store.home / CERT_FILE
+    cert_path.write_bytes(pem)
+    key = Ed25519PrivateKey.generate()
+    public = base64.b64encode(key.public_key().public_bytes_raw()).decode()
+    reply = Client(hub_url, cert_path, store.station_id, key).enroll(code, public)
+    if reply.get("township") != store.settings()["township"]:
+        raise ValidationError("code", "township", "注册码属于另一个乡镇",
+                              f"the code is for township {reply.get('township')}, not this station's")
+    sealer, _ = store._require_sealer()
+    with store.atomic() as writes:
+        writes.put_settings(
+            hub_url=hub_url, hub_fingerprint=seen, scope_grids=json.dumps(reply.get("grids", [])),
+            county_signing_key=str(reply["county_signing_key"]),
+            station_key=sealer.seal_value(base64.b64encode(key.private_bytes_raw()).decode(),
+                                          b"settings|station_key"))
+    store.set_county_key(bytes.fromhex(str(reply["county_recovery_key"])))
+    return {"hub": hub_url, "fingerprint": seen, "township": reply["township"],
+            "grids": reply.get("grids", [])}
+
+
+def client_for(store: Store) -> Client:
+    settings = store.settings()
+    if "hub_url" not in settings:
+        raise SyncError("尚未注册到县级平台：请先运行 station enroll",
+                        "not enrolled with a hub; run `station enroll` first")
+    sealer, _ = store._require_sealer()
+    raw = base64.b64decode(sealer.open_value(settings["station_key"], b"settings|station_key"))
+    return Client(settings["hub_url"], Path(store.home / CERT_FILE), store.station_id,
+                  Ed25519PrivateKey.from_private_bytes(raw))
+
+
+def pending(store: Store, limit: int) -> list[WireChange]:
+    """The oldest changes not yet accepted or rejected, as they go on the wire."""
+    sealer, _ = store._require_sealer()
+    out = []
+    for row in store.conn.execute(
+            "SELECT seq, record_id, entity, op, grid, clear, sealed, hlc, base, schema_version"
+            " FROM changes WHERE receipt IS NULL AND rejected IS NULL ORDER BY seq LIMIT ?",
+            (limit,)):
+        seq, record, entity, op, grid, clear, sealed, stamp, base, version = row
+        fields = json.loads(clear)
+        for name, value in json.loads(sealed).items():
+            fields[name] = sealer.open_value(value, field_ad(record, entity, name))
+        out.append(WireChange(store.station_id, seq, record, entity, op, grid, fields, stamp,
+                              json.loads(base), version))
+    return out
+
+
+def push(store: Store, client: Client) -> SyncResult:
+    """Send the whole outbox, batch by batch, recording each receipt or rejection."""
+    pushed = rejected = batches = 0
+    while batch := pending(store, MAX_CHANGES):
+        results = client.push(PushBatch(store.station_id, tuple(batch)))
+        with store.atomic() as writes:
+            for result in results:
+                writes.acknowledge(result.seq, result.receipt, result.rejected)
+            if results:
+                writes.put_settings(last_sync=store.clock.iso(),
+                                    last_receipt=str(max(r.receipt or 0 for r in results)))
+        batches += 1
+        pushed += sum(1 for r in results if r.receipt)
+        rejected += sum(1 for r in results if r.rejected)
+        if len(results) < len(batch):
+            raise SyncError("县级平台的回执不完整", "the hub answered only part of a batch")
+    return SyncResult(pushed, rejected, batches)

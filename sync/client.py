@@ -1,0 +1,105 @@
+"""The station's side of the wire: signed HTTPS requests to the hub with a pinned certificate.
+
+The hub's certificate is pinned at enrollment: every later request trusts that certificate
+and nothing else, so a hub presenting another one is refused. Errors of `requests` are mapped
+here into ours, each saying whether trying again later can help (`retryable`).
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from sync.errors import HubUnreachable, Rejected, SyncError
+from sync.protocol import PullPage, PushBatch, Result, decode_page, decode_results, encode_push
+from sync.signing import sign
+
+# Connect quickly or give up (a dead link should be noticed in seconds); allow longer to read,
+# since a large batch on a slow link takes time.
+TIMEOUT = (5.0, 60.0)
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class PinMismatch(SyncError):
+    """The hub presented a certificate other than the one pinned at enrollment."""
+
+
+def fetch_certificate(hub_url: str, timeout: float = 5.0) -> bytes:
+    """The certificate the hub presents now (PEM): what enrollment pins."""
+    parts = urlsplit(hub_url)
+    if parts.scheme != "https" or not parts.hostname:
+        raise SyncError("县级平台地址应为 https://主机:端口", "the hub URL must be https://HOST:PORT")
+    try:
+        pem = ssl.get_server_certificate((parts.hostname, parts.port or 443), timeout=timeout)
+    except (TimeoutError, OSError) as exc:
+        raise HubUnreachable(f"连不上县级平台：{exc}", f"cannot reach the hub: {exc}") from exc
+    return pem.encode()
+
+
+class Client:
+    def __init__(self, hub_url: str, cert_path: Path, station_id: str, key: Ed25519PrivateKey,
+                 clock_ms: Callable[[], int] = _now_ms, timeout: tuple[float, float] = TIMEOUT) -> None:
+        self.base = hub_url.rstrip("/")
+        self.cert_path = cert_path
+        self.station_id = station_id
+        self.key = key
+        self.clock_ms = clock_ms
+        self.timeout = timeout
+        self.session = requests.Session()
+
+    def _send(self, method: str, path: str, body: bytes = b"",
+              signed: bool = True, headers: dict[str, str] | None = None) -> bytes:
+        all_headers = dict(headers or {})
+        if signed:
+            all_headers.update(sign(self.key, method, path, body, self.station_id, self.clock_ms()))
+        try:
+            response = self.session.request(method, self.base + path, data=body or None,
+                                            headers=all_headers, timeout=self.timeout,
+                                            verify=str(self.cert_path))
+        except requests.exceptions.SSLError as exc:
+            raise PinMismatch("县级平台的证书与注册时不同，已拒绝连接",
+                              f"the hub's certificate is not the one pinned at enrollment: {exc}") from exc
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise HubUnreachable("连不上县级平台（网络中断或平台未运行）",
+                                 f"cannot reach the hub: {type(exc).__name__}") from exc
+        return self._check(response)
+
+    @staticmethod
+    def _check(response: requests.Response) -> bytes:
+        if response.status_code < 400:
+            return response.content
+        try:
+            message = str(response.json().get("message", response.text))
+        except ValueError:
+            message = response.text[:200]
+        if response.status_code >= 500:
+            error = SyncError(f"县级平台出错（{response.status_code}）", f"hub error {response.status_code}")
+            error.retryable = True
+            raise error
+        raise Rejected(f"县级平台拒绝：{message}", f"the hub refused: {message}")
+
+    def enroll(self, code: str, public_key_b64: str) -> dict[str, Any]:
+        body = json.dumps({"code": code, "station_id": self.station_id,
+                           "public_key": public_key_b64}).encode()
+        reply = self._send("POST", "/v1/enroll", body, signed=False,
+                           headers={"Content-Type": "application/json"})
+        return dict(json.loads(reply))
+
+    def push(self, batch: PushBatch) -> list[Result]:
+        return decode_results(self._send("POST", "/v1/push", encode_push(batch),
+                                         headers={"Content-Type": "application/json",
+                                                  "Content-Encoding": "zstd"}))
+
+    def pull(self, cursor: int, limit: int = 1000) -> PullPage:
+        return decode_page(self._send("GET", f"/v1/pull?cursor={cursor}&limit={limit}"))

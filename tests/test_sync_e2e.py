@@ -1,0 +1,97 @@
+"""A station and a real hub over HTTPS on 127.0.0.1: enroll, push, receipts, rejections."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from station import synthetic
+from sync import county
+
+from .conftest import GRID, Cli
+from .hubserver import HubServer
+
+COUNTY = str(Path(sys.executable).with_name("county"))
+
+
+def county_cli(home: Path, *args: str) -> str:
+    result = subprocess.run([COUNTY, "--home", str(home), *args], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def hub(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HubServer]:
+    home = tmp_path / "county"
+    database = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
+    county.init(home, database)
+    server = HubServer(home).start()
+    yield server
+    server.stop()
+
+
+def enroll(cli: Cli, hub: HubServer, *grids: str) -> dict[str, object]:
+    args = [f"--grid={g}" for g in grids]
+    code = json.loads(county_cli(hub.home, "station", "add", "--township", "440524001", *args))
+    return cli.json("enroll", "--hub", hub.url, "--code", code["code"], "--fingerprint",
+                    hub.fingerprint)
+
+
+def test_records_reach_the_hub_with_receipts_and_a_rejection_blocks_nothing(
+        cli: Cli, hub: HubServer) -> None:
+    assert enroll(cli, hub)["township"] == "440524001"
+    people = list(synthetic.people(5, [GRID], seed=4))
+    people[2]["grid"] = "440524002001"  # valid, but another township's grid: the hub refuses it
+    for p in people:
+        cli("add", "person", "--json", json.dumps(p, ensure_ascii=False))
+    result = cli.json("sync", "--once")
+    assert (result["pushed"], result["rejected"], result["pending"]) == (4, 1, 0)
+    status = cli.json("status", "--json")
+    assert status["rejected"] == 1 and status["last_receipt"] and status["last_sync"]
+    station_lines = [line for line in cli("export", "person").stdout.splitlines()
+                     if "440524002001" not in line]
+    assert county_cli(hub.home, "export", "person").splitlines() == station_lines
+    again = cli.json("sync", "--once")
+    assert (again["pushed"], again["rejected"]) == (0, 0)
+
+
+def test_an_enrollment_code_cannot_be_used_twice_or_with_a_wrong_fingerprint(
+        cli: Cli, hub: HubServer, tmp_path: Path) -> None:
+    code = json.loads(county_cli(hub.home, "station", "add", "--township", "440524001"))["code"]
+    err = cli("enroll", "--hub", hub.url, "--code", code, "--fingerprint", "00" * 32, ok=False).stderr
+    assert "fingerprint" in err
+    cli("enroll", "--hub", hub.url, "--code", code)
+    other = Cli(tmp_path / "other")
+    other("init", "--township", "440524001", "--name", "另一站", "--clerk", "李四")
+    assert "already used" in other("enroll", "--hub", hub.url, "--code", code, ok=False).stderr
+
+
+def test_a_hub_presenting_another_certificate_is_refused(cli: Cli, hub: HubServer,
+                                                         tmp_path: Path) -> None:
+    enroll(cli, hub)
+    cli("add", "person", "--json", json.dumps(next(synthetic.people(1, [GRID])), ensure_ascii=False))
+    hub.stop()
+    impostor_home = tmp_path / "impostor"
+    county.init(impostor_home)
+    impostor = HubServer(impostor_home, port=hub.port).start()
+    try:
+        err = cli("sync", "--once", ok=False).stderr
+        assert "not the one pinned" in err
+        assert cli.json("status", "--json")["pending"] == 1  # nothing lost, nothing sent
+    finally:
+        impostor.stop()
+
+
+def test_an_unreachable_hub_is_a_clear_retryable_error(cli: Cli, hub: HubServer) -> None:
+    enroll(cli, hub)
+    cli("add", "person", "--json", json.dumps(next(synthetic.people(1, [GRID])), ensure_ascii=False))
+    hub.stop()
+    err = cli("sync", "--once", ok=False).stderr
+    assert "cannot reach the hub" in err
+    assert cli.json("status", "--json")["pending"] == 1
