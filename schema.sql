@@ -56,6 +56,7 @@ CREATE TABLE records (
     deleted        INTEGER NOT NULL DEFAULT 0,   -- tombstone: kept, so a delete can sync
     owner          TEXT,                   -- the record this one belongs to (its parent_field)
     step           TEXT,                   -- workflow subjects: the step derived from their events
+    state          TEXT,                   -- sealed per-field merge state, once a pull touched it
     schema_version INTEGER NOT NULL,
     created_at     TEXT NOT NULL,
     updated_at     TEXT NOT NULL

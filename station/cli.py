@@ -344,13 +344,51 @@ def enroll(obj: _Context, hub_url: str, code: str, fingerprint: str | None) -> N
 @click.option("--once", is_flag=True, default=True, help="one round (the default)")
 @click.pass_obj
 def sync(obj: _Context, once: bool) -> None:
-    """Send the outbox to the hub: every pending change gets a receipt or a rejection."""
-    from station.syncer import client_for, push
+    """Push the outbox (each change gets a receipt or a rejection), then pull what changed."""
+    from station.syncer import sync_once
 
     store = obj.unlocked()
-    result = push(store, client_for(store))
+    result = sync_once(store)
     _emit({"pushed": result.pushed, "rejected": result.rejected, "batches": result.batches,
-           "pending": store.status()["pending"]})
+           "pulled": result.pulled, "pending": store.status()["pending"],
+           "conflicts": store.status()["conflicts"]})
+
+
+@main.group()
+def conflicts() -> None:
+    """Concurrent edits to settle: list them, keep one side or enter a new value."""
+
+
+@conflicts.command("list")
+@click.option("--all", "include_resolved", is_flag=True, help="also the settled ones")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable (the only form for now)")
+@click.pass_obj
+def conflicts_list(obj: _Context, include_resolved: bool, as_json: bool) -> None:
+    """Open conflicts as JSON lines: the record, the field, the value shown and the others."""
+    from station.conflicts import Conflicts
+
+    for row in Conflicts(obj.unlocked()).list(include_resolved):
+        _emit(row)
+
+
+@conflicts.command("resolve")
+@click.argument("conflict_id")
+@click.option("--keep", type=click.Choice(["local", "remote"]), help="which side to keep")
+@click.option("--value", "value_json", help="or a new value, as JSON")
+@click.pass_obj
+def conflicts_resolve(obj: _Context, conflict_id: str, keep: str | None,
+                      value_json: str | None) -> None:
+    """Settle a conflict; the choice is an ordinary change that syncs everywhere."""
+    from station.conflicts import Conflicts
+
+    value = None
+    if value_json is not None:
+        try:
+            value = json.loads(value_json)
+        except json.JSONDecodeError:
+            raise ValidationError("--value", "json", "不是有效的 JSON", "not valid JSON") from None
+    Conflicts(obj.unlocked()).resolve(conflict_id, keep, value)
+    click.echo("已解决 (settled)", err=True)
 
 
 # Command groups that live in their own modules register themselves on `main`.

@@ -32,6 +32,7 @@ class SyncResult:
     pushed: int
     rejected: int
     batches: int
+    pulled: int = 0
 
 
 def _fingerprint(pem: bytes) -> str:
@@ -117,3 +118,36 @@ def push(store: Store, client: Client) -> SyncResult:
         if len(results) < len(batch):
             raise SyncError("县级平台的回执不完整", "the hub answered only part of a batch")
     return SyncResult(pushed, rejected, batches)
+
+
+def pull(store: Store, client: Client, limit: int = 1000) -> int:
+    """Fetch what changed elsewhere in scope; each page and its cursor in one transaction."""
+    from station.cases import Cases
+
+    pulled = 0
+    cursor = int(store.settings().get("pull_cursor", "0"))
+    workflows = {w.event_entity: Cases(store, w.name) for w in store.schema.workflows.values()}
+    while True:
+        page = client.pull(cursor, limit)
+        with store.atomic() as writes:
+            touched: set[tuple[str, str]] = set()
+            for change in page.changes:
+                writes.apply_remote(change)
+                cases = workflows.get(change.entity)
+                parent = store.schema.entity(change.entity).parent_field if cases else None
+                if cases and parent and change.fields.get(parent):
+                    touched.add((change.entity, str(change.fields[parent])))
+            for entity, case_id in sorted(touched):  # event entities: refresh the cached step
+                writes.set_step(case_id, workflows[entity].state(case_id).step)
+            writes.put_settings(pull_cursor=str(page.cursor), last_sync=store.clock.iso())
+        pulled += len(page.changes)
+        cursor = page.cursor
+        if not page.more:
+            return pulled
+
+
+def sync_once(store: Store, client: Client | None = None) -> SyncResult:
+    """One round: push the outbox, then pull. What tests and the daemon call."""
+    client = client or client_for(store)
+    pushed = push(store, client)
+    return SyncResult(pushed.pushed, pushed.rejected, pushed.batches, pull(store, client))

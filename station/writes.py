@@ -16,7 +16,10 @@ from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-
 from typing import TYPE_CHECKING, Any
 
 from station.blind_index import BlindIndex
-from sync.errors import ValidationError
+from sync import clock as hlc
+from sync import merge
+from sync.errors import SyncError, ValidationError
+from sync.protocol import WireChange
 from sync.schema import EntityDef
 from sync.seal import Sealer
 from sync.validate import normalise_for_index, validate_record
@@ -45,6 +48,10 @@ def iso_ms(wall_ms: int) -> str:
     from datetime import UTC, datetime
 
     return datetime.fromtimestamp(wall_ms / 1000, UTC).isoformat(timespec="milliseconds")
+
+
+def _state_ad(record_id: str) -> bytes:
+    return f"{record_id}|state".encode()
 
 
 def field_clock(row: Mapping[str, Any], clocks: Mapping[str, str], current: Mapping[str, Any],
@@ -109,14 +116,18 @@ class Writes:
 
     # ------------------------------------------------------------------ update and delete
 
-    def update(self, entity_name: str, record_id: str, values: Mapping[str, Any]) -> bool:
-        """Change some fields; False (and nothing written) when nothing actually changed."""
+    def update(self, entity_name: str, record_id: str, values: Mapping[str, Any],
+               force: bool = False) -> bool:
+        """Change some fields; False (and nothing written) when nothing actually changed.
+
+        `force` writes the given fields even when their value is the current one: settling a
+        conflict in favour of the value already shown is still a write that must sync."""
         entity = self.schema.entity(entity_name)
         row = self.store._live_row(entity, record_id)
         current = self.store._open_fields(row)
         new = validate_record(entity, values, self.schema, today=self.store.clock.today(),
                               partial=True)
-        changed = {k: v for k, v in new.items() if current.get(k) != v}
+        changed = {k: v for k, v in new.items() if force or current.get(k) != v}
         if not changed:
             return False
         stamp = str(self.store._stamp(self.txn))
@@ -138,6 +149,8 @@ class Writes:
         change_sealed = {k: sealed[k] for k in changed if k in sealed}
         self._append_change(record_id, entity, "update", grid, change_clear, change_sealed, stamp,
                             base)
+        if row["state"]:  # the record has a merge state from a pull: keep it in step
+            self._advance_state(row, merge.change_versions("update", changed, stamp, base))
         return True
 
     def delete(self, entity_name: str, record_id: str) -> None:
@@ -154,6 +167,8 @@ class Writes:
             (dumps(clocks), stamp, self.store.clock.iso(), record_id),
         )
         self._append_change(record_id, entity, "delete", row["grid"], {}, {}, stamp, base)
+        if row["state"]:
+            self._advance_state(row, merge.change_versions("delete", {}, stamp, base))
 
     def set_step(self, record_id: str, step: str | None) -> None:
         """Cache a workflow subject's current step, derived from its events.
@@ -161,6 +176,106 @@ class Writes:
         Not a change: the events are the truth and sync carries them; this column only lets
         lists and reports count by step without replaying every history."""
         self.txn.cursor.execute("UPDATE records SET step = ? WHERE id = ?", (step, record_id))
+
+    # ------------------------------------------------------------------ changes from the hub
+
+    def apply_remote(self, change: WireChange) -> None:
+        """Merge one pulled change into the local record, field by field, exactly as the hub
+        does. Not a local write: nothing goes to the change log."""
+        # Our clock moves past every clock we have seen, so a local edit made after this pull
+        # is later than what it saw even when this box's wall clock is far behind.
+        self.txn.last = hlc.receive(self.txn.last, hlc.parse(change.hlc), self.store.clock.wall_ms(),
+                                    self.store.station_id, max_skew_ms=2**62)
+        row = self.store._row(change.record)
+        if row is not None and row["entity"] != change.entity:
+            raise SyncError(f"记录 {change.record} 的实体不一致", f"record {change.record} changed entity")
+        state = self.record_state(row) if row is not None else {}
+        for name, version in merge.change_versions(change.op, change.fields, change.hlc, change.base):
+            state = merge.apply(state, name, version)
+        self._materialize(change.record, change.entity, change.grid, state, row)
+
+    def record_state(self, row: Mapping[str, Any]) -> dict[str, merge.FieldState]:
+        """A record's per-field merge state: stored once a pull touched it, else rebuilt from
+        its values and the bases in its own change log (records only ever written here)."""
+        if row["state"]:
+            raw = self.sealer.open_value(row["state"], _state_ad(row["id"]))
+            return {n: merge.FieldState(tuple(merge.Version(*v) for v in vs)) for n, vs in raw.items()}
+        current = self.store._open_fields(row)
+        latest: dict[str, tuple[str, str]] = {}
+        for op, clear, sealed, stamp, base in self.txn.cursor.execute(
+                "SELECT op, clear, sealed, hlc, base FROM changes WHERE record_id = ? ORDER BY seq",
+                (row["id"],)).fetchall():
+            bases = json.loads(base)
+            names = [DELETED] if op == "delete" else [*json.loads(clear), *json.loads(sealed)]
+            for name in names:
+                latest[name] = (stamp, bases.get(name, ""))
+        return {name: merge.FieldState((merge.Version(
+                    clock, base, "true" if name == DELETED else merge.canonical(current.get(name))),))
+                for name, (clock, base) in latest.items()}
+
+    def _advance_state(self, row: Mapping[str, Any], versions: list[tuple[str, merge.Version]]) -> None:
+        state = self.record_state(row)
+        for name, version in versions:
+            state = merge.apply(state, name, version)
+        self._save_state(row["id"], row["entity"], state)
+
+    def _save_state(self, record_id: str, entity: str, state: Mapping[str, merge.FieldState]) -> None:
+        raw = {n: [[v.clock, v.base, v.value] for v in s.versions] for n, s in state.items()}
+        self.txn.cursor.execute("UPDATE records SET state = ? WHERE id = ?",
+                                (self.sealer.seal_value(raw, _state_ad(record_id)), record_id))
+        self._record_conflicts(record_id, entity, state)
+
+    def _materialize(self, record_id: str, entity_name: str, grid: str | None,
+                     state: Mapping[str, merge.FieldState], row: Mapping[str, Any] | None) -> None:
+        """Write the winners of a merge state as the record everyone sees."""
+        entity = self.schema.entities.get(entity_name) or EntityDef(entity_name, entity_name,
+                                                                    entity_name, ())
+        values = {n: json.loads(s.winner.value) for n, s in state.items() if not n.startswith("_")}
+        values = {k: v for k, v in values.items() if v is not None}
+        deleted = merge.is_deleted(state)
+        clocks = {n: s.winner.clock for n, s in state.items()}
+        newest = max(clocks.values())
+        created = row["created_hlc"] if row is not None else min(clocks.values())
+        old = self.store._open_fields(row) if row is not None and not row["deleted"] else {}
+        self._replace_index(entity, record_id, old, {} if deleted else values)
+        clear, sealed = self._split(entity, record_id, values)
+        grid = values.get(entity.scope_field, grid) if entity.scope_field else grid
+        owner = values.get(entity.parent_field) if entity.parent_field else None
+        now = self.store.clock.iso()
+        self.txn.cursor.execute(
+            "INSERT INTO records (id, entity, grid, owner, clear, sealed, clocks, created_hlc, hlc,"
+            " deleted, schema_version, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+            " grid = excluded.grid, owner = excluded.owner, clear = excluded.clear,"
+            " sealed = excluded.sealed, clocks = excluded.clocks, hlc = excluded.hlc,"
+            " deleted = excluded.deleted, updated_at = excluded.updated_at",
+            (record_id, entity_name, grid, owner, dumps(clear), dumps(sealed), dumps(clocks), created,
+             newest, int(deleted), self.schema.version, now, now))
+        self._save_state(record_id, entity_name, state)
+
+    def _record_conflicts(self, record_id: str, entity: str,
+                          state: Mapping[str, merge.FieldState]) -> None:
+        """Open a conflict per field whose merge kept a differing loser; close the others."""
+        now = self.store.clock.iso()
+        open_now = set()
+        for c in merge.conflicts(state):
+            cid = f"{record_id}:{c.field}"
+            open_now.add(cid)
+            body = {"winner": [c.winner.clock, c.winner.value],
+                    "losers": [[v.clock, v.value] for v in c.losers]}
+            self.txn.cursor.execute(
+                "INSERT INTO conflicts (id, record_id, entity, field, sealed, local_hlc, remote_hlc,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+                " sealed = excluded.sealed, resolved_at = NULL, resolution = NULL",
+                (cid, record_id, entity, c.field, self.sealer.seal_value(body, cid.encode()),
+                 c.winner.clock, c.losers[-1].clock, now))
+        for (cid,) in self.txn.cursor.execute(
+                "SELECT id FROM conflicts WHERE record_id = ? AND resolved_at IS NULL",
+                (record_id,)).fetchall():
+            if cid not in open_now:
+                self.txn.cursor.execute(
+                    "UPDATE conflicts SET resolved_at = ?, resolution = 'settled' WHERE id = ?",
+                    (now, cid))
 
     def acknowledge(self, seq: int, receipt: int | None, rejected: str | None) -> None:
         """Record the hub's answer to one change: its receipt, or why it was refused."""

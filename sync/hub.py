@@ -130,7 +130,7 @@ class Hub:
         except TownshipError as exc:
             return Result(change.seq, rejected=str(exc))
         state = self._state(tx, change.record)
-        for name, version in _versions(change):
+        for name, version in merge.change_versions(change.op, change.fields, change.hlc, change.base):
             state = merge.apply(state, name, version)
         sealed_fields = self.sealer.seal_value(change.fields, _change_ad(station.id, change))
         hub_seq = tx.insert_change(StoredChange(
@@ -205,14 +205,6 @@ class Hub:
                       if not name.startswith("_")}
             yield {"id": record_id, "entity": ent,
                    "fields": {k: v for k, v in values.items() if v is not None}}
-
-
-def _versions(change: WireChange) -> list[tuple[str, merge.Version]]:
-    if change.op == "delete":
-        return [(merge.DELETED, merge.Version(change.hlc, change.base.get(merge.DELETED, ""), "true"))]
-    return [(name, merge.Version(change.hlc, change.base.get(name, ""),
-                                 json.dumps(value, ensure_ascii=False, sort_keys=True)))
-            for name, value in sorted(change.fields.items())]
 
 
 def _change_ad(station: str, change: WireChange) -> bytes:

@@ -20,6 +20,7 @@ deleted, the edit stays in the state, and keeping it is a write of `_deleted` = 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -87,6 +88,20 @@ def merge_record(a: RecordState, b: RecordState) -> dict[str, FieldState]:
 def apply(state: RecordState, field: str, version: Version) -> dict[str, FieldState]:
     """The state after one more version of one field (a pulled or pushed change)."""
     return merge_record(state, {field: FieldState((version,))})
+
+
+def canonical(value: object) -> str:
+    """The text a value is compared by: canonical JSON."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def change_versions(op: str, fields: Mapping[str, object], clock: str,
+                    base: Mapping[str, str]) -> list[tuple[str, Version]]:
+    """The field versions one change writes (a delete writes `_deleted`)."""
+    if op == "delete":
+        return [(DELETED, Version(clock, base.get(DELETED, ""), "true"))]
+    return [(name, Version(clock, base.get(name, ""), canonical(value)))
+            for name, value in sorted(fields.items())]
 
 
 def is_deleted(state: RecordState) -> bool:

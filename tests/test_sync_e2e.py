@@ -95,3 +95,63 @@ def test_an_unreachable_hub_is_a_clear_retryable_error(cli: Cli, hub: HubServer)
     err = cli("sync", "--once", ok=False).stderr
     assert "cannot reach the hub" in err
     assert cli.json("status", "--json")["pending"] == 1
+
+
+def station(tmp_path: Path, name: str, hub: HubServer, township: str = "440524001") -> Cli:
+    run = Cli(tmp_path / name)
+    run("init", "--township", township, "--name", f"{name}站", "--clerk", "张三")
+    code = json.loads(county_cli(hub.home, "station", "add", "--township", township))["code"]
+    run("enroll", "--hub", hub.url, "--code", code)
+    return run
+
+
+def test_three_stations_converge_and_a_concurrent_edit_is_one_conflict_each_side(
+        cli: Cli, hub: HubServer, tmp_path: Path) -> None:
+    a = cli
+    enroll(a, hub)
+    b = station(tmp_path, "b", hub)
+    elsewhere = station(tmp_path, "c", hub, township="440524002")
+    ids = [a("add", "person", "--json", json.dumps(p, ensure_ascii=False)).stdout.strip()
+           for p in synthetic.people(3, [GRID], seed=8)]
+    a("sync")
+    assert b.json("sync")["pulled"] == 3
+    assert b("export").stdout == a("export").stdout == county_cli(hub.home, "export")
+
+    a("update", "person", ids[0], "--json", '{"name": "甲方改名"}')
+    b("update", "person", ids[0], "--json", '{"name": "乙方改名"}')
+    b("update", "person", ids[1], "--json", '{"phone": "13700000000"}')  # no conflict: one side
+    a("sync")
+    b("sync")
+    a("sync")
+    assert a("export").stdout == b("export").stdout == county_cli(hub.home, "export")
+    for side in (a, b):
+        (conflict,) = [json.loads(x) for x in side("conflicts", "list").stdout.splitlines()]
+        assert conflict["record"] == ids[0] and conflict["field"] == "name"
+        values = {conflict["winner"]["value"], *(v["value"] for v in conflict["losers"])}
+        assert values == {"甲方改名", "乙方改名"}
+    assert a.json("get", "person", ids[1])["fields"]["phone"] == "13700000000"
+
+    conflict_id = json.loads(a("conflicts", "list").stdout)["id"]
+    a("conflicts", "resolve", conflict_id, "--keep", "local")
+    assert a("conflicts", "list").stdout == ""
+    a("sync")
+    b("sync")
+    assert b("conflicts", "list").stdout == ""  # the resolution closed it everywhere
+    assert b.json("get", "person", ids[0])["fields"]["name"] == "甲方改名"
+    assert a("export").stdout == b("export").stdout == county_cli(hub.home, "export")
+    assert elsewhere.json("sync")["pulled"] == 0 and elsewhere("export").stdout == ""
+
+
+def test_a_delete_reaches_the_other_station_as_a_delete(cli: Cli, hub: HubServer,
+                                                        tmp_path: Path) -> None:
+    enroll(cli, hub)
+    b = station(tmp_path, "b", hub)
+    rid = cli("add", "person", "--json", json.dumps(next(synthetic.people(1, [GRID], seed=2)),
+                                                     ensure_ascii=False)).stdout.strip()
+    cli("sync")
+    b("sync")
+    cli("delete", "person", rid)
+    cli("sync")
+    b("sync")
+    assert b("export").stdout == "" and county_cli(hub.home, "export") == ""
+    assert "no person record" in b("get", "person", rid, ok=False).stderr
