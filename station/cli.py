@@ -341,13 +341,25 @@ def enroll(obj: _Context, hub_url: str, code: str, fingerprint: str | None) -> N
 
 
 @main.command()
-@click.option("--once", is_flag=True, default=True, help="one round (the default)")
+@click.option("--once", "mode", flag_value="once", default=True, help="one round (the default)")
+@click.option("--daemon", "mode", flag_value="daemon",
+              help="keep syncing: soon after local writes, backing off while the hub is away")
 @click.pass_obj
-def sync(obj: _Context, once: bool) -> None:
+def sync(obj: _Context, mode: str) -> None:
     """Push the outbox (each change gets a receipt or a rejection), then pull what changed."""
+    import time
+
+    from station.daemon import Loop
     from station.syncer import sync_once
 
     store = obj.unlocked()
+    if mode == "daemon":
+        click.echo("同步守护进程已启动 (sync daemon running; Ctrl-C stops it)", err=True)
+        try:
+            Loop(store, sync_once, time.sleep).run()
+        except KeyboardInterrupt:
+            click.echo("已停止 (stopped)", err=True)
+        return
     result = sync_once(store)
     _emit({"pushed": result.pushed, "rejected": result.rejected, "batches": result.batches,
            "pulled": result.pulled, "pending": store.status()["pending"],

@@ -476,6 +476,14 @@ class Store:
             "clerks": one("SELECT count(*) FROM keyslots WHERE kind = 'passphrase'").fetchone()[0],
             "recovery_slot": "county_public_key" in settings,
             "seal_count": int(settings.get("seal_count", "0")),
+            "sync": {
+                "hub": settings.get("hub_url"),
+                "last_success": settings.get("last_success"),
+                "last_error": settings.get("last_error") or None,
+                "last_error_at": settings.get("last_error_at"),
+                "last_round": settings.get("last_round"),
+                "pull_cursor": int(settings.get("pull_cursor", "0")),
+            },
         }
 
     # ------------------------------------------------------------------ the one write path

@@ -155,3 +155,34 @@ def test_a_delete_reaches_the_other_station_as_a_delete(cli: Cli, hub: HubServer
     b("sync")
     assert b("export").stdout == "" and county_cli(hub.home, "export") == ""
     assert "no person record" in b("get", "person", rid, ok=False).stderr
+
+
+def test_the_daemon_notices_a_returning_hub_by_itself(cli: Cli, hub: HubServer) -> None:
+    import signal
+    import time
+
+    from .conftest import STATION
+
+    enroll(cli, hub)
+    hub.stop()
+    daemon = subprocess.Popen([STATION, "sync", "--daemon"], env=cli.env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        rid = cli("add", "person", "--json", json.dumps(next(synthetic.people(1, [GRID], seed=3)),
+                                                         ensure_ascii=False)).stdout.strip()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not cli.json("status", "--json")["sync"]["last_error"]:
+            time.sleep(0.2)  # waiting for the real daemon to meet the dead link
+        assert "cannot reach the hub" in cli.json("status", "--json")["sync"]["last_error"]
+        back = HubServer(hub.home, port=hub.port).start()
+        try:
+            deadline = time.monotonic() + 45
+            while time.monotonic() < deadline and rid not in county_cli(hub.home, "export"):
+                time.sleep(0.5)
+            assert rid in county_cli(hub.home, "export"), "the daemon did not push after the link returned"
+            assert cli.json("status", "--json")["pending"] == 0
+        finally:
+            back.stop()
+    finally:
+        daemon.send_signal(signal.SIGINT)
+        daemon.wait(timeout=20)

@@ -1,0 +1,70 @@
+"""The sync loop's timing, on an injected clock: backoff with jitter, bounded, reset on success."""
+
+from __future__ import annotations
+
+import random
+
+from station.daemon import PROBE, Backoff, Loop
+from station.store import Store
+from station.syncer import SyncResult
+from sync.errors import HubUnreachable, Rejected
+
+from .conftest import GRID
+
+
+def test_backoff_doubles_with_jitter_and_never_exceeds_the_probe_interval() -> None:
+    backoff = Backoff(rng=random.Random(1))
+    delays = [backoff.delay(n) for n in range(1, 12)]
+    for n, d in enumerate(delays, start=1):
+        ceiling = min(PROBE, 2 ** (n - 1))
+        assert ceiling / 2 <= d <= ceiling
+    assert max(delays) <= PROBE
+
+
+class Outcomes:
+    """A sync_once that fails while the 'link' is down, then succeeds."""
+
+    def __init__(self, down_for: int) -> None:
+        self.down_for = down_for
+        self.calls = 0
+
+    def __call__(self, store: Store) -> SyncResult:
+        self.calls += 1
+        if self.calls <= self.down_for:
+            raise HubUnreachable("连不上", "cannot reach the hub")
+        return SyncResult(1, 0, 1, 0)
+
+
+def test_a_returning_link_is_noticed_within_the_probe_interval(store: Store) -> None:
+    slept: list[float] = []
+    loop = Loop(store, Outcomes(down_for=6), slept.append, Backoff(rng=random.Random(2)),
+                interval=30.0)
+    waits = [loop.round() for _ in range(8)]
+    for n, wait in enumerate(waits[:6], start=1):
+        ceiling = min(PROBE, 2 ** (n - 1))
+        assert ceiling / 2 <= wait <= ceiling
+    assert waits[6:] == [30.0, 30.0] and loop.failures == 0
+    status = store.status()["sync"]
+    assert status["last_success"] and status["last_error"] is None
+
+
+def test_a_failure_is_visible_in_status_and_a_refusal_waits_the_probe_interval(store: Store) -> None:
+    def refused(s: Store) -> SyncResult:
+        raise Rejected("拒绝", "the hub refused: revoked")
+
+    loop = Loop(store, refused, lambda s: None)
+    assert loop.round() == PROBE
+    assert "revoked" in store.status()["sync"]["last_error"]
+
+
+def test_a_local_write_wakes_the_wait_early_while_online(store: Store) -> None:
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        if len(slept) == 3:
+            store.add("person", {"name": "李四", "id_number": "11010519491231002X", "grid": GRID})
+
+    loop = Loop(store, Outcomes(down_for=0), sleep)
+    loop.wait(30.0)
+    assert slept == [1.0, 1.0, 1.0]
