@@ -117,5 +117,13 @@ def export(home: Path, entity: str | None) -> None:
         _emit(record)
 
 
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="machine-readable (the only form for now)")
+@click.pass_obj
+def report(home: Path, as_json: bool) -> None:
+    """Closure rates and counts, per township and for the county (the station report's shape)."""
+    _emit(county.open_hub(home).report())
+
+
 if __name__ == "__main__":
     main()

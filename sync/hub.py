@@ -25,6 +25,7 @@ from sync import clock as hlc
 from sync import merge
 from sync.errors import TownshipError, ValidationError
 from sync.protocol import PullPage, PushBatch, Result, WireChange
+from sync.report import case_summary
 from sync.schema import Schema
 from sync.seal import Sealer
 from sync.signing import WINDOW_MS, AuthError, verify
@@ -193,6 +194,49 @@ class Hub:
                           self.sealer.open_value(c.fields, ad), c.hlc, json.loads(c.base),
                           c.schema_version)
 
+    def report(self) -> dict[str, Any]:
+        """The station report's shape, per township and for the whole county."""
+        from sync.workflow import StepEvent, derive
+
+        events: dict[str, dict[str, list[StepEvent]]] = {}
+        subjects: dict[str, dict[str, str]] = {}  # workflow -> subject id -> township
+        counts: dict[str, dict[str, int]] = {}
+        by_event = {wf.event_entity: wf for wf in self.schema.workflows.values()}
+        by_subject = {wf.subject_entity: wf for wf in self.schema.workflows.values()}
+        with self.storage.transaction() as tx:
+            rows = list(tx.records())
+        for record_id, entity, grid, sealed_state, deleted in rows:
+            if deleted:
+                continue
+            township = (grid or "")[:9]
+            if entity in by_subject:
+                subjects.setdefault(by_subject[entity].name, {})[record_id] = township
+            elif entity in by_event:
+                wf = by_event[entity]
+                raw = self.sealer.open_value(sealed_state, record_id.encode())
+                parent = self.schema.entity(entity).parent_field or wf.subject_entity
+                value = {n: json.loads(vs[-1][2]) for n, vs in raw.items()}
+                clock = min(v[0] for vs in raw.values() for v in vs)
+                events.setdefault(wf.name, {}).setdefault(str(value.get(parent)), []).append(
+                    StepEvent(record_id, str(value.get("step")), clock, str(value.get("at")),
+                              value.get("department")))
+            else:
+                counts.setdefault(township, {})[entity] = counts.setdefault(township, {}).get(entity, 0) + 1
+        townships = sorted(set(counts) | {t for s in subjects.values() for t in s.values()})
+        per: dict[str, Any] = {}
+        for township in townships:
+            cases = {name: {sid: derive(self.schema.workflow(name), events.get(name, {}).get(sid, []))
+                            for sid, t in ids.items() if t == township}
+                     for name, ids in subjects.items()}
+            per[township] = _township_report(cases, self.schema, counts.get(township, {}))
+        every = {name: {sid: derive(self.schema.workflow(name), events.get(name, {}).get(sid, []))
+                        for sid in ids} for name, ids in subjects.items()}
+        total: dict[str, int] = {}
+        for c in counts.values():
+            for entity, n in c.items():
+                total[entity] = total.get(entity, 0) + n
+        return {"county": _township_report(every, self.schema, total), "townships": per}
+
     def export(self, entity: str | None = None) -> Iterator[dict[str, Any]]:
         """Current records as `station export` prints them: id, entity, fields; sorted by id."""
         with self.storage.transaction() as tx:
@@ -205,6 +249,22 @@ class Hub:
                       if not name.startswith("_")}
             yield {"id": record_id, "entity": ent,
                    "fields": {k: v for k, v in values.items() if v is not None}}
+
+
+def _township_report(cases: dict[str, dict[str, Any]], schema: Schema,
+                     base_counts: dict[str, int]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, wf in sorted(schema.workflows.items()):
+        by_step: dict[str | None, int] = {}
+        by_department: dict[str, int] = {}
+        for state in cases.get(name, {}).values():
+            by_step[state.step] = by_step.get(state.step, 0) + 1
+            for department in state.departments:
+                by_department[department] = by_department.get(department, 0) + 1
+        out[f"{name}s"] = case_summary(by_step, {st.step for st in wf.steps if st.closes},
+                                       by_department)
+    out["base_data"] = dict(sorted(base_counts.items()))
+    return out
 
 
 def _change_ad(station: str, change: WireChange) -> bytes:

@@ -186,3 +186,18 @@ def test_the_daemon_notices_a_returning_hub_by_itself(cli: Cli, hub: HubServer) 
     finally:
         daemon.send_signal(signal.SIGINT)
         daemon.wait(timeout=20)
+
+
+def test_the_county_report_matches_the_stations_after_sync(cli: Cli, hub: HubServer) -> None:
+    enroll(cli, hub)
+    cli("demo-data", "--scale", "small", "--seed", "5", timeout=300)
+    cli("sync", timeout=300)
+    mine = cli.json("report", "--json")
+    county_report = json.loads(county_cli(hub.home, "report", "--json"))
+    township = county_report["townships"]["440524001"]
+    for kind in ("incidents", "disputes"):
+        for key in ("reported", "closed", "closure_rate", "by_step"):
+            assert township[kind][key] == mine[kind][key], (kind, key)
+    assert township["incidents"]["by_department"] == mine["incidents"]["by_department"]
+    assert county_report["county"]["incidents"]["reported"] == 113
+    assert township["base_data"]["person"] == mine["base_data"]["person"] == 1_200
