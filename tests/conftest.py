@@ -105,8 +105,8 @@ class Cli:
             assert len(result.stderr.strip().splitlines()) == 1, result.stderr
         return result
 
-    def json(self, *args: str) -> Any:
-        return json.loads(self(*args).stdout)
+    def json(self, *args: str, timeout: float = 60) -> Any:
+        return json.loads(self(*args, timeout=timeout).stdout)
 
 
 @pytest.fixture
