@@ -1,0 +1,171 @@
+"""Convergence across stations: random adds, edits, deletes, incident steps, syncs and
+partitions on three stations end converged, every losing concurrent value in a conflict.
+
+The hub here is the real `Hub` on SQLite, called in process: the HTTP layer is proved in the
+end-to-end tests, and leaving it out lets hypothesis run many histories."""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import HealthCheck, event, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from station import keys
+from station.cases import Cases
+from station.conflicts import Conflicts
+from station.store import Store
+from station.syncer import sync_once
+from sync.hub import Hub, HubClock
+from sync.merge import canonical
+from sync.protocol import PullPage, PushBatch, Result
+from sync.schema import v1_schema
+from sync.storage import StationRow, open_storage
+
+from .conftest import NOON, FakeTime
+
+GRID = "440524001001"
+NAMES = ["张三", "李四", "王五", "赵六"]
+
+
+class InProcessClient:
+    """The station's client, wired straight to the hub's rules for one enrolled station."""
+
+    def __init__(self, hub: Hub, station: StationRow) -> None:
+        self.hub, self.station = hub, station
+
+    def push(self, batch: PushBatch) -> list[Result]:
+        return self.hub.push(self.station, batch)
+
+    def pull(self, cursor: int, limit: int = 1000) -> PullPage:
+        return self.hub.pull(self.station, cursor, limit)
+
+
+class ThreeStations(RuleBasedStateMachine):
+    @initialize()
+    def start(self) -> None:
+        self.dir = Path(tempfile.mkdtemp())
+        self.time = FakeTime(NOON)
+        storage = open_storage(f"sqlite:///{self.dir / 'hub.db'}")
+        storage.migrate()
+        self.hub = Hub(storage, os.urandom(32), v1_schema(), HubClock(self.time.wall_ms))
+        self.stores: list[Store] = []
+        self.clients: list[InProcessClient] = []
+        for n in range(3):
+            store = Store.create(self.dir / f"s{n}", township="440524001", name=f"站{n}",
+                                 clerk="张三", passphrase="passphrase 123", kdf=keys.FAST_KDF,
+                                 clock=self.time.clock())
+            code = self.hub.add_enrollment("440524001", [])
+            key = base64.b64encode(Ed25519PrivateKey.generate().public_key().public_bytes_raw())
+            row = self.hub.enroll(code, store.station_id, key.decode())
+            self.stores.append(store)
+            self.clients.append(InProcessClient(self.hub, row))
+
+    def teardown(self) -> None:
+        for store in getattr(self, "stores", []):
+            store.close()
+        shutil.rmtree(getattr(self, "dir", "/nonexistent"), ignore_errors=True)
+
+    def live(self, n: int, entity: str = "person") -> list[str]:
+        return [r["id"] for r in self.stores[n].export(entity)]
+
+    @rule(n=st.integers(0, 2), name=st.sampled_from(NAMES))
+    def add(self, n: int, name: str) -> None:
+        self.time.ms += 1
+        self.stores[n].add("person", {"name": name, "id_number": "11010519491231002X", "grid": GRID})
+
+    @rule(n=st.integers(0, 2), pick=st.integers(0, 50), name=st.sampled_from(NAMES))
+    def edit(self, n: int, pick: int, name: str) -> None:
+        ids = self.live(n)
+        if ids:
+            self.time.ms += 1
+            self.stores[n].update("person", ids[pick % len(ids)], {"name": name})
+
+    @rule(a=st.integers(0, 2), b=st.integers(0, 2), pick=st.integers(0, 50),
+          names=st.lists(st.sampled_from(NAMES), min_size=2, max_size=2, unique=True))
+    def concurrent_edit(self, a: int, b: int, pick: int, names: list[str]) -> None:
+        """Two partitioned stations edit the same record: the case conflicts exist for."""
+        shared = sorted(set(self.live(a)) & set(self.live(b)))
+        if a != b and shared:
+            record = shared[pick % len(shared)]
+            for n, name in ((a, names[0]), (b, names[1])):
+                self.time.ms += 1
+                self.stores[n].update("person", record, {"name": name})
+
+    @rule(n=st.integers(0, 2), pick=st.integers(0, 50))
+    def delete(self, n: int, pick: int) -> None:
+        ids = self.live(n)
+        if ids:
+            self.time.ms += 1
+            self.stores[n].delete("person", ids[pick % len(ids)])
+
+    @rule(n=st.integers(0, 2))
+    def open_incident(self, n: int) -> None:
+        self.time.ms += 1
+        Cases(self.stores[n], "incident").open({"category": "03", "title": "路灯", "grid": GRID})
+
+    @rule(n=st.integers(0, 2), pick=st.integers(0, 50))
+    def step_incident(self, n: int, pick: int) -> None:
+        cases = Cases(self.stores[n], "incident")
+        ids = self.live(n, "incident")
+        if ids:
+            case_id = ids[pick % len(ids)]
+            here = cases.state(case_id).step
+            nxt = [m.to_step for m in cases.workflow.moves if m.from_step == here and not m.needs_reason]
+            if nxt:
+                self.time.ms += 1
+                cases.advance(case_id, nxt[0])
+
+    @rule(n=st.integers(0, 2))
+    def sync(self, n: int) -> None:  # stations not chosen are partitioned from the hub
+        self.time.ms += 1
+        sync_once(self.stores[n], self.clients[n])  # type: ignore[arg-type]
+
+    @precondition(lambda self: hasattr(self, "stores"))
+    @invariant()
+    def nothing_pending_is_lost(self) -> None:
+        for store in self.stores:
+            assert store.status()["rejected"] == 0
+
+    def converge(self) -> None:
+        for _ in range(2):
+            for n in range(3):
+                sync_once(self.stores[n], self.clients[n])  # type: ignore[arg-type]
+
+    @precondition(lambda self: hasattr(self, "stores"))
+    @rule()
+    def check_converged(self) -> None:
+        self.converge()
+        exports = [list(s.export()) for s in self.stores]
+        assert exports[0] == exports[1] == exports[2] == list(self.hub.export())
+        steps = [[(c["id"], c["step"]) for c in Cases(s, "incident").summaries()]
+                 for s in self.stores]
+        assert steps[0] == steps[1] == steps[2]
+        with self.hub.storage.transaction() as tx:
+            rows = list(tx.records())
+        for record_id, _entity, _grid, _state, _deleted in rows:
+            with self.hub.storage.transaction() as tx:
+                state = self.hub._state(tx, record_id)
+            for field, field_state in state.items():
+                lost = {v.value for v in field_state.losers}
+                if not lost or field.startswith("_"):
+                    continue
+                for store in self.stores:  # every station holds the conflict with those values
+                    found = [c for c in Conflicts(store).list()
+                             if c["record"] == record_id and c["field"] == field]
+                    assert found, f"no conflict for {record_id}.{field}"
+                    shown = {canonical(v["value"]) for v in found[0]["losers"]}
+                    assert lost <= shown
+                event("a concurrent edit left a conflict on every station")
+
+
+ThreeStations.TestCase.settings = settings(
+    max_examples=60, stateful_step_count=30, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+test_three_stations_converge = ThreeStations.TestCase
