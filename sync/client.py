@@ -57,6 +57,8 @@ class Client:
         self.clock_ms = clock_ms
         self.timeout = timeout
         self.session = requests.Session()
+        self.bytes_sent = 0  # bodies on the wire (compressed), for progress and benchmarks
+        self.bytes_received = 0
 
     def _send(self, method: str, path: str, body: bytes = b"",
               signed: bool = True, headers: dict[str, str] | None = None) -> bytes:
@@ -73,6 +75,8 @@ class Client:
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise HubUnreachable("连不上县级平台（网络中断或平台未运行）",
                                  f"cannot reach the hub: {type(exc).__name__}") from exc
+        self.bytes_sent += len(body)
+        self.bytes_received += len(response.content)
         return self._check(response)
 
     @staticmethod

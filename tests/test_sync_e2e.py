@@ -201,3 +201,39 @@ def test_the_county_report_matches_the_stations_after_sync(cli: Cli, hub: HubSer
     assert township["incidents"]["by_department"] == mine["incidents"]["by_department"]
     assert county_report["county"]["incidents"]["reported"] == 113
     assert township["base_data"]["person"] == mine["base_data"]["person"] == 1_200
+
+
+def test_two_hub_processes_on_one_postgresql_lose_nothing_and_double_nothing(
+        postgres_url: str, tmp_path: Path) -> None:
+    """Two stateless hub servers share one database; stations sync through either."""
+    import threading
+
+    home = tmp_path / "county"
+    county.init(home, postgres_url)
+    first, second = HubServer(home).start(), HubServer(home).start()
+    try:
+        stations = []
+        for n, server in enumerate((first, second, first)):
+            run = Cli(tmp_path / f"s{n}")
+            run("init", "--township", "440524001", "--name", f"{n}站", "--clerk", "张三")
+            code = json.loads(county_cli(home, "station", "add", "--township", "440524001"))["code"]
+            run("enroll", "--hub", server.url, "--code", code)
+            batch = tmp_path / f"people{n}.jsonl"
+            batch.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n"
+                                     for p in synthetic.people(40, [GRID], seed=n)), encoding="utf-8")
+            run("add", "person", "--file", str(batch))
+            stations.append(run)
+        threads = [threading.Thread(target=run, args=("sync",), kwargs={"timeout": 120})
+                   for run in stations]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for run in stations:
+            run("sync", timeout=120)
+        exports = {run("export").stdout for run in stations}
+        assert len(exports) == 1 and exports == {county_cli(home, "export")}
+        assert len(exports.pop().splitlines()) == 120
+    finally:
+        first.stop()
+        second.stop()
