@@ -69,6 +69,19 @@ def postgres_url(postgres_database: str) -> str:
 
 
 @pytest.fixture
+def sqlite_hub(tmp_path: Path) -> Iterator[Any]:
+    """A real county hub over HTTPS on 127.0.0.1, on its embedded SQLite database."""
+    from sync import county
+
+    from .hubserver import HubServer
+
+    county.init(tmp_path / "county")
+    server = HubServer(tmp_path / "county").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def fake_time() -> FakeTime:
     return FakeTime()
 

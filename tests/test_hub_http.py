@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
@@ -23,11 +21,8 @@ KEY = Ed25519PrivateKey.generate()
 
 
 @pytest.fixture
-def hub(tmp_path: Path) -> Iterator[HubServer]:
-    county.init(tmp_path / "county")
-    server = HubServer(tmp_path / "county").start()
-    yield server
-    server.stop()
+def hub(sqlite_hub: HubServer) -> HubServer:
+    return sqlite_hub
 
 
 def enrolled_client(hub: HubServer, station: str = "st-http") -> Client:

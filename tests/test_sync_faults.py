@@ -12,14 +12,12 @@ import sqlite3
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from station.store import Store
 from station.syncer import client_for, pending
-from sync import county
 from sync.protocol import PushBatch
 
 from .conftest import PASSPHRASE, STATION, Cli
@@ -28,11 +26,8 @@ from .test_sync_e2e import county_cli, enroll, station
 
 
 @pytest.fixture
-def hub(tmp_path: Path) -> Iterator[HubServer]:
-    county.init(tmp_path / "county")
-    server = HubServer(tmp_path / "county").start()
-    yield server
-    server.stop()
+def hub(sqlite_hub: HubServer) -> HubServer:
+    return sqlite_hub
 
 
 def hub_changes(hub: HubServer) -> int:
