@@ -125,13 +125,23 @@ def pull(store: Store, client: Client, limit: int = 1000) -> int:
     from station.cases import Cases
 
     pulled = 0
-    cursor = int(store.settings().get("pull_cursor", "0"))
+    settings = store.settings()
+    cursor = int(settings.get("pull_cursor", "0"))
+    grids = set(json.loads(settings.get("scope_grids", "[]")))
+    township = settings["township"]
+
+    def in_scope(grid: str | None) -> bool:
+        return grid is not None and (grid in grids if grids else grid.startswith(township))
+
     workflows = {w.event_entity: Cases(store, w.name) for w in store.schema.workflows.values()}
     while True:
         page = client.pull(cursor, limit)
         with store.atomic() as writes:
             touched: set[tuple[str, str]] = set()
             for change in page.changes:
+                if not in_scope(change.grid):
+                    writes.purge(change.record)  # it moved out of our scope: not a delete
+                    continue
                 writes.apply_remote(change)
                 cases = workflows.get(change.entity)
                 parent = store.schema.entity(change.entity).parent_field if cases else None

@@ -194,6 +194,14 @@ class Writes:
             state = merge.apply(state, name, version)
         self._materialize(change.record, change.entity, change.grid, state, row)
 
+    def purge(self, record_id: str) -> None:
+        """Remove a record that left this station's scope. Not a delete: nothing is logged,
+        nothing syncs, and the record lives on at the hub and in the stations that see it."""
+        for sql in ("DELETE FROM blind_index WHERE record_id = ?",
+                    "DELETE FROM conflicts WHERE record_id = ?",
+                    "DELETE FROM records WHERE id = ?"):
+            self.txn.cursor.execute(sql, (record_id,))
+
     def record_state(self, row: Mapping[str, Any]) -> dict[str, merge.FieldState]:
         """A record's per-field merge state: stored once a pull touched it, else rebuilt from
         its values and the bases in its own change log (records only ever written here)."""

@@ -130,6 +130,7 @@ class Hub:
             self._check(tx, station, change)
         except TownshipError as exc:
             return Result(change.seq, rejected=str(exc))
+        before = tx.record(change.record)
         state = self._state(tx, change.record)
         for name, version in merge.change_versions(change.op, change.fields, change.hlc, change.base):
             state = merge.apply(state, name, version)
@@ -137,7 +138,7 @@ class Hub:
         hub_seq = tx.insert_change(StoredChange(
             0, station.id, change.seq, change.record, change.entity, change.op, change.grid,
             sealed_fields, change.hlc, json.dumps(change.base, sort_keys=True), change.schema_version),
-            self.clock.iso())
+            self.clock.iso(), prev_grid=before[1] if before else None)
         self._put_state(tx, change, state)
         return Result(change.seq, receipt=hub_seq)
 

@@ -54,6 +54,7 @@ CREATE TABLE IF NOT EXISTS changes (
     entity         TEXT NOT NULL,
     op             TEXT NOT NULL,
     grid           TEXT,
+    prev_grid      TEXT,
     fields         TEXT NOT NULL,
     hlc            TEXT NOT NULL,
     base           TEXT NOT NULL,
@@ -175,21 +176,25 @@ class Tx:
                           (station, station_seq))
         return int(found[0][0]) if found else None
 
-    def insert_change(self, c: StoredChange, now: str) -> int:
+    def insert_change(self, c: StoredChange, now: str, prev_grid: str | None = None) -> int:
+        """Store a change; `prev_grid` is the record's grid before it, so a station whose scope
+        the record leaves still receives the change that moves it out."""
         found = self._run(
-            "INSERT INTO changes (station, station_seq, record, entity, op, grid, fields, hlc, base,"
-            " schema_version, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING hub_seq",
-            (c.station, c.station_seq, c.record, c.entity, c.op, c.grid, c.fields, c.hlc, c.base,
-             c.schema_version, now)).fetchone()
+            "INSERT INTO changes (station, station_seq, record, entity, op, grid, prev_grid, fields,"
+            " hlc, base, schema_version, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " RETURNING hub_seq",
+            (c.station, c.station_seq, c.record, c.entity, c.op, c.grid, prev_grid, c.fields, c.hlc,
+             c.base, c.schema_version, now)).fetchone()
         return int(found[0])
 
     def changes_since(self, cursor: int, station: StationRow, limit: int) -> list[StoredChange]:
         """Changes after `cursor` in the station's scope, not its own, in hub order."""
         if station.grids:
             marks = ", ".join("?" * len(station.grids))
-            scope, args = f"grid IN ({marks})", list(station.grids)
+            scope = f"(grid IN ({marks}) OR prev_grid IN ({marks}))"
+            args = list(station.grids) * 2
         else:
-            scope, args = "grid LIKE ?", [station.township + "%"]
+            scope, args = "(grid LIKE ? OR prev_grid LIKE ?)", [station.township + "%"] * 2
         found = self.rows(
             "SELECT hub_seq, station, station_seq, record, entity, op, grid, fields, hlc, base,"
             f" schema_version FROM changes WHERE hub_seq > ? AND station != ? AND {scope}"

@@ -237,3 +237,25 @@ def test_two_hub_processes_on_one_postgresql_lose_nothing_and_double_nothing(
     finally:
         first.stop()
         second.stop()
+
+
+def test_a_record_that_leaves_a_stations_scope_is_removed_there_without_a_delete(
+        cli: Cli, hub: HubServer, tmp_path: Path) -> None:
+    enroll(cli, hub)
+    narrow = Cli(tmp_path / "narrow")
+    narrow("init", "--township", "440524001", "--name", "一网格站", "--clerk", "李四")
+    code = json.loads(county_cli(hub.home, "station", "add", "--township", "440524001",
+                                 f"--grid={GRID}"))["code"]
+    narrow("enroll", "--hub", hub.url, "--code", code)
+    rid = cli("add", "person", "--json", json.dumps(next(synthetic.people(1, [GRID], seed=9)),
+                                                     ensure_ascii=False)).stdout.strip()
+    cli("sync")
+    narrow("sync")
+    assert narrow.json("get", "person", rid)["id"] == rid
+    cli("update", "person", rid, "--json", '{"grid": "440524001002"}')
+    cli("sync")
+    narrow("sync")
+    assert narrow("export").stdout == ""                      # gone from the narrow station
+    assert narrow.json("status", "--json")["pending"] == 0     # and not taken for a delete
+    assert rid in county_cli(hub.home, "export")               # the record lives on
+    assert rid in cli("export").stdout
