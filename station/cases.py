@@ -15,7 +15,17 @@ from datetime import datetime
 from typing import Any
 
 from station.store import CHINA_TZ, Store
-from sync.workflow import CaseState, Deadline, StepEvent, check_move, deadlines, derive, next_due
+from station.writes import Writes
+from sync.workflow import (
+    CaseState,
+    Deadline,
+    StepEvent,
+    check_move,
+    deadlines,
+    derive,
+    next_due,
+    open_clashes,
+)
 
 
 class Cases:
@@ -59,8 +69,16 @@ class Cases:
             given = {**({"department": department} if department else {}), **(extra or {})}
             writes.add(self.event_entity.name, {**event, **given})
             state = self.state(case_id)
-            writes.set_step(case_id, state.step)
+            self.refresh(writes, case_id, state)
         return state
+
+    def refresh(self, writes: Writes, case_id: str, state: CaseState | None = None) -> None:
+        """Cache the derived step, and open or close the case's step clash conflict."""
+        state = state or self.state(case_id)
+        writes.set_step(case_id, state.step)
+        latest = max((e.clock for e in state.applied), default="")
+        writes.step_clash(case_id, self.subject.name, state.step, latest,
+                          [(e.clock, e.step) for e in open_clashes(state)])
 
     def _event(self, case_id: str, step: str, grid: Any, *, note: str | None, actor: str | None,
                role: str, at: str | None) -> dict[str, Any]:

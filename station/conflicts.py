@@ -42,6 +42,11 @@ class Conflicts:
         if not found:
             raise NotFound(f"没有未解决的冲突 {conflict_id}", f"no open conflict {conflict_id}")
         conflict = found[0]
+        if conflict["field"] == "step":
+            raise ValidationError("conflict", "step_conflict",
+                                  "事件环节冲突：请查看时间线后继续推进事件，即可消除",
+                                  "a step clash is settled by moving the case on after reviewing"
+                                  " its timeline (station incident advance)")
         if conflict["field"] == DELETED:
             raise ValidationError("conflict", "delete_conflict", "删除冲突请在记录上处理",
                                   "a delete conflict is settled on the record itself (not yet here)")

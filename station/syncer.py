@@ -147,8 +147,8 @@ def pull(store: Store, client: Client, limit: int = 1000) -> int:
                 parent = store.schema.entity(change.entity).parent_field if cases else None
                 if cases and parent and change.fields.get(parent):
                     touched.add((change.entity, str(change.fields[parent])))
-            for entity, case_id in sorted(touched):  # event entities: refresh the cached step
-                writes.set_step(case_id, workflows[entity].state(case_id).step)
+            for entity, case_id in sorted(touched):  # event entities: step cache and clashes
+                workflows[entity].refresh(writes, case_id)
             writes.put_settings(pull_cursor=str(page.cursor), last_sync=store.clock.iso())
         pulled += len(page.changes)
         cursor = page.cursor

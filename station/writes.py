@@ -194,6 +194,27 @@ class Writes:
             state = merge.apply(state, name, version)
         self._materialize(change.record, change.entity, change.grid, state, row)
 
+    def step_clash(self, case_id: str, entity: str, step: str | None, latest_clock: str,
+                   clashes: Iterable[tuple[str, str]]) -> None:
+        """Open (or close) the conflict of a case whose merged step events include impossible
+        ones (`sync.workflow.open_clashes`): (clock, step) of each. Acting on the case later
+        closes it, on every station that receives that act."""
+        cid = f"{case_id}:step"
+        clashes = list(clashes)
+        if not clashes:
+            self.txn.cursor.execute(
+                "UPDATE conflicts SET resolved_at = ?, resolution = 'acted' WHERE id = ?"
+                " AND resolved_at IS NULL", (self.store.clock.iso(), cid))
+            return
+        body = {"winner": [latest_clock, merge.canonical(step)],
+                "losers": [[clock, merge.canonical(s)] for clock, s in clashes]}
+        self.txn.cursor.execute(
+            "INSERT INTO conflicts (id, record_id, entity, field, sealed, local_hlc, remote_hlc,"
+            " created_at) VALUES (?, ?, ?, 'step', ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+            " sealed = excluded.sealed, resolved_at = NULL, resolution = NULL",
+            (cid, case_id, entity, self.sealer.seal_value(body, cid.encode()), latest_clock,
+             clashes[-1][0], self.store.clock.iso()))
+
     def purge(self, record_id: str) -> None:
         """Remove a record that left this station's scope. Not a delete: nothing is logged,
         nothing syncs, and the record lives on at the hub and in the stations that see it."""

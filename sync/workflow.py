@@ -63,6 +63,12 @@ def derive(workflow: WorkflowDef, events: Iterable[StepEvent]) -> CaseState:
     reached: dict[str, str] = {}
     departments: set[str] = set()
     for event in sorted(events, key=lambda e: (e.clock, e.id)):
+        if event.step == step and (step, step) not in moves:
+            # The same step taken at two places (both stations disposed): a union, not a clash.
+            applied.append(event)
+            if event.department:
+                departments.add(event.department)
+            continue
         if (step, event.step) not in moves:
             refused.append(event)
             continue
@@ -73,6 +79,13 @@ def derive(workflow: WorkflowDef, events: Iterable[StepEvent]) -> CaseState:
             departments.add(event.department)
     return CaseState(step or None, step in closing, tuple(applied), tuple(refused), reached,
                      tuple(sorted(departments)))
+
+
+def open_clashes(state: CaseState) -> tuple[StepEvent, ...]:
+    """Refused events no person has acted on yet: none is older than the latest applied
+    event. Acting on the case after seeing them (any later step) settles them everywhere."""
+    latest = max((e.clock for e in state.applied), default="")
+    return tuple(e for e in state.refused if e.clock > latest)
 
 
 def check_move(workflow: WorkflowDef, state: CaseState, to_step: str, *, has_reason: bool) -> None:

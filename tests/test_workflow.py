@@ -105,7 +105,7 @@ def test_no_illegal_move_is_ever_applied(events: list[StepEvent]) -> None:
     state = derive(LOOP, events)
     here = ""
     for e in state.applied:
-        assert (here, e.step) in LOOP.move_map
+        assert (here, e.step) in LOOP.move_map or e.step == here  # or the same step twice
         here = e.step
     assert len(state.applied) + len(state.refused) == len(events)
 
@@ -125,3 +125,20 @@ def test_every_case_at_verify_passed_through_the_four_steps_before_it(
         seen = [e.step for e in state.applied]
         for before in ("discover", "report", "dispose", "feedback"):
             assert before in seen[: seen.index("verify")]
+
+
+def test_the_same_step_taken_at_two_places_is_a_union_not_a_clash() -> None:
+    events = [*walk("discover", "report", "dispose"), event(9, "dispose", 95, "police")]
+    state = derive(LOOP, events)
+    assert state.step == "dispose" and state.refused == () and state.departments == ("police",)
+
+
+def test_an_impossible_step_is_a_clash_until_someone_acts_after_it() -> None:
+    from sync.workflow import open_clashes
+
+    events = walk("discover", "report", "dispose", "feedback")
+    clash = event(10, "report", 300)  # "report" again after feedback: impossible here
+    state = derive(LOOP, [*events, clash])
+    assert state.refused == (clash,) and open_clashes(state) == (clash,)
+    acted = derive(LOOP, [*events, clash, event(11, "verify", 400)])
+    assert acted.step == "verify" and open_clashes(acted) == ()

@@ -1,0 +1,44 @@
+"""Incidents across stations: step events merge by union; only an impossible pair needs a
+person, and acting on the case settles it everywhere."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .conftest import GRID, Cli
+from .hubserver import HubServer
+from .test_sync_e2e import county_cli, enroll, station
+
+
+def test_verified_there_and_sent_back_here_is_one_clash_settled_by_acting(
+        cli: Cli, sqlite_hub: HubServer, tmp_path: Path) -> None:
+    a = cli
+    enroll(a, sqlite_hub)
+    b = station(tmp_path, "b", sqlite_hub)
+    case = a("incident", "new", "--json", json.dumps(
+        {"category": "03", "title": "路灯损坏", "grid": GRID})).stdout.strip()
+    for step in ("report", "dispose", "feedback"):
+        a("incident", "advance", case, step)
+    a("sync")
+    b("sync")
+    assert b.json("incident", "show", case)["step"] == "feedback"
+    # Offline: B sends it back (verification failed), then A verifies it.
+    b("incident", "advance", case, "dispose", "--note", "仍有隐患")
+    a("incident", "advance", case, "verify")
+    for run in (a, b, a):
+        run("sync")
+    shown = [run.json("incident", "show", case) for run in (a, b)]
+    assert shown[0]["step"] == shown[1]["step"] == "dispose"   # the same verdict on both sides
+    assert [e["applied"] for e in shown[0]["events"]] == [e["applied"] for e in shown[1]["events"]]
+    for run in (a, b):
+        (clash,) = [json.loads(x) for x in run("conflicts", "list").stdout.splitlines()]
+        assert clash["field"] == "step" and [v["value"] for v in clash["losers"]] == ["verify"]
+        assert "step_conflict" in run("conflicts", "resolve", clash["id"], "--keep", "local",
+                                      ok=False).stderr
+    b("incident", "advance", case, "feedback", "--note", "已整改")  # a person acts on it
+    b("sync")
+    a("sync")
+    assert a("conflicts", "list").stdout == b("conflicts", "list").stdout == ""
+    assert a.json("incident", "show", case)["step"] == "feedback"
+    assert county_cli(sqlite_hub.home, "export", "incident") == a("export", "incident").stdout
