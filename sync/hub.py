@@ -28,7 +28,7 @@ from sync.protocol import PullPage, PushBatch, Result, WireChange
 from sync.report import case_summary
 from sync.schema import Schema
 from sync.seal import Sealer
-from sync.signing import WINDOW_MS, AuthError, verify
+from sync.signing import WINDOW_MS, AuthError, read_headers, verify
 from sync.storage import StationRow, Storage, StoredChange, Tx
 from sync.validate import validate_record
 
@@ -97,8 +97,6 @@ class Hub:
 
     def authenticate(self, headers: dict[str, str], method: str, path: str, body: bytes) -> StationRow:
         """The signing station, or AuthError: unknown, revoked, forged, expired or replayed."""
-        from sync.signing import read_headers
-
         claimed = read_headers(headers).station
         with self.storage.transaction() as tx:
             station = tx.station(claimed)
@@ -126,12 +124,12 @@ class Hub:
         receipt = tx.receipt_of(station.id, change.seq)
         if receipt is not None:
             return Result(change.seq, receipt=receipt)  # a resend: the same receipt, nothing new
+        before = tx.record(change.record)
         try:
-            self._check(tx, station, change)
+            self._check(station, change, before)
         except TownshipError as exc:
             return Result(change.seq, rejected=str(exc))
-        before = tx.record(change.record)
-        state = self._state(tx, change.record)
+        state = self._state_from(change.record, before)
         for name, version in merge.change_versions(change.op, change.fields, change.hlc, change.base):
             state = merge.apply(state, name, version)
         sealed_fields = self.sealer.seal_value(change.fields, _change_ad(station.id, change))
@@ -142,14 +140,13 @@ class Hub:
         self._put_state(tx, change, state)
         return Result(change.seq, receipt=hub_seq)
 
-    def _check(self, tx: Tx, station: StationRow, change: WireChange) -> None:
+    def _check(self, station: StationRow, change: WireChange, before: tuple[Any, ...] | None) -> None:
         if change.station != station.id:
             raise AuthError("not_yours", "只能提交本站的变更", "a station may only push its own changes")
         if not station.in_scope(change.grid):
             raise AuthError("out_of_scope", f"网格 {change.grid} 不在本站范围内",
                             f"grid {change.grid} is outside this station's scope")
-        existing = tx.record(change.record)
-        if existing is not None and not station.in_scope(existing[1]):
+        if before is not None and not station.in_scope(before[1]):
             raise AuthError("out_of_scope", "该记录不在本站范围内",
                             "that record is outside this station's scope")
         stamp = hlc.parse(change.hlc)
@@ -163,7 +160,10 @@ class Hub:
                             partial=change.op == "update")
 
     def _state(self, tx: Tx, record_id: str) -> dict[str, merge.FieldState]:
-        found = tx.record(record_id)
+        return self._state_from(record_id, tx.record(record_id))
+
+    def _state_from(self, record_id: str,
+                    found: tuple[Any, ...] | None) -> dict[str, merge.FieldState]:
         if found is None:
             return {}
         raw = self.sealer.open_value(found[2], record_id.encode())

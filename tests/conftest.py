@@ -68,6 +68,14 @@ def postgres_url(postgres_database: str) -> str:
     return postgres_database
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def hub_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The hub's database URL, once for each engine: the embedded SQLite and PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'hub.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
 @pytest.fixture
 def sqlite_hub(tmp_path: Path) -> Iterator[Any]:
     """A real county hub over HTTPS on 127.0.0.1, on its embedded SQLite database."""

@@ -28,11 +28,9 @@ class Time:
     ms = NOON
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def hub(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Hub]:
-    url = (f"sqlite:///{tmp_path / 'hub.db'}" if request.param == "sqlite"
-           else request.getfixturevalue("postgres_url"))
-    storage = open_storage(url)
+@pytest.fixture
+def hub(hub_database: str) -> Iterator[Hub]:
+    storage = open_storage(hub_database)
     storage.migrate()
     Time.ms = NOON
     yield Hub(storage, os.urandom(32), SCHEMA, HubClock(lambda: Time.ms))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -16,11 +15,9 @@ OTHER_TOWNSHIP = StationRow("st-c", "440524002", (), "key-c", None)
 ONE_GRID = StationRow("st-d", "440524001", ("440524001002",), "key-d", None)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
-    url = (f"sqlite:///{tmp_path / 'hub.db'}" if request.param == "sqlite"
-           else request.getfixturevalue("postgres_url"))
-    store = open_storage(url)
+@pytest.fixture
+def storage(hub_database: str) -> Iterator[Storage]:
+    store = open_storage(hub_database)
     store.migrate()
     store.migrate()  # idempotent
     yield store

@@ -26,11 +26,10 @@ def county_cli(home: Path, *args: str) -> str:
     return result.stdout
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def hub(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HubServer]:
+@pytest.fixture
+def hub(hub_database: str, tmp_path: Path) -> Iterator[HubServer]:
     home = tmp_path / "county"
-    database = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
-    county.init(home, database)
+    county.init(home, hub_database)
     server = HubServer(home).start()
     yield server
     server.stop()
