@@ -83,12 +83,13 @@ CREATE TABLE changes (
     seq            INTEGER PRIMARY KEY AUTOINCREMENT,   -- the station's sequence number
     record_id      TEXT NOT NULL,
     entity         TEXT NOT NULL,
-    op             TEXT NOT NULL CHECK (op IN ('add', 'update', 'delete')),
+    op             TEXT NOT NULL CHECK (op IN ('add', 'update', 'delete', 'undelete')),
     grid           TEXT,
     clear          TEXT NOT NULL,
     sealed         TEXT NOT NULL,
     hlc            TEXT NOT NULL,
     base           TEXT NOT NULL,
+    was            TEXT NOT NULL DEFAULT '',  -- sealed values the author saw, for conflicts
     schema_version INTEGER NOT NULL,
     created_at     TEXT NOT NULL,
     receipt        INTEGER,                -- the hub's sequence number, once accepted

@@ -1,5 +1,6 @@
 """Benchmark of sync: push N people from one station to an empty hub, pull them into a fresh
-station, over real HTTPS on 127.0.0.1.
+station, over real HTTPS on 127.0.0.1. The hub runs as `county serve` in its own process, as
+it does in the county's machine room, so hub and station each have a core.
 
     .venv/bin/python bench/bench_sync.py [--people 160000] [--out bench/out]
 
@@ -29,12 +30,12 @@ from station import keys, synthetic  # noqa: E402
 from station.store import Store  # noqa: E402
 from station.syncer import client_for, enroll, pull, push  # noqa: E402
 from sync import county  # noqa: E402
-from tests.hubserver import HubServer  # noqa: E402
+from tests.hubserver import HubProcess  # noqa: E402
 
 GRIDS = [f"440524001{n:03d}" for n in range(1, 41)]
 
 
-def station(home: Path, hub: HubServer) -> Store:
+def station(home: Path, hub: HubProcess) -> Store:
     store = Store.create(home, township="440524001", name="基准站", clerk="bench",
                          passphrase="benchmark passphrase", kdf=keys.FAST_KDF)
     enroll(store, hub.url, county.open_hub(hub.home).add_enrollment("440524001", []))
@@ -50,7 +51,7 @@ def main() -> None:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     county.init(work / "county")
-    hub = HubServer(work / "county").start()
+    hub = HubProcess(work / "county").start()
     try:
         people = list(synthetic.people(args.people, GRIDS, seed=2026))
         a = station(work / "a", hub)

@@ -385,7 +385,8 @@ def conflicts_list(obj: _Context, include_resolved: bool, as_json: bool) -> None
 
 @conflicts.command("resolve")
 @click.argument("conflict_id")
-@click.option("--keep", type=click.Choice(["local", "remote"]), help="which side to keep")
+@click.option("--keep", type=click.Choice(["local", "remote", "deleted", "edited"]),
+              help="which side to keep (deleted/edited: for a delete that missed an edit)")
 @click.option("--value", "value_json", help="or a new value, as JSON")
 @click.pass_obj
 def conflicts_resolve(obj: _Context, conflict_id: str, keep: str | None,

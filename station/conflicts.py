@@ -1,6 +1,10 @@
 """Conflicts: concurrent edits a person settles. Listing opens the sealed values; settling is
 an ordinary update whose base is the newest clock of the conflict, so it saw every version,
-closes the conflict here, and closes it everywhere it syncs to."""
+closes the conflict here, and closes it everywhere it syncs to.
+
+A delete that missed an edit is settled for the delete (`deleted`: delete again, having seen
+the edit) or for the edit (`edited`: bring the record back with it). `local` and `remote` name
+the side by station where that is unambiguous."""
 
 from __future__ import annotations
 
@@ -17,9 +21,14 @@ class Conflicts:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def _version(self, clock: str, value: str) -> dict[str, Any]:
+    def _version(self, clock: str, value: str, was: str = "", field: str | None = None
+                 ) -> dict[str, Any]:
         node = hlc.parse(clock).node
-        return {"value": json.loads(value), "clock": clock, "here": node == self.store.station_id}
+        out = {"value": json.loads(value), "clock": clock, "here": node == self.store.station_id,
+               "was": json.loads(was) if was else None}
+        if field is not None:
+            out["field"] = field
+        return out
 
     def list(self, include_resolved: bool = False) -> list[dict[str, Any]]:
         sealer, _ = self.store._require_sealer()
@@ -30,7 +39,9 @@ class Conflicts:
         for cid, record, entity, field, sealed, resolved_at, resolution in self.store.conn.execute(
                 sql + " ORDER BY created_at, id"):
             body = sealer.open_value(sealed, cid.encode())
+            base = body.get("base")
             out.append({"id": cid, "record": record, "entity": entity, "field": field,
+                        "base": None if base is None else json.loads(base),
                         "winner": self._version(*body["winner"]),
                         "losers": [self._version(*v) for v in body["losers"]],
                         "resolved_at": resolved_at, "resolution": resolution})
@@ -48,8 +59,11 @@ class Conflicts:
                                   "a step clash is settled by moving the case on after reviewing"
                                   " its timeline (station incident advance)")
         if conflict["field"] == DELETED:
-            raise ValidationError("conflict", "delete_conflict", "删除冲突请在记录上处理",
-                                  "a delete conflict is settled on the record itself (not yet here)")
+            self._settle_delete(conflict, keep, value)
+            return
+        if keep in ("deleted", "edited"):
+            raise ValidationError("keep", keep, "只有删除冲突才能选择 deleted 或 edited",
+                                  "deleted and edited are for delete conflicts; use local or remote")
         versions = [conflict["winner"], *conflict["losers"]]
         if keep in ("local", "remote"):
             mine = keep == "local"
@@ -65,3 +79,31 @@ class Conflicts:
                           force=True)
             writes.txn.cursor.execute("UPDATE conflicts SET resolution = ? WHERE id = ?",
                                       (keep or "value", conflict_id))
+
+    def _settle_delete(self, conflict: dict[str, Any], keep: str | None, value: Any) -> None:
+        if value is not None:
+            raise ValidationError("value", "delete_conflict", "删除冲突只能选择保留删除或保留修改",
+                                  "a delete conflict keeps the delete or the edit: --keep deleted|edited")
+        delete_here = conflict["winner"]["here"]
+        edits_here = {v["here"] for v in conflict["losers"]}
+        if keep in ("local", "remote"):
+            mine = keep == "local"
+            if delete_here == mine and mine not in edits_here:
+                keep = "deleted"
+            elif delete_here != mine and edits_here == {mine}:
+                keep = "edited"
+            else:
+                raise ValidationError("keep", keep,
+                                      "删除和修改不能按本站/他站区分，请用 --keep deleted|edited",
+                                      "local/remote is ambiguous here; use --keep deleted|edited")
+        if keep not in ("deleted", "edited"):
+            raise ValidationError("keep", "required",
+                                  "请选择 --keep deleted（保留删除）或 edited（保留修改）",
+                                  "give --keep deleted or --keep edited")
+        with self.store.atomic() as writes:
+            if keep == "deleted":
+                writes.redelete(conflict["entity"], conflict["record"])
+            else:
+                writes.undelete(conflict["entity"], conflict["record"])
+            writes.txn.cursor.execute("UPDATE conflicts SET resolution = ? WHERE id = ?",
+                                      (keep, conflict["id"]))

@@ -12,16 +12,21 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import queue
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from station.cases import Cases
 from station.store import Store
+from station.writes import Writes, was_ad
 from sync.client import Client, fetch_certificate
 from sync.errors import SyncError, ValidationError
-from sync.protocol import MAX_CHANGES, PushBatch, WireChange
+from sync.protocol import MAX_CHANGES, PullPage, PushBatch, WireChange
 from sync.seal import field_ad
 
 CERT_FILE = "hub.crt"
@@ -89,15 +94,16 @@ def pending(store: Store, limit: int) -> list[WireChange]:
     sealer, _ = store._require_sealer()
     out = []
     for row in store.conn.execute(
-            "SELECT seq, record_id, entity, op, grid, clear, sealed, hlc, base, schema_version"
+            "SELECT seq, record_id, entity, op, grid, clear, sealed, hlc, base, schema_version, was"
             " FROM changes WHERE receipt IS NULL AND rejected IS NULL ORDER BY seq LIMIT ?",
             (limit,)):
-        seq, record, entity, op, grid, clear, sealed, stamp, base, version = row
+        seq, record, entity, op, grid, clear, sealed, stamp, base, version, was = row
         fields = json.loads(clear)
         for name, value in json.loads(sealed).items():
             fields[name] = sealer.open_value(value, field_ad(record, entity, name))
         out.append(WireChange(store.station_id, seq, record, entity, op, grid, fields, stamp,
-                              json.loads(base), version))
+                              json.loads(base), version,
+                              sealer.open_value(was, was_ad(record, stamp)) if was else {}))
     return out
 
 
@@ -122,8 +128,6 @@ def push(store: Store, client: Client) -> SyncResult:
 
 def pull(store: Store, client: Client, limit: int = 1000) -> int:
     """Fetch what changed elsewhere in scope; each page and its cursor in one transaction."""
-    from station.cases import Cases
-
     pulled = 0
     settings = store.settings()
     cursor = int(settings.get("pull_cursor", "0"))
@@ -134,26 +138,80 @@ def pull(store: Store, client: Client, limit: int = 1000) -> int:
         return grid is not None and (grid in grids if grids else grid.startswith(township))
 
     workflows = {w.event_entity: Cases(store, w.name) for w in store.schema.workflows.values()}
-    while True:
-        page = client.pull(cursor, limit)
+    for page in _prefetched(client, cursor, limit):
         with store.atomic() as writes:
-            touched: set[tuple[str, str]] = set()
-            for change in page.changes:
-                if not in_scope(change.grid):
-                    writes.purge(change.record)  # it moved out of our scope: not a delete
-                    continue
-                writes.apply_remote(change)
-                cases = workflows.get(change.entity)
-                parent = store.schema.entity(change.entity).parent_field if cases else None
-                if cases and parent and change.fields.get(parent):
-                    touched.add((change.entity, str(change.fields[parent])))
-            for entity, case_id in sorted(touched):  # event entities: step cache and clashes
-                workflows[entity].refresh(writes, case_id)
+            for entity, case_id in sorted(_apply_pulled(writes, page, in_scope, workflows)):
+                workflows[entity].refresh(writes, case_id)  # event entities: step cache, clashes
             writes.put_settings(pull_cursor=str(page.cursor), last_sync=store.clock.iso())
         pulled += len(page.changes)
-        cursor = page.cursor
-        if not page.more:
-            return pulled
+    return pulled
+
+
+def _apply_pulled(writes: Writes, page: PullPage, in_scope: Callable[[str | None], bool],
+                  workflows: Mapping[str, Cases]) -> set[tuple[str, str]]:
+    """Apply one page in order; the (event entity, case id) pairs whose steps it touched."""
+    touched: set[tuple[str, str]] = set()
+    run: list[WireChange] = []  # in-scope changes since the last purge, applied in one go
+    entered: set[str] = set()
+    for change in page.changes:
+        if not in_scope(change.grid):
+            writes.apply_page(run)
+            run = []
+            writes.purge(change.record)  # it moved out of our scope: not a delete
+            entered.discard(change.record)
+            continue
+        if change.record in page.entering and change.record not in entered:
+            writes.apply_page(run)  # moved in: first its whole state, then the change
+            run = []
+            writes.apply_entering(change.record, page.entering[change.record])
+            entered.add(change.record)
+        run.append(change)
+        parent = writes.schema.entity(change.entity).parent_field if change.entity in workflows else None
+        if parent and change.fields.get(parent):
+            touched.add((change.entity, str(change.fields[parent])))
+    writes.apply_page(run)
+    return touched
+
+
+def _prefetched(client: Client, cursor: int, limit: int) -> Iterator[PullPage]:
+    """Pages from `cursor` on, the next one fetched while the caller applies this one.
+
+    The hub's half (reading, opening, compressing) and the station's (merging, sealing) then
+    overlap, and a slow link's round trip hides behind the apply. One page ahead at most, so
+    memory stays flat; an error in the fetch is raised here, after the pages before it."""
+    ahead: queue.Queue[PullPage | BaseException] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def fetch() -> None:
+        at = cursor
+        while not stop.is_set():
+            try:
+                page: PullPage | BaseException = client.pull(at, limit)
+            except BaseException as exc:  # handed to the caller, who raises it
+                page = exc
+            while not stop.is_set():
+                try:
+                    ahead.put(page, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+            if isinstance(page, BaseException) or not page.more:
+                return
+            at = page.cursor
+
+    fetcher = threading.Thread(target=fetch, name="pull-prefetch", daemon=True)
+    fetcher.start()
+    try:
+        while True:
+            got = ahead.get()
+            if isinstance(got, BaseException):
+                raise got
+            yield got
+            if not got.more:
+                return
+    finally:
+        stop.set()
+        fetcher.join(timeout=max(getattr(client, "timeout", (60.0,))) + 1)
 
 
 def sync_once(store: Store, client: Client | None = None) -> SyncResult:

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 from station.blind_index import BlindIndex
 from sync import clock as hlc
 from sync import merge
-from sync.errors import SyncError, ValidationError
-from sync.protocol import WireChange
+from sync.errors import NotFound, SyncError, ValidationError
+from sync.protocol import Entering, WireChange
 from sync.schema import EntityDef
 from sync.seal import Sealer
 from sync.validate import normalise_for_index, validate_record
@@ -48,6 +48,21 @@ def iso_ms(wall_ms: int) -> str:
     from datetime import UTC, datetime
 
     return datetime.fromtimestamp(wall_ms / 1000, UTC).isoformat(timespec="milliseconds")
+
+
+# Insert or replace a record from its merge state (the columns of `Writes._record_row`).
+_UPSERT_RECORD = (
+    "INSERT INTO records (id, entity, grid, owner, clear, sealed, clocks, created_hlc, hlc,"
+    " deleted, schema_version, created_at, updated_at, state)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+    " grid = excluded.grid, owner = excluded.owner, clear = excluded.clear,"
+    " sealed = excluded.sealed, clocks = excluded.clocks, hlc = excluded.hlc,"
+    " deleted = excluded.deleted, updated_at = excluded.updated_at, state = excluded.state")
+
+
+def was_ad(record_id: str, stamp: str) -> bytes:
+    """Associated data of the sealed previous values one change carries."""
+    return f"{record_id}|{stamp}|was".encode()
 
 
 def _state_ad(record_id: str) -> bytes:
@@ -147,10 +162,12 @@ class Writes:
         )
         change_clear = {k: v for k, v in changed.items() if k not in sealed}
         change_sealed = {k: sealed[k] for k in changed if k in sealed}
+        # What the clerk saw before the edit travels with it, so a conflict can show it.
+        was = {k: current.get(k) for k in changed if base[k]}
         self._append_change(record_id, entity, "update", grid, change_clear, change_sealed, stamp,
-                            base)
+                            base, was)
         if row["state"]:  # the record has a merge state from a pull: keep it in step
-            self._advance_state(row, merge.change_versions("update", changed, stamp, base))
+            self._advance_state(row, merge.change_versions("update", changed, stamp, base, was))
         return True
 
     def delete(self, entity_name: str, record_id: str) -> None:
@@ -170,6 +187,47 @@ class Writes:
         if row["state"]:
             self._advance_state(row, merge.change_versions("delete", {}, stamp, base))
 
+    def undelete(self, entity_name: str, record_id: str) -> None:
+        """Bring a deleted record back, with the edits its delete had missed: how a delete
+        conflict is settled for the edit. Its base is the newest delete, so it wins over every
+        delete it saw, here and wherever it syncs to."""
+        entity, row, state = self._deleted_row(entity_name, record_id)
+        stamp = str(self.store._stamp(self.txn))
+        base = {DELETED: state[DELETED].winner.clock if DELETED in state else row["hlc"]}
+        clocks = json.loads(row["clocks"])
+        clocks[DELETED] = stamp
+        self._replace_index(entity, record_id, {}, self.store._open_fields(row))
+        self.txn.cursor.execute(
+            "UPDATE records SET deleted = 0, clocks = ?, hlc = ?, updated_at = ? WHERE id = ?",
+            (dumps(clocks), stamp, self.store.clock.iso(), record_id))
+        self._append_change(record_id, entity, "undelete", row["grid"], {}, {}, stamp, base)
+        self._save_state(record_id, entity.name, merge.apply_all(
+            state, merge.change_versions("undelete", {}, stamp, base)))
+
+    def redelete(self, entity_name: str, record_id: str) -> None:
+        """Delete again a deleted record, having seen every edit it missed: how a delete
+        conflict is settled for the delete. Its base is the record's newest clock, so no edit
+        is left unseen and the conflict closes everywhere."""
+        entity, row, state = self._deleted_row(entity_name, record_id)
+        stamp = str(self.store._stamp(self.txn))
+        base = {DELETED: max([row["hlc"], *(v.clock for s in state.values() for v in s.versions)])}
+        clocks = json.loads(row["clocks"])
+        clocks[DELETED] = stamp
+        self.txn.cursor.execute("UPDATE records SET clocks = ?, hlc = ?, updated_at = ? WHERE id = ?",
+                                (dumps(clocks), stamp, self.store.clock.iso(), record_id))
+        self._append_change(record_id, entity, "delete", row["grid"], {}, {}, stamp, base)
+        self._save_state(record_id, entity.name, merge.apply_all(
+            state, merge.change_versions("delete", {}, stamp, base)))
+
+    def _deleted_row(self, entity_name: str, record_id: str
+                     ) -> tuple[EntityDef, dict[str, Any], dict[str, merge.FieldState]]:
+        entity = self.schema.entity(entity_name)
+        row = self.store._row(record_id)
+        if row is None or row["entity"] != entity.name or not row["deleted"]:
+            raise NotFound(f"没有已删除的{entity.label_zh}记录 {record_id}",
+                           f"no deleted {entity.name} record {record_id}")
+        return entity, row, self.record_state(row)
+
     def set_step(self, record_id: str, step: str | None) -> None:
         """Cache a workflow subject's current step, derived from its events.
 
@@ -182,17 +240,92 @@ class Writes:
     def apply_remote(self, change: WireChange) -> None:
         """Merge one pulled change into the local record, field by field, exactly as the hub
         does. Not a local write: nothing goes to the change log."""
+        self.apply_page([change])
+
+    def apply_page(self, changes: Iterable[WireChange]) -> None:
+        """`apply_remote` for a page of changes, in order.
+
+        Records this station has never seen (most of a first pull) are merged in memory and
+        written with one executemany at the end; a record it holds is merged row by row.
+        Nothing else reads those new records before the page is done, so this is the same as
+        applying the changes one by one, in a fraction of the time (docs/BENCHMARKS.md)."""
+        changes = list(changes)
+        if not changes:
+            return
         # Our clock moves past every clock we have seen, so a local edit made after this pull
         # is later than what it saw even when this box's wall clock is far behind.
-        self.txn.last = hlc.receive(self.txn.last, hlc.parse(change.hlc), self.store.clock.wall_ms(),
+        newest = max(changes, key=lambda c: c.hlc).hlc
+        self.txn.last = hlc.receive(self.txn.last, hlc.parse(newest), self.store.clock.wall_ms(),
                                     self.store.station_id, max_skew_ms=2**62)
+        held = self._held({c.record for c in changes})
+        fresh: dict[str, tuple[WireChange, dict[str, merge.FieldState], bool]] = {}
+        for change in changes:
+            versions = merge.change_versions(change.op, change.fields, change.hlc, change.base,
+                                             change.was)
+            if change.record in held:
+                self._apply_held(change, versions)
+            elif change.record in fresh:
+                first, state, _ = fresh[change.record]
+                if first.entity != change.entity:
+                    raise SyncError(f"记录 {change.record} 的实体不一致",
+                                    f"record {change.record} changed entity")
+                fresh[change.record] = (change, merge.apply_all(state, versions), False)
+            else:
+                fresh[change.record] = (change, {name: merge.FieldState((v,)) for name, v in versions},
+                                        True)
+        self._insert_fresh(fresh.values())
+
+    def apply_entering(self, record_id: str, entering: Entering) -> None:
+        """Merge the whole state of a record that moved into this station's scope: what the
+        hub knows of it, and what this station may still hold from before it left."""
+        remote = {n: merge.FieldState(tuple(merge.Version(*v) for v in vs))
+                  for n, vs in entering.state.items()}
+        newest = max(v.clock for s in remote.values() for v in s.versions)
+        self.txn.last = hlc.receive(self.txn.last, hlc.parse(newest), self.store.clock.wall_ms(),
+                                    self.store.station_id, max_skew_ms=2**62)
+        row = self.store._row(record_id)
+        if row is not None and row["entity"] != entering.entity:
+            raise SyncError(f"记录 {record_id} 的实体不一致", f"record {record_id} changed entity")
+        local = self.record_state(row) if row is not None else {}
+        self._materialize(record_id, entering.entity, entering.grid,
+                          merge.merge_record(local, remote), row)
+
+    def _held(self, ids: set[str]) -> set[str]:
+        """Which of these records this station already holds."""
+        out: set[str] = set()
+        ordered = sorted(ids)
+        for i in range(0, len(ordered), 500):
+            part = ordered[i : i + 500]
+            out.update(r for (r,) in self.txn.cursor.execute(
+                f"SELECT id FROM records WHERE id IN ({', '.join('?' * len(part))})", part))
+        return out
+
+    def _apply_held(self, change: WireChange, versions: list[tuple[str, merge.Version]]) -> None:
         row = self.store._row(change.record)
-        if row is not None and row["entity"] != change.entity:
+        if row is None or row["entity"] != change.entity:
             raise SyncError(f"记录 {change.record} 的实体不一致", f"record {change.record} changed entity")
-        state = self.record_state(row) if row is not None else {}
-        for name, version in merge.change_versions(change.op, change.fields, change.hlc, change.base):
-            state = merge.apply(state, name, version)
-        self._materialize(change.record, change.entity, change.grid, state, row)
+        self._materialize(change.record, change.entity, change.grid,
+                          merge.apply_all(self.record_state(row), versions), row)
+
+    def _insert_fresh(self, fresh: Iterable[tuple[WireChange, dict[str, merge.FieldState], bool]]
+                      ) -> None:
+        """Write records first seen in this page. A record made by one change has its values
+        as the change carries them and no conflict; where the page held several changes of
+        it, concurrent ones may conflict, and that is recorded here."""
+        rows: list[tuple[Any, ...]] = []
+        index: list[tuple[str, int, str]] = []
+        for change, state, single in fresh:
+            given = {k: v for k, v in change.fields.items() if v is not None} if single else None
+            row, entity, values, deleted = self._record_row(change.record, change.entity, change.grid,
+                                                            state, None, given)
+            rows.append(row)
+            if not deleted:
+                index.extend(self._index_rows(entity, change.record, values))
+            if not single and merge.conflicts(state):
+                self._record_conflicts(change.record, change.entity, state)
+        self.txn.cursor.executemany(_UPSERT_RECORD, rows)
+        self.txn.cursor.executemany(
+            "INSERT OR IGNORE INTO blind_index (field, bucket, record_id) VALUES (?, ?, ?)", index)
 
     def step_clash(self, case_id: str, entity: str, step: str | None, latest_clock: str,
                    clashes: Iterable[tuple[str, str]]) -> None:
@@ -230,26 +363,29 @@ class Writes:
             raw = self.sealer.open_value(row["state"], _state_ad(row["id"]))
             return {n: merge.FieldState(tuple(merge.Version(*v) for v in vs)) for n, vs in raw.items()}
         current = self.store._open_fields(row)
-        latest: dict[str, tuple[str, str]] = {}
-        for op, clear, sealed, stamp, base in self.txn.cursor.execute(
-                "SELECT op, clear, sealed, hlc, base FROM changes WHERE record_id = ? ORDER BY seq",
+        latest: dict[str, tuple[str, str, str]] = {}
+        for op, clear, sealed, stamp, base, was in self.txn.cursor.execute(
+                "SELECT op, clear, sealed, hlc, base, was FROM changes WHERE record_id = ? ORDER BY seq",
                 (row["id"],)).fetchall():
             bases = json.loads(base)
-            names = [DELETED] if op == "delete" else [*json.loads(clear), *json.loads(sealed)]
+            names = [DELETED] if op in ("delete", "undelete") else [*json.loads(clear),
+                                                                    *json.loads(sealed)]
             for name in names:
-                latest[name] = (stamp, bases.get(name, ""))
-        return {name: merge.FieldState((merge.Version(
-                    clock, base, "true" if name == DELETED else merge.canonical(current.get(name))),))
-                for name, (clock, base) in latest.items()}
+                latest[name] = (stamp, bases.get(name, ""), was)
+        state = {}
+        for name, (clock, base, was) in latest.items():
+            seen = self.sealer.open_value(was, was_ad(row["id"], clock)) if was else {}
+            value = (("true" if row["deleted"] else "false") if name == DELETED
+                     else merge.canonical(current.get(name)))
+            state[name] = merge.FieldState((merge.Version(
+                clock, base, value, merge.canonical(seen[name]) if name in seen else ""),))
+        return state
 
     def _advance_state(self, row: Mapping[str, Any], versions: list[tuple[str, merge.Version]]) -> None:
-        state = self.record_state(row)
-        for name, version in versions:
-            state = merge.apply(state, name, version)
-        self._save_state(row["id"], row["entity"], state)
+        self._save_state(row["id"], row["entity"], merge.apply_all(self.record_state(row), versions))
 
     def _save_state(self, record_id: str, entity: str, state: Mapping[str, merge.FieldState]) -> None:
-        raw = {n: [[v.clock, v.base, v.value] for v in s.versions] for n, s in state.items()}
+        raw = {n: [list(v) for v in s.versions] for n, s in state.items()}
         self.txn.cursor.execute("UPDATE records SET state = ? WHERE id = ?",
                                 (self.sealer.seal_value(raw, _state_ad(record_id)), record_id))
         self._record_conflicts(record_id, entity, state)
@@ -257,30 +393,36 @@ class Writes:
     def _materialize(self, record_id: str, entity_name: str, grid: str | None,
                      state: Mapping[str, merge.FieldState], row: Mapping[str, Any] | None) -> None:
         """Write the winners of a merge state as the record everyone sees."""
+        record, entity, values, deleted = self._record_row(record_id, entity_name, grid, state, row)
+        old = self.store._open_fields(row) if row is not None and not row["deleted"] else {}
+        self._replace_index(entity, record_id, old, {} if deleted else values)
+        self.txn.cursor.execute(_UPSERT_RECORD, record)
+        self._record_conflicts(record_id, entity_name, state)
+
+    def _record_row(self, record_id: str, entity_name: str, grid: str | None,
+                    state: Mapping[str, merge.FieldState], row: Mapping[str, Any] | None,
+                    values: dict[str, Any] | None = None
+                    ) -> tuple[tuple[Any, ...], EntityDef, dict[str, Any], bool]:
+        """The records row of a merge state's winners (for `_UPSERT_RECORD`), with the entity,
+        the values and whether the record is deleted. `values` are the winners when the
+        caller has them decoded already."""
         entity = self.schema.entities.get(entity_name) or EntityDef(entity_name, entity_name,
                                                                     entity_name, ())
-        values = {n: json.loads(s.winner.value) for n, s in state.items() if not n.startswith("_")}
-        values = {k: v for k, v in values.items() if v is not None}
+        if values is None:
+            values = {n: json.loads(s.winner.value) for n, s in state.items() if not n.startswith("_")}
+            values = {k: v for k, v in values.items() if v is not None}
         deleted = merge.is_deleted(state)
         clocks = {n: s.winner.clock for n, s in state.items()}
         newest = max(clocks.values())
         created = row["created_hlc"] if row is not None else min(clocks.values())
-        old = self.store._open_fields(row) if row is not None and not row["deleted"] else {}
-        self._replace_index(entity, record_id, old, {} if deleted else values)
         clear, sealed = self._split(entity, record_id, values)
         grid = values.get(entity.scope_field, grid) if entity.scope_field else grid
         owner = values.get(entity.parent_field) if entity.parent_field else None
         now = self.store.clock.iso()
-        self.txn.cursor.execute(
-            "INSERT INTO records (id, entity, grid, owner, clear, sealed, clocks, created_hlc, hlc,"
-            " deleted, schema_version, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
-            " grid = excluded.grid, owner = excluded.owner, clear = excluded.clear,"
-            " sealed = excluded.sealed, clocks = excluded.clocks, hlc = excluded.hlc,"
-            " deleted = excluded.deleted, updated_at = excluded.updated_at",
-            (record_id, entity_name, grid, owner, dumps(clear), dumps(sealed), dumps(clocks), created,
-             newest, int(deleted), self.schema.version, now, now))
-        self._save_state(record_id, entity_name, state)
+        raw = {n: [list(v) for v in s.versions] for n, s in state.items()}
+        return ((record_id, entity_name, grid, owner, dumps(clear), dumps(sealed), dumps(clocks),
+                 created, newest, int(deleted), self.schema.version, now, now,
+                 self.sealer.seal_value(raw, _state_ad(record_id))), entity, values, deleted)
 
     def _record_conflicts(self, record_id: str, entity: str,
                           state: Mapping[str, merge.FieldState]) -> None:
@@ -290,8 +432,10 @@ class Writes:
         for c in merge.conflicts(state):
             cid = f"{record_id}:{c.field}"
             open_now.add(cid)
-            body = {"winner": [c.winner.clock, c.winner.value],
-                    "losers": [[v.clock, v.value] for v in c.losers]}
+            fields = c.loser_fields or (c.field,) * len(c.losers)
+            body = {"winner": [c.winner.clock, c.winner.value, c.winner.was, c.field],
+                    "losers": [[v.clock, v.value, v.was, f] for v, f in zip(c.losers, fields, strict=True)],
+                    "base": c.base}
             self.txn.cursor.execute(
                 "INSERT INTO conflicts (id, record_id, entity, field, sealed, local_hlc, remote_hlc,"
                 " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
@@ -333,12 +477,13 @@ class Writes:
 
     def _append_change(self, record_id: str, entity: EntityDef, op: str, grid: str | None,
                        clear: Mapping[str, Any], sealed: Mapping[str, str], stamp: str,
-                       base: Mapping[str, str]) -> None:
+                       base: Mapping[str, str], was: Mapping[str, Any] | None = None) -> None:
+        sealed_was = self.sealer.seal_value(dict(was), was_ad(record_id, stamp)) if was else ""
         self.txn.cursor.execute(
-            "INSERT INTO changes (record_id, entity, op, grid, clear, sealed, hlc, base,"
-            " schema_version, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO changes (record_id, entity, op, grid, clear, sealed, hlc, base, was,"
+            " schema_version, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (record_id, entity.name, op, grid, dumps(clear), dumps(sealed), stamp, dumps(base),
-             self.schema.version, self.store.clock.iso()),
+             sealed_was, self.schema.version, self.store.clock.iso()),
         )
 
     def _index_rows(self, entity: EntityDef, record_id: str,

@@ -120,6 +120,16 @@ def export(home: Path, entity: str | None) -> None:
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="machine-readable (the only form for now)")
 @click.pass_obj
+def conflicts(home: Path, as_json: bool) -> None:
+    """Open conflicts the hub holds, as JSON lines: the record, the field, the base value,
+    the value shown and the ones that lost. Stations settle them; this is for oversight."""
+    for row in county.open_hub(home).conflicts():
+        _emit(row)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="machine-readable (the only form for now)")
+@click.pass_obj
 def report(home: Path, as_json: bool) -> None:
     """Closure rates and counts, per township and for the county (the station report's shape)."""
     _emit(county.open_hub(home).report())

@@ -15,7 +15,7 @@ import hashlib
 import json
 import secrets
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
@@ -24,12 +24,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sync import clock as hlc
 from sync import merge
 from sync.errors import TownshipError, ValidationError
-from sync.protocol import PullPage, PushBatch, Result, WireChange
+from sync.protocol import Entering, PullPage, PushBatch, Result, WireChange
 from sync.report import case_summary
 from sync.schema import Schema
 from sync.seal import Sealer
 from sync.signing import WINDOW_MS, AuthError, read_headers, verify
-from sync.storage import StationRow, Storage, StoredChange, Tx
+from sync.storage import StationRow, Storage, StoredChange
 from sync.validate import validate_record
 
 CHINA_TZ = timezone(timedelta(hours=8))
@@ -114,31 +114,51 @@ class Hub:
     # ------------------------------------------------------------------ push
 
     def push(self, station: StationRow, batch: PushBatch) -> list[Result]:
-        results = []
-        with self.storage.transaction(push=True) as tx:
-            for change in batch.changes:
-                results.append(self._push_one(tx, station, change))
-        return results
+        """Apply a batch: every change checked on its own, the accepted ones stored in order.
 
-    def _push_one(self, tx: Tx, station: StationRow, change: WireChange) -> Result:
-        receipt = tx.receipt_of(station.id, change.seq)
-        if receipt is not None:
-            return Result(change.seq, receipt=receipt)  # a resend: the same receipt, nothing new
-        before = tx.record(change.record)
-        try:
-            self._check(station, change, before)
-        except TownshipError as exc:
-            return Result(change.seq, rejected=str(exc))
-        state = self._state_from(change.record, before)
-        for name, version in merge.change_versions(change.op, change.fields, change.hlc, change.base):
-            state = merge.apply(state, name, version)
-        sealed_fields = self.sealer.seal_value(change.fields, _change_ad(station.id, change))
-        hub_seq = tx.insert_change(StoredChange(
+        One transaction, one read of the receipts and one of the records the batch touches,
+        one write of each: per-change round trips to the database were most of the push time
+        (docs/BENCHMARKS.md)."""
+        with self.storage.transaction(push=True) as tx:
+            known = tx.receipts_of(station.id, [c.seq for c in batch.changes])
+            stored = tx.records_by_id(sorted({c.record for c in batch.changes}))
+            work = _PushWork(stored)
+            results: list[Result | WireChange] = []
+            for change in batch.changes:
+                if change.seq in known or change.seq in work.accepted:
+                    results.append(change)  # a resend: the same receipt, nothing new
+                    continue
+                try:
+                    results.append(self._accept(station, change, work))
+                except TownshipError as exc:
+                    results.append(Result(change.seq, rejected=str(exc)))
+            seqs = tx.insert_changes(work.changes, self.clock.iso())
+            tx.put_records([(rid, *row) for rid, row in work.records.items()])
+        known.update(zip([c.station_seq for c, _ in work.changes], seqs, strict=True))
+        return [Result(r.seq, receipt=known[r.seq]) if isinstance(r, WireChange) else r
+                for r in results]
+
+    def _accept(self, station: StationRow, change: WireChange, work: _PushWork) -> WireChange:
+        """Check one change and queue it and its record's new state; the change is returned
+        for its receipt, known once the batch is stored."""
+        before = work.current(change.record)
+        self._check(station, change, before)
+        versions = merge.change_versions(change.op, change.fields, change.hlc, change.base,
+                                         change.was)
+        if before is None:  # the common case of a first push: nothing to merge with
+            state = {name: merge.FieldState((v,)) for name, v in versions}
+        else:
+            state = merge.apply_all(self._state_from(change.record, before), versions)
+        ad = _change_ad(station.id, change)
+        sealed_fields = self.sealer.seal_value(change.fields, ad)
+        sealed_was = self.sealer.seal_value(change.was, ad + b"|was") if change.was else ""
+        work.changes.append((StoredChange(
             0, station.id, change.seq, change.record, change.entity, change.op, change.grid,
-            sealed_fields, change.hlc, json.dumps(change.base, sort_keys=True), change.schema_version),
-            self.clock.iso(), prev_grid=before[1] if before else None)
-        self._put_state(tx, change, state)
-        return Result(change.seq, receipt=hub_seq)
+            sealed_fields, change.hlc, _dumps_sorted(change.base), change.schema_version, sealed_was),
+            before[1] if before else None))
+        work.accepted.add(change.seq)
+        work.records[change.record] = self._record_row(change, state)
+        return change
 
     def _check(self, station: StationRow, change: WireChange, before: tuple[Any, ...] | None) -> None:
         if change.station != station.id:
@@ -155,12 +175,9 @@ class Hub:
             raise hlc.ClockSkew(f"时钟超前 {ahead // 1000} 秒，请校正站点时间",
                                 f"clock is {ahead // 1000} s ahead; fix the station's time")
         entity = self.schema.entity(change.entity)
-        if change.op != "delete":
+        if change.op in ("add", "update"):
             validate_record(entity, change.fields, self.schema, today=self.clock.today(),
                             partial=change.op == "update")
-
-    def _state(self, tx: Tx, record_id: str) -> dict[str, merge.FieldState]:
-        return self._state_from(record_id, tx.record(record_id))
 
     def _state_from(self, record_id: str,
                     found: tuple[Any, ...] | None) -> dict[str, merge.FieldState]:
@@ -170,12 +187,12 @@ class Hub:
         return {name: merge.FieldState(tuple(merge.Version(*v) for v in versions))
                 for name, versions in raw.items()}
 
-    def _put_state(self, tx: Tx, change: WireChange, state: dict[str, merge.FieldState]) -> None:
-        raw = {name: [[v.clock, v.base, v.value] for v in s.versions] for name, s in state.items()}
+    def _record_row(self, change: WireChange,
+                    state: dict[str, merge.FieldState]) -> tuple[str, str | None, str, bool, str]:
+        raw = {name: [list(v) for v in s.versions] for name, s in state.items()}
         newest = max(v.clock for s in state.values() for v in s.versions)
-        tx.put_record(change.record, change.entity, change.grid,
-                      self.sealer.seal_value(raw, change.record.encode()), merge.is_deleted(state),
-                      newest)
+        return (change.entity, change.grid, self.sealer.seal_value(raw, change.record.encode()),
+                merge.is_deleted(state), newest)
 
     # ------------------------------------------------------------------ pull and export
 
@@ -183,17 +200,25 @@ class Hub:
         with self.storage.transaction() as tx:
             stored = tx.changes_since(cursor, station, limit)
             last = tx.last_seq()
+            # A record moved into the scope: the station gets its whole state, not only the
+            # fields the moving change wrote.
+            moved_in = sorted({c.record for c in stored if c.prev_grid is not None
+                               and not station.in_scope(c.prev_grid) and station.in_scope(c.grid)})
+            states = tx.records_by_id(moved_in)
         changes = tuple(self._wire(c) for c in stored)
+        entering = {rid: Entering(row[0], row[1], self.sealer.open_value(row[2], rid.encode()))
+                    for rid, row in states.items()}
         # An empty page still moves the cursor past other stations' out-of-scope changes.
         next_cursor = stored[-1].hub_seq if stored else max(cursor, last)
-        return PullPage(changes, next_cursor, len(stored) == limit)
+        return PullPage(changes, next_cursor, len(stored) == limit, entering=entering)
 
     def _wire(self, c: StoredChange) -> WireChange:
         ad = _change_ad(c.station, WireChange(c.station, c.station_seq, c.record, c.entity, c.op,
                                               c.grid, {}, c.hlc, {}, c.schema_version))
         return WireChange(c.station, c.station_seq, c.record, c.entity, c.op, c.grid,
                           self.sealer.open_value(c.fields, ad), c.hlc, json.loads(c.base),
-                          c.schema_version)
+                          c.schema_version,
+                          self.sealer.open_value(c.was, ad + b"|was") if c.was else {})
 
     def report(self) -> dict[str, Any]:
         """The station report's shape, per township and for the whole county."""
@@ -238,6 +263,28 @@ class Hub:
                 total[entity] = total.get(entity, 0) + n
         return {"county": _township_report(every, self.schema, total), "townships": per}
 
+    def state(self, record_id: str) -> dict[str, merge.FieldState]:
+        """A record's merge state: every field's frontier of versions ({} when unknown)."""
+        with self.storage.transaction() as tx:
+            found = tx.records_by_id([record_id]).get(record_id)
+        return self._state_from(record_id, found)
+
+    def conflicts(self) -> list[dict[str, Any]]:
+        """Every open conflict the hub holds, as `station conflicts list --json` shows them
+        (without `here`: the hub has no side of its own). Read from the records' states."""
+        with self.storage.transaction() as tx:
+            rows = list(tx.records())
+        out = []
+        for record_id, entity, grid, sealed_state, _deleted in rows:
+            state = self._state_from(record_id, (entity, grid, sealed_state))
+            for c in merge.conflicts(state):
+                out.append({"id": f"{record_id}:{c.field}", "record": record_id, "entity": entity,
+                            "grid": grid, "field": c.field,
+                            "base": None if c.base is None else json.loads(c.base),
+                            "winner": _version(c.winner),
+                            "losers": [_version(v) for v in c.losers]})
+        return out
+
     def export(self, entity: str | None = None) -> Iterator[dict[str, Any]]:
         """Current records as `station export` prints them: id, entity, fields; sorted by id."""
         with self.storage.transaction() as tx:
@@ -266,6 +313,31 @@ def _township_report(cases: dict[str, dict[str, Any]], schema: Schema,
                                        by_department)
     out["base_data"] = dict(sorted(base_counts.items()))
     return out
+
+
+@dataclass
+class _PushWork:
+    """What one push batch has accepted so far, to be stored in one go at its end."""
+
+    stored: dict[str, tuple[str, str | None, str, int, str]]
+    changes: list[tuple[StoredChange, str | None]] = field(default_factory=list)
+    accepted: set[int] = field(default_factory=set)
+    records: dict[str, tuple[str, str | None, str, bool, str]] = field(default_factory=dict)
+
+    def current(self, record_id: str) -> tuple[str, str | None, str, int, str] | None:
+        """(entity, grid, sealed state, deleted, hlc), counting earlier changes of this batch."""
+        if record_id in self.records:
+            entity, grid, state, deleted, newest = self.records[record_id]
+            return entity, grid, state, int(deleted), newest
+        return self.stored.get(record_id)
+
+
+def _version(v: merge.Version) -> dict[str, Any]:
+    return {"value": json.loads(v.value), "clock": v.clock, "station": hlc.parse(v.clock).node,
+            "was": json.loads(v.was) if v.was else None}
+
+
+_dumps_sorted = json.JSONEncoder(sort_keys=True).encode
 
 
 def _change_ad(station: str, change: WireChange) -> bytes:

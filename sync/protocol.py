@@ -26,7 +26,7 @@ from sync.errors import ValidationError
 # (see docs/BENCHMARKS.md for the measurement once sync is benchmarked).
 MAX_CHANGES = 1_000
 MAX_BODY_BYTES = 4 * 1024 * 1024  # decompressed
-OPS = frozenset({"add", "update", "delete"})
+OPS = frozenset({"add", "update", "delete", "undelete"})
 _ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _NAME = re.compile(r"[a-z_][a-z0-9_]{0,63}")
 
@@ -43,6 +43,7 @@ class WireChange:
     hlc: str
     base: dict[str, str]
     schema_version: int
+    was: dict[str, Any] = field(default_factory=dict)  # values the author saw (updates only)
 
 
 @dataclass(frozen=True)
@@ -59,11 +60,23 @@ class Result:
 
 
 @dataclass(frozen=True)
+class Entering:
+    """The whole merge state of a record that enters the station's scope in this page (moved
+    into its grid or township): the change that moves it carries only what it changed, and
+    the station never saw the rest. Field -> versions, each [clock, base, value, was]."""
+
+    entity: str
+    grid: str | None
+    state: dict[str, list[list[str]]]
+
+
+@dataclass(frozen=True)
 class PullPage:
     changes: tuple[WireChange, ...]
     cursor: int
     more: bool
     extra: dict[str, Any] = field(default_factory=dict)
+    entering: dict[str, Entering] = field(default_factory=dict)  # record id -> its state
 
 
 _compressor = zstandard.ZstdCompressor(level=3)
@@ -100,8 +113,15 @@ def _bounded_decompress(body: bytes, limit: int) -> bytes:
     return bytes(out)
 
 
+def _wire(change: WireChange) -> dict[str, Any]:
+    out = asdict(change)
+    if not change.was:
+        del out["was"]  # most changes are adds: leave the empty object off the wire
+    return out
+
+
 def encode_push(batch: PushBatch) -> bytes:
-    return compress({"station": batch.station, "changes": [asdict(c) for c in batch.changes]})
+    return compress({"station": batch.station, "changes": [_wire(c) for c in batch.changes]})
 
 
 def decode_push(body: bytes) -> PushBatch:
@@ -128,7 +148,7 @@ def decode_change(data: Any, where: str) -> WireChange:
          "记录编号（UUID）", "a record id (UUID)"),
         ("entity", isinstance(get("entity"), str) and bool(_NAME.fullmatch(get("entity"))),
          "实体名", "an entity name"),
-        ("op", get("op") in OPS, "add、update 或 delete", "add, update or delete"),
+        ("op", get("op") in OPS, "add、update、delete 或 undelete", "add, update, delete or undelete"),
         ("grid", get("grid") is None or isinstance(get("grid"), str), "网格代码", "a grid code or null"),
         ("fields", isinstance(get("fields"), dict) and all(_NAME.fullmatch(k) for k in get("fields")),
          "字段对象", "an object of field names"),
@@ -138,11 +158,15 @@ def decode_change(data: Any, where: str) -> WireChange:
          "字段到时钟戳的对象", "an object of field clocks"),
         ("schema_version", _is_int(get("schema_version")) and get("schema_version") >= 1,
          "数据版本号", "a schema version"),
+        ("was", get("was") is None or (isinstance(get("was"), dict) and isinstance(get("fields"), dict)
+                                        and set(get("was")) <= set(get("fields"))),
+         "所改字段原值的对象", "an object of the changed fields' previous values"),
     ]
     for name, ok, zh, en in checks:
         _require(ok, f"{where}.{name}", "shape", f"应为{zh}", f"must be {en}")
     return WireChange(get("station"), get("seq"), get("record"), get("entity"), get("op"),
-                      get("grid"), get("fields"), get("hlc"), get("base"), get("schema_version"))
+                      get("grid"), get("fields"), get("hlc"), get("base"), get("schema_version"),
+                      get("was") or {})
 
 
 def encode_results(results: list[Result]) -> bytes:
@@ -162,8 +186,11 @@ def decode_results(body: bytes) -> list[Result]:
 
 
 def encode_page(page: PullPage) -> bytes:
-    return compress({"changes": [asdict(c) for c in page.changes], "cursor": page.cursor,
-                     "more": page.more, **page.extra})
+    body = {"changes": [_wire(c) for c in page.changes], "cursor": page.cursor,
+            "more": page.more, **page.extra}
+    if page.entering:
+        body["entering"] = {rid: asdict(e) for rid, e in page.entering.items()}
+    return compress(body)
 
 
 def decode_page(body: bytes) -> PullPage:
@@ -172,9 +199,23 @@ def decode_page(body: bytes) -> PullPage:
     _require(_is_int(data.get("cursor")), "cursor", "shape", "应为整数", "must be a whole number")
     changes = data.get("changes")
     _require(isinstance(changes, list), "changes", "list", "应为列表", "must be a list")
-    extra = {k: v for k, v in data.items() if k not in ("changes", "cursor", "more")}
+    extra = {k: v for k, v in data.items() if k not in ("changes", "cursor", "more", "entering")}
+    entering = data.get("entering", {})
+    _require(isinstance(entering, dict), "entering", "object", "应为对象", "must be an object")
     return PullPage(tuple(decode_change(c, f"changes[{i}]") for i, c in enumerate(changes)),
-                    data["cursor"], bool(data.get("more")), extra)
+                    data["cursor"], bool(data.get("more")), extra,
+                    {rid: _decode_entering(e, f"entering.{rid}") for rid, e in entering.items()})
+
+
+def _decode_entering(data: Any, where: str) -> Entering:
+    ok = (isinstance(data, dict) and isinstance(data.get("entity"), str)
+          and (data.get("grid") is None or isinstance(data.get("grid"), str))
+          and isinstance(data.get("state"), dict)
+          and all(isinstance(vs, list) and vs and all(
+              isinstance(v, list) and 3 <= len(v) <= 4 and all(isinstance(x, str) for x in v)
+              for v in vs) for vs in data["state"].values()))
+    _require(ok, where, "shape", "应为记录的合并状态", "must be a record's merge state")
+    return Entering(data["entity"], data.get("grid"), data["state"])
 
 
 def _is_int(value: Any) -> bool:

@@ -60,6 +60,7 @@ CREATE TABLE IF NOT EXISTS changes (
     base           TEXT NOT NULL,
     schema_version INTEGER NOT NULL,
     received_at    TEXT NOT NULL,
+    was            TEXT NOT NULL DEFAULT '',
     UNIQUE (station, station_seq)
 );
 CREATE INDEX IF NOT EXISTS changes_grid ON changes (grid, hub_seq);
@@ -105,6 +106,8 @@ class StoredChange:
     hlc: str
     base: str
     schema_version: int
+    was: str = ""  # sealed values the author saw, "" when none
+    prev_grid: str | None = None  # the record's grid before this change (read back on pull)
 
 
 class Tx:
@@ -171,21 +174,30 @@ class Tx:
         return True
 
     # -- changes and records
-    def receipt_of(self, station: str, station_seq: int) -> int | None:
-        found = self.rows("SELECT hub_seq FROM changes WHERE station = ? AND station_seq = ?",
-                          (station, station_seq))
-        return int(found[0][0]) if found else None
+    def receipts_of(self, station: str, seqs: Sequence[int]) -> dict[int, int]:
+        """Station sequence number -> hub sequence number, for those already stored."""
+        if not seqs:
+            return {}
+        found = self.rows("SELECT station_seq, hub_seq FROM changes WHERE station = ? AND"
+                          " station_seq BETWEEN ? AND ?", (station, min(seqs), max(seqs)))
+        wanted = set(seqs)
+        return {int(s): int(h) for s, h in found if s in wanted}
 
-    def insert_change(self, c: StoredChange, now: str, prev_grid: str | None = None) -> int:
-        """Store a change; `prev_grid` is the record's grid before it, so a station whose scope
-        the record leaves still receives the change that moves it out."""
-        found = self._run(
-            "INSERT INTO changes (station, station_seq, record, entity, op, grid, prev_grid, fields,"
-            " hlc, base, schema_version, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " RETURNING hub_seq",
-            (c.station, c.station_seq, c.record, c.entity, c.op, c.grid, prev_grid, c.fields, c.hlc,
-             c.base, c.schema_version, now)).fetchone()
-        return int(found[0])
+    def insert_changes(self, rows: Sequence[tuple[StoredChange, str | None]], now: str) -> list[int]:
+        """Store changes in order and return their hub sequence numbers.
+
+        Numbered here from `last_seq`, in one executemany: only a push transaction may call
+        this, and pushes are serialised (see the module notes), so the numbers are unique and
+        commit in order. Each change comes with its record's grid before it, so a station
+        whose scope the record leaves still receives the change that moves it out."""
+        first = self.last_seq() + 1
+        self.cursor.executemany(
+            ("INSERT INTO changes (hub_seq, station, station_seq, record, entity, op, grid,"
+             " prev_grid, fields, hlc, base, schema_version, received_at, was)"
+             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)").replace("?", self._mark),
+            [(first + i, c.station, c.station_seq, c.record, c.entity, c.op, c.grid, prev, c.fields,
+              c.hlc, c.base, c.schema_version, now, c.was) for i, (c, prev) in enumerate(rows)])
+        return list(range(first, first + len(rows)))
 
     def changes_since(self, cursor: int, station: StationRow, limit: int) -> list[StoredChange]:
         """Changes after `cursor` in the station's scope, not its own, in hub order."""
@@ -197,7 +209,7 @@ class Tx:
             scope, args = "(grid LIKE ? OR prev_grid LIKE ?)", [station.township + "%"] * 2
         found = self.rows(
             "SELECT hub_seq, station, station_seq, record, entity, op, grid, fields, hlc, base,"
-            f" schema_version FROM changes WHERE hub_seq > ? AND station != ? AND {scope}"
+            f" schema_version, was, prev_grid FROM changes WHERE hub_seq > ? AND station != ? AND {scope}"
             " ORDER BY hub_seq LIMIT ?", [cursor, station.id, *args, limit])
         return [StoredChange(*row) for row in found]
 
@@ -205,20 +217,28 @@ class Tx:
         found = self.rows("SELECT max(hub_seq) FROM changes")
         return int(found[0][0] or 0)
 
-    def record(self, record_id: str) -> tuple[str, str | None, str, int, str] | None:
-        """(entity, grid, state, deleted, hlc) of a record, locked for this transaction."""
-        found = self.rows(self.record_sql(), (record_id,))
-        return tuple(found[0]) if found else None
+    def records_by_id(self, ids: Sequence[str]) -> dict[str, tuple[str, str | None, str, int, str]]:
+        """(entity, grid, state, deleted, hlc) of each record that exists, locked for this
+        transaction."""
+        out: dict[str, tuple[str, str | None, str, int, str]] = {}
+        for i in range(0, len(ids), 500):
+            part = list(ids[i : i + 500])
+            sql = self.record_sql().format(ids=", ".join("?" * len(part)))
+            for row in self.rows(sql, part):
+                out[str(row[0])] = (str(row[1]), row[2], str(row[3]), int(row[4]), str(row[5]))
+        return out
 
     def record_sql(self) -> str:
-        return "SELECT entity, grid, state, deleted, hlc FROM records WHERE id = ?"
+        return "SELECT id, entity, grid, state, deleted, hlc FROM records WHERE id IN ({ids})"
 
-    def put_record(self, record_id: str, entity: str, grid: str | None, state: str, deleted: bool,
-                   hlc: str) -> None:
-        self._run("INSERT INTO records (id, entity, grid, state, deleted, hlc) VALUES (?, ?, ?, ?, ?, ?)"
-                  " ON CONFLICT (id) DO UPDATE SET entity = excluded.entity, grid = excluded.grid,"
-                  " state = excluded.state, deleted = excluded.deleted, hlc = excluded.hlc",
-                  (record_id, entity, grid, state, int(deleted), hlc))
+    def put_records(self, rows: Sequence[tuple[str, str, str | None, str, bool, str]]) -> None:
+        """(id, entity, grid, state, deleted, hlc) of each record, inserted or replaced."""
+        self.cursor.executemany(
+            ("INSERT INTO records (id, entity, grid, state, deleted, hlc) VALUES (?, ?, ?, ?, ?, ?)"
+             " ON CONFLICT (id) DO UPDATE SET entity = excluded.entity, grid = excluded.grid,"
+             " state = excluded.state, deleted = excluded.deleted, hlc = excluded.hlc"
+             ).replace("?", self._mark),
+            [(i, e, g, st, int(d), h) for i, e, g, st, d, h in rows])
 
     def records(self, entity: str | None = None) -> Iterator[tuple[str, str, str | None, str, int]]:
         sql = "SELECT id, entity, grid, state, deleted FROM records"

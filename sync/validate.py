@@ -8,11 +8,13 @@ the value itself: messages end up in logs, and values are personal data.
 from __future__ import annotations
 
 import math
+import operator
 import re
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
 from typing import TypeGuard
 
 from sync.errors import SchemaError, ValidationError
@@ -70,8 +72,9 @@ def _squeeze(raw: str) -> str:
 
 def id_check_char(body17: str) -> str:
     """The ISO 7064 MOD 11-2 check character over the first 17 digits of an ID number."""
-    total = sum(int(d) * w for d, w in zip(body17, _ID_WEIGHTS, strict=True))
-    return _ID_CHECK[total % 11]
+    if len(body17) != 17:
+        raise ValueError("the check character is computed over 17 digits")
+    return _ID_CHECK[sum(map(operator.mul, map(int, body17), _ID_WEIGHTS)) % 11]
 
 
 def _id_shape(raw: str, field: str) -> str:
@@ -99,11 +102,14 @@ def _id_birth_date(value: str, today: date, field: str) -> date:
     return born
 
 
+@lru_cache(maxsize=4096)
 def parse_id_number(raw: str, *, today: date, field: str = "id_number") -> IdNumber:
     """Check a citizen ID number (GB 11643-1999) and read its birth date and sex.
 
     The region code is not checked against today's GB/T 2260 list: codes are frozen when a
-    number is issued, and regions are merged and renamed every year.
+    number is issued, and regions are merged and renamed every year. Cached: validating a
+    person parses the number for the field itself and again for the birth date and sex it
+    implies (a failure is not cached, and raises each time).
     """
     value = _id_shape(raw, field)
     born = _id_birth_date(value, today, field)

@@ -1,9 +1,13 @@
-"""A real county hub over HTTPS on 127.0.0.1 for tests: uvicorn in a daemon thread, so it
-stops by itself with the test process even if a test dies half-way."""
+"""A real county hub over HTTPS on 127.0.0.1 for tests and benchmarks: uvicorn in a daemon
+thread (`HubServer`), so it stops by itself with the test process even if a test dies
+half-way; or `county serve` in a child process (`HubProcess`), to crash and restart it."""
 
 from __future__ import annotations
 
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -47,3 +51,52 @@ class HubServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+
+def _die_with_parent() -> None:
+    """In the child: the kernel kills it when the test process goes, however that goes."""
+    import ctypes
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+class HubProcess:
+    """`county serve` in a child process: a hub that can be killed (SIGKILL) and restarted on
+    the same port, as a county server crashes and comes back. Stopped with the test."""
+
+    def __init__(self, home: Path, port: int | None = None) -> None:
+        self.home = home
+        self.port = port or free_port()
+        self.url = f"https://127.0.0.1:{self.port}"
+        self.fingerprint = county.fingerprint((home / "tls.crt").read_bytes())
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> HubProcess:
+        county_bin = Path(sys.executable).with_name("county")
+        self.process = subprocess.Popen(
+            [str(county_bin), "--home", str(self.home), "serve", "--port", str(self.port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                requests.get(self.url + "/v1/health", verify=str(self.home / "tls.crt"), timeout=1)
+                return self
+            except requests.RequestException:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("the hub process did not start")
+
+    def kill(self) -> None:
+        """A crash: no shutdown, open transactions are left to the database to roll back."""
+        if self.process is not None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()  # uvicorn waits for open keep-alive connections: not forever
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.kill()

@@ -150,8 +150,7 @@ class ThreeStations(RuleBasedStateMachine):
         with self.hub.storage.transaction() as tx:
             rows = list(tx.records())
         for record_id, _entity, _grid, _state, _deleted in rows:
-            with self.hub.storage.transaction() as tx:
-                state = self.hub._state(tx, record_id)
+            state = self.hub.state(record_id)
             for field, field_state in state.items():
                 lost = {v.value for v in field_state.losers}
                 if not lost or field.startswith("_"):

@@ -147,9 +147,12 @@ def test_concurrent_edits_converge_on_the_later_one_and_keep_the_loser(hub: Hub)
                                           fields={"name": "李四乙"}, base=base),)))
     (record,) = hub.export()
     assert record["fields"]["name"] == "李四乙"   # the later clock wins everywhere
-    with hub.storage.transaction() as tx:
-        state = hub._state(tx, R1)
+    state = hub.state(R1)
     assert [v.value for v in state["name"].losers] == ['"李四甲"']
+    (conflict,) = hub.conflicts()
+    assert (conflict["record"], conflict["field"]) == (R1, "name")
+    assert conflict["winner"]["value"] == "李四乙" and conflict["winner"]["station"] == "stb"
+    assert [v["value"] for v in conflict["losers"]] == ["李四甲"]
 
 
 def test_no_personal_value_is_in_clear_in_the_hubs_database(hub: Hub, tmp_path: Path) -> None:
@@ -159,3 +162,21 @@ def test_no_personal_value_is_in_clear_in_the_hubs_database(hub: Hub, tmp_path: 
         dump = repr(tx.rows("SELECT * FROM changes")) + repr(tx.rows("SELECT * FROM records"))
     assert "李四" not in dump and "11010519491231002X" not in dump
     assert GRID in dump  # the scan can see what is clear on purpose
+
+
+def test_one_batch_may_add_then_edit_a_record_and_repeat_a_change(hub: Hub) -> None:
+    """A batch is applied in order as if its changes came one by one: a later change of a
+    record sees the earlier one's state, and a change repeated inside the batch is stored once."""
+    a = enrolled(hub, "st-a")
+    add = person(1, R1)
+    edit = person(2, R1, op="update", fields={"name": "李四改"}, base={"name": add.hlc})
+    bad = person(3, R2, fields={"name": "王五", "id_number": "123"})
+    results = hub.push(a, PushBatch("st-a", (add, edit, bad, edit)))
+    assert [r.seq for r in results] == [1, 2, 3, 2]
+    assert results[0].receipt and results[1].receipt and results[3].receipt == results[1].receipt
+    assert results[2].rejected and "id_number" in results[2].rejected
+    (record,) = hub.export()
+    assert record["fields"]["name"] == "李四改"
+    assert hub.conflicts() == []  # the edit saw the add: no conflict
+    with hub.storage.transaction() as tx:
+        assert len(tx.changes_since(0, StationRow("x", "440524001", (), "k", None), 100)) == 2

@@ -11,6 +11,7 @@ import zstandard
 from sync.errors import ValidationError
 from sync.protocol import (
     MAX_CHANGES,
+    Entering,
     PullPage,
     PushBatch,
     Result,
@@ -31,12 +32,33 @@ CHANGE = WireChange(station="a1b2", seq=7, record="01a224be-898f-709d-9d8d-22528
 
 
 def test_push_results_and_pages_round_trip() -> None:
-    batch = PushBatch("a1b2", (CHANGE, replace(CHANGE, seq=8, op="delete", fields={})))
+    batch = PushBatch("a1b2", (CHANGE, replace(CHANGE, seq=8, op="delete", fields={}),
+                               replace(CHANGE, seq=9, was={"name": "李三"})))
     assert decode_push(encode_push(batch)) == batch
     results = [Result(7, receipt=101), Result(8, rejected="字段 phone：不是有效的电话号码")]
     assert decode_results(encode_results(results)) == results
     page = PullPage((CHANGE,), cursor=101, more=True, extra={"schema_version": 1})
     assert decode_page(encode_page(page)) == page
+    entering = Entering("person", "440524001001", {"name": [[CHANGE.hlc, "", '"李四"', ""]]})
+    page = PullPage((CHANGE,), cursor=102, more=False, entering={CHANGE.record: entering})
+    assert decode_page(encode_page(page)) == page
+
+
+@pytest.mark.parametrize("entering", [
+    [], {"r": {"entity": "person", "grid": None, "state": {"name": []}}},
+    {"r": {"entity": "person", "grid": None, "state": {"name": [["a", "b"]]}}},
+    {"r": {"entity": 5, "grid": None, "state": {}}},
+])
+def test_a_malformed_entering_state_is_refused(entering: Any) -> None:
+    with pytest.raises(ValidationError) as err:
+        decode_page(compress({"changes": [], "cursor": 1, "more": False, "entering": entering}))
+    assert err.value.field.startswith("entering")
+
+
+def test_previous_values_must_belong_to_changed_fields() -> None:
+    with pytest.raises(ValidationError) as err:
+        decode_push(bad({**GOOD, "fields": {"name": "李四"}, "was": {"phone": "1"}}))
+    assert err.value.field == "changes[0].was"
 
 
 def bad(change: dict[str, Any]) -> bytes:

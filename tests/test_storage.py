@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from sync.storage import StationRow, Storage, StoredChange, open_storage
+from sync.storage import StationRow, Storage, StoredChange, Tx, open_storage
 
 NOW = "2026-11-28T04:00:00+00:00"
 HERE = StationRow("st-a", "440524001", (), "key-a", None)
@@ -22,6 +22,10 @@ def storage(hub_database: str) -> Iterator[Storage]:
     store.migrate()  # idempotent
     yield store
     store.close()
+
+
+def insert(tx: Tx, c: StoredChange, prev_grid: str | None = None) -> int:
+    return tx.insert_changes([(c, prev_grid)], NOW)[0]
 
 
 def change(station: str, seq: int, grid: str = "440524001001", record: str = "r1") -> StoredChange:
@@ -59,22 +63,25 @@ def test_a_nonce_is_accepted_once_and_forgotten_after_the_window(storage: Storag
 
 def test_a_change_is_stored_once_per_station_sequence(storage: Storage) -> None:
     with storage.transaction(push=True) as tx:
-        first = tx.insert_change(change("st-a", 1), NOW)
+        first = insert(tx, change("st-a", 1))
+        second, third = tx.insert_changes([(change("st-a", 5), None), (change("st-a", 9), None)], NOW)
+    assert (second, third) == (first + 1, first + 2)
     with storage.transaction(push=True) as tx:
-        assert tx.receipt_of("st-a", 1) == first
-        assert tx.receipt_of("st-a", 2) is None
+        assert tx.receipts_of("st-a", [1, 2, 9]) == {1: first, 9: third}
+        assert tx.receipts_of("st-b", [1]) == {}
+        assert tx.receipts_of("st-a", []) == {}
     with pytest.raises(Exception), storage.transaction(push=True) as tx:  # noqa: B017
-        tx.insert_change(change("st-a", 1), NOW)
+        insert(tx, change("st-a", 1))
     with storage.transaction() as tx:
-        assert tx.last_seq() == first
+        assert tx.last_seq() == third
 
 
 def test_pull_returns_the_scope_in_order_without_the_stations_own(storage: Storage) -> None:
     with storage.transaction(push=True) as tx:
-        tx.insert_change(change("st-a", 1, "440524001001"), NOW)
-        tx.insert_change(change("st-b", 1, "440524001002"), NOW)
-        tx.insert_change(change("st-b", 2, "440524002001"), NOW)
-        tx.insert_change(change("st-b", 3, "440524001001"), NOW)
+        insert(tx, change("st-a", 1, "440524001001"))
+        insert(tx, change("st-b", 1, "440524001002"))
+        insert(tx, change("st-b", 2, "440524002001"))
+        insert(tx, change("st-b", 3, "440524001001"))
     with storage.transaction() as tx:
         mine = tx.changes_since(0, HERE, 10)
         assert [(c.station, c.station_seq) for c in mine] == [("st-b", 1), ("st-b", 3)]
@@ -88,11 +95,14 @@ def test_pull_returns_the_scope_in_order_without_the_stations_own(storage: Stora
 
 def test_records_are_upserted(storage: Storage) -> None:
     with storage.transaction() as tx:
-        tx.put_record("r1", "person", "440524001001", '{"v": 1}', False, "h1")
-        tx.put_record("r1", "person", "440524001001", '{"v": 2}', True, "h2")
+        tx.put_records([("r1", "person", "440524001001", '{"v": 1}', False, "h1"),
+                        ("r3", "house", None, '{"v": 3}', False, "h3")])
+        tx.put_records([("r1", "person", "440524001001", '{"v": 2}', True, "h2")])
     with storage.transaction() as tx:
-        assert tx.record("r1") == ("person", "440524001001", '{"v": 2}', 1, "h2")
-        assert tx.record("r2") is None
+        assert tx.records_by_id(["r1", "r2", "r3"]) == {
+            "r1": ("person", "440524001001", '{"v": 2}', 1, "h2"),
+            "r3": ("house", None, '{"v": 3}', 0, "h3")}
+        assert tx.records_by_id([f"x{i}" for i in range(1200)]) == {}
 
 
 def test_concurrent_pushes_from_many_workers_lose_nothing_and_double_nothing(
@@ -101,8 +111,8 @@ def test_concurrent_pushes_from_many_workers_lose_nothing_and_double_nothing(
     def worker() -> None:
         for seq in range(1, 31):
             with storage.transaction(push=True) as tx:
-                if tx.receipt_of("st-a", seq) is None:
-                    tx.insert_change(change("st-a", seq, record=f"r{seq}"), NOW)
+                if not tx.receipts_of("st-a", [seq]):
+                    insert(tx, change("st-a", seq, record=f"r{seq}"))
         storage.close()
 
     threads = [threading.Thread(target=worker) for _ in range(4)]

@@ -14,7 +14,7 @@ from station import synthetic
 from sync import county
 
 from .conftest import GRID, Cli
-from .hubserver import HubServer
+from .hubserver import HubProcess, HubServer
 
 COUNTY = str(Path(sys.executable).with_name("county"))
 
@@ -35,7 +35,7 @@ def hub(hub_database: str, tmp_path: Path) -> Iterator[HubServer]:
     server.stop()
 
 
-def enroll(cli: Cli, hub: HubServer, *grids: str) -> dict[str, object]:
+def enroll(cli: Cli, hub: HubServer | HubProcess, *grids: str) -> dict[str, object]:
     args = [f"--grid={g}" for g in grids]
     code = json.loads(county_cli(hub.home, "station", "add", "--township", "440524001", *args))
     return cli.json("enroll", "--hub", hub.url, "--code", code["code"], "--fingerprint",
@@ -116,6 +116,7 @@ def test_three_stations_converge_and_a_concurrent_edit_is_one_conflict_each_side
     assert b.json("sync")["pulled"] == 3
     assert b("export").stdout == a("export").stdout == county_cli(hub.home, "export")
 
+    original = a.json("get", "person", ids[0])["fields"]["name"]
     a("update", "person", ids[0], "--json", '{"name": "甲方改名"}')
     b("update", "person", ids[0], "--json", '{"name": "乙方改名"}')
     b("update", "person", ids[1], "--json", '{"phone": "13700000000"}')  # no conflict: one side
@@ -128,6 +129,9 @@ def test_three_stations_converge_and_a_concurrent_edit_is_one_conflict_each_side
         assert conflict["record"] == ids[0] and conflict["field"] == "name"
         values = {conflict["winner"]["value"], *(v["value"] for v in conflict["losers"])}
         assert values == {"甲方改名", "乙方改名"}
+        assert conflict["base"] == original  # what both sides started from
+    (at_hub,) = [json.loads(x) for x in county_cli(hub.home, "conflicts").splitlines()]
+    assert (at_hub["record"], at_hub["field"], at_hub["base"]) == (ids[0], "name", original)
     assert a.json("get", "person", ids[1])["fields"]["phone"] == "13700000000"
 
     conflict_id = json.loads(a("conflicts", "list").stdout)["id"]
@@ -138,7 +142,43 @@ def test_three_stations_converge_and_a_concurrent_edit_is_one_conflict_each_side
     assert b("conflicts", "list").stdout == ""  # the resolution closed it everywhere
     assert b.json("get", "person", ids[0])["fields"]["name"] == "甲方改名"
     assert a("export").stdout == b("export").stdout == county_cli(hub.home, "export")
+    assert county_cli(hub.home, "conflicts") == ""
     assert elsewhere.json("sync")["pulled"] == 0 and elsewhere("export").stdout == ""
+
+
+@pytest.mark.parametrize("keep", ["deleted", "edited"])
+def test_a_delete_that_missed_an_edit_is_a_conflict_settled_either_way_everywhere(
+        cli: Cli, hub: HubServer, tmp_path: Path, keep: str) -> None:
+    a = cli
+    enroll(a, hub)
+    b = station(tmp_path, "b", hub)
+    rid = a("add", "person", "--json", json.dumps(next(synthetic.people(1, [GRID], seed=5)),
+                                                   ensure_ascii=False)).stdout.strip()
+    a("sync")
+    b("sync")
+    b("update", "person", rid, "--json", '{"phone": "13900000000"}')
+    a("delete", "person", rid)  # later, without having seen b's edit
+    b("sync")
+    a("sync")
+    b("sync")
+    assert a("export").stdout == b("export").stdout == county_cli(hub.home, "export") == ""
+    for side in (a, b):
+        (conflict,) = [json.loads(x) for x in side("conflicts", "list").stdout.splitlines()]
+        assert (conflict["record"], conflict["field"]) == (rid, "_deleted")
+        (missed,) = conflict["losers"]
+        assert (missed["field"], missed["value"]) == ("phone", "13900000000")
+    assert "delete" in b("conflicts", "resolve", conflict["id"], "--value", '"x"', ok=False).stderr
+    b("conflicts", "resolve", conflict["id"], "--keep", keep)
+    assert b("conflicts", "list").stdout == ""
+    b("sync")
+    a("sync")
+    assert a("conflicts", "list").stdout == "" and county_cli(hub.home, "conflicts") == ""
+    assert a("export").stdout == b("export").stdout == county_cli(hub.home, "export")
+    if keep == "edited":
+        assert a.json("get", "person", rid)["fields"]["phone"] == "13900000000"
+        assert a.json("search", "13900000000")  # back in the indexes too
+    else:
+        assert a("export").stdout == ""
 
 
 def test_a_delete_reaches_the_other_station_as_a_delete(cli: Cli, hub: HubServer,
@@ -258,3 +298,13 @@ def test_a_record_that_leaves_a_stations_scope_is_removed_there_without_a_delete
     assert narrow.json("status", "--json")["pending"] == 0     # and not taken for a delete
     assert rid in county_cli(hub.home, "export")               # the record lives on
     assert rid in cli("export").stdout
+
+    # Edited while away, then moved back: the station receives the whole record, not only
+    # the fields of the change that moved it.
+    cli("update", "person", rid, "--json", '{"phone": "13600000000"}')
+    cli("update", "person", rid, "--json", json.dumps({"grid": GRID}))
+    cli("sync")
+    narrow("sync")
+    assert narrow("export").stdout == cli("export").stdout
+    assert narrow.json("get", "person", rid)["fields"]["phone"] == "13600000000"
+    assert narrow.json("status", "--json")["pending"] == 0

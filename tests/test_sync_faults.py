@@ -18,10 +18,11 @@ import pytest
 
 from station.store import Store
 from station.syncer import client_for, pending
+from sync import county
 from sync.protocol import PushBatch
 
 from .conftest import PASSPHRASE, STATION, Cli
-from .hubserver import HubServer
+from .hubserver import HubProcess, HubServer
 from .test_sync_e2e import county_cli, enroll, station
 
 
@@ -169,3 +170,37 @@ def test_a_request_cut_mid_body_is_retried_whole_later(cli: Cli, hub: HubServer)
         assert_whole(cli, hub)
     finally:
         proxy.close()
+
+
+def test_a_hub_killed_mid_push_and_restarted_loses_nothing_and_doubles_nothing(
+        cli: Cli, hub_database: str, tmp_path: Path) -> None:
+    """The county server crashes (SIGKILL) while a station pushes, and comes back on the same
+    address: the batch it was applying is rolled back whole, and the next sync completes."""
+    home = tmp_path / "county"
+    county.init(home, hub_database)
+    hub = HubProcess(home).start()
+    try:
+        enroll(cli, hub)
+        cli("demo-data", "--scale", "small", timeout=300)
+        storage = county.open_hub(home).storage
+
+        def stored() -> int:
+            with storage.transaction() as tx:
+                return int(tx.rows("SELECT count(*) FROM changes")[0][0])
+
+        proc = subprocess.Popen([STATION, "sync"], env=cli.env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE)
+        wait_for(lambda: stored() > 0)
+        hub.kill()
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode != 0 and b"cannot reach the hub" in err
+        assert 0 < stored() < local_changes(cli)  # really cut half-way
+        hub = HubProcess(home, hub.port).start()
+        cli("sync", timeout=300)
+        status = cli.json("status", "--json")
+        assert status["pending"] == 0 and status["rejected"] == 0
+        assert stored() == local_changes(cli)  # every change exactly once
+        assert county_cli(home, "export") == cli("export").stdout
+        storage.close()
+    finally:
+        hub.stop()
