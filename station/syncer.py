@@ -30,6 +30,10 @@ from sync.protocol import MAX_CHANGES, PullPage, PushBatch, WireChange
 from sync.seal import field_ad
 
 CERT_FILE = "hub.crt"
+# JSON bytes per push batch (estimated from the outbox row), a quarter of what the hub accepts
+# (MAX_BODY_BYTES): a batch of typical changes is limited by their count, one of long texts
+# by this.
+BATCH_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -89,15 +93,22 @@ def client_for(store: Store) -> Client:
                   Ed25519PrivateKey.from_private_bytes(raw))
 
 
-def pending(store: Store, limit: int) -> list[WireChange]:
-    """The oldest changes not yet accepted or rejected, as they go on the wire."""
+def pending(store: Store, limit: int, max_bytes: int = BATCH_BYTES) -> list[WireChange]:
+    """The oldest changes not yet accepted or rejected, as they go on the wire: at most
+    `limit`, and no more than about `max_bytes` of JSON (always at least one), so a run of
+    long texts never makes a batch the hub must refuse whole."""
     sealer, _ = store._require_sealer()
-    out = []
+    out: list[WireChange] = []
+    size = 0
     for row in store.conn.execute(
             "SELECT seq, record_id, entity, op, grid, clear, sealed, hlc, base, schema_version, was"
             " FROM changes WHERE receipt IS NULL AND rejected IS NULL ORDER BY seq LIMIT ?",
             (limit,)):
         seq, record, entity, op, grid, clear, sealed, stamp, base, version, was = row
+        # Sealed text is base64 of the value plus 29 bytes: an upper bound of its JSON.
+        size += len(clear) + len(sealed) + len(was) + len(base) + 200
+        if out and size > max_bytes:
+            break
         fields = json.loads(clear)
         for name, value in json.loads(sealed).items():
             fields[name] = sealer.open_value(value, field_ad(record, entity, name))
@@ -107,10 +118,10 @@ def pending(store: Store, limit: int) -> list[WireChange]:
     return out
 
 
-def push(store: Store, client: Client) -> SyncResult:
+def push(store: Store, client: Client, limit: int = MAX_CHANGES) -> SyncResult:
     """Send the whole outbox, batch by batch, recording each receipt or rejection."""
     pushed = rejected = batches = 0
-    while batch := pending(store, MAX_CHANGES):
+    while batch := pending(store, limit):
         results = client.push(PushBatch(store.station_id, tuple(batch)))
         with store.atomic() as writes:
             for result in results:

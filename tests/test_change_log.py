@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
+import zstandard
+
 from station.store import Store
 
 from .conftest import GRID, FakeTime
@@ -73,3 +77,21 @@ def test_delete_leaves_a_tombstone_that_is_gone_from_every_view(store: Store) ->
     assert list(store.export()) == []
     assert store.search("11010519491231002X") == []
     assert store.status()["records"] == {}
+
+
+def test_a_push_batch_of_long_texts_stays_under_the_hubs_body_limit(store: Store) -> None:
+    """The outbox is cut by bytes as well as by count: 300 people with 1,000-character notes
+    would be about 1.6 MiB of JSON, more than a batch should carry."""
+    from station.syncer import BATCH_BYTES, pending
+    from sync.protocol import MAX_BODY_BYTES, PushBatch, encode_push
+
+    store.add_many("person", [{**PERSON, "name": f"李{i}", "notes": "独居需关注" * 200}
+                              for i in range(300)])
+    batch = pending(store, 1000)
+    body = len(json.dumps(json.loads(
+        zstandard.ZstdDecompressor().decompress(encode_push(PushBatch(store.station_id, tuple(batch))),
+                                                max_output_size=MAX_BODY_BYTES)),
+        ensure_ascii=False).encode())
+    assert 10 < len(batch) < 300
+    assert BATCH_BYTES // 2 < body <= BATCH_BYTES
+    assert [c.seq for c in pending(store, 1000, max_bytes=1)] == [batch[0].seq]  # never empty
