@@ -30,6 +30,9 @@ from sync.protocol import MAX_CHANGES, PullPage, PushBatch, WireChange
 from sync.seal import field_ad
 
 CERT_FILE = "hub.crt"
+# Changes per pull page (the hub allows up to 5,000). docs/BENCHMARKS.md has the measurement
+# this was chosen by.
+PULL_PAGE = 1000
 # JSON bytes per push batch (estimated from the outbox row), a quarter of what the hub accepts
 # (MAX_BODY_BYTES): a batch of typical changes is limited by their count, one of long texts
 # by this.
@@ -137,7 +140,7 @@ def push(store: Store, client: Client, limit: int = MAX_CHANGES) -> SyncResult:
     return SyncResult(pushed, rejected, batches)
 
 
-def pull(store: Store, client: Client, limit: int = 1000) -> int:
+def pull(store: Store, client: Client, limit: int = PULL_PAGE) -> int:
     """Fetch what changed elsewhere in scope; each page and its cursor in one transaction."""
     pulled = 0
     settings = store.settings()

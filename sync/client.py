@@ -47,6 +47,22 @@ def fetch_certificate(hub_url: str, timeout: float = 5.0) -> bytes:
     return pem.encode()
 
 
+def _certificate_refused(exc: BaseException) -> bool:
+    """Whether a TLS error is the pinned certificate check failing (and not a cut link):
+    requests and urllib3 wrap the `ssl` error, so look through the chain and the args."""
+    seen: set[int] = set()
+    todo: list[object] = [exc]
+    while todo:
+        e = todo.pop()
+        if not isinstance(e, BaseException) or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(e):
+            return True
+        todo.extend([*e.args, e.__cause__, e.__context__, getattr(e, "reason", None)])
+    return False
+
+
 class Client:
     def __init__(self, hub_url: str, cert_path: Path, station_id: str, key: Ed25519PrivateKey,
                  clock_ms: Callable[[], int] = _now_ms, timeout: tuple[float, float] = TIMEOUT) -> None:
@@ -70,8 +86,12 @@ class Client:
                                             headers=all_headers, timeout=self.timeout,
                                             verify=str(self.cert_path))
         except requests.exceptions.SSLError as exc:
-            raise PinMismatch("县级平台的证书与注册时不同，已拒绝连接",
-                              f"the hub's certificate is not the one pinned at enrollment: {exc}") from exc
+            if _certificate_refused(exc):
+                raise PinMismatch("县级平台的证书与注册时不同，已拒绝连接",
+                                  "the hub's certificate is not the one pinned at enrollment") from exc
+            # Any other TLS failure is a connection cut mid-handshake or mid-record.
+            raise HubUnreachable("连不上县级平台（连接中断）",
+                                 "cannot reach the hub: the connection was cut") from exc
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise HubUnreachable("连不上县级平台（网络中断或平台未运行）",
                                  f"cannot reach the hub: {type(exc).__name__}") from exc
