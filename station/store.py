@@ -219,6 +219,10 @@ class Store:
         self.lock()
         self.conn.close()
 
+    def reload_schema(self) -> None:
+        """Read the definition tables again, after a schema bundle changed them."""
+        self.schema = load_schema(self.conn)
+
     def __enter__(self) -> Store:
         return self
 

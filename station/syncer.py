@@ -22,6 +22,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from station.cases import Cases
+from station.schema_updates import apply_bundle
 from station.store import Store
 from station.writes import Writes, was_ad
 from sync.client import Client, fetch_certificate
@@ -152,7 +153,15 @@ def pull(store: Store, client: Client, limit: int = PULL_PAGE) -> int:
         return grid is not None and (grid in grids if grids else grid.startswith(township))
 
     workflows = {w.event_entity: Cases(store, w.name) for w in store.schema.workflows.values()}
-    for page in _prefetched(client, cursor, limit):
+    for page in _prefetched(client, cursor, limit, store.schema.version):
+        if int(page.extra.get("schema_version", 1)) > store.schema.version:
+            # Data from a newer schema is never applied before its bundle.
+            update_schema(store, client)
+            if int(page.extra["schema_version"]) > store.schema.version:
+                raise SyncError("县级平台的数据版本比本站新，但未能取得相应的数据包",
+                                "the hub's data needs a newer schema than the bundles it sent")
+            workflows = {w.event_entity: Cases(store, w.name)
+                         for w in store.schema.workflows.values()}
         with store.atomic() as writes:
             for entity, case_id in sorted(_apply_pulled(writes, page, in_scope, workflows)):
                 workflows[entity].refresh(writes, case_id)  # event entities: step cache, clashes
@@ -187,7 +196,7 @@ def _apply_pulled(writes: Writes, page: PullPage, in_scope: Callable[[str | None
     return touched
 
 
-def _prefetched(client: Client, cursor: int, limit: int) -> Iterator[PullPage]:
+def _prefetched(client: Client, cursor: int, limit: int, version: int) -> Iterator[PullPage]:
     """Pages from `cursor` on, the next one fetched while the caller applies this one.
 
     The hub's half (reading, opening, compressing) and the station's (merging, sealing) then
@@ -200,7 +209,7 @@ def _prefetched(client: Client, cursor: int, limit: int) -> Iterator[PullPage]:
         at = cursor
         while not stop.is_set():
             try:
-                page: PullPage | BaseException = client.pull(at, limit)
+                page: PullPage | BaseException = client.pull(at, limit, version)
             except BaseException as exc:  # handed to the caller, who raises it
                 page = exc
             while not stop.is_set():
@@ -228,8 +237,21 @@ def _prefetched(client: Client, cursor: int, limit: int) -> Iterator[PullPage]:
         fetcher.join(timeout=max(getattr(client, "timeout", (60.0,))) + 1)
 
 
+def update_schema(store: Store, client: Client) -> list[int]:
+    """Fetch and apply the county's schema bundles after this store's version, in order; the
+    versions applied. A bad one stops here with a clear error, and the store stays on the last
+    good version, fully working."""
+    applied = []
+    for item in client.bundles(store.schema.version):
+        bundle = apply_bundle(store, str(item["bundle"]).encode("utf-8"), str(item["signature"]))
+        applied.append(bundle.version)
+    return applied
+
+
 def sync_once(store: Store, client: Client | None = None) -> SyncResult:
-    """One round: push the outbox, then pull. What tests and the daemon call."""
+    """One round: schema bundles first, then push the outbox, then pull. What tests and the
+    daemon call."""
     client = client or client_for(store)
+    update_schema(store, client)
     pushed = push(store, client)
     return SyncResult(pushed.pushed, pushed.rejected, pushed.batches, pull(store, client))

@@ -29,7 +29,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from sync.errors import SchemaError
+from sync.errors import SchemaError, TownshipError
 from sync.schema import FIELD_TYPES, CodeTable, CodeValue, EntityDef, FieldDef, Schema
 
 FORMAT = 1
@@ -224,7 +224,7 @@ def _new_field(schema: Schema, entity: str, spec: Any, where: str, version: int,
 
         try:
             validate_value(f, f.default, schema, today=_EPOCH_TODAY)
-        except SchemaError as exc:
+        except TownshipError as exc:
             raise BundleError(where, f"默认值无效：{exc.zh}", f"the default is invalid: {exc.en}") from None
     return f
 

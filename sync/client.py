@@ -19,7 +19,15 @@ import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from sync.errors import HubUnreachable, Rejected, SyncError
-from sync.protocol import PullPage, PushBatch, Result, decode_page, decode_results, encode_push
+from sync.protocol import (
+    PullPage,
+    PushBatch,
+    Result,
+    decode_page,
+    decode_results,
+    decompress,
+    encode_push,
+)
 from sync.signing import sign
 
 # Connect quickly or give up (a dead link should be noticed in seconds); allow longer to read,
@@ -125,5 +133,16 @@ class Client:
                                          headers={"Content-Type": "application/json",
                                                   "Content-Encoding": "zstd"}))
 
-    def pull(self, cursor: int, limit: int = 1000) -> PullPage:
-        return decode_page(self._send("GET", f"/v1/pull?cursor={cursor}&limit={limit}"))
+    def pull(self, cursor: int, limit: int = 1000, schema_version: int | None = None) -> PullPage:
+        query = f"cursor={cursor}&limit={limit}" + (f"&schema={schema_version}" if schema_version else "")
+        return decode_page(self._send("GET", f"/v1/pull?{query}"))
+
+    def bundles(self, after: int) -> list[dict[str, Any]]:
+        """The county's signed schema bundles after version `after` (checked by the caller)."""
+        data = decompress(self._send("GET", f"/v1/schema?after={after}"))
+        bundles = data.get("bundles") if isinstance(data, dict) else None
+        if not isinstance(bundles, list) or not all(
+                isinstance(b, dict) and isinstance(b.get("bundle"), str)
+                and isinstance(b.get("signature"), str) for b in bundles):
+            raise SyncError("县级平台返回的数据包列表格式不对", "the hub's bundle list is malformed")
+        return bundles

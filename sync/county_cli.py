@@ -135,5 +135,32 @@ def report(home: Path, as_json: bool) -> None:
     _emit(county.open_hub(home).report())
 
 
+@main.group()
+def schema() -> None:
+    """Schema bundles: publish county IT's changes, watch the rollout."""
+
+
+@schema.command("push")
+@click.argument("bundle_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_obj
+def schema_push(home: Path, bundle_file: Path) -> None:
+    """Check a bundle against the current schema, sign it with the county key, publish it."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.from_private_bytes((home / "signing.key").read_bytes())
+    bundle = county.open_hub(home).publish(bundle_file.read_bytes(), key)
+    _emit({"version": bundle.version, "name": bundle.name, "operations": len(bundle.operations),
+           "renames": [f"{r.entity}.{r.old} -> {r.new}" for r in bundle.renames]})
+
+
+@schema.command("list")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable (the only form for now)")
+@click.pass_obj
+def schema_list(home: Path, as_json: bool) -> None:
+    """Versions, when each was published, and how many stations run it."""
+    for row in county.open_hub(home).schema_versions():
+        _emit(row)
+
+
 if __name__ == "__main__":
     main()

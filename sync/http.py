@@ -2,7 +2,8 @@
 
     POST /v1/enroll   JSON {code, station_id, public_key}     (the one unsigned call)
     POST /v1/push     zstd JSON push batch, signed            -> zstd JSON results
-    GET  /v1/pull?cursor=N&limit=M, signed                    -> zstd JSON page
+    GET  /v1/pull?cursor=N&limit=M&schema=V, signed           -> zstd JSON page
+    GET  /v1/schema?after=N, signed                           -> zstd JSON signed bundles
     GET  /v1/health
 
 Every refusal is a 4xx with a JSON body {"error": reason, "message": one line zh (en)}.
@@ -23,7 +24,7 @@ from starlette.routing import Route
 from sync import county
 from sync.errors import NotFound, TownshipError, ValidationError
 from sync.hub import Hub
-from sync.protocol import MAX_BODY_BYTES, decode_push, encode_page, encode_results
+from sync.protocol import MAX_BODY_BYTES, compress, decode_push, encode_page, encode_results
 from sync.signing import AuthError
 
 ZSTD = {"Content-Type": "application/json", "Content-Encoding": "zstd"}
@@ -95,15 +96,27 @@ def make_app(hub: Hub, home: Path) -> Starlette:
         try:
             cursor = int(request.query_params.get("cursor", "0"))
             limit = min(max(int(request.query_params.get("limit", "1000")), 1), 5000)
+            version = int(request.query_params["schema"]) if "schema" in request.query_params else None
         except ValueError:
-            raise ValidationError("cursor", "integer", "cursor 和 limit 应为整数",
-                                  "cursor and limit are whole numbers") from None
-        page = await run_in_threadpool(hub.pull, station, cursor, limit)
+            raise ValidationError("cursor", "integer", "cursor、limit 和 schema 应为整数",
+                                  "cursor, limit and schema are whole numbers") from None
+        page = await run_in_threadpool(hub.pull, station, cursor, limit, version)
         return Response(encode_page(page), headers=ZSTD)
+
+    async def schema(request: Request) -> Response:
+        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        await run_in_threadpool(hub.authenticate, dict(request.headers), "GET", path, b"")
+        try:
+            after = int(request.query_params.get("after", "1"))
+        except ValueError:
+            raise ValidationError("after", "integer", "after 应为整数", "after is a whole number") from None
+        bundles = await run_in_threadpool(hub.bundles, after)
+        return Response(compress({"bundles": bundles}), headers=ZSTD)
 
     return Starlette(routes=[
         Route("/v1/health", health),
         Route("/v1/enroll", _guarded(enroll), methods=["POST"]),
         Route("/v1/push", _guarded(push), methods=["POST"]),
         Route("/v1/pull", _guarded(pull), methods=["GET"]),
+        Route("/v1/schema", _guarded(schema), methods=["GET"]),
     ])

@@ -14,22 +14,24 @@ import base64
 import hashlib
 import json
 import secrets
+import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from sync import clock as hlc
 from sync import merge
-from sync.errors import TownshipError, ValidationError
+from sync.bundle import Bundle, Rename, check_bundle, parse_bundle, sign_bundle, upcast_fields
+from sync.errors import SchemaError, TownshipError, ValidationError
 from sync.protocol import Entering, PullPage, PushBatch, Result, WireChange
 from sync.report import case_summary
 from sync.schema import Schema
 from sync.seal import Sealer
 from sync.signing import WINDOW_MS, AuthError, read_headers, verify
-from sync.storage import StationRow, Storage, StoredChange
+from sync.storage import StationRow, Storage, StoredChange, Tx
 from sync.validate import validate_record
 
 CHINA_TZ = timezone(timedelta(hours=8))
@@ -62,8 +64,72 @@ class Hub:
     def __init__(self, storage: Storage, data_key: bytes, schema: Schema, clock: HubClock) -> None:
         self.storage = storage
         self.sealer = Sealer(data_key)
-        self.schema = schema
         self.clock = clock
+        # Every version's schema: a change is validated by the rules it was captured under,
+        # so an old station's change is never refused for being old (docs/SCHEMA.md).
+        self.schemas: dict[int, Schema] = {schema.version: schema}
+        self.renames: tuple[Rename, ...] = ()
+        self._schema_lock = threading.Lock()  # request threads catch up concurrently
+        with self.storage.transaction() as tx:
+            self._catch_up(tx)
+
+    @property
+    def schema(self) -> Schema:
+        return self.schemas[max(self.schemas)]
+
+    def _catch_up(self, tx: Tx) -> None:
+        """Load bundles another hub process published since this one last looked."""
+        if tx.bundle_version() == self.schema.version:
+            return
+        with self._schema_lock:
+            for version, _name, body, _sig, _at in tx.bundles(self.schema.version):
+                bundle = parse_bundle(body.encode())
+                self.schemas[version] = check_bundle(bundle, self.schema)
+                self.renames += bundle.renames
+
+    # ------------------------------------------------------------------ schema bundles
+
+    def publish(self, raw: bytes, key: Ed25519PrivateKey) -> Bundle:
+        """Check a bundle against the current schema, sign it and publish it; a rename moves
+        the field in every record state the hub keeps, in the same transaction."""
+        bundle = parse_bundle(raw)
+        with self.storage.transaction(push=True) as tx:
+            self._catch_up(tx)
+            new = check_bundle(bundle, self.schema)
+            tx.add_bundle(bundle.version, bundle.name, raw.decode("utf-8"), sign_bundle(key, raw),
+                          self.clock.iso())
+            for rename in bundle.renames:
+                rows = [(rid, *row) for rid, row in tx.records_by_id(
+                    [r[0] for r in tx.records(rename.entity)]).items()]
+                tx.put_records([
+                    (rid, entity, grid, self._renamed_state(rid, state, rename), bool(deleted), newest)
+                    for rid, entity, grid, state, deleted, newest in rows])
+        with self._schema_lock:
+            self.schemas[bundle.version] = new
+            self.renames += bundle.renames
+        return bundle
+
+    def _renamed_state(self, record_id: str, sealed: str, rename: Rename) -> str:
+        raw = self.sealer.open_value(sealed, record_id.encode())
+        if rename.old in raw:
+            raw[rename.new] = raw.pop(rename.old)
+        return self.sealer.seal_value(raw, record_id.encode())
+
+    def bundles(self, after: int) -> list[dict[str, Any]]:
+        """The signed bundles after version `after`, oldest first, as stations fetch them."""
+        with self.storage.transaction() as tx:
+            return [{"version": v, "name": n, "bundle": b, "signature": s, "published_at": p}
+                    for v, n, b, s, p in tx.bundles(after)]
+
+    def schema_versions(self) -> list[dict[str, Any]]:
+        """Each version, when it was published, and how many stations run it."""
+        with self.storage.transaction() as tx:
+            published = [(1, "schema.sql", None)] + [(v, n, p) for v, n, _b, _s, p in tx.bundles(0)]
+            running = tx.station_versions()
+        return [{"version": v, "name": n, "published_at": p, "stations": running.get(v, 0)}
+                for v, n, p in published] + (
+            [{"version": None, "name": "not reported yet", "published_at": None,
+              "stations": running[None]}] if running.get(None) else [])
 
     # ------------------------------------------------------------------ enrollment
 
@@ -120,6 +186,7 @@ class Hub:
         one write of each: per-change round trips to the database were most of the push time
         (docs/BENCHMARKS.md)."""
         with self.storage.transaction(push=True) as tx:
+            self._catch_up(tx)
             known = tx.receipts_of(station.id, [c.seq for c in batch.changes])
             stored = tx.records_by_id(sorted({c.record for c in batch.changes}))
             work = _PushWork(stored)
@@ -143,6 +210,7 @@ class Hub:
         for its receipt, known once the batch is stored."""
         before = work.current(change.record)
         self._check(station, change, before)
+        change = self._upcast(change)
         versions = merge.change_versions(change.op, change.fields, change.hlc, change.base,
                                          change.was)
         if before is None:  # the common case of a first push: nothing to merge with
@@ -174,10 +242,23 @@ class Hub:
         if ahead > hlc.DEFAULT_MAX_SKEW_MS:
             raise hlc.ClockSkew(f"时钟超前 {ahead // 1000} 秒，请校正站点时间",
                                 f"clock is {ahead // 1000} s ahead; fix the station's time")
-        entity = self.schema.entity(change.entity)
+        schema = self.schemas.get(change.schema_version)
+        if schema is None:
+            raise SchemaError(f"数据版本 {change.schema_version} 比县级平台的还新",
+                              f"schema version {change.schema_version} is newer than the hub's")
+        entity = schema.entity(change.entity)
         if change.op in ("add", "update"):
-            validate_record(entity, change.fields, self.schema, today=self.clock.today(),
+            validate_record(entity, change.fields, schema, today=self.clock.today(),
                             partial=change.op == "update")
+
+    def _upcast(self, change: WireChange) -> WireChange:
+        """A change in the current schema's names (a field renamed since it was captured)."""
+        if change.schema_version == self.schema.version:
+            return change
+        def up(values: dict[str, Any]) -> dict[str, Any]:
+            return upcast_fields(change.entity, values, change.schema_version, self.renames)
+        return replace(change, fields=up(change.fields), base=up(change.base), was=up(change.was),
+                       schema_version=self.schema.version)
 
     def _state_from(self, record_id: str,
                     found: tuple[Any, ...] | None) -> dict[str, merge.FieldState]:
@@ -196,8 +277,13 @@ class Hub:
 
     # ------------------------------------------------------------------ pull and export
 
-    def pull(self, station: StationRow, cursor: int, limit: int = 1000) -> PullPage:
+    def pull(self, station: StationRow, cursor: int, limit: int = 1000,
+             station_version: int | None = None) -> PullPage:
+        """Changes after `cursor` in the station's scope, in the current schema's names; the
+        page says which version that is, so a station behind fetches the bundles first."""
         with self.storage.transaction() as tx:
+            self._catch_up(tx)
+            tx.seen(station.id, station_version, self.clock.iso())
             stored = tx.changes_since(cursor, station, limit)
             last = tx.last_seq()
             # A record moved into the scope: the station gets its whole state, not only the
@@ -205,12 +291,13 @@ class Hub:
             moved_in = sorted({c.record for c in stored if c.prev_grid is not None
                                and not station.in_scope(c.prev_grid) and station.in_scope(c.grid)})
             states = tx.records_by_id(moved_in)
-        changes = tuple(self._wire(c) for c in stored)
+        changes = tuple(self._upcast(self._wire(c)) for c in stored)
         entering = {rid: Entering(row[0], row[1], self.sealer.open_value(row[2], rid.encode()))
                     for rid, row in states.items()}
         # An empty page still moves the cursor past other stations' out-of-scope changes.
         next_cursor = stored[-1].hub_seq if stored else max(cursor, last)
-        return PullPage(changes, next_cursor, len(stored) == limit, entering=entering)
+        return PullPage(changes, next_cursor, len(stored) == limit,
+                        extra={"schema_version": self.schema.version}, entering=entering)
 
     def _wire(self, c: StoredChange) -> WireChange:
         ad = _change_ad(c.station, WireChange(c.station, c.station_seq, c.record, c.entity, c.op,

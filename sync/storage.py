@@ -38,7 +38,15 @@ CREATE TABLE IF NOT EXISTS stations (
     public_key  TEXT NOT NULL,
     enrolled_at TEXT NOT NULL,
     revoked_at  TEXT,
-    last_seen   TEXT
+    last_seen   TEXT,
+    schema_version INTEGER
+);
+CREATE TABLE IF NOT EXISTS bundles (
+    version      INTEGER PRIMARY KEY,
+    name         TEXT NOT NULL,
+    body         TEXT NOT NULL,
+    signature    TEXT NOT NULL,
+    published_at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS nonces (
     station TEXT NOT NULL,
@@ -163,6 +171,32 @@ class Tx:
     def revoke(self, station_id: str, now: str) -> bool:
         return bool(self._run("UPDATE stations SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
                               (now, station_id)).rowcount)
+
+    def seen(self, station_id: str, schema_version: int | None, now: str) -> None:
+        """A station called: when, and the schema version it says it runs."""
+        self._run("UPDATE stations SET last_seen = ?, schema_version = coalesce(?, schema_version)"
+                  " WHERE id = ?", (now, schema_version, station_id))
+
+    def station_versions(self) -> dict[int | None, int]:
+        """How many stations (not revoked) run each schema version (None: not reported yet)."""
+        return {(None if v is None else int(v)): int(n) for v, n in self.rows(
+            "SELECT schema_version, count(*) FROM stations WHERE revoked_at IS NULL"
+            " GROUP BY schema_version")}
+
+    # -- schema bundles
+    def add_bundle(self, version: int, name: str, body: str, signature: str, now: str) -> None:
+        self._run("INSERT INTO bundles (version, name, body, signature, published_at)"
+                  " VALUES (?, ?, ?, ?, ?)", (version, name, body, signature, now))
+
+    def bundles(self, after: int = 0) -> list[tuple[int, str, str, str, str]]:
+        """(version, name, body, signature, published_at) of each bundle after `after`."""
+        return [(int(v), str(n), str(b), str(s), str(p)) for v, n, b, s, p in self.rows(
+            "SELECT version, name, body, signature, published_at FROM bundles WHERE version > ?"
+            " ORDER BY version", (after,))]
+
+    def bundle_version(self) -> int:
+        found = self.rows("SELECT max(version) FROM bundles")
+        return int(found[0][0] or 1)
 
     def remember_nonce(self, station: str, nonce: str, time_ms: int, forget_before_ms: int) -> bool:
         """True the first time a (station, nonce) is seen; False for a replay."""

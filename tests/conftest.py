@@ -77,6 +77,19 @@ def hub_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
+def hub(hub_database: str, tmp_path: Path) -> Iterator[Any]:
+    """A real county hub over HTTPS on 127.0.0.1, on each backend in turn."""
+    from sync import county
+
+    from .hubserver import HubServer
+
+    county.init(tmp_path / "county", hub_database)
+    server = HubServer(tmp_path / "county").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def sqlite_hub(tmp_path: Path) -> Iterator[Any]:
     """A real county hub over HTTPS on 127.0.0.1, on its embedded SQLite database."""
     from sync import county

@@ -11,6 +11,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, event, settings
@@ -43,8 +44,11 @@ class InProcessClient:
     def push(self, batch: PushBatch) -> list[Result]:
         return self.hub.push(self.station, batch)
 
-    def pull(self, cursor: int, limit: int = 1000) -> PullPage:
-        return self.hub.pull(self.station, cursor, limit)
+    def pull(self, cursor: int, limit: int = 1000, schema_version: int | None = None) -> PullPage:
+        return self.hub.pull(self.station, cursor, limit, schema_version)
+
+    def bundles(self, after: int) -> list[dict[str, Any]]:
+        return self.hub.bundles(after)
 
 
 class ThreeStations(RuleBasedStateMachine):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,15 +23,6 @@ def county_cli(home: Path, *args: str) -> str:
                             timeout=60)
     assert result.returncode == 0, result.stderr
     return result.stdout
-
-
-@pytest.fixture
-def hub(hub_database: str, tmp_path: Path) -> Iterator[HubServer]:
-    home = tmp_path / "county"
-    county.init(home, hub_database)
-    server = HubServer(home).start()
-    yield server
-    server.stop()
 
 
 def enroll(cli: Cli, hub: HubServer | HubProcess, *grids: str) -> dict[str, object]:
