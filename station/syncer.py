@@ -15,6 +15,7 @@ import json
 import queue
 import threading
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,13 +28,13 @@ from station.store import Store
 from station.writes import Writes, was_ad
 from sync.client import Client, fetch_certificate
 from sync.errors import SyncError, ValidationError
-from sync.protocol import MAX_CHANGES, PullPage, PushBatch, WireChange
+from sync.protocol import MAX_CHANGES, PullPage, PushBatch, Result, WireChange
 from sync.seal import field_ad
 
 CERT_FILE = "hub.crt"
 # Changes per pull page (the hub allows up to 5,000). docs/BENCHMARKS.md has the measurement
 # this was chosen by.
-PULL_PAGE = 1000
+PULL_PAGE = 2500
 # JSON bytes per push batch (estimated from the outbox row), a quarter of what the hub accepts
 # (MAX_BODY_BYTES): a batch of typical changes is limited by their count, one of long texts
 # by this.
@@ -97,17 +98,17 @@ def client_for(store: Store) -> Client:
                   Ed25519PrivateKey.from_private_bytes(raw))
 
 
-def pending(store: Store, limit: int, max_bytes: int = BATCH_BYTES) -> list[WireChange]:
-    """The oldest changes not yet accepted or rejected, as they go on the wire: at most
-    `limit`, and no more than about `max_bytes` of JSON (always at least one), so a run of
-    long texts never makes a batch the hub must refuse whole."""
+def pending(store: Store, limit: int, max_bytes: int = BATCH_BYTES, after: int = 0) -> list[WireChange]:
+    """The oldest changes after sequence `after` not yet accepted or rejected, as they go on
+    the wire: at most `limit`, and no more than about `max_bytes` of JSON (always at least
+    one), so a run of long texts never makes a batch the hub must refuse whole."""
     sealer, _ = store._require_sealer()
     out: list[WireChange] = []
     size = 0
     for row in store.conn.execute(
             "SELECT seq, record_id, entity, op, grid, clear, sealed, hlc, base, schema_version, was"
-            " FROM changes WHERE receipt IS NULL AND rejected IS NULL ORDER BY seq LIMIT ?",
-            (limit,)):
+            " FROM changes WHERE seq > ? AND receipt IS NULL AND rejected IS NULL ORDER BY seq LIMIT ?",
+            (after, limit)):
         seq, record, entity, op, grid, clear, sealed, stamp, base, version, was = row
         # Sealed text is base64 of the value plus 29 bytes: an upper bound of its JSON.
         size += len(clear) + len(sealed) + len(was) + len(base) + 200
@@ -123,22 +124,35 @@ def pending(store: Store, limit: int, max_bytes: int = BATCH_BYTES) -> list[Wire
 
 
 def push(store: Store, client: Client, limit: int = MAX_CHANGES) -> SyncResult:
-    """Send the whole outbox, batch by batch, recording each receipt or rejection."""
+    """Send the whole outbox, batch by batch, recording each receipt or rejection.
+
+    While one batch is on its way (and the hub applies it), the next is read and opened, so
+    the station's work hides behind the link and the hub's. Answers are recorded in order;
+    a failure leaves everything not yet answered in the outbox, to be sent again."""
     pushed = rejected = batches = 0
-    while batch := pending(store, limit):
-        results = client.push(PushBatch(store.station_id, tuple(batch)))
-        with store.atomic() as writes:
-            for result in results:
-                writes.acknowledge(result.seq, result.receipt, result.rejected)
-            if results:
-                writes.put_settings(last_sync=store.clock.iso(),
-                                    last_receipt=str(max(r.receipt or 0 for r in results)))
-        batches += 1
-        pushed += sum(1 for r in results if r.receipt)
-        rejected += sum(1 for r in results if r.rejected)
-        if len(results) < len(batch):
-            raise SyncError("县级平台的回执不完整", "the hub answered only part of a batch")
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="push") as sender:
+        batch = pending(store, limit)
+        while batch:
+            answer = sender.submit(client.push, PushBatch(store.station_id, tuple(batch)))
+            following = pending(store, limit, after=batch[-1].seq)
+            results = answer.result()
+            _record_answers(store, results)
+            batches += 1
+            pushed += sum(1 for r in results if r.receipt)
+            rejected += sum(1 for r in results if r.rejected)
+            if len(results) < len(batch):
+                raise SyncError("县级平台的回执不完整", "the hub answered only part of a batch")
+            batch = following
     return SyncResult(pushed, rejected, batches)
+
+
+def _record_answers(store: Store, results: list[Result]) -> None:
+    with store.atomic() as writes:
+        for result in results:
+            writes.acknowledge(result.seq, result.receipt, result.rejected)
+        if results:
+            writes.put_settings(last_sync=store.clock.iso(),
+                                last_receipt=str(max(r.receipt or 0 for r in results)))
 
 
 def pull(store: Store, client: Client, limit: int = PULL_PAGE) -> int:
