@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import json
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -239,3 +241,18 @@ def test_a_value_of_a_field_not_known_yet_is_kept_and_shown_once_its_bundle_arri
     assert "living_alone" in json.loads(row[1])  # kept, sealed as every unknown field
     apply_bundle(store, *signed(LIVING))
     assert store.get("person", rid)["fields"]["living_alone"] is True
+
+
+def test_county_it_is_told_which_operation_of_a_bundle_is_refused_and_why(
+        sqlite_hub: HubServer, tmp_path: Path) -> None:
+    bad = tmp_path / "drop.json"
+    bad.write_bytes(bundle(2, {"op": "add_field", "entity": "person", "field": {
+        "name": "x", "type": "text", "label_zh": "x", "label_en": "x"}},
+        {"op": "drop_field", "entity": "person", "field": "notes"}))
+    result = subprocess.run([str(Path(sys.executable).with_name("county")), "--home",
+                             str(sqlite_hub.home), "schema", "push", str(bad)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "operations[1] drop_field" in result.stderr and "lose data" in result.stderr
+    listed = [json.loads(x) for x in county_cli(sqlite_hub.home, "schema", "list").splitlines()]
+    assert [r["version"] for r in listed] == [1]  # nothing published
