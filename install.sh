@@ -46,6 +46,12 @@ if ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then
     apt_install python3-venv
 fi
 
+if [ "$DEV" -eq 1 ] && ! command -v tmux >/dev/null 2>&1; then
+    # The end-to-end test of the kiosk app runs it in a real terminal.
+    command -v apt-get >/dev/null 2>&1 || die "tmux is needed for the tests; install it"
+    apt_install tmux
+fi
+
 if [ ! -x .venv/bin/python ]; then
     step "creating .venv"
     "$PYTHON" -m venv .venv || die "could not create .venv"

@@ -1,0 +1,50 @@
+"""`station tui` in a real terminal: tmux at 80x24, keys typed, the screen read back."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+import uuid
+
+from .conftest import GRID, PASSPHRASE, STATION, Cli
+
+
+def tmux(*args: str) -> str:
+    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=True,
+                          timeout=30).stdout
+
+
+def test_station_tui_unlocks_and_shows_home_in_a_real_terminal(cli: Cli) -> None:
+    assert shutil.which("tmux"), "tmux is installed by install.sh --dev"
+    cli("add", "person", "--json", json.dumps({"name": "李四", "id_number": "11010519491231002X",
+                                               "grid": GRID}, ensure_ascii=False))
+    session = f"ts-{uuid.uuid4().hex[:8]}"
+    home = cli.env["STATION_HOME"]
+    tmux("new-session", "-d", "-s", session, "-x", "80", "-y", "24",
+         f"env -u STATION_PASSPHRASE STATION_HOME={home} LANG=C.UTF-8 {STATION} tui")
+    try:
+        def screen() -> str:
+            return tmux("capture-pane", "-p", "-t", session)
+
+        def wait_for(words: str, seconds: float = 30) -> str:
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                shown = screen()
+                if words in shown:
+                    return shown
+                time.sleep(0.2)
+            raise AssertionError(f"{words!r} never appeared:\n{screen()}")
+
+        wait_for("解锁工作站")
+        tmux("send-keys", "-t", session, "-l", PASSPHRASE)
+        tmux("send-keys", "-t", session, "Enter")
+        shown = wait_for("待上传")
+        assert "实有人口" in shown and "数据版本: 1" in shown
+        assert all(len(line) <= 80 for line in shown.splitlines())
+        tmux("send-keys", "-t", session, "C-l")
+        wait_for("解锁工作站")
+        tmux("send-keys", "-t", session, "C-q")
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, timeout=30)

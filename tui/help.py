@@ -1,0 +1,36 @@
+"""The help screen: every key binding of the app and of the screen below it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Label, Static
+
+from tui.i18n import text
+
+if TYPE_CHECKING:
+    from tui.app import StationApp
+
+
+class HelpScreen(ModalScreen[None]):
+    app: StationApp
+    BINDINGS: ClassVar[list[BindingType]] = [("escape", "dismiss", "关闭 Close"),
+                                             ("f1", "dismiss", "关闭 Close")]
+
+    def __init__(self, keys: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.keys = keys
+
+    def compose(self) -> ComposeResult:
+        lang = self.app.lang
+        with Vertical(id="help-box"):
+            yield Label(text("help.title", lang), classes="title")
+            yield Static("\n".join(f"{key:<10} {what}" for key, what in self.keys), id="help-keys")
+            yield Label(text("help.close", lang))
+
+    async def action_dismiss(self, result: None = None) -> None:
+        self.dismiss()

@@ -1,0 +1,94 @@
+"""Home: the station at a glance — base-data counts, open and overdue incidents under the
+1/3/5-minute timers, sync state, open conflicts, schema version. Refreshed every few seconds
+from the store (clear columns only; nothing is unsealed for it)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import BindingType
+from textual.containers import Grid, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Label, Static
+
+from station.cases import Cases
+from tui.i18n import text
+
+if TYPE_CHECKING:
+    from tui.app import StationApp
+
+REFRESH_SECONDS = 5
+
+
+class HomeScreen(Screen[None]):
+    app: StationApp
+    BINDINGS: ClassVar[list[BindingType]] = [("r", "refresh", "刷新 Refresh")]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Grid(id="home-grid"):
+            with Vertical(classes="panel"):
+                yield Label("", classes="title", id="base-title")
+                yield DataTable(id="counts", cursor_type="row", zebra_stripes=True)
+            with Vertical(classes="panel"):
+                yield Label("", classes="title", id="work-title")
+                yield Static("", id="incidents")
+                yield Label("", classes="title", id="sync-title")
+                yield Static("", id="sync")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.action_refresh()
+        self.set_interval(REFRESH_SECONDS, self.action_refresh)
+
+    def relabel(self, lang: str) -> None:
+        self.action_refresh()
+
+    def action_refresh(self) -> None:
+        if not self.app.store.unlocked:
+            return
+        lang = self.app.lang
+        status = self.app.store.status()
+        self.query_one("#base-title", Label).update(text("home.base_data", lang))
+        self.query_one("#work-title", Label).update(text("home.incidents", lang))
+        self.query_one("#sync-title", Label).update(text("home.sync", lang))
+        self._counts(status, lang)
+        self.query_one("#incidents", Static).update(self._incidents(lang))
+        self.query_one("#sync", Static).update(_sync_lines(status, lang))
+
+    def _counts(self, status: dict[str, Any], lang: str) -> None:
+        table = self.query_one("#counts", DataTable)
+        table.clear(columns=True)
+        table.add_columns(text("home.entity", lang), text("home.count", lang))
+        schema = self.app.store.schema
+        for name, entity in schema.entities.items():
+            count = status["records"].get(name, 0)
+            if count:
+                table.add_row(entity.label(lang), f"{count:,}", key=name)
+
+    def _incidents(self, lang: str) -> str:
+        waiting = Cases(self.app.store, "incident").attention()
+        open_count = len(Cases(self.app.store, "incident").summaries(open_only=True))
+        overdue = [c for c in waiting if c["next_due"]["seconds_left"] < 0]
+        lines = [f"{text('home.open', lang)}: {open_count}",
+                 f"{text('home.overdue', lang)}: {len(overdue)}"]
+        if waiting:
+            left = int(waiting[0]["next_due"]["seconds_left"])
+            key = "seconds_left" if left >= 0 else "seconds_over"
+            lines.append(f"{text('home.next_due', lang)}: {text(key, lang, n=abs(left))}")
+        return "\n".join(lines)
+
+
+def _sync_lines(status: dict[str, Any], lang: str) -> str:
+    sync = status["sync"]
+    hub = sync["hub"] or text("home.not_enrolled", lang)
+    lines = [f"{text('home.enrolled', lang)}: {hub}",
+             f"{text('home.pending', lang)}: {status['pending']}",
+             f"{text('home.rejected', lang)}: {status['rejected']}",
+             f"{text('home.last_sync', lang)}: {status['last_sync'] or text('home.never', lang)}",
+             f"{text('home.conflicts', lang)}: {status['conflicts']}",
+             f"{text('home.schema', lang)}: {status['schema_version']}"]
+    if sync["last_error"]:
+        lines.append(f"{text('home.last_error', lang)}: {sync['last_error']}")
+    return "\n".join(lines)

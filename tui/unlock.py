@@ -1,0 +1,77 @@
+"""The unlock screen: choose the clerk, type the passphrase. The key derivation takes most of
+a second on purpose, so it runs in a worker and the screen stays responsive."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Input, Label, Select
+
+from sync.errors import TownshipError
+from tui.i18n import text
+
+if TYPE_CHECKING:
+    from tui.app import StationApp
+
+
+class UnlockScreen(Screen[None]):
+    app: StationApp
+
+    def compose(self) -> ComposeResult:
+        lang = self.app.lang
+        clerks = [c["clerk"] for c in self.app.store.clerks()]
+        with Vertical(id="unlock-box"):
+            yield Label(f"{self.app.store.status()['name']} · {text('unlock.title', lang)}",
+                        classes="title", id="unlock-title")
+            yield Label(text("unlock.clerk", lang), id="clerk-label")
+            yield Select([(c, c) for c in clerks], value=clerks[0], allow_blank=False, id="clerk")
+            yield Label(text("unlock.passphrase", lang), id="passphrase-label")
+            yield Input(password=True, id="passphrase")
+            yield Label("", id="unlock-error")
+            yield Button(text("unlock.button", lang), variant="primary", id="unlock")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#passphrase", Input).focus()
+
+    def relabel(self, lang: str) -> None:
+        self.query_one("#unlock-title", Label).update(
+            f"{self.app.store.status()['name']} · {text('unlock.title', lang)}")
+        self.query_one("#clerk-label", Label).update(text("unlock.clerk", lang))
+        self.query_one("#passphrase-label", Label).update(text("unlock.passphrase", lang))
+        self.query_one("#unlock", Button).label = text("unlock.button", lang)
+
+    def show_error(self, message: str) -> None:
+        self.query_one("#unlock-error", Label).update(message)
+
+    @on(Input.Submitted, "#passphrase")
+    @on(Button.Pressed, "#unlock")
+    def submit(self) -> None:
+        passphrase = self.query_one("#passphrase", Input).value
+        if not passphrase:
+            self.show_error(text("unlock.empty", self.app.lang))
+            return
+        clerk = self.query_one("#clerk", Select).value
+        self.show_error(text("unlock.working", self.app.lang))
+        self.query_one("#unlock", Button).disabled = True
+        self.unlock(passphrase, str(clerk))
+
+    @work(thread=True, exclusive=True)
+    def unlock(self, passphrase: str, clerk: str) -> None:
+        try:
+            self.app.store.unlock(passphrase, clerk)
+        except TownshipError as exc:
+            self.app.call_from_thread(self.failed, exc.message(self.app.lang))
+            return
+        self.app.call_from_thread(self.app.unlocked)
+
+    def failed(self, message: str) -> None:
+        self.show_error(message)
+        self.query_one("#unlock", Button).disabled = False
+        field = self.query_one("#passphrase", Input)
+        field.value = ""
+        field.focus()
