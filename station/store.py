@@ -423,6 +423,28 @@ class Store:
                     raise
                 on_error(row["id"], exc)
 
+    def page(self, entity_name: str, after: str = "", limit: int = 50,
+             before: str = "") -> list[dict[str, Any]]:
+        """One page of an entity's live records in id order, after (or, going back, before)
+        an id: keyset paging, so the thousandth page costs what the first does. Only the
+        page's records are opened."""
+        self._require_sealer()
+        self.schema.entity(entity_name)
+        if before:
+            rows = list(self.db.query(
+                "SELECT * FROM records WHERE entity = ? AND deleted = 0 AND id < ?"
+                " ORDER BY id DESC LIMIT ?", [entity_name, before, limit]))[::-1]
+        else:
+            rows = list(self.db.query(
+                "SELECT * FROM records WHERE entity = ? AND deleted = 0 AND id > ?"
+                " ORDER BY id LIMIT ?", [entity_name, after, limit]))
+        return [self._present(row) for row in rows]
+
+    def count(self, entity_name: str) -> int:
+        """Live records of an entity (clear columns only: works while locked)."""
+        return int(self.conn.execute("SELECT count(*) FROM records WHERE entity = ? AND deleted = 0",
+                                     (entity_name,)).fetchone()[0])
+
     def search(self, term: str, entity_name: str | None = None) -> list[dict[str, Any]]:
         """Records whose indexed field (ID number, phone, name) equals `term` exactly."""
         _, index = self._require_sealer()

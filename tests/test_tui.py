@@ -110,3 +110,76 @@ def test_the_app_locks_itself_when_idle(store: Store) -> None:
         assert not store.unlocked
 
     run(app, scenario)
+
+
+def test_add_a_person_with_a_wrong_check_digit_fix_it_beside_the_field_and_save(store: Store) -> None:
+    from textual.widgets import Input
+
+    from tui.form import RecordForm
+    from tui.records import RecordsScreen
+
+    store.lock()
+    app = StationApp(store)
+
+    async def type_into(pilot: Pilot[None], selector: str, value: str) -> None:
+        field = pilot.app.screen.query_one(selector, Input)
+        field.focus()
+        field.value = ""
+        await pilot.press(*[c if c != " " else "space" for c in value])
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        await unlock(pilot)
+        await until(pilot, lambda: isinstance(pilot.app.screen, HomeScreen))
+        await pilot.press("b")
+        await until(pilot, lambda: isinstance(pilot.app.screen, RecordsScreen))
+        await pilot.press("ctrl+a")
+        await until(pilot, lambda: isinstance(pilot.app.screen, RecordForm))
+        await type_into(pilot, "#field-name", "王五")
+        await type_into(pilot, "#field-id_number", "110105194912310021")  # check digit is X
+        await type_into(pilot, "#field-grid", GRID)
+        await pilot.press("ctrl+s")
+        error = pilot.app.screen.query_one("#error-id_number", Label)
+        await until(pilot, lambda: "校验位" in str(error.render()))
+        assert pilot.app.screen.focused is pilot.app.screen.query_one("#field-id_number")
+        assert store.count("person") == 0  # nothing saved
+        await type_into(pilot, "#field-id_number", "11010519491231002X")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(pilot.app.screen, RecordsScreen))
+        assert store.count("person") == 1
+        (person,) = store.page("person")
+        assert person["fields"]["name"] == "王五" and person["fields"]["birth_date"] == "1949-12-31"
+        table = pilot.app.screen.query_one("#records", DataTable)
+        assert table.row_count == 1
+
+    run(app, scenario)
+
+
+def test_the_list_pages_through_many_records_and_finds_by_phone(store: Store) -> None:
+    from station import synthetic
+    from tui.records import PAGE, RecordsScreen
+
+    people = list(synthetic.people(130, [GRID], seed=4))
+    store.add_many("person", people)
+    store.lock()
+    app = StationApp(store)
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        await unlock(pilot)
+        await until(pilot, lambda: isinstance(pilot.app.screen, HomeScreen))
+        await pilot.press("b")
+        await until(pilot, lambda: isinstance(pilot.app.screen, RecordsScreen))
+        screen = pilot.app.screen
+        status = screen.query_one("#records-status", Label)
+        assert "第 1–50 条，共 130 条" in str(status.render())
+        await pilot.press("pagedown", "pagedown")
+        assert "第 101–130 条" in str(status.render())
+        await pilot.press("pagedown")  # no further
+        assert "第 101–130 条" in str(status.render())
+        await pilot.press("pageup")
+        assert "第 51–100 条" in str(status.render())
+        assert screen.query_one("#records", DataTable).row_count == PAGE
+        await pilot.press("ctrl+f")
+        await pilot.press(*people[7]["phone"], "enter")
+        await until(pilot, lambda: "找到 1 条" in str(status.render()))
+
+    run(app, scenario)

@@ -23,7 +23,10 @@ REFRESH_SECONDS = 5
 
 class HomeScreen(Screen[None]):
     app: StationApp
-    BINDINGS: ClassVar[list[BindingType]] = [("r", "refresh", "刷新 Refresh")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        ("b", "records", "基础数据 Base data"),
+        ("r", "refresh", "刷新 Refresh"),
+    ]
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -43,6 +46,14 @@ class HomeScreen(Screen[None]):
         self.set_interval(REFRESH_SECONDS, self.action_refresh)
 
     def relabel(self, lang: str) -> None:
+        self.action_refresh()
+
+    def action_records(self) -> None:
+        from tui.records import RecordsScreen
+
+        self.app.push_screen(RecordsScreen())
+
+    def on_screen_resume(self) -> None:
         self.action_refresh()
 
     def action_refresh(self) -> None:

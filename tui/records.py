@@ -1,0 +1,215 @@
+"""Base data: one entity's records a page at a time (keyset paging: as fast at record
+160,000 as at record 1), exact search by ID number, phone or name, and the way to a record's
+form. Only the page on screen is unsealed."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Select
+
+from station.store import Store
+from sync.schema import EntityDef, FieldDef
+from tui.form import RecordForm
+from tui.i18n import text
+
+if TYPE_CHECKING:
+    from tui.app import StationApp
+
+PAGE = 50
+BASE_ENTITIES = ("person", "building", "house", "organization", "special_care", "grid")
+
+
+def shown_value(f: FieldDef | None, value: Any, store: Store, lang: str) -> str:
+    """A value as a list cell: code labels instead of codes, lists joined."""
+    if value is None:
+        return ""
+    if f is not None and f.type in ("code", "codes") and f.code_table:
+        table = store.schema.code_tables.get(f.code_table)
+        codes = value if isinstance(value, list) else [value]
+        return "、".join(table.label(str(c), lang) if table else str(c) for c in codes)
+    if isinstance(value, bool):
+        return text("yes" if value else "no", lang)
+    if isinstance(value, list):
+        return "、".join(map(str, value))
+    return str(value)
+
+
+def list_fields(entity: EntityDef) -> list[FieldDef]:
+    """The columns of a list: the title field first, then the next few that are not refs."""
+    fields = [f for f in entity.fields if not f.deprecated and f.type not in ("ref", "refs")]
+    title = [f for f in fields if f.name == entity.title_field]
+    return (title + [f for f in fields if f.name != entity.title_field])[:4]
+
+
+class RecordsScreen(Screen[None]):
+    app: StationApp
+    BINDINGS: ClassVar[list[BindingType]] = [
+        # Priority: the table would otherwise scroll its 50 rows; these move through the data.
+        Binding("pagedown,ctrl+n", "next_page", "下一页 Next", priority=True),
+        Binding("pageup,ctrl+p", "previous_page", "上一页 Previous", priority=True),
+        Binding("ctrl+a", "add", "新增 Add"),
+        Binding("delete,ctrl+d", "delete", "删除 Delete"),
+        Binding("ctrl+f", "find", "查找 Find"),
+        Binding("escape", "back", "返回 Back"),
+    ]
+
+    def __init__(self, entity: str = "person") -> None:
+        super().__init__()
+        self.entity = entity
+        self.rows: list[dict[str, Any]] = []
+        self.position = 0  # index of the first row shown
+        self.searching = False
+
+    def compose(self) -> ComposeResult:
+        schema = self.app.store.schema
+        lang = self.app.lang
+        yield Header()
+        with Horizontal(id="records-bar"):
+            yield Select([(schema.entity(e).label(lang), e) for e in BASE_ENTITIES if e in schema.entities],
+                         value=self.entity, allow_blank=False, id="entity")
+            yield Input(placeholder=text("records.search", lang), id="search")
+        yield DataTable(id="records", cursor_type="row", zebra_stripes=True)
+        yield Label("", id="records-status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.load()
+        self.query_one("#records", DataTable).focus()
+
+    # -- loading
+    def load(self) -> None:
+        """The first page."""
+        self.rows = self.app.store.page(self.entity, limit=PAGE)
+        self.position = 0
+        self.searching = False
+        self.show()
+
+    def show(self) -> None:
+        lang = self.app.lang
+        store = self.app.store
+        entity = store.schema.entity(self.entity)
+        columns = list_fields(entity)
+        table = self.query_one("#records", DataTable)
+        table.clear(columns=True)
+        table.add_columns(*(f.label(lang) for f in columns))
+        for record in self.rows:
+            table.add_row(*(shown_value(f, record["fields"].get(f.name), store, lang) for f in columns),
+                          key=record["id"])
+        total = store.count(self.entity)
+        if self.searching:
+            status = text("records.found", lang, n=len(self.rows))
+        elif not self.rows:
+            status = text("records.empty", lang)
+        else:
+            status = text("records.page", lang, first=self.position + 1,
+                          last=self.position + len(self.rows), total=f"{total:,}")
+        self.query_one("#records-status", Label).update(status)
+
+    def relabel(self, lang: str) -> None:
+        self.query_one("#search", Input).placeholder = text("records.search", lang)
+        self.show()
+
+    # -- actions
+    @on(Select.Changed, "#entity")
+    def entity_changed(self, event: Select.Changed) -> None:
+        if event.value != self.entity:
+            self.entity = str(event.value)
+            self.load()
+
+    def action_next_page(self) -> None:
+        if not self.rows or self.searching or len(self.rows) < PAGE:
+            return
+        rows = self.app.store.page(self.entity, after=self.rows[-1]["id"], limit=PAGE)
+        if rows:
+            self.rows, self.position = rows, self.position + PAGE
+            self.show()
+
+    def action_previous_page(self) -> None:
+        if not self.rows or self.searching or self.position == 0:
+            return
+        self.rows = self.app.store.page(self.entity, before=self.rows[0]["id"], limit=PAGE)
+        self.position = max(0, self.position - PAGE)
+        self.show()
+
+    def action_find(self) -> None:
+        self.query_one("#search", Input).focus()
+
+    @on(Input.Submitted, "#search")
+    def search(self, event: Input.Submitted) -> None:
+        term = event.value.strip()
+        if not term:
+            self.load()
+            return
+        self.rows = self.app.store.search(term, self.entity)
+        self.searching = True
+        self.show()
+        self.query_one("#records", DataTable).focus()
+
+    def action_back(self) -> None:
+        if self.searching:
+            self.query_one("#search", Input).value = ""
+            self.load()
+        else:
+            self.app.pop_screen()
+
+    def action_add(self) -> None:
+        self.app.push_screen(RecordForm(self.entity), self._after_form)
+
+    @on(DataTable.RowSelected, "#records")
+    def open_record(self, event: DataTable.RowSelected) -> None:
+        record_id = str(event.row_key.value)
+        self.app.push_screen(RecordForm(self.entity, record_id), self._after_form)
+
+    def _after_form(self, saved: str | None) -> None:
+        if saved:
+            self.load()
+
+    def action_delete(self) -> None:
+        table = self.query_one("#records", DataTable)
+        if not self.rows:
+            return
+        record_id = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.app.store.delete(self.entity, record_id)
+                self.app.notify(text("records.deleted", self.app.lang))
+                self.load()
+
+        self.app.push_screen(ConfirmScreen(text("records.confirm_delete", self.app.lang)), confirmed)
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """Yes or no, keyboard first: Y / N (or Enter on the focused button, Esc for no)."""
+
+    app: StationApp
+    BINDINGS: ClassVar[list[BindingType]] = [("y", "answer(True)", "是 Yes"),
+                                             ("n,escape", "answer(False)", "否 No")]
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        lang = self.app.lang
+        with Vertical(id="confirm-box"):
+            yield Label(self.question)
+            with Horizontal():
+                yield Button(f"{text('yes', lang)} (Y)", variant="error", id="yes")
+                yield Button(f"{text('no', lang)} (N)", id="no")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    @on(Button.Pressed)
+    def pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
