@@ -183,3 +183,40 @@ def test_the_list_pages_through_many_records_and_finds_by_phone(store: Store) ->
         await until(pilot, lambda: "找到 1 条" in str(status.render()))
 
     run(app, scenario)
+
+
+def test_a_conflict_is_shown_three_ways_and_settled_with_one_key(store: Store) -> None:
+    from station.conflicts import Conflicts
+    from sync.protocol import WireChange
+    from tui.conflicts import ConflictScreen, ConflictsScreen
+
+    rid = store.add("person", {"name": "李四", "id_number": "11010519491231002X", "grid": GRID})
+    added = store.conn.execute("SELECT created_hlc FROM records WHERE id = ?", (rid,)).fetchone()[0]
+    store.update("person", rid, {"name": "李四甲"})
+    later = f"{int(added.split('.')[0]) + 60_000:015d}.000000.elsewhere"
+    with store.atomic() as writes:  # the same edit made elsewhere, unseen by this station
+        writes.apply_remote(WireChange("elsewhere", 1, rid, "person", "update", GRID,
+                                       {"name": "李四乙"}, later, {"name": added}, 1,
+                                       {"name": "李四"}))
+    assert len(Conflicts(store).list()) == 1
+    store.lock()
+    app = StationApp(store)
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        await unlock(pilot)
+        await until(pilot, lambda: isinstance(pilot.app.screen, HomeScreen))
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ConflictsScreen))
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ConflictScreen))
+        screen = pilot.app.screen
+        assert "李四" in str(screen.query_one("#base", Static).render())
+        assert "李四甲" in str(screen.query_one("#here", Static).render())
+        assert "李四乙" in str(screen.query_one("#there", Static).render())
+        await pilot.press("l")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ConflictsScreen))
+        assert Conflicts(store).list() == []
+        assert store.get("person", rid)["fields"]["name"] == "李四甲"
+        assert store.status()["pending"] == 3  # the add, the edit, and the settling change
+
+    run(app, scenario)

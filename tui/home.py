@@ -25,6 +25,7 @@ class HomeScreen(Screen[None]):
     app: StationApp
     BINDINGS: ClassVar[list[BindingType]] = [
         ("b", "records", "基础数据 Base data"),
+        ("c", "conflicts", "冲突 Conflicts"),
         ("r", "refresh", "刷新 Refresh"),
     ]
 
@@ -52,6 +53,11 @@ class HomeScreen(Screen[None]):
         from tui.records import RecordsScreen
 
         self.app.push_screen(RecordsScreen())
+
+    def action_conflicts(self) -> None:
+        from tui.conflicts import ConflictsScreen
+
+        self.app.push_screen(ConflictsScreen())
 
     def on_screen_resume(self) -> None:
         self.action_refresh()

@@ -1,0 +1,165 @@
+"""Conflicts: concurrent edits to settle. The list shows each open one; its screen shows the
+three values side by side — what both sides started from, this station's, the other's — and
+keeps one or takes a new value. The choice is an ordinary change: it syncs and closes the
+conflict everywhere."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Label, Static
+
+from station.conflicts import Conflicts
+from station.store import Store
+from sync.errors import TownshipError
+from sync.merge import DELETED
+from tui.i18n import text
+
+if TYPE_CHECKING:
+    from tui.app import StationApp
+
+
+def field_label(store: Store, c: dict[str, Any], lang: str) -> str:
+    """The conflicting field as a form names it."""
+    if c["field"] == DELETED:
+        return text("conflicts.deleted_field", lang)
+    entity = store.schema.entities.get(c["entity"])
+    f = entity.by_name.get(c["field"]) if entity else None
+    return f.label(lang) if f else str(c["field"])
+
+
+def _value(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+class ConflictsScreen(Screen[None]):
+    app: StationApp
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", "返回 Back")]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Label("", classes="title", id="conflicts-title")
+        yield DataTable(id="conflicts", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.load()
+        self.query_one("#conflicts", DataTable).focus()
+
+    def on_screen_resume(self) -> None:
+        self.load()
+
+    def relabel(self, lang: str) -> None:
+        self.load()
+
+    def load(self) -> None:
+        lang = self.app.lang
+        found = Conflicts(self.app.store).list()
+        self.query_one("#conflicts-title", Label).update(
+            text("conflicts.title", lang) if found else text("conflicts.none", lang))
+        table = self.query_one("#conflicts", DataTable)
+        table.clear(columns=True)
+        table.add_columns(text("conflicts.record", lang), text("conflicts.field", lang),
+                          text("conflicts.shown", lang), text("conflicts.other", lang))
+        for c in found:
+            table.add_row(self._title(c), field_label(self.app.store, c, lang), _value(c["winner"]["value"]),
+                          "、".join(_value(v["value"]) for v in c["losers"]), key=c["id"])
+
+    def _title(self, c: dict[str, Any]) -> str:
+        schema = self.app.store.schema
+        entity = schema.entities.get(c["entity"])
+        label = entity.label(self.app.lang) if entity else c["entity"]
+        return f"{label} {c['record'][-6:]}"
+
+    @on(DataTable.RowSelected, "#conflicts")
+    def open_conflict(self, event: DataTable.RowSelected) -> None:
+        self.app.push_screen(ConflictScreen(str(event.row_key.value)))
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+
+class ConflictScreen(Screen[None]):
+    """One conflict, three ways. L keeps this station's value, R the other's; a delete
+    conflict keeps the delete (D) or the edit (E); or type a new value and press Enter."""
+
+    app: StationApp
+    AUTO_FOCUS = ""  # nothing focused: keys choose; Tab goes to the new-value field
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("l", "keep('local')", "保留本站 Keep here"),
+        Binding("r", "keep('remote')", "保留对方 Keep other"),
+        Binding("d", "keep('deleted')", "保留删除 Keep delete", show=False),
+        Binding("e", "keep('edited')", "保留修改 Keep edit", show=False),
+        Binding("escape", "back", "返回 Back"),
+    ]
+
+    def __init__(self, conflict_id: str) -> None:
+        super().__init__()
+        self.conflict_id = conflict_id
+
+    def conflict(self) -> dict[str, Any] | None:
+        found = [c for c in Conflicts(self.app.store).list() if c["id"] == self.conflict_id]
+        return found[0] if found else None
+
+    def compose(self) -> ComposeResult:
+        lang = self.app.lang
+        c = self.conflict()
+        yield Header()
+        with Vertical(id="conflict-box"):
+            if c is None:
+                yield Label(text("conflicts.none", lang))
+                return
+            versions = [c["winner"], *c["losers"]]
+            here = [v for v in versions if v["here"]]
+            there = [v for v in versions if not v["here"]]
+            unknown = text("conflicts.unknown", lang)
+
+            def shown(vs: list[dict[str, Any]]) -> str:
+                return "、".join(_value(v["value"]) + (f" ({v['field']})" if v.get("field")
+                                                      and c["field"] == DELETED else "")
+                                for v in vs) or unknown
+
+            yield Label(field_label(self.app.store, c, lang), classes="title")
+            yield Static(f"{text('conflicts.base', lang)}: "
+                         f"{unknown if c.get('base') is None else _value(c['base'])}", id="base")
+            yield Static(f"{text('conflicts.here', lang)}: {shown(here)}", id="here")
+            yield Static(f"{text('conflicts.there', lang)}: {shown(there)}", id="there")
+            if c["field"] == DELETED:
+                yield Static(f"D {text('conflicts.keep_deleted', lang)} · "
+                             f"E {text('conflicts.keep_edited', lang)}", id="choices")
+            elif c["field"] == "step":
+                yield Static(text("conflicts.step", lang), id="choices")
+            else:
+                yield Static(f"L {text('conflicts.keep_local', lang)} · "
+                             f"R {text('conflicts.keep_remote', lang)}", id="choices")
+                yield Input(placeholder=text("conflicts.new", lang), id="new-value")
+        yield Footer()
+
+    def action_keep(self, keep: str) -> None:
+        if isinstance(self.focused, Input):
+            return  # typing a new value: letters are letters
+        self.settle(keep, None)
+
+    @on(Input.Submitted, "#new-value")
+    def new_value(self, event: Input.Submitted) -> None:
+        raw = event.value.strip()
+        if raw:
+            self.settle(None, raw)
+
+    def settle(self, keep: str | None, value: Any) -> None:
+        try:
+            Conflicts(self.app.store).resolve(self.conflict_id, keep, value)
+        except TownshipError as exc:
+            self.app.notify(exc.message(self.app.lang), severity="error")
+            return
+        self.app.notify(text("conflicts.settled", self.app.lang))
+        self.app.pop_screen()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
