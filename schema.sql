@@ -94,7 +94,8 @@ CREATE TABLE changes (
     created_at     TEXT NOT NULL,
     receipt        INTEGER,                -- the hub's sequence number, once accepted
     acked_at       TEXT,
-    rejected       TEXT                    -- the hub's reason, when it refused the change
+    rejected       TEXT,                   -- the hub's reason, when it refused the change
+    resent_as      INTEGER                 -- a refused change fixed and sent again: its new seq
 );
 CREATE INDEX changes_pending ON changes (seq) WHERE receipt IS NULL;
 

@@ -404,6 +404,28 @@ def conflicts_resolve(obj: _Context, conflict_id: str, keep: str | None,
     click.echo("已解决 (settled)", err=True)
 
 
+@main.group()
+def rejected() -> None:
+    """Changes the county hub refused: see why, fix the record, send them again."""
+
+
+@rejected.command("list")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable (the only form for now)")
+@click.pass_obj
+def rejected_list(obj: _Context, as_json: bool) -> None:
+    """Refused changes as JSON lines: seq, record, entity, op, fields, the hub's reason."""
+    for row in obj.store().rejected():
+        _emit(row)
+
+
+@rejected.command("resend")
+@click.argument("seq", type=int)
+@click.pass_obj
+def rejected_resend(obj: _Context, seq: int) -> None:
+    """Send a refused change again as the record stands now (fix the record first)."""
+    _emit({"resent": seq, "as": obj.unlocked().resend(seq)})
+
+
 # Command groups that live in their own modules register themselves on `main`.
 import station.cli_cases  # noqa: E402
 import station.cli_duty  # noqa: E402

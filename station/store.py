@@ -478,6 +478,20 @@ class Store:
                 receipt=r["receipt"], rejected=r["rejected"],
             )
 
+    def rejected(self) -> list[dict[str, Any]]:
+        """Changes the hub refused and nobody has resent yet: what, when, and why."""
+        return [{"seq": r["seq"], "record": r["record_id"], "entity": r["entity"], "op": r["op"],
+                 "fields": sorted([*json.loads(r["clear"]), *json.loads(r["sealed"])]),
+                 "reason": r["rejected"], "at": r["acked_at"]}
+                for r in self.db.query("SELECT * FROM changes WHERE rejected IS NOT NULL"
+                                       " AND resent_as IS NULL ORDER BY seq")]
+
+    def resend(self, seq: int) -> int:
+        """Send a refused change again, as the record stands now (after the clerk fixed it);
+        the new change's sequence number."""
+        with self.atomic() as writes:
+            return writes.resend(seq)
+
     def status(self) -> dict[str, Any]:
         """What a clerk or a script wants to know at a glance; works while locked."""
         settings = self.settings()
@@ -493,7 +507,8 @@ class Store:
             "pending": one(
                 "SELECT count(*) FROM changes WHERE receipt IS NULL AND rejected IS NULL"
             ).fetchone()[0],
-            "rejected": one("SELECT count(*) FROM changes WHERE rejected IS NOT NULL").fetchone()[0],
+            "rejected": one("SELECT count(*) FROM changes WHERE rejected IS NOT NULL"
+                            " AND resent_as IS NULL").fetchone()[0],
             "conflicts": one("SELECT count(*) FROM conflicts WHERE resolved_at IS NULL").fetchone()[0],
             "last_sync": settings.get("last_sync"),
             "last_receipt": settings.get("last_receipt"),

@@ -450,6 +450,50 @@ class Writes:
                     "UPDATE conflicts SET resolved_at = ?, resolution = 'settled' WHERE id = ?",
                     (now, cid))
 
+    def resend(self, seq: int) -> int:
+        """A refused change again, carrying the record's values as they are now: the whole
+        record for an add (so nothing of it is lost at the hub), the same fields for an
+        update. It is checked against today's rules first, so an unfixed value is named here
+        rather than refused again. The record's clocks move to the new change, so later edits
+        are seen as following it."""
+        found = self.txn.cursor.execute(
+            "SELECT record_id, entity, op, clear, sealed, base FROM changes WHERE seq = ?"
+            " AND rejected IS NOT NULL AND resent_as IS NULL", (seq,)).fetchone()
+        if found is None:
+            raise NotFound(f"没有待重发的被拒变更 {seq}", f"no refused change {seq} waiting to be resent")
+        record_id, entity_name, op, clear, sealed, base = found
+        entity = self.schema.entity(entity_name)
+        row = self.store._row(record_id)
+        if row is None:
+            raise NotFound(f"记录 {record_id} 已不在本站", f"record {record_id} is no longer here")
+        current = self.store._open_fields(row)
+        stamp = str(self.store._stamp(self.txn))
+        clocks = json.loads(row["clocks"])
+        if op == "add":
+            values = validate_record(entity, current, self.schema, today=self.store.clock.today())
+            names, bases = list(values), {}
+            self.txn.cursor.execute("UPDATE records SET created_hlc = ?, hlc = ? WHERE id = ?",
+                                    (stamp, stamp, record_id))
+        elif op == "update":
+            names = [*json.loads(clear), *json.loads(sealed)]
+            values = validate_record(entity, {n: current.get(n) for n in names}, self.schema,
+                                     today=self.store.clock.today(), partial=True)
+            bases = json.loads(base)
+            clocks.update(dict.fromkeys(names, stamp))
+        else:
+            values, names, bases = {}, [DELETED], json.loads(base)
+            clocks[DELETED] = stamp
+        self.txn.cursor.execute("UPDATE records SET clocks = ?, hlc = ? WHERE id = ?",
+                                (dumps(clocks), stamp, record_id))
+        change_clear, change_sealed = self._split(entity, record_id, values)
+        self._append_change(record_id, entity, op, row["grid"], change_clear, change_sealed, stamp,
+                            bases)
+        new_seq = int(self.txn.cursor.execute("SELECT last_insert_rowid()").fetchone()[0])
+        self.txn.cursor.execute("UPDATE changes SET resent_as = ? WHERE seq = ?", (new_seq, seq))
+        if row["state"]:
+            self._advance_state(row, merge.change_versions(op, values, stamp, bases))
+        return new_seq
+
     def acknowledge(self, seq: int, receipt: int | None, rejected: str | None) -> None:
         """Record the hub's answer to one change: its receipt, or why it was refused."""
         self.txn.cursor.execute(

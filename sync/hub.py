@@ -234,6 +234,11 @@ class Hub:
         if not station.in_scope(change.grid):
             raise AuthError("out_of_scope", f"网格 {change.grid} 不在本站范围内",
                             f"grid {change.grid} is outside this station's scope")
+        if before is None and change.op != "add":
+            # Its add was refused (or never sent): an edit alone would make half a record.
+            raise ValidationError("record", "unknown_record",
+                                  "县级平台还没有这条记录：请先重发它被拒绝的新增",
+                                  "the county has no such record yet: resend its refused add first")
         if before is not None and not station.in_scope(before[1]):
             raise AuthError("out_of_scope", "该记录不在本站范围内",
                             "that record is outside this station's scope")

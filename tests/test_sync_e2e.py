@@ -49,6 +49,19 @@ def test_records_reach_the_hub_with_receipts_and_a_rejection_blocks_nothing(
     again = cli.json("sync", "--once")
     assert (again["pushed"], again["rejected"]) == (0, 0)
 
+    # The clerk sees why, fixes the record and sends it again: it reaches the hub whole.
+    (refused,) = [json.loads(x) for x in cli("rejected", "list").stdout.splitlines()]
+    assert refused["op"] == "add" and "440524002001" in refused["reason"]
+    cli("update", "person", refused["record"], "--json", json.dumps({"grid": GRID}))
+    assert cli.json("sync", "--once")["rejected"] == 1  # the fix alone is refused: no add yet
+    assert "no refused change" in cli("rejected", "resend", "999", ok=False).stderr
+    for r in [json.loads(x) for x in cli("rejected", "list").stdout.splitlines()]:
+        cli("rejected", "resend", str(r["seq"]))
+    result = cli.json("sync", "--once")
+    assert result["rejected"] == 0 and result["pending"] == 0
+    assert cli.json("status", "--json")["rejected"] == 0
+    assert county_cli(hub.home, "export", "person") == cli("export", "person").stdout
+
 
 def test_an_enrollment_code_cannot_be_used_twice_or_with_a_wrong_fingerprint(
         cli: Cli, hub: HubServer, tmp_path: Path) -> None:
