@@ -42,6 +42,24 @@ BATCH_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
+class Progress:
+    """Where a sync is, for a progress bar: the stage, changes done of how many (None while
+    unknown: a pull learns its total only at the end), and bytes on the wire so far."""
+
+    stage: str  # "schema", "push" or "pull"
+    done: int
+    total: int | None
+    bytes: int
+
+
+Report = Callable[[Progress], None]
+
+
+def _silent(progress: Progress) -> None:
+    pass
+
+
+@dataclass(frozen=True)
 class SyncResult:
     pushed: int
     rejected: int
@@ -123,13 +141,14 @@ def pending(store: Store, limit: int, max_bytes: int = BATCH_BYTES, after: int =
     return out
 
 
-def push(store: Store, client: Client, limit: int = MAX_CHANGES) -> SyncResult:
+def push(store: Store, client: Client, limit: int = MAX_CHANGES, report: Report = _silent) -> SyncResult:
     """Send the whole outbox, batch by batch, recording each receipt or rejection.
 
     While one batch is on its way (and the hub applies it), the next is read and opened, so
     the station's work hides behind the link and the hub's. Answers are recorded in order;
     a failure leaves everything not yet answered in the outbox, to be sent again."""
     pushed = rejected = batches = 0
+    total = int(store.status()["pending"])
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="push") as sender:
         batch = pending(store, limit)
         while batch:
@@ -140,6 +159,7 @@ def push(store: Store, client: Client, limit: int = MAX_CHANGES) -> SyncResult:
             batches += 1
             pushed += sum(1 for r in results if r.receipt)
             rejected += sum(1 for r in results if r.rejected)
+            report(Progress("push", pushed + rejected, total, client.bytes_sent + client.bytes_received))
             if len(results) < len(batch):
                 raise SyncError("县级平台的回执不完整", "the hub answered only part of a batch")
             batch = following
@@ -155,7 +175,7 @@ def _record_answers(store: Store, results: list[Result]) -> None:
                                 last_receipt=str(max(r.receipt or 0 for r in results)))
 
 
-def pull(store: Store, client: Client, limit: int = PULL_PAGE) -> int:
+def pull(store: Store, client: Client, limit: int = PULL_PAGE, report: Report = _silent) -> int:
     """Fetch what changed elsewhere in scope; each page and its cursor in one transaction."""
     pulled = 0
     settings = store.settings()
@@ -181,6 +201,8 @@ def pull(store: Store, client: Client, limit: int = PULL_PAGE) -> int:
                 workflows[entity].refresh(writes, case_id)  # event entities: step cache, clashes
             writes.put_settings(pull_cursor=str(page.cursor), last_sync=store.clock.iso())
         pulled += len(page.changes)
+        report(Progress("pull", pulled, None if page.more else pulled,
+                        client.bytes_sent + client.bytes_received))
     return pulled
 
 
@@ -262,10 +284,12 @@ def update_schema(store: Store, client: Client) -> list[int]:
     return applied
 
 
-def sync_once(store: Store, client: Client | None = None) -> SyncResult:
-    """One round: schema bundles first, then push the outbox, then pull. What tests and the
-    daemon call."""
+def sync_once(store: Store, client: Client | None = None, report: Report = _silent) -> SyncResult:
+    """One round: schema bundles first, then push the outbox, then pull. What tests, the
+    daemon and the kiosk app call; `report` hears the progress after each batch and page."""
     client = client or client_for(store)
+    report(Progress("schema", 0, None, 0))
     update_schema(store, client)
-    pushed = push(store, client)
-    return SyncResult(pushed.pushed, pushed.rejected, pushed.batches, pull(store, client))
+    pushed = push(store, client, report=report)
+    return SyncResult(pushed.pushed, pushed.rejected, pushed.batches,
+                      pull(store, client, report=report))

@@ -40,6 +40,7 @@ class InProcessClient:
 
     def __init__(self, hub: Hub, station: StationRow) -> None:
         self.hub, self.station = hub, station
+        self.bytes_sent = self.bytes_received = 0  # nothing goes on a wire here
 
     def push(self, batch: PushBatch) -> list[Result]:
         return self.hub.push(self.station, batch)

@@ -15,6 +15,7 @@ from tui.home import HomeScreen
 from tui.unlock import UnlockScreen
 
 from .conftest import GRID, PASSPHRASE
+from .hubserver import HubServer
 
 SIZE = (80, 24)
 
@@ -218,5 +219,38 @@ def test_a_conflict_is_shown_three_ways_and_settled_with_one_key(store: Store) -
         assert Conflicts(store).list() == []
         assert store.get("person", rid)["fields"]["name"] == "李四甲"
         assert store.status()["pending"] == 3  # the add, the edit, and the settling change
+
+    run(app, scenario)
+
+
+def test_sync_now_against_a_real_hub_shows_progress_and_the_counts_change(
+        store: Store, sqlite_hub: HubServer) -> None:
+    from textual.widgets import Log
+
+    from station import synthetic
+    from station.syncer import enroll
+    from sync import county
+    from tui.sync_screen import SyncScreen
+
+    enroll(store, sqlite_hub.url, county.open_hub(sqlite_hub.home).add_enrollment("440524001", []))
+    store.add_many("person", synthetic.people(1500, [GRID], seed=6))  # two push batches
+    store.lock()
+    app = StationApp(store)
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        await unlock(pilot)
+        await until(pilot, lambda: isinstance(pilot.app.screen, HomeScreen))
+        await pilot.press("s")
+        await until(pilot, lambda: isinstance(pilot.app.screen, SyncScreen))
+        state = pilot.app.screen.query_one("#sync-state", Static)
+        assert "待上传: 1500" in str(state.render())
+        await pilot.press("s")
+        log = pilot.app.screen.query_one("#sync-log", Log)
+        await until(pilot, lambda: any("完成" in line for line in log.lines), seconds=60)
+        lines = list(log.lines)
+        assert any("上传 1000/1500" in line for line in lines)
+        assert any("上传 1500/1500" in line for line in lines)
+        assert "待上传: 0" in str(state.render())
+        assert len(list(county.open_hub(sqlite_hub.home).export("person"))) == 1500
 
     run(app, scenario)

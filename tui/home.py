@@ -26,6 +26,7 @@ class HomeScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         ("b", "records", "基础数据 Base data"),
         ("c", "conflicts", "冲突 Conflicts"),
+        ("s", "sync", "同步 Sync"),
         ("r", "refresh", "刷新 Refresh"),
     ]
 
@@ -54,6 +55,11 @@ class HomeScreen(Screen[None]):
 
         self.app.push_screen(RecordsScreen())
 
+    def action_sync(self) -> None:
+        from tui.sync_screen import SyncScreen
+
+        self.app.push_screen(SyncScreen())
+
     def action_conflicts(self) -> None:
         from tui.conflicts import ConflictsScreen
 
@@ -72,7 +78,7 @@ class HomeScreen(Screen[None]):
         self.query_one("#sync-title", Label).update(text("home.sync", lang))
         self._counts(status, lang)
         self.query_one("#incidents", Static).update(self._incidents(lang))
-        self.query_one("#sync", Static).update(_sync_lines(status, lang))
+        self.query_one("#sync", Static).update(sync_lines(status, lang))
 
     def _counts(self, status: dict[str, Any], lang: str) -> None:
         table = self.query_one("#counts", DataTable)
@@ -97,7 +103,7 @@ class HomeScreen(Screen[None]):
         return "\n".join(lines)
 
 
-def _sync_lines(status: dict[str, Any], lang: str) -> str:
+def sync_lines(status: dict[str, Any], lang: str) -> str:
     sync = status["sync"]
     hub = sync["hub"] or text("home.not_enrolled", lang)
     lines = [f"{text('home.enrolled', lang)}: {hub}",

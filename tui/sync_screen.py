@@ -1,0 +1,120 @@
+"""Sync: the state of the link to the county, sync now with a progress bar (changes and
+bytes), a log of what happened, and the changes the hub refused — open the record to fix it,
+then send it again."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Label, Log, ProgressBar, Static
+
+from station.syncer import Progress, sync_once
+from sync.errors import TownshipError
+from tui.form import RecordForm
+from tui.home import sync_lines
+from tui.i18n import text
+
+if TYPE_CHECKING:
+    from tui.app import StationApp
+
+
+class SyncScreen(Screen[None]):
+    app: StationApp
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("s", "sync", "同步 Sync now"),
+        Binding("ctrl+r", "resend", "重发 Resend"),
+        Binding("escape", "back", "返回 Back"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("", id="sync-state")
+        yield ProgressBar(id="sync-progress", show_eta=False)
+        yield Log(id="sync-log", max_lines=200)
+        yield Label("", classes="title", id="rejected-title")
+        yield DataTable(id="rejected", cursor_type="row")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.refresh_state()
+
+    def on_screen_resume(self) -> None:
+        self.refresh_state()
+
+    def relabel(self, lang: str) -> None:
+        self.refresh_state()
+
+    def refresh_state(self) -> None:
+        lang = self.app.lang
+        self.query_one("#sync-state", Static).update(sync_lines(self.app.store.status(), lang))
+        self.query_one("#rejected-title", Label).update(text("sync.rejected", lang))
+        table = self.query_one("#rejected", DataTable)
+        table.clear(columns=True)
+        table.add_columns("#", text("home.entity", lang), text("sync.reason", lang))
+        schema = self.app.store.schema
+        for r in self.app.store.rejected():
+            entity = schema.entities.get(r["entity"])
+            table.add_row(str(r["seq"]), entity.label(lang) if entity else r["entity"], r["reason"],
+                          key=str(r["seq"]))
+
+    def action_sync(self) -> None:
+        self.query_one("#sync-progress", ProgressBar).update(total=None, progress=0)
+        self.run_sync()
+
+    @work(thread=True, exclusive=True, group="sync")
+    def run_sync(self) -> None:
+        lang = self.app.lang
+        try:
+            result = sync_once(self.app.store, report=lambda p: self.app.call_from_thread(
+                self.progress, p))
+        except TownshipError as exc:
+            self.app.call_from_thread(self.finished, text("sync.failed", lang, why=exc.message(lang)))
+            return
+        self.app.call_from_thread(self.finished, text(
+            "sync.done", lang, pushed=result.pushed, rejected=result.rejected, pulled=result.pulled))
+
+    def progress(self, p: Progress) -> None:
+        lang = self.app.lang
+        bar = self.query_one("#sync-progress", ProgressBar)
+        kb = f"{p.bytes / 1024:,.0f}"
+        if p.stage == "schema":
+            line = text("sync.schema", lang)
+        elif p.stage == "push":
+            bar.update(total=p.total or 1, progress=p.done)
+            line = text("sync.push", lang, done=p.done, total=p.total, kb=kb)
+        else:
+            bar.update(total=p.total, progress=p.done)
+            line = text("sync.pull", lang, done=p.done, kb=kb)
+        self.query_one("#sync-log", Log).write_line(line)
+
+    def finished(self, line: str) -> None:
+        bar = self.query_one("#sync-progress", ProgressBar)
+        bar.update(total=bar.total or 1, progress=bar.total or 1)
+        self.query_one("#sync-log", Log).write_line(line)
+        self.refresh_state()
+
+    @on(DataTable.RowSelected, "#rejected")
+    def fix(self, event: DataTable.RowSelected) -> None:
+        found = [r for r in self.app.store.rejected() if str(r["seq"]) == event.row_key.value]
+        if found:
+            self.app.push_screen(RecordForm(found[0]["entity"], found[0]["record"]))
+
+    def action_resend(self) -> None:
+        table = self.query_one("#rejected", DataTable)
+        if not table.row_count:
+            return
+        seq = int(str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value))
+        try:
+            self.app.store.resend(seq)
+        except TownshipError as exc:
+            self.app.notify(exc.message(self.app.lang), severity="error")
+            return
+        self.app.notify(text("sync.resent", self.app.lang))
+        self.refresh_state()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
