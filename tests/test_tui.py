@@ -254,3 +254,56 @@ def test_sync_now_against_a_real_hub_shows_progress_and_the_counts_change(
         assert len(list(county.open_hub(sqlite_hub.home).export("person"))) == 1500
 
     run(app, scenario)
+
+
+def test_walk_an_incident_through_all_five_steps(store: Store) -> None:
+    from textual.widgets import Input, Select
+
+    from station.cases import Cases
+    from tui.cases import CaseScreen, CasesScreen
+    from tui.form import RecordForm
+
+    category = store.schema.code_table("incident_category").values[0].code
+    store.lock()
+    app = StationApp(store)
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        await unlock(pilot)
+        await until(pilot, lambda: isinstance(pilot.app.screen, HomeScreen))
+        await pilot.press("i")
+        await until(pilot, lambda: isinstance(pilot.app.screen, CasesScreen))
+        await pilot.press("ctrl+a")
+        await until(pilot, lambda: isinstance(pilot.app.screen, RecordForm))
+        form = pilot.app.screen
+        form.query_one("#field-category", Select).value = category
+        for selector, value in (("#field-title", "路灯损坏"), ("#field-grid", GRID)):
+            form.query_one(selector, Input).focus()
+            await pilot.press(*value)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(pilot.app.screen, CasesScreen))
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(pilot.app.screen, CaseScreen))
+        case = pilot.app.screen
+        head = case.query_one("#case-head", Static)
+        assert "环节: 发现" in str(head.render())
+        assert "上报 剩余" in str(head.render())  # the one-minute timer counts down
+        for expected in ("上报", "处置", "反馈"):
+            await pilot.press("1")
+            await until(pilot, lambda e=expected: f"环节: {e}" in str(head.render()))  # type: ignore[misc]
+        await pilot.press("1")  # verification failed: back to disposal, with a reason
+        reason = case.query_one("#case-reason", Input)
+        await until(pilot, lambda: pilot.app.screen.focused is reason)
+        await pilot.press(*"照片不清", "enter")
+        await until(pilot, lambda: "环节: 处置" in str(head.render()))
+        await pilot.press("1")
+        await until(pilot, lambda: "环节: 反馈" in str(head.render()))
+        await pilot.press("2")
+        await until(pilot, lambda: "环节: 核查" in str(head.render()))
+        assert "已办结" in str(head.render())
+        assert "重新处置" in str(case.query_one("#case-moves", Static).render())  # may reopen
+        (summary,) = Cases(store, "incident").summaries()
+        assert summary["closed"] and summary["step"] == "verify"
+        timeline = str(case.query_one("#case-timeline", Static).render())
+        assert "照片不清" in timeline and timeline.count("处置") == 2
+
+    run(app, scenario)

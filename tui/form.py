@@ -6,6 +6,7 @@ whole. A new field from a schema bundle appears here with no code change."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import ComposeResult
@@ -64,11 +65,15 @@ class RecordForm(Screen[str | None]):
         Binding("escape", "cancel", "返回 Back"),
     ]
 
-    def __init__(self, entity: str, record_id: str | None = None) -> None:
+    def __init__(self, entity: str, record_id: str | None = None,
+                 add: Callable[[dict[str, Any]], str] | None = None) -> None:
+        """`add` saves a new record another way than a plain add (a case opens with its first
+        step event); it must go through the store's write path and raise as it does."""
         super().__init__()
         self.entity_name = entity
         self.record_id = record_id
         self.original: dict[str, Any] = {}
+        self.add = add
 
     @property
     def entity(self) -> EntityDef:
@@ -125,7 +130,7 @@ class RecordForm(Screen[str | None]):
                     return
                 saved = self.record_id
             else:
-                saved = self.app.store.add(self.entity_name, values)
+                saved = (self.add or (lambda v: self.app.store.add(self.entity_name, v)))(values)
         except ValidationError as exc:
             self.show_error(exc)
             return

@@ -25,6 +25,8 @@ class HomeScreen(Screen[None]):
     app: StationApp
     BINDINGS: ClassVar[list[BindingType]] = [
         ("b", "records", "基础数据 Base data"),
+        ("i", "cases('incident')", "事件 Incidents"),
+        ("m", "cases('dispute')", "纠纷 Disputes"),
         ("c", "conflicts", "冲突 Conflicts"),
         ("s", "sync", "同步 Sync"),
         ("r", "refresh", "刷新 Refresh"),
@@ -54,6 +56,11 @@ class HomeScreen(Screen[None]):
         from tui.records import RecordsScreen
 
         self.app.push_screen(RecordsScreen())
+
+    def action_cases(self, workflow: str) -> None:
+        from tui.cases import CasesScreen
+
+        self.app.push_screen(CasesScreen(workflow))
 
     def action_sync(self) -> None:
         from tui.sync_screen import SyncScreen
