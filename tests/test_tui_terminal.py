@@ -48,3 +48,36 @@ def test_station_tui_unlocks_and_shows_home_in_a_real_terminal(cli: Cli) -> None
         tmux("send-keys", "-t", session, "C-q")
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, timeout=30)
+
+
+def test_station_demo_sets_up_hub_and_station_and_opens_the_app(tmp_path: object) -> None:
+    """The README's main command, in a real terminal: the app opens on the demo station, and
+    quitting it stops the demo hub."""
+    home = f"{tmp_path}/demo"
+    session = f"ts-{uuid.uuid4().hex[:8]}"
+    tmux("new-session", "-d", "-s", session, "-x", "80", "-y", "24",
+         f"env -u STATION_PASSPHRASE LANG=C.UTF-8 {STATION} demo --home {home}")
+    try:
+        def wait_for(words: str, seconds: float = 90) -> str:
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                shown = tmux("capture-pane", "-p", "-t", session)
+                if words in shown:
+                    return shown
+                time.sleep(0.2)
+            raise AssertionError(f"{words!r} never appeared:\n{tmux('capture-pane', '-p', '-t', session)}")
+
+        wait_for("解锁工作站")
+        tmux("send-keys", "-t", session, "-l", "demo 口令 2026")
+        tmux("send-keys", "-t", session, "Enter")
+        shown = wait_for("待上传: 0")
+        assert "1,200" in shown and "https://127.0.0.1:" in shown
+        tmux("send-keys", "-t", session, "C-q")
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and subprocess.run(
+                ["pgrep", "-f", f"county --home {home}/county serve"], capture_output=True).returncode == 0:
+            time.sleep(0.2)
+        assert subprocess.run(["pgrep", "-f", f"county --home {home}/county serve"],
+                              capture_output=True).returncode != 0  # the demo hub stopped
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, timeout=30)

@@ -28,10 +28,10 @@ class StationApp(App[None]):
     CSS_PATH = "station.tcss"
     TITLE = "乡镇工作站 Township Station"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f1", "help", "帮助 Help"),
-        Binding("f2", "language", "English/中文"),
-        Binding("ctrl+l", "lock", "锁定 Lock"),
-        Binding("ctrl+q", "quit", "退出 Quit", priority=True),
+        Binding("f1", "help", "帮助"),
+        Binding("f2", "language", "English"),
+        Binding("ctrl+l", "lock", "锁定"),
+        Binding("ctrl+q", "quit", "退出", priority=True),
     ]
     lang: reactive[str] = reactive("zh")
 

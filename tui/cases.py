@@ -33,8 +33,8 @@ def countdown(due: dict[str, Any] | None, lang: str) -> str:
 class CasesScreen(Screen[None]):
     app: StationApp
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+a", "new", "新增 New"),
-        Binding("escape", "back", "返回 Back"),
+        Binding("ctrl+a", "new", "新增"),
+        Binding("escape", "back", "返回"),
     ]
 
     def __init__(self, workflow: str = "incident") -> None:
@@ -98,7 +98,7 @@ class CaseScreen(Screen[None]):
     AUTO_FOCUS = ""  # the number keys choose a move
     BINDINGS: ClassVar[list[BindingType]] = [
         *[Binding(str(n), f"move({n})", show=False) for n in range(1, 10)],
-        Binding("escape", "back", "返回 Back"),
+        Binding("escape", "back", "返回"),
     ]
 
     def __init__(self, workflow: str, case_id: str) -> None:

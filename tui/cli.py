@@ -6,6 +6,8 @@ is added here so that the layers hold (station never imports the TUI).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from station.cli import _Context, main
@@ -21,6 +23,32 @@ def tui(obj: _Context, idle_lock: int, lang: str) -> None:
     from tui.app import StationApp
 
     StationApp(obj.store(), idle_lock, lang).run()
+
+
+@main.command()
+@click.option("--home", "demo_home", type=click.Path(file_okay=False, path_type=Path),
+              help="keep the demo here (default: a new temporary directory)")
+@click.option("--no-tui", is_flag=True, help="set up and sync, print where, and stop")
+def demo(demo_home: Path | None, no_tui: bool) -> None:
+    """See the whole thing on one machine: a county hub on 127.0.0.1, an enrolled station
+    with demo data, one sync, then the kiosk app (clerk and passphrase are printed)."""
+    import json
+
+    from tui.demo import CLERK, PASSPHRASE, set_up
+
+    click.echo("正在准备演示：县级平台、工作站、演示数据、同步…… (setting up the demo)", err=True)
+    running = set_up(demo_home)
+    try:
+        click.echo(json.dumps({"home": str(running.home), "hub": running.hub_url, "clerk": CLERK,
+                               "passphrase": PASSPHRASE, "status": running.store.status()},
+                              ensure_ascii=False))
+        if not no_tui:
+            from tui.app import StationApp
+
+            running.store.lock()
+            StationApp(running.store).run()
+    finally:
+        running.stop()
 
 
 __all__ = ["main"]

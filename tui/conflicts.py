@@ -40,7 +40,7 @@ def _value(value: Any) -> str:
 
 class ConflictsScreen(Screen[None]):
     app: StationApp
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", "返回 Back")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", "返回")]
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -92,11 +92,11 @@ class ConflictScreen(Screen[None]):
     app: StationApp
     AUTO_FOCUS = ""  # nothing focused: keys choose; Tab goes to the new-value field
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("l", "keep('local')", "保留本站 Keep here"),
-        Binding("r", "keep('remote')", "保留对方 Keep other"),
-        Binding("d", "keep('deleted')", "保留删除 Keep delete", show=False),
-        Binding("e", "keep('edited')", "保留修改 Keep edit", show=False),
-        Binding("escape", "back", "返回 Back"),
+        Binding("l", "keep('local')", "保留本站"),
+        Binding("r", "keep('remote')", "保留对方"),
+        Binding("d", "keep('deleted')", "保留删除", show=False),
+        Binding("e", "keep('edited')", "保留修改", show=False),
+        Binding("escape", "back", "返回"),
     ]
 
     def __init__(self, conflict_id: str) -> None:

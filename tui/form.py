@@ -61,8 +61,8 @@ class RecordForm(Screen[str | None]):
 
     app: StationApp
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+s", "save", "保存 Save", priority=True),
-        Binding("escape", "cancel", "返回 Back"),
+        Binding("ctrl+s", "save", "保存", priority=True),
+        Binding("escape", "cancel", "返回"),
     ]
 
     def __init__(self, entity: str, record_id: str | None = None,

@@ -18,8 +18,8 @@ if TYPE_CHECKING:
 
 class HelpScreen(ModalScreen[None]):
     app: StationApp
-    BINDINGS: ClassVar[list[BindingType]] = [("escape", "dismiss", "关闭 Close"),
-                                             ("f1", "dismiss", "关闭 Close")]
+    BINDINGS: ClassVar[list[BindingType]] = [("escape", "dismiss", "关闭"),
+                                             ("f1", "dismiss", "关闭")]
 
     def __init__(self, keys: list[tuple[str, str]]) -> None:
         super().__init__()

@@ -24,12 +24,12 @@ REFRESH_SECONDS = 5
 class HomeScreen(Screen[None]):
     app: StationApp
     BINDINGS: ClassVar[list[BindingType]] = [
-        ("b", "records", "基础数据 Base data"),
-        ("i", "cases('incident')", "事件 Incidents"),
-        ("m", "cases('dispute')", "纠纷 Disputes"),
-        ("c", "conflicts", "冲突 Conflicts"),
-        ("s", "sync", "同步 Sync"),
-        ("r", "refresh", "刷新 Refresh"),
+        ("b", "records", "基础数据"),
+        ("i", "cases('incident')", "事件"),
+        ("m", "cases('dispute')", "纠纷"),
+        ("c", "conflicts", "冲突"),
+        ("s", "sync", "同步"),
+        ("r", "refresh", "刷新"),
     ]
 
     def compose(self) -> ComposeResult:
@@ -90,7 +90,9 @@ class HomeScreen(Screen[None]):
     def _counts(self, status: dict[str, Any], lang: str) -> None:
         table = self.query_one("#counts", DataTable)
         table.clear(columns=True)
-        table.add_columns(text("home.entity", lang), text("home.count", lang))
+        # Fixed widths: a column sized to its header would cut 实有人口 to 实有.
+        table.add_column(text("home.entity", lang), width=16)
+        table.add_column(text("home.count", lang), width=10)
         schema = self.app.store.schema
         for name, entity in schema.entities.items():
             count = status["records"].get(name, 0)

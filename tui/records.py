@@ -51,12 +51,12 @@ class RecordsScreen(Screen[None]):
     app: StationApp
     BINDINGS: ClassVar[list[BindingType]] = [
         # Priority: the table would otherwise scroll its 50 rows; these move through the data.
-        Binding("pagedown,ctrl+n", "next_page", "下一页 Next", priority=True),
-        Binding("pageup,ctrl+p", "previous_page", "上一页 Previous", priority=True),
-        Binding("ctrl+a", "add", "新增 Add"),
-        Binding("delete,ctrl+d", "delete", "删除 Delete"),
-        Binding("ctrl+f", "find", "查找 Find"),
-        Binding("escape", "back", "返回 Back"),
+        Binding("pagedown,ctrl+n", "next_page", "下一页", priority=True),
+        Binding("pageup,ctrl+p", "previous_page", "上一页", priority=True),
+        Binding("ctrl+a", "add", "新增"),
+        Binding("delete,ctrl+d", "delete", "删除"),
+        Binding("ctrl+f", "find", "查找"),
+        Binding("escape", "back", "返回"),
     ]
 
     def __init__(self, entity: str = "person") -> None:
@@ -189,8 +189,8 @@ class ConfirmScreen(ModalScreen[bool]):
     """Yes or no, keyboard first: Y / N (or Enter on the focused button, Esc for no)."""
 
     app: StationApp
-    BINDINGS: ClassVar[list[BindingType]] = [("y", "answer(True)", "是 Yes"),
-                                             ("n,escape", "answer(False)", "否 No")]
+    BINDINGS: ClassVar[list[BindingType]] = [("y", "answer(True)", "是"),
+                                             ("n,escape", "answer(False)", "否")]
 
     def __init__(self, question: str) -> None:
         super().__init__()

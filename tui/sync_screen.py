@@ -25,9 +25,9 @@ if TYPE_CHECKING:
 class SyncScreen(Screen[None]):
     app: StationApp
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("s", "sync", "同步 Sync now"),
-        Binding("ctrl+r", "resend", "重发 Resend"),
-        Binding("escape", "back", "返回 Back"),
+        Binding("s", "sync", "同步"),
+        Binding("ctrl+r", "resend", "重发"),
+        Binding("escape", "back", "返回"),
     ]
 
     def compose(self) -> ComposeResult:
