@@ -307,3 +307,45 @@ def test_walk_an_incident_through_all_five_steps(store: Store) -> None:
         assert "照片不清" in timeline and timeline.count("处置") == 2
 
     run(app, scenario)
+
+
+def test_a_volunteer_checks_in_with_two_keystrokes_and_a_guard_signs_in(store: Store) -> None:
+    from station.duty import Duty
+    from station.volunteers import Volunteers
+    from tui.volunteers import DutyScreen, VolunteersScreen
+
+    first = store.add("volunteer", {"name": "赵六", "phone": "13800000001", "grid": GRID})
+    second = store.add("volunteer", {"name": "钱七", "phone": "13800000002", "grid": GRID})
+    post = store.add("duty_post", {"school": "城关小学", "name": "东门", "grid": GRID})
+    today = Volunteers(store).today().isoformat()
+    shift = store.add("duty_shift", {"post": post, "day": today, "start_time": "11:30",
+                                     "end_time": "13:00", "kind": store.schema.code_table(
+                                         "duty_kind").values[0].code, "grid": GRID})
+    store.lock()
+    app = StationApp(store)
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        await unlock(pilot)
+        await until(pilot, lambda: isinstance(pilot.app.screen, HomeScreen))
+        await pilot.press("v")
+        await until(pilot, lambda: isinstance(pilot.app.screen, VolunteersScreen))
+        table = pilot.app.screen.query_one("#volunteers", DataTable)
+        target = second if table.get_row_index(second) == 1 else first
+        await pilot.press("down", "enter")  # the two keystrokes
+        await until(pilot, lambda: "已签到" in table.get_row(target))
+        assert store.conn.execute("SELECT count(*) FROM records WHERE entity = 'checkin'"
+                                  ).fetchone()[0] == 1
+        await pilot.press("enter")  # again the same day: nothing new
+        await pilot.pause()
+        assert store.conn.execute("SELECT count(*) FROM records WHERE entity = 'checkin'"
+                                  ).fetchone()[0] == 1
+        assert table.get_row(target)[2] == "1"  # a check-in is worth a point this month
+        await pilot.press("escape", "g")
+        await until(pilot, lambda: isinstance(pilot.app.screen, DutyScreen))
+        await pilot.press("i")
+        duty = pilot.app.screen.query_one("#duty", DataTable)
+        await until(pilot, lambda: "已签到" in duty.get_row(shift))
+        (row,) = Duty(store).roster(today)
+        assert row["signed_in_at"]
+
+    run(app, scenario)

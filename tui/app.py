@@ -26,6 +26,7 @@ IDLE_LOCK_SECONDS = 300
 
 class StationApp(App[None]):
     CSS_PATH = "station.tcss"
+    ENABLE_COMMAND_PALETTE = False  # every action has a key; the footer has no room for it
     TITLE = "乡镇工作站 Township Station"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f1", "help", "帮助"),

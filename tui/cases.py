@@ -49,7 +49,7 @@ class CasesScreen(Screen[None]):
         yield Header()
         yield Label("", classes="title", id="cases-title")
         yield DataTable(id="cases", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.load()
@@ -117,7 +117,7 @@ class CaseScreen(Screen[None]):
         yield Static("", id="case-moves")
         yield Input(placeholder="", id="case-reason", disabled=True)
         yield Static("", id="case-timeline")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.load()

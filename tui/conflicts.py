@@ -46,7 +46,7 @@ class ConflictsScreen(Screen[None]):
         yield Header()
         yield Label("", classes="title", id="conflicts-title")
         yield DataTable(id="conflicts", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.load()
@@ -139,7 +139,7 @@ class ConflictScreen(Screen[None]):
                 yield Static(f"L {text('conflicts.keep_local', lang)} · "
                              f"R {text('conflicts.keep_remote', lang)}", id="choices")
                 yield Input(placeholder=text("conflicts.new", lang), id="new-value")
-        yield Footer()
+        yield Footer(compact=True)
 
     def action_keep(self, keep: str) -> None:
         if isinstance(self.focused, Input):

@@ -97,7 +97,7 @@ class RecordForm(Screen[str | None]):
                 yield widget_for(f, self.original.get(f.name), lang, dict(self.app.store.schema.code_tables))
                 yield Label("", id=f"error-{f.name}", classes="field-error")
             yield Label(text("form.hint", lang), id="form-hint")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         first = self.query("#form Input, #form Select").first()

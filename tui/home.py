@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import BindingType
+from textual.binding import Binding, BindingType
 from textual.containers import Grid, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, Static
@@ -26,10 +26,13 @@ class HomeScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         ("b", "records", "基础数据"),
         ("i", "cases('incident')", "事件"),
-        ("m", "cases('dispute')", "纠纷"),
+        # In F1 help, not the footer: an 80-column footer holds about eight keys.
+        Binding("m", "cases('dispute')", "纠纷", show=False),
+        Binding("v", "volunteers", "志愿者", show=False),
+        Binding("g", "duty", "护校", show=False),
         ("c", "conflicts", "冲突"),
         ("s", "sync", "同步"),
-        ("r", "refresh", "刷新"),
+        Binding("r", "refresh", "刷新", show=False),
     ]
 
     def compose(self) -> ComposeResult:
@@ -43,7 +46,7 @@ class HomeScreen(Screen[None]):
                 yield Static("", id="incidents")
                 yield Label("", classes="title", id="sync-title")
                 yield Static("", id="sync")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.action_refresh()
@@ -61,6 +64,16 @@ class HomeScreen(Screen[None]):
         from tui.cases import CasesScreen
 
         self.app.push_screen(CasesScreen(workflow))
+
+    def action_volunteers(self) -> None:
+        from tui.volunteers import VolunteersScreen
+
+        self.app.push_screen(VolunteersScreen())
+
+    def action_duty(self) -> None:
+        from tui.volunteers import DutyScreen
+
+        self.app.push_screen(DutyScreen())
 
     def action_sync(self) -> None:
         from tui.sync_screen import SyncScreen

@@ -76,7 +76,7 @@ class RecordsScreen(Screen[None]):
             yield Input(placeholder=text("records.search", lang), id="search")
         yield DataTable(id="records", cursor_type="row", zebra_stripes=True)
         yield Label("", id="records-status")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.load()

@@ -37,7 +37,7 @@ class SyncScreen(Screen[None]):
         yield Log(id="sync-log", max_lines=200)
         yield Label("", classes="title", id="rejected-title")
         yield DataTable(id="rejected", cursor_type="row")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.refresh_state()

@@ -33,7 +33,7 @@ class UnlockScreen(Screen[None]):
             yield Input(password=True, id="passphrase")
             yield Label("", id="unlock-error")
             yield Button(text("unlock.button", lang), variant="primary", id="unlock")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#passphrase", Input).focus()

@@ -1,0 +1,134 @@
+"""Courier volunteers and school-gate guard duty: check a volunteer in with two keystrokes
+(move to the name, Enter), the month's points and ranking; today's guard roster, signed in
+and out with one key."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Label
+
+from station.duty import Duty
+from station.volunteers import Volunteers
+from sync.errors import TownshipError
+from tui.i18n import text
+
+if TYPE_CHECKING:
+    from tui.app import StationApp
+
+
+class VolunteersScreen(Screen[None]):
+    app: StationApp
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", "返回")]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Label("", classes="title", id="volunteers-title")
+        yield DataTable(id="volunteers", cursor_type="row", zebra_stripes=True)
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.load()
+        self.query_one("#volunteers", DataTable).focus()
+
+    def relabel(self, lang: str) -> None:
+        self.load()
+
+    def load(self) -> None:
+        lang = self.app.lang
+        store = self.app.store
+        volunteers = Volunteers(store)
+        today = volunteers.today().isoformat()
+        checked = {owner for (owner,) in store.conn.execute(
+            "SELECT owner FROM records WHERE entity = 'checkin' AND deleted = 0"
+            " AND json_extract(clear, '$.day') = ?", (today,))}
+        ranks = {r["volunteer"]: r for r in volunteers.ranking()}
+        self.query_one("#volunteers-title", Label).update(text("volunteers.title", lang))
+        table = self.query_one("#volunteers", DataTable)
+        cursor = table.cursor_row
+        table.clear(columns=True)
+        table.add_column(text("volunteers.name", lang), width=12)
+        table.add_column(text("volunteers.today", lang), width=10)
+        table.add_column(text("volunteers.points", lang), width=10)
+        table.add_column(text("volunteers.rank", lang), width=6)
+        for v in store.export("volunteer"):
+            r = ranks.get(v["id"])
+            table.add_row(v["fields"].get("name", ""),
+                          text("volunteers.checked_in", lang) if v["id"] in checked else "",
+                          str(r["points"]) if r else "0", str(r["rank"]) if r else "", key=v["id"])
+        if table.row_count:
+            table.move_cursor(row=min(cursor, table.row_count - 1))
+
+    @on(DataTable.RowSelected, "#volunteers")
+    def check_in(self, event: DataTable.RowSelected) -> None:
+        lang = self.app.lang
+        try:
+            _, new = Volunteers(self.app.store).check_in(str(event.row_key.value),
+                                                         station=self.app.store.status()["name"])
+        except TownshipError as exc:
+            self.app.notify(exc.message(lang), severity="error")
+            return
+        self.app.notify(text("volunteers.checked_in" if new else "volunteers.again", lang))
+        self.load()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+
+class DutyScreen(Screen[None]):
+    app: StationApp
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("i", "sign('in')", "签到"),
+        Binding("o", "sign('out')", "签退"),
+        Binding("escape", "back", "返回"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Label("", classes="title", id="duty-title")
+        yield DataTable(id="duty", cursor_type="row", zebra_stripes=True)
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.load()
+        self.query_one("#duty", DataTable).focus()
+
+    def relabel(self, lang: str) -> None:
+        self.load()
+
+    def load(self) -> None:
+        lang = self.app.lang
+        self.query_one("#duty-title", Label).update(text("duty.title", lang))
+        table = self.query_one("#duty", DataTable)
+        cursor = table.cursor_row
+        table.clear(columns=True)
+        table.add_column(text("duty.post", lang), width=28)
+        table.add_column(text("duty.time", lang), width=12)
+        table.add_column(text("duty.state", lang), width=10)
+        for s in Duty(self.app.store).roster():
+            state = ("duty.out" if s.get("signed_out_at") else "duty.in" if s.get("signed_in_at")
+                     else "duty.none")
+            table.add_row(f"{s.get('school') or ''} {s.get('post_name') or ''}",
+                          f"{s['start_time']}–{s['end_time']}", text(state, lang), key=s["id"])
+        if table.row_count:
+            table.move_cursor(row=min(cursor, table.row_count - 1))
+
+    def action_sign(self, what: str) -> None:
+        table = self.query_one("#duty", DataTable)
+        if not table.row_count:
+            return
+        shift = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        try:
+            Duty(self.app.store).sign(shift, what)
+        except TownshipError as exc:
+            self.app.notify(exc.message(self.app.lang), severity="error")
+            return
+        self.app.notify(text("duty.signed", self.app.lang))
+        self.load()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
