@@ -62,6 +62,9 @@ CREATE TABLE records (
     updated_at     TEXT NOT NULL
 );
 CREATE INDEX records_entity ON records (entity, id);
+-- Counting live records per entity (home screen, list totals, status) from this index alone:
+-- 12 ms instead of 156 ms at 160,000 people (docs/BENCHMARKS.md).
+CREATE INDEX records_live ON records (entity) WHERE deleted = 0;
 CREATE INDEX records_grid ON records (grid);
 CREATE INDEX records_owner ON records (owner) WHERE owner IS NOT NULL;
 CREATE INDEX records_step ON records (entity, step) WHERE step IS NOT NULL;

@@ -64,6 +64,8 @@ class RecordsScreen(Screen[None]):
         self.entity = entity
         self.rows: list[dict[str, Any]] = []
         self.position = 0  # index of the first row shown
+        self.total = 0  # live records of the entity, counted when the list (re)loads
+        self.columns_for: tuple[str, str] | None = None  # (entity, language) of the columns
         self.searching = False
 
     def compose(self) -> ComposeResult:
@@ -84,8 +86,9 @@ class RecordsScreen(Screen[None]):
 
     # -- loading
     def load(self) -> None:
-        """The first page."""
+        """The first page, and the total (counted here, not on every page)."""
         self.rows = self.app.store.page(self.entity, limit=PAGE)
+        self.total = self.app.store.count(self.entity)
         self.position = 0
         self.searching = False
         self.show()
@@ -96,12 +99,16 @@ class RecordsScreen(Screen[None]):
         entity = store.schema.entity(self.entity)
         columns = list_fields(entity)
         table = self.query_one("#records", DataTable)
-        table.clear(columns=True)
-        table.add_columns(*(f.label(lang) for f in columns))
+        if self.columns_for == (self.entity, lang):
+            table.clear()  # rows only: the columns and their widths stay
+        else:
+            table.clear(columns=True)
+            table.add_columns(*(f.label(lang) for f in columns))
+            self.columns_for = (self.entity, lang)
         for record in self.rows:
             table.add_row(*(shown_value(f, record["fields"].get(f.name), store, lang) for f in columns),
                           key=record["id"])
-        total = store.count(self.entity)
+        total = self.total
         if self.searching:
             status = text("records.found", lang, n=len(self.rows))
         elif not self.rows:
