@@ -67,7 +67,8 @@ def test_station_demo_sets_up_hub_and_station_and_opens_the_app(tmp_path: object
                 time.sleep(0.2)
             raise AssertionError(f"{words!r} never appeared:\n{tmux('capture-pane', '-p', '-t', session)}")
 
-        wait_for("解锁工作站")
+        shown = wait_for("解锁工作站")
+        assert "口令 passphrase: demo 口令 2026" in shown  # the newcomer sees what to type
         tmux("send-keys", "-t", session, "-l", "demo 口令 2026")
         tmux("send-keys", "-t", session, "Enter")
         shown = wait_for("待上传: 0")

@@ -36,9 +36,12 @@ class StationApp(App[None]):
     ]
     lang: reactive[str] = reactive("zh")
 
-    def __init__(self, store: Store, idle_lock: float = IDLE_LOCK_SECONDS, lang: str = "zh") -> None:
+    def __init__(self, store: Store, idle_lock: float = IDLE_LOCK_SECONDS, lang: str = "zh",
+                 hint: str | None = None) -> None:
+        """`hint`: a line under the unlock form (the demo shows its passphrase there)."""
         super().__init__()
         self.store = store
+        self.hint = hint
         self.idle_lock = idle_lock
         self.last_input = time.monotonic()
         self.set_reactive(StationApp.lang, lang)

@@ -46,7 +46,7 @@ def demo(demo_home: Path | None, no_tui: bool) -> None:
             from tui.app import StationApp
 
             running.store.lock()
-            StationApp(running.store).run()
+            StationApp(running.store, hint=f"演示 demo · {CLERK} · 口令 passphrase: {PASSPHRASE}").run()
     finally:
         running.stop()
 

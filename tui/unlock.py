@@ -33,6 +33,8 @@ class UnlockScreen(Screen[None]):
             yield Input(password=True, id="passphrase")
             yield Label("", id="unlock-error")
             yield Button(text("unlock.button", lang), variant="primary", id="unlock")
+            if self.app.hint:
+                yield Label(self.app.hint, id="unlock-hint")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
