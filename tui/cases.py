@@ -11,13 +11,14 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Label, Static
+from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from station.cases import Cases
 from sync.errors import TownshipError
 from sync.schema import WorkflowDef
 from tui.form import RecordForm
 from tui.i18n import text
+from tui.table_screen import TableScreen
 
 if TYPE_CHECKING:
     from tui.app import StationApp
@@ -30,11 +31,11 @@ def countdown(due: dict[str, Any] | None, lang: str) -> str:
     return text("seconds_left" if left >= 0 else "seconds_over", lang, n=abs(left))
 
 
-class CasesScreen(Screen[None]):
-    app: StationApp
+class CasesScreen(TableScreen):
+    TABLE = "cases"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+a", "new", "新增"),
-        Binding("escape", "back", "返回"),
+        *TableScreen.BINDINGS,
     ]
 
     def __init__(self, workflow: str = "incident") -> None:
@@ -45,29 +46,16 @@ class CasesScreen(Screen[None]):
     def workflow(self) -> WorkflowDef:
         return self.app.store.schema.workflow(self.workflow_name)
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield Label("", classes="title", id="cases-title")
-        yield DataTable(id="cases", cursor_type="row", zebra_stripes=True)
-        yield Footer(compact=True)
-
     def on_mount(self) -> None:
-        self.load()
-        self.query_one("#cases", DataTable).focus()
+        super().on_mount()
         self.set_interval(1, self.load)  # the countdowns
-
-    def on_screen_resume(self) -> None:
-        self.load()
-
-    def relabel(self, lang: str) -> None:
-        self.load()
 
     def load(self) -> None:
         lang = self.app.lang
         wf = self.workflow
         subject = self.app.store.schema.entity(wf.subject_entity)
-        self.query_one("#cases-title", Label).update(wf.label_zh if lang == "zh" else wf.label_en)
-        table = self.query_one("#cases", DataTable)
+        self.title_label().update(wf.label_zh if lang == "zh" else wf.label_en)
+        table = self.table
         cursor = table.cursor_row
         table.clear(columns=True)
         table.add_columns(subject.label(lang), text("cases.step", lang), text("cases.due", lang))
@@ -78,8 +66,7 @@ class CasesScreen(Screen[None]):
             step = wf.by_step[c["step"]].label(lang) if c["step"] in wf.by_step else ""
             table.add_row(str(title), step, text("cases.closed", lang) if c["closed"]
                           else countdown(c["next_due"], lang), key=c["id"])
-        if table.row_count:
-            table.move_cursor(row=min(cursor, table.row_count - 1))
+        self.keep_cursor(cursor)
 
     def action_new(self) -> None:
         cases = Cases(self.app.store, self.workflow_name)
@@ -88,9 +75,6 @@ class CasesScreen(Screen[None]):
     @on(DataTable.RowSelected, "#cases")
     def open_case(self, event: DataTable.RowSelected) -> None:
         self.app.push_screen(CaseScreen(self.workflow_name, str(event.row_key.value)))
-
-    def action_back(self) -> None:
-        self.app.pop_screen()
 
 
 class CaseScreen(Screen[None]):

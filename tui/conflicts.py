@@ -20,6 +20,7 @@ from station.store import Store
 from sync.errors import TownshipError
 from sync.merge import DELETED
 from tui.i18n import text
+from tui.table_screen import TableScreen
 
 if TYPE_CHECKING:
     from tui.app import StationApp
@@ -38,32 +39,15 @@ def _value(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
-class ConflictsScreen(Screen[None]):
-    app: StationApp
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", "返回")]
-
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield Label("", classes="title", id="conflicts-title")
-        yield DataTable(id="conflicts", cursor_type="row", zebra_stripes=True)
-        yield Footer(compact=True)
-
-    def on_mount(self) -> None:
-        self.load()
-        self.query_one("#conflicts", DataTable).focus()
-
-    def on_screen_resume(self) -> None:
-        self.load()
-
-    def relabel(self, lang: str) -> None:
-        self.load()
+class ConflictsScreen(TableScreen):
+    TABLE = "conflicts"
 
     def load(self) -> None:
         lang = self.app.lang
         found = Conflicts(self.app.store).list()
-        self.query_one("#conflicts-title", Label).update(
+        self.title_label().update(
             text("conflicts.title", lang) if found else text("conflicts.none", lang))
-        table = self.query_one("#conflicts", DataTable)
+        table = self.table
         table.clear(columns=True)
         table.add_columns(text("conflicts.record", lang), text("conflicts.field", lang),
                           text("conflicts.shown", lang), text("conflicts.other", lang))
@@ -80,9 +64,6 @@ class ConflictsScreen(Screen[None]):
     @on(DataTable.RowSelected, "#conflicts")
     def open_conflict(self, event: DataTable.RowSelected) -> None:
         self.app.push_screen(ConflictScreen(str(event.row_key.value)))
-
-    def action_back(self) -> None:
-        self.app.pop_screen()
 
 
 class ConflictScreen(Screen[None]):

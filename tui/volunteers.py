@@ -7,36 +7,21 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
-from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Label
+from textual.widgets import DataTable
 
 from station.duty import Duty
 from station.volunteers import Volunteers
 from sync.errors import TownshipError
 from tui.i18n import text
+from tui.table_screen import TableScreen
 
 if TYPE_CHECKING:
-    from tui.app import StationApp
+    pass
 
 
-class VolunteersScreen(Screen[None]):
-    app: StationApp
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", "返回")]
-
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield Label("", classes="title", id="volunteers-title")
-        yield DataTable(id="volunteers", cursor_type="row", zebra_stripes=True)
-        yield Footer(compact=True)
-
-    def on_mount(self) -> None:
-        self.load()
-        self.query_one("#volunteers", DataTable).focus()
-
-    def relabel(self, lang: str) -> None:
-        self.load()
+class VolunteersScreen(TableScreen):
+    TABLE = "volunteers"
 
     def load(self) -> None:
         lang = self.app.lang
@@ -47,8 +32,8 @@ class VolunteersScreen(Screen[None]):
             "SELECT owner FROM records WHERE entity = 'checkin' AND deleted = 0"
             " AND json_extract(clear, '$.day') = ?", (today,))}
         ranks = {r["volunteer"]: r for r in volunteers.ranking()}
-        self.query_one("#volunteers-title", Label).update(text("volunteers.title", lang))
-        table = self.query_one("#volunteers", DataTable)
+        self.title_label().update(text("volunteers.title", lang))
+        table = self.table
         cursor = table.cursor_row
         table.clear(columns=True)
         table.add_column(text("volunteers.name", lang), width=12)
@@ -60,8 +45,7 @@ class VolunteersScreen(Screen[None]):
             table.add_row(v["fields"].get("name", ""),
                           text("volunteers.checked_in", lang) if v["id"] in checked else "",
                           str(r["points"]) if r else "0", str(r["rank"]) if r else "", key=v["id"])
-        if table.row_count:
-            table.move_cursor(row=min(cursor, table.row_count - 1))
+        self.keep_cursor(cursor)
 
     @on(DataTable.RowSelected, "#volunteers")
     def check_in(self, event: DataTable.RowSelected) -> None:
@@ -75,35 +59,19 @@ class VolunteersScreen(Screen[None]):
         self.app.notify(text("volunteers.checked_in" if new else "volunteers.again", lang))
         self.load()
 
-    def action_back(self) -> None:
-        self.app.pop_screen()
 
-
-class DutyScreen(Screen[None]):
-    app: StationApp
+class DutyScreen(TableScreen):
+    TABLE = "duty"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("i", "sign('in')", "签到"),
         Binding("o", "sign('out')", "签退"),
-        Binding("escape", "back", "返回"),
+        *TableScreen.BINDINGS,
     ]
-
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield Label("", classes="title", id="duty-title")
-        yield DataTable(id="duty", cursor_type="row", zebra_stripes=True)
-        yield Footer(compact=True)
-
-    def on_mount(self) -> None:
-        self.load()
-        self.query_one("#duty", DataTable).focus()
-
-    def relabel(self, lang: str) -> None:
-        self.load()
 
     def load(self) -> None:
         lang = self.app.lang
-        self.query_one("#duty-title", Label).update(text("duty.title", lang))
-        table = self.query_one("#duty", DataTable)
+        self.title_label().update(text("duty.title", lang))
+        table = self.table
         cursor = table.cursor_row
         table.clear(columns=True)
         table.add_column(text("duty.post", lang), width=28)
@@ -114,11 +82,10 @@ class DutyScreen(Screen[None]):
                      else "duty.none")
             table.add_row(f"{s.get('school') or ''} {s.get('post_name') or ''}",
                           f"{s['start_time']}–{s['end_time']}", text(state, lang), key=s["id"])
-        if table.row_count:
-            table.move_cursor(row=min(cursor, table.row_count - 1))
+        self.keep_cursor(cursor)
 
     def action_sign(self, what: str) -> None:
-        table = self.query_one("#duty", DataTable)
+        table = self.table
         if not table.row_count:
             return
         shift = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
@@ -129,6 +96,3 @@ class DutyScreen(Screen[None]):
             return
         self.app.notify(text("duty.signed", self.app.lang))
         self.load()
-
-    def action_back(self) -> None:
-        self.app.pop_screen()
