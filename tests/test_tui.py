@@ -6,11 +6,16 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from textual.pilot import Pilot
+from textual.app import App
+from textual.binding import Binding
+from textual.screen import Screen
 from textual.widgets import DataTable, Label, Static
+from textual.widgets._footer import FooterKey
 
 from station.store import Store
 from tui.app import StationApp
 from tui.help import HelpScreen
+from tui.i18n import KEY_NAMES
 from tui.home import HomeScreen
 from tui.unlock import UnlockScreen
 
@@ -69,14 +74,67 @@ def test_f2_switches_to_english_and_back(store: Store) -> None:
     async def scenario(pilot: Pilot[None]) -> None:
         await unlock(pilot)
         await until(pilot, lambda: isinstance(pilot.app.screen, HomeScreen))
+        assert "同步" in footer_text(pilot) and "English" in footer_text(pilot)
         await pilot.press("f2")
         await pilot.pause()
         assert "Pending: 0" in str(pilot.app.screen.query_one("#sync", Static).render())
+        await until(pilot, lambda: "Sync" in footer_text(pilot))
+        assert "中文" in footer_text(pilot) and "同步" not in footer_text(pilot)
         await pilot.press("f2")
         await pilot.pause()
         assert "待上传: 0" in str(pilot.app.screen.query_one("#sync", Static).render())
+        await until(pilot, lambda: "同步" in footer_text(pilot))
 
     run(app, scenario)
+
+
+def footer_text(pilot: Pilot[None]) -> str:
+    return " ".join(key.description for key in pilot.app.screen.query(FooterKey))
+
+
+def test_every_key_has_an_english_name() -> None:
+    """A binding added without one would stay Chinese in the English footer."""
+    import tui
+
+    screens = [cls for module in tui_modules(tui) for cls in vars(module).values()
+               if isinstance(cls, type) and issubclass(cls, (Screen, App))
+               and cls.__module__.startswith("tui.")]
+    described = {description(b) for cls in screens for b in vars(cls).get("BINDINGS", [])} - {""}
+    assert described and len(screens) >= 10
+    assert not described - set(KEY_NAMES), described - set(KEY_NAMES)
+
+
+def description(binding: Binding | tuple[str, ...]) -> str:
+    return binding.description if isinstance(binding, Binding) else (binding[2:3] or ("",))[0]
+
+
+def tui_modules(package: object) -> list[object]:
+    import importlib
+    import pkgutil
+
+    return [importlib.import_module(f"tui.{m.name}") for m in pkgutil.iter_modules(package.__path__)]  # type: ignore[attr-defined]
+
+
+def test_f2_in_english_translates_the_help_screen_too(store: Store) -> None:
+    store.lock()
+    app = StationApp(store, lang="en")
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        await unlock(pilot)
+        await until(pilot, lambda: isinstance(pilot.app.screen, HomeScreen))
+        await pilot.press("f1")
+        await until(pilot, lambda: isinstance(pilot.app.screen, HelpScreen))
+        keys = str(pilot.app.screen.query_one("#help-keys", Static).render())
+        assert "Lock" in keys and "Refresh" in keys and "锁定" not in keys
+
+    run(app, scenario)
+
+
+def test_textuals_own_keys_read_in_chinese_in_help() -> None:
+    from tui.i18n import key_name
+
+    assert key_name("Focus Next", "zh") == "下一项" and key_name("Focus Next", "en") == "Focus Next"
+    assert key_name("同步", "en") == "Sync" and key_name("English", "en") == "中文"
 
 
 def test_help_lists_the_keys_and_ctrl_l_locks_at_once(store: Store) -> None:

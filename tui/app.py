@@ -16,9 +16,10 @@ from textual.events import Key, MouseDown
 from textual.reactive import reactive
 
 from station.store import Store
+from tui.footer import KeyFooter
 from tui.help import HelpScreen
 from tui.home import HomeScreen
-from tui.i18n import text
+from tui.i18n import key_name, text
 from tui.unlock import UnlockScreen
 
 IDLE_LOCK_SECONDS = 300
@@ -82,13 +83,18 @@ class StationApp(App[None]):
 
     def watch_lang(self, lang: str) -> None:
         for screen in self.screen_stack:
+            if not screen.is_mounted:
+                continue
             relabel = getattr(screen, "relabel", None)
-            if relabel is not None and screen.is_mounted:
+            if relabel is not None:
                 relabel(lang)
+            for footer in screen.query(KeyFooter):
+                footer.refresh(recompose=True)
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             return
-        keys = {(active.binding.key_display or active.binding.key, active.binding.description)
+        keys = {(active.binding.key_display or active.binding.key,
+                 key_name(active.binding.description, self.lang))
                 for active in self.screen.active_bindings.values() if active.binding.description}
         self.push_screen(HelpScreen(sorted(keys)))

@@ -11,11 +11,12 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Header, Input, Static
 
 from station.cases import Cases
 from sync.errors import TownshipError
 from sync.schema import WorkflowDef
+from tui.footer import KeyFooter
 from tui.form import RecordForm
 from tui.i18n import text
 from tui.table_screen import TableScreen
@@ -101,7 +102,7 @@ class CaseScreen(Screen[None]):
         yield Static("", id="case-moves")
         yield Input(placeholder="", id="case-reason", disabled=True)
         yield Static("", id="case-timeline")
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.load()

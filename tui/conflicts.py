@@ -13,12 +13,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Label, Static
+from textual.widgets import DataTable, Header, Input, Label, Static
 
 from station.conflicts import Conflicts
 from station.store import Store
 from sync.errors import TownshipError
 from sync.merge import DELETED
+from tui.footer import KeyFooter
 from tui.i18n import text
 from tui.table_screen import TableScreen
 
@@ -120,7 +121,7 @@ class ConflictScreen(Screen[None]):
                 yield Static(f"L {text('conflicts.keep_local', lang)} · "
                              f"R {text('conflicts.keep_remote', lang)}", id="choices")
                 yield Input(placeholder=text("conflicts.new", lang), id="new-value")
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     def action_keep(self, keep: str) -> None:
         if isinstance(self.focused, Input):

@@ -14,10 +14,11 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Header, Input, Label, Select
+from textual.widgets import Header, Input, Label, Select
 
 from sync.errors import TownshipError, ValidationError
 from sync.schema import EntityDef, FieldDef
+from tui.footer import KeyFooter
 from tui.i18n import text
 
 if TYPE_CHECKING:
@@ -97,7 +98,7 @@ class RecordForm(Screen[str | None]):
                 yield widget_for(f, self.original.get(f.name), lang, dict(self.app.store.schema.code_tables))
                 yield Label("", id=f"error-{f.name}", classes="field-error")
             yield Label(text("form.hint", lang), id="form-hint")
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         first = self.query("#form Input, #form Select").first()

@@ -10,9 +10,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Label, Static
+from textual.widgets import DataTable, Header, Label, Static
 
 from station.cases import Cases
+from tui.footer import KeyFooter
 from tui.i18n import text
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ class HomeScreen(Screen[None]):
                 yield Static("", id="incidents")
                 yield Label("", classes="title", id="sync-title")
                 yield Static("", id="sync")
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.action_refresh()

@@ -125,6 +125,31 @@ MESSAGES: dict[str, tuple[str, str]] = {
 }
 
 
+# Key descriptions as the bindings declare them (Chinese) and their English names.
+KEY_NAMES: dict[str, str] = {
+    "帮助": "Help", "English": "中文", "锁定": "Lock", "退出": "Quit", "关闭": "Close",
+    "返回": "Back", "新增": "Add", "保存": "Save", "删除": "Delete", "查找": "Find",
+    "下一页": "Next", "上一页": "Previous", "刷新": "Refresh", "是": "Yes", "否": "No",
+    "基础数据": "Records", "事件": "Incidents", "纠纷": "Disputes", "志愿者": "Volunteers",
+    "护校": "Guard duty", "冲突": "Conflicts", "同步": "Sync", "重发": "Resend",
+    "保留本站": "Keep ours", "保留对方": "Keep theirs", "保留删除": "Keep delete",
+    "保留修改": "Keep edit", "签到": "Sign in", "签退": "Sign out", "调解": "Mediate",
+}
+
+# Textual's own bindings (Tab, Ctrl+C in an input) are described in English.
+BUILT_IN_KEY_NAMES: dict[str, str] = {
+    "Focus Next": "下一项", "Focus Previous": "上一项", "Copy selected text": "复制选中文字",
+}
+
+
+def key_name(description: str, lang: str) -> str:
+    """A key's description in `lang`: the declared one in Chinese ("English" on the language
+    key reads "中文" once the app is in English)."""
+    if lang == "en":
+        return KEY_NAMES.get(description, description)
+    return BUILT_IN_KEY_NAMES.get(description, description)
+
+
 def text(key: str, lang: str, **values: object) -> str:
     """The message `key` in `lang` ('zh' or 'en'), with `values` filled in."""
     zh, en = MESSAGES[key]

@@ -11,10 +11,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Select
+from textual.widgets import Button, DataTable, Header, Input, Label, Select
 
 from station.store import Store
 from sync.schema import EntityDef, FieldDef
+from tui.footer import KeyFooter
 from tui.form import RecordForm
 from tui.i18n import text
 
@@ -78,7 +79,7 @@ class RecordsScreen(Screen[None]):
             yield Input(placeholder=text("records.search", lang), id="search")
         yield DataTable(id="records", cursor_type="row", zebra_stripes=True)
         yield Label("", id="records-status")
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.load()

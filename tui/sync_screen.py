@@ -10,10 +10,11 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Label, Log, ProgressBar, Static
+from textual.widgets import DataTable, Header, Label, Log, ProgressBar, Static
 
 from station.syncer import Progress, sync_once
 from sync.errors import TownshipError
+from tui.footer import KeyFooter
 from tui.form import RecordForm
 from tui.home import sync_lines
 from tui.i18n import text
@@ -37,7 +38,7 @@ class SyncScreen(Screen[None]):
         yield Log(id="sync-log", max_lines=200)
         yield Label("", classes="title", id="rejected-title")
         yield DataTable(id="rejected", cursor_type="row")
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.refresh_state()

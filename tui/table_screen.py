@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Label
+from textual.widgets import DataTable, Header, Label
+
+from tui.footer import KeyFooter
 
 if TYPE_CHECKING:
     from tui.app import StationApp
@@ -27,7 +29,7 @@ class TableScreen(Screen[None]):
         yield Header()
         yield Label("", classes="title", id=f"{self.TABLE}-title")
         yield DataTable(id=self.TABLE, cursor_type="row", zebra_stripes=True)
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.load()

@@ -9,9 +9,10 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Input, Label, Select
+from textual.widgets import Button, Input, Label, Select
 
 from sync.errors import TownshipError
+from tui.footer import KeyFooter
 from tui.i18n import text
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ class UnlockScreen(Screen[None]):
             yield Button(text("unlock.button", lang), variant="primary", id="unlock")
             if self.app.hint:
                 yield Label(self.app.hint, id="unlock-hint")
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#passphrase", Input).focus()
