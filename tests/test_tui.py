@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from textual.pilot import Pilot
 from textual.app import App
 from textual.binding import Binding
+from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import DataTable, Label, Static
 from textual.widgets._footer import FooterKey
@@ -15,8 +15,8 @@ from textual.widgets._footer import FooterKey
 from station.store import Store
 from tui.app import StationApp
 from tui.help import HelpScreen
-from tui.i18n import KEY_NAMES
 from tui.home import HomeScreen
+from tui.i18n import KEY_NAMES
 from tui.unlock import UnlockScreen
 
 from .conftest import GRID, PASSPHRASE
@@ -346,16 +346,18 @@ def test_walk_an_incident_through_all_five_steps(store: Store) -> None:
         assert "环节: 发现" in str(head.render())
         assert "上报 剩余" in str(head.render())  # the one-minute timer counts down
         for expected in ("上报", "处置", "反馈"):
-            await pilot.press("1")
+            await step(pilot, "1")
             await until(pilot, lambda e=expected: f"环节: {e}" in str(head.render()))  # type: ignore[misc]
-        await pilot.press("1")  # verification failed: back to disposal, with a reason
-        reason = case.query_one("#case-reason", Input)
-        await until(pilot, lambda: pilot.app.screen.focused is reason)
-        await pilot.press(*"照片不清", "enter")
+        await step(pilot, "1")  # verification failed: back to disposal, which needs a reason
+        error = lambda: str(pilot.app.screen.query_one("#error-note", Label).render())  # noqa: E731
+        await until(pilot, lambda: "需要填写原因" in error())
+        assert isinstance(pilot.app.screen, RecordForm)  # nothing recorded yet
+        assert pilot.app.screen.focused is pilot.app.screen.query_one("#field-note", Input)
+        await pilot.press(*"照片不清", "ctrl+s")
         await until(pilot, lambda: "环节: 处置" in str(head.render()))
-        await pilot.press("1")
+        await step(pilot, "1")
         await until(pilot, lambda: "环节: 反馈" in str(head.render()))
-        await pilot.press("2")
+        await step(pilot, "2")
         await until(pilot, lambda: "环节: 核查" in str(head.render()))
         assert "已办结" in str(head.render())
         assert "重新处置" in str(case.query_one("#case-moves", Static).render())  # may reopen
@@ -363,6 +365,68 @@ def test_walk_an_incident_through_all_five_steps(store: Store) -> None:
         assert summary["closed"] and summary["step"] == "verify"
         timeline = str(case.query_one("#case-timeline", Static).render())
         assert "照片不清" in timeline and timeline.count("处置") == 2
+
+    run(app, scenario)
+
+
+async def step(pilot: Pilot[None], key: str) -> None:
+    """Choose a move by its number and record it from the step's form with Ctrl+S."""
+    from tui.form import RecordForm
+
+    case = pilot.app.screen
+    await pilot.press(key)
+    await until(pilot, lambda: isinstance(pilot.app.screen, RecordForm))
+    await pilot.press("ctrl+s")
+    await until(pilot, lambda: pilot.app.screen is case or "⚠" in " ".join(
+        str(label.render()) for label in pilot.app.screen.query(".field-error").results(Label)))
+
+
+def test_a_dispute_is_mediated_with_its_method_and_mediator_on_record(store: Store) -> None:
+    from textual.widgets import Input, Select
+
+    from station.cases import Cases
+    from tui.cases import CaseScreen, CasesScreen
+    from tui.form import RecordForm
+
+    kind = store.schema.code_table("dispute_kind").values[0].code
+    method = store.schema.code_table("mediation_method").values[0]
+    store.lock()
+    app = StationApp(store)
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        await unlock(pilot)
+        await until(pilot, lambda: isinstance(pilot.app.screen, HomeScreen))
+        await pilot.press("m")
+        await until(pilot, lambda: isinstance(pilot.app.screen, CasesScreen))
+        await pilot.press("ctrl+a")
+        await until(pilot, lambda: isinstance(pilot.app.screen, RecordForm))
+        form = pilot.app.screen
+        form.query_one("#field-kind", Select).value = kind
+        for selector, value in (("#field-parties", "王五，赵六"), ("#field-grid", GRID)):
+            form.query_one(selector, Input).focus()
+            await pilot.press(*value)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(pilot.app.screen, CasesScreen))
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(pilot.app.screen, CaseScreen))
+        head = pilot.app.screen.query_one("#case-head", Static)
+        assert "环节: 登记受理" in str(head.render())
+        await pilot.press("1")  # 开始调解: the mediation form
+        await until(pilot, lambda: isinstance(pilot.app.screen, RecordForm))
+        mediation = pilot.app.screen
+        assert "开始调解" in str(mediation.query_one(".title", Label).render())
+        assert mediation.query_one("#field-actor", Input).value == store.clerk  # the mediator
+        assert not mediation.query("#field-step") and not mediation.query("#field-dispute")
+        mediation.query_one("#field-method", Select).value = method.code
+        mediation.query_one("#field-note", Input).focus()
+        await pilot.press(*"双方达成初步共识", "ctrl+s")
+        await until(pilot, lambda: "环节: 调解" in str(head.render()))
+        timeline = str(pilot.app.screen.query_one("#case-timeline", Static).render())
+        assert method.label_zh in timeline and "双方达成初步共识" in timeline
+        (summary,) = Cases(store, "dispute").summaries()
+        assert summary["step"] == "mediate"
+        events = Cases(store, "dispute").show(summary["id"])["events"]
+        assert [e.get("method") for e in events] == [None, method.code]
 
     run(app, scenario)
 

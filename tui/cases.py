@@ -11,18 +11,28 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Header, Input, Static
+from textual.widgets import DataTable, Header, Static
 
 from station.cases import Cases
-from sync.errors import TownshipError
-from sync.schema import WorkflowDef
+from sync.schema import EntityDef, WorkflowDef
 from tui.footer import KeyFooter
 from tui.form import RecordForm
 from tui.i18n import text
+from tui.records import shown_value
 from tui.table_screen import TableScreen
 
 if TYPE_CHECKING:
     from tui.app import StationApp
+
+
+# Event fields the app fills itself: the case, the step, the time, the grid, the role.
+AUTOMATIC_FIELDS = frozenset({"step", "at", "grid", "role", "attachments"})
+
+
+def step_fields(event: EntityDef) -> list[str]:
+    """The fields of a step event the clerk fills in its form (who, what was done, a note)."""
+    return [f.name for f in event.fields if not f.deprecated and f.type != "ref"
+            and f.name not in AUTOMATIC_FIELDS and f.name != event.parent_field]
 
 
 def countdown(due: dict[str, Any] | None, lang: str) -> str:
@@ -90,7 +100,6 @@ class CaseScreen(Screen[None]):
         super().__init__()
         self.workflow_name = workflow
         self.case_id = case_id
-        self.pending_move: str | None = None
 
     @property
     def cases(self) -> Cases:
@@ -100,7 +109,6 @@ class CaseScreen(Screen[None]):
         yield Header()
         yield Static("", id="case-head")
         yield Static("", id="case-moves")
-        yield Input(placeholder="", id="case-reason", disabled=True)
         yield Static("", id="case-timeline")
         yield KeyFooter()
 
@@ -137,44 +145,46 @@ class CaseScreen(Screen[None]):
             f"{text('cases.moves', lang)}\n" + "\n".join(
                 f"  {n}  {label}" for n, (_, label, _) in enumerate(moves, 1))
             if moves else text("cases.none", lang))
-        lines = [f"{e.get('at', '')[:19].replace('T', ' ')}  "
-                 f"{wf.by_step[e['step']].label(lang) if e.get('step') in wf.by_step else e.get('step')}"
-                 f"  {e.get('actor', '')}  {e.get('note') or ''}"
-                 for e in shown["events"] if e["applied"]]
+        lines = [self._timeline_line(wf, e, lang) for e in shown["events"] if e["applied"]]
         self.query_one("#case-timeline", Static).update(
             f"{text('cases.timeline', lang)}\n" + "\n".join(lines))
 
+    def _timeline_line(self, wf: WorkflowDef, event: dict[str, Any], lang: str) -> str:
+        """When, which step, who, what was done (department, method…) and the note."""
+        step = event.get("step")
+        entity = self.cases.event_entity
+        done = [shown_value(f, event[f.name], self.app.store, lang) for f in entity.fields
+                if f.name in step_fields(entity) and f.name not in ("actor", "note")
+                and event.get(f.name) not in (None, "", [])]
+        parts = [str(event.get("at", ""))[:19].replace("T", " "),
+                 wf.by_step[step].label(lang) if step in wf.by_step else str(step),
+                 str(event.get("actor", "")), *done, str(event.get("note") or "")]
+        return "  ".join(p for p in parts if p)
+
     def action_move(self, n: int) -> None:
+        """The step's form: who acted, what was done (a department, a mediation method) and a
+        note, which a move back or a reopening must have; Ctrl+S records the step."""
         moves = self.moves()
         if not 1 <= n <= len(moves):
             return
-        step, _, needs_reason = moves[n - 1]
-        if needs_reason:
-            self.pending_move = step
-            reason = self.query_one("#case-reason", Input)
-            reason.disabled = False
-            reason.placeholder = text("cases.reason", self.app.lang)
-            reason.focus()
-            return
-        self.advance(step, None)
+        step, label, needs_reason = moves[n - 1]
+        event = self.cases.event_entity
+        self.app.push_screen(
+            RecordForm(event.name, add=lambda values: self.advance(step, values),
+                       only=step_fields(event), given={"actor": self.app.store.clerk},
+                       title=label + (f"（{text('cases.reason', self.app.lang)}）" if needs_reason else "")),
+            self._after_step)
 
-    @on(Input.Submitted, "#case-reason")
-    def reason_given(self, event: Input.Submitted) -> None:
-        if self.pending_move and event.value.strip():
-            self.advance(self.pending_move, event.value.strip())
-            event.input.value = ""
-            event.input.disabled = True
-            self.pending_move = None
+    def advance(self, step: str, values: dict[str, Any]) -> str:
+        """Record the move (raises as the store does, so the form shows what to fix)."""
+        values = dict(values)
+        self.cases.advance(self.case_id, step, note=values.pop("note", None),
+                           actor=values.pop("actor", None), extra=values)
+        return self.case_id
 
-    def advance(self, step: str, note: str | None) -> None:
-        wf = self.app.store.schema.workflow(self.workflow_name)
-        try:
-            self.cases.advance(self.case_id, step, note=note)
-        except TownshipError as exc:
-            self.app.notify(exc.message(self.app.lang), severity="error")
-            return
-        self.app.notify(text("cases.moved", self.app.lang, step=wf.by_step[step].label(self.app.lang)))
-        self.load()
+    def _after_step(self, saved: str | None) -> None:
+        if saved:
+            self.load()
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -6,7 +6,7 @@ whole. A new field from a schema bundle appears here with no code change."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import ComposeResult
@@ -67,14 +67,21 @@ class RecordForm(Screen[str | None]):
     ]
 
     def __init__(self, entity: str, record_id: str | None = None,
-                 add: Callable[[dict[str, Any]], str] | None = None) -> None:
+                 add: Callable[[dict[str, Any]], str] | None = None, *,
+                 only: Sequence[str] | None = None, given: Mapping[str, Any] | None = None,
+                 title: str | None = None) -> None:
         """`add` saves a new record another way than a plain add (a case opens with its first
-        step event); it must go through the store's write path and raise as it does."""
+        step event); it must go through the store's write path and raise as it does.
+        `only`: the fields the clerk fills (the rest are the caller's); `given`: values a new
+        record's form starts with; `title`: instead of "New <entity>"."""
         super().__init__()
         self.entity_name = entity
         self.record_id = record_id
         self.original: dict[str, Any] = {}
         self.add = add
+        self.only = set(only) if only is not None else None
+        self.given = dict(given or {})
+        self.title_text = title
 
     @property
     def entity(self) -> EntityDef:
@@ -82,20 +89,24 @@ class RecordForm(Screen[str | None]):
 
     def fields(self) -> list[FieldDef]:
         """Current fields, and a retired one only where this record still holds a value."""
-        return [f for f in self.entity.fields if not f.deprecated or f.name in self.original]
+        return [f for f in self.entity.fields
+                if (not f.deprecated or f.name in self.original)
+                and (self.only is None or f.name in self.only)]
 
     def compose(self) -> ComposeResult:
         lang = self.app.lang
         if self.record_id:
             self.original = dict(self.app.store.get(self.entity_name, self.record_id)["fields"])
-        title = text("form.edit" if self.record_id else "form.add", lang, entity=self.entity.label(lang))
+        title = self.title_text or text("form.edit" if self.record_id else "form.add", lang,
+                                        entity=self.entity.label(lang))
+        start = self.original or self.given
         yield Header()
         with VerticalScroll(id="form"):
             yield Label(title, classes="title")
             for f in self.fields():
                 mark = " *" if f.required and not self.record_id else ""
                 yield Label(f"{f.label(lang)}{mark}", classes="field-label")
-                yield widget_for(f, self.original.get(f.name), lang, dict(self.app.store.schema.code_tables))
+                yield widget_for(f, start.get(f.name), lang, dict(self.app.store.schema.code_tables))
                 yield Label("", id=f"error-{f.name}", classes="field-error")
             yield Label(text("form.hint", lang), id="form-hint")
         yield KeyFooter()

@@ -102,7 +102,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "cases.moves": ("可以进行的操作（按数字键）", "What can be done next (press the number)"),
     "cases.none": ("已办结，无需操作", "Closed: nothing to do"),
     "cases.timeline": ("经过", "Timeline"),
-    "cases.reason": ("此操作需要说明原因：输入后回车", "This needs a reason: type it and press Enter"),
+    "cases.reason": ("须填写说明", "a note is required"),
     "cases.moved": ("已转到“{step}”", "Moved to '{step}'"),
     "volunteers.title": ("志愿者（选中后回车即签到）", "Volunteers (Enter checks the one selected in)"),
     "volunteers.name": ("姓名", "Name"),
