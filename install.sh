@@ -7,7 +7,8 @@ cd "$(dirname "$0")"
 
 usage() {
     echo "usage: ./install.sh [--dev]" >&2
-    echo "  --dev   also install the test tools (pytest, hypothesis, ruff, mypy, import-linter)" >&2
+    echo "  --dev   also install the test tools (pytest, hypothesis, ruff, mypy, import-linter," >&2
+    echo "          and from Debian: tmux, chromium, chromium-driver, a CJK font)" >&2
 }
 
 DEV=0
@@ -37,7 +38,7 @@ apt_install() {
     [ "$(id -u)" -eq 0 ] || die "missing Debian packages: ${missing[*]} (run as root, or apt-get install them)"
     step "apt-get install ${missing[*]}"
     apt-get update -qq || die "apt-get update failed"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null \
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
         || die "apt-get install ${missing[*]} failed"
 }
 
@@ -46,10 +47,16 @@ if ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then
     apt_install python3-venv
 fi
 
-if [ "$DEV" -eq 1 ] && ! command -v tmux >/dev/null 2>&1; then
-    # The end-to-end test of the kiosk app runs it in a real terminal.
-    command -v apt-get >/dev/null 2>&1 || die "tmux is needed for the tests; install it"
-    apt_install tmux
+if [ "$DEV" -eq 1 ]; then
+    # The end-to-end tests run the kiosk app in a real terminal (tmux) and in a real browser
+    # (Debian's chromium, driven through chromium-driver; a CJK font so the screenshots read).
+    if command -v apt-get >/dev/null 2>&1; then
+        apt_install tmux chromium chromium-driver fonts-wqy-microhei
+    else
+        for tool in tmux chromium chromedriver; do
+            command -v "$tool" >/dev/null 2>&1 || die "$tool is needed for the tests; install it"
+        done
+    fi
 fi
 
 if [ ! -x .venv/bin/python ]; then

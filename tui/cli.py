@@ -17,12 +17,24 @@ from station.cli import _Context, main
 @click.option("--idle-lock", default=300, show_default=True, type=click.IntRange(min=10),
               help="seconds without a key or a click before the app locks itself")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option("--web", is_flag=True,
+              help="serve the app to a browser on this box (http://127.0.0.1:PORT) instead")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535),
+              help="with --web: the port on 127.0.0.1")
 @click.pass_obj
-def tui(obj: _Context, idle_lock: int, lang: str) -> None:
+def tui(obj: _Context, idle_lock: int, lang: str, web: bool, port: int) -> None:
     """The kiosk app: unlock, home, and the station's work (F1 lists the keys)."""
+    store = obj.store()  # a missing or broken store is said here, not in a browser
+    if web:
+        from tui.web import HOST, serve
+
+        store.close()
+        click.echo(f"浏览器打开 Open in the browser: http://{HOST}:{port}/  (Ctrl+C 停止 stops)", err=True)
+        serve(obj.home, port, lang, idle_lock)
+        return
     from tui.app import StationApp
 
-    StationApp(obj.store(), idle_lock, lang).run()
+    StationApp(store, idle_lock, lang).run()
 
 
 @main.command()
@@ -52,3 +64,6 @@ def demo(demo_home: Path | None, no_tui: bool) -> None:
 
 
 __all__ = ["main"]
+
+if __name__ == "__main__":  # `python -m tui.cli`: how `station tui --web` starts each app
+    main()
