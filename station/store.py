@@ -332,6 +332,16 @@ class Store:
         with self._transaction():
             self._put_settings(**values)
 
+    def mark_restored(self) -> dict[str, int]:
+        """Just restored from a backup: remember the last change number the backup holds, so
+        the next sync first recovers what the hub got after it (syncer.recover)."""
+        last = self.conn.execute(
+            "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0),"
+            " coalesce((SELECT max(seq) FROM changes), 0))").fetchone()[0]
+        with self.atomic() as writes:
+            writes.put_settings(recover_after=str(int(last)))
+        return {"recover_after": int(last)}
+
     def settings(self) -> dict[str, str]:
         return settings.all_settings(self.conn)
 

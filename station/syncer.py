@@ -17,7 +17,6 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -97,6 +96,7 @@ def enroll(store: Store, hub_url: str, code: str, fingerprint: str | None = None
     with store.atomic() as writes:
         writes.put_settings(
             hub_url=hub_url, hub_fingerprint=seen, scope_grids=json.dumps(reply.get("grids", [])),
+            hub_cert=pem.decode(),  # in the store too, so a restored home gets its pin back
             county_signing_key=str(reply["county_signing_key"]),
             station_key=sealer.seal_value(base64.b64encode(key.private_bytes_raw()).decode(),
                                           b"settings|station_key"))
@@ -112,7 +112,10 @@ def client_for(store: Store) -> Client:
                         "not enrolled with a hub; run `station enroll` first")
     sealer, _ = store._require_sealer()
     raw = base64.b64decode(sealer.open_value(settings["station_key"], b"settings|station_key"))
-    return Client(settings["hub_url"], Path(store.home / CERT_FILE), store.station_id,
+    cert = store.home / CERT_FILE
+    if not cert.exists() and settings.get("hub_cert"):  # a home restored from its backup
+        cert.write_text(settings["hub_cert"])
+    return Client(settings["hub_url"], cert, store.station_id,
                   Ed25519PrivateKey.from_private_bytes(raw))
 
 
@@ -175,8 +178,10 @@ def _record_answers(store: Store, results: list[Result]) -> None:
                                 last_receipt=str(max(r.receipt or 0 for r in results)))
 
 
-def pull(store: Store, client: Client, limit: int = PULL_PAGE, report: Report = _silent) -> int:
-    """Fetch what changed elsewhere in scope; each page and its cursor in one transaction."""
+def pull(store: Store, client: Client, limit: int = PULL_PAGE, report: Report = _silent,
+         own_after: int | None = None, on_page: Callable[[PullPage], None] | None = None) -> int:
+    """Fetch what changed elsewhere in scope; each page and its cursor in one transaction.
+    (`own_after`: also this station's own changes after that number; see `recover`.)"""
     pulled = 0
     settings = store.settings()
     cursor = int(settings.get("pull_cursor", "0"))
@@ -187,7 +192,7 @@ def pull(store: Store, client: Client, limit: int = PULL_PAGE, report: Report = 
         return grid is not None and (grid in grids if grids else grid.startswith(township))
 
     workflows = {w.event_entity: Cases(store, w.name) for w in store.schema.workflows.values()}
-    for page in _prefetched(client, cursor, limit, store.schema.version):
+    for page in _prefetched(client, cursor, limit, store.schema.version, own_after):
         if int(page.extra.get("schema_version", 1)) > store.schema.version:
             # Data from a newer schema is never applied before its bundle.
             update_schema(store, client)
@@ -201,8 +206,36 @@ def pull(store: Store, client: Client, limit: int = PULL_PAGE, report: Report = 
                 workflows[entity].refresh(writes, case_id)  # event entities: step cache, clashes
             writes.put_settings(pull_cursor=str(page.cursor), last_sync=store.clock.iso())
         pulled += len(page.changes)
+        if on_page is not None:
+            on_page(page)
         report(Progress("pull", pulled, None if page.more else pulled,
                         client.bytes_sent + client.bytes_received))
+    return pulled
+
+
+def recover(store: Store, client: Client, report: Report = _silent) -> int:
+    """The first sync of a store restored from its backup, before anything is pushed.
+
+    The backup may be behind what this station sent: the hub then holds changes the store
+    lost, under sequence numbers the store will hand out again. So: pull from the restored
+    cursor with this station's own changes after the store's last number (they come back
+    like anyone else's), learn the highest number the hub has from us, and renumber what
+    was written since the restore after it — otherwise the hub would take a new change for
+    one it already has and drop it. Changes that were pending in the backup keep their
+    numbers: if the hub got them before the crash, it answers with the receipt it gave then."""
+    floor = store.settings().get("recover_after") or ""
+    if not floor:
+        return 0
+    hub_last = 0
+
+    def seen(page: PullPage) -> None:
+        nonlocal hub_last
+        hub_last = max(hub_last, int(page.extra.get("own_last_seq", 0)))
+
+    pulled = pull(store, client, report=report, own_after=int(floor), on_page=seen)
+    with store.atomic() as writes:
+        writes.renumber_outbox(int(floor), hub_last)
+        writes.put_settings(recover_after="")
     return pulled
 
 
@@ -232,7 +265,8 @@ def _apply_pulled(writes: Writes, page: PullPage, in_scope: Callable[[str | None
     return touched
 
 
-def _prefetched(client: Client, cursor: int, limit: int, version: int) -> Iterator[PullPage]:
+def _prefetched(client: Client, cursor: int, limit: int, version: int,
+                own_after: int | None = None) -> Iterator[PullPage]:
     """Pages from `cursor` on, the next one fetched while the caller applies this one.
 
     The hub's half (reading, opening, compressing) and the station's (merging, sealing) then
@@ -245,7 +279,7 @@ def _prefetched(client: Client, cursor: int, limit: int, version: int) -> Iterat
         at = cursor
         while not stop.is_set():
             try:
-                page: PullPage | BaseException = client.pull(at, limit, version)
+                page: PullPage | BaseException = client.pull(at, limit, version, own_after)
             except BaseException as exc:  # handed to the caller, who raises it
                 page = exc
             while not stop.is_set():
@@ -290,6 +324,7 @@ def sync_once(store: Store, client: Client | None = None, report: Report = _sile
     client = client or client_for(store)
     report(Progress("schema", 0, None, 0))
     update_schema(store, client)
+    recover(store, client, report)
     pushed = push(store, client, report=report)
     return SyncResult(pushed.pushed, pushed.rejected, pushed.batches,
                       pull(store, client, report=report))

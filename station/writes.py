@@ -503,6 +503,21 @@ class Writes:
     def put_settings(self, **values: str) -> None:
         self.store._put_settings(**values)
 
+    def renumber_outbox(self, floor: int, hub_last: int) -> int:
+        """Move the changes numbered after `floor` (written since a restore) to after
+        `hub_last`, and make the next number follow; how many moved. See syncer.recover."""
+        shift = hub_last - floor
+        if shift <= 0:
+            return 0
+        conn = self.store.conn
+        # Through negative numbers: an UPDATE of a primary key checks each row as it goes.
+        moved = conn.execute("UPDATE changes SET seq = -seq WHERE seq > ?", (floor,)).rowcount
+        conn.execute("UPDATE changes SET seq = ? - seq WHERE seq < 0", (shift,))
+        conn.execute("UPDATE changes SET resent_as = resent_as + ? WHERE resent_as > ?", (shift, floor))
+        conn.execute("UPDATE sqlite_sequence SET seq = max(seq, ?, (SELECT max(seq) FROM changes))"
+                     " WHERE name = 'changes'", (hub_last,))
+        return int(moved)
+
     # ------------------------------------------------------------------ pieces
 
     def _split(self, entity: EntityDef, record_id: str,

@@ -133,8 +133,10 @@ class Client:
                                          headers={"Content-Type": "application/json",
                                                   "Content-Encoding": "zstd"}))
 
-    def pull(self, cursor: int, limit: int = 1000, schema_version: int | None = None) -> PullPage:
+    def pull(self, cursor: int, limit: int = 1000, schema_version: int | None = None,
+             own_after: int | None = None) -> PullPage:
         query = f"cursor={cursor}&limit={limit}" + (f"&schema={schema_version}" if schema_version else "")
+        query += f"&own={own_after}" if own_after is not None else ""
         return decode_page(self._send("GET", f"/v1/pull?{query}"))
 
     def bundles(self, after: int) -> list[dict[str, Any]]:

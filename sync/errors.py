@@ -77,6 +77,10 @@ class ConfigError(TownshipError):
     """A configuration file or setting is not valid."""
 
 
+class BackupError(TownshipError):
+    """A backup could not be set up, run, read or restored."""
+
+
 class SchemaError(TownshipError):
     """A schema definition or bundle is not valid."""
 

@@ -97,10 +97,11 @@ def make_app(hub: Hub, home: Path) -> Starlette:
             cursor = int(request.query_params.get("cursor", "0"))
             limit = min(max(int(request.query_params.get("limit", "1000")), 1), 5000)
             version = int(request.query_params["schema"]) if "schema" in request.query_params else None
+            own = int(request.query_params["own"]) if "own" in request.query_params else None
         except ValueError:
-            raise ValidationError("cursor", "integer", "cursor、limit 和 schema 应为整数",
-                                  "cursor, limit and schema are whole numbers") from None
-        page = await run_in_threadpool(hub.pull, station, cursor, limit, version)
+            raise ValidationError("cursor", "integer", "cursor、limit、schema 和 own 应为整数",
+                                  "cursor, limit, schema and own are whole numbers") from None
+        page = await run_in_threadpool(hub.pull, station, cursor, limit, version, own)
         return Response(encode_page(page), headers=ZSTD)
 
     async def schema(request: Request) -> Response:

@@ -283,13 +283,18 @@ class Hub:
     # ------------------------------------------------------------------ pull and export
 
     def pull(self, station: StationRow, cursor: int, limit: int = 1000,
-             station_version: int | None = None) -> PullPage:
+             station_version: int | None = None, own_after: int | None = None) -> PullPage:
         """Changes after `cursor` in the station's scope, in the current schema's names; the
-        page says which version that is, so a station behind fetches the bundles first."""
+        page says which version that is, so a station behind fetches the bundles first.
+
+        `own_after`: a station restored from a backup also gets back its own changes after
+        that sequence number, and learns the highest it ever sent (`own_last_seq`), so its
+        next changes are numbered after it."""
         with self.storage.transaction() as tx:
             self._catch_up(tx)
             tx.seen(station.id, station_version, self.clock.iso())
-            stored = tx.changes_since(cursor, station, limit)
+            stored = tx.changes_since(cursor, station, limit, own_after)
+            own_last = tx.own_last_seq(station.id) if own_after is not None else None
             last = tx.last_seq()
             # A record moved into the scope: the station gets its whole state, not only the
             # fields the moving change wrote.
@@ -301,8 +306,10 @@ class Hub:
                     for rid, row in states.items()}
         # An empty page still moves the cursor past other stations' out-of-scope changes.
         next_cursor = stored[-1].hub_seq if stored else max(cursor, last)
-        return PullPage(changes, next_cursor, len(stored) == limit,
-                        extra={"schema_version": self.schema.version}, entering=entering)
+        extra: dict[str, Any] = {"schema_version": self.schema.version}
+        if own_last is not None:
+            extra["own_last_seq"] = own_last
+        return PullPage(changes, next_cursor, len(stored) == limit, extra=extra, entering=entering)
 
     def _wire(self, c: StoredChange) -> WireChange:
         ad = _change_ad(c.station, WireChange(c.station, c.station_seq, c.record, c.entity, c.op,

@@ -233,8 +233,15 @@ class Tx:
               c.hlc, c.base, c.schema_version, now, c.was) for i, (c, prev) in enumerate(rows)])
         return list(range(first, first + len(rows)))
 
-    def changes_since(self, cursor: int, station: StationRow, limit: int) -> list[StoredChange]:
-        """Changes after `cursor` in the station's scope, not its own, in hub order."""
+    def changes_since(self, cursor: int, station: StationRow, limit: int,
+                      own_after: int | None = None) -> list[StoredChange]:
+        """Changes after `cursor` in the station's scope, not its own, in hub order; with
+        `own_after`, also its own from that station sequence number on (a restored station
+        getting back what it sent after its backup's position)."""
+        mine_args: list[Any] = [station.id]
+        mine = "station != ?"
+        if own_after is not None:
+            mine, mine_args = "(station != ? OR station_seq > ?)", [station.id, own_after]
         if station.grids:
             marks = ", ".join("?" * len(station.grids))
             scope = f"(grid IN ({marks}) OR prev_grid IN ({marks}))"
@@ -243,9 +250,14 @@ class Tx:
             scope, args = "(grid LIKE ? OR prev_grid LIKE ?)", [station.township + "%"] * 2
         found = self.rows(
             "SELECT hub_seq, station, station_seq, record, entity, op, grid, fields, hlc, base,"
-            f" schema_version, was, prev_grid FROM changes WHERE hub_seq > ? AND station != ? AND {scope}"
-            " ORDER BY hub_seq LIMIT ?", [cursor, station.id, *args, limit])
+            f" schema_version, was, prev_grid FROM changes WHERE hub_seq > ? AND {mine} AND {scope}"
+            " ORDER BY hub_seq LIMIT ?", [cursor, *mine_args, *args, limit])
         return [StoredChange(*row) for row in found]
+
+    def own_last_seq(self, station_id: str) -> int:
+        """The highest station sequence number the hub holds from this station."""
+        found = self.rows("SELECT max(station_seq) FROM changes WHERE station = ?", [station_id])
+        return int(found[0][0] or 0)
 
     def last_seq(self) -> int:
         found = self.rows("SELECT max(hub_seq) FROM changes")

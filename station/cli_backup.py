@@ -1,0 +1,65 @@
+"""`station backup …` and `station restore`: litestream replication of the station's store."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from station.cli import _Context, _emit, _passphrase, main
+
+
+@main.group()
+def backup() -> None:
+    """Continuous backup of the store to a USB stick, a NAS mount or an S3-compatible store."""
+
+
+@backup.command("setup")
+@click.option("--replica", required=True,
+              help="an absolute path (mounted disk), file://PATH or s3://BUCKET/PATH?endpoint=…")
+@click.option("--credentials", type=click.Path(dir_okay=False, path_type=Path),
+              help="S3 keys as LITESTREAM_ACCESS_KEY_ID=… lines, in a 0600 file "
+                   "(default: the same names from the environment)")
+@click.pass_obj
+def backup_setup(obj: _Context, replica: str, credentials: Path | None) -> None:
+    """Choose where the backup goes and write litestream's configuration (0600)."""
+    from station.backup import setup
+
+    _emit(setup(obj.home, replica, credentials))
+
+
+@backup.command("run")
+@click.pass_obj
+def backup_run(obj: _Context) -> None:
+    """Replicate in the foreground until stopped (what the backup service runs)."""
+    from station.backup import run_command
+
+    command, env = run_command(obj.home)
+    click.echo(f"备份进行中 (replicating; Ctrl-C stops): {' '.join(command)}", err=True)
+    os.execve(command[0], command, env)  # litestream gets the service manager's signals itself
+
+
+@backup.command("status")
+@click.pass_obj
+def backup_status(obj: _Context) -> None:
+    """The replica's position against the database: transactions behind, seconds of lag."""
+    from station.backup import status
+
+    _emit(status(obj.home))
+
+
+@main.command()
+@click.option("--from", "replica", required=True, help="the replica: a path, file://PATH or s3://…")
+@click.option("--to", "to", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="an empty directory for the restored station home")
+@click.option("--credentials", type=click.Path(dir_okay=False, path_type=Path),
+              help="S3 keys file (0600), as for backup setup")
+def restore(replica: str, to: Path, credentials: Path | None) -> None:
+    """Restore a station from its replica, check the database, and unlock it with a clerk's
+    passphrase (STATION_PASSPHRASE, STATION_CLERK); its next sync recovers from the hub what it
+    had sent since the replica's position."""
+    from station.backup import restore as bring_back
+
+    passphrase = _passphrase("STATION_PASSPHRASE", "口令 / passphrase")
+    _emit(bring_back(replica, to, passphrase, os.environ.get("STATION_CLERK") or None, credentials))
