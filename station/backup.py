@@ -211,25 +211,50 @@ def replica_position(replica: Replica, env: dict[str, str]) -> tuple[int, dateti
                              "读取备份", "reading the replica") or []
     if not files:
         return 0, None
-    newest = max(files, key=lambda f: int(f["max_txid"], 16))
-    return int(newest["max_txid"], 16), datetime.fromisoformat(newest["timestamp"].replace("Z", "+00:00"))
+    newest = max(files, key=lambda f: _txid(f["max_txid"]))
+    return _txid(newest["max_txid"]), datetime.fromisoformat(newest["timestamp"].replace("Z", "+00:00"))
 
 
 def status(home: Path) -> dict[str, Any]:
-    """Where the replica is against the database: transactions behind, and how long since the
-    replica last received one (when it is behind)."""
+    """Where the replica is against the database: whether it holds the station's last write,
+    transactions behind (as litestream counts them), and seconds of writes it lacks."""
     replica, credentials = _settings(home)
     env = _environment(credentials)
     local = _litestream_json(["status", "-json", "-config", str(home / CONFIG_FILE)], env,
                              "读取数据库状态", "reading the database's state") or [{}]
-    local_txid = int(local[0].get("local_txid") or "0", 16)
+    local_txid = _txid(local[0].get("local_txid"))
     replica_txid, at = replica_position(replica, env)
-    behind = max(local_txid - replica_txid, 0)
-    now = datetime.now(UTC)
+    # litestream knows only what it has seen; while it is stopped, the store's own change log
+    # says when the station last wrote.
+    written = last_write(home / DB_FILE)
+    # The replica's times are whole seconds: a write in the same second counts as sent.
+    unsent = written is not None and (at is None or written.replace(microsecond=0) > at)
+    behind = max(local_txid - replica_txid, 1 if unsent else 0)
+    lag = (written - at).total_seconds() if unsent and written and at else 0.0
     return {"replica": replica.shown, "local_txid": local_txid, "replica_txid": replica_txid,
-            "behind": behind, "last_replicated": at.isoformat() if at else None,
-            "lag_seconds": round((now - at).total_seconds(), 1) if behind and at else 0.0,
+            "behind": behind, "last_write": written.isoformat() if written else None,
+            "last_replicated": at.isoformat() if at else None, "lag_seconds": round(lag, 1),
             "ok": replica_txid > 0 and behind == 0}
+
+
+def last_write(db: Path) -> datetime | None:
+    """When this station last wrote a change (its hybrid clock's wall time), read without
+    unlocking: the change log's clocks are stored in clear."""
+    from sync.clock import parse
+
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        newest = conn.execute("SELECT max(hlc) FROM changes").fetchone()[0]
+    if newest is None:
+        return None
+    return datetime.fromtimestamp(parse(newest).wall_ms / 1000, UTC)
+
+
+def _txid(text: Any) -> int:
+    """A hex transaction id as litestream prints it ('-' before it has seen the database)."""
+    try:
+        return int(str(text), 16)
+    except ValueError:
+        return 0
 
 
 def restore(replica_text: str, to: Path, passphrase: str, clerk: str | None = None,
