@@ -30,3 +30,13 @@ def test_kiosk_app_benchmark_runs_in_a_real_terminal(tmp_path: Path) -> None:
     for name in ("start_to_unlock_screen_s", "next_page_s", "previous_page_s", "search_phone_s",
                  "next_page_handler_s", "store_page_s"):
         assert 0 < figures[name] < 30, name
+
+
+def test_backup_benchmark_runs_with_the_real_litestream(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "bench_backup.py"), "--trials", "1", "--seconds", "1",
+         "--out", str(tmp_path)], capture_output=True, text=True, timeout=300, check=True)
+    figures = json.loads(result.stdout)
+    (run,) = figures["runs"]
+    assert run["written"] > 0 and run["restored"] + run["lost"] == run["written"]
+    assert 0 <= figures["recovery_point_max_s"] < 5
