@@ -181,7 +181,9 @@ def _settings(home: Path) -> tuple[Replica, Path | None]:
 
 
 def _environment(credentials: Path | None) -> dict[str, str]:
-    env = dict(os.environ)
+    # litestream 0.5.17 will not start an S3 replica at all while AWS_CA_BUNDLE is set
+    # ("unable to add custom RootCAs"); it uses the system's CAs without it.
+    env = {k: v for k, v in os.environ.items() if k != "AWS_CA_BUNDLE"}
     if credentials is not None:
         env.update(read_credentials(credentials))
     return env

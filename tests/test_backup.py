@@ -258,3 +258,59 @@ def test_without_systemd_install_service_says_so_and_how_to_run_each_part() -> N
     assert run.returncode == 0
     assert "systemd is not running" in run.stderr and "station backup run" in run.stderr
     assert "station sync --daemon" in run.stderr
+
+
+@pytest.fixture
+def s3(tmp_path: Path) -> Iterator[str]:
+    """An S3-compatible server on 127.0.0.1 (moto), with a bucket `county`; its endpoint."""
+    import boto3
+
+    from .hubserver import free_port
+
+    port = free_port()
+    server = subprocess.Popen([str(Path(STATION).with_name("moto_server")), "-H", "127.0.0.1",
+                               "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              preexec_fn=_die_with_parent)
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                              aws_access_key_id="AK", aws_secret_access_key="SK")
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                client.create_bucket(Bucket="county")
+                break
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        yield endpoint
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_an_s3_replica_with_keys_from_a_private_file(cli: Cli, s3: str, tmp_path: Path) -> None:
+    keys = tmp_path / "s3.keys"
+    keys.write_text("LITESTREAM_ACCESS_KEY_ID=AK\nLITESTREAM_SECRET_ACCESS_KEY=SK\n")
+    keys.chmod(0o600)
+    url = f"s3://county/t440524001?endpoint={s3}&region=us-east-1&forcePathStyle=true"
+    cli.json("backup", "setup", "--replica", url, "--credentials", str(keys))
+    person = next(iter(synthetic.people(1, [GRID], seed=21)))
+    rid = cli("add", "person", "--json", json.dumps(person, ensure_ascii=False)).stdout.strip()
+    running = Replication(cli)
+    status = running.caught_up()
+    running.crash()
+    assert status["replica"].startswith("s3://county/t440524001")
+    out = json.loads(cli("restore", "--from", url, "--to", str(tmp_path / "restored"),
+                         "--credentials", str(keys)).stdout)
+    assert out["txid"] > 0
+    back = Store.open(tmp_path / "restored")
+    back.unlock(PASSPHRASE)
+    assert back.get("person", rid)["fields"]["name"] == person["name"]
+    back.close()
+    wrong = tmp_path / "wrong.keys"
+    wrong.write_text("LITESTREAM_ACCESS_KEY_ID=AK\nSECRET=SK\n")
+    wrong.chmod(0o600)
+    assert "line 2" in cli("restore", "--from", url, "--to", str(tmp_path / "r2"), "--credentials",
+                           str(wrong), ok=False).stderr
