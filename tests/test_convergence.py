@@ -45,8 +45,9 @@ class InProcessClient:
     def push(self, batch: PushBatch) -> list[Result]:
         return self.hub.push(self.station, batch)
 
-    def pull(self, cursor: int, limit: int = 1000, schema_version: int | None = None) -> PullPage:
-        return self.hub.pull(self.station, cursor, limit, schema_version)
+    def pull(self, cursor: int, limit: int = 1000, schema_version: int | None = None,
+             own_after: int | None = None) -> PullPage:
+        return self.hub.pull(self.station, cursor, limit, schema_version, own_after)
 
     def bundles(self, after: int) -> list[dict[str, Any]]:
         return self.hub.bundles(after)

@@ -1,0 +1,121 @@
+"""Pushing over a bad link: 1,000 new incidents from a station to the hub through bench/netem.py.
+
+    .venv/bin/python bench/bench_link.py [--incidents 1000] [--profiles 2G,rural-4G]
+
+For each profile a new station (enrolled with a hub that runs as `county serve` in its own
+process) logs N incidents — each one is two changes, the incident and its first step — and
+pushes them through the proxy, retrying as the sync daemon does when the link drops. The time
+is set against the floor: the bytes the same push put on a clean link, at the profile's
+bandwidth. A drop may lose the batch in flight, never what was acknowledged: the outbox only
+shrinks, and `resent` counts the changes sent more than once. Prints JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from netem import PROFILES, Link, Profile  # noqa: E402
+
+from station import keys  # noqa: E402
+from station.cases import Cases  # noqa: E402
+from station.daemon import Backoff  # noqa: E402
+from station.store import Store  # noqa: E402
+from station.syncer import client_for, enroll, push  # noqa: E402
+from sync import county  # noqa: E402
+from sync.errors import SyncError  # noqa: E402
+from tests.hubserver import HubProcess  # noqa: E402
+
+GRID = "440524001001"
+
+
+def new_station(base: Path, hub: HubProcess, name: str, incidents: int) -> Store:
+    store = Store.create(base / name, township="440524001", name=f"{name}站", clerk="bench",
+                         passphrase="benchmark passphrase", kdf=keys.FAST_KDF)
+    code = county.open_hub(hub.home).add_enrollment("440524001", [])
+    enroll(store, hub.url, code, hub.fingerprint)
+    cases = Cases(store, "incident")
+    category = store.schema.code_table("incident_category").values[0].code
+    rng = random.Random(7)
+    for i in range(incidents):
+        cases.open({"category": category, "title": f"路灯损坏 第{i}号", "grid": GRID,
+                    "description": "村道路灯不亮，夜间通行不便，" * rng.randint(1, 4),
+                    "location": f"示例村{rng.randint(1, 60)}组", "reporter": "张三",
+                    "reporter_phone": f"138{rng.randrange(10**8):08d}"})
+    return store
+
+
+def push_through(store: Store, link: Link) -> dict[str, Any]:
+    """Push the outbox through `link` until it is empty, as the daemon would."""
+    with store.atomic() as writes:
+        writes.put_settings(hub_url=f"https://127.0.0.1:{link.port}")
+    client = client_for(store)
+    total = int(store.status()["pending"])
+    backoff, failures, sent, outbox = Backoff(), 0, 0, [total]
+    start = time.perf_counter()
+    while True:
+        before = int(store.status()["pending"])
+        try:
+            sent += push(store, client).pushed
+            break
+        except SyncError as exc:
+            if not exc.retryable:
+                raise
+            failures += 1
+            outbox.append(int(store.status()["pending"]))
+            if outbox[-1] > before:
+                raise RuntimeError("the outbox grew after a drop") from exc
+            time.sleep(backoff.delay(failures))
+    return {"seconds": time.perf_counter() - start, "changes": total, "retries": failures,
+            "up_bytes": link.stats.up, "down_bytes": link.stats.down, "drops": link.stats.drops,
+            "connections": link.stats.connections, "outbox_after_each_drop": outbox[1:]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--incidents", type=int, default=1000)
+    parser.add_argument("--profiles", default="2G,rural-4G")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
+    args = parser.parse_args()
+    base = args.out / "link"
+    shutil.rmtree(base, ignore_errors=True)
+    county.init(base / "county")
+    hub = HubProcess(base / "county").start()
+    try:
+        clean = new_station(base, hub, "clean", args.incidents)
+        with Link(PROFILES["clean"], ("127.0.0.1", hub.port)) as link:
+            floor_run = push_through(clean, link)
+        clean.close()
+        out: dict[str, Any] = {
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+            "incidents": args.incidents, "clean": floor_run, "profiles": {}}
+        for name in args.profiles.split(","):
+            profile: Profile = PROFILES[name]
+            store = new_station(base, hub, name, args.incidents)
+            with Link(profile, ("127.0.0.1", hub.port), seed=3) as link:
+                run = push_through(store, link)
+            store.close()
+            # The floor: the clean run's bytes, each direction at the profile's bandwidth.
+            floor = max(floor_run["up_bytes"], floor_run["down_bytes"]) / profile.bytes_per_s
+            run["floor_seconds"] = floor
+            run["ratio_to_floor"] = run["seconds"] / floor
+            out["profiles"][name] = run
+    finally:
+        hub.stop()
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
