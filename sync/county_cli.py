@@ -61,17 +61,26 @@ def init(home: Path, database: str | None, hosts: tuple[str, ...]) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8443, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="worker processes (more than one wants PostgreSQL: SQLite takes one writer)")
 @click.pass_obj
-def serve(home: Path, host: str, port: int) -> None:
+def serve(home: Path, host: str, port: int, workers: int) -> None:
     """Serve the hub over HTTPS (API under /v1/)."""
+    import os
+
     import uvicorn
 
     from sync.http import make_app
 
-    app = make_app(county.open_hub(home), home)
     click.echo(f"county hub on https://{host}:{port}/v1/ (Ctrl-C to stop)", err=True)
-    uvicorn.run(app, host=host, port=port, ssl_certfile=str(home / "tls.crt"),
-                ssl_keyfile=str(home / "tls.key"), log_level="warning")
+    cert, key = str(home / "tls.crt"), str(home / "tls.key")
+    if workers == 1:
+        uvicorn.run(make_app(county.open_hub(home), home), host=host, port=port,
+                    log_level="warning", ssl_certfile=cert, ssl_keyfile=key)
+        return
+    os.environ["COUNTY_HOME"] = str(home.resolve())  # each worker opens the hub itself
+    uvicorn.run("sync.http:app_from_environment", factory=True, workers=workers, host=host,
+                port=port, log_level="warning", ssl_certfile=cert, ssl_keyfile=key)
 
 
 @main.group()

@@ -121,3 +121,14 @@ def make_app(hub: Hub, home: Path) -> Starlette:
         Route("/v1/pull", _guarded(pull), methods=["GET"]),
         Route("/v1/schema", _guarded(schema), methods=["GET"]),
     ])
+
+
+def app_from_environment() -> Starlette:
+    """The app for one of several worker processes (`county serve --workers N`): each opens
+    the hub in the county home named by COUNTY_HOME."""
+    import os
+
+    from sync import county
+
+    home = Path(os.environ["COUNTY_HOME"])
+    return make_app(county.open_hub(home), home)

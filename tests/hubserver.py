@@ -64,9 +64,10 @@ class HubProcess:
     """`county serve` in a child process: a hub that can be killed (SIGKILL) and restarted on
     the same port, as a county server crashes and comes back. Stopped with the test."""
 
-    def __init__(self, home: Path, port: int | None = None) -> None:
+    def __init__(self, home: Path, port: int | None = None, workers: int = 1) -> None:
         self.home = home
         self.port = port or free_port()
+        self.workers = workers
         self.url = f"https://127.0.0.1:{self.port}"
         self.fingerprint = county.fingerprint((home / "tls.crt").read_bytes())
         self.process: subprocess.Popen[bytes] | None = None
@@ -74,7 +75,8 @@ class HubProcess:
     def start(self) -> HubProcess:
         county_bin = Path(sys.executable).with_name("county")
         self.process = subprocess.Popen(
-            [str(county_bin), "--home", str(self.home), "serve", "--port", str(self.port)],
+            [str(county_bin), "--home", str(self.home), "serve", "--port", str(self.port),
+             "--workers", str(self.workers)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
