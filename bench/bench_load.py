@@ -37,6 +37,7 @@ from station import synthetic  # noqa: E402
 from station.ids import IdMaker  # noqa: E402
 from sync import county  # noqa: E402
 from sync.client import Client  # noqa: E402
+from sync.clock import Stamp  # noqa: E402
 from sync.protocol import PushBatch, WireChange  # noqa: E402
 from tests.hubserver import HubProcess  # noqa: E402
 
@@ -61,7 +62,7 @@ class SimulatedStation:
         changes = []
         for _ in range(size):
             self.seq += 1
-            stamp = f"{now:015d}.{self.seq:05d}.{self.id}"
+            stamp = str(Stamp(now, self.seq, self.id))
             changes.append(WireChange(self.id, self.seq, self.ids.make(now), "person", "add", GRID,
                                       next(self.people), stamp, {}, 1))
         return PushBatch(self.id, tuple(changes))

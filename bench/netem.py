@@ -151,6 +151,8 @@ async def _serve(link: _LinkState, host: str, port: int, ready: threading.Event,
     ready.set()
     async with server:
         await stop.wait()
+    # Connections still open are cut: what they were doing no longer matters.
+    asyncio.get_running_loop().set_exception_handler(lambda loop, context: None)
     others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
     for task in others:
         task.cancel()

@@ -48,10 +48,15 @@ class Loop:
 
     def round(self) -> float:
         """One round; returns how long to wait before the next."""
+        before = int(self.store.status()["pending"])
         try:
             result = self.sync_once(self.store)
         except TownshipError as exc:
-            self.failures += 1
+            # A link that drops mid-push but carried batches before it is working: try again
+            # at the first step of the backoff, not a longer one each time (a 2G link drops
+            # every few hundred KB; doubling waits would cost more than the drops).
+            progressed = int(self.store.status()["pending"]) < before
+            self.failures = 1 if progressed else self.failures + 1
             retryable = isinstance(exc, SyncError) and exc.retryable
             self._note(last_error=str(exc), last_error_at=self.store.clock.iso(),
                        last_error_retryable="1" if retryable else "0")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+from station import synthetic
 from station.daemon import PROBE, Backoff, Loop
 from station.store import Store
 from station.syncer import SyncResult
@@ -46,6 +47,25 @@ def test_a_returning_link_is_noticed_within_the_probe_interval(store: Store) -> 
     assert waits[6:] == [30.0, 30.0] and loop.failures == 0
     status = store.status()["sync"]
     assert status["last_success"] and status["last_error"] is None
+
+
+def test_a_link_that_drops_mid_push_after_progress_is_retried_at_the_first_step(store: Store) -> None:
+    """Each round sends one change and then loses the link: the wait never grows."""
+    store.add_many("person", synthetic.people(5, [GRID], seed=8))
+
+    def one_then_drop(s: Store) -> SyncResult:
+        waiting = [r[0] for r in s.conn.execute("SELECT seq FROM changes WHERE receipt IS NULL")]
+        if len(waiting) > 1:  # the last change never gets through
+            with s.atomic() as writes:
+                writes.acknowledge(min(waiting), 1000 + min(waiting), None)
+        raise HubUnreachable("断了", "the link dropped")
+
+    loop = Loop(store, one_then_drop, lambda s: None, Backoff(rng=random.Random(3)))
+    waits = [loop.round() for _ in range(4)]
+    assert all(0.5 <= w <= 1.0 for w in waits) and loop.failures == 1
+    assert store.status()["pending"] == 1
+    with_no_progress = [loop.round() for _ in range(3)]  # the last change stays: a dead link
+    assert with_no_progress[-1] > 1.0  # backs off again
 
 
 def test_a_failure_is_visible_in_status_and_a_refusal_waits_the_probe_interval(store: Store) -> None:
