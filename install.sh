@@ -73,8 +73,10 @@ if [ "$DEV" -eq 1 ]; then
     # (Debian's chromium, driven through chromium-driver; a CJK font so the screenshots read).
     if command -v apt-get >/dev/null 2>&1; then
         apt_install tmux chromium chromium-driver fonts-wqy-microhei
+        # bench/run's peer (PouchDB) runs on Node.js, installed from npm by the bench itself.
+        command -v npm >/dev/null 2>&1 || apt_install nodejs npm
     else
-        for tool in tmux chromium chromedriver; do
+        for tool in tmux chromium chromedriver node npm; do
             command -v "$tool" >/dev/null 2>&1 || die "$tool is needed for the tests; install it"
         done
     fi

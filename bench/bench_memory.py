@@ -58,7 +58,8 @@ def tui_peak(home: Path, phone: str) -> int:
         deadline = time.monotonic() + 120
         while words not in tmux("capture-pane", "-p", "-t", session):
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{words!r} never appeared")
+                screen = tmux("capture-pane", "-p", "-t", session)
+                raise RuntimeError(f"{words!r} never appeared:\n{screen}")
             time.sleep(0.05)
 
     tmux("new-session", "-d", "-s", session, "-x", "80", "-y", "24",
@@ -73,8 +74,11 @@ def tui_peak(home: Path, phone: str) -> int:
         until("第 1–50 条")
         tmux("send-keys", "-t", session, "-N", "20", "PageDown")
         until("第 1001–")
+        time.sleep(0.5)  # the page-down burst settles before the search box takes the focus
         tmux("send-keys", "-t", session, "C-f")
+        time.sleep(0.3)
         tmux("send-keys", "-t", session, "-l", phone)
+        until(phone)
         tmux("send-keys", "-t", session, "Enter")
         until("找到")
         return peak_kb(pid)

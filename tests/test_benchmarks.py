@@ -40,3 +40,18 @@ def test_backup_benchmark_runs_with_the_real_litestream(tmp_path: Path) -> None:
     (run,) = figures["runs"]
     assert run["written"] > 0 and run["restored"] + run["lost"] == run["written"]
     assert 0 <= figures["recovery_point_max_s"] < 5
+
+
+def test_bench_run_completes_at_a_tiny_scale_and_reports_every_row(tmp_path: Path) -> None:
+    """The side-by-side run (PouchDB, bad links, load, memory) at the small scale."""
+    result = subprocess.run([sys.executable, str(ROOT / "bench" / "run"), "--quick", "--out",
+                             str(tmp_path)], capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    table = result.stdout
+    for row in ("initial sync, seconds", "initial sync, bytes", "incremental sync after 1 %",
+                "2G: push 50", "rural-4G: push 50", "2G: push 300", "10 stations at once, postgresql",
+                "10 stations at once, sqlite", "RSS: the kiosk app", "RSS: a sync round"):
+        assert row in table, row
+    figures = json.loads(result.stderr.strip().splitlines()[-1])
+    assert figures["peer"]["pouchdb"]["initial"]["docs"] == figures["peer"]["records"]
+    assert all(load["errors"] == 0 for load in figures["loads"])
