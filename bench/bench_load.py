@@ -125,7 +125,8 @@ def run(stations: int, backend: str, workers: int, batches: int, size: int, base
             "seconds": seconds, "changes_per_s": sum(s.accepted for s in sims) / seconds,
             "p50_s": statistics.median(latencies),
             "p99_s": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
-            "errors": len(errors), "error_kinds": sorted({e.split(":")[0] for e in errors})[:5]}
+            "errors": len(errors), "error_kinds": sorted({e.split(":")[0] for e in errors})[:5],
+            "error_samples": sorted({e[:300] for e in errors})[:5]}
 
 
 def main() -> None:

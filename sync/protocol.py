@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -79,11 +80,16 @@ class PullPage:
     entering: dict[str, Entering] = field(default_factory=dict)  # record id -> its state
 
 
-_compressor = zstandard.ZstdCompressor(level=3)
+# One compressor per thread: python-zstandard's are not thread-safe (two threads compressing
+# with one crashed a process of 500 simulated stations: bench/bench_load.py).
+_local = threading.local()
 
 
 def compress(value: Any) -> bytes:
-    return _compressor.compress(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
+    compressor = getattr(_local, "compressor", None)
+    if compressor is None:
+        compressor = _local.compressor = zstandard.ZstdCompressor(level=3)
+    return bytes(compressor.compress(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()))
 
 
 def decompress(body: bytes, limit: int = MAX_BODY_BYTES) -> Any:

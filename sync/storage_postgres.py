@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,36 +23,57 @@ class _PgTx(Tx):
         return super().record_sql() + " FOR UPDATE"
 
 
-class PostgresStorage(Storage):
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self._local = threading.local()
+# Connections per hub process. PostgreSQL allows 100 in all by default, shared by every hub
+# worker and every tool; a request thread waits for a free connection instead of opening one
+# of its own (500 stations at once made 2 workers ask for more than 100: bench_load.py).
+POOL_SIZE = 10
 
-    def _conn(self) -> psycopg.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None or conn.closed:
+
+class PostgresStorage(Storage):
+    def __init__(self, url: str, pool_size: int = POOL_SIZE) -> None:
+        self.url = url
+        self._idle: queue.LifoQueue[psycopg.Connection] = queue.LifoQueue()
+        self._slots = threading.BoundedSemaphore(pool_size)
+
+    def _connect(self) -> psycopg.Connection:
+        try:
+            return psycopg.connect(self.url, autocommit=True)
+        except psycopg.OperationalError as exc:
+            raise ConfigError(f"无法连接 PostgreSQL：{exc}",
+                              f"cannot connect to PostgreSQL: {exc}") from exc
+
+    @contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection]:
+        """A connection of the pool for as long as the block runs; a broken one is dropped."""
+        with self._slots:
             try:
-                conn = psycopg.connect(self.url, autocommit=True)
-            except psycopg.OperationalError as exc:
-                raise ConfigError(f"无法连接 PostgreSQL：{exc}",
-                                  f"cannot connect to PostgreSQL: {exc}") from exc
-            self._local.conn = conn
-        return conn
+                conn = self._idle.get_nowait()
+            except queue.Empty:
+                conn = self._connect()
+            if conn.closed:
+                conn = self._connect()
+            try:
+                yield conn
+            finally:
+                if conn.closed or conn.broken:
+                    conn.close()
+                else:
+                    self._idle.put(conn)
 
     def migrate(self) -> None:
-        with self._conn().transaction():
-            self._conn().execute(SCHEMA.format(serial="BIGSERIAL").encode())
+        with self._connection() as conn, conn.transaction():
+            conn.execute(SCHEMA.format(serial="BIGSERIAL").encode())
 
     @contextmanager
     def transaction(self, push: bool = False) -> Iterator[Tx]:
-        conn = self._conn()
-        with conn.transaction(), conn.cursor() as cursor:
+        with self._connection() as conn, conn.transaction(), conn.cursor() as cursor:
             if push:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", (PUSH_LOCK,))
             yield _PgTx(cursor, "%s")
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        while True:
+            try:
+                self._idle.get_nowait().close()
+            except queue.Empty:
+                return

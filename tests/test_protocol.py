@@ -97,3 +97,17 @@ def test_garbage_bombs_and_oversized_batches_are_refused() -> None:
     with pytest.raises(ValidationError) as err:
         decode_push(compress({"station": "a1b2", "changes": [GOOD] * (MAX_CHANGES + 1)}))
     assert err.value.rule == "max_changes"
+
+
+def test_bodies_compress_correctly_from_many_threads_at_once() -> None:
+    """A hub thread pool or 500 simulated stations compress at the same time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sync.protocol import compress, decompress
+
+    def round_trip(n: int) -> bool:
+        value = {"n": n, "text": "村道路灯不亮" * (n % 50 + 1)}
+        return all(decompress(compress(value)) == value for _ in range(200))
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        assert all(pool.map(round_trip, range(64)))
