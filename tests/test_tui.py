@@ -315,10 +315,9 @@ def test_sync_now_against_a_real_hub_shows_progress_and_the_counts_change(
 
 
 def test_walk_an_incident_through_all_five_steps(store: Store) -> None:
-    from textual.widgets import Input, Select
+    from textual.widgets import Input
 
     from station.cases import Cases
-    from tui.cases import CaseScreen, CasesScreen
     from tui.form import RecordForm
 
     category = store.schema.code_table("incident_category").values[0].code
@@ -326,23 +325,9 @@ def test_walk_an_incident_through_all_five_steps(store: Store) -> None:
     app = StationApp(store)
 
     async def scenario(pilot: Pilot[None]) -> None:
-        await unlock(pilot)
-        await until(pilot, lambda: isinstance(pilot.app.screen, HomeScreen))
-        await pilot.press("i")
-        await until(pilot, lambda: isinstance(pilot.app.screen, CasesScreen))
-        await pilot.press("ctrl+a")
-        await until(pilot, lambda: isinstance(pilot.app.screen, RecordForm))
-        form = pilot.app.screen
-        form.query_one("#field-category", Select).value = category
-        for selector, value in (("#field-title", "路灯损坏"), ("#field-grid", GRID)):
-            form.query_one(selector, Input).focus()
-            await pilot.press(*value)
-        await pilot.press("ctrl+s")
-        await until(pilot, lambda: isinstance(pilot.app.screen, CasesScreen))
-        await pilot.press("enter")
-        await until(pilot, lambda: isinstance(pilot.app.screen, CaseScreen))
+        head = await open_new_case(pilot, "i", ("category", category),
+                                   {"title": "路灯损坏", "grid": GRID})
         case = pilot.app.screen
-        head = case.query_one("#case-head", Static)
         assert "环节: 发现" in str(head.render())
         assert "上报 剩余" in str(head.render())  # the one-minute timer counts down
         for expected in ("上报", "处置", "反馈"):
@@ -369,6 +354,33 @@ def test_walk_an_incident_through_all_five_steps(store: Store) -> None:
     run(app, scenario)
 
 
+async def open_new_case(pilot: Pilot[None], key: str, code: tuple[str, str],
+                        typed: dict[str, str]) -> Static:
+    """Unlock, open a workflow's list from home with `key`, report a new case through its
+    form (one code field chosen, the others typed), open it; the case screen's head."""
+    from textual.widgets import Input, Select
+
+    from tui.cases import CaseScreen, CasesScreen
+    from tui.form import RecordForm
+
+    await unlock(pilot)
+    await until(pilot, lambda: isinstance(pilot.app.screen, HomeScreen))
+    await pilot.press(key)
+    await until(pilot, lambda: isinstance(pilot.app.screen, CasesScreen))
+    await pilot.press("ctrl+a")
+    await until(pilot, lambda: isinstance(pilot.app.screen, RecordForm))
+    form = pilot.app.screen
+    form.query_one(f"#field-{code[0]}", Select).value = code[1]
+    for name, value in typed.items():
+        form.query_one(f"#field-{name}", Input).focus()
+        await pilot.press(*value)
+    await pilot.press("ctrl+s")
+    await until(pilot, lambda: isinstance(pilot.app.screen, CasesScreen))
+    await pilot.press("enter")
+    await until(pilot, lambda: isinstance(pilot.app.screen, CaseScreen))
+    return pilot.app.screen.query_one("#case-head", Static)
+
+
 async def step(pilot: Pilot[None], key: str) -> None:
     """Choose a move by its number and record it from the step's form with Ctrl+S."""
     from tui.form import RecordForm
@@ -385,7 +397,6 @@ def test_a_dispute_is_mediated_with_its_method_and_mediator_on_record(store: Sto
     from textual.widgets import Input, Select
 
     from station.cases import Cases
-    from tui.cases import CaseScreen, CasesScreen
     from tui.form import RecordForm
 
     kind = store.schema.code_table("dispute_kind").values[0].code
@@ -394,22 +405,7 @@ def test_a_dispute_is_mediated_with_its_method_and_mediator_on_record(store: Sto
     app = StationApp(store)
 
     async def scenario(pilot: Pilot[None]) -> None:
-        await unlock(pilot)
-        await until(pilot, lambda: isinstance(pilot.app.screen, HomeScreen))
-        await pilot.press("m")
-        await until(pilot, lambda: isinstance(pilot.app.screen, CasesScreen))
-        await pilot.press("ctrl+a")
-        await until(pilot, lambda: isinstance(pilot.app.screen, RecordForm))
-        form = pilot.app.screen
-        form.query_one("#field-kind", Select).value = kind
-        for selector, value in (("#field-parties", "王五，赵六"), ("#field-grid", GRID)):
-            form.query_one(selector, Input).focus()
-            await pilot.press(*value)
-        await pilot.press("ctrl+s")
-        await until(pilot, lambda: isinstance(pilot.app.screen, CasesScreen))
-        await pilot.press("enter")
-        await until(pilot, lambda: isinstance(pilot.app.screen, CaseScreen))
-        head = pilot.app.screen.query_one("#case-head", Static)
+        head = await open_new_case(pilot, "m", ("kind", kind), {"parties": "王五，赵六", "grid": GRID})
         assert "环节: 登记受理" in str(head.render())
         await pilot.press("1")  # 开始调解: the mediation form
         await until(pilot, lambda: isinstance(pilot.app.screen, RecordForm))
