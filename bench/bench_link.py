@@ -7,7 +7,9 @@ process) logs N incidents — each one is two changes, the incident and its firs
 pushes them through the proxy, retrying as the sync daemon does when the link drops. The time
 is set against the floor: the bytes the same push put on a clean link, at the profile's
 bandwidth. A drop may lose the batch in flight, never what was acknowledged: the outbox only
-shrinks (`outbox_after_each_drop`). Prints JSON.
+shrinks (`outbox_after_each_drop`). Then N more incidents go up on the connection the first
+push left open, as the sync daemon's next round does (`kept`, against one round trip over its
+own floor). Prints JSON.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from station.daemon import Loop  # noqa: E402
 from station.store import Store  # noqa: E402
 from station.syncer import SyncResult, client_for, enroll, push  # noqa: E402
 from sync import county  # noqa: E402
+from sync.client import Client  # noqa: E402
 from sync.errors import SyncError  # noqa: E402
 from tests.hubserver import HubProcess  # noqa: E402
 
@@ -46,22 +49,47 @@ def new_station(base: Path, hub: HubProcess, name: str, incidents: int) -> Store
                          passphrase="benchmark passphrase", kdf=keys.FAST_KDF)
     code = county.open_hub(hub.home).add_enrollment("440524001", [])
     enroll(store, hub.url, code, hub.fingerprint)
+    log_incidents(store, incidents, seed=7)
+    return store
+
+
+def log_incidents(store: Store, incidents: int, seed: int) -> None:
     cases = Cases(store, "incident")
     category = store.schema.code_table("incident_category").values[0].code
-    rng = random.Random(7)
+    rng = random.Random(seed)
     for i in range(incidents):
         cases.open({"category": category, "title": f"路灯损坏 第{i}号", "grid": GRID,
                     "description": "村道路灯不亮，夜间通行不便，" * rng.randint(1, 4),
                     "location": f"示例村{rng.randint(1, 60)}组", "reporter": "张三",
                     "reporter_phone": f"138{rng.randrange(10**8):08d}"})
-    return store
 
 
-def push_through(store: Store, link: Link) -> dict[str, Any]:
-    """Push the outbox through `link` until it is empty, as the daemon would."""
+def through(store: Store, link: Link) -> Client:
+    """The station's client, pointed at the link."""
     with store.atomic() as writes:
         writes.put_settings(hub_url=f"https://127.0.0.1:{link.port}")
-    client = client_for(store)
+    return client_for(store)
+
+
+def push_both(store: Store, link: Link, incidents: int) -> dict[str, Any]:
+    """A push on a fresh connection, then the next `incidents` on the connection it left open,
+    as the sync daemon's next round goes (station.syncer.KeptConnection)."""
+    client = through(store, link)
+    first = push_through(store, client, link)
+    if not incidents:
+        return first
+    log_incidents(store, incidents, seed=8)
+    before = {"up": link.stats.up, "down": link.stats.down, "drops": link.stats.drops,
+              "connections": link.stats.connections}
+    kept = push_through(store, client, link)
+    for name in ("up", "down", "drops", "connections"):
+        kept[f"{name}_bytes" if name in ("up", "down") else name] -= before[name]
+    first["kept"] = kept
+    return first
+
+
+def push_through(store: Store, client: Client, link: Link) -> dict[str, Any]:
+    """Push the outbox through `link` until it is empty, as the daemon would."""
     total = int(store.status()["pending"])
     outbox: list[int] = []
 
@@ -86,10 +114,21 @@ def push_through(store: Store, link: Link) -> dict[str, Any]:
             "connections": link.stats.connections, "outbox_after_each_drop": outbox}
 
 
+def against_floor(run: dict[str, Any], clean: dict[str, Any], profile: Profile, trips: int) -> None:
+    """The floor: the clean run's bytes, each direction at the profile's bandwidth."""
+    floor = max(clean["up_bytes"], clean["down_bytes"]) / profile.bytes_per_s
+    run["floor_seconds"] = floor
+    run["ratio_to_floor"] = run["seconds"] / floor
+    run["floor_with_round_trips_seconds"] = floor + trips * profile.rtt_s
+    run["ratio_to_floor_with_round_trips"] = run["seconds"] / run["floor_with_round_trips_seconds"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--incidents", type=int, default=1000)
     parser.add_argument("--profiles", default="2G,rural-4G")
+    parser.add_argument("--no-kept", dest="kept", action="store_false",
+                        help="only the push on a fresh connection")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     args = parser.parse_args()
     base = args.out / "link"
@@ -99,7 +138,7 @@ def main() -> None:
     try:
         clean = new_station(base, hub, "clean", args.incidents)
         with Link(PROFILES["clean"], ("127.0.0.1", hub.port)) as link:
-            floor_run = push_through(clean, link)
+            floor_run = push_both(clean, link, args.incidents if args.kept else 0)
         clean.close()
         out: dict[str, Any] = {
             "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
@@ -108,16 +147,14 @@ def main() -> None:
             profile: Profile = PROFILES[name]
             store = new_station(base, hub, name, args.incidents)
             with Link(profile, ("127.0.0.1", hub.port), seed=3) as link:
-                run = push_through(store, link)
+                run = push_both(store, link, args.incidents if args.kept else 0)
             store.close()
-            # The floor: the clean run's bytes, each direction at the profile's bandwidth.
-            floor = max(floor_run["up_bytes"], floor_run["down_bytes"]) / profile.bytes_per_s
-            run["floor_seconds"] = floor
-            run["ratio_to_floor"] = run["seconds"] / floor
             # What no protocol avoids on a fresh connection: TCP's handshake, TLS 1.3's, and
-            # one request and its answer — three round trips — on top of the bytes.
-            run["floor_with_round_trips_seconds"] = floor + 3 * profile.rtt_s
-            run["ratio_to_floor_with_round_trips"] = run["seconds"] / run["floor_with_round_trips_seconds"]
+            # one request and its answer — three round trips — on top of the bytes; on a kept
+            # connection, the one request.
+            against_floor(run, floor_run, profile, 3)
+            if args.kept:
+                against_floor(run["kept"], floor_run["kept"], profile, 1)
             out["profiles"][name] = run
     finally:
         hub.stop()

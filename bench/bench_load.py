@@ -95,6 +95,22 @@ def postgres_database() -> tuple[str, Any]:
     return f"postgresql://127.0.0.1/{name}", drop
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU of a process and all its descendants (the hub's workers), from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # gone meanwhile
+    return total
+
+
 def run(stations: int, backend: str, workers: int, batches: int, size: int, base: Path) -> dict[str, Any]:
     shutil.rmtree(base, ignore_errors=True)
     database, drop = postgres_database() if backend == "postgresql" else (None, lambda: None)
@@ -109,11 +125,15 @@ def run(stations: int, backend: str, workers: int, batches: int, size: int, base
             threads = [threading.Thread(target=s.run, args=(start, batches, size)) for s in sims]
             for t in threads:
                 t.start()
+            assert hub.process is not None
+            hub_before, own_before = cpu_seconds(hub.process.pid), time.process_time()
             began = time.perf_counter()
             start.set()
             for t in threads:
                 t.join()
             seconds = time.perf_counter() - began
+            hub_cpu = cpu_seconds(hub.process.pid) - hub_before
+            stations_cpu = time.process_time() - own_before
         finally:
             hub.stop()
     finally:
@@ -125,6 +145,10 @@ def run(stations: int, backend: str, workers: int, batches: int, size: int, base
             "seconds": seconds, "changes_per_s": sum(s.accepted for s in sims) / seconds,
             "p50_s": statistics.median(latencies),
             "p99_s": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+            # Who used the two cores: the hub's processes, and the simulated stations' threads
+            # (signing, compressing, TLS) in this one.
+            "hub_cpu_s": hub_cpu, "stations_cpu_s": stations_cpu,
+            "hub_cpu_ms_per_change": hub_cpu * 1000 / max(1, sum(s.accepted for s in sims)),
             "errors": len(errors), "error_kinds": sorted({e.split(":")[0] for e in errors})[:5],
             "error_samples": sorted({e[:300] for e in errors})[:5]}
 

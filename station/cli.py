@@ -350,13 +350,13 @@ def sync(obj: _Context, mode: str) -> None:
     import time
 
     from station.daemon import Loop
-    from station.syncer import sync_once
+    from station.syncer import KeptConnection, sync_once
 
     store = obj.unlocked()
     if mode == "daemon":
         click.echo("同步守护进程已启动 (sync daemon running; Ctrl-C stops it)", err=True)
         try:
-            Loop(store, sync_once, time.sleep).run()
+            Loop(store, KeptConnection(), time.sleep).run()
         except KeyboardInterrupt:
             click.echo("已停止 (stopped)", err=True)
         return

@@ -328,3 +328,21 @@ def sync_once(store: Store, client: Client | None = None, report: Report = _sile
     pushed = push(store, client, report=report)
     return SyncResult(pushed.pushed, pushed.rejected, pushed.batches,
                       pull(store, client, report=report))
+
+
+class KeptConnection:
+    """`sync_once` for the daemon: one client, and so one open connection, kept from round to
+    round while the hub's address and pinned certificate stay the same. A round then costs no
+    TCP or TLS handshake (the hub keeps an idle connection longer than the daemon's interval);
+    a connection the hub or the link has closed is simply opened again by the next request."""
+
+    def __init__(self) -> None:
+        self._client: Client | None = None
+        self._for: tuple[str | None, str | None] = (None, None)
+
+    def __call__(self, store: Store, report: Report = _silent) -> SyncResult:
+        settings = store.settings()
+        hub = (settings.get("hub_url"), settings.get("hub_fingerprint"))
+        if self._client is None or hub != self._for:
+            self._client, self._for = client_for(store), hub
+        return sync_once(store, self._client, report)

@@ -172,14 +172,17 @@ def decode_change(data: Any, where: str) -> WireChange:
          "所改字段原值的对象", "an object of the changed fields' previous values"),
     ]
     for name, ok, zh, en in checks:
-        _require(ok, f"{where}.{name}", "shape", f"应为{zh}", f"must be {en}")
+        if not ok:  # the messages are built only for a refusal: this runs for every change
+            raise ValidationError(f"{where}.{name}", "shape", f"应为{zh}", f"must be {en}")
     return WireChange(get("station"), get("seq"), get("record"), get("entity"), get("op"),
                       get("grid"), get("fields"), get("hlc"), get("base"), get("schema_version"),
                       get("was") or {})
 
 
 def encode_results(results: list[Result]) -> bytes:
-    return compress({"results": [asdict(r) for r in results]})
+    # By hand, as for changes: asdict's deep copy was a tenth of answering a push under load.
+    return compress({"results": [{"seq": r.seq, "receipt": r.receipt, "rejected": r.rejected}
+                                 for r in results]})
 
 
 def decode_results(body: bytes) -> list[Result]:

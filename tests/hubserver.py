@@ -16,7 +16,7 @@ import requests
 import uvicorn
 
 from sync import county
-from sync.http import make_app
+from sync.http import KEEP_ALIVE_S, make_app
 
 
 def free_port() -> int:
@@ -33,7 +33,8 @@ class HubServer:
         self.fingerprint = county.fingerprint((home / "tls.crt").read_bytes())
         config = uvicorn.Config(make_app(county.open_hub(home), home), host="127.0.0.1",
                                 port=self.port, ssl_certfile=str(home / "tls.crt"),
-                                ssl_keyfile=str(home / "tls.key"), log_level="warning")
+                                ssl_keyfile=str(home / "tls.key"), log_level="warning",
+                                timeout_keep_alive=KEEP_ALIVE_S)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

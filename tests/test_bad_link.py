@@ -11,14 +11,14 @@ from pathlib import Path
 from station import synthetic
 from station.daemon import Backoff, Loop
 from station.store import Store
-from station.syncer import SyncResult, client_for, enroll, push
+from station.syncer import KeptConnection, SyncResult, client_for, enroll, push
 from sync import county
 
 from .conftest import GRID
 from .hubserver import HubServer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
-from netem import Link, Profile
+from netem import PROFILES, Link, Profile
 
 # Fast, but a dropped connection every ~24 KB: a 2,000-change push crosses several drops.
 FLAKY = Profile("flaky", 2_000_000, 0.01, 24_000)
@@ -53,3 +53,26 @@ def test_drops_never_send_the_push_back_to_the_start(store: Store, sqlite_hub: H
     with county.open_hub(sqlite_hub.home).storage.transaction() as tx:
         (stored,) = tx.rows("SELECT count(*), count(DISTINCT station_seq) FROM changes")
     assert stored == (2000, 2000)  # each change once, however often it was sent
+
+
+def test_the_daemon_keeps_one_connection_from_round_to_round(store: Store, sqlite_hub: HubServer) -> None:
+    enroll(store, sqlite_hub.url, county.open_hub(sqlite_hub.home).add_enrollment("440524001", []),
+           sqlite_hub.fingerprint)
+    with Link(PROFILES["clean"], ("127.0.0.1", sqlite_hub.port)) as link:
+        with store.atomic() as writes:
+            writes.put_settings(hub_url=f"https://127.0.0.1:{link.port}")
+        rounds = KeptConnection()
+        pushed = []
+        for n in range(3):
+            store.add_many("person", synthetic.people(5, [GRID], seed=40 + n))
+            pushed.append(rounds(store).pushed)
+            time.sleep(0.5)
+        kept = link.stats.connections
+        with store.atomic() as writes:  # the hub moved: the next round connects there
+            writes.put_settings(hub_url=sqlite_hub.url)
+        store.add_many("person", synthetic.people(1, [GRID], seed=49))
+        pushed.append(rounds(store).pushed)
+        after_move = link.stats.connections
+    assert pushed == [5, 5, 5, 1]
+    assert kept == 1  # three rounds, each a schema check, a push and a pull: one handshake
+    assert after_move == 1  # the fourth went to the new address, not through the old link

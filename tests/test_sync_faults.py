@@ -194,7 +194,7 @@ def test_a_hub_killed_mid_push_and_restarted_loses_nothing_and_doubles_nothing(
         hub.kill()
         _, err = proc.communicate(timeout=120)
         assert proc.returncode != 0 and b"cannot reach the hub" in err
-        assert 0 < stored() < local_changes(cli)  # really cut half-way
+        assert 0 < stored() < local_changes(cli), (stored(), local_changes(cli))  # cut half-way
         hub = HubProcess(home, hub.port).start()
         cli("sync", timeout=300)
         status = cli.json("status", "--json")
