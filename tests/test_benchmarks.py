@@ -49,9 +49,20 @@ def test_bench_run_completes_at_a_tiny_scale_and_reports_every_row(tmp_path: Pat
     assert result.returncode == 0, result.stderr[-3000:]
     table = result.stdout
     for row in ("initial sync, seconds", "initial sync, bytes", "incremental sync after 1 %",
-                "2G: push 50", "rural-4G: push 50", "2G: push 300", "10 stations at once, postgresql",
+                "2G: push 50", "rural-4G: push 50", "2G: the next 50 incidents on the connection",
+                "2G: push 300", "10 stations at once, postgresql",
                 "10 stations at once, sqlite", "RSS: the kiosk app", "RSS: a sync round"):
         assert row in table, row
     figures = json.loads(result.stderr.strip().splitlines()[-1])
     assert figures["peer"]["pouchdb"]["initial"]["docs"] == figures["peer"]["records"]
     assert all(load["errors"] == 0 for load in figures["loads"])
+
+
+def test_the_hub_profiler_reports_its_stages(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "profile_hub.py"), "--stations", "4", "--batches", "1",
+         "--backend", "sqlite", "--top", "5", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=300, check=True)
+    assert "80 changes accepted" in result.stdout
+    for stage in ("authenticate", "validate each change", "store (SQL)", "the whole push handler"):
+        assert stage in result.stdout, stage
