@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 
 from station.store import Store
 from station.syncer import SyncResult
-from sync.errors import SyncError, TownshipError
+from sync.errors import DiskError, SyncError, TownshipError
 
 INTERVAL = 30.0  # seconds between rounds while online and idle
 PROBE = 15.0  # the longest wait while the hub is unreachable
@@ -68,7 +69,8 @@ class Loop:
         return self.interval
 
     def _note(self, **values: str) -> None:
-        with self.store.atomic() as writes:
+        # A full or read-only disk loses the note, not the loop: the next round tries again.
+        with suppress(DiskError), self.store.atomic() as writes:
             writes.put_settings(**values)
 
     def wait(self, seconds: float) -> None:

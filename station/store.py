@@ -18,7 +18,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -34,6 +34,7 @@ from station.writes import Writes, iso_ms
 from sync import clock as hlc
 from sync.errors import (
     AlreadyInitialized,
+    DiskError,
     LockedError,
     NotFound,
     StoreError,
@@ -66,6 +67,36 @@ class Clock:
 
 
 SYSTEM_CLOCK = Clock()
+
+# SQLite's words for a disk that refuses writes, and what a clerk is told instead.
+_DISK_ERRORS = [
+    ("disk is full", "站点磁盘已满：本次未保存任何内容。请清理磁盘空间后重试，已有数据完好",
+     "the station's disk is full: nothing was saved this time; free some space and try again"
+     " (what was saved before is intact)"),
+    ("readonly", "站点存储为只读（磁盘被设为只读？）：本次未保存任何内容，已有数据完好",
+     "the station's store is read-only (was the disk remounted read-only?): nothing was saved"
+     " this time; what was saved before is intact"),
+    ("disk i/o error", "站点磁盘读写出错：本次未保存任何内容，请检查磁盘",
+     "the station's disk failed a read or write: nothing was saved this time; check the disk"),
+]
+
+
+def disk_error(exc: sqlite3.OperationalError, home: Path) -> DiskError | None:
+    """The clear error for a disk that refused a write, or None for any other SQLite error."""
+    text = str(exc).lower()
+    if "disk i/o error" in text or "unable to open" in text:
+        # SQLite reports a WAL write that finds no space as an I/O error, and a store on a
+        # read-only disk as one it cannot open (its -shm file): look at the disk itself.
+        with suppress(OSError):
+            disk = os.statvfs(home)
+            if disk.f_flag & os.ST_RDONLY:
+                text = "readonly"
+            elif disk.f_bavail * disk.f_frsize < 1024 * 1024:
+                text = "disk is full"
+    for words, zh, en in _DISK_ERRORS:
+        if words in text:
+            return DiskError(zh, en)
+    return None
 
 
 @dataclass(frozen=True)
@@ -213,6 +244,8 @@ class Store:
         try:
             return cls(home, cls._connect(path), clock)
         except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and (disk := disk_error(exc, home)):
+                raise disk from exc
             raise StoreError(f"无法打开站点数据库：{exc}", f"cannot open the station store: {exc}") from exc
 
     def close(self) -> None:
@@ -367,8 +400,12 @@ class Store:
                         (sealed,),
                     )
                 cursor.execute("COMMIT")
-            except BaseException:
-                cursor.execute("ROLLBACK")
+            except BaseException as exc:
+                # After a full disk SQLite may have rolled back by itself already.
+                with suppress(sqlite3.Error):
+                    cursor.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.OperationalError) and (disk := disk_error(exc, self.home)):
+                    raise disk from exc
                 raise
 
     def _stamp(self, txn: _Txn) -> hlc.Stamp:
@@ -501,6 +538,11 @@ class Store:
         the new change's sequence number."""
         with self.atomic() as writes:
             return writes.resend(seq)
+
+    def resend_ahead_of_hub(self) -> list[int]:
+        """See `Writes.resend_ahead_of_hub`."""
+        with self.atomic() as writes:
+            return writes.resend_ahead_of_hub()
 
     def status(self) -> dict[str, Any]:
         """What a clerk or a script wants to know at a glance; works while locked."""

@@ -105,7 +105,9 @@ def enroll(store: Store, hub_url: str, code: str, fingerprint: str | None = None
             "grids": reply.get("grids", [])}
 
 
-def client_for(store: Store) -> Client:
+def client_for(store: Store, clock_ms: Callable[[], int] | None = None) -> Client:
+    """The hub client of an enrolled store; `clock_ms` signs requests (the machine's clock
+    unless a test gives the box a wrong one)."""
     settings = store.settings()
     if "hub_url" not in settings:
         raise SyncError("尚未注册到县级平台：请先运行 station enroll",
@@ -116,7 +118,7 @@ def client_for(store: Store) -> Client:
     if not cert.exists() and settings.get("hub_cert"):  # a home restored from its backup
         cert.write_text(settings["hub_cert"])
     return Client(settings["hub_url"], cert, store.station_id,
-                  Ed25519PrivateKey.from_private_bytes(raw))
+                  Ed25519PrivateKey.from_private_bytes(raw), clock_ms)
 
 
 def pending(store: Store, limit: int, max_bytes: int = BATCH_BYTES, after: int = 0) -> list[WireChange]:
@@ -144,7 +146,8 @@ def pending(store: Store, limit: int, max_bytes: int = BATCH_BYTES, after: int =
     return out
 
 
-def push(store: Store, client: Client, limit: int = MAX_CHANGES, report: Report = _silent) -> SyncResult:
+def push(store: Store, client: Client, limit: int = MAX_CHANGES, report: Report = _silent,
+         restamp: bool = True) -> SyncResult:
     """Send the whole outbox, batch by batch, recording each receipt or rejection.
 
     While one batch is on its way (and the hub applies it), the next is read and opened, so
@@ -166,6 +169,14 @@ def push(store: Store, client: Client, limit: int = MAX_CHANGES, report: Report 
             if len(results) < len(batch):
                 raise SyncError("县级平台的回执不完整", "the hub answered only part of a batch")
             batch = following
+    resent = store.resend_ahead_of_hub() if rejected and restamp else []
+    if resent:
+        # Refused as stamped in the hub's future, from a time this box's clock was fast (the
+        # hub has just accepted our signed requests, so it is right now): sent again, stamped
+        # anew, once.
+        again = push(store, client, limit, report, restamp=False)
+        return SyncResult(pushed + again.pushed, rejected - len(resent) + again.rejected,
+                          batches + again.batches)
     return SyncResult(pushed, rejected, batches)
 
 
@@ -205,6 +216,9 @@ def pull(store: Store, client: Client, limit: int = PULL_PAGE, report: Report = 
             for entity, case_id in sorted(_apply_pulled(writes, page, in_scope, workflows)):
                 workflows[entity].refresh(writes, case_id)  # event entities: step cache, clashes
             writes.put_settings(pull_cursor=str(page.cursor), last_sync=store.clock.iso())
+            if page.changes:  # the newest stamp the county sent us (Writes._restart_clock)
+                newest = max(c.hlc for c in page.changes)
+                writes.put_settings(pull_newest=max(newest, store.settings().get("pull_newest", "")))
         pulled += len(page.changes)
         if on_page is not None:
             on_page(page)

@@ -494,6 +494,39 @@ class Writes:
             self._advance_state(row, merge.change_versions(op, values, stamp, bases))
         return new_seq
 
+    def resend_ahead_of_hub(self) -> list[int]:
+        """The changes the hub refused as stamped in its future, sent again with fresh stamps;
+        their new sequence numbers. Called once the hub has accepted a request of ours, which
+        proves this box's clock now agrees with the county's: the stamps came from a time the
+        clock was fast. Nobody but this station has seen them, so they can be replaced. A
+        change that today's rules refuse stays refused, for the clerk."""
+        rows = self.txn.cursor.execute(
+            "SELECT seq, record_id, rejected FROM changes WHERE rejected IS NOT NULL"
+            " AND resent_as IS NULL ORDER BY seq").fetchall()
+        ahead = {record for _, record, reason in rows if hlc.is_ahead_of_hub(reason)}
+        # An edit refused only because its record's add was refused for the clock goes too.
+        refused = [seq for seq, record, reason in rows if hlc.is_ahead_of_hub(reason)
+                   or (record in ahead and "unknown_record" in reason)]
+        if not refused:
+            return []
+        self._restart_clock()
+        resent = []
+        for seq in refused:
+            try:
+                resent.append(self.resend(seq))
+            except (ValidationError, NotFound):  # both raise before writing anything
+                continue
+        return resent
+
+    def _restart_clock(self) -> None:
+        """Bring the clock back from a fast past to now, but never below a stamp the county
+        has accepted from us or sent us, so what we write next still follows what we saw."""
+        accepted = self.txn.cursor.execute(
+            "SELECT max(hlc) FROM changes WHERE receipt IS NOT NULL").fetchone()[0]
+        seen = [hlc.Stamp(self.store.clock.wall_ms(), 0, self.store.station_id)]
+        seen += [hlc.parse(s) for s in (accepted, self.store.settings().get("pull_newest")) if s]
+        self.txn.last = max(seen)
+
     def acknowledge(self, seq: int, receipt: int | None, rejected: str | None) -> None:
         """Record the hub's answer to one change: its receipt, or why it was refused."""
         self.txn.cursor.execute(

@@ -73,12 +73,12 @@ def _certificate_refused(exc: BaseException) -> bool:
 
 class Client:
     def __init__(self, hub_url: str, cert_path: Path, station_id: str, key: Ed25519PrivateKey,
-                 clock_ms: Callable[[], int] = _now_ms, timeout: tuple[float, float] = TIMEOUT) -> None:
+                 clock_ms: Callable[[], int] | None = None, timeout: tuple[float, float] = TIMEOUT) -> None:
         self.base = hub_url.rstrip("/")
         self.cert_path = cert_path
         self.station_id = station_id
         self.key = key
-        self.clock_ms = clock_ms
+        self.clock_ms = clock_ms or _now_ms
         self.timeout = timeout
         self.session = requests.Session()
         self.bytes_sent = 0  # bodies on the wire (compressed), for progress and benchmarks

@@ -55,6 +55,17 @@ def _advance(wall_ms: int, counter: int, node: str) -> Stamp:
     return Stamp(wall_ms, counter, node)
 
 
+def ahead_of_hub(seconds: int) -> ClockSkew:
+    """The hub's refusal of a change stamped too far in its future."""
+    return ClockSkew(f"时钟超前 {seconds} 秒，请校正站点时间",
+                     f"clock is {seconds} s ahead; fix the station's time")
+
+
+def is_ahead_of_hub(reason: str) -> bool:
+    """Whether a refusal the station holds is `ahead_of_hub`'s."""
+    return "s ahead; fix the station's time" in reason
+
+
 def tick(last: Stamp, now_ms: int, node: str) -> Stamp:
     """The stamp for a local event: later than `last` whatever the wall clock says."""
     if now_ms > last.wall_ms:

@@ -45,6 +45,10 @@ class StoreError(TownshipError):
     """The station's local store cannot do what was asked."""
 
 
+class DiskError(StoreError):
+    """The disk under the store refused a write (full, read-only, failing): nothing was saved."""
+
+
 class NotInitialized(StoreError):
     """There is no store in this home yet."""
 

@@ -76,7 +76,7 @@ def make_app(hub: Hub, home: Path) -> Starlette:
     async def enroll(request: Request) -> Response:
         try:
             data = json.loads(await _body(request))
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested past reason
             raise ValidationError("body", "json", "不是有效的 JSON", "not valid JSON") from None
         if not isinstance(data, dict) or not all(
                 isinstance(data.get(k), str) for k in ("code", "station_id", "public_key")):

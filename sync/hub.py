@@ -259,8 +259,7 @@ class Hub:
         stamp = hlc.parse(change.hlc)
         ahead = stamp.wall_ms - self.clock.wall_ms()
         if ahead > hlc.DEFAULT_MAX_SKEW_MS:
-            raise hlc.ClockSkew(f"时钟超前 {ahead // 1000} 秒，请校正站点时间",
-                                f"clock is {ahead // 1000} s ahead; fix the station's time")
+            raise hlc.ahead_of_hub(ahead // 1000)
         schema = self.schemas.get(change.schema_version)
         if schema is None:
             raise SchemaError(f"数据版本 {change.schema_version} 比县级平台的还新",

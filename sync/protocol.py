@@ -101,7 +101,7 @@ def decompress(body: bytes, limit: int = MAX_BODY_BYTES) -> Any:
                               f"body is not valid zstd data or exceeds {limit} bytes") from None
     try:
         return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested past reason
         raise ValidationError("body", "json", "请求体不是有效的 JSON", "body is not valid JSON") from None
 
 
@@ -157,7 +157,8 @@ def decode_change(data: Any, where: str) -> WireChange:
          "记录编号（UUID）", "a record id (UUID)"),
         ("entity", isinstance(get("entity"), str) and bool(_NAME.fullmatch(get("entity"))),
          "实体名", "an entity name"),
-        ("op", get("op") in OPS, "add、update、delete 或 undelete", "add, update, delete or undelete"),
+        ("op", isinstance(get("op"), str) and get("op") in OPS, "add、update、delete 或 undelete",
+         "add, update, delete or undelete"),
         ("grid", get("grid") is None or isinstance(get("grid"), str), "网格代码", "a grid code or null"),
         ("fields", isinstance(get("fields"), dict) and all(_NAME.fullmatch(k) for k in get("fields")),
          "字段对象", "an object of field names"),

@@ -40,6 +40,11 @@ class FakeTime:
         return Clock(wall_ms=self.wall_ms, sleep=self.sleep)
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--full", action="store_true",
+                     help="tests/torture at full size (200+ kills, 10,000 changes; about 15 min)")
+
+
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 
 

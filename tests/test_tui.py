@@ -40,6 +40,11 @@ async def until(pilot: Pilot[None], condition: Callable[[], bool], seconds: floa
     raise AssertionError("the app did not get there")
 
 
+def cells(table: DataTable[object], row: object) -> list[str]:
+    """A row's cells as the text shown (user text is held as rich Text, never markup)."""
+    return [str(c) for c in table.get_row(row)]  # type: ignore[arg-type]
+
+
 async def unlock(pilot: Pilot[None], passphrase: str = PASSPHRASE) -> None:
     await until(pilot, lambda: isinstance(pilot.app.screen, UnlockScreen))
     for ch in passphrase:
@@ -60,7 +65,7 @@ def test_a_wrong_passphrase_is_refused_in_chinese_and_the_right_one_opens_home(s
         await unlock(pilot)
         await until(pilot, lambda: isinstance(pilot.app.screen, HomeScreen))
         table = pilot.app.screen.query_one("#counts", DataTable)
-        assert table.get_row("person")[0] == "实有人口" and table.get_row("person")[1] == "1"
+        assert cells(table, "person")[:2] == ["实有人口", "1"]
         sync = str(pilot.app.screen.query_one("#sync", Static).render())
         assert "待上传: 1" in sync and "未注册" in sync and "数据版本: 1" in sync
 
@@ -306,7 +311,7 @@ def test_sync_now_against_a_real_hub_shows_progress_and_the_counts_change(
         log = pilot.app.screen.query_one("#sync-log", Log)
         await until(pilot, lambda: any("完成" in line for line in log.lines), seconds=60)
         lines = list(log.lines)
-        assert any("上传 1000/1500" in line for line in lines)
+        assert any("上传 1000/1500" in line for line in lines), lines
         assert any("上传 1500/1500" in line for line in lines)
         assert "待上传: 0" in str(state.render())
         assert len(list(county.open_hub(sqlite_hub.home).export("person"))) == 1500
@@ -450,19 +455,19 @@ def test_a_volunteer_checks_in_with_two_keystrokes_and_a_guard_signs_in(store: S
         table = pilot.app.screen.query_one("#volunteers", DataTable)
         target = second if table.get_row_index(second) == 1 else first
         await pilot.press("down", "enter")  # the two keystrokes
-        await until(pilot, lambda: "已签到" in table.get_row(target))
+        await until(pilot, lambda: "已签到" in cells(table, target))
         assert store.conn.execute("SELECT count(*) FROM records WHERE entity = 'checkin'"
                                   ).fetchone()[0] == 1
         await pilot.press("enter")  # again the same day: nothing new
         await pilot.pause()
         assert store.conn.execute("SELECT count(*) FROM records WHERE entity = 'checkin'"
                                   ).fetchone()[0] == 1
-        assert table.get_row(target)[2] == "1"  # a check-in is worth a point this month
+        assert cells(table, target)[2] == "1"  # a check-in is worth a point this month
         await pilot.press("escape", "g")
         await until(pilot, lambda: isinstance(pilot.app.screen, DutyScreen))
         await pilot.press("i")
         duty = pilot.app.screen.query_one("#duty", DataTable)
-        await until(pilot, lambda: "已签到" in duty.get_row(shift))
+        await until(pilot, lambda: "已签到" in cells(duty, shift))
         (row,) = Duty(store).roster(today)
         assert row["signed_in_at"]
 

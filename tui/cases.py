@@ -18,6 +18,7 @@ from sync.schema import EntityDef, WorkflowDef
 from tui.footer import KeyFooter
 from tui.form import RecordForm
 from tui.i18n import text
+from tui.plain import Plain
 from tui.records import shown_value
 from tui.table_screen import TableScreen
 
@@ -107,9 +108,9 @@ class CaseScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static("", id="case-head")
-        yield Static("", id="case-moves")
-        yield Static("", id="case-timeline")
+        yield Plain("", id="case-head")
+        yield Plain("", id="case-moves")
+        yield Plain("", id="case-timeline")
         yield KeyFooter()
 
     def on_mount(self) -> None:

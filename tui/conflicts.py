@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Header, Input, Label, Static
+from textual.widgets import DataTable, Header, Input
 
 from station.conflicts import Conflicts
 from station.store import Store
@@ -21,6 +21,7 @@ from sync.errors import TownshipError
 from sync.merge import DELETED
 from tui.footer import KeyFooter
 from tui.i18n import text
+from tui.plain import Plain, PlainLabel
 from tui.table_screen import TableScreen
 
 if TYPE_CHECKING:
@@ -95,7 +96,7 @@ class ConflictScreen(Screen[None]):
         yield Header()
         with Vertical(id="conflict-box"):
             if c is None:
-                yield Label(text("conflicts.none", lang))
+                yield PlainLabel(text("conflicts.none", lang))
                 return
             versions = [c["winner"], *c["losers"]]
             here = [v for v in versions if v["here"]]
@@ -107,18 +108,18 @@ class ConflictScreen(Screen[None]):
                                                       and c["field"] == DELETED else "")
                                 for v in vs) or unknown
 
-            yield Label(field_label(self.app.store, c, lang), classes="title")
-            yield Static(f"{text('conflicts.base', lang)}: "
+            yield PlainLabel(field_label(self.app.store, c, lang), classes="title")
+            yield Plain(f"{text('conflicts.base', lang)}: "
                          f"{unknown if c.get('base') is None else _value(c['base'])}", id="base")
-            yield Static(f"{text('conflicts.here', lang)}: {shown(here)}", id="here")
-            yield Static(f"{text('conflicts.there', lang)}: {shown(there)}", id="there")
+            yield Plain(f"{text('conflicts.here', lang)}: {shown(here)}", id="here")
+            yield Plain(f"{text('conflicts.there', lang)}: {shown(there)}", id="there")
             if c["field"] == DELETED:
-                yield Static(f"D {text('conflicts.keep_deleted', lang)} · "
+                yield Plain(f"D {text('conflicts.keep_deleted', lang)} · "
                              f"E {text('conflicts.keep_edited', lang)}", id="choices")
             elif c["field"] == "step":
-                yield Static(text("conflicts.step", lang), id="choices")
+                yield Plain(text("conflicts.step", lang), id="choices")
             else:
-                yield Static(f"L {text('conflicts.keep_local', lang)} · "
+                yield Plain(f"L {text('conflicts.keep_local', lang)} · "
                              f"R {text('conflicts.keep_remote', lang)}", id="choices")
                 yield Input(placeholder=text("conflicts.new", lang), id="new-value")
         yield KeyFooter()

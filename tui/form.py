@@ -20,6 +20,7 @@ from sync.errors import TownshipError, ValidationError
 from sync.schema import EntityDef, FieldDef
 from tui.footer import KeyFooter
 from tui.i18n import text
+from tui.plain import PlainLabel
 
 if TYPE_CHECKING:
     from tui.app import StationApp
@@ -102,13 +103,13 @@ class RecordForm(Screen[str | None]):
         start = self.original or self.given
         yield Header()
         with VerticalScroll(id="form"):
-            yield Label(title, classes="title")
+            yield PlainLabel(title, classes="title")
             for f in self.fields():
                 mark = " *" if f.required and not self.record_id else ""
-                yield Label(f"{f.label(lang)}{mark}", classes="field-label")
+                yield PlainLabel(f"{f.label(lang)}{mark}", classes="field-label")
                 yield widget_for(f, start.get(f.name), lang, dict(self.app.store.schema.code_tables))
-                yield Label("", id=f"error-{f.name}", classes="field-error")
-            yield Label(text("form.hint", lang), id="form-hint")
+                yield PlainLabel("", id=f"error-{f.name}", classes="field-error")
+            yield PlainLabel(text("form.hint", lang), id="form-hint")
         yield KeyFooter()
 
     def on_mount(self) -> None:

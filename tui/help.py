@@ -8,9 +8,9 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Label, Static
 
 from tui.i18n import text
+from tui.plain import Plain, PlainLabel
 
 if TYPE_CHECKING:
     from tui.app import StationApp
@@ -28,9 +28,9 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         lang = self.app.lang
         with Vertical(id="help-box"):
-            yield Label(text("help.title", lang), classes="title")
-            yield Static("\n".join(f"{key:<10} {what}" for key, what in self.keys), id="help-keys")
-            yield Label(text("help.close", lang))
+            yield PlainLabel(text("help.title", lang), classes="title")
+            yield Plain("\n".join(f"{key:<10} {what}" for key, what in self.keys), id="help-keys")
+            yield PlainLabel(text("help.close", lang))
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss()

@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Header, Label, Static
 from station.cases import Cases
 from tui.footer import KeyFooter
 from tui.i18n import text
+from tui.plain import Plain, PlainLabel, PlainTable
 
 if TYPE_CHECKING:
     from tui.app import StationApp
@@ -40,13 +41,13 @@ class HomeScreen(Screen[None]):
         yield Header()
         with Grid(id="home-grid"):
             with Vertical(classes="panel"):
-                yield Label("", classes="title", id="base-title")
-                yield DataTable(id="counts", cursor_type="row", zebra_stripes=True)
+                yield PlainLabel("", classes="title", id="base-title")
+                yield PlainTable(id="counts", cursor_type="row", zebra_stripes=True)
             with Vertical(classes="panel"):
-                yield Label("", classes="title", id="work-title")
-                yield Static("", id="incidents")
-                yield Label("", classes="title", id="sync-title")
-                yield Static("", id="sync")
+                yield PlainLabel("", classes="title", id="work-title")
+                yield Plain("", id="incidents")
+                yield PlainLabel("", classes="title", id="sync-title")
+                yield Plain("", id="sync")
         yield KeyFooter()
 
     def on_mount(self) -> None:

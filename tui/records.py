@@ -18,6 +18,7 @@ from sync.schema import EntityDef, FieldDef
 from tui.footer import KeyFooter
 from tui.form import RecordForm
 from tui.i18n import text
+from tui.plain import PlainLabel, PlainTable
 
 if TYPE_CHECKING:
     from tui.app import StationApp
@@ -77,8 +78,8 @@ class RecordsScreen(Screen[None]):
             yield Select([(schema.entity(e).label(lang), e) for e in BASE_ENTITIES if e in schema.entities],
                          value=self.entity, allow_blank=False, id="entity")
             yield Input(placeholder=text("records.search", lang), id="search")
-        yield DataTable(id="records", cursor_type="row", zebra_stripes=True)
-        yield Label("", id="records-status")
+        yield PlainTable(id="records", cursor_type="row", zebra_stripes=True)
+        yield PlainLabel("", id="records-status")
         yield KeyFooter()
 
     def on_mount(self) -> None:
@@ -207,7 +208,7 @@ class ConfirmScreen(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         lang = self.app.lang
         with Vertical(id="confirm-box"):
-            yield Label(self.question)
+            yield PlainLabel(self.question)
             with Horizontal():
                 yield Button(f"{text('yes', lang)} (Y)", variant="error", id="yes")
                 yield Button(f"{text('no', lang)} (N)", id="no")

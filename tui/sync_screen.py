@@ -18,6 +18,7 @@ from tui.footer import KeyFooter
 from tui.form import RecordForm
 from tui.home import sync_lines
 from tui.i18n import text
+from tui.plain import Plain, PlainLabel, PlainTable
 
 if TYPE_CHECKING:
     from tui.app import StationApp
@@ -33,11 +34,11 @@ class SyncScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static("", id="sync-state")
+        yield Plain("", id="sync-state")
         yield ProgressBar(id="sync-progress", show_eta=False)
         yield Log(id="sync-log", max_lines=200)
-        yield Label("", classes="title", id="rejected-title")
-        yield DataTable(id="rejected", cursor_type="row")
+        yield PlainLabel("", classes="title", id="rejected-title")
+        yield PlainTable(id="rejected", cursor_type="row")
         yield KeyFooter()
 
     def on_mount(self) -> None:

@@ -12,6 +12,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Label
 
 from tui.footer import KeyFooter
+from tui.plain import PlainLabel, PlainTable
 
 if TYPE_CHECKING:
     from tui.app import StationApp
@@ -27,8 +28,8 @@ class TableScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Label("", classes="title", id=f"{self.TABLE}-title")
-        yield DataTable(id=self.TABLE, cursor_type="row", zebra_stripes=True)
+        yield PlainLabel("", classes="title", id=f"{self.TABLE}-title")
+        yield PlainTable(id=self.TABLE, cursor_type="row", zebra_stripes=True)
         yield KeyFooter()
 
     def on_mount(self) -> None:

@@ -14,6 +14,7 @@ from textual.widgets import Button, Input, Label, Select
 from sync.errors import TownshipError
 from tui.footer import KeyFooter
 from tui.i18n import text
+from tui.plain import PlainLabel
 
 if TYPE_CHECKING:
     from tui.app import StationApp
@@ -26,16 +27,16 @@ class UnlockScreen(Screen[None]):
         lang = self.app.lang
         clerks = [c["clerk"] for c in self.app.store.clerks()]
         with Vertical(id="unlock-box"):
-            yield Label(f"{self.app.store.status()['name']} · {text('unlock.title', lang)}",
+            yield PlainLabel(f"{self.app.store.status()['name']} · {text('unlock.title', lang)}",
                         classes="title", id="unlock-title")
-            yield Label(text("unlock.clerk", lang), id="clerk-label")
+            yield PlainLabel(text("unlock.clerk", lang), id="clerk-label")
             yield Select([(c, c) for c in clerks], value=clerks[0], allow_blank=False, id="clerk")
-            yield Label(text("unlock.passphrase", lang), id="passphrase-label")
+            yield PlainLabel(text("unlock.passphrase", lang), id="passphrase-label")
             yield Input(password=True, id="passphrase")
-            yield Label("", id="unlock-error")
+            yield PlainLabel("", id="unlock-error")
             yield Button(text("unlock.button", lang), variant="primary", id="unlock")
             if self.app.hint:
-                yield Label(self.app.hint, id="unlock-hint")
+                yield PlainLabel(self.app.hint, id="unlock-hint")
         yield KeyFooter()
 
     def on_mount(self) -> None:

@@ -1,0 +1,51 @@
+"""A station at work, to be killed: the crash loop's victim (tests/torture/test_crash_loop.py).
+
+    python -m tests.torture.worker HOME ACKS SEED
+
+Opens the store at HOME and, until it is killed, adds people a few at a time, edits one of
+its own now and then, and syncs (push and pull) every few writes. After each write returns —
+the moment a clerk sees "saved" — its record ids are appended to ACKS and flushed to disk:
+the test checks after every kill that each of them is still there. A hub that is down (the
+loop kills it too) is only a failed round; the worker goes on writing.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+from contextlib import suppress
+from pathlib import Path
+
+from station import synthetic
+from station.store import Store
+from station.syncer import sync_once
+from sync.errors import TownshipError
+
+PASSPHRASE = "correct horse battery staple"
+
+
+def main() -> None:
+    home, acks, seed = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
+    rng = random.Random(seed)
+    store = Store.open(home)
+    store.unlock(PASSPHRASE)
+    people = synthetic.people(10**7, ["440524001001"], seed=seed)
+    mine: list[str] = []
+    with acks.open("a", encoding="utf-8") as out:
+        while True:
+            ids = store.add_many("person", [next(people) for _ in range(rng.randint(1, 12))])
+            out.write("".join(f"{i}\n" for i in ids))
+            out.flush()
+            os.fsync(out.fileno())
+            mine += ids
+            if rng.random() < 0.3:
+                store.update("person", rng.choice(mine), {"phone": f"139{rng.randrange(10**8):08d}"})
+            if rng.random() < 0.25:
+                # The hub down or the link cut: the next round sends it all again.
+                with suppress(TownshipError):
+                    sync_once(store)
+
+
+if __name__ == "__main__":
+    main()
