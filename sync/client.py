@@ -93,6 +93,7 @@ class Client:
             response = self.session.request(method, self.base + path, data=body or None,
                                             headers=all_headers, timeout=self.timeout,
                                             verify=str(self.cert_path))
+            content = response.content  # read here: a reply cut half-way fails on reading
         except requests.exceptions.SSLError as exc:
             if _certificate_refused(exc):
                 raise PinMismatch("县级平台的证书与注册时不同，已拒绝连接",
@@ -103,8 +104,11 @@ class Client:
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise HubUnreachable("连不上县级平台（网络中断或平台未运行）",
                                  f"cannot reach the hub: {type(exc).__name__}") from exc
+        except requests.RequestException as exc:  # a reply cut or garbled on the way
+            raise HubUnreachable("县级平台的回复在途中中断",
+                                 f"the hub's reply was cut on the way: {type(exc).__name__}") from exc
         self.bytes_sent += len(body)
-        self.bytes_received += len(response.content)
+        self.bytes_received += len(content)
         return self._check(response)
 
     @staticmethod
