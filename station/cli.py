@@ -182,6 +182,33 @@ def clerk_passwd(obj: _Context, name: str, kdf: str) -> None:
     click.echo(f"已更改 {name} 的口令 (passphrase changed)", err=True)
 
 
+@clerk.command("recover")
+@click.argument("name")
+@click.option("--recovery-key", "key_file", required=True, type=click.Path(path_type=Path),
+              help="the county's recovery.key (from county IT, 32 bytes)")
+@click.option("--kdf", type=click.Choice(sorted(KDF_PROFILES)), envvar="STATION_KDF",
+              default="argon2id", show_default=True)
+@click.pass_obj
+def clerk_recover(obj: _Context, name: str, key_file: Path, kdf: str) -> None:
+    """Every clerk forgot their passphrase: open the store with the county's recovery key and
+    give NAME a new passphrase (STATION_NEW_PASSPHRASE or a prompt)."""
+    try:
+        key = key_file.read_bytes()
+    except OSError as exc:
+        _fail(f"读不到恢复密钥文件 {key_file}：{exc.strerror} (cannot read the recovery key {key_file})")
+    if len(key) != 32:
+        _fail(f"恢复密钥文件 {key_file} 应为 32 字节，实为 {len(key)} 字节 "
+              f"(the recovery key {key_file} must be 32 bytes, it is {len(key)})")
+    store = obj.store()
+    store.unlock_with_recovery(key)
+    passphrase = _passphrase("STATION_NEW_PASSPHRASE", f"{name} 的新口令", True)
+    if store.keyring.has_clerk(name):
+        store.change_passphrase(name, passphrase, KDF_PROFILES[kdf])
+    else:
+        store.add_clerk(name, passphrase, KDF_PROFILES[kdf])
+    click.echo(f"已用县级恢复密钥为 {name} 设置新口令 (recovered: {name} has a new passphrase)", err=True)
+
+
 # ---------------------------------------------------------------------- records
 
 def _json_object(text: str, line: int = 0) -> dict[str, Any]:

@@ -70,19 +70,19 @@ def serve(home: Path, host: str, port: int, workers: int) -> None:
 
     import uvicorn
 
-    from sync.http import KEEP_ALIVE_S, make_app
+    from sync.http import KEEP_ALIVE_S, SHUTDOWN_S, make_app
 
     click.echo(f"county hub on https://{host}:{port}/v1/ (Ctrl-C to stop)", err=True)
     cert, key = str(home / "tls.crt"), str(home / "tls.key")
     if workers == 1:
         uvicorn.run(make_app(county.open_hub(home), home), host=host, port=port,
                     log_level="warning", ssl_certfile=cert, ssl_keyfile=key,
-                    timeout_keep_alive=KEEP_ALIVE_S)
+                    timeout_keep_alive=KEEP_ALIVE_S, timeout_graceful_shutdown=SHUTDOWN_S)
         return
     os.environ["COUNTY_HOME"] = str(home.resolve())  # each worker opens the hub itself
     uvicorn.run("sync.http:app_from_environment", factory=True, workers=workers, host=host,
                 port=port, log_level="warning", ssl_certfile=cert, ssl_keyfile=key,
-                timeout_keep_alive=KEEP_ALIVE_S)
+                timeout_keep_alive=KEEP_ALIVE_S, timeout_graceful_shutdown=SHUTDOWN_S)
 
 
 @main.group()

@@ -49,6 +49,10 @@ def _refusal(exc: TownshipError) -> JSONResponse:
 # (30 s), so a daemon's next round reuses its connection and skips TCP's and TLS's handshakes
 # (two round trips and the certificate's bytes, every round; on 2G about a second each time).
 KEEP_ALIVE_S = 75
+# Seconds a stopping hub waits for requests in flight. Stations keep idle connections open,
+# and closing TLS politely waits for each peer's answer: without a bound, a restart waited
+# 30 s for stations that were doing nothing. A request cut here is retried by its station.
+SHUTDOWN_S = 3
 
 Handler = Callable[[Request], Awaitable[Response]]
 

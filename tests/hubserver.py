@@ -16,7 +16,7 @@ import requests
 import uvicorn
 
 from sync import county
-from sync.http import KEEP_ALIVE_S, make_app
+from sync.http import KEEP_ALIVE_S, SHUTDOWN_S, make_app
 
 
 def free_port() -> int:
@@ -34,7 +34,7 @@ class HubServer:
         config = uvicorn.Config(make_app(county.open_hub(home), home), host="127.0.0.1",
                                 port=self.port, ssl_certfile=str(home / "tls.crt"),
                                 ssl_keyfile=str(home / "tls.key"), log_level="warning",
-                                timeout_keep_alive=KEEP_ALIVE_S)
+                                timeout_keep_alive=KEEP_ALIVE_S, timeout_graceful_shutdown=SHUTDOWN_S)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -65,8 +65,10 @@ class HubProcess:
     """`county serve` in a child process: a hub that can be killed (SIGKILL) and restarted on
     the same port, as a county server crashes and comes back. Stopped with the test."""
 
-    def __init__(self, home: Path, port: int | None = None, workers: int = 1) -> None:
+    def __init__(self, home: Path, port: int | None = None, workers: int = 1,
+                 log: Path | None = None) -> None:
         self.home = home
+        self.log = log  # where its stdout and stderr go (appended); nowhere by default
         self.port = port or free_port()
         self.workers = workers
         self.url = f"https://127.0.0.1:{self.port}"
@@ -75,10 +77,13 @@ class HubProcess:
 
     def start(self) -> HubProcess:
         county_bin = Path(sys.executable).with_name("county")
+        out = self.log.open("ab") if self.log else subprocess.DEVNULL
         self.process = subprocess.Popen(
             [str(county_bin), "--home", str(self.home), "serve", "--port", str(self.port),
              "--workers", str(self.workers)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+            stdout=out, stderr=out, preexec_fn=_die_with_parent)
+        if self.log:
+            out.close()  # type: ignore[union-attr]  # the child holds its own copy
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
