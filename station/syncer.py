@@ -14,6 +14,7 @@ import hashlib
 import json
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -344,19 +345,32 @@ def sync_once(store: Store, client: Client | None = None, report: Report = _sile
                       pull(store, client, report=report))
 
 
+# A kept connection idle longer than this is not trusted: a carrier's NAT may have forgotten
+# it without a word, and a request on it would wait for the read timeout (60 s) to find out.
+# Rounds soon after a write, and a busy station's rounds, reuse it; an idle box's do not.
+MAX_IDLE_S = 25.0
+
+
 class KeptConnection:
     """`sync_once` for the daemon: one client, and so one open connection, kept from round to
     round while the hub's address and pinned certificate stay the same. A round then costs no
     TCP or TLS handshake (the hub keeps an idle connection longer than the daemon's interval);
     a connection the hub or the link has closed is simply opened again by the next request."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._client: Client | None = None
         self._for: tuple[str | None, str | None] = (None, None)
+        self._clock = clock
+        self._used = 0.0
 
     def __call__(self, store: Store, report: Report = _silent) -> SyncResult:
         settings = store.settings()
         hub = (settings.get("hub_url"), settings.get("hub_fingerprint"))
-        if self._client is None or hub != self._for:
+        if self._client is None or hub != self._for or self._clock() - self._used > MAX_IDLE_S:
+            if self._client is not None:
+                self._client.session.close()
             self._client, self._for = client_for(store), hub
-        return sync_once(store, self._client, report)
+        try:
+            return sync_once(store, self._client, report)
+        finally:
+            self._used = self._clock()

@@ -12,7 +12,7 @@ Every refusal is a 4xx with a JSON body {"error": reason, "message": one line zh
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -45,10 +45,10 @@ def _refusal(exc: TownshipError) -> JSONResponse:
     return JSONResponse({"error": reason, "message": str(exc)}, status_code=status)
 
 
-# Seconds an idle connection is kept open: longer than the station daemon's round interval
-# (30 s), so a daemon's next round reuses its connection and skips TCP's and TLS's handshakes
-# (two round trips and the certificate's bytes, every round; on 2G about a second each time).
-KEEP_ALIVE_S = 75
+# Seconds an idle connection is kept open: longer than a station reuses one (MAX_IDLE_S in
+# station/syncer.py), so a round soon after the last reuses its connection and skips TCP's and
+# TLS's handshakes (two round trips and the certificate's bytes; on 2G about a second).
+KEEP_ALIVE_S = 30
 # Seconds a stopping hub waits for requests in flight. Stations keep idle connections open,
 # and closing TLS politely waits for each peer's answer: without a bound, a restart waited
 # 30 s for stations that were doing nothing. A request cut here is retried by its station.
@@ -71,6 +71,19 @@ async def _body(request: Request) -> bytes:
     if len(body) > MAX_BODY_BYTES:
         raise ValidationError("body", "max_bytes", "请求体过大", f"body is over {MAX_BODY_BYTES} bytes")
     return body
+
+
+def _whole(query: Mapping[str, str], name: str, default: int) -> int:
+    """A query parameter that must be a whole number from 0 to 2^63 - 1 (what the databases
+    store; a larger one crashed the SQLite driver: found by the torture suite's fuzzing)."""
+    try:
+        value = int(query.get(name, str(default)))
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2**63:
+        raise ValidationError(name, "integer", f"{name} 应为 0 到 2^63-1 的整数",
+                              f"{name} must be a whole number from 0 to 2^63-1")
+    return value
 
 
 def make_app(hub: Hub, home: Path) -> Starlette:
@@ -102,24 +115,18 @@ def make_app(hub: Hub, home: Path) -> Starlette:
     async def pull(request: Request) -> Response:
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         station = await run_in_threadpool(hub.authenticate, dict(request.headers), "GET", path, b"")
-        try:
-            cursor = int(request.query_params.get("cursor", "0"))
-            limit = min(max(int(request.query_params.get("limit", "1000")), 1), 5000)
-            version = int(request.query_params["schema"]) if "schema" in request.query_params else None
-            own = int(request.query_params["own"]) if "own" in request.query_params else None
-        except ValueError:
-            raise ValidationError("cursor", "integer", "cursor、limit、schema 和 own 应为整数",
-                                  "cursor, limit, schema and own are whole numbers") from None
+        query = request.query_params
+        cursor = _whole(query, "cursor", 0)
+        limit = min(max(_whole(query, "limit", 1000), 1), 5000)
+        version = _whole(query, "schema", 1) if "schema" in query else None
+        own = _whole(query, "own", 0) if "own" in query else None
         page = await run_in_threadpool(hub.pull, station, cursor, limit, version, own)
         return Response(encode_page(page), headers=ZSTD)
 
     async def schema(request: Request) -> Response:
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         await run_in_threadpool(hub.authenticate, dict(request.headers), "GET", path, b"")
-        try:
-            after = int(request.query_params.get("after", "1"))
-        except ValueError:
-            raise ValidationError("after", "integer", "after 应为整数", "after is a whole number") from None
+        after = _whole(request.query_params, "after", 1)
         bundles = await run_in_threadpool(hub.bundles, after)
         return Response(compress({"bundles": bundles}), headers=ZSTD)
 

@@ -152,7 +152,7 @@ def decode_change(data: Any, where: str) -> WireChange:
     get = data.get
     checks: list[tuple[str, bool, str, str]] = [
         ("station", isinstance(get("station"), str) and bool(get("station")), "站点编号", "the station id"),
-        ("seq", _is_int(get("seq")) and get("seq") > 0, "正整数", "a positive whole number"),
+        ("seq", _is_int(get("seq")) and 0 < get("seq") < 2**63, "正整数", "a positive whole number"),
         ("record", isinstance(get("record"), str) and bool(_ID.fullmatch(get("record"))),
          "记录编号（UUID）", "a record id (UUID)"),
         ("entity", isinstance(get("entity"), str) and bool(_NAME.fullmatch(get("entity"))),
@@ -166,7 +166,7 @@ def decode_change(data: Any, where: str) -> WireChange:
         ("base", isinstance(get("base"), dict) and all(
             isinstance(v, str) and (v == "" or _is_stamp(v)) for v in get("base").values()),
          "字段到时钟戳的对象", "an object of field clocks"),
-        ("schema_version", _is_int(get("schema_version")) and get("schema_version") >= 1,
+        ("schema_version", _is_int(get("schema_version")) and 1 <= get("schema_version") < 2**31,
          "数据版本号", "a schema version"),
         ("was", get("was") is None or (isinstance(get("was"), dict) and isinstance(get("fields"), dict)
                                         and set(get("was")) <= set(get("fields"))),

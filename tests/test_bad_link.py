@@ -61,13 +61,17 @@ def test_the_daemon_keeps_one_connection_from_round_to_round(store: Store, sqlit
     with Link(PROFILES["clean"], ("127.0.0.1", sqlite_hub.port)) as link:
         with store.atomic() as writes:
             writes.put_settings(hub_url=f"https://127.0.0.1:{link.port}")
-        rounds = KeptConnection()
+        idle = [0.0]
+        rounds = KeptConnection(clock=lambda: idle[0])
         pushed = []
         for n in range(3):
             store.add_many("person", synthetic.people(5, [GRID], seed=40 + n))
             pushed.append(rounds(store).pushed)
-            time.sleep(0.5)
+            idle[0] += 20  # under MAX_IDLE_S between rounds: the connection is reused
         kept = link.stats.connections
+        idle[0] += 30  # idle too long: a carrier's NAT may have dropped it, open a new one
+        rounds(store)
+        renewed = link.stats.connections
         with store.atomic() as writes:  # the hub moved: the next round connects there
             writes.put_settings(hub_url=sqlite_hub.url)
         store.add_many("person", synthetic.people(1, [GRID], seed=49))
@@ -75,4 +79,5 @@ def test_the_daemon_keeps_one_connection_from_round_to_round(store: Store, sqlit
         after_move = link.stats.connections
     assert pushed == [5, 5, 5, 1]
     assert kept == 1  # three rounds, each a schema check, a push and a pull: one handshake
-    assert after_move == 1  # the fourth went to the new address, not through the old link
+    assert renewed == 2
+    assert after_move == 2  # the last went to the new address, not through the old link

@@ -15,6 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -44,12 +45,15 @@ class Worker:
             [sys.executable, "-m", "tests.torture.worker", str(self.home), str(self.acks),
              str(self.seed)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
-    def kill(self) -> None:
+    def kill(self) -> str:
+        """SIGKILL; what it was doing then (write, schema, push or pull, as it last said)."""
         assert self.process is not None
         if self.process.poll() is not None:  # it died by itself: that is a failure to see
             raise AssertionError(self.process.stderr.read().decode() if self.process.stderr else "")
         self.process.send_signal(signal.SIGKILL)
         self.process.wait()
+        phase = self.acks.with_suffix(".phase")
+        return phase.read_text() if phase.exists() else "start"
 
     def acknowledged(self) -> set[str]:
         if not self.acks.exists():
@@ -99,6 +103,7 @@ def stations(tmp_path: Path) -> Iterator[tuple[HubProcess, list[Worker]]]:
     hub.stop()
 
 
+@pytest.mark.timeout(1800)  # --full: 240 kills
 def test_crash_loop_loses_nothing_and_doubles_nothing(
         stations: tuple[HubProcess, list[Worker]], full: bool, figures: Callable[..., None]) -> None:
     hub, workers = stations
@@ -107,6 +112,7 @@ def test_crash_loop_loses_nothing_and_doubles_nothing(
     for w in workers:
         w.start()
     hub_kills = 0
+    during: Counter[str] = Counter()
     for _ in range(kills):
         time.sleep(rng.uniform(0.3, 1.5))  # a random point of whatever each one is doing
         if rng.random() < 0.2:
@@ -115,7 +121,7 @@ def test_crash_loop_loses_nothing_and_doubles_nothing(
             hub = HubProcess(hub.home, hub.port).start()
             continue
         victim = rng.choice(workers)
-        victim.kill()
+        during[victim.kill()] += 1
         check_after_kill(victim)
         victim.start()
     for w in workers:
@@ -133,6 +139,7 @@ def test_crash_loop_loses_nothing_and_doubles_nothing(
     lost = acknowledged - {r["id"] for r in hub_export}
     assert not lost
     figures(runs=1, faults=kills, station_kills=kills - hub_kills, hub_kills=hub_kills,
+            station_kills_during=dict(during),
             records_written=written, acknowledged=len(acknowledged), lost=len(lost),
             duplicates=total - distinct, seed=int(os.environ.get("TORTURE_SEED", "9")))
 

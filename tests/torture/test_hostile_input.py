@@ -44,11 +44,22 @@ class Fuzzer:
         county.open_hub(hub.home).enroll(code, self.id, public)
         self.session = requests.Session()
         self.statuses: dict[int, int] = {}
+        self.reconnects = 0
 
     def send(self, method: str, path: str, body: bytes = b"", signed: bool = True) -> requests.Response:
-        headers = sign(self.key, method, path, body, self.id, time.time_ns() // 1_000_000) if signed else {}
-        reply = self.session.request(method, self.hub.url + path, data=body or None, headers=headers,
-                                     verify=str(self.hub.home / "tls.crt"), timeout=30)
+        def attempt() -> requests.Response:
+            now = time.time_ns() // 1_000_000
+            headers = sign(self.key, method, path, body, self.id, now) if signed else {}
+            return self.session.request(method, self.hub.url + path, data=body or None,
+                                        headers=headers, verify=str(self.hub.home / "tls.crt"), timeout=30)
+        try:
+            reply = attempt()
+        except requests.ConnectionError:
+            # The hub closed the kept connection after an error reply just as we reused it:
+            # a station's next round would open a new one, so do we (a crashed hub fails again).
+            self.session = requests.Session()
+            self.reconnects += 1
+            reply = attempt()
         self.statuses[reply.status_code] = self.statuses.get(reply.status_code, 0) + 1
         return reply
 
@@ -119,6 +130,7 @@ def mutated_batches(draw: st.DrawFn, station: str) -> dict[str, Any]:
     return batch
 
 
+@pytest.mark.timeout(1800)  # --full: 2,000 requests
 def test_fuzzed_push_batches_never_5xx_and_never_write_half(
         fuzzer: Fuzzer, request: pytest.FixtureRequest, figures: Callable[..., None]) -> None:
     accepted: set[int] = set()
@@ -148,9 +160,11 @@ def test_fuzzed_push_batches_never_5xx_and_never_write_half(
 
     one()
     figures(runs=1, requests=sent[0], statuses=fuzzer.statuses, accepted=len(accepted),
+            reconnects=fuzzer.reconnects,
             server_errors=sum(n for s, n in fuzzer.statuses.items() if s >= 500))
 
 
+@pytest.mark.timeout(1800)
 def test_fuzzed_raw_bodies_queries_and_unsigned_calls_never_5xx(
         fuzzer: Fuzzer, request: pytest.FixtureRequest) -> None:
     before = fuzzer.stored()

@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from station import keys, synthetic
 from station.daemon import Backoff, Loop
 from station.store import Store
@@ -55,6 +57,7 @@ def work(store: Store, people: int, edits: int, seed: int, errors: list[BaseExce
         errors.append(exc)
 
 
+@pytest.mark.timeout(1800)  # --full: about 10,000 changes
 def test_three_stations_converge_through_a_mangling_network(
         tmp_path: Path, full: bool, figures: Callable[..., None]) -> None:
     county.init(tmp_path / "county")

@@ -3,7 +3,7 @@
     python -m tests.torture.worker HOME ACKS SEED
 
 Opens the store at HOME and, until it is killed, adds people a few at a time, edits one of
-its own now and then, and syncs (push and pull) every few writes. After each write returns —
+its own now and then, and pushes and pulls every few writes. After each write returns —
 the moment a clerk sees "saved" — its record ids are appended to ACKS and flushed to disk:
 the test checks after every kill that each of them is still there. A hub that is down (the
 loop kills it too) is only a failed round; the worker goes on writing.
@@ -19,7 +19,8 @@ from pathlib import Path
 
 from station import synthetic
 from station.store import Store
-from station.syncer import sync_once
+from station.syncer import client_for, pull, push
+from sync.client import Client
 from sync.errors import TownshipError
 
 PASSPHRASE = "correct horse battery staple"
@@ -32,8 +33,11 @@ def main() -> None:
     store.unlock(PASSPHRASE)
     people = synthetic.people(10**7, ["440524001001"], seed=seed)
     mine: list[str] = []
+    client: Client | None = None
+    phase = acks.with_suffix(".phase")  # what it is doing, for the test to count its kills by
     with acks.open("a", encoding="utf-8") as out:
         while True:
+            phase.write_text("write")
             ids = store.add_many("person", [next(people) for _ in range(rng.randint(1, 12))])
             out.write("".join(f"{i}\n" for i in ids))
             out.flush()
@@ -44,7 +48,11 @@ def main() -> None:
             if rng.random() < 0.25:
                 # The hub down or the link cut: the next round sends it all again.
                 with suppress(TownshipError):
-                    sync_once(store)
+                    client = client or client_for(store)
+                    phase.write_text("push")
+                    push(store, client)
+                    phase.write_text("pull")
+                    pull(store, client)
 
 
 if __name__ == "__main__":
