@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import random
 import sys
+import time
 from contextlib import suppress
 from pathlib import Path
 
@@ -43,6 +44,7 @@ def main() -> None:
             out.flush()
             os.fsync(out.fileno())
             mine += ids
+            time.sleep(rng.uniform(0, 0.05))  # a busy kiosk, not a bulk import
             if rng.random() < 0.3:
                 store.update("person", rng.choice(mine), {"phone": f"139{rng.randrange(10**8):08d}"})
             if rng.random() < 0.25:
