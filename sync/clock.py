@@ -18,6 +18,7 @@ from sync.errors import SyncError
 _WALL_DIGITS = 15
 _COUNTER_DIGITS = 6
 COUNTER_MAX = 10**_COUNTER_DIGITS - 1
+_NODE = re.compile(r"[0-9a-z]{1,32}")
 _PATTERN = re.compile(rf"^(\d{{{_WALL_DIGITS}}})\.(\d{{{_COUNTER_DIGITS}}})\.([0-9a-z]{{1,32}})$")
 
 # A remote stamp more than this far ahead of our own wall clock is refused: accepting it would
@@ -40,6 +41,11 @@ class Stamp:
 
 
 ZERO = Stamp(0, 0, "0")
+
+
+def is_node(name: str) -> bool:
+    """Whether `name` can be a clock's node (a station id)."""
+    return _NODE.fullmatch(name) is not None
 
 
 def parse(text: str) -> Stamp:

@@ -140,6 +140,9 @@ class Hub:
         return code
 
     def enroll(self, code: str, station_id: str, public_key_b64: str) -> StationRow:
+        if not hlc.is_node(station_id):  # it names the station in every clock it stamps
+            raise ValidationError("station_id", "node", "站点编号应为 1–32 个小写字母或数字",
+                                  "the station id must be 1-32 lower-case letters or digits")
         try:
             Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key_b64, validate=True))
         except ValueError:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from sync.errors import ValidationError
 from sync.hub import Hub, HubClock, code_hash
 from sync.protocol import PushBatch, WireChange
 from sync.schema import v1_schema
@@ -37,13 +38,13 @@ def hub(hub_database: str) -> Iterator[Hub]:
     storage.close()
 
 
-def enrolled(hub: Hub, station_id: str = "st-a", grids: list[str] | None = None,
+def enrolled(hub: Hub, station_id: str = "sta", grids: list[str] | None = None,
              township: str = "440524001") -> StationRow:
     code = hub.add_enrollment(township, grids or [])
     return hub.enroll(code, station_id, PUBLIC)
 
 
-def person(seq: int, record: str, station: str = "st-a", op: str = "add",
+def person(seq: int, record: str, station: str = "sta", op: str = "add",
            fields: dict[str, object] | None = None, base: dict[str, str] | None = None,
            grid: str = GRID, wall: int = NOON) -> WireChange:
     return WireChange(station, seq, record, "person", op, grid,
@@ -59,13 +60,15 @@ R2 = "01a224be-898f-709d-9d8d-22528afa74a3"
 def test_an_enrollment_code_enrolls_one_station_once(hub: Hub) -> None:
     code = hub.add_enrollment("440524001", [])
     assert len(code) == 19 and code.count("-") == 3
-    hub.enroll(code.lower(), "st-a", PUBLIC)
+    hub.enroll(code.lower(), "sta", PUBLIC)
+    with pytest.raises(ValidationError, match="lower-case letters or digits"):
+        hub.enroll(hub.add_enrollment("440524001", []), "Station-1", PUBLIC)  # cannot be a clock node
     with pytest.raises(AuthError, match="already used"):
-        hub.enroll(code, "st-b", PUBLIC)
+        hub.enroll(code, "stb", PUBLIC)
     assert code_hash(code) == code_hash(code.replace("-", "").lower())
 
 
-def signed_headers(body: bytes, station: str = "st-a", at: int = NOON) -> dict[str, str]:
+def signed_headers(body: bytes, station: str = "sta", at: int = NOON) -> dict[str, str]:
     return sign(KEY, "POST", "/v1/push", body, station, at)
 
 
@@ -73,19 +76,19 @@ def test_signed_requests_are_checked_for_every_way_to_cheat(hub: Hub) -> None:
     enrolled(hub)
     body = b"batch"
     headers = signed_headers(body)
-    assert hub.authenticate(headers, "POST", "/v1/push", body).id == "st-a"
+    assert hub.authenticate(headers, "POST", "/v1/push", body).id == "sta"
     cases = {
         "replayed": (headers, body),
         "bad_signature": (signed_headers(body), b"tampered"),
         "unsigned": ({}, body),
         "expired": (signed_headers(body, at=NOON - 10 * 60_000), body),
-        "unknown_station": (signed_headers(body, station="st-x"), body),
+        "unknown_station": (signed_headers(body, station="stx"), body),
     }
     for reason, (h, b) in cases.items():
         with pytest.raises(AuthError) as err:
             hub.authenticate(h, "POST", "/v1/push", b)
         assert err.value.reason == reason
-    hub.revoke("st-a")
+    hub.revoke("sta")
     with pytest.raises(AuthError) as err:
         hub.authenticate(signed_headers(body), "POST", "/v1/push", body)
     assert err.value.reason == "revoked"
@@ -93,7 +96,7 @@ def test_signed_requests_are_checked_for_every_way_to_cheat(hub: Hub) -> None:
 
 def test_a_resent_batch_gets_the_same_receipts_and_stores_nothing_twice(hub: Hub) -> None:
     station = enrolled(hub)
-    batch = PushBatch("st-a", (person(1, R1), person(2, R2)))
+    batch = PushBatch("sta", (person(1, R1), person(2, R2)))
     first = hub.push(station, batch)
     assert [r.rejected for r in first] == [None, None]
     assert hub.push(station, batch) == first
@@ -108,7 +111,7 @@ def test_a_bad_change_is_rejected_alone_with_its_reason(hub: Hub) -> None:
                           fields={"name": "赵六", "id_number": "440524188001010014",
                                   "grid": "440524002001"})
     ahead = person(4, "01a224be-898f-709d-9d8d-22528afa74a5", wall=NOON + 3_600_000)
-    results = hub.push(station, PushBatch("st-a", (person(1, R1), bad_phone, out_of_scope, ahead,
+    results = hub.push(station, PushBatch("sta", (person(1, R1), bad_phone, out_of_scope, ahead,
                                                    person(5, "01a224be-898f-709d-9d8d-22528afa74a6"))))
     assert results[0].receipt and results[4].receipt
     assert "field phone" in (results[1].rejected or "")
@@ -119,15 +122,15 @@ def test_a_bad_change_is_rejected_alone_with_its_reason(hub: Hub) -> None:
 
 def test_a_station_cannot_push_another_stations_changes(hub: Hub) -> None:
     station = enrolled(hub)
-    (result,) = hub.push(station, PushBatch("st-a", (person(1, R1, station="st-b"),)))
+    (result,) = hub.push(station, PushBatch("sta", (person(1, R1, station="stb"),)))
     assert result.rejected and "own changes" in result.rejected
 
 
 def test_pull_gives_other_stations_changes_in_scope_and_moves_the_cursor(hub: Hub) -> None:
-    a = enrolled(hub, "st-a")
-    b = enrolled(hub, "st-b")
-    c = enrolled(hub, "st-c", grids=["440524001002"])
-    hub.push(a, PushBatch("st-a", (person(1, R1), person(2, R2))))
+    a = enrolled(hub, "sta")
+    b = enrolled(hub, "stb")
+    c = enrolled(hub, "stc", grids=["440524001002"])
+    hub.push(a, PushBatch("sta", (person(1, R1), person(2, R2))))
     page = hub.pull(b, 0, limit=1)
     assert [ch.record for ch in page.changes] == [R1] and page.more
     assert page.changes[0].fields["name"] == "李四"
@@ -139,11 +142,11 @@ def test_pull_gives_other_stations_changes_in_scope_and_moves_the_cursor(hub: Hu
 
 
 def test_concurrent_edits_converge_on_the_later_one_and_keep_the_loser(hub: Hub) -> None:
-    a, b = enrolled(hub, "st-a"), enrolled(hub, "st-b")
-    hub.push(a, PushBatch("st-a", (person(1, R1),)))
+    a, b = enrolled(hub, "sta"), enrolled(hub, "stb")
+    hub.push(a, PushBatch("sta", (person(1, R1),)))
     base = {"name": person(1, R1).hlc}
-    hub.push(a, PushBatch("st-a", (person(2, R1, op="update", fields={"name": "李四甲"}, base=base),)))
-    hub.push(b, PushBatch("st-b", (person(3, R1, station="st-b", op="update",
+    hub.push(a, PushBatch("sta", (person(2, R1, op="update", fields={"name": "李四甲"}, base=base),)))
+    hub.push(b, PushBatch("stb", (person(3, R1, station="stb", op="update",
                                           fields={"name": "李四乙"}, base=base),)))
     (record,) = hub.export()
     assert record["fields"]["name"] == "李四乙"   # the later clock wins everywhere
@@ -157,7 +160,7 @@ def test_concurrent_edits_converge_on_the_later_one_and_keep_the_loser(hub: Hub)
 
 def test_no_personal_value_is_in_clear_in_the_hubs_database(hub: Hub, tmp_path: Path) -> None:
     station = enrolled(hub)
-    hub.push(station, PushBatch("st-a", (person(1, R1),)))
+    hub.push(station, PushBatch("sta", (person(1, R1),)))
     with hub.storage.transaction() as tx:
         dump = repr(tx.rows("SELECT * FROM changes")) + repr(tx.rows("SELECT * FROM records"))
     assert "李四" not in dump and "11010519491231002X" not in dump
@@ -167,11 +170,11 @@ def test_no_personal_value_is_in_clear_in_the_hubs_database(hub: Hub, tmp_path: 
 def test_one_batch_may_add_then_edit_a_record_and_repeat_a_change(hub: Hub) -> None:
     """A batch is applied in order as if its changes came one by one: a later change of a
     record sees the earlier one's state, and a change repeated inside the batch is stored once."""
-    a = enrolled(hub, "st-a")
+    a = enrolled(hub, "sta")
     add = person(1, R1)
     edit = person(2, R1, op="update", fields={"name": "李四改"}, base={"name": add.hlc})
     bad = person(3, R2, fields={"name": "王五", "id_number": "123"})
-    results = hub.push(a, PushBatch("st-a", (add, edit, bad, edit)))
+    results = hub.push(a, PushBatch("sta", (add, edit, bad, edit)))
     assert [r.seq for r in results] == [1, 2, 3, 2]
     assert results[0].receipt and results[1].receipt and results[3].receipt == results[1].receipt
     assert results[2].rejected and "id_number" in results[2].rejected

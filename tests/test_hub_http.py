@@ -25,7 +25,7 @@ def hub(sqlite_hub: HubServer) -> HubServer:
     return sqlite_hub
 
 
-def enrolled_client(hub: HubServer, station: str = "st-http") -> Client:
+def enrolled_client(hub: HubServer, station: str = "sthttp") -> Client:
     code = county.open_hub(hub.home).add_enrollment("440524001", [])
     client = Client(hub.url, hub.home / "tls.crt", station, KEY)
     client.enroll(code, base64.b64encode(KEY.public_key().public_bytes_raw()).decode())
@@ -38,10 +38,10 @@ def post(hub: HubServer, body: bytes, headers: dict[str, str]) -> requests.Respo
 
 
 def batch() -> bytes:
-    change = WireChange("st-http", 1, "01a224be-898f-709d-9d8d-22528afa74a2", "person", "add",
+    change = WireChange("sthttp", 1, "01a224be-898f-709d-9d8d-22528afa74a2", "person", "add",
                         "440524001001", {"name": "李四", "id_number": "11010519491231002X",
                                          "grid": "440524001001"}, f"{NOON:015d}.000000.abc", {}, 1)
-    return encode_push(PushBatch("st-http", (change,)))
+    return encode_push(PushBatch("sthttp", (change,)))
 
 
 def test_unsigned_tampered_replayed_and_revoked_requests_are_refused(hub: HubServer) -> None:
@@ -50,21 +50,21 @@ def test_unsigned_tampered_replayed_and_revoked_requests_are_refused(hub: HubSer
     enrolled_client(hub)
     body = batch()
     now = time.time_ns() // 1_000_000
-    good = sign(KEY, "POST", "/v1/push", body, "st-http", now)
+    good = sign(KEY, "POST", "/v1/push", body, "sthttp", now)
     assert post(hub, body, good).status_code == 200
     replay = post(hub, body, good)
     assert (replay.status_code, replay.json()["error"]) == (409, "replayed")
     unsigned = post(hub, body, {})
     assert (unsigned.status_code, unsigned.json()["error"]) == (401, "unsigned")
-    tampered = post(hub, body + b" ", sign(KEY, "POST", "/v1/push", body, "st-http", now))
+    tampered = post(hub, body + b" ", sign(KEY, "POST", "/v1/push", body, "sthttp", now))
     assert (tampered.status_code, tampered.json()["error"]) == (401, "bad_signature")
-    stale = post(hub, body, sign(KEY, "POST", "/v1/push", body, "st-http", now - 3_600_000))
+    stale = post(hub, body, sign(KEY, "POST", "/v1/push", body, "sthttp", now - 3_600_000))
     assert (stale.status_code, stale.json()["error"]) == (401, "expired")
     forged = post(hub, body, sign(Ed25519PrivateKey.generate(), "POST", "/v1/push", body,
-                                  "st-http", now))
+                                  "sthttp", now))
     assert forged.json()["error"] == "bad_signature"
-    county.open_hub(hub.home).revoke("st-http")
-    revoked = post(hub, body, sign(KEY, "POST", "/v1/push", body, "st-http", now))
+    county.open_hub(hub.home).revoke("sthttp")
+    revoked = post(hub, body, sign(KEY, "POST", "/v1/push", body, "sthttp", now))
     assert (revoked.status_code, revoked.json()["error"]) == (403, "revoked")
     assert "revoked" in revoked.json()["message"]
 
@@ -76,8 +76,8 @@ def test_a_malformed_batch_is_a_400_naming_the_place(hub: HubServer) -> None:
 
     enrolled_client(hub)
     body = zstandard.ZstdCompressor().compress(json.dumps(
-        {"station": "st-http", "changes": [{"seq": 0}]}).encode())
-    reply = post(hub, body, sign(KEY, "POST", "/v1/push", body, "st-http",
+        {"station": "sthttp", "changes": [{"seq": 0}]}).encode())
+    reply = post(hub, body, sign(KEY, "POST", "/v1/push", body, "sthttp",
                                  time.time_ns() // 1_000_000))
     assert reply.status_code == 400 and reply.json()["error"].startswith("changes[0].")
 

@@ -187,13 +187,13 @@ def test_the_hub_never_refuses_a_change_for_being_old(sqlite_hub: HubServer) -> 
         hub.publish(path.read_bytes(), key)
     code = hub.add_enrollment("440524001", [])
     station_key = Ed25519PrivateKey.generate()
-    st = hub.enroll(code, "st-old", base64.b64encode(station_key.public_key().public_bytes_raw()).decode())
+    st = hub.enroll(code, "stold", base64.b64encode(station_key.public_key().public_bytes_raw()).decode())
     record = "01a224be-898f-709d-9d8d-22528afa74a9"
-    change = WireChange("st-old", 1, record, "house", "add", GRID,
+    change = WireChange("stold", 1, record, "house", "add", GRID,
                         {"building": "01a224be-898f-709d-9d8d-22528afa74a8", "room": "1",
                          "grid": GRID, "use": "01", "area": 50},
                         f"{hub.clock.wall_ms():015d}.000000.stold", {}, 1)
-    (result,) = hub.push(st, PushBatch("st-old", (change,)))
+    (result,) = hub.push(st, PushBatch("stold", (change,)))
     assert result.receipt, result.rejected
     (house,) = hub.export("house")
     assert house["fields"]["floor_area"] == 50 and "area" not in house["fields"]

@@ -53,7 +53,8 @@ class Worker:
         self.process.send_signal(signal.SIGKILL)
         self.process.wait()
         phase = self.acks.with_suffix(".phase")
-        return phase.read_text() if phase.exists() else "start"
+        # Empty: killed while it was writing the word itself, between two steps.
+        return (phase.read_text() or "between steps") if phase.exists() else "start"
 
     def acknowledged(self) -> set[str]:
         if not self.acks.exists():

@@ -38,7 +38,7 @@ class Fuzzer:
     """An enrolled station that signs whatever body it is given."""
 
     def __init__(self, hub: HubServer) -> None:
-        self.hub, self.key, self.id = hub, Ed25519PrivateKey.generate(), f"fuzz-{uuid.uuid4().hex[:8]}"
+        self.hub, self.key, self.id = hub, Ed25519PrivateKey.generate(), f"fuzz{uuid.uuid4().hex[:8]}"
         code = county.open_hub(hub.home).add_enrollment(TOWNSHIP, [])
         public = base64.b64encode(self.key.public_key().public_bytes_raw()).decode()
         county.open_hub(hub.home).enroll(code, self.id, public)
@@ -112,7 +112,7 @@ def valid_change(station: str) -> dict[str, Any]:
 def mutated_batches(draw: st.DrawFn, station: str) -> dict[str, Any]:
     changes = [valid_change(station) for _ in range(draw(st.integers(1, 4)))]
     for change in changes:
-        for _ in range(draw(st.integers(0, 3))):
+        for _ in range(draw(st.sampled_from([0, 0, 0, 1, 2]))):  # many batches stay whole
             key = draw(st.sampled_from([*change, "extra"]))
             what = draw(st.sampled_from(["drop", "value", "field", "text"]))
             if what == "drop":

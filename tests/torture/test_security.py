@@ -119,7 +119,7 @@ def test_a_station_cannot_act_as_another_and_a_revoked_one_is_refused_at_once(
                                                    ensure_ascii=False))
         cli("sync")
         other_key = Ed25519PrivateKey.generate()
-        other_id = "other-station"
+        other_id = "otherstation"
         county.open_hub(hub.home).enroll(county.open_hub(hub.home).add_enrollment(TOWNSHIP, []), other_id,
                                          base64.b64encode(other_key.public_key().public_bytes_raw()).decode())
         me = cli.json("status", "--json")["station_id"]
