@@ -119,6 +119,36 @@ def station_revoke(home: Path, station_id: str) -> None:
     click.echo("已吊销 (revoked)", err=True)
 
 
+@main.group()
+def user() -> None:
+    """County IT accounts for the dashboard at https://HUB/."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.pass_obj
+def user_add(home: Path, name: str) -> None:
+    """Add an account; the password comes from COUNTY_PASSWORD or a prompt (asked twice)."""
+    import os
+
+    from sync.dashboard import Dashboard
+
+    password = os.environ.get("COUNTY_PASSWORD") or click.prompt(
+        "密码 / password", hide_input=True, confirmation_prompt=True)
+    if not Dashboard(county.open_hub(home)).add_account(name, password):
+        raise ValidationError("name", "taken", f"账号 {name} 已存在", f"the account {name} exists already")
+    click.echo(f"已添加账号 {name} (account added)", err=True)
+
+
+@user.command("list")
+@click.pass_obj
+def user_list(home: Path) -> None:
+    """The accounts (names and when they were made; never a password)."""
+    with county.open_hub(home).storage.transaction() as tx:
+        for name, created in tx.accounts():
+            _emit({"name": name, "created_at": created})
+
+
 @main.command()
 @click.argument("entity", required=False)
 @click.pass_obj

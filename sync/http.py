@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sync import county
+from sync.dashboard import Dashboard, routes
 from sync.errors import NotFound, TownshipError, ValidationError
 from sync.hub import Hub
 from sync.protocol import MAX_BODY_BYTES, compress, decode_push, encode_page, encode_results
@@ -131,6 +132,7 @@ def make_app(hub: Hub, home: Path) -> Starlette:
         return Response(compress({"bundles": bundles}), headers=ZSTD)
 
     return Starlette(routes=[
+        *routes(Dashboard(hub)),
         Route("/v1/health", health),
         Route("/v1/enroll", _guarded(enroll), methods=["POST"]),
         Route("/v1/push", _guarded(push), methods=["POST"]),

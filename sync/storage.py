@@ -81,6 +81,17 @@ CREATE TABLE IF NOT EXISTS records (
     hlc     TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS records_entity ON records (entity, id);
+CREATE TABLE IF NOT EXISTS accounts (
+    name       TEXT PRIMARY KEY,
+    password   TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS web_sessions (
+    token_hash TEXT PRIMARY KEY,
+    account    TEXT NOT NULL,
+    csrf       TEXT NOT NULL,
+    expires_ms BIGINT NOT NULL
+);
 """
 
 
@@ -182,6 +193,46 @@ class Tx:
         return {(None if v is None else int(v)): int(n) for v, n in self.rows(
             "SELECT schema_version, count(*) FROM stations WHERE revoked_at IS NULL"
             " GROUP BY schema_version")}
+
+    def stations(self) -> list[dict[str, Any]]:
+        """Every station with what the dashboard shows of it, newest enrollment first."""
+        rows = self.rows(
+            "SELECT s.id, s.township, s.grids, s.enrolled_at, s.revoked_at, s.last_seen,"
+            " s.schema_version, (SELECT max(received_at) FROM changes c WHERE c.station = s.id),"
+            " (SELECT count(*) FROM changes c WHERE c.station = s.id)"
+            " FROM stations s ORDER BY s.enrolled_at DESC, s.id")
+        names = ("id", "township", "grids", "enrolled_at", "revoked_at", "last_seen",
+                 "schema_version", "last_push", "changes")
+        return [dict(zip(names, row, strict=True)) | {"grids": json.loads(row[2])} for row in rows]
+
+    # -- dashboard accounts and sessions
+    def add_account(self, name: str, password_hash: str, now: str) -> bool:
+        """A new account, or False when the name is taken."""
+        if self.rows("SELECT 1 FROM accounts WHERE name = ?", (name,)):
+            return False
+        self._run("INSERT INTO accounts (name, password, created_at) VALUES (?, ?, ?)",
+                  (name, password_hash, now))
+        return True
+
+    def account_hash(self, name: str) -> str | None:
+        found = self.rows("SELECT password FROM accounts WHERE name = ?", (name,))
+        return str(found[0][0]) if found else None
+
+    def accounts(self) -> list[tuple[str, str]]:
+        return [(str(n), str(c)) for n, c in self.rows("SELECT name, created_at FROM accounts ORDER BY name")]
+
+    def add_session(self, token_hash: str, account: str, csrf: str, expires_ms: int) -> None:
+        self._run("INSERT INTO web_sessions (token_hash, account, csrf, expires_ms) VALUES (?, ?, ?, ?)",
+                  (token_hash, account, csrf, expires_ms))
+
+    def session(self, token_hash: str, now_ms: int) -> tuple[str, str] | None:
+        """(account, CSRF token) of a live session; expired ones are forgotten on the way."""
+        self._run("DELETE FROM web_sessions WHERE expires_ms < ?", (now_ms,))
+        found = self.rows("SELECT account, csrf FROM web_sessions WHERE token_hash = ?", (token_hash,))
+        return (str(found[0][0]), str(found[0][1])) if found else None
+
+    def end_session(self, token_hash: str) -> None:
+        self._run("DELETE FROM web_sessions WHERE token_hash = ?", (token_hash,))
 
     # -- schema bundles
     def add_bundle(self, version: int, name: str, body: str, signature: str, now: str) -> None:

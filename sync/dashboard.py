@@ -1,0 +1,242 @@
+"""The county dashboard: web pages for county IT, served by the hub at `/` over its HTTPS.
+
+    GET  /login, POST /login, POST /logout
+    GET  /stations                   every station: last seen, last push, schema, changes
+    POST /stations/enroll            a one-time enrollment code, shown once
+    POST /stations/{id}/revoke       refused at the station's next request
+
+No page or data without a login (a GET goes to the login page, a POST is refused with 403);
+every form carries its session's CSRF token and a POST without it is refused; the login form
+itself uses a double-submit cookie. Sessions live 8 hours; the hub stores only a hash of
+each token. Pages are Chinese first with the English beneath, and load nothing from outside
+(county networks are closed). Accounts are made with `county user add`.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qs
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from sync import accounts
+from sync.hub import Hub
+
+SESSION_COOKIE = "ts_session"
+LOGIN_COOKIE = "ts_login"
+SESSION_S = 8 * 3600
+_TOWNSHIP = re.compile(r"\d{9}")
+_GRID = re.compile(r"\d{12}")
+
+STYLE = """
+body { font-family: "WenQuanYi Micro Hei", "Noto Sans CJK SC", sans-serif; margin: 0; color: #222; }
+header { background: #1d4e89; color: #fff; padding: .6em 1em; display: flex; gap: 1em; align-items: center; }
+header a, header button { color: #fff; }
+header form { margin-left: auto; }
+main { padding: 1em; }
+table { border-collapse: collapse; width: 100%; }
+th, td { border-bottom: 1px solid #ccc; padding: .3em .5em; text-align: left; }
+.en { color: #666; font-size: .85em; }
+.error { color: #a00; }
+.code { font-size: 2em; font-family: monospace; letter-spacing: .1em; }
+"""
+
+
+def _t(zh: str, en: str) -> str:
+    """Chinese first, English beneath it (both escaped)."""
+    return f'{html.escape(zh)} <span class="en">{html.escape(en)}</span>'
+
+
+def _page(title_zh: str, title_en: str, body: str, account: str | None = None,
+          csrf: str | None = None, status: int = 200) -> HTMLResponse:
+    nav = ""
+    if account is not None:
+        nav = (f'<a href="/stations">{_t("站点", "Stations")}</a>'
+               f'<form method="post" action="/logout"><input type="hidden" name="csrf" '
+               f'value="{html.escape(csrf or "")}"><span>{html.escape(account)}</span> '
+               f'<button id="logout">{_t("退出", "Log out")}</button></form>')
+    return HTMLResponse(
+        f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
+        f'<title>{html.escape(title_zh)} · 县级平台</title><style>{STYLE}</style></head>'
+        f'<body><header><strong>{_t("县级平台", "County hub")}</strong>{nav}</header>'
+        f'<main><h1>{_t(title_zh, title_en)}</h1>{body}</main></body></html>', status_code=status,
+        headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY",
+                 "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+                                            "img-src 'self' data:; form-action 'self'"})
+
+
+async def _form(request: Request) -> dict[str, str]:
+    body = (await request.body())[:64 * 1024].decode("utf-8", "replace")
+    return {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
+
+
+class Dashboard:
+    def __init__(self, hub: Hub, clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000) -> None:
+        self.hub, self.clock_ms = hub, clock_ms
+
+    # ---------------------------------------------------------------- accounts and sessions
+
+    def add_account(self, name: str, password: str) -> bool:
+        accounts.check_account(name, password)
+        hashed = accounts.hash_password(password)
+        with self.hub.storage.transaction() as tx:
+            return tx.add_account(name, hashed, self.hub.clock.iso())
+
+    def log_in(self, name: str, password: str) -> tuple[str, str] | None:
+        """(session token, CSRF token), or None for a wrong name or password."""
+        with self.hub.storage.transaction() as tx:
+            stored = tx.account_hash(name)
+        if not accounts.verify_password(password, stored or accounts.dummy_hash()) or stored is None:
+            return None
+        token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        with self.hub.storage.transaction() as tx:
+            tx.add_session(accounts.token_hash(token), name, csrf, self.clock_ms() + SESSION_S * 1000)
+        return token, csrf
+
+    def session(self, request: Request) -> tuple[str, str] | None:
+        token = request.cookies.get(SESSION_COOKIE)
+        if not token:
+            return None
+        with self.hub.storage.transaction() as tx:
+            return tx.session(accounts.token_hash(token), self.clock_ms())
+
+    def log_out(self, request: Request) -> None:
+        token = request.cookies.get(SESSION_COOKIE, "")
+        with self.hub.storage.transaction() as tx:
+            tx.end_session(accounts.token_hash(token))
+
+    # ---------------------------------------------------------------- data
+
+    def stations(self) -> list[dict[str, Any]]:
+        with self.hub.storage.transaction() as tx:
+            return tx.stations()
+
+
+Handler = Callable[[Request, str, str], Awaitable[Response]]
+
+
+def routes(board: Dashboard) -> list[Route]:
+    def signed_in(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        """Only with a live session; a POST also only with the session's CSRF token."""
+        async def run(request: Request) -> Response:
+            found = await run_in_threadpool(board.session, request)
+            if found is None:
+                if request.method == "GET":
+                    return RedirectResponse("/login", status_code=303)
+                return _page("请先登录", "Log in first", "", status=403)
+            account, csrf = found
+            if request.method == "POST":
+                form = await _form(request)
+                if not secrets.compare_digest(form.get("csrf", ""), csrf):
+                    return _page("表单已失效", "The form has expired: CSRF token missing or wrong",
+                                 '<p><a href="/stations">返回 Back</a></p>', account, csrf, 403)
+                request.state.form = form
+            return await handler(request, account, csrf)
+        return run
+
+    async def login_page(request: Request, error: str = "", status: int = 200) -> Response:
+        nonce = secrets.token_urlsafe(24)
+        body = (f'<form method="post" action="/login"><input type="hidden" name="login_csrf" '
+                f'value="{nonce}"><p><label>{_t("账号", "Account")}<br><input name="name" id="name" '
+                f'autofocus></label></p><p><label>{_t("密码", "Password")}<br><input name="password" '
+                f'id="password" type="password"></label></p>{error}'
+                f'<p><button id="login">{_t("登录", "Log in")}</button></p></form>')
+        response = _page("登录", "Log in", body, status=status)
+        response.set_cookie(LOGIN_COOKIE, nonce, max_age=600, httponly=True, secure=True,
+                            samesite="strict")
+        return response
+
+    async def login(request: Request) -> Response:
+        form = await _form(request)
+        if not secrets.compare_digest(form.get("login_csrf", ""), request.cookies.get(LOGIN_COOKIE, "-")):
+            expired = _t("表单已失效，请重试", "The form expired; try again")
+            return await login_page(request, f'<p class="error">{expired}</p>', 403)
+        session = await run_in_threadpool(board.log_in, form.get("name", ""), form.get("password", ""))
+        if session is None:
+            return await login_page(request, f'<p class="error" id="login-error">'
+                                             f'{_t("账号或密码不对", "Wrong account or password")}</p>', 401)
+        response = RedirectResponse("/stations", status_code=303)
+        response.set_cookie(SESSION_COOKIE, session[0], max_age=SESSION_S, httponly=True, secure=True,
+                            samesite="strict")
+        response.delete_cookie(LOGIN_COOKIE)
+        return response
+
+    async def logout(request: Request, account: str, csrf: str) -> Response:
+        await run_in_threadpool(board.log_out, request)
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE)
+        return response
+
+    async def home(request: Request, account: str, csrf: str) -> Response:
+        return RedirectResponse("/stations", status_code=303)
+
+    async def stations(request: Request, account: str, csrf: str) -> Response:
+        rows = await run_in_threadpool(board.stations)
+        return _page("站点", "Stations", _stations_body(rows, csrf), account, csrf)
+
+    async def enroll(request: Request, account: str, csrf: str) -> Response:
+        form = request.state.form
+        township, grids = form.get("township", "").strip(), form.get("grids", "").split()
+        if not _TOWNSHIP.fullmatch(township) or not all(_GRID.fullmatch(g) and g.startswith(township)
+                                                        for g in grids):
+            error = _t("乡镇代码为 9 位数字；网格代码为该乡镇下的 12 位数字，以空格分隔",
+                       "township: 9 digits; grids: 12-digit codes in that township, space-separated")
+            rows = await run_in_threadpool(board.stations)
+            return _page("站点", "Stations", f'<p class="error" id="enroll-error">{error}</p>'
+                         + _stations_body(rows, csrf), account, csrf, 400)
+        code = await run_in_threadpool(board.hub.add_enrollment, township, grids)
+        body = (f'<p>{_t("一次性注册码（只显示这一次）：", "One-time enrollment code (shown only now):")}</p>'
+                f'<p class="code" id="enroll-code">{html.escape(code)}</p>'
+                f'<p>{_t("在站点上运行", "On the station run")} <code>station enroll --hub URL --code '
+                f'{html.escape(code)}</code></p><p><a href="/stations">{_t("返回", "Back")}</a></p>')
+        return _page("注册码", "Enrollment code", body, account, csrf)
+
+    async def revoke(request: Request, account: str, csrf: str) -> Response:
+        await run_in_threadpool(board.hub.revoke, request.path_params["station"])
+        return RedirectResponse("/stations", status_code=303)
+
+    return [
+        Route("/login", login_page, methods=["GET"]),
+        Route("/login", login, methods=["POST"]),
+        Route("/logout", signed_in(logout), methods=["POST"]),
+        Route("/", signed_in(home), methods=["GET"]),
+        Route("/stations", signed_in(stations), methods=["GET"]),
+        Route("/stations/enroll", signed_in(enroll), methods=["POST"]),
+        Route("/stations/{station}/revoke", signed_in(revoke), methods=["POST"]),
+    ]
+
+
+def _stations_body(rows: list[dict[str, Any]], csrf: str) -> str:
+    token = f'<input type="hidden" name="csrf" value="{html.escape(csrf)}">'
+    head = "".join(f"<th>{_t(zh, en)}</th>" for zh, en in (
+        ("站点", "Station"), ("乡镇", "Township"), ("网格", "Grids"), ("最近联系", "Last seen"),
+        ("最近上传", "Last push"), ("已收变更", "Changes"), ("数据版本", "Schema"), ("状态", "State"),
+        ("", "")))
+    lines = []
+    for r in rows:
+        state = _t("已吊销", "revoked") if r["revoked_at"] else _t("正常", "active")
+        action = "" if r["revoked_at"] else (
+            f'<form method="post" action="/stations/{html.escape(r["id"])}/revoke">{token}'
+            f'<button class="revoke">{_t("吊销", "Revoke")}</button></form>')
+        cells = [r["id"], r["township"], " ".join(r["grids"]) or "全乡镇 whole township",
+                 r["last_seen"] or "—", r["last_push"] or "—", str(r["changes"]),
+                 str(r["schema_version"] or "—")]
+        lines.append(f'<tr id="station-{html.escape(r["id"])}">'
+                     + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells)
+                     + f"<td>{state}</td><td>{action}</td></tr>")
+    table = (f'<table id="stations"><tr>{head}</tr>{"".join(lines)}</table>' if lines
+             else f'<p id="no-stations">{_t("还没有站点", "No stations yet")}</p>')
+    enroll = (f'<h2>{_t("注册新站点", "Enroll a station")}</h2>'
+              f'<form method="post" action="/stations/enroll">{token}'
+              f'<label>{_t("乡镇代码", "Township code")} <input name="township" id="township"></label> '
+              f'<label>{_t("网格（可选）", "Grids (optional)")} <input name="grids" id="grids"></label> '
+              f'<button id="enroll">{_t("生成注册码", "Make a code")}</button></form>')
+    return table + enroll

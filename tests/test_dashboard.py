@@ -1,0 +1,117 @@
+"""The county dashboard over the hub's real HTTPS: no page without a login, CSRF on every
+form, log in, enroll a station and see it, revoke it, log out; accounts hashed with Argon2id."""
+
+from __future__ import annotations
+
+import base64
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from sync import county
+from sync.dashboard import Dashboard
+from sync.errors import ValidationError
+
+from .hubserver import HubServer
+
+COUNTY = str(Path(sys.executable).with_name("county"))
+PASSWORD = "county it password"
+
+
+def browser(hub: HubServer) -> requests.Session:
+    session = requests.Session()
+    session.trust_env = False  # else REQUESTS_CA_BUNDLE would override the pinned certificate
+    session.verify = str(hub.home / "tls.crt")
+    return session
+
+
+def hidden(page: str, name: str) -> str:
+    found = re.search(rf'name="{name}" value="([^"]+)"', page)
+    assert found, f"no {name} in the page"
+    return found.group(1)
+
+
+def log_in(hub: HubServer, session: requests.Session, password: str = PASSWORD) -> requests.Response:
+    form = session.get(hub.url + "/login")
+    return session.post(hub.url + "/login", allow_redirects=False, data={
+        "login_csrf": hidden(form.text, "login_csrf"), "name": "it", "password": password})
+
+
+def test_no_page_or_action_without_a_login(sqlite_hub: HubServer) -> None:
+    session = browser(sqlite_hub)
+    for path in ("/", "/stations"):
+        reply = session.get(sqlite_hub.url + path, allow_redirects=False)
+        assert (reply.status_code, reply.headers["location"]) == (303, "/login")
+    for path in ("/stations/enroll", "/stations/anything/revoke", "/logout"):
+        reply = session.post(sqlite_hub.url + path, data={"township": "440524001"}, allow_redirects=False)
+        assert reply.status_code == 403 and "Log in first" in reply.text
+    forged = session.get(sqlite_hub.url + "/stations", cookies={"ts_session": "made-up"},
+                         allow_redirects=False)
+    assert forged.status_code == 303
+    with county.open_hub(sqlite_hub.home).storage.transaction() as tx:
+        assert tx.rows("SELECT count(*) FROM enrollments")[0][0] == 0  # nothing was made
+
+
+def test_log_in_enroll_see_revoke_and_log_out(hub: HubServer) -> None:
+    Dashboard(county.open_hub(hub.home)).add_account("it", PASSWORD)
+    session = browser(hub)
+    wrong = log_in(hub, session, "not the password")
+    assert wrong.status_code == 401 and "Wrong account or password" in wrong.text
+    assert "ts_session" not in session.cookies
+    ok = log_in(hub, session)
+    assert ok.status_code == 303
+    cookie = ok.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "Secure" in cookie and "SameSite=strict" in cookie
+    page = session.get(hub.url + "/stations")
+    assert "还没有站点" in page.text and "No stations yet" in page.text
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    csrf = hidden(page.text, "csrf")
+    no_token = session.post(hub.url + "/stations/enroll", data={"township": "440524001"})
+    assert no_token.status_code == 403 and "CSRF" in no_token.text
+    bad = session.post(hub.url + "/stations/enroll", data={"csrf": csrf, "township": "4405"})
+    assert bad.status_code == 400 and "9 digits" in bad.text
+    made = session.post(hub.url + "/stations/enroll", data={"csrf": csrf, "township": "440524001",
+                                                             "grids": "440524001001"})
+    code = re.search(r'id="enroll-code">([^<]+)<', made.text)
+    assert code, made.text
+    key = Ed25519PrivateKey.generate().public_key().public_bytes_raw()
+    station = county.open_hub(hub.home).enroll(code.group(1), "dashst1", base64.b64encode(key).decode())
+    assert station.grids == ("440524001001",)  # the scope chosen on the page
+    listed = session.get(hub.url + "/stations").text
+    assert 'id="station-dashst1"' in listed and "440524001001" in listed and "正常" in listed
+    revoked = session.post(hub.url + "/stations/dashst1/revoke", data={"csrf": csrf})
+    assert revoked.status_code == 200 and "已吊销" in revoked.text
+    with county.open_hub(hub.home).storage.transaction() as tx:
+        assert tx.station("dashst1").revoked_at is not None  # type: ignore[union-attr]
+    out = session.post(hub.url + "/logout", data={"csrf": csrf}, allow_redirects=False)
+    assert out.status_code == 303
+    stolen = requests.get(hub.url + "/stations", verify=str(hub.home / "tls.crt"), allow_redirects=False,
+                          cookies={"ts_session": ok.cookies["ts_session"]})
+    assert stolen.status_code == 303  # the old session is over on the hub, not just in the browser
+
+
+def test_accounts_follow_the_rules_and_keep_only_a_hash(sqlite_hub: HubServer) -> None:
+    board = Dashboard(county.open_hub(sqlite_hub.home))
+    with pytest.raises(ValidationError, match="at least 10"):
+        board.add_account("it", "short")
+    with pytest.raises(ValidationError, match="account name"):
+        board.add_account("it; DROP", PASSWORD)
+    run = subprocess.run([COUNTY, "--home", str(sqlite_hub.home), "user", "add", "it"], capture_output=True,
+                         text=True, env={"COUNTY_PASSWORD": PASSWORD, "PATH": "/usr/bin:/bin"}, timeout=60)
+    assert run.returncode == 0, run.stderr
+    again = subprocess.run([COUNTY, "--home", str(sqlite_hub.home), "user", "add", "it"], capture_output=True,
+                           text=True, env={"COUNTY_PASSWORD": PASSWORD, "PATH": "/usr/bin:/bin"}, timeout=60)
+    assert again.returncode != 0 and "exists already" in again.stderr
+    listed = subprocess.run([COUNTY, "--home", str(sqlite_hub.home), "user", "list"], capture_output=True,
+                            text=True, timeout=60).stdout
+    assert '"name":"it"' in listed and "argon2" not in listed
+    with county.open_hub(sqlite_hub.home).storage.transaction() as tx:
+        (stored,), = tx.rows("SELECT password FROM accounts")
+    assert stored.startswith("argon2id$v=19$m=65536,t=3,p=1$") and PASSWORD not in stored
+    assert board.log_in("it", PASSWORD) is not None and board.log_in("it", "wrong password") is None
+    assert board.log_in("nobody", PASSWORD) is None
