@@ -19,6 +19,7 @@ import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -35,11 +36,14 @@ LOGIN_COOKIE = "ts_login"
 SESSION_S = 8 * 3600
 _TOWNSHIP = re.compile(r"\d{9}")
 _GRID = re.compile(r"\d{12}")
+CHINA = timezone(timedelta(hours=8))
 
 STYLE = """
 body { font-family: "WenQuanYi Micro Hei", "Noto Sans CJK SC", sans-serif; margin: 0; color: #222; }
 header { background: #1d4e89; color: #fff; padding: .6em 1em; display: flex; gap: 1em; align-items: center; }
-header a, header button { color: #fff; }
+header a { color: #fff; }
+header button { color: #fff; background: transparent; border: 1px solid #fff; border-radius: 3px; }
+header .en { color: #dde; }
 header form { margin-left: auto; }
 main { padding: 1em; }
 table { border-collapse: collapse; width: 100%; }
@@ -227,7 +231,7 @@ def _stations_body(rows: list[dict[str, Any]], csrf: str) -> str:
             f'<form method="post" action="/stations/{html.escape(r["id"])}/revoke">{token}'
             f'<button class="revoke">{_t("吊销", "Revoke")}</button></form>')
         cells = [r["id"], r["township"], " ".join(r["grids"]) or "全乡镇 whole township",
-                 r["last_seen"] or "—", r["last_push"] or "—", str(r["changes"]),
+                 _when(r["last_seen"]), _when(r["last_push"]), str(r["changes"]),
                  str(r["schema_version"] or "—")]
         lines.append(f'<tr id="station-{html.escape(r["id"])}">'
                      + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells)
@@ -240,3 +244,11 @@ def _stations_body(rows: list[dict[str, Any]], csrf: str) -> str:
               f'<label>{_t("网格（可选）", "Grids (optional)")} <input name="grids" id="grids"></label> '
               f'<button id="enroll">{_t("生成注册码", "Make a code")}</button></form>')
     return table + enroll
+
+
+def _when(iso: str | None) -> str:
+    """A stored UTC time as county IT reads it: Beijing time, to the second."""
+    if not iso:
+        return "—"
+    at = datetime.fromisoformat(iso).astimezone(CHINA)
+    return at.strftime("%Y-%m-%d %H:%M:%S")

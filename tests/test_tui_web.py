@@ -31,13 +31,13 @@ from .hubserver import _die_with_parent, free_port
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 
 
-def chromium(width: int = 760, height: int = 660) -> WebDriver:
+def chromium(width: int = 760, height: int = 660, *extra: str) -> WebDriver:
     """Debian's chromium and its driver (install.sh --dev installs both)."""
     binary, driver = shutil.which("chromium"), shutil.which("chromedriver")
     assert binary and driver, "chromium and chromium-driver are installed by install.sh --dev"
     options = Options()
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                f"--window-size={width},{height}"):
+                f"--window-size={width},{height}", *extra):
         options.add_argument(arg)
     options.binary_location = binary
     return webdriver.Chrome(options=options, service=Service(driver))
