@@ -14,22 +14,29 @@ each token. Pages are Chinese first with the English beneath, and load nothing f
 
 from __future__ import annotations
 
+import base64
 import html
+import json
 import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from sync import accounts
+from sync.bundle import MAX_BUNDLE_BYTES, Bundle, check_bundle, parse_bundle
+from sync.errors import TownshipError
 from sync.hub import Hub
+from sync.tables import bars, to_csv, to_xlsx
 
 SESSION_COOKIE = "ts_session"
 LOGIN_COOKIE = "ts_login"
@@ -64,6 +71,8 @@ def _page(title_zh: str, title_en: str, body: str, account: str | None = None,
     nav = ""
     if account is not None:
         nav = (f'<a href="/stations">{_t("站点", "Stations")}</a>'
+               f'<a href="/schema">{_t("数据版本", "Schema")}</a>'
+               f'<a href="/work">{_t("工作统计", "Work")}</a>'
                f'<form method="post" action="/logout"><input type="hidden" name="csrf" '
                f'value="{html.escape(csrf or "")}"><span>{html.escape(account)}</span> '
                f'<button id="logout">{_t("退出", "Log out")}</button></form>')
@@ -77,14 +86,22 @@ def _page(title_zh: str, title_en: str, body: str, account: str | None = None,
                                             "img-src 'self' data:; form-action 'self'"})
 
 
-async def _form(request: Request) -> dict[str, str]:
+async def _form(request: Request) -> dict[str, Any]:
+    """The posted fields: text as str, an uploaded file as its bytes (a bundle at most)."""
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        out: dict[str, Any] = {}
+        async with request.form(max_files=1, max_fields=20) as form:
+            for name, value in form.items():
+                out[name] = (await value.read(MAX_BUNDLE_BYTES + 1)) if hasattr(value, "read") else value
+        return out
     body = (await request.body())[:64 * 1024].decode("utf-8", "replace")
     return {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
 
 
 class Dashboard:
-    def __init__(self, hub: Hub, clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000) -> None:
-        self.hub, self.clock_ms = hub, clock_ms
+    def __init__(self, hub: Hub, home: Path | None = None,
+                 clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000) -> None:
+        self.hub, self.home, self.clock_ms = hub, home, clock_ms
 
     # ---------------------------------------------------------------- accounts and sessions
 
@@ -122,6 +139,41 @@ class Dashboard:
     def stations(self) -> list[dict[str, Any]]:
         with self.hub.storage.transaction() as tx:
             return tx.stations()
+
+    def preview(self, raw: bytes) -> tuple[Bundle | None, str]:
+        """The bundle and '' when the hub would publish it, or None and why it would refuse."""
+        try:
+            bundle = parse_bundle(raw)
+            check_bundle(bundle, self.hub.schema)
+        except TownshipError as exc:
+            return None, str(exc)
+        return bundle, ""
+
+    def publish(self, raw: bytes) -> Bundle:
+        assert self.home is not None, "publishing needs the county home's signing key"
+        key = Ed25519PrivateKey.from_private_bytes((self.home / "signing.key").read_bytes())
+        return self.hub.publish(raw, key)
+
+    def table(self, name: str) -> tuple[list[str], list[list[Any]]]:
+        """(headers, rows) of one of TABLES, as the pages and the exports show it."""
+        if name == "stations":
+            return (["station", "township", "grids", "last_seen", "last_push", "changes", "schema_version",
+                     "revoked_at"],
+                    [[r["id"], r["township"], " ".join(r["grids"]), r["last_seen"], r["last_push"],
+                      r["changes"], r["schema_version"], r["revoked_at"]] for r in self.stations()])
+        if name == "schema":
+            return (["version", "name", "published_at", "stations"],
+                    [[r["version"], r["name"], r["published_at"], r["stations"]]
+                     for r in self.hub.schema_versions()])
+        report = self.hub.report()
+        kinds = sorted(k for k in report["county"] if k != "base_data")
+        headers = ["township"] + [f"{k}_{m}" for k in kinds for m in ("reported", "closed", "closure_rate")]
+        headers.append("base_records")
+        rows = []
+        for place, figures in [("county", report["county"]), *sorted(report["townships"].items())]:
+            cases = [figures[k][m] for k in kinds for m in ("reported", "closed", "closure_rate")]
+            rows.append([place, *cases, sum(figures["base_data"].values())])
+        return headers, rows
 
 
 Handler = Callable[[Request, str, str], Awaitable[Response]]
@@ -207,7 +259,59 @@ def routes(board: Dashboard) -> list[Route]:
         await run_in_threadpool(board.hub.revoke, request.path_params["station"])
         return RedirectResponse("/stations", status_code=303)
 
+    async def schema(request: Request, account: str, csrf: str) -> Response:
+        _, rows = await run_in_threadpool(board.table, "schema")
+        return _page("数据版本", "Schema versions", _schema_body(rows, csrf), account, csrf)
+
+    async def schema_preview(request: Request, account: str, csrf: str) -> Response:
+        raw = request.state.form.get("bundle") or b""
+        raw = raw.encode() if isinstance(raw, str) else raw
+        bundle, refused = await run_in_threadpool(board.preview, raw)
+        if bundle is None:
+            body = (f'<p class="error" id="bundle-refused">{_t("不能发布：", "Would be refused: ")}'
+                    f'{html.escape(refused)}</p><p><a href="/schema">{_t("返回", "Back")}</a></p>')
+            return _page("数据包预览", "Bundle preview", body, account, csrf, 400)
+        ops = "".join(f"<li><code>{html.escape(json.dumps(op, ensure_ascii=False))}</code></li>"
+                      for op in bundle.operations)
+        summary = _t(f"版本 {bundle.version}：{bundle.summary_zh}",
+                     f"version {bundle.version}: {bundle.summary_en}")
+        body = (f'<p id="bundle-summary">{summary}</p>'
+                f'<ol id="bundle-operations">{ops}</ol>'
+                f'<form method="post" action="/schema/publish"><input type="hidden" name="csrf" '
+                f'value="{html.escape(csrf)}"><input type="hidden" name="raw" '
+                f'value="{base64.b64encode(raw).decode()}"><button id="publish">'
+                f'{_t("签名并发布", "Sign and publish")}</button></form>')
+        return _page("数据包预览", "Bundle preview", body, account, csrf)
+
+    async def schema_publish(request: Request, account: str, csrf: str) -> Response:
+        try:
+            raw = base64.b64decode(request.state.form.get("raw", ""), validate=True)
+            await run_in_threadpool(board.publish, raw)
+        except (ValueError, TownshipError) as exc:
+            return _page("未发布", "Not published", f'<p class="error">{html.escape(str(exc))}</p>',
+                         account, csrf, 400)
+        return RedirectResponse("/schema", status_code=303)
+
+    async def work(request: Request, account: str, csrf: str) -> Response:
+        headers, rows = await run_in_threadpool(board.table, "work")
+        return _page("工作统计", "Work", _work_body(headers, rows), account, csrf)
+
+    async def export(request: Request, account: str, csrf: str) -> Response:
+        name, kind = request.path_params["name"], request.path_params["kind"]
+        if name not in TABLES or kind not in ("csv", "xlsx"):
+            return _page("没有这个表", "No such table", "", account, csrf, 404)
+        headers, rows = await run_in_threadpool(board.table, name)
+        body = to_csv(headers, rows) if kind == "csv" else to_xlsx(name, headers, rows)
+        media = "text/csv; charset=utf-8" if kind == "csv" else XLSX
+        return Response(body, media_type=media, headers={
+            "Content-Disposition": f'attachment; filename="{name}.{kind}"', "Cache-Control": "no-store"})
+
     return [
+        Route("/schema", signed_in(schema), methods=["GET"]),
+        Route("/schema/preview", signed_in(schema_preview), methods=["POST"]),
+        Route("/schema/publish", signed_in(schema_publish), methods=["POST"]),
+        Route("/work", signed_in(work), methods=["GET"]),
+        Route("/export/{name}.{kind}", signed_in(export), methods=["GET"]),
         Route("/login", login_page, methods=["GET"]),
         Route("/login", login, methods=["POST"]),
         Route("/logout", signed_in(logout), methods=["POST"]),
@@ -236,7 +340,7 @@ def _stations_body(rows: list[dict[str, Any]], csrf: str) -> str:
         lines.append(f'<tr id="station-{html.escape(r["id"])}">'
                      + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells)
                      + f"<td>{state}</td><td>{action}</td></tr>")
-    table = (f'<table id="stations"><tr>{head}</tr>{"".join(lines)}</table>' if lines
+    table = (f'<table id="stations"><tr>{head}</tr>{"".join(lines)}</table>{_exports("stations")}' if lines
              else f'<p id="no-stations">{_t("还没有站点", "No stations yet")}</p>')
     enroll = (f'<h2>{_t("注册新站点", "Enroll a station")}</h2>'
               f'<form method="post" action="/stations/enroll">{token}'
@@ -252,3 +356,46 @@ def _when(iso: str | None) -> str:
         return "—"
     at = datetime.fromisoformat(iso).astimezone(CHINA)
     return at.strftime("%Y-%m-%d %H:%M:%S")
+
+
+TABLES = ("stations", "schema", "work")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _exports(name: str) -> str:
+    return (f'<p class="exports">{_t("导出", "Export")}: <a id="export-{name}-csv" '
+            f'href="/export/{name}.csv">CSV</a> · <a id="export-{name}-xlsx" '
+            f'href="/export/{name}.xlsx">XLSX</a></p>')
+
+
+def _schema_body(rows: list[list[Any]], csrf: str) -> str:
+    lines = "".join(f'<tr id="version-{v}"><td>{v if v is not None else "—"}</td>'
+                    f"<td>{html.escape(str(n))}</td><td>{_when(p)}</td><td>{s}</td></tr>"
+                    for v, n, p, s in rows)
+    head = "".join(f"<th>{_t(zh, en)}</th>" for zh, en in (
+        ("版本", "Version"), ("名称", "Name"), ("发布时间", "Published"), ("站点数", "Stations")))
+    chart = bars([(f"v{v}" if v is not None else "未报告 unknown", s) for v, _n, _p, s in rows],
+                 max([s for *_, s in rows] + [1]))
+    upload = (f'<h2>{_t("上传数据包", "Upload a bundle")}</h2><form method="post" action="/schema/preview" '
+              f'enctype="multipart/form-data"><input type="hidden" name="csrf" value="{html.escape(csrf)}">'
+              f'<input type="file" name="bundle" id="bundle" accept=".json"> '
+              f'<button id="preview">{_t("预览", "Preview")}</button></form>')
+    return (f'<table id="versions"><tr>{head}</tr>{lines}</table>'
+            f'<h2>{_t("各版本站点数", "Stations per version")}</h2>{chart}{_exports("schema")}{upload}')
+
+
+def _work_body(headers: list[str], rows: list[list[Any]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    lines = "".join(f'<tr id="work-{html.escape(str(r[0]))}">'
+                    + "".join(f"<td>{html.escape(_shown(v))}</td>" for v in r) + "</tr>" for r in rows)
+    rate = headers.index("incidents_closure_rate") if "incidents_closure_rate" in headers else None
+    chart = "" if rate is None else (
+        f'<h2>{_t("各乡镇事件办结率", "Incident closure rate by township")}</h2>'
+        + bars([(str(r[0]), float(r[rate] or 0) * 100) for r in rows], 100.0, " %"))
+    return f'<table id="work"><tr>{head}</tr>{lines}</table>{chart}{_exports("work")}'
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value * 100:.1f} %" if value <= 1 else f"{value:.1f}"
+    return "—" if value is None else str(value)

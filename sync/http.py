@@ -132,7 +132,7 @@ def make_app(hub: Hub, home: Path) -> Starlette:
         return Response(compress({"bundles": bundles}), headers=ZSTD)
 
     return Starlette(routes=[
-        *routes(Dashboard(hub)),
+        *routes(Dashboard(hub, home)),
         Route("/v1/health", health),
         Route("/v1/enroll", _guarded(enroll), methods=["POST"]),
         Route("/v1/push", _guarded(push), methods=["POST"]),

@@ -115,3 +115,51 @@ def test_accounts_follow_the_rules_and_keep_only_a_hash(sqlite_hub: HubServer) -
     assert stored.startswith("argon2id$v=19$m=65536,t=3,p=1$") and PASSWORD not in stored
     assert board.log_in("it", PASSWORD) is not None and board.log_in("it", "wrong password") is None
     assert board.log_in("nobody", PASSWORD) is None
+
+
+def logged_in(hub: HubServer) -> tuple[requests.Session, str]:
+    Dashboard(county.open_hub(hub.home)).add_account("it", PASSWORD)
+    session = browser(hub)
+    assert log_in(hub, session).status_code == 303
+    return session, hidden(session.get(hub.url + "/stations").text, "csrf")
+
+
+def test_a_bundle_is_previewed_refused_or_published_and_the_rollout_shown(hub: HubServer) -> None:
+    session, csrf = logged_in(hub)
+    bundles = Path(__file__).resolve().parent.parent / "examples" / "bundles"
+    second = {"bundle": ("b.json", (bundles / "0002-person-living-alone.json").read_bytes())}
+    third = {"bundle": ("b.json", (bundles / "0003-house-floor-area.json").read_bytes())}
+    too_new = session.post(hub.url + "/schema/preview", data={"csrf": csrf}, files=third)
+    assert too_new.status_code == 400 and "Would be refused" in too_new.text and "follow" in too_new.text
+    no_token = session.post(hub.url + "/schema/preview", files=second)
+    assert no_token.status_code == 403
+    preview = session.post(hub.url + "/schema/preview", data={"csrf": csrf}, files=second)
+    assert preview.status_code == 200 and 'id="bundle-operations"' in preview.text
+    assert county.open_hub(hub.home).schema.version == 1  # a preview publishes nothing
+    published = session.post(hub.url + "/schema/publish",
+                             data={"csrf": csrf, "raw": hidden(preview.text, "raw")})
+    assert published.status_code == 200 and 'id="version-2"' in published.text
+    assert county.open_hub(hub.home).schema.version == 2
+    assert "<svg" in published.text  # stations per version, drawn on the server
+
+
+def test_work_figures_and_every_table_exports_to_csv_and_xlsx(sqlite_hub: HubServer) -> None:
+    import io
+    import zipfile
+
+    session, _ = logged_in(sqlite_hub)
+    work = session.get(sqlite_hub.url + "/work")
+    assert work.status_code == 200 and 'id="work-county"' in work.text
+    assert "incidents_closure_rate" in work.text
+    for table in ("stations", "schema", "work"):
+        as_csv = session.get(f"{sqlite_hub.url}/export/{table}.csv")
+        assert as_csv.status_code == 200 and as_csv.content.startswith(b"\xef\xbb\xbf")
+        assert "attachment" in as_csv.headers["content-disposition"]
+        as_xlsx = session.get(f"{sqlite_hub.url}/export/{table}.xlsx")
+        with zipfile.ZipFile(io.BytesIO(as_xlsx.content)) as book:
+            sheet = book.read("xl/worksheets/sheet1.xml").decode()
+        header = as_csv.content.decode("utf-8-sig").splitlines()[0].split(",")[0]
+        assert header in sheet  # the same first column in both
+    assert requests.get(f"{sqlite_hub.url}/export/work.csv", verify=str(sqlite_hub.home / "tls.crt"),
+                        allow_redirects=False).status_code == 303  # not without a login
+    assert session.get(f"{sqlite_hub.url}/export/secrets.csv").status_code == 404

@@ -1,5 +1,6 @@
 """The county dashboard in Debian's headless Chromium: log in, enroll a station from the page,
-see it appear after it syncs, log out. Screenshots of each page go to docs/screenshots/ with
+see it appear after it syncs, download an export, upload and publish a schema bundle and see
+the station take it, the work figures, log out. Screenshots of each page go to docs/screenshots/ with
 UPDATE_DOC_SCREENSHOTS=1."""
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from .hubserver import HubServer
 from .test_tui_web import DOCS, chromium
 
 PASSWORD = "county it password"
+BUNDLES = Path(__file__).resolve().parent.parent / "examples" / "bundles"
 
 
 def shoot(browser: object, name: str, tmp_path: Path) -> None:
@@ -36,7 +38,9 @@ def test_county_it_logs_in_enrolls_a_station_and_sees_it_sync(
     Dashboard(county.open_hub(sqlite_hub.home)).add_account("it", PASSWORD)
     # The hub's certificate is self-signed (stations pin it); the test browser is told to
     # accept it, on 127.0.0.1 only.
-    browser = chromium(1100, 700, "--ignore-certificate-errors")
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    browser = chromium(1100, 700, "--ignore-certificate-errors", downloads=downloads)
     try:
         browser.get(sqlite_hub.url + "/stations")
         WebDriverWait(browser, 20).until(lambda b: b.current_url.endswith("/login"))
@@ -66,6 +70,27 @@ def test_county_it_logs_in_enrolls_a_station_and_sees_it_sync(
         assert cells[0] == station and cells[1] == "440524001" and cells[5] == "1"  # one change in
         assert cells[3] != "—" and cells[4] != "—"  # seen, and pushed
         shoot(browser, "dashboard-stations", tmp_path)
+
+        browser.find_element(By.ID, "export-stations-csv").click()
+        WebDriverWait(browser, 20).until(lambda b: (downloads / "stations.csv").exists())
+        exported = (downloads / "stations.csv").read_text(encoding="utf-8-sig")
+        assert station in exported and exported.startswith("station,township")
+
+        browser.get(sqlite_hub.url + "/schema")
+        browser.find_element(By.ID, "bundle").send_keys(str(BUNDLES / "0002-person-living-alone.json"))
+        browser.find_element(By.ID, "preview").click()
+        WebDriverWait(browser, 20).until(lambda b: b.find_elements(By.ID, "bundle-operations"))
+        shoot(browser, "dashboard-bundle-preview", tmp_path)
+        browser.find_element(By.ID, "publish").click()
+        WebDriverWait(browser, 20).until(lambda b: b.find_elements(By.ID, "version-2"))
+        cli("sync")  # the station takes the new version; the rollout shows it
+        browser.get(sqlite_hub.url + "/schema")
+        row = browser.find_element(By.ID, "version-2")
+        assert row.find_elements(By.TAG_NAME, "td")[-1].text == "1"
+        shoot(browser, "dashboard-schema", tmp_path)
+        browser.get(sqlite_hub.url + "/work")
+        WebDriverWait(browser, 20).until(lambda b: b.find_elements(By.ID, "work-county"))
+        shoot(browser, "dashboard-work", tmp_path)
 
         browser.find_element(By.ID, "logout").click()
         WebDriverWait(browser, 20).until(lambda b: b.current_url.endswith("/login"))

@@ -31,8 +31,9 @@ from .hubserver import _die_with_parent, free_port
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 
 
-def chromium(width: int = 760, height: int = 660, *extra: str) -> WebDriver:
-    """Debian's chromium and its driver (install.sh --dev installs both)."""
+def chromium(width: int = 760, height: int = 660, *extra: str, downloads: Path | None = None) -> WebDriver:
+    """Debian's chromium and its driver (install.sh --dev installs both); files it downloads
+    go to `downloads`."""
     binary, driver = shutil.which("chromium"), shutil.which("chromedriver")
     assert binary and driver, "chromium and chromium-driver are installed by install.sh --dev"
     options = Options()
@@ -40,6 +41,9 @@ def chromium(width: int = 760, height: int = 660, *extra: str) -> WebDriver:
                 f"--window-size={width},{height}", *extra):
         options.add_argument(arg)
     options.binary_location = binary
+    if downloads is not None:
+        options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
+                                                  "download.prompt_for_download": False})
     return webdriver.Chrome(options=options, service=Service(driver))
 
 
