@@ -204,6 +204,8 @@ def pull(store: Store, client: Client, limit: int = PULL_PAGE, report: Report = 
         return grid is not None and (grid in grids if grids else grid.startswith(township))
 
     workflows = {w.event_entity: Cases(store, w.name) for w in store.schema.workflows.values()}
+    status = store.status()
+    client.outbox = (int(status["pending"]), int(status["rejected"]))
     for page in _prefetched(client, cursor, limit, store.schema.version, own_after):
         if int(page.extra.get("schema_version", 1)) > store.schema.version:
             # Data from a newer schema is never applied before its bundle.

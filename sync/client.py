@@ -81,6 +81,7 @@ class Client:
         self.clock_ms = clock_ms or _now_ms
         self.timeout = timeout
         self.session = requests.Session()
+        self.outbox: tuple[int, int] | None = None  # (pending, rejected), told to the hub on pulls
         self.bytes_sent = 0  # bodies on the wire (compressed), for progress and benchmarks
         self.bytes_received = 0
 
@@ -141,6 +142,8 @@ class Client:
              own_after: int | None = None) -> PullPage:
         query = f"cursor={cursor}&limit={limit}" + (f"&schema={schema_version}" if schema_version else "")
         query += f"&own={own_after}" if own_after is not None else ""
+        if self.outbox is not None:  # for the county's dashboard: what is still to come from us
+            query += f"&pending={self.outbox[0]}&rejected={self.outbox[1]}"
         return decode_page(self._send("GET", f"/v1/pull?{query}"))
 
     def bundles(self, after: int) -> list[dict[str, Any]]:

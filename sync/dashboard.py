@@ -137,8 +137,12 @@ class Dashboard:
     # ---------------------------------------------------------------- data
 
     def stations(self) -> list[dict[str, Any]]:
+        """Every station, with `lag`: the county's changes in its scope or not, that came in
+        after the station last pulled (None before its first pull)."""
         with self.hub.storage.transaction() as tx:
-            return tx.stations()
+            rows, last = tx.stations(), tx.last_seq()
+        return [r | {"lag": None if r["pull_cursor"] is None else max(0, last - int(r["pull_cursor"]))}
+                for r in rows]
 
     def preview(self, raw: bytes) -> tuple[Bundle | None, str]:
         """The bundle and '' when the hub would publish it, or None and why it would refuse."""
@@ -157,10 +161,11 @@ class Dashboard:
     def table(self, name: str) -> tuple[list[str], list[list[Any]]]:
         """(headers, rows) of one of TABLES, as the pages and the exports show it."""
         if name == "stations":
-            return (["station", "township", "grids", "last_seen", "last_push", "changes", "schema_version",
-                     "revoked_at"],
+            return (["station", "township", "grids", "last_seen", "last_push", "changes", "pending",
+                     "rejected", "lag", "schema_version", "revoked_at"],
                     [[r["id"], r["township"], " ".join(r["grids"]), r["last_seen"], r["last_push"],
-                      r["changes"], r["schema_version"], r["revoked_at"]] for r in self.stations()])
+                      r["changes"], r["pending"], r["rejected"], r["lag"], r["schema_version"],
+                      r["revoked_at"]] for r in self.stations()])
         if name == "schema":
             return (["version", "name", "published_at", "stations"],
                     [[r["version"], r["name"], r["published_at"], r["stations"]]
@@ -326,8 +331,8 @@ def _stations_body(rows: list[dict[str, Any]], csrf: str) -> str:
     token = f'<input type="hidden" name="csrf" value="{html.escape(csrf)}">'
     head = "".join(f"<th>{_t(zh, en)}</th>" for zh, en in (
         ("站点", "Station"), ("乡镇", "Township"), ("网格", "Grids"), ("最近联系", "Last seen"),
-        ("最近上传", "Last push"), ("已收变更", "Changes"), ("数据版本", "Schema"), ("状态", "State"),
-        ("", "")))
+        ("最近上传", "Last push"), ("已收变更", "Changes"), ("待上传", "Pending"), ("被拒", "Rejected"),
+        ("落后", "Lag"), ("数据版本", "Schema"), ("状态", "State"), ("", "")))
     lines = []
     for r in rows:
         state = _t("已吊销", "revoked") if r["revoked_at"] else _t("正常", "active")
@@ -336,12 +341,16 @@ def _stations_body(rows: list[dict[str, Any]], csrf: str) -> str:
             f'<button class="revoke">{_t("吊销", "Revoke")}</button></form>')
         cells = [r["id"], r["township"], " ".join(r["grids"]) or "全乡镇 whole township",
                  _when(r["last_seen"]), _when(r["last_push"]), str(r["changes"]),
+                 _shown(r["pending"]), _shown(r["rejected"]), _shown(r["lag"]),
                  str(r["schema_version"] or "—")]
         lines.append(f'<tr id="station-{html.escape(r["id"])}">'
                      + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells)
                      + f"<td>{state}</td><td>{action}</td></tr>")
-    table = (f'<table id="stations"><tr>{head}</tr>{"".join(lines)}</table>{_exports("stations")}' if lines
-             else f'<p id="no-stations">{_t("还没有站点", "No stations yet")}</p>')
+    lags = [(str(r["id"]), int(r["lag"])) for r in rows if r["lag"] is not None and not r["revoked_at"]]
+    chart = "" if not lags else (f'<h2>{_t("各站点落后的变更数", "Sync lag per station (changes)")}</h2>'
+                                 + bars(lags, max(max(v for _, v in lags), 1)))
+    table = (f'<table id="stations"><tr>{head}</tr>{"".join(lines)}</table>{chart}{_exports("stations")}'
+             if lines else f'<p id="no-stations">{_t("还没有站点", "No stations yet")}</p>')
     enroll = (f'<h2>{_t("注册新站点", "Enroll a station")}</h2>'
               f'<form method="post" action="/stations/enroll">{token}'
               f'<label>{_t("乡镇代码", "Township code")} <input name="township" id="township"></label> '

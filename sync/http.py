@@ -121,7 +121,10 @@ def make_app(hub: Hub, home: Path) -> Starlette:
         limit = min(max(_whole(query, "limit", 1000), 1), 5000)
         version = _whole(query, "schema", 1) if "schema" in query else None
         own = _whole(query, "own", 0) if "own" in query else None
-        page = await run_in_threadpool(hub.pull, station, cursor, limit, version, own)
+        # What the station says of its outbox (inside the signed path, so it is its word).
+        pending, rejected = (_whole(query, k, 0) if k in query else None for k in ("pending", "rejected"))
+        outbox = (pending, rejected)
+        page = await run_in_threadpool(hub.pull, station, cursor, limit, version, own, outbox)
         return Response(encode_page(page), headers=ZSTD)
 
     async def schema(request: Request) -> Response:

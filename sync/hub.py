@@ -311,7 +311,8 @@ class Hub:
     # ------------------------------------------------------------------ pull and export
 
     def pull(self, station: StationRow, cursor: int, limit: int = 1000,
-             station_version: int | None = None, own_after: int | None = None) -> PullPage:
+             station_version: int | None = None, own_after: int | None = None,
+             outbox: tuple[int | None, int | None] = (None, None)) -> PullPage:
         """Changes after `cursor` in the station's scope, in the current schema's names; the
         page says which version that is, so a station behind fetches the bundles first.
 
@@ -324,6 +325,9 @@ class Hub:
             stored = tx.changes_since(cursor, station, limit, own_after)
             own_last = tx.own_last_seq(station.id) if own_after is not None else None
             last = tx.last_seq()
+            # An empty page still moves the cursor past other stations' out-of-scope changes.
+            next_cursor = stored[-1].hub_seq if stored else max(cursor, last)
+            tx.report_outbox(station.id, *outbox, next_cursor, self.clock.iso())
             # A record moved into the scope: the station gets its whole state, not only the
             # fields the moving change wrote.
             moved_in = sorted({c.record for c in stored if c.prev_grid is not None
@@ -332,8 +336,6 @@ class Hub:
         changes = tuple(self._upcast(self._wire(c)) for c in stored)
         entering = {rid: Entering(row[0], row[1], self.sealer.open_value(row[2], rid.encode()))
                     for rid, row in states.items()}
-        # An empty page still moves the cursor past other stations' out-of-scope changes.
-        next_cursor = stored[-1].hub_seq if stored else max(cursor, last)
         extra: dict[str, Any] = {"schema_version": self.schema.version}
         if own_last is not None:
             extra["own_last_seq"] = own_last

@@ -81,6 +81,13 @@ CREATE TABLE IF NOT EXISTS records (
     hlc     TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS records_entity ON records (entity, id);
+CREATE TABLE IF NOT EXISTS station_reports (
+    station     TEXT PRIMARY KEY,
+    pending     INTEGER,
+    rejected    INTEGER,
+    pull_cursor BIGINT NOT NULL,
+    reported_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS accounts (
     name       TEXT PRIMARY KEY,
     password   TEXT NOT NULL,
@@ -188,6 +195,16 @@ class Tx:
         self._run("UPDATE stations SET last_seen = ?, schema_version = coalesce(?, schema_version)"
                   " WHERE id = ?", (now, schema_version, station_id))
 
+    def report_outbox(self, station_id: str, pending: int | None, rejected: int | None,
+                      cursor: int, now: str) -> None:
+        """What a station said of its outbox when it pulled, and where its pull stood."""
+        self._run("INSERT INTO station_reports (station, pending, rejected, pull_cursor, reported_at)"
+                  " VALUES (?, ?, ?, ?, ?) ON CONFLICT (station) DO UPDATE SET"
+                  " pending = coalesce(excluded.pending, station_reports.pending),"
+                  " rejected = coalesce(excluded.rejected, station_reports.rejected),"
+                  " pull_cursor = excluded.pull_cursor, reported_at = excluded.reported_at",
+                  (station_id, pending, rejected, cursor, now))
+
     def station_versions(self) -> dict[int | None, int]:
         """How many stations (not revoked) run each schema version (None: not reported yet)."""
         return {(None if v is None else int(v)): int(n) for v, n in self.rows(
@@ -199,10 +216,11 @@ class Tx:
         rows = self.rows(
             "SELECT s.id, s.township, s.grids, s.enrolled_at, s.revoked_at, s.last_seen,"
             " s.schema_version, (SELECT max(received_at) FROM changes c WHERE c.station = s.id),"
-            " (SELECT count(*) FROM changes c WHERE c.station = s.id)"
-            " FROM stations s ORDER BY s.enrolled_at DESC, s.id")
+            " (SELECT count(*) FROM changes c WHERE c.station = s.id), r.pending, r.rejected,"
+            " r.pull_cursor FROM stations s LEFT JOIN station_reports r ON r.station = s.id"
+            " ORDER BY s.enrolled_at DESC, s.id")
         names = ("id", "township", "grids", "enrolled_at", "revoked_at", "last_seen",
-                 "schema_version", "last_push", "changes")
+                 "schema_version", "last_push", "changes", "pending", "rejected", "pull_cursor")
         return [dict(zip(names, row, strict=True)) | {"grids": json.loads(row[2])} for row in rows]
 
     # -- dashboard accounts and sessions

@@ -17,6 +17,7 @@ from sync import county
 from sync.dashboard import Dashboard
 from sync.errors import ValidationError
 
+from .conftest import GRID, Cli
 from .hubserver import HubServer
 
 COUNTY = str(Path(sys.executable).with_name("county"))
@@ -163,3 +164,27 @@ def test_work_figures_and_every_table_exports_to_csv_and_xlsx(sqlite_hub: HubSer
     assert requests.get(f"{sqlite_hub.url}/export/work.csv", verify=str(sqlite_hub.home / "tls.crt"),
                         allow_redirects=False).status_code == 303  # not without a login
     assert session.get(f"{sqlite_hub.url}/export/secrets.csv").status_code == 404
+
+
+def test_the_stations_page_shows_what_a_station_reported_of_its_outbox(
+        cli: Cli, sqlite_hub: HubServer) -> None:
+    import json
+
+    from station import synthetic
+
+    from .test_sync_e2e import enroll
+
+    session, _ = logged_in(sqlite_hub)
+    enroll(cli, sqlite_hub)
+    people = list(synthetic.people(3, [GRID], seed=8))
+    people[1]["grid"] = "440524002001"  # another township's grid: the hub refuses it
+    for p in people:
+        cli("add", "person", "--json", json.dumps(p, ensure_ascii=False))
+    cli("sync")
+    station = cli.json("status", "--json")["station_id"]
+    row = re.search(rf'<tr id="station-{station}">(.*?)</tr>', session.get(sqlite_hub.url + "/stations").text)
+    assert row, "the station is not listed"
+    cells = re.findall(r"<td>(.*?)</td>", row.group(1))
+    assert cells[5:9] == ["2", "0", "1", "0"]  # 2 changes in, 0 pending, 1 refused, not behind
+    exported = session.get(sqlite_hub.url + "/export/stations.csv").content.decode("utf-8-sig")
+    assert f"{station}," in exported and ",2,0,1,0," in exported

@@ -69,6 +69,7 @@ def test_county_it_logs_in_enrolls_a_station_and_sees_it_sync(
         cells = [td.text for td in row.find_elements(By.TAG_NAME, "td")]
         assert cells[0] == station and cells[1] == "440524001" and cells[5] == "1"  # one change in
         assert cells[3] != "—" and cells[4] != "—"  # seen, and pushed
+        assert cells[6:9] == ["0", "0", "0"]  # it says nothing pending or refused, and is not behind
         shoot(browser, "dashboard-stations", tmp_path)
 
         browser.find_element(By.ID, "export-stations-csv").click()
