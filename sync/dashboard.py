@@ -170,14 +170,17 @@ class Dashboard:
             return (["version", "name", "published_at", "stations"],
                     [[r["version"], r["name"], r["published_at"], r["stations"]]
                      for r in self.hub.schema_versions()])
-        report = self.hub.report()
+        report = self.hub.report(now=datetime.now(CHINA))
         kinds = sorted(k for k in report["county"] if k != "base_data")
-        headers = ["township"] + [f"{k}_{m}" for k in kinds for m in ("reported", "closed", "closure_rate")]
-        headers.append("base_records")
-        rows = []
-        for place, figures in [("county", report["county"]), *sorted(report["townships"].items())]:
-            cases = [figures[k][m] for k in kinds for m in ("reported", "closed", "closure_rate")]
-            rows.append([place, *cases, sum(figures["base_data"].values())])
+        measures = ("reported", "closed", "closure_rate", "overdue")
+        places = [("county", report["county"]), *sorted(report["townships"].items())]
+        if name == "departments":
+            return (["township", "kind", "department", "cases"],
+                    [[place, k, department, n] for place, figures in places for k in kinds
+                     for department, n in sorted(figures[k].get("by_department", {}).items())])
+        headers = ["township"] + [f"{k}_{m}" for k in kinds for m in measures] + ["base_records"]
+        rows = [[place, *[figures[k][m] for k in kinds for m in measures],
+                 sum(figures["base_data"].values())] for place, figures in places]
         return headers, rows
 
 
@@ -299,7 +302,15 @@ def routes(board: Dashboard) -> list[Route]:
 
     async def work(request: Request, account: str, csrf: str) -> Response:
         headers, rows = await run_in_threadpool(board.table, "work")
-        return _page("工作统计", "Work", _work_body(headers, rows), account, csrf)
+        _, departments = await run_in_threadpool(board.table, "departments")
+        conflicts = len(await run_in_threadpool(board.hub.conflicts))
+        body = (_work_body(headers, rows)
+                + f'<h2>{_t("各部门办理", "Handled by each department")}</h2>'
+                + _plain_table("departments", ["乡镇 Township", "类别 Kind", "部门 Department", "件数 Cases"],
+                               departments)
+                + _exports("departments")
+                + f'<p id="open-conflicts">{_t("未解决的冲突", "Conflicts still open")}: {conflicts}</p>')
+        return _page("工作统计", "Work", body, account, csrf)
 
     async def export(request: Request, account: str, csrf: str) -> Response:
         name, kind = request.path_params["name"], request.path_params["kind"]
@@ -367,7 +378,7 @@ def _when(iso: str | None) -> str:
     return at.strftime("%Y-%m-%d %H:%M:%S")
 
 
-TABLES = ("stations", "schema", "work")
+TABLES = ("stations", "schema", "work", "departments")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -408,3 +419,9 @@ def _shown(value: Any) -> str:
     if isinstance(value, float):
         return f"{value * 100:.1f} %" if value <= 1 else f"{value:.1f}"
     return "—" if value is None else str(value)
+
+
+def _plain_table(table_id: str, headers: list[str], rows: list[list[Any]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    lines = "".join("<tr>" + "".join(f"<td>{html.escape(_shown(v))}</td>" for v in r) + "</tr>" for r in rows)
+    return f'<table id="{table_id}"><tr>{head}</tr>{lines}</table>'

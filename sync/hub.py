@@ -349,8 +349,9 @@ class Hub:
                           c.schema_version,
                           self.sealer.open_value(c.was, ad + b"|was") if c.was else {})
 
-    def report(self) -> dict[str, Any]:
-        """The station report's shape, per township and for the whole county."""
+    def report(self, now: datetime | None = None) -> dict[str, Any]:
+        """The station report's shape, per township and for the whole county; with `now`, each
+        kind of case also counts those overdue under its step deadlines (the 1/3/5-minute rule)."""
         from sync.workflow import StepEvent, derive
 
         events: dict[str, dict[str, list[StepEvent]]] = {}
@@ -383,14 +384,14 @@ class Hub:
             cases = {name: {sid: derive(self.schema.workflow(name), events.get(name, {}).get(sid, []))
                             for sid, t in ids.items() if t == township}
                      for name, ids in subjects.items()}
-            per[township] = _township_report(cases, self.schema, counts.get(township, {}))
+            per[township] = _township_report(cases, self.schema, counts.get(township, {}), now)
         every = {name: {sid: derive(self.schema.workflow(name), events.get(name, {}).get(sid, []))
                         for sid in ids} for name, ids in subjects.items()}
         total: dict[str, int] = {}
         for c in counts.values():
             for entity, n in c.items():
                 total[entity] = total.get(entity, 0) + n
-        return {"county": _township_report(every, self.schema, total), "townships": per}
+        return {"county": _township_report(every, self.schema, total, now), "townships": per}
 
     def state(self, record_id: str) -> dict[str, merge.FieldState]:
         """A record's merge state: every field's frontier of versions ({} when unknown)."""
@@ -429,7 +430,9 @@ class Hub:
 
 
 def _township_report(cases: dict[str, dict[str, Any]], schema: Schema,
-                     base_counts: dict[str, int]) -> dict[str, Any]:
+                     base_counts: dict[str, int], now: datetime | None = None) -> dict[str, Any]:
+    from sync.workflow import is_overdue
+
     out: dict[str, Any] = {}
     for name, wf in sorted(schema.workflows.items()):
         by_step: dict[str | None, int] = {}
@@ -440,6 +443,9 @@ def _township_report(cases: dict[str, dict[str, Any]], schema: Schema,
                 by_department[department] = by_department.get(department, 0) + 1
         out[f"{name}s"] = case_summary(by_step, {st.step for st in wf.steps if st.closes},
                                        by_department)
+        if now is not None:
+            out[f"{name}s"]["overdue"] = sum(1 for state in cases.get(name, {}).values()
+                                             if is_overdue(wf, state, now))
     out["base_data"] = dict(sorted(base_counts.items()))
     return out
 

@@ -151,8 +151,9 @@ def test_work_figures_and_every_table_exports_to_csv_and_xlsx(sqlite_hub: HubSer
     session, _ = logged_in(sqlite_hub)
     work = session.get(sqlite_hub.url + "/work")
     assert work.status_code == 200 and 'id="work-county"' in work.text
-    assert "incidents_closure_rate" in work.text
-    for table in ("stations", "schema", "work"):
+    assert "incidents_closure_rate" in work.text and "incidents_overdue" in work.text
+    assert 'id="open-conflicts"' in work.text and 'id="departments"' in work.text
+    for table in ("stations", "schema", "work", "departments"):
         as_csv = session.get(f"{sqlite_hub.url}/export/{table}.csv")
         assert as_csv.status_code == 200 and as_csv.content.startswith(b"\xef\xbb\xbf")
         assert "attachment" in as_csv.headers["content-disposition"]
@@ -188,3 +189,31 @@ def test_the_stations_page_shows_what_a_station_reported_of_its_outbox(
     assert cells[5:9] == ["2", "0", "1", "0"]  # 2 changes in, 0 pending, 1 refused, not behind
     exported = session.get(sqlite_hub.url + "/export/stations.csv").content.decode("utf-8-sig")
     assert f"{station}," in exported and ",2,0,1,0," in exported
+
+
+def test_the_work_page_counts_a_station_s_incidents(cli: Cli, sqlite_hub: HubServer) -> None:
+    from station.cases import Cases
+    from station.store import Store
+
+    from .conftest import PASSPHRASE
+    from .test_sync_e2e import enroll
+
+    session, _ = logged_in(sqlite_hub)
+    enroll(cli, sqlite_hub)
+    store = Store.open(cli.env["STATION_HOME"])
+    store.unlock(PASSPHRASE)
+    category = store.schema.code_table("incident_category").values[0].code
+    for n in range(3):
+        Cases(store, "incident").open({"category": category, "title": f"路灯损坏 {n}", "grid": GRID,
+                                       "description": "村道路灯不亮", "location": "示例村",
+                                       "reporter": "张三", "reporter_phone": "13800000000"})
+    store.close()
+    cli("sync")
+    page = session.get(sqlite_hub.url + "/work").text
+    headers = re.findall(r"<th>(.*?)</th>", page.split('id="work"')[1].split("</tr>")[0])
+    rows = re.findall(r'<tr id="work-(\d+|county)">(.*?)</tr>', page)
+    cells = {place: dict(zip(headers, re.findall(r"<td>(.*?)</td>", row), strict=True))
+             for place, row in rows}
+    for place in ("county", "440524001"):
+        assert (cells[place]["incidents_reported"], cells[place]["incidents_closed"]) == ("3", "0")
+        assert cells[place]["incidents_overdue"] == "0"  # just opened: the first deadline is ahead
