@@ -174,6 +174,10 @@ class Dashboard:
         kinds = sorted(k for k in report["county"] if k != "base_data")
         measures = ("reported", "closed", "closure_rate", "overdue")
         places = [("county", report["county"]), *sorted(report["townships"].items())]
+        if name == "base_data":
+            entities = sorted({e for _, figures in places for e in figures["base_data"]})
+            return (["township", *entities], [[place, *[figures["base_data"].get(e, 0) for e in entities]]
+                                              for place, figures in places])
         if name == "departments":
             return (["township", "kind", "department", "cases"],
                     [[place, k, department, n] for place, figures in places for k in kinds
@@ -303,12 +307,15 @@ def routes(board: Dashboard) -> list[Route]:
     async def work(request: Request, account: str, csrf: str) -> Response:
         headers, rows = await run_in_threadpool(board.table, "work")
         _, departments = await run_in_threadpool(board.table, "departments")
+        base_headers, base_rows = await run_in_threadpool(board.table, "base_data")
         conflicts = len(await run_in_threadpool(board.hub.conflicts))
         body = (_work_body(headers, rows)
                 + f'<h2>{_t("各部门办理", "Handled by each department")}</h2>'
                 + _plain_table("departments", ["乡镇 Township", "类别 Kind", "部门 Department", "件数 Cases"],
                                departments)
                 + _exports("departments")
+                + f'<h2>{_t("基础数据与志愿者签到", "Base data and volunteer check-ins")}</h2>'
+                + _plain_table("base-data", base_headers, base_rows) + _exports("base_data")
                 + f'<p id="open-conflicts">{_t("未解决的冲突", "Conflicts still open")}: {conflicts}</p>')
         return _page("工作统计", "Work", body, account, csrf)
 
@@ -378,7 +385,7 @@ def _when(iso: str | None) -> str:
     return at.strftime("%Y-%m-%d %H:%M:%S")
 
 
-TABLES = ("stations", "schema", "work", "departments")
+TABLES = ("stations", "schema", "work", "departments", "base_data")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -404,8 +411,22 @@ def _schema_body(rows: list[list[Any]], csrf: str) -> str:
             f'<h2>{_t("各版本站点数", "Stations per version")}</h2>{chart}{_exports("schema")}{upload}')
 
 
+_KINDS = {"incidents": "事件", "disputes": "矛盾纠纷"}
+_MEASURES = {"reported": "上报", "closed": "办结", "closure_rate": "办结率", "overdue": "超时",
+             "records": "条数"}
+
+
+def _heading(key: str) -> str:
+    """A work table's column, Chinese first: incidents_closure_rate -> 事件办结率."""
+    if key == "township":
+        return _t("乡镇", "Township")
+    kind, _, measure = key.partition("_")
+    zh = _KINDS.get(kind, "基础数据" if kind == "base" else kind) + _MEASURES.get(measure, measure)
+    return _t(zh, key.replace("_", " "))
+
+
 def _work_body(headers: list[str], rows: list[list[Any]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    head = "".join(f'<th data-key="{html.escape(h)}">{_heading(h)}</th>' for h in headers)
     lines = "".join(f'<tr id="work-{html.escape(str(r[0]))}">'
                     + "".join(f"<td>{html.escape(_shown(v))}</td>" for v in r) + "</tr>" for r in rows)
     rate = headers.index("incidents_closure_rate") if "incidents_closure_rate" in headers else None

@@ -45,10 +45,11 @@ def log_in(hub: HubServer, session: requests.Session, password: str = PASSWORD) 
 
 def test_no_page_or_action_without_a_login(sqlite_hub: HubServer) -> None:
     session = browser(sqlite_hub)
-    for path in ("/", "/stations"):
+    for path in ("/", "/stations", "/schema", "/work", "/export/stations.csv", "/export/work.xlsx"):
         reply = session.get(sqlite_hub.url + path, allow_redirects=False)
         assert (reply.status_code, reply.headers["location"]) == (303, "/login")
-    for path in ("/stations/enroll", "/stations/anything/revoke", "/logout"):
+    for path in ("/stations/enroll", "/stations/anything/revoke", "/logout", "/schema/preview",
+                 "/schema/publish"):
         reply = session.post(sqlite_hub.url + path, data={"township": "440524001"}, allow_redirects=False)
         assert reply.status_code == 403 and "Log in first" in reply.text
     forged = session.get(sqlite_hub.url + "/stations", cookies={"ts_session": "made-up"},
@@ -153,7 +154,7 @@ def test_work_figures_and_every_table_exports_to_csv_and_xlsx(sqlite_hub: HubSer
     assert work.status_code == 200 and 'id="work-county"' in work.text
     assert "incidents_closure_rate" in work.text and "incidents_overdue" in work.text
     assert 'id="open-conflicts"' in work.text and 'id="departments"' in work.text
-    for table in ("stations", "schema", "work", "departments"):
+    for table in ("stations", "schema", "work", "departments", "base_data"):
         as_csv = session.get(f"{sqlite_hub.url}/export/{table}.csv")
         assert as_csv.status_code == 200 and as_csv.content.startswith(b"\xef\xbb\xbf")
         assert "attachment" in as_csv.headers["content-disposition"]
@@ -210,7 +211,7 @@ def test_the_work_page_counts_a_station_s_incidents(cli: Cli, sqlite_hub: HubSer
     store.close()
     cli("sync")
     page = session.get(sqlite_hub.url + "/work").text
-    headers = re.findall(r"<th>(.*?)</th>", page.split('id="work"')[1].split("</tr>")[0])
+    headers = re.findall(r'<th data-key="(.*?)">', page)
     rows = re.findall(r'<tr id="work-(\d+|county)">(.*?)</tr>', page)
     cells = {place: dict(zip(headers, re.findall(r"<td>(.*?)</td>", row), strict=True))
              for place, row in rows}
