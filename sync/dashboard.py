@@ -144,6 +144,17 @@ class Dashboard:
         return [r | {"lag": None if r["pull_cursor"] is None else max(0, last - int(r["pull_cursor"]))}
                 for r in rows]
 
+    def closure_history(self, days: int = 14) -> str:
+        """The county's incident closure rate at the end of each of the last `days` days, as a
+        chart (cases reported by then, and of those closed by then)."""
+        today = datetime.now(CHINA).date()
+        span = [today - timedelta(days=n) for n in range(days - 1, -1, -1)]
+        points = self.hub.closure_history("incident", span)
+        items = [(f"{d:%m-%d}（{closed}/{reported}）", 100.0 * closed / reported if reported else 0.0)
+                 for d, reported, closed in points]
+        title = _t(f"全县事件办结率（近 {days} 天）", f"County incident closure rate, last {days} days")
+        return f'<h2 id="closure-over-time">{title}</h2>' + bars(items, 100.0, " %")
+
     def preview(self, raw: bytes) -> tuple[Bundle | None, str]:
         """The bundle and '' when the hub would publish it, or None and why it would refuse."""
         try:
@@ -309,7 +320,8 @@ def routes(board: Dashboard) -> list[Route]:
         _, departments = await run_in_threadpool(board.table, "departments")
         base_headers, base_rows = await run_in_threadpool(board.table, "base_data")
         conflicts = len(await run_in_threadpool(board.hub.conflicts))
-        body = (_work_body(headers, rows)
+        history = await run_in_threadpool(board.closure_history)
+        body = (_work_body(headers, rows) + history
                 + f'<h2>{_t("各部门办理", "Handled by each department")}</h2>'
                 + _plain_table("departments", ["乡镇 Township", "类别 Kind", "部门 Department", "件数 Cases"],
                                departments)

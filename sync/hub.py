@@ -349,12 +349,13 @@ class Hub:
                           c.schema_version,
                           self.sealer.open_value(c.was, ad + b"|was") if c.was else {})
 
-    def report(self, now: datetime | None = None) -> dict[str, Any]:
-        """The station report's shape, per township and for the whole county; with `now`, each
-        kind of case also counts those overdue under its step deadlines (the 1/3/5-minute rule)."""
-        from sync.workflow import StepEvent, derive
+    def _gather(self) -> tuple[dict[str, dict[str, list[Any]]], dict[str, dict[str, str]],
+                               dict[str, dict[str, int]]]:
+        """From every record: each workflow's step events by case, each workflow's cases with
+        their township, and the other records counted per township and entity."""
+        from sync.workflow import StepEvent
 
-        events: dict[str, dict[str, list[StepEvent]]] = {}
+        events: dict[str, dict[str, list[Any]]] = {}
         subjects: dict[str, dict[str, str]] = {}  # workflow -> subject id -> township
         counts: dict[str, dict[str, int]] = {}
         by_event = {wf.event_entity: wf for wf in self.schema.workflows.values()}
@@ -378,6 +379,24 @@ class Hub:
                               value.get("department")))
             else:
                 counts.setdefault(township, {})[entity] = counts.setdefault(township, {}).get(entity, 0) + 1
+        return events, subjects, counts
+
+    def closure_history(self, workflow: str, days: list[date]) -> list[tuple[date, int, int]]:
+        """(day, cases reported by its end, closed by its end) of one workflow, county-wide."""
+        from sync.report import closure_over_time
+        from sync.workflow import derive
+
+        events, subjects, _ = self._gather()
+        wf = self.schema.workflow(workflow)
+        states = [derive(wf, events.get(workflow, {}).get(sid, [])) for sid in subjects.get(workflow, {})]
+        return closure_over_time(states, {st.step for st in wf.steps if st.closes}, days)
+
+    def report(self, now: datetime | None = None) -> dict[str, Any]:
+        """The station report's shape, per township and for the whole county; with `now`, each
+        kind of case also counts those overdue under its step deadlines (the 1/3/5-minute rule)."""
+        from sync.workflow import derive
+
+        events, subjects, counts = self._gather()
         townships = sorted(set(counts) | {t for s in subjects.values() for t in s.values()})
         per: dict[str, Any] = {}
         for township in townships:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sync.workflow import CaseState
 
 
 def closure_rate(closed: int, reported: int) -> float:
@@ -26,3 +30,22 @@ def case_summary(by_step: Mapping[str | None, int], closing_steps: set[str],
     if by_department is not None:
         summary["by_department"] = dict(sorted(by_department.items()))
     return summary
+
+
+def closure_over_time(states: Iterable[CaseState], closing_steps: set[str],
+                      days: Sequence[date]) -> list[tuple[date, int, int]]:
+    """For each day: cases reported by its end, and of those closed by its end (Beijing time;
+    a case's `at` times are what its steps' authors gave)."""
+    started, closed = [], []
+    for state in states:
+        if state.started_at is None:
+            continue
+        started.append(_day(state.started_at))
+        ends = [_day(at) for step, at in state.reached.items() if step in closing_steps]
+        closed.append(min(ends) if ends else None)
+    return [(day, sum(1 for d in started if d <= day), sum(1 for d in closed if d is not None and d <= day))
+            for day in days]
+
+
+def _day(at: str) -> date:
+    return datetime.fromisoformat(at).astimezone(timezone(timedelta(hours=8))).date()

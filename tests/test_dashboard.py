@@ -154,6 +154,7 @@ def test_work_figures_and_every_table_exports_to_csv_and_xlsx(sqlite_hub: HubSer
     assert work.status_code == 200 and 'id="work-county"' in work.text
     assert "incidents_closure_rate" in work.text and "incidents_overdue" in work.text
     assert 'id="open-conflicts"' in work.text and 'id="departments"' in work.text
+    assert 'id="closure-over-time"' in work.text and work.text.count("<svg") == 2
     for table in ("stations", "schema", "work", "departments", "base_data"):
         as_csv = session.get(f"{sqlite_hub.url}/export/{table}.csv")
         assert as_csv.status_code == 200 and as_csv.content.startswith(b"\xef\xbb\xbf")
@@ -218,3 +219,4 @@ def test_the_work_page_counts_a_station_s_incidents(cli: Cli, sqlite_hub: HubSer
     for place in ("county", "440524001"):
         assert (cells[place]["incidents_reported"], cells[place]["incidents_closed"]) == ("3", "0")
         assert cells[place]["incidents_overdue"] == "0"  # just opened: the first deadline is ahead
+    assert "（0/3）" in page.split('id="closure-over-time"')[1]  # today: 3 reported, none closed

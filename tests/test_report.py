@@ -50,3 +50,22 @@ def test_seed_scale_reports_the_county_figures(cli: Cli) -> None:
                                  "special_care")) == 160_000
     assert base["grid"] == 500 and report["volunteers"]["registered"] == 230
     assert report["duty"]["posts"] == 106
+
+
+def test_closure_over_time_counts_each_case_from_the_day_it_started_and_the_day_it_closed() -> None:
+    from datetime import date
+
+    from sync.report import closure_over_time
+    from sync.workflow import CaseState, StepEvent
+
+    def case(started: str, closed: str | None) -> CaseState:
+        first = StepEvent("e", "reported", "000000000000001.000000.a", started, None)
+        reached = {"reported": started} | ({"closed": closed} if closed else {})
+        return CaseState("closed" if closed else "reported", closed is not None, (first,), (), reached, ())
+
+    states = [case("2026-11-01T10:00:00+08:00", "2026-11-02T09:00:00+08:00"),
+              case("2026-11-02T23:30:00+08:00", None),
+              case("2026-11-02T16:00:00+00:00", "2026-11-04T01:00:00+08:00")]  # starts 11-03 in Beijing
+    days = [date(2026, 11, d) for d in range(1, 6)]
+    assert closure_over_time(states, {"closed"}, days) == [
+        (days[0], 1, 0), (days[1], 2, 1), (days[2], 3, 1), (days[3], 3, 2), (days[4], 3, 2)]
