@@ -123,15 +123,24 @@ def in_terminal(home: Path, people: int, phone: str) -> dict[str, float]:
             samples.append(time.perf_counter() - start)
         out["previous_page_s"] = statistics.median(samples)
         samples = []
-        for _ in range(5):
+        for attempt in range(15):
             term.keys("C-f")
+            time.sleep(0.05)  # the search box takes the focus; keys sent before it go to the list
             term.keys(phone, literal=True)
             start = time.perf_counter()
             term.keys("Enter")
-            term.until("找到 1 条")
-            samples.append(time.perf_counter() - start)
+            try:
+                term.until("找到 1 条", seconds=15)
+                samples.append(time.perf_counter() - start)
+            except RuntimeError:
+                # On a loaded machine (CI, the suite alongside) the focus moved late and the
+                # phone went elsewhere: not a search to time. Back to the list and again.
+                if attempt == 14:
+                    raise
             term.keys("Escape")  # back to the list, search cleared
             term.until(f"第 1–{PAGE} 条")
+            if len(samples) == 5:
+                break
         out["search_phone_s"] = statistics.median(samples)
         # What tmux adds: a key that changes nothing visible but the cursor row.
         samples = []
