@@ -8,51 +8,14 @@ or (after sync) on another station, earns nothing twice.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from station.store import CHINA_TZ, Store
 from sync.errors import NotFound, ValidationError
-from sync.schema import PointRule
+from sync.points import LedgerEntry, ledger, ranking
 
-
-@dataclass(frozen=True)
-class LedgerEntry:
-    volunteer: str
-    day: str  # YYYY-MM-DD
-    rule: str
-    points: int
-    source: str  # the check-in or incident that earned it
-
-
-def ledger(checkins: Iterable[tuple[str, str, str]], accepted: Iterable[tuple[str, str, str]],
-           rules: Mapping[str, PointRule]) -> list[LedgerEntry]:
-    """Points earned: one entry per (volunteer, day) checked in and per accepted report.
-
-    checkins: (volunteer, day, checkin id); accepted: (volunteer, day accepted, incident id).
-    Pure: the same inputs give the same ledger, whatever their order."""
-    entries: dict[tuple[str, str, str], LedgerEntry] = {}
-    for volunteer, day, source in sorted(checkins):
-        key = (volunteer, day, "checkin")
-        if key not in entries and "checkin" in rules:  # a second check-in that day earns nothing
-            entries[key] = LedgerEntry(volunteer, day, "checkin", rules["checkin"].points, source)
-    for volunteer, day, source in sorted(accepted):
-        if "accepted_report" in rules:
-            entries[(volunteer, day, source)] = LedgerEntry(
-                volunteer, day, "accepted_report", rules["accepted_report"].points, source)
-    return sorted(entries.values(), key=lambda e: (e.day, e.volunteer, e.rule, e.source))
-
-
-def ranking(entries: Iterable[LedgerEntry], month: str) -> list[tuple[str, int]]:
-    """(volunteer, points) for one month (YYYY-MM), most points first, ties by id."""
-    totals: dict[str, int] = defaultdict(int)
-    for e in entries:
-        if e.day.startswith(month):
-            totals[e.volunteer] += e.points
-    return sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))
+__all__ = ["LedgerEntry", "Volunteers", "ledger", "ranking"]
 
 
 class Volunteers:

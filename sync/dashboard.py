@@ -36,6 +36,7 @@ from sync import accounts
 from sync.bundle import MAX_BUNDLE_BYTES, Bundle, check_bundle, parse_bundle
 from sync.errors import TownshipError
 from sync.hub import Hub
+from sync.points import ranking
 from sync.tables import bars, to_csv, to_xlsx
 
 SESSION_COOKIE = "ts_session"
@@ -185,6 +186,16 @@ class Dashboard:
         kinds = sorted(k for k in report["county"] if k != "base_data")
         measures = ("reported", "closed", "closure_rate", "overdue")
         places = [("county", report["county"]), *sorted(report["townships"].items())]
+        if name == "volunteers":
+            month = datetime.now(CHINA).strftime("%Y-%m")
+            entries = [e for e in self.hub.volunteer_points() if e.day.startswith(month)]
+            names = self.hub.names("volunteer", {e.volunteer for e in entries})
+
+            def earned(volunteer: str, rule: str) -> int:
+                return sum(1 for e in entries if e.volunteer == volunteer and e.rule == rule)
+            return (["rank", "volunteer", "name", "checkins", "accepted_reports", "points", "month"],
+                    [[place, v, names.get(v, ""), earned(v, "checkin"), earned(v, "accepted_report"),
+                      points, month] for place, (v, points) in enumerate(ranking(entries, month), start=1)])
         if name == "base_data":
             entities = sorted({e for _, figures in places for e in figures["base_data"]})
             return (["township", *entities], [[place, *[figures["base_data"].get(e, 0) for e in entities]]
@@ -319,6 +330,7 @@ def routes(board: Dashboard) -> list[Route]:
         headers, rows = await run_in_threadpool(board.table, "work")
         _, departments = await run_in_threadpool(board.table, "departments")
         base_headers, base_rows = await run_in_threadpool(board.table, "base_data")
+        _, volunteers = await run_in_threadpool(board.table, "volunteers")
         conflicts = len(await run_in_threadpool(board.hub.conflicts))
         history = await run_in_threadpool(board.closure_history)
         body = (_work_body(headers, rows) + history
@@ -326,6 +338,10 @@ def routes(board: Dashboard) -> list[Route]:
                 + _plain_table("departments", ["乡镇 Township", "类别 Kind", "部门 Department", "件数 Cases"],
                                departments)
                 + _exports("departments")
+                + f'<h2>{_t("本月志愿者积分", "Volunteer points this month")}</h2>'
+                + _plain_table("volunteers", ["名次 Rank", "志愿者 Volunteer", "姓名 Name", "签到 Check-ins",
+                                              "采纳上报 Accepted reports", "积分 Points", "月份 Month"],
+                               volunteers) + _exports("volunteers")
                 + f'<h2>{_t("基础数据与志愿者签到", "Base data and volunteer check-ins")}</h2>'
                 + _plain_table("base-data", base_headers, base_rows) + _exports("base_data")
                 + f'<p id="open-conflicts">{_t("未解决的冲突", "Conflicts still open")}: {conflicts}</p>')
@@ -397,7 +413,7 @@ def _when(iso: str | None) -> str:
     return at.strftime("%Y-%m-%d %H:%M:%S")
 
 
-TABLES = ("stations", "schema", "work", "departments", "base_data")
+TABLES = ("stations", "schema", "work", "departments", "base_data", "volunteers")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 

@@ -26,6 +26,7 @@ from sync import clock as hlc
 from sync import merge
 from sync.bundle import Bundle, Rename, check_bundle, parse_bundle, sign_bundle, upcast_fields
 from sync.errors import SchemaError, TownshipError, ValidationError
+from sync.points import LedgerEntry, ledger
 from sync.protocol import Entering, PullPage, PushBatch, Result, WireChange
 from sync.report import case_summary
 from sync.schema import Schema
@@ -380,6 +381,42 @@ class Hub:
             else:
                 counts.setdefault(township, {})[entity] = counts.setdefault(township, {}).get(entity, 0) + 1
         return events, subjects, counts
+
+    def volunteer_points(self) -> list[LedgerEntry]:
+        """The points ledger from every station's check-ins and accepted reports, by the same
+        rules as a station's (`sync.points`): a report is accepted when its incident reaches
+        the step after the first, on that event's day."""
+        events, _subjects, _ = self._gather()
+        loop = self.schema.workflow("incident")
+        second = next(m.to_step for m in loop.moves if m.from_step == loop.first_step)
+        accepted_on = {sid: min(e.at for e in evs if e.step == second)[:10]
+                       for sid, evs in events.get("incident", {}).items()
+                       if any(e.step == second for e in evs)}
+        parent = self.schema.entity("checkin").parent_field or "volunteer"
+        checkins, accepted = [], []
+        with self.storage.transaction() as tx:
+            rows = [*tx.records("checkin"), *tx.records("incident")]
+        for record_id, entity, _grid, sealed, deleted in rows:
+            if deleted:
+                continue
+            raw = self.sealer.open_value(sealed, record_id.encode())
+            value = {n: json.loads(vs[-1][2]) for n, vs in raw.items()}
+            if entity == "checkin" and value.get(parent) and value.get("day"):
+                checkins.append((str(value[parent]), str(value["day"]), record_id))
+            elif entity == "incident" and value.get("volunteer") and record_id in accepted_on:
+                accepted.append((str(value["volunteer"]), accepted_on[record_id], record_id))
+        return ledger(checkins, accepted, self.schema.point_rules)
+
+    def names(self, entity: str, ids: set[str]) -> dict[str, str]:
+        """The `name` field of these records (what a county page shows beside an id)."""
+        with self.storage.transaction() as tx:
+            found = tx.records_by_id(sorted(ids))
+        out = {}
+        for record_id, (ent, _grid, sealed, _deleted, _hlc) in found.items():
+            raw = self.sealer.open_value(sealed, record_id.encode())
+            if ent == entity and "name" in raw:
+                out[record_id] = str(json.loads(raw["name"][-1][2]))
+        return out
 
     def closure_history(self, workflow: str, days: list[date]) -> list[tuple[date, int, int]]:
         """(day, cases reported by its end, closed by its end) of one workflow, county-wide."""

@@ -155,7 +155,7 @@ def test_work_figures_and_every_table_exports_to_csv_and_xlsx(sqlite_hub: HubSer
     assert "incidents_closure_rate" in work.text and "incidents_overdue" in work.text
     assert 'id="open-conflicts"' in work.text and 'id="departments"' in work.text
     assert 'id="closure-over-time"' in work.text and work.text.count("<svg") == 2
-    for table in ("stations", "schema", "work", "departments", "base_data"):
+    for table in ("stations", "schema", "work", "departments", "base_data", "volunteers"):
         as_csv = session.get(f"{sqlite_hub.url}/export/{table}.csv")
         assert as_csv.status_code == 200 and as_csv.content.startswith(b"\xef\xbb\xbf")
         assert "attachment" in as_csv.headers["content-disposition"]
@@ -220,3 +220,35 @@ def test_the_work_page_counts_a_station_s_incidents(cli: Cli, sqlite_hub: HubSer
         assert (cells[place]["incidents_reported"], cells[place]["incidents_closed"]) == ("3", "0")
         assert cells[place]["incidents_overdue"] == "0"  # just opened: the first deadline is ahead
     assert "（0/3）" in page.split('id="closure-over-time"')[1]  # today: 3 reported, none closed
+
+
+def test_volunteer_points_at_the_county_match_the_station_s_ledger(
+        cli: Cli, sqlite_hub: HubServer) -> None:
+    import json
+    from datetime import datetime, timedelta, timezone
+
+    from .test_sync_e2e import enroll
+    from .test_volunteers import add_volunteer
+
+    session, _ = logged_in(sqlite_hub)
+    enroll(cli, sqlite_hub)
+    now = datetime.now(timezone(timedelta(hours=8)))
+    today, month = now.date().isoformat(), now.strftime("%Y-%m")
+    busy = add_volunteer(cli, "王小明", "13912345678")
+    quiet = add_volunteer(cli, "李小红", "13812345678")
+    cli("volunteer", "checkin", quiet, "--day", today)
+    cli("volunteer", "checkin", busy, "--day", today)
+    case = cli("incident", "new", "--json", json.dumps(
+        {"category": "03", "title": "井盖缺失", "grid": GRID, "source": "02", "volunteer": busy}),
+        "--at", now.isoformat(timespec="seconds")).stdout.strip()
+    accepted_at = (now + timedelta(seconds=30)).isoformat(timespec="seconds")
+    cli("incident", "advance", case, "report", "--at", accepted_at)
+    cli("sync")
+    station = [(r["name"], r["points"]) for r in map(
+        json.loads, cli("volunteer", "ranking", "--month", month).stdout.splitlines())]
+    table = re.search(r'<table id="volunteers">(.*?)</table>', session.get(sqlite_hub.url + "/work").text)
+    assert table
+    county = [(cells[2], int(cells[5])) for cells in
+              (re.findall(r"<td>(.*?)</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", table.group(1)))
+              if cells]
+    assert county == station and county[0][0] == "王小明" and county[0][1] > county[1][1]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from station.volunteers import LedgerEntry, ledger, ranking
+from sync.points import LedgerEntry, ledger, ranking
 from sync.schema import v1_schema
 
 from .conftest import GRID, Cli
