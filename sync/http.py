@@ -2,7 +2,8 @@
 
     POST /v1/enroll   JSON {code, station_id, public_key}     (the one unsigned call)
     POST /v1/push     zstd JSON push batch, signed            -> zstd JSON results
-    GET  /v1/pull?cursor=N&limit=M&schema=V, signed           -> zstd JSON page
+    GET  /v1/pull?cursor=N&limit=M&schema=V[&pending=P&rejected=R], signed -> zstd JSON page
+    GET  /, /login, /stations, /schema, /work, /export/…    the county dashboard (sync.dashboard)
     GET  /v1/schema?after=N, signed                           -> zstd JSON signed bundles
     GET  /v1/health
 
