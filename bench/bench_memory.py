@@ -52,7 +52,9 @@ def tui_peak(home: Path, phone: str) -> int:
     session = f"mem-{uuid.uuid4().hex[:8]}"
 
     def tmux(*args: str) -> str:
-        return subprocess.run(["tmux", *args], capture_output=True, text=True, check=True).stdout
+        # A tmux server of its own (-L): see bench_tui.Terminal.
+        return subprocess.run(["tmux", "-L", session, *args], capture_output=True, text=True,
+                              check=True).stdout
 
     def until(words: str) -> None:
         deadline = time.monotonic() + 120
@@ -83,7 +85,7 @@ def tui_peak(home: Path, phone: str) -> int:
         until("找到")
         return peak_kb(pid)
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+        subprocess.run(["tmux", "-L", session, "kill-server"], capture_output=True)
 
 
 def sync_peak(home: Path, base: Path) -> tuple[int, float]:

@@ -40,37 +40,44 @@ PASSPHRASE = "benchmark passphrase"
 STATION = str(Path(sys.executable).with_name("station"))
 
 
+def tmux(server: str, *args: str, check: bool = True) -> str:
+    """A tmux command on a server of its own (see Terminal)."""
+    return subprocess.run(["tmux", "-L", server, *args], capture_output=True, text=True,
+                          check=check).stdout
+
+
 def start_seconds(home: Path) -> float:
     session = f"bench-{uuid.uuid4().hex[:8]}"
     start = time.perf_counter()
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24",
-                    f"env STATION_HOME={home} LANG=C.UTF-8 {STATION} tui"], check=True)
+    tmux(session, "new-session", "-d", "-s", session, "-x", "80", "-y", "24",
+         f"env STATION_HOME={home} LANG=C.UTF-8 {STATION} tui")
     try:
-        while "解锁工作站" not in subprocess.run(["tmux", "capture-pane", "-p", "-t", session],
-                                             capture_output=True, text=True).stdout:
+        while "解锁工作站" not in tmux(session, "capture-pane", "-p", "-t", session, check=False):
             if time.perf_counter() - start > 30:
                 raise RuntimeError("the unlock screen never appeared")
             time.sleep(0.01)
         return time.perf_counter() - start
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+        tmux(session, "kill-server", check=False)
 
 
 class Terminal:
-    """`station tui` in a tmux session at 80x24: keys sent, the screen read back."""
+    """`station tui` in a tmux session at 80x24: keys sent, the screen read back. Each session
+    runs on a tmux server of its own (`-L`): on the shared default server, a session started
+    just as the last one was killed could meet the server on its way out ("server exited
+    unexpectedly", seen in CI)."""
 
     def __init__(self, home: Path) -> None:
         self.session = f"bench-{uuid.uuid4().hex[:8]}"
-        subprocess.run(["tmux", "new-session", "-d", "-s", self.session, "-x", "80", "-y", "24",
-                        f"env STATION_HOME={home} LANG=C.UTF-8 {STATION} tui"], check=True)
+        tmux(self.session, "new-session", "-d", "-s", self.session, "-x", "80", "-y", "24",
+             f"env STATION_HOME={home} LANG=C.UTF-8 {STATION} tui")
 
     def screen(self) -> str:
-        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.session],
-                              capture_output=True, text=True).stdout
+        return tmux(self.session, "capture-pane", "-p", "-t", self.session, check=False)
 
     def keys(self, *keys: str, literal: bool = False, repeat: int = 1) -> None:
-        subprocess.run(["tmux", "send-keys", "-t", self.session, *(["-l"] if literal else []),
-                        *(["-N", str(repeat)] if repeat > 1 else []), *keys], check=True)
+        tmux(self.session, "send-keys", "-t", self.session, *(["-l"] if literal else []),
+             *(["-N", str(repeat)] if repeat > 1 else []), *keys)
 
     def until(self, words: str, seconds: float = 120) -> float:
         """Seconds until `words` are on the screen (polled every few milliseconds)."""
@@ -82,7 +89,7 @@ class Terminal:
         return time.perf_counter() - start
 
     def close(self) -> None:
-        subprocess.run(["tmux", "kill-session", "-t", self.session], capture_output=True)
+        tmux(self.session, "kill-server", check=False)
 
 
 def in_terminal(home: Path, people: int, phone: str) -> dict[str, float]:

@@ -10,9 +10,11 @@ import uuid
 
 from .conftest import GRID, PASSPHRASE, STATION, Cli
 
+SOCKET = f"ts-{uuid.uuid4().hex[:8]}"  # a tmux server of these tests' own (bench_tui.Terminal)
+
 
 def tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=True,
+    return subprocess.run(["tmux", "-L", SOCKET, *args], capture_output=True, text=True, check=True,
                           timeout=30).stdout
 
 
@@ -47,7 +49,8 @@ def test_station_tui_unlocks_and_shows_home_in_a_real_terminal(cli: Cli) -> None
         wait_for("解锁工作站")
         tmux("send-keys", "-t", session, "C-q")
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, timeout=30)
+        subprocess.run(["tmux", "-L", SOCKET, "kill-session", "-t", session], capture_output=True,
+                       timeout=30)
 
 
 def test_station_demo_sets_up_hub_and_station_and_opens_the_app(tmp_path: object) -> None:
@@ -81,4 +84,5 @@ def test_station_demo_sets_up_hub_and_station_and_opens_the_app(tmp_path: object
         assert subprocess.run(["pgrep", "-f", f"county --home {home}/county serve"],
                               capture_output=True).returncode != 0  # the demo hub stopped
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, timeout=30)
+        subprocess.run(["tmux", "-L", SOCKET, "kill-session", "-t", session], capture_output=True,
+                       timeout=30)
