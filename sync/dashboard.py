@@ -42,6 +42,7 @@ from sync.tables import bars, to_csv, to_xlsx
 SESSION_COOKIE = "ts_session"
 LOGIN_COOKIE = "ts_login"
 SESSION_S = 8 * 3600
+FIGURES_S = 60  # how long the work figures are reused (Dashboard._recent)
 _TOWNSHIP = re.compile(r"\d{9}")
 _GRID = re.compile(r"\d{12}")
 CHINA = timezone(timedelta(hours=8))
@@ -103,6 +104,17 @@ class Dashboard:
     def __init__(self, hub: Hub, home: Path | None = None,
                  clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000) -> None:
         self.hub, self.home, self.clock_ms = hub, home, clock_ms
+        self._cache: dict[str, tuple[float, Any]] = {}
+
+    def _recent(self, key: str, compute: Callable[[], Any]) -> Any:
+        """`compute()`, or its result from the last FIGURES_S seconds. The work figures read
+        and open every record (about 2 s each at 250,000 records on two cores: BENCHMARKS.md),
+        and one page shows several: a report a minute old is what county reports use anyway."""
+        found = self._cache.get(key)
+        if found is None or time.monotonic() - found[0] > FIGURES_S:
+            found = (time.monotonic(), compute())
+            self._cache[key] = found
+        return found[1]
 
     # ---------------------------------------------------------------- accounts and sessions
 
@@ -150,7 +162,7 @@ class Dashboard:
         chart (cases reported by then, and of those closed by then)."""
         today = datetime.now(CHINA).date()
         span = [today - timedelta(days=n) for n in range(days - 1, -1, -1)]
-        points = self.hub.closure_history("incident", span)
+        points = self._recent(f"history-{days}", lambda: self.hub.closure_history("incident", span))
         items = [(f"{d:%m-%d}（{closed}/{reported}）", 100.0 * closed / reported if reported else 0.0)
                  for d, reported, closed in points]
         title = _t(f"全县事件办结率（近 {days} 天）", f"County incident closure rate, last {days} days")
@@ -182,13 +194,14 @@ class Dashboard:
             return (["version", "name", "published_at", "stations"],
                     [[r["version"], r["name"], r["published_at"], r["stations"]]
                      for r in self.hub.schema_versions()])
-        report = self.hub.report(now=datetime.now(CHINA))
+        report = self._recent("report", lambda: self.hub.report(now=datetime.now(CHINA)))
         kinds = sorted(k for k in report["county"] if k != "base_data")
         measures = ("reported", "closed", "closure_rate", "overdue")
         places = [("county", report["county"]), *sorted(report["townships"].items())]
         if name == "volunteers":
             month = datetime.now(CHINA).strftime("%Y-%m")
-            entries = [e for e in self.hub.volunteer_points() if e.day.startswith(month)]
+            ledger = self._recent("points", self.hub.volunteer_points)
+            entries = [e for e in ledger if e.day.startswith(month)]
             names = self.hub.names("volunteer", {e.volunteer for e in entries})
 
             def earned(volunteer: str, rule: str) -> int:

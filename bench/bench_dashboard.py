@@ -1,0 +1,54 @@
+"""The county dashboard's work page at a county's scale: the seconds to compute its figures
+(the report, cases by department, base data, volunteer points, the closure history) the first
+time, and again within a minute (Dashboard caches them for FIGURES_S).
+
+    .venv/bin/python bench/bench_dashboard.py --county-home bench/out/peer/county
+
+Any county home will do; `bench/run` leaves one holding the seed data set (251,175 records)
+in bench/out/peer/county. Prints JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sync import county  # noqa: E402
+from sync.dashboard import Dashboard  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--county-home", type=Path, default=ROOT / "bench" / "out" / "peer" / "county")
+    args = parser.parse_args()
+    hub = county.open_hub(args.county_home)
+    board = Dashboard(hub, args.county_home)
+    with hub.storage.transaction() as tx:
+        records = int(tx.rows("SELECT count(*) FROM records")[0][0])
+
+    def page() -> float:
+        start = time.perf_counter()
+        for name in ("work", "departments", "base_data", "volunteers"):
+            board.table(name)
+        board.closure_history()
+        return time.perf_counter() - start
+
+    first, again = page(), page()
+    start = time.perf_counter()
+    board.table("stations")
+    print(json.dumps({
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "records": records, "work_page_first_s": first, "work_page_within_a_minute_s": again,
+        "stations_page_s": time.perf_counter() - start}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
