@@ -21,7 +21,7 @@ import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -38,6 +38,7 @@ from sync.errors import TownshipError
 from sync.hub import Hub
 from sync.points import ranking
 from sync.tables import bars, to_csv, to_xlsx
+from sync.validate import CHINA_TZ
 
 SESSION_COOKIE = "ts_session"
 LOGIN_COOKIE = "ts_login"
@@ -45,7 +46,6 @@ SESSION_S = 8 * 3600
 FIGURES_S = 60  # how long the work figures are reused (Dashboard._recent)
 _TOWNSHIP = re.compile(r"\d{9}")
 _GRID = re.compile(r"\d{12}")
-CHINA = timezone(timedelta(hours=8))
 
 STYLE = """
 body { font-family: "WenQuanYi Micro Hei", "Noto Sans CJK SC", sans-serif; margin: 0; color: #222; }
@@ -160,7 +160,7 @@ class Dashboard:
     def closure_history(self, days: int = 14) -> str:
         """The county's incident closure rate at the end of each of the last `days` days, as a
         chart (cases reported by then, and of those closed by then)."""
-        today = datetime.now(CHINA).date()
+        today = datetime.now(CHINA_TZ).date()
         span = [today - timedelta(days=n) for n in range(days - 1, -1, -1)]
         points = self._recent(f"history-{days}", lambda: self.hub.closure_history("incident", span))
         items = [(f"{d:%m-%d}（{closed}/{reported}）", 100.0 * closed / reported if reported else 0.0)
@@ -194,12 +194,12 @@ class Dashboard:
             return (["version", "name", "published_at", "stations"],
                     [[r["version"], r["name"], r["published_at"], r["stations"]]
                      for r in self.hub.schema_versions()])
-        report = self._recent("report", lambda: self.hub.report(now=datetime.now(CHINA)))
+        report = self._recent("report", lambda: self.hub.report(now=datetime.now(CHINA_TZ)))
         kinds = sorted(k for k in report["county"] if k != "base_data")
         measures = ("reported", "closed", "closure_rate", "overdue")
         places = [("county", report["county"]), *sorted(report["townships"].items())]
         if name == "volunteers":
-            month = datetime.now(CHINA).strftime("%Y-%m")
+            month = datetime.now(CHINA_TZ).strftime("%Y-%m")
             ledger = self._recent("points", self.hub.volunteer_points)
             entries = [e for e in ledger if e.day.startswith(month)]
             names = self.hub.names("volunteer", {e.volunteer for e in entries})
@@ -422,7 +422,7 @@ def _when(iso: str | None) -> str:
     """A stored UTC time as county IT reads it: Beijing time, to the second."""
     if not iso:
         return "—"
-    at = datetime.fromisoformat(iso).astimezone(CHINA)
+    at = datetime.fromisoformat(iso).astimezone(CHINA_TZ)
     return at.strftime("%Y-%m-%d %H:%M:%S")
 
 

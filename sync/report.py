@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
+
+from sync.validate import CHINA_TZ
 
 if TYPE_CHECKING:
     from sync.workflow import CaseState
@@ -48,4 +50,4 @@ def closure_over_time(states: Iterable[CaseState], closing_steps: set[str],
 
 
 def _day(at: str) -> date:
-    return datetime.fromisoformat(at).astimezone(timezone(timedelta(hours=8))).date()
+    return datetime.fromisoformat(at).astimezone(CHINA_TZ).date()
