@@ -117,6 +117,26 @@ CREATE TABLE conflicts (
 );
 CREATE INDEX conflicts_open ON conflicts (record_id) WHERE resolved_at IS NULL;
 
+-- Attachment bytes (photos, scans), content-addressed by SHA-256 and kept in chunks, each
+-- sealed with AES-256-GCM bound to (sha256, index): in this file, so litestream replicates
+-- them with the records. What a file is (its name, note, the record it belongs to) is an
+-- ordinary `attachment` record; this holds only the bytes and how far they have travelled.
+CREATE TABLE blobs (
+    sha256     TEXT PRIMARY KEY,           -- of the whole file, lower-case hex
+    size       INTEGER NOT NULL,
+    chunks     INTEGER NOT NULL,           -- how many chunks make the file (sync/attachments.py)
+    stored     INTEGER NOT NULL DEFAULT 0, -- chunks held here; = chunks when the file is whole
+    sent_at    TEXT,                       -- when the hub had every chunk (NULL: still to send)
+    wanted     INTEGER NOT NULL DEFAULT 0, -- a clerk asked for it: fetch at the next sync
+    created_at TEXT NOT NULL
+);
+CREATE TABLE blob_chunks (
+    sha256 TEXT NOT NULL,
+    idx    INTEGER NOT NULL,
+    data   BLOB NOT NULL,                  -- version || nonce || AES-GCM(chunk)
+    PRIMARY KEY (sha256, idx)
+) WITHOUT ROWID;
+
 ------------------------------------------------------------------------------------------------
 -- Definitions: the schema as data
 ------------------------------------------------------------------------------------------------
@@ -211,6 +231,15 @@ CREATE TABLE point_rules (
     since_version INTEGER NOT NULL DEFAULT 1
 );
 
+-- Which entities take attachments, how large and of which media types (checked on the station
+-- when a file is attached and again by the hub when its record arrives).
+CREATE TABLE attachment_rules (
+    entity        TEXT PRIMARY KEY REFERENCES schema_entities (name),
+    max_bytes     INTEGER NOT NULL,
+    types         TEXT NOT NULL,           -- JSON list of media types, e.g. ["image/jpeg"]
+    since_version INTEGER NOT NULL DEFAULT 1
+);
+
 CREATE TABLE code_tables (
     name          TEXT PRIMARY KEY,
     label_zh      TEXT NOT NULL,
@@ -247,7 +276,8 @@ INSERT INTO schema_entities (name, label_zh, label_en, module, scope_field, titl
     ('duty_post',    '护学岗岗点',   'School-gate post',     '4.8 校园及周边安全',               'grid', 'name',    11),
     ('duty_shift',   '护学岗班次',   'School-gate shift',    '4.8 校园及周边安全',               'grid', 'day',     12),
     ('incident_event', '事件处置记录', 'Incident step',      '4.6 社会治安',                     'grid', 'step',    13),
-    ('dispute_event',  '纠纷化解记录', 'Dispute step',       '4.7 矛盾纠纷排查化解',             'grid', 'step',    14);
+    ('dispute_event',  '纠纷化解记录', 'Dispute step',       '4.7 矛盾纠纷排查化解',             'grid', 'step',    14),
+    ('attachment',     '附件',         'Attachment',         '4.6 社会治安',                     'grid', 'name',    15);
 
 -- The record each of these belongs to: lists per parent, and one event history per case.
 UPDATE schema_entities SET parent_field = 'building' WHERE name = 'house';
@@ -256,6 +286,7 @@ UPDATE schema_entities SET parent_field = 'volunteer' WHERE name = 'checkin';
 UPDATE schema_entities SET parent_field = 'post' WHERE name = 'duty_shift';
 UPDATE schema_entities SET parent_field = 'incident' WHERE name = 'incident_event';
 UPDATE schema_entities SET parent_field = 'dispute' WHERE name = 'dispute_event';
+UPDATE schema_entities SET parent_field = 'record' WHERE name = 'attachment';
 
 INSERT INTO workflows (name, subject_entity, event_entity, label_zh, label_en) VALUES
     ('incident', 'incident', 'incident_event', '事件五步闭环', 'Five-step incident loop'),
@@ -558,4 +589,22 @@ INSERT INTO schema_fields
     ('duty_shift', 'phone',       7, 'text', '联系方式',   'Phone',       0, 1, 0, 'phone',     NULL, NULL, 50,   NULL, NULL, NULL, NULL),
     ('duty_shift', 'grid',        8, 'text', '所属网格',   'Grid',        1, 0, 0, 'grid_code', NULL, NULL, NULL, NULL, NULL, NULL, NULL),
     ('duty_shift', 'signed_in_at',  9, 'datetime', '签到时间', 'Signed in',  0, 0, 0, NULL,    NULL, NULL, NULL, NULL, NULL, NULL, NULL),
-    ('duty_shift', 'signed_out_at', 10, 'datetime', '签退时间', 'Signed out', 0, 0, 0, NULL,   NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+    ('duty_shift', 'signed_out_at', 10, 'datetime', '签退时间', 'Signed out', 0, 0, 0, NULL,   NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+    -- a file on a record (随手拍 photos, scanned agreements): its bytes are in `blobs`
+    ('attachment', 'record',        1, 'ref',     '所属记录', 'Belongs to',   1, 0, 0, NULL,        NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+    ('attachment', 'record_entity', 2, 'text',    '记录类型', 'Record type',  1, 0, 0, NULL,        NULL, NULL, 64,   NULL, NULL, NULL, NULL),
+    ('attachment', 'name',          3, 'text',    '文件名',   'File name',    1, 1, 0, NULL,        NULL, NULL, 200,  NULL, NULL, NULL, NULL),
+    ('attachment', 'media_type',    4, 'text',    '文件类型', 'Media type',   1, 0, 0, NULL,        NULL, NULL, 100,  NULL, NULL, NULL, NULL),
+    ('attachment', 'size',          5, 'integer', '大小（字节）', 'Size (bytes)', 1, 0, 0, NULL,    NULL, NULL, NULL, 1,    NULL, NULL, NULL),
+    ('attachment', 'sha256',        6, 'text',    'SHA-256',  'SHA-256',      1, 0, 0, 'sha256',    NULL, NULL, 64,   NULL, NULL, '文件内容的指纹', 'fingerprint of the content'),
+    ('attachment', 'note',          7, 'text',    '说明',     'Note',         0, 1, 0, NULL,        NULL, NULL, 500,  NULL, NULL, NULL, NULL),
+    ('attachment', 'original',      8, 'boolean', '原图',     'Original',     0, 0, 0, NULL,        NULL, NULL, NULL, NULL, NULL, '未缩小的原始照片', 'the photo as taken, not shrunk'),
+    ('attachment', 'grid',          9, 'text',    '所属网格', 'Grid',         1, 0, 0, 'grid_code', NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+
+-- Attachments: photos and scans on cases and their steps, up to 10 MiB each (after a photo is
+-- shrunk on the station).
+INSERT INTO attachment_rules (entity, max_bytes, types) VALUES
+    ('incident',       10485760, '["image/jpeg", "image/png", "application/pdf"]'),
+    ('incident_event', 10485760, '["image/jpeg", "image/png", "application/pdf"]'),
+    ('dispute',        10485760, '["image/jpeg", "image/png", "application/pdf"]'),
+    ('dispute_event',  10485760, '["image/jpeg", "image/png", "application/pdf"]');

@@ -454,6 +454,7 @@ def rejected_resend(obj: _Context, seq: int) -> None:
 
 
 # Command groups that live in their own modules register themselves on `main`.
+import station.cli_attachments  # noqa: E402
 import station.cli_backup  # noqa: E402
 import station.cli_cases  # noqa: E402
 import station.cli_duty  # noqa: E402

@@ -87,6 +87,11 @@ def _write_definitions(store: Store, old: Schema, new: Schema) -> None:
             "parent": v.parent, "position": i, "deprecated": int(v.deprecated),
             "since_version": 1 if v.code in before else new.version,
         } for i, v in enumerate(table.values) if before.get(v.code) != v], pk=("code_table", "code"))
+    for rule in new.attachments.values():
+        if old.attachments.get(rule.entity) != rule:
+            db.table("attachment_rules").upsert({
+                "entity": rule.entity, "max_bytes": rule.max_bytes, "types": json.dumps(list(rule.types)),
+                "since_version": new.version}, pk="entity")
 
 
 def _since(store: Store, table: str, name: str) -> int:

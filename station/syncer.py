@@ -22,6 +22,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from station import transfer
 from station.cases import Cases
 from station.schema_updates import apply_bundle
 from station.store import Store
@@ -46,7 +47,7 @@ class Progress:
     """Where a sync is, for a progress bar: the stage, changes done of how many (None while
     unknown: a pull learns its total only at the end), and bytes on the wire so far."""
 
-    stage: str  # "schema", "push" or "pull"
+    stage: str  # "schema", "push", "pull" or "files"
     done: int
     total: int | None
     bytes: int
@@ -65,6 +66,8 @@ class SyncResult:
     rejected: int
     batches: int
     pulled: int = 0
+    files_sent: int = 0  # attachments the hub now has whole (or had already)
+    files_fetched: int = 0
 
 
 def _fingerprint(pem: bytes) -> str:
@@ -343,8 +346,38 @@ def sync_once(store: Store, client: Client | None = None, report: Report = _sile
     update_schema(store, client)
     recover(store, client, report)
     pushed = push(store, client, report=report)
-    return SyncResult(pushed.pushed, pushed.rejected, pushed.batches,
-                      pull(store, client, report=report))
+    pulled = pull(store, client, report=report)
+    sent, fetched = move_files(store, client, report)
+    return SyncResult(pushed.pushed, pushed.rejected, pushed.batches, pulled,
+                      sent.files_done + sent.files_known, fetched.files_done)
+
+
+def move_files(store: Store, client: Client, report: Report = _silent
+               ) -> tuple[transfer.TransferResult, transfer.TransferResult]:
+    """After the records: attachments up, then those this station should hold down, within
+    the per-sync byte budget. Records written meanwhile go up between two chunks."""
+    budget = transfer.budget_of(store)
+
+    def progress(result: transfer.TransferResult) -> None:
+        report(Progress("files", len(result.chunks), None, client.bytes_sent + client.bytes_received))
+
+    sent = transfer.send(store, client, budget, between=records_first(store), report=progress)
+    return sent, transfer.fetch(store, client, budget, report=progress)
+
+
+def records_first(store: Store) -> transfer.Between:
+    """Push records written while a file is on its way, before its next chunk."""
+    busy = threading.Lock()
+
+    def between(client: Client) -> None:
+        waiting = store.conn.execute("SELECT 1 FROM changes WHERE receipt IS NULL"
+                                     " AND rejected IS NULL LIMIT 1").fetchone()
+        if waiting and busy.acquire(blocking=False):
+            try:
+                push(store, client)
+            finally:
+                busy.release()
+    return between
 
 
 # A kept connection idle longer than this is not trusted: a carrier's NAT may have forgotten

@@ -30,7 +30,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from sync.errors import SchemaError, TownshipError
-from sync.schema import FIELD_TYPES, CodeTable, CodeValue, EntityDef, FieldDef, Schema
+from sync.schema import FIELD_TYPES, AttachmentRule, CodeTable, CodeValue, EntityDef, FieldDef, Schema
 
 FORMAT = 1
 MAX_BUNDLE_BYTES = 1024 * 1024
@@ -363,7 +363,27 @@ def _rename_field(schema: Schema, op: dict[str, Any], where: str, version: int) 
     return _with_entity(schema, replace(entity, fields=fields, title_field=title))
 
 
+def _set_attachments(schema: Schema, op: dict[str, Any], where: str, version: int) -> Schema:
+    """Let an entity's records carry files, or change how large and of which types."""
+    from sync.attachments import KNOWN_TYPES, MAX_FILE_BYTES
+
+    entity = _entity(schema, op, where)
+    if entity.name == "attachment":
+        raise BundleError(where, "附件本身不能再带附件", "an attachment cannot carry attachments")
+    limit = op.get("max_bytes")
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_FILE_BYTES:
+        raise BundleError(where, f"max_bytes 应为 1 到 {MAX_FILE_BYTES} 的整数",
+                          f"max_bytes must be a whole number from 1 to {MAX_FILE_BYTES}")
+    types = op.get("types")
+    if not isinstance(types, list) or not types or not all(t in KNOWN_TYPES for t in types):
+        raise BundleError(where, f"types 应为非空列表，取值：{'、'.join(KNOWN_TYPES)}",
+                          f"types must be a non-empty list of {', '.join(KNOWN_TYPES)}")
+    rule = AttachmentRule(entity.name, limit, tuple(dict.fromkeys(types)))
+    return replace(schema, attachments={**schema.attachments, entity.name: rule})
+
+
 _OPS = {
+    "set_attachments": _set_attachments,
     "add_entity": _add_entity,
     "add_field": _add_field,
     "add_code_table": _add_code_table,

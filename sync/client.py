@@ -155,3 +155,32 @@ class Client:
                 and isinstance(b.get("signature"), str) for b in bundles):
             raise SyncError("县级平台返回的数据包列表格式不对", "the hub's bundle list is malformed")
         return bundles
+
+    # ------------------------------------------------------------------ attachments
+
+    def copy(self) -> Client:
+        """Another client for the same station and hub, on a connection of its own (a
+        transfer keeps two requests in flight, one per connection)."""
+        return Client(self.base, self.cert_path, self.station_id, self.key, self.clock_ms,
+                      self.timeout)
+
+    def missing_chunks(self, files: list[tuple[str, int]]) -> dict[str, list[int]]:
+        """For each (sha256, size): the chunks the hub still needs ([] when it has the file)."""
+        body = json.dumps({"files": [{"sha256": s, "size": n} for s, n in files]}).encode()
+        data = json.loads(self._send("POST", "/v1/files/missing", body,
+                                     headers={"Content-Type": "application/json"}))
+        missing = data.get("missing") if isinstance(data, dict) else None
+        if not isinstance(missing, dict) or not all(
+                isinstance(v, list) and all(isinstance(i, int) for i in v) for v in missing.values()):
+            raise SyncError("县级平台返回的附件状态格式不对", "the hub's answer about files is malformed")
+        return {str(k): [int(i) for i in v] for k, v in missing.items()}
+
+    def put_chunk(self, sha256: str, size: int, idx: int, data: bytes) -> bool:
+        """Send one chunk; True when the hub now has the whole file."""
+        reply = json.loads(self._send("PUT", f"/v1/files/{sha256}/{idx}?size={size}", data,
+                                      headers={"Content-Type": "application/octet-stream"}))
+        return bool(reply.get("complete"))
+
+    def attachment_chunk(self, record_id: str, idx: int) -> bytes:
+        """One chunk of the file an attachment record (in this station's scope) describes."""
+        return self._send("GET", f"/v1/attachments/{record_id}/{idx}")

@@ -203,5 +203,26 @@ def schema_list(home: Path, as_json: bool) -> None:
         _emit(row)
 
 
+@main.group()
+def attachment() -> None:
+    """Files stations attached to records (photos, scans), kept sealed at the hub."""
+
+
+@attachment.command("get")
+@click.argument("sha256")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="where to write the file (created readable by its owner only)")
+@click.pass_obj
+def attachment_get(home: Path, sha256: str, out: Path) -> None:
+    """Write out the file with this SHA-256, once the hub has it whole."""
+    import os
+
+    data = county.open_hub(home).blobs.read(sha256.strip().lower())
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    _emit({"sha256": sha256.strip().lower(), "size": len(data), "out": str(out)})
+
+
 if __name__ == "__main__":
     main()

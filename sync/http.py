@@ -5,6 +5,9 @@
     GET  /v1/pull?cursor=N&limit=M&schema=V[&pending=P&rejected=R], signed -> zstd JSON page
     GET  /, /login, /stations, /schema, /work, /export/…    the county dashboard (sync.dashboard)
     GET  /v1/schema?after=N, signed                           -> zstd JSON signed bundles
+    POST /v1/files/missing  JSON {files: [{sha256, size}]}, signed -> {missing: {sha256: [chunk…]}}
+    PUT  /v1/files/SHA256/CHUNK?size=N  the chunk's bytes, signed  -> {complete: bool}
+    GET  /v1/attachments/RECORD/CHUNK, signed                 -> a chunk of that record's file
     GET  /v1/health
 
 Every refusal is a 4xx with a JSON body {"error": reason, "message": one line zh (en)}.
@@ -28,6 +31,7 @@ from sync.errors import NotFound, TownshipError, ValidationError
 from sync.hub import Hub
 from sync.protocol import MAX_BODY_BYTES, compress, decode_push, encode_page, encode_results
 from sync.signing import AuthError
+from sync.storage import StationRow
 
 ZSTD = {"Content-Type": "application/json", "Content-Encoding": "zstd"}
 STATUS = {"unsigned": 401, "bad_signature": 401, "expired": 401, "replayed": 409,
@@ -88,6 +92,25 @@ def _whole(query: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+# Files a station may ask about in one request.
+MAX_FILES = 1000
+
+
+def _file_list(body: bytes) -> list[tuple[str, int]]:
+    """The (sha256, size) pairs of a /v1/files/missing body; the values are checked later."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        raise ValidationError("body", "json", "不是有效的 JSON", "not valid JSON") from None
+    items = data.get("files") if isinstance(data, dict) else None
+    if not isinstance(items, list) or len(items) > MAX_FILES or not all(
+            isinstance(i, dict) and isinstance(i.get("sha256"), str)
+            and isinstance(i.get("size"), int) and not isinstance(i.get("size"), bool) for i in items):
+        raise ValidationError("files", "shape", f"应为至多 {MAX_FILES} 个 {{sha256, size}} 的列表",
+                              f"must be a list of at most {MAX_FILES} {{sha256, size}} objects")
+    return [(i["sha256"], i["size"]) for i in items]
+
+
 def make_app(hub: Hub, home: Path) -> Starlette:
     async def health(request: Request) -> Response:
         return JSONResponse({"ok": True})
@@ -135,6 +158,32 @@ def make_app(hub: Hub, home: Path) -> Starlette:
         bundles = await run_in_threadpool(hub.bundles, after)
         return Response(compress({"bundles": bundles}), headers=ZSTD)
 
+    async def signed(request: Request, body: bytes = b"") -> StationRow:
+        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return await run_in_threadpool(hub.authenticate, dict(request.headers), request.method,
+                                       path, body)
+
+    async def files_missing(request: Request) -> Response:
+        body = await _body(request)
+        station = await signed(request, body)
+        wanted = _file_list(body)
+        missing = await run_in_threadpool(hub.blobs.missing, station.id, wanted)
+        return JSONResponse({"missing": missing})
+
+    async def file_chunk(request: Request) -> Response:
+        body = await _body(request)
+        station = await signed(request, body)
+        size = _whole(request.query_params, "size", 0)
+        complete = await run_in_threadpool(hub.blobs.put, station.id, request.path_params["sha"],
+                                           size, request.path_params["idx"], body)
+        return JSONResponse({"complete": complete})
+
+    async def attachment_chunk(request: Request) -> Response:
+        station = await signed(request)
+        data = await run_in_threadpool(hub.attachment_chunk, station, request.path_params["record"],
+                                       request.path_params["idx"])
+        return Response(data, media_type="application/octet-stream")
+
     return Starlette(routes=[
         *routes(Dashboard(hub, home)),
         Route("/v1/health", health),
@@ -142,6 +191,9 @@ def make_app(hub: Hub, home: Path) -> Starlette:
         Route("/v1/push", _guarded(push), methods=["POST"]),
         Route("/v1/pull", _guarded(pull), methods=["GET"]),
         Route("/v1/schema", _guarded(schema), methods=["GET"]),
+        Route("/v1/files/missing", _guarded(files_missing), methods=["POST"]),
+        Route("/v1/files/{sha}/{idx:int}", _guarded(file_chunk), methods=["PUT"]),
+        Route("/v1/attachments/{record}/{idx:int}", _guarded(attachment_chunk), methods=["GET"]),
     ])
 
 

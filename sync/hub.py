@@ -22,10 +22,12 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from sync import attachments as files
 from sync import clock as hlc
 from sync import merge
+from sync.blob_store import BlobStore
 from sync.bundle import Bundle, Rename, check_bundle, parse_bundle, sign_bundle, upcast_fields
-from sync.errors import SchemaError, TownshipError, ValidationError
+from sync.errors import NotFound, SchemaError, TownshipError, ValidationError
 from sync.points import LedgerEntry, ledger
 from sync.protocol import Entering, PullPage, PushBatch, Result, WireChange
 from sync.report import case_summary
@@ -66,6 +68,7 @@ class Hub:
         self.storage = storage
         self.sealer = Sealer(data_key)
         self.clock = clock
+        self.blobs = BlobStore(storage, self.sealer, clock.iso)
         # Every version's schema: a change is validated by the rules it was captured under,
         # so an old station's change is never refused for being old (docs/SCHEMA.md).
         self.schemas: dict[int, Schema] = {schema.version: schema}
@@ -272,6 +275,8 @@ class Hub:
         if change.op in ("add", "update"):
             validate_record(entity, change.fields, schema, today=self.clock.today(),
                             partial=change.op == "update")
+        if change.entity == files.ENTITY and change.op == "add":
+            files.check_record(schema, change.fields)
 
     @staticmethod
     def _check_against(station: StationRow, change: WireChange,
@@ -308,6 +313,21 @@ class Hub:
         newest = max(v.clock for s in state.values() for v in s.versions)
         return (change.entity, change.grid, self.sealer.seal_value(raw, change.record.encode()),
                 merge.is_deleted(state), newest)
+
+    # ------------------------------------------------------------------ attachments
+
+    def attachment_chunk(self, station: StationRow, record_id: str, idx: int) -> bytes:
+        """A chunk of the file an attachment record in the station's scope describes: a
+        station fetches only files of records it may see, and only by their record."""
+        with self.storage.transaction() as tx:
+            found = tx.records_by_id([record_id]).get(record_id)
+        if found is None or found[0] != files.ENTITY or found[3]:
+            raise NotFound(f"县级平台没有附件记录 {record_id}", f"the hub has no attachment {record_id}")
+        if not station.in_scope(found[1]):
+            raise AuthError("out_of_scope", "该附件不在本站范围内",
+                            "that attachment is outside this station's scope")
+        values = _current(self.sealer.open_value(found[2], record_id.encode()))
+        return self.blobs.chunk(str(values["sha256"]), idx)
 
     # ------------------------------------------------------------------ pull and export
 
@@ -373,12 +393,12 @@ class Hub:
                 wf = by_event[entity]
                 raw = self.sealer.open_value(sealed_state, record_id.encode())
                 parent = self.schema.entity(entity).parent_field or wf.subject_entity
-                value = {n: json.loads(vs[-1][2]) for n, vs in raw.items()}
+                value = _current(raw)
                 clock = min(v[0] for vs in raw.values() for v in vs)
                 events.setdefault(wf.name, {}).setdefault(str(value.get(parent)), []).append(
                     StepEvent(record_id, str(value.get("step")), clock, str(value.get("at")),
                               value.get("department")))
-            else:
+            elif entity != files.ENTITY:  # files are not base data
                 counts.setdefault(township, {})[entity] = counts.setdefault(township, {}).get(entity, 0) + 1
         return events, subjects, counts
 
@@ -399,8 +419,7 @@ class Hub:
         for record_id, entity, _grid, sealed, deleted in rows:
             if deleted:
                 continue
-            raw = self.sealer.open_value(sealed, record_id.encode())
-            value = {n: json.loads(vs[-1][2]) for n, vs in raw.items()}
+            value = _current(self.sealer.open_value(sealed, record_id.encode()))
             if entity == "checkin" and value.get(parent) and value.get("day"):
                 checkins.append((str(value[parent]), str(value["day"]), record_id))
             elif entity == "incident" and value.get("volunteer") and record_id in accepted_on:
@@ -478,8 +497,8 @@ class Hub:
         for record_id, ent, _grid, sealed_state, deleted in rows:
             if deleted:
                 continue
-            raw = self.sealer.open_value(sealed_state, record_id.encode())
-            values = {name: json.loads(vs[-1][2]) for name, vs in raw.items()
+            values = {name: value for name, value in
+                      _current(self.sealer.open_value(sealed_state, record_id.encode())).items()
                       if not name.startswith("_")}
             yield {"id": record_id, "entity": ent,
                    "fields": {k: v for k, v in values.items() if v is not None}}
@@ -531,6 +550,11 @@ class _PushWork:
             entity, grid, state, deleted, newest = self.records[record_id]
             return entity, grid, state, int(deleted), newest
         return self.stored.get(record_id)
+
+
+def _current(raw: dict[str, Any]) -> dict[str, Any]:
+    """A record's values from its opened merge state: each field's winning version."""
+    return {name: json.loads(versions[-1][2]) for name, versions in raw.items()}
 
 
 def _version(v: merge.Version) -> dict[str, Any]:

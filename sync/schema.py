@@ -164,12 +164,22 @@ class PointRule:
 
 
 @dataclass(frozen=True)
+class AttachmentRule:
+    """Files an entity's records may carry: at most `max_bytes` each, of these media types."""
+
+    entity: str
+    max_bytes: int
+    types: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Schema:
     version: int
     entities: Mapping[str, EntityDef]
     code_tables: Mapping[str, CodeTable] = field(default_factory=dict)
     workflows: Mapping[str, WorkflowDef] = field(default_factory=dict)
     point_rules: Mapping[str, PointRule] = field(default_factory=dict)
+    attachments: Mapping[str, AttachmentRule] = field(default_factory=dict)
 
     def workflow(self, name: str) -> WorkflowDef:
         try:
@@ -229,8 +239,11 @@ def load_schema(conn: sqlite3.Connection) -> Schema:
     }
     rules = {r["name"]: PointRule(r["name"], r["label_zh"], r["label_en"], r["points"])
              for r in _rows(conn, "SELECT * FROM point_rules ORDER BY name")}
+    attachments = {r["entity"]: AttachmentRule(r["entity"], int(r["max_bytes"]),
+                                               tuple(json.loads(r["types"])))
+                   for r in _rows(conn, "SELECT * FROM attachment_rules ORDER BY entity")}
     return Schema(version=version, entities=entities, code_tables=tables,
-                  workflows=_load_workflows(conn), point_rules=rules)
+                  workflows=_load_workflows(conn), point_rules=rules, attachments=attachments)
 
 
 def _load_workflows(conn: sqlite3.Connection) -> dict[str, WorkflowDef]:

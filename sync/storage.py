@@ -93,6 +93,21 @@ CREATE TABLE IF NOT EXISTS accounts (
     password   TEXT NOT NULL,
     created_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS blobs (
+    sha256       TEXT PRIMARY KEY,
+    size         BIGINT NOT NULL,
+    chunks       INTEGER NOT NULL,
+    complete     INTEGER NOT NULL DEFAULT 0,
+    station      TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    completed_at TEXT
+);
+CREATE TABLE IF NOT EXISTS blob_chunks (
+    sha256 TEXT NOT NULL,
+    idx    INTEGER NOT NULL,
+    data   {blob} NOT NULL,
+    PRIMARY KEY (sha256, idx)
+);
 CREATE TABLE IF NOT EXISTS web_sessions (
     token_hash TEXT PRIMARY KEY,
     account    TEXT NOT NULL,
@@ -275,6 +290,37 @@ class Tx:
         self._run("INSERT INTO nonces (station, nonce, time_ms) VALUES (?, ?, ?)",
                   (station, nonce, time_ms))
         return True
+
+    # -- attachment bytes (sealed chunks, addressed by the file's SHA-256)
+    def blob(self, sha256: str) -> tuple[int, int, bool] | None:
+        """(size, chunks, complete) of a file the hub knows, locked for this transaction."""
+        found = self.rows(self.blob_sql(), (sha256,))
+        return (int(found[0][0]), int(found[0][1]), bool(found[0][2])) if found else None
+
+    def blob_sql(self) -> str:
+        return "SELECT size, chunks, complete FROM blobs WHERE sha256 = ?"
+
+    def add_blob(self, sha256: str, size: int, chunks: int, station: str, now: str) -> None:
+        self._run("INSERT INTO blobs (sha256, size, chunks, station, created_at) VALUES (?, ?, ?, ?, ?)"
+                  " ON CONFLICT (sha256) DO NOTHING", (sha256, size, chunks, station, now))
+
+    def blob_chunk_indexes(self, sha256: str) -> set[int]:
+        return {int(i) for (i,) in self.rows("SELECT idx FROM blob_chunks WHERE sha256 = ?", (sha256,))}
+
+    def put_blob_chunk(self, sha256: str, idx: int, sealed: bytes) -> bool:
+        """Keep a chunk; False when it was already held (a resend)."""
+        return bool(self._run("INSERT INTO blob_chunks (sha256, idx, data) VALUES (?, ?, ?)"
+                              " ON CONFLICT (sha256, idx) DO NOTHING", (sha256, idx, sealed)).rowcount)
+
+    def blob_chunk(self, sha256: str, idx: int) -> bytes | None:
+        found = self.rows("SELECT data FROM blob_chunks WHERE sha256 = ? AND idx = ?", (sha256, idx))
+        return bytes(found[0][0]) if found else None
+
+    def complete_blob(self, sha256: str, now: str) -> None:
+        self._run("UPDATE blobs SET complete = 1, completed_at = ? WHERE sha256 = ?", (now, sha256))
+
+    def drop_blob_chunks(self, sha256: str) -> None:
+        self._run("DELETE FROM blob_chunks WHERE sha256 = ?", (sha256,))
 
     # -- changes and records
     def receipts_of(self, station: str, seqs: Sequence[int]) -> dict[int, int]:

@@ -22,6 +22,10 @@ class _PgTx(Tx):
     def record_sql(self) -> str:
         return super().record_sql() + " FOR UPDATE"
 
+    def blob_sql(self) -> str:
+        # Two chunks of one file arriving together must not both count the other as missing.
+        return super().blob_sql() + " FOR UPDATE"
+
 
 # Connections per hub process. PostgreSQL allows 100 in all by default, shared by every hub
 # worker and every tool; a request thread waits for a free connection instead of opening one
@@ -62,7 +66,7 @@ class PostgresStorage(Storage):
 
     def migrate(self) -> None:
         with self._connection() as conn, conn.transaction():
-            conn.execute(SCHEMA.format(serial="BIGSERIAL").encode())
+            conn.execute(SCHEMA.format(serial="BIGSERIAL", blob="BYTEA").encode())
 
     @contextmanager
     def transaction(self, push: bool = False) -> Iterator[Tx]:

@@ -29,7 +29,7 @@ class SqliteStorage(Storage):
 
     def migrate(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn().executescript(SCHEMA.format(serial="INTEGER"))
+        self._conn().executescript(SCHEMA.format(serial="INTEGER", blob="BLOB"))
 
     @contextmanager
     def transaction(self, push: bool = False) -> Iterator[Tx]:

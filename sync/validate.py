@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from typing import TypeGuard
 
+from sync.attachments import check_sha256
 from sync.errors import SchemaError, ValidationError
 from sync.schema import CodeTable, EntityDef, FieldDef, Schema
 
@@ -284,6 +285,8 @@ def _apply_rule(f: FieldDef, text: str, today: date) -> str:
         return normalise_phone(text, field=f.name)
     if rule in _AREA_DIGITS:
         return _area_code(f, text, rule)
+    if rule == "sha256":
+        return check_sha256(text.lower(), f.name)
     if rule == "time_of_day":
         if not _TIME_OF_DAY.fullmatch(text):
             raise ValidationError(f.name, rule, "时间格式应为 HH:MM（24 小时制）",
