@@ -31,7 +31,7 @@ from .hubserver import HubServer
 from .test_sync_e2e import county_cli, enroll
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
-from netem import Link, Profile  # noqa: E402
+from netem import Link, Profile
 
 
 def noise_image(path: Path, width: int, height: int, fmt: str = "PNG", seed: int = 1) -> bytes:
