@@ -390,7 +390,8 @@ def sync(obj: _Context, mode: str) -> None:
     result = sync_once(store)
     _emit({"pushed": result.pushed, "rejected": result.rejected, "batches": result.batches,
            "pulled": result.pulled, "pending": store.status()["pending"],
-           "conflicts": store.status()["conflicts"]})
+           "conflicts": store.status()["conflicts"], "files_sent": result.files_sent,
+           "files_fetched": result.files_fetched, "files_pending": store.status()["files_pending"]})
 
 
 @main.group()

@@ -13,7 +13,9 @@ from station.volunteers import Volunteers
 from sync.report import case_summary
 
 # Entities that record work rather than base data (reported under their own headings).
-_WORK = {"incident", "incident_event", "dispute", "dispute_event", "checkin", "duty_shift"}
+# Not base data: casework, and the files attached to records.
+_WORK = {"incident", "incident_event", "dispute", "dispute_event", "checkin", "duty_shift",
+         "attachment"}
 
 
 def report(store: Store) -> dict[str, Any]:

@@ -562,6 +562,8 @@ class Store:
             "rejected": one("SELECT count(*) FROM changes WHERE rejected IS NOT NULL"
                             " AND resent_as IS NULL").fetchone()[0],
             "conflicts": one("SELECT count(*) FROM conflicts WHERE resolved_at IS NULL").fetchone()[0],
+            # Attachments whose bytes have not all reached the hub yet.
+            "files_pending": one("SELECT count(*) FROM blobs WHERE sent_at IS NULL").fetchone()[0],
             "last_sync": settings.get("last_sync"),
             "last_receipt": settings.get("last_receipt"),
             "enrolled": "hub_url" in settings,

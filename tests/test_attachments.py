@@ -8,7 +8,10 @@ import io
 import json
 import os
 import random
+import re
 import sys
+import threading
+import time
 from contextlib import suppress
 from pathlib import Path
 
@@ -19,8 +22,9 @@ from station import synthetic, transfer
 from station.attachments import Attachments
 from station.cases import Cases
 from station.store import Store
-from station.syncer import client_for, push, sync_once
+from station.syncer import client_for, push, records_first, sync_once
 from sync import attachments as files
+from sync import county
 from sync.bundle import BundleError, check_bundle, parse_bundle
 from sync.client import Client
 from sync.errors import SyncError, ValidationError
@@ -28,7 +32,9 @@ from sync.schema import v1_schema
 
 from .conftest import GRID, Cli
 from .hubserver import HubServer
+from .test_backup import Replication, restore
 from .test_sync_e2e import county_cli, enroll
+from .torture.test_security import hub_database_files
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 from netem import Link, Profile
@@ -284,3 +290,84 @@ def test_a_cut_transfer_resumes_at_the_next_missing_chunk(sqlite_hub: HubServer,
     county_cli(sqlite_hub.home, "attachment", "get", hashlib.sha256(scan.read_bytes()).hexdigest(),
                "--out", str(out))
     assert out.read_bytes() == scan.read_bytes()
+
+
+def byte_runs(data: bytes, run: int = 32, count: int = 64) -> list[bytes]:
+    """`count` runs of `run` bytes spread over a file: any of them found elsewhere means the
+    file's bytes are there in clear."""
+    step = max(1, (len(data) - run) // count)
+    return [data[i:i + run] for i in range(0, len(data) - run, step)][:count]
+
+
+def found_runs(roots: list[Path], runs: list[bytes]) -> dict[str, int]:
+    pattern = re.compile(b"|".join(re.escape(r) for r in runs))
+    found: dict[str, int] = {}
+    for root in roots:
+        for path in [root] if root.is_file() else root.rglob("*"):
+            if path.is_file() and (hits := len(pattern.findall(path.read_bytes()))):
+                found[str(path)] = hits
+    return found
+
+
+def test_no_run_of_a_files_bytes_is_in_clear_on_the_station_its_replica_or_the_hub(
+        cli: Cli, hub_database: str, tmp_path: Path) -> None:
+    began = time.time()
+    county.init(tmp_path / "county", hub_database)
+    hub = HubServer(tmp_path / "county").start()
+    replica = tmp_path / "usb" / "replica"
+    photo = tmp_path / "photo.png"
+    data = noise_image(photo, 500, 400, seed=9)
+    try:
+        enroll(cli, hub)
+        cli.json("backup", "setup", "--replica", str(replica))
+        running = Replication(cli)
+        case = cli("incident", "new", "--json", json.dumps(
+            {"category": "01", "title": "占道经营", "grid": GRID})).stdout.strip()
+        assert cli.json("attach", "incident", case, str(photo))["sha256"] == hashlib.sha256(data).hexdigest()
+        assert cli.json("sync")["files_sent"] == 1
+        running.caught_up()
+        running.crash()
+        restore(cli, replica, tmp_path / "restored")
+        copy = tmp_path / "from-hub.png"
+        county_cli(hub.home, "attachment", "get", hashlib.sha256(data).hexdigest(), "--out", str(copy))
+        assert copy.read_bytes() == data
+    finally:
+        hub.stop()
+    runs = byte_runs(data)
+    roots = [Path(cli.env["STATION_HOME"]), replica, tmp_path / "restored", hub.home,
+             *hub_database_files(hub_database, began)]
+    assert found_runs(roots, runs) == {}
+    assert found_runs([photo, copy], runs)  # the scan can see: the file itself is clear
+
+
+def test_records_written_while_a_photo_travels_reach_the_hub_before_it(
+        sqlite_hub: HubServer, tmp_path: Path) -> None:
+    cli = _station(tmp_path, "busy", sqlite_hub)
+    photo = tmp_path / "scan.pdf"
+    photo.write_bytes(b"%PDF-1.4\n" + random.Random(5).randbytes(700_000))
+    store = _open(cli)
+    try:
+        Attachments(store).attach("incident", incident(store), photo)
+        base = client_for(store)
+        push(store, base)
+        people = list(synthetic.people(100, [GRID], seed=8))
+        # 100 KB/s: the file takes about seven seconds; the people are written meanwhile.
+        with Link(Profile("slow", 100_000, 0.05, 0), ("127.0.0.1", sqlite_hub.port)) as link:
+            client = Client(f"https://127.0.0.1:{link.port}", base.cert_path, store.station_id,
+                            base.key)
+            moving = threading.Thread(target=transfer.send, args=(
+                store, client, transfer.Budget(None)), kwargs={"between": records_first(store)})
+            moving.start()
+            time.sleep(1.0)
+            assert Attachments(store).to_send(), "the file went too fast to test this"
+            store.add_many("person", people)
+            moving.join(timeout=60)
+        assert Attachments(store).to_send() == [] and store.status()["pending"] == 0
+    finally:
+        store.close()
+    hub = county.open_hub(sqlite_hub.home)
+    with hub.storage.transaction() as tx:
+        (completed,) = tx.rows("SELECT completed_at FROM blobs")[0]
+        (last_person,) = tx.rows("SELECT max(received_at) FROM changes WHERE entity = 'person'")[0]
+        (people_at_hub,) = tx.rows("SELECT count(*) FROM changes WHERE entity = 'person'")[0]
+    assert people_at_hub == 100 and last_person < completed, (last_person, completed)

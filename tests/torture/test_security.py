@@ -48,6 +48,22 @@ def scan(roots: list[Path], secrets: list[str]) -> dict[str, list[str]]:
     return found
 
 
+def hub_database_files(hub_database: str, since: float) -> list[Path]:
+    """The files the hub's database wrote: SQLite's file, -wal and -shm; or PostgreSQL's
+    files of this database, its write-ahead log and shared catalogs written since `since`
+    (the other databases on the server are not the hub's)."""
+    if hub_database.startswith("sqlite"):
+        db = Path(hub_database.removeprefix("sqlite:///"))
+        return list(db.parent.glob(db.name + "*"))
+    with psycopg.connect(hub_database, autocommit=True) as conn:
+        conn.execute("CHECKPOINT")  # what the hub wrote is now in the table files too
+        data = Path(str(conn.execute("SHOW data_directory").fetchone()[0]))  # type: ignore[index]
+        oid = conn.execute("SELECT oid FROM pg_database WHERE datname = current_database()"
+                           ).fetchone()[0]  # type: ignore[index]
+    return [p for root in (data / "base" / str(oid), data / "pg_wal", data / "global")
+            for p in root.rglob("*") if p.is_file() and p.stat().st_mtime >= since - 1]
+
+
 def test_nothing_personal_in_clear_anywhere_the_system_writes(
         cli: Cli, hub_database: str, tmp_path: Path, figures: Callable[..., None]) -> None:
     began = time.time()
@@ -84,23 +100,9 @@ def test_nothing_personal_in_clear_anywhere_the_system_writes(
     finally:
         hub.stop()
     roots = [Path(cli.env["STATION_HOME"]), replica, tmp_path / "restored", logs, hub.home]
-    pg_files = 0
-    if hub_database.startswith("sqlite"):
-        db = Path(hub_database.removeprefix("sqlite:///"))
-        roots += [p for p in db.parent.glob(db.name + "*")]  # the file, its -wal and -shm
-    else:
-        with psycopg.connect(hub_database, autocommit=True) as conn:
-            conn.execute("CHECKPOINT")  # what the hub wrote is now in the table files too
-            data = Path(str(conn.execute("SHOW data_directory").fetchone()[0]))  # type: ignore[index]
-            oid = conn.execute("SELECT oid FROM pg_database WHERE datname = current_database()"
-                               ).fetchone()[0]  # type: ignore[index]
-        # This database's files, the write-ahead log and the shared catalogs (the others'
-        # databases are not the hub's).
-        # Only files written since this test began can hold its values.
-        pg = [p for root in (data / "base" / str(oid), data / "pg_wal", data / "global")
-              for p in root.rglob("*") if p.is_file() and p.stat().st_mtime >= began - 1]
-        roots += pg
-        pg_files = len(pg)
+    database_files = hub_database_files(hub_database, began)
+    roots += database_files
+    pg_files = 0 if hub_database.startswith("sqlite") else len(database_files)
     assert scan(roots, secrets) == {}
     # The scan can see: the grid code is stored clear on purpose, and the source file is clear.
     assert scan(roots[5:], [GRID]) and scan([source], secrets[:4])
