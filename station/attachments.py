@@ -232,12 +232,11 @@ class Attachments:
         `only`: just that attachment."""
         own_open = self._own_open_cases()
         out: dict[str, tuple[str, str, int]] = {}
-        for rid, owner, clear, stored, chunks, wanted in self.store.conn.execute(
-                "SELECT r.id, r.owner, r.clear, b.stored, b.chunks, b.wanted FROM records r"
+        for rid, owner, clear, wanted in self.store.conn.execute(
+                "SELECT r.id, r.owner, r.clear, b.wanted FROM records r"
                 " LEFT JOIN blobs b ON b.sha256 = json_extract(r.clear, '$.sha256')"
-                " WHERE r.entity = ? AND r.deleted = 0 ORDER BY r.id", (files.ENTITY,)):
-            if chunks is not None and stored == chunks:
-                continue
+                " WHERE r.entity = ? AND r.deleted = 0 AND (b.chunks IS NULL OR b.stored < b.chunks)"
+                " ORDER BY r.id", (files.ENTITY,)):
             fields = json.loads(clear)
             sha, size = str(fields["sha256"]), int(fields["size"])
             if only is not None and rid != only:

@@ -83,6 +83,8 @@ def _pump(jobs: list[_Job], client: Client, budget: Budget, result: TransferResu
           done: Callable[[str], None], between: Between | None = None,
           retries: int = RETRIES, report: Callable[[TransferResult], None] | None = None) -> None:
     """Run the jobs on WORKERS connections; raise the error that stopped them, if any."""
+    if not jobs:
+        return
     todo: queue.SimpleQueue[_Job] = queue.SimpleQueue()
     for job in jobs:
         todo.put(job)

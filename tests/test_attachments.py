@@ -371,3 +371,28 @@ def test_records_written_while_a_photo_travels_reach_the_hub_before_it(
         (last_person,) = tx.rows("SELECT max(received_at) FROM changes WHERE entity = 'person'")[0]
         (people_at_hub,) = tx.rows("SELECT count(*) FROM changes WHERE entity = 'person'")[0]
     assert people_at_hub == 100 and last_person < completed, (last_person, completed)
+
+
+def test_county_it_lets_another_entity_take_files_with_a_bundle(sqlite_hub: HubServer,
+                                                                 tmp_path: Path) -> None:
+    cli = _station(tmp_path, "bundle", sqlite_hub)
+    person = cli("add", "person", "--json", json.dumps(next(synthetic.people(1, [GRID], seed=2)),
+                                                       ensure_ascii=False)).stdout.strip()
+    photo = tmp_path / "face.jpg"
+    noise_image(photo, 300, 400, "JPEG")
+    assert "person records take no attachments" in cli("attach", "person", person, str(photo),
+                                                       ok=False).stderr
+    bundle = tmp_path / "0002-person-photo.json"
+    bundle.write_text(json.dumps({
+        "format": 1, "version": 2, "name": "person-photo", "summary_zh": "实有人口可附照片",
+        "summary_en": "People may carry a photo",
+        "operations": [{"op": "set_attachments", "entity": "person", "max_bytes": 200_000,
+                        "types": ["image/jpeg"]}]}, ensure_ascii=False))
+    county_cli(sqlite_hub.home, "schema", "push", str(bundle))
+    cli.json("sync")
+    stored = cli.json("attach", "person", person, str(photo))
+    assert stored["media_type"] == "image/jpeg"
+    pdf = tmp_path / "form.pdf"
+    pdf.write_bytes(b"%PDF-1.4\n" + os.urandom(1000))
+    assert "allowed: JPEG" in cli("attach", "person", person, str(pdf), ok=False).stderr
+    assert cli.json("sync")["files_sent"] == 1
