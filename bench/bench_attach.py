@@ -56,11 +56,12 @@ def make_photo(path: Path, target: int, seed: int) -> bytes:
     def jpeg(height: int) -> bytes:
         image = Image.frombytes("RGB", (1600, height), rng.randbytes(1600 * height * 3))
         out = io.BytesIO()
-        image.save(out, "JPEG", quality=75)
+        image.save(out, "JPEG", quality=90)
         return out.getvalue()
 
-    per_row = len(jpeg(100)) / 100
-    data = jpeg(min(1600, max(1, round(target / per_row))))
+    height = max(1, round(target / (len(jpeg(100)) / 100)))
+    data = jpeg(min(1600, height))
+    data = jpeg(min(1600, max(1, round(height * target / len(data)))))  # a second, closer guess
     path.write_bytes(data)
     return data
 

@@ -10,7 +10,7 @@ from station.attachments import Attachments, open_with_viewer
 from station.cli import _Context, _emit, main
 from station.store import Store
 from sync import attachments as files
-from sync.errors import HubUnreachable, NotFound, ValidationError
+from sync.errors import ValidationError
 
 
 @main.command()
@@ -46,28 +46,11 @@ def attachment() -> None:
 
 
 def _here(store: Store, attachment_id: str) -> str:
-    """The attachment's SHA-256 once its bytes are here: fetched now when the hub can be
-    reached, or else asked for at the next sync (and said so)."""
-    from station import transfer
-    from station.syncer import client_for
+    """The attachment's SHA-256 once its bytes are here (see `station.syncer.fetch_now`)."""
+    from station.syncer import fetch_now
 
-    attachments = Attachments(store)
-    info = attachments.get(attachment_id)
-    if not info["arrived"]:
-        try:
-            result = transfer.fetch(store, client_for(store), transfer.Budget(None),
-                                    only=attachment_id, retries=2)
-        except HubUnreachable:
-            attachments.want(attachment_id)
-            raise NotFound("附件还不在本站，且连不上县级平台：下次同步时会取回",
-                           "the attachment is not here and the hub cannot be reached: it will be"
-                           " fetched at the next sync") from None
-        if result.refused:
-            attachments.want(attachment_id)
-            raise NotFound(f"县级平台暂时给不出这个附件：{next(iter(result.refused.values()))}",
-                           "the hub cannot give this attachment yet; it will be tried again at the"
-                           " next sync")
-    return str(info["sha256"])
+    fetch_now(store, attachment_id)
+    return str(Attachments(store).get(attachment_id)["sha256"])
 
 
 @attachment.command("get")

@@ -23,12 +23,13 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from station import transfer
+from station.attachments import Attachments
 from station.cases import Cases
 from station.schema_updates import apply_bundle
 from station.store import Store
 from station.writes import Writes, was_ad
 from sync.client import Client, fetch_certificate
-from sync.errors import SyncError, ValidationError
+from sync.errors import NotFound, SyncError, ValidationError
 from sync.protocol import MAX_CHANGES, PullPage, PushBatch, Result, WireChange
 from sync.seal import field_ad
 
@@ -363,6 +364,29 @@ def move_files(store: Store, client: Client, report: Report = _silent
 
     sent = transfer.send(store, client, budget, between=records_first(store), report=progress)
     return sent, transfer.fetch(store, client, budget, report=progress)
+
+
+def fetch_now(store: Store, attachment_id: str) -> None:
+    """Bring one attachment here from the hub now: a clerk opened it. When it cannot come —
+    the hub out of reach, the station not enrolled, the file not whole at the hub yet — it
+    is asked for at the next sync, and NotFound says so and why."""
+    attachments = Attachments(store)
+    if attachments.get(attachment_id)["arrived"]:
+        return
+    try:
+        result = transfer.fetch(store, client_for(store), transfer.Budget(None),
+                                only=attachment_id, retries=2)
+    except SyncError as exc:
+        why_zh, why_en = exc.zh, exc.en
+    else:
+        if attachments.get(attachment_id)["arrived"]:
+            return
+        refused = next(iter(result.refused.values()), None)
+        why_zh, why_en = (refused.zh, refused.en) if refused else (
+            "县级平台还没有收齐这个文件", "the hub does not have the whole file yet")
+    attachments.want(attachment_id)
+    raise NotFound(f"附件还不在本站，下次同步时取回（{why_zh}）",
+                   f"not here yet; it will be fetched at the next sync ({why_en})")
 
 
 def records_first(store: Store) -> transfer.Between:

@@ -65,7 +65,7 @@ class TransferResult:
     requests: int = 0  # chunk requests made, failed ones included
     bytes: int = 0  # chunk bytes moved (acknowledged)
     over_budget: bool = False
-    refused: dict[str, str] = field(default_factory=dict)  # sha256 -> the hub's reason
+    refused: dict[str, SyncError] = field(default_factory=dict)  # sha256 -> the hub's reason
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ def _pump(jobs: list[_Job], client: Client, budget: Budget, result: TransferResu
                 if not exc.retryable:  # refused: this file stops, the others go on
                     with lock:
                         skip.add(job.sha256)
-                        result.refused[job.sha256] = str(exc)
+                        result.refused[job.sha256] = exc
                     continue
                 todo.put(job)
                 failures += 1

@@ -117,6 +117,9 @@ def check_record(schema: Schema, fields: Mapping[str, Any]) -> None:
 
 
 def megabytes(size: int) -> str:
+    """A file's size as a clerk reads it: bytes, KB or MB."""
+    if size < 1024:
+        return f"{size} B"
     if size < 1024 * 1024:
         return f"{size / 1024:.0f} KB"
     return f"{size / (1024 * 1024):.1f} MB"

@@ -79,3 +79,17 @@ def test_the_dashboard_benchmark_runs_on_a_county_home(tmp_path: Path) -> None:
     assert figures["records"] == 0
     for name in ("work_page_first_s", "work_page_within_a_minute_s", "stations_page_s"):
         assert figures[name] >= 0, name
+
+
+def test_attachment_benchmark_runs_through_a_bad_link(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "bench_attach.py"), "--profile", "rural-4G",
+         "--photo-mb", "0.2", "--records", "10", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=300, check=True)
+    figures = json.loads(result.stdout)
+    alone, behind = figures["alone"], figures["behind"]
+    assert alone["photo_bytes"] > 150_000 and alone["chunk_requests"] >= alone["chunks"]
+    assert alone["seconds"] > alone["floor_seconds"] > 0
+    assert 0 < figures["clean"]["wire_overhead"] < 0.1
+    assert behind["queued_before_photo"] == 10
+    assert behind["queued_last_at_s"] < behind["photo_done_at_s"]

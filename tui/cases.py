@@ -1,7 +1,7 @@
 """Incidents and disputes: the open cases with their step and the nearest deadline under
 the 1/3/5-minute rule (counting down every second), a new case from the schema's form, and a
-case's screen — its timeline, its deadlines, and only the moves the workflow allows from
-where it stands, each on a number key."""
+case's screen — its timeline, its deadlines, how many files it has (`f` lists them), and
+only the moves the workflow allows from where it stands, each on a number key."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Header, Static
 
 from station.cases import Cases
 from sync.schema import EntityDef, WorkflowDef
+from tui.attachments import AttachmentsScreen, of_case
 from tui.footer import KeyFooter
 from tui.form import RecordForm
 from tui.i18n import text
@@ -94,6 +95,7 @@ class CaseScreen(Screen[None]):
     AUTO_FOCUS = ""  # the number keys choose a move
     BINDINGS: ClassVar[list[BindingType]] = [
         *[Binding(str(n), f"move({n})", show=False) for n in range(1, 10)],
+        Binding("f", "files", "附件"),
         Binding("escape", "back", "返回"),
     ]
 
@@ -109,6 +111,7 @@ class CaseScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Plain("", id="case-head")
+        yield Plain("", id="case-files")
         yield Plain("", id="case-moves")
         yield Plain("", id="case-timeline")
         yield KeyFooter()
@@ -141,6 +144,7 @@ class CaseScreen(Screen[None]):
         self.query_one("#case-head", Static).update(
             f"{title}\n{text('cases.step', lang)}: {step}{closed}"
             + (f"\n{text('cases.due', lang)}: " + "；".join(due) if due else ""))
+        self.query_one("#case-files", Static).update(files_line(of_case(self.app.store, shown), lang))
         moves = self.moves()
         self.query_one("#case-moves", Static).update(
             f"{text('cases.moves', lang)}\n" + "\n".join(
@@ -187,5 +191,18 @@ class CaseScreen(Screen[None]):
         if saved:
             self.load()
 
+    def action_files(self) -> None:
+        self.app.push_screen(AttachmentsScreen(self.workflow_name, self.case_id))
+
     def action_back(self) -> None:
         self.app.pop_screen()
+
+
+def files_line(attachments: list[tuple[str | None, dict[str, Any]]], lang: str) -> str:
+    """How many files the case and its steps have, and how many are not here yet."""
+    missing = sum(not a["arrived"] for _, a in attachments)
+    if not attachments:
+        return text("cases.no_files", lang)
+    if missing:
+        return text("cases.files_missing", lang, n=len(attachments), m=missing)
+    return text("cases.files", lang, n=len(attachments))
