@@ -396,3 +396,61 @@ def test_county_it_lets_another_entity_take_files_with_a_bundle(sqlite_hub: HubS
     pdf.write_bytes(b"%PDF-1.4\n" + os.urandom(1000))
     assert "allowed: JPEG" in cli("attach", "person", person, str(pdf), ok=False).stderr
     assert cli.json("sync")["files_sent"] == 1
+
+
+def test_files_come_down_for_the_stations_own_open_cases_only(sqlite_hub: HubServer,
+                                                              tmp_path: Path) -> None:
+    mine, other = _station(tmp_path, "mine", sqlite_hub), _station(tmp_path, "other", sqlite_hub)
+    a = _open(mine)
+    try:
+        open_case, closing_case = incident(a), incident(a)
+        sync_once(a)
+    finally:
+        a.close()
+    b = _open(other)
+    evidence = []
+    try:
+        sync_once(b)
+        for n, case in enumerate((open_case, closing_case)):
+            photo = tmp_path / f"evidence-{n}.png"
+            noise_image(photo, 120, 90, seed=20 + n)
+            evidence.append(Attachments(b).attach("incident", case, photo)[0])
+        cases = Cases(b, "incident")
+        for step in ("report", "dispose", "feedback", "verify"):  # the second case closes
+            cases.advance(closing_case, step, note="已处理", department="police")
+        sync_once(b)
+    finally:
+        b.close()
+    a = _open(mine)
+    try:
+        result = sync_once(a)
+        got = {e["sha256"]: Attachments(a).blob_state(e["sha256"]) for e in evidence}
+        assert result.files_fetched == 1
+        assert got[evidence[0]["sha256"]] is not None and Attachments(a).get(evidence[0]["id"])["arrived"]
+        assert got[evidence[1]["sha256"]] is None  # a closed case's file stays at the county
+    finally:
+        a.close()
+
+
+def test_a_byte_budget_moves_whole_chunks_and_the_rest_next_round(sqlite_hub: HubServer,
+                                                                  tmp_path: Path) -> None:
+    cli = _station(tmp_path, "metered", sqlite_hub)
+    scan = tmp_path / "scan.pdf"
+    scan.write_bytes(b"%PDF-1.4\n" + random.Random(9).randbytes(5 * files.CHUNK_BYTES))
+    case = cli("incident", "new", "--json", json.dumps(
+        {"category": "01", "title": "违章搭建", "grid": GRID})).stdout.strip()
+    cli.json("attach", "incident", case, str(scan))
+    cli.json("settings", "set", "attachment_budget", str(2 * files.CHUNK_BYTES))
+    rounds = []
+    while True:
+        result = cli.json("sync")
+        rounds.append(result)
+        if result["files_pending"] == 0:
+            break
+        assert len(rounds) < 6
+    # 6 chunks at 2 per round: 3 rounds; the records (case, step, attachment) in the first.
+    assert [r["files_pending"] for r in rounds] == [1, 1, 0] and rounds[0]["pushed"] == 3
+    out = tmp_path / "back.pdf"
+    county_cli(sqlite_hub.home, "attachment", "get", hashlib.sha256(scan.read_bytes()).hexdigest(),
+               "--out", str(out))
+    assert out.read_bytes() == scan.read_bytes()

@@ -136,6 +136,8 @@ def sync_lines(status: dict[str, Any], lang: str) -> str:
              f"{text('home.last_sync', lang)}: {status['last_sync'] or text('home.never', lang)}",
              f"{text('home.conflicts', lang)}: {status['conflicts']}",
              f"{text('home.schema', lang)}: {status['schema_version']}"]
+    if status.get("files_pending"):  # shown while there are some: photos wait on a slow link
+        lines.insert(2, f"{text('home.files_pending', lang)}: {status['files_pending']}")
     if sync["last_error"]:
         lines.append(f"{text('home.last_error', lang)}: {sync['last_error']}")
     return "\n".join(lines)

@@ -27,6 +27,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "home.not_enrolled": ("未注册", "not enrolled"),
     "home.pending": ("待上传", "Pending"),
     "home.rejected": ("被拒绝", "Rejected"),
+    "home.files_pending": ("待上传附件", "Files to send"),
     "home.last_sync": ("上次同步", "Last sync"),
     "home.never": ("从未", "never"),
     "home.last_error": ("上次错误", "Last error"),
