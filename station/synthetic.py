@@ -88,6 +88,11 @@ def people(count: int, grids: Sequence[str], seed: int = 0) -> Iterator[dict[str
         }
 
 
+# An attachment describes a file of a kind the schema lets that record carry.
+_ATTACHMENT_VALUES = {("attachment", "record_entity"): "incident",
+                      ("attachment", "media_type"): "image/jpeg"}
+
+
 def sample_value(f: FieldDef, schema: Schema, rng: random.Random, refs: Mapping[str, str],
                  grid: str) -> Any:
     """A valid value for any field, driven only by its definition."""
@@ -99,7 +104,10 @@ def sample_value(f: FieldDef, schema: Schema, rng: random.Random, refs: Mapping[
         "grid_code": lambda: grid,
         "township_code": lambda: grid[:9],
         "county_code": lambda: grid[:6],
+        "sha256": lambda: rng.randbytes(32).hex(),
     }
+    if (f.entity, f.name) in _ATTACHMENT_VALUES:
+        return _ATTACHMENT_VALUES[(f.entity, f.name)]
     if f.rule in by_rule:
         value = by_rule[f.rule]()
         return [value] if f.type == "texts" else value
@@ -108,7 +116,8 @@ def sample_value(f: FieldDef, schema: Schema, rng: random.Random, refs: Mapping[
         code = rng.choice([v.code for v in table.values if not v.deprecated])
         return [code] if f.type == "codes" else code
     if f.type in ("ref", "refs"):
-        target = refs[f.ref_entity or ""]
+        # A ref to no one entity (an attachment's record): the newest record made so far.
+        target = refs[f.ref_entity] if f.ref_entity else list(refs.values())[-1]
         return [target] if f.type == "refs" else target
     return _plain_value(f, rng)
 
