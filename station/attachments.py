@@ -29,6 +29,7 @@ from station.store import Store
 from sync import attachments as files
 from sync import clock as hlc
 from sync.errors import NotFound, TamperedError, ValidationError
+from sync.private import write_private
 
 DEFAULT_LONGEST_SIDE = 1600
 # A photo straight from a camera may be far over the stored limit before it is shrunk; past
@@ -195,9 +196,7 @@ class Attachments:
         """Write an attachment that has arrived to `out` (readable by its owner only)."""
         info = self.get(attachment_id)
         data = self.read(str(info["sha256"]))
-        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+        write_private(out, data)
         return {"id": attachment_id, "sha256": info["sha256"], "size": len(data), "out": str(out)}
 
     # ------------------------------------------------------------------ for the transfer

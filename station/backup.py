@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 from station.store import DB_FILE, Store
 from sync.errors import BackupError, NotInitialized
+from sync.private import write_private
 
 SETTINGS_FILE = "backup.json"
 CONFIG_FILE = "litestream.yml"
@@ -133,11 +134,7 @@ def read_credentials(path: Path) -> dict[str, str]:
 
 
 def _write_private(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(text)
-    os.replace(tmp, path)
+    write_private(path, text.encode("utf-8"))
 
 
 def setup(home: Path, replica_text: str, credentials: Path | None = None) -> dict[str, Any]:

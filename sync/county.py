@@ -30,6 +30,7 @@ from cryptography.x509.oid import NameOID
 
 from sync.errors import AlreadyInitialized, ConfigError, NotInitialized
 from sync.hub import Hub, HubClock
+from sync.private import write_private
 from sync.schema import v1_schema
 from sync.storage import open_storage
 
@@ -42,9 +43,7 @@ class CountyConfig:
 
 
 def _write_secret(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
+    write_private(path, data, exclusive=True)
 
 
 def init(home: Path, database: str | None = None, hosts: tuple[str, ...] = ("127.0.0.1",

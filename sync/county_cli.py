@@ -215,12 +215,10 @@ def attachment() -> None:
 @click.pass_obj
 def attachment_get(home: Path, sha256: str, out: Path) -> None:
     """Write out the file with this SHA-256, once the hub has it whole."""
-    import os
+    from sync.private import write_private
 
     data = county.open_hub(home).blobs.read(sha256.strip().lower())
-    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
+    write_private(out, data)
     _emit({"sha256": sha256.strip().lower(), "size": len(data), "out": str(out)})
 
 

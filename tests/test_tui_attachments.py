@@ -45,8 +45,8 @@ def incident(store: Store) -> str:
                                          note="x")
 
 
-async def open_files(pilot: Pilot[None]) -> AttachmentsScreen:
-    """Unlock, incidents (i), the first case (Enter), its attachments (f)."""
+async def open_case(pilot: Pilot[None]) -> CaseScreen:
+    """Unlock, incidents (i), the first case (Enter)."""
     await unlock(pilot)
     await until(pilot, lambda: isinstance(pilot.app.screen, HomeScreen))
     await pilot.press("i")
@@ -54,6 +54,14 @@ async def open_files(pilot: Pilot[None]) -> AttachmentsScreen:
                 and pilot.app.screen.table.row_count > 0)
     await pilot.press("enter")
     await until(pilot, lambda: isinstance(pilot.app.screen, CaseScreen))
+    screen = pilot.app.screen
+    assert isinstance(screen, CaseScreen)
+    return screen
+
+
+async def open_files(pilot: Pilot[None]) -> AttachmentsScreen:
+    """The first case's attachments (f)."""
+    await open_case(pilot)
     await pilot.press("f")
     await until(pilot, lambda: isinstance(pilot.app.screen, AttachmentsScreen)
                 and pilot.app.screen.table.row_count > 0)
@@ -87,14 +95,7 @@ def test_a_case_and_its_steps_files_are_listed_and_no_viewer_is_said_not_crashed
     store.lock()
 
     async def scenario(pilot: Pilot[None]) -> None:
-        await unlock(pilot)
-        await until(pilot, lambda: isinstance(pilot.app.screen, HomeScreen))
-        await pilot.press("i")
-        await until(pilot, lambda: isinstance(pilot.app.screen, CasesScreen)
-                    and pilot.app.screen.table.row_count > 0)
-        await pilot.press("enter")
-        await until(pilot, lambda: isinstance(pilot.app.screen, CaseScreen))
-        case = pilot.app.screen
+        case = await open_case(pilot)
         assert str(case.query_one("#case-files", Static).render()) == "附件：2 个"
         await pilot.press("f")
         await until(pilot, lambda: isinstance(pilot.app.screen, AttachmentsScreen)
@@ -176,13 +177,7 @@ def test_a_file_not_here_on_an_unenrolled_station_is_wanted_at_the_next_sync(
     store.lock()
 
     async def scenario(pilot: Pilot[None]) -> None:
-        await unlock(pilot)
-        await until(pilot, lambda: isinstance(pilot.app.screen, HomeScreen))
-        await pilot.press("i")
-        await until(pilot, lambda: isinstance(pilot.app.screen, CasesScreen)
-                    and pilot.app.screen.table.row_count > 0)
-        await pilot.press("enter")
-        await until(pilot, lambda: isinstance(pilot.app.screen, CaseScreen))
+        await open_case(pilot)
         line = pilot.app.screen.query_one("#case-files", Static)
         assert str(line.render()) == "附件：1 个，其中 1 个未到本站"
         await pilot.press("f")
