@@ -19,7 +19,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -309,7 +308,8 @@ def viewer() -> str | None:
 def open_with_viewer(data: bytes, name: str, keep_s: float = 120.0) -> str:
     """Show a file with the system viewer from memory-backed storage (/dev/shm), so the
     clear copy never reaches the disk; it is removed after `keep_s` seconds (time enough for
-    the viewer to read it). The copy's path."""
+    the viewer to read it) by a process of its own, which outlives a command that has ended.
+    The copy's path."""
     program = viewer()
     if program is None:
         raise NotFound("此终端没有图片查看程序（需要图形界面和 xdg-open）",
@@ -319,9 +319,8 @@ def open_with_viewer(data: bytes, name: str, keep_s: float = 120.0) -> str:
     fd, path = tempfile.mkstemp(prefix="station-", suffix=Path(name).suffix[:10], dir="/dev/shm")
     with os.fdopen(fd, "wb") as f:
         f.write(data)
-    subprocess.Popen([program, path], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                     stderr=subprocess.DEVNULL, start_new_session=True)
-    remove = threading.Timer(keep_s, lambda: Path(path).unlink(missing_ok=True))
-    remove.daemon = True
-    remove.start()
+    for command in (["/bin/sh", "-c", 'sleep "$0"; rm -f -- "$1"', str(keep_s), path],
+                    [program, path]):
+        subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, start_new_session=True)
     return path

@@ -454,3 +454,42 @@ def test_a_byte_budget_moves_whole_chunks_and_the_rest_next_round(sqlite_hub: Hu
     county_cli(sqlite_hub.home, "attachment", "get", hashlib.sha256(scan.read_bytes()).hexdigest(),
                "--out", str(out))
     assert out.read_bytes() == scan.read_bytes()
+
+
+def command_lines() -> list[tuple[int, str]]:
+    """(pid, command line) of every process still there while /proc is read."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with suppress(OSError):
+                out.append((int(entry.name), (entry / "cmdline").read_bytes().decode(errors="replace")))
+    return out
+
+
+def test_attachment_open_hands_a_private_copy_in_memory_to_the_system_viewer(
+        cli: Cli, tmp_path: Path) -> None:
+    case = cli("incident", "new", "--json", json.dumps(
+        {"category": "01", "title": "积水", "grid": GRID})).stdout.strip()
+    photo = tmp_path / "积水.png"
+    data = noise_image(photo, 60, 40)
+    attachment = cli.json("attach", "incident", case, str(photo))["id"]
+    no_display = {k: v for k, v in cli.env.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    cli.env = no_display
+    assert "no image viewer here" in cli("attachment", "open", attachment, ok=False).stderr
+    viewer_dir = tmp_path / "bin"
+    viewer_dir.mkdir()
+    seen = tmp_path / "seen"
+    (viewer_dir / "xdg-open").write_text(f"#!/bin/sh\ncp \"$1\" {seen}\necho \"$1\" > {seen}.path\n")
+    (viewer_dir / "xdg-open").chmod(0o755)
+    result = cli("attachment", "open", attachment, DISPLAY=":99",
+                 PATH=f"{viewer_dir}:{os.environ['PATH']}")
+    copy = json.loads(result.stdout)["opened"]
+    deadline = time.monotonic() + 10
+    while not seen.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert seen.read_bytes() == data and copy.startswith("/dev/shm/")
+    assert os.stat(copy).st_mode & 0o077 == 0
+    # The command has ended; the copy's removal is scheduled in a process of its own.
+    (remover,) = [pid for pid, line in command_lines() if copy in line and "rm -f" in line]
+    os.kill(remover, 9)
+    Path(copy).unlink()

@@ -88,6 +88,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "sync.schema": ("检查数据版本……", "Checking the schema…"),
     "sync.push": ("上传 {done}/{total} 条 · {kb} KB", "Sent {done}/{total} · {kb} KB"),
     "sync.pull": ("下载 {done} 条 · {kb} KB", "Received {done} · {kb} KB"),
+    "sync.files": ("附件 {done} 块 · {kb} KB", "Files: {done} chunks · {kb} KB"),
+    "sync.done_files": ("；附件上传 {sent} 个，取回 {fetched} 个", "; files sent {sent}, fetched {fetched}"),
     "sync.done": ("完成：上传 {pushed} 条，被拒 {rejected} 条，下载 {pulled} 条",
                   "Done: sent {pushed}, refused {rejected}, received {pulled}"),
     "sync.failed": ("同步未完成：{why}", "Sync stopped: {why}"),

@@ -76,8 +76,11 @@ class SyncScreen(Screen[None]):
         except TownshipError as exc:
             self.app.call_from_thread(self.finished, text("sync.failed", lang, why=exc.message(lang)))
             return
-        self.app.call_from_thread(self.finished, text(
-            "sync.done", lang, pushed=result.pushed, rejected=result.rejected, pulled=result.pulled))
+        line = text("sync.done", lang, pushed=result.pushed, rejected=result.rejected,
+                    pulled=result.pulled)
+        if result.files_sent or result.files_fetched:
+            line += text("sync.done_files", lang, sent=result.files_sent, fetched=result.files_fetched)
+        self.app.call_from_thread(self.finished, line)
 
     def progress(self, p: Progress) -> None:
         lang = self.app.lang
@@ -88,6 +91,9 @@ class SyncScreen(Screen[None]):
         elif p.stage == "push":
             bar.update(total=p.total or 1, progress=p.done)
             line = text("sync.push", lang, done=p.done, total=p.total, kb=kb)
+        elif p.stage == "files":  # attachments, after the records: chunks as they are acknowledged
+            bar.update(total=None, progress=p.done)
+            line = text("sync.files", lang, done=p.done, kb=kb)
         else:
             bar.update(total=p.total, progress=p.done)
             line = text("sync.pull", lang, done=p.done, kb=kb)
