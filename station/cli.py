@@ -322,6 +322,7 @@ def status(obj: _Context, as_json: bool) -> None:
         ("站点 station", lambda f: f"{f['name']} ({f['township']})"),
         ("待同步 pending", lambda f: f["pending"]),
         ("被拒绝 rejected", lambda f: f["rejected"]),
+        ("待上传附件 files to send", lambda f: f["files_pending"]),
         ("冲突 conflicts", lambda f: f["conflicts"]),
         ("上次同步 last sync", lambda f: f["last_sync"] or "从未 never"),
         ("数据版本 schema", lambda f: f["schema_version"]),

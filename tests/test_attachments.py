@@ -328,12 +328,19 @@ def test_no_run_of_a_files_bytes_is_in_clear_on_the_station_its_replica_or_the_h
         running.caught_up()
         running.crash()
         restore(cli, replica, tmp_path / "restored")
+        # The replica carried the photo: the restored station reads it back, identical.
+        restored = Cli(tmp_path / "restored")
+        (attached,) = [json.loads(x) for x in restored("attachments", "incident", case).stdout.splitlines()]
+        assert attached["arrived"] and attached["sent"]
+        restored("attachment", "get", attached["id"], "--out", str(tmp_path / "restored.png"))
+        assert (tmp_path / "restored.png").read_bytes() == data
         copy = tmp_path / "from-hub.png"
         county_cli(hub.home, "attachment", "get", hashlib.sha256(data).hexdigest(), "--out", str(copy))
         assert copy.read_bytes() == data
     finally:
         hub.stop()
     runs = byte_runs(data)
+    (tmp_path / "restored.png").unlink()
     roots = [Path(cli.env["STATION_HOME"]), replica, tmp_path / "restored", hub.home,
              *hub_database_files(hub_database, began)]
     assert found_runs(roots, runs) == {}
