@@ -7,6 +7,7 @@ Quick: 150 requests a test; `--full`: 2,000."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import time
 import uuid
@@ -194,6 +195,45 @@ def test_fuzzed_raw_bodies_queries_and_unsigned_calls_never_5xx(
 
     one()
     assert fuzzer.stored() == before
+
+
+@pytest.mark.timeout(1800)
+def test_fuzzed_file_requests_never_5xx_and_never_keep_a_wrong_file(
+        fuzzer: Fuzzer, request: pytest.FixtureRequest) -> None:
+    """The attachment endpoints: odd hashes, sizes, chunk numbers and bodies, lists of files;
+    whatever comes, no 5xx, and no file the hub calls whole unless its bytes match."""
+    real = b"%PDF-1.4 " * 5000  # 45,000 bytes: two chunks
+    real_sha = hashlib.sha256(real).hexdigest()
+    shas = st.sampled_from([real_sha, "0" * 64, "A" * 64, "../" * 20, "", "x" * 65])
+
+    @settings(max_examples=examples(request), deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(shas, st.integers(-3, 5) | st.integers(-(2**64), 2**64), st.binary(max_size=40_000),
+           st.integers(-(2**64), 2**64).map(str) | st.text(max_size=8), st.sampled_from(
+               ["put", "put-real", "missing", "missing-raw", "get", "unsigned"]))
+    def one(sha: str, idx: int, raw: bytes, size: str, kind: str) -> None:
+        if kind == "put":
+            reply = fuzzer.send("PUT", f"/v1/files/{requests.utils.quote(sha)}/{idx}?size="
+                                f"{requests.utils.quote(size)}", raw)
+        elif kind == "put-real":  # the right file's size, a chunk of the wrong bytes
+            body = raw[:len(real) - 32768] if idx == 1 else (raw * 2)[:32768]
+            reply = fuzzer.send("PUT", f"/v1/files/{real_sha}/{idx}?size={len(real)}", body)
+        elif kind == "missing":
+            body = json.dumps({"files": [{"sha256": sha, "size": idx}] * (idx % 3)}).encode()
+            reply = fuzzer.send("POST", "/v1/files/missing", body)
+        elif kind == "missing-raw":
+            reply = fuzzer.send("POST", "/v1/files/missing", raw)
+        elif kind == "get":
+            reply = fuzzer.send("GET", f"/v1/attachments/{requests.utils.quote(sha)}/{idx}")
+        else:
+            reply = fuzzer.send("PUT", f"/v1/files/{real_sha}/0?size={len(real)}", raw, signed=False)
+            assert reply.status_code == 401
+        assert reply.status_code < 500, reply.text
+
+    one()
+    with county.open_hub(fuzzer.hub.home).storage.transaction() as tx:
+        whole = tx.rows("SELECT sha256 FROM blobs WHERE complete = 1")
+    assert whole == []  # never the right bytes, so never whole
 
 
 @settings(max_examples=500, deadline=None, database=None)
