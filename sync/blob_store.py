@@ -66,9 +66,15 @@ class BlobStore:
             tx.add_blob(sha256, size, files.chunk_count(size), station, self.now())
             known = tx.blob(sha256)
             assert known is not None
+        if known[0] != size and not known[2]:
+            # Still arriving under another size: whoever said that size cannot have had the
+            # file (its hash would not match anyway). Start again under this one, so nobody
+            # can keep a photo out by announcing its hash with a wrong size first.
+            tx.reset_blob(sha256, size, files.chunk_count(size), station)
+            return size, files.chunk_count(size), False
         if known[0] != size:
-            raise ValidationError("size", "mismatch", f"此文件在县级平台登记的大小是 {known[0]} 字节",
-                                  f"the hub has this file as {known[0]} bytes, not {size}")
+            raise ValidationError("size", "mismatch", f"此文件在县级平台的大小是 {known[0]} 字节",
+                                  f"the hub has this file whole, of {known[0]} bytes, not {size}")
         return known
 
     def _finish(self, tx: Tx, sha256: str, chunks: int) -> bool:

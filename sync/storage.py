@@ -304,6 +304,12 @@ class Tx:
         self._run("INSERT INTO blobs (sha256, size, chunks, station, created_at) VALUES (?, ?, ?, ?, ?)"
                   " ON CONFLICT (sha256) DO NOTHING", (sha256, size, chunks, station, now))
 
+    def reset_blob(self, sha256: str, size: int, chunks: int, station: str) -> None:
+        """Forget a file's chunks and register it anew under another size."""
+        self._run("DELETE FROM blob_chunks WHERE sha256 = ?", (sha256,))
+        self._run("UPDATE blobs SET size = ?, chunks = ?, station = ? WHERE sha256 = ?",
+                  (size, chunks, station, sha256))
+
     def blob_chunk_indexes(self, sha256: str) -> set[int]:
         return {int(i) for (i,) in self.rows("SELECT idx FROM blob_chunks WHERE sha256 = ?", (sha256,))}
 

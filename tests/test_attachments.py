@@ -500,3 +500,25 @@ def test_attachment_open_hands_a_private_copy_in_memory_to_the_system_viewer(
     (remover,) = [pid for pid, line in command_lines() if copy in line and "rm -f" in line]
     os.kill(remover, 9)
     Path(copy).unlink()
+
+
+def test_a_file_announced_with_a_wrong_size_still_arrives_whole(tmp_path: Path) -> None:
+    from sync.blob_store import BlobStore
+    from sync.seal import Sealer
+    from sync.storage import open_storage
+
+    storage = open_storage(f"sqlite:///{tmp_path / 'hub.db'}")
+    storage.migrate()
+    blobs = BlobStore(storage, Sealer(os.urandom(32)), lambda: "2026-11-29T00:00:00.000+00:00")
+    data = random.Random(4).randbytes(files.CHUNK_BYTES + 100)
+    sha = hashlib.sha256(data).hexdigest()
+    # Someone who does not have the file announces its hash with another size first.
+    assert blobs.missing("mallory", [(sha, 10)]) == {sha: [0]}
+    with pytest.raises(ValidationError, match="do not match its SHA-256"):
+        blobs.put("mallory", sha, 10, 0, b"0123456789")  # whole, wrong: dropped
+    assert blobs.missing("honest", [(sha, len(data))]) == {sha: [0, 1]}
+    assert blobs.put("honest", sha, len(data), 0, data[:files.CHUNK_BYTES]) is False
+    assert blobs.put("honest", sha, len(data), 1, data[files.CHUNK_BYTES:]) is True
+    assert blobs.read(sha) == data
+    with pytest.raises(ValidationError, match="whole, of"):  # once whole, the size is known
+        blobs.missing("mallory", [(sha, 10)])
