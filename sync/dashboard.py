@@ -186,10 +186,11 @@ class Dashboard:
         """(headers, rows) of one of TABLES, as the pages and the exports show it."""
         if name == "stations":
             return (["station", "township", "grids", "last_seen", "last_push", "changes", "pending",
-                     "rejected", "lag", "schema_version", "revoked_at"],
+                     "rejected", "lag", "files", "files_arriving", "schema_version", "revoked_at"],
                     [[r["id"], r["township"], " ".join(r["grids"]), r["last_seen"], r["last_push"],
-                      r["changes"], r["pending"], r["rejected"], r["lag"], r["schema_version"],
-                      r["revoked_at"]] for r in self.stations()])
+                      r["changes"], r["pending"], r["rejected"], r["lag"], r["files"],
+                      r["files_arriving"], r["schema_version"], r["revoked_at"]]
+                     for r in self.stations()])
         if name == "schema":
             return (["version", "name", "published_at", "stations"],
                     [[r["version"], r["name"], r["published_at"], r["stations"]]
@@ -391,7 +392,8 @@ def _stations_body(rows: list[dict[str, Any]], csrf: str) -> str:
     head = "".join(f"<th>{_t(zh, en)}</th>" for zh, en in (
         ("站点", "Station"), ("乡镇", "Township"), ("网格", "Grids"), ("最近联系", "Last seen"),
         ("最近上传", "Last push"), ("已收变更", "Changes"), ("待上传", "Pending"), ("被拒", "Rejected"),
-        ("落后", "Lag"), ("数据版本", "Schema"), ("状态", "State"), ("", "")))
+        ("落后", "Lag"), ("已收附件", "Files"), ("附件传送中", "Files arriving"),
+        ("数据版本", "Schema"), ("状态", "State"), ("", "")))
     lines = []
     for r in rows:
         state = _t("已吊销", "revoked") if r["revoked_at"] else _t("正常", "active")
@@ -400,8 +402,8 @@ def _stations_body(rows: list[dict[str, Any]], csrf: str) -> str:
             f'<button class="revoke">{_t("吊销", "Revoke")}</button></form>')
         cells = [r["id"], r["township"], " ".join(r["grids"]) or "全乡镇 whole township",
                  _when(r["last_seen"]), _when(r["last_push"]), str(r["changes"]),
-                 _shown(r["pending"]), _shown(r["rejected"]), _shown(r["lag"]),
-                 str(r["schema_version"] or "—")]
+                 _shown(r["pending"]), _shown(r["rejected"]), _shown(r["lag"]), str(r["files"]),
+                 str(r["files_arriving"]), str(r["schema_version"] or "—")]
         lines.append(f'<tr id="station-{html.escape(r["id"])}">'
                      + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells)
                      + f"<td>{state}</td><td>{action}</td></tr>")

@@ -232,10 +232,16 @@ class Tx:
             "SELECT s.id, s.township, s.grids, s.enrolled_at, s.revoked_at, s.last_seen,"
             " s.schema_version, (SELECT max(received_at) FROM changes c WHERE c.station = s.id),"
             " (SELECT count(*) FROM changes c WHERE c.station = s.id), r.pending, r.rejected,"
-            " r.pull_cursor FROM stations s LEFT JOIN station_reports r ON r.station = s.id"
+            " r.pull_cursor,"
+            " (SELECT count(*) FROM blobs b WHERE b.station = s.id AND b.complete = 1),"
+            " (SELECT count(*) FROM blobs b WHERE b.station = s.id AND b.complete = 0)"
+            " FROM stations s LEFT JOIN station_reports r ON r.station = s.id"
             " ORDER BY s.enrolled_at DESC, s.id")
+        # files: attachments this station was the first to send, whole at the hub; and those
+        # still arriving.
         names = ("id", "township", "grids", "enrolled_at", "revoked_at", "last_seen",
-                 "schema_version", "last_push", "changes", "pending", "rejected", "pull_cursor")
+                 "schema_version", "last_push", "changes", "pending", "rejected", "pull_cursor",
+                 "files", "files_arriving")
         return [dict(zip(names, row, strict=True)) | {"grids": json.loads(row[2])} for row in rows]
 
     # -- dashboard accounts and sessions

@@ -192,6 +192,23 @@ def test_the_stations_page_shows_what_a_station_reported_of_its_outbox(
     exported = session.get(sqlite_hub.url + "/export/stations.csv").content.decode("utf-8-sig")
     assert f"{station}," in exported and ",2,0,1,0," in exported
 
+    # A scanned agreement attached and sent: one file received from this station.
+    case = cli("dispute", "new", "--json", json.dumps(
+        {"kind": "02", "parties": ["甲", "乙"], "description": "邻里纠纷", "grid": GRID},
+        ensure_ascii=False)).stdout.strip()
+    scan = cli_home_file(cli, "协议.pdf", b"%PDF-1.4\n" + bytes(range(256)) * 400)
+    cli("attach", "dispute", case, str(scan))
+    assert cli.json("sync")["files_sent"] == 1
+    row = re.search(rf'<tr id="station-{station}">(.*?)</tr>', session.get(sqlite_hub.url + "/stations").text)
+    assert row and re.findall(r"<td>(.*?)</td>", row.group(1))[9:11] == ["1", "0"]
+
+
+def cli_home_file(cli: Cli, name: str, data: bytes) -> Path:
+    """A file beside the station's home (where a clerk's USB stick would be mounted)."""
+    path = Path(cli.env["STATION_HOME"]).parent / name
+    path.write_bytes(data)
+    return path
+
 
 def test_the_work_page_counts_a_station_s_incidents(cli: Cli, sqlite_hub: HubServer) -> None:
     from station.cases import Cases
