@@ -90,7 +90,7 @@ def _pump(jobs: list[_Job], client: Client, budget: Budget, result: TransferResu
         todo.put(job)
     stop = threading.Event()
     lock = threading.Lock()
-    errors: list[TownshipError] = []
+    errors: list[Exception] = []
     skip: set[str] = set()
 
     def work(c: Client) -> None:
@@ -128,7 +128,7 @@ def _pump(jobs: list[_Job], client: Client, budget: Budget, result: TransferResu
                     return
                 time.sleep(min(RETRY_WAIT_S * failures, 5.0))
                 continue
-            except TownshipError as exc:
+            except Exception as exc:  # a disk error, a bug: stop, and say it in the caller's thread
                 errors.append(exc)
                 stop.set()
                 return
