@@ -286,14 +286,33 @@ def test_a_conflict_is_shown_three_ways_and_settled_with_one_key(store: Store) -
     run(app, scenario)
 
 
+async def open_sync_screen(pilot: Pilot[None]) -> Static:
+    """Unlock, then the sync screen (s); its state lines."""
+    from tui.sync_screen import SyncScreen
+
+    await unlock(pilot)
+    await until(pilot, lambda: isinstance(pilot.app.screen, HomeScreen))
+    await pilot.press("s")
+    await until(pilot, lambda: isinstance(pilot.app.screen, SyncScreen))
+    return pilot.app.screen.query_one("#sync-state", Static)
+
+
+async def sync_now(pilot: Pilot[None]) -> list[str]:
+    """Sync from the sync screen (s) until it says done; the lines of its log."""
+    from textual.widgets import Log
+
+    await pilot.press("s")
+    log = pilot.app.screen.query_one("#sync-log", Log)
+    await until(pilot, lambda: any("完成" in line for line in log.lines), seconds=60)
+    return list(log.lines)
+
+
 def test_sync_now_against_a_real_hub_shows_progress_and_the_counts_change(
         store: Store, sqlite_hub: HubServer) -> None:
-    from textual.widgets import Log
 
     from station import synthetic
     from station.syncer import enroll
     from sync import county
-    from tui.sync_screen import SyncScreen
 
     enroll(store, sqlite_hub.url, county.open_hub(sqlite_hub.home).add_enrollment("440524001", []))
     store.add_many("person", synthetic.people(1500, [GRID], seed=6))  # two push batches
@@ -301,16 +320,9 @@ def test_sync_now_against_a_real_hub_shows_progress_and_the_counts_change(
     app = StationApp(store)
 
     async def scenario(pilot: Pilot[None]) -> None:
-        await unlock(pilot)
-        await until(pilot, lambda: isinstance(pilot.app.screen, HomeScreen))
-        await pilot.press("s")
-        await until(pilot, lambda: isinstance(pilot.app.screen, SyncScreen))
-        state = pilot.app.screen.query_one("#sync-state", Static)
+        state = await open_sync_screen(pilot)
         assert "待上传: 1500" in str(state.render())
-        await pilot.press("s")
-        log = pilot.app.screen.query_one("#sync-log", Log)
-        await until(pilot, lambda: any("完成" in line for line in log.lines), seconds=60)
-        lines = list(log.lines)
+        lines = await sync_now(pilot)
         assert any("上传 1000/1500" in line for line in lines), lines
         assert any("上传 1500/1500" in line for line in lines)
         assert "待上传: 0" in str(state.render())

@@ -28,7 +28,7 @@ from tui.home import HomeScreen
 from .conftest import GRID, PASSPHRASE, TOWNSHIP, Cli
 from .hubserver import HubServer
 from .test_sync_e2e import enroll
-from .test_tui import cells, run, unlock, until
+from .test_tui import cells, open_sync_screen, run, sync_now, unlock, until
 
 
 def photo(path: Path, seed: int = 1) -> Path:
@@ -288,11 +288,9 @@ def test_home_says_how_many_files_wait_to_go_up_only_while_some_do(store: Store,
 
 def test_the_sync_screen_shows_files_moving_after_the_records(
         store: Store, sqlite_hub: HubServer, tmp_path: Path) -> None:
-    from textual.widgets import Log
 
     from station.syncer import enroll as enroll_store
     from sync import county
-    from tui.sync_screen import SyncScreen
 
     enroll_store(store, sqlite_hub.url,
                  county.open_hub(sqlite_hub.home).add_enrollment("440524001", []))
@@ -301,16 +299,9 @@ def test_the_sync_screen_shows_files_moving_after_the_records(
     app = StationApp(store)
 
     async def scenario(pilot: Pilot[None]) -> None:
-        await unlock(pilot)
-        await until(pilot, lambda: isinstance(pilot.app.screen, HomeScreen))
-        await pilot.press("s")
-        await until(pilot, lambda: isinstance(pilot.app.screen, SyncScreen))
-        state = pilot.app.screen.query_one("#sync-state", Static)
+        state = await open_sync_screen(pilot)
         assert "待上传附件: 1" in str(state.render())
-        await pilot.press("s")
-        log = pilot.app.screen.query_one("#sync-log", Log)
-        await until(pilot, lambda: any("完成" in line for line in log.lines), seconds=60)
-        lines = list(log.lines)
+        lines = await sync_now(pilot)
         assert any(line.startswith("附件 ") and "块" in line for line in lines), lines
         assert any("附件上传 1 个" in line for line in lines), lines
         assert "待上传附件" not in str(state.render())
