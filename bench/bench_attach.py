@@ -43,8 +43,8 @@ from station.cases import Cases  # noqa: E402
 from station.daemon import Loop  # noqa: E402
 from station.store import Store  # noqa: E402
 from station.syncer import SyncResult, client_for, push, sync_once  # noqa: E402
-from sync import county  # noqa: E402
 from sync.client import Client  # noqa: E402
+from sync.hub import county  # noqa: E402
 from tests.hubserver import HubProcess  # noqa: E402
 
 

@@ -21,8 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sync import county  # noqa: E402
-from sync.dashboard import Dashboard  # noqa: E402
+from sync.hub import county  # noqa: E402
+from sync.hub.dashboard import Dashboard  # noqa: E402
 
 
 def main() -> None:

@@ -36,9 +36,9 @@ from station.cases import Cases  # noqa: E402
 from station.daemon import Loop  # noqa: E402
 from station.store import Store  # noqa: E402
 from station.syncer import SyncResult, client_for, enroll, push  # noqa: E402
-from sync import county  # noqa: E402
 from sync.client import Client  # noqa: E402
 from sync.errors import SyncError  # noqa: E402
+from sync.hub import county  # noqa: E402
 from tests.hubserver import HubProcess  # noqa: E402
 
 GRID = "440524001001"

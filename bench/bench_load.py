@@ -35,9 +35,9 @@ sys.path.insert(0, str(ROOT))
 
 from station import synthetic  # noqa: E402
 from station.ids import IdMaker  # noqa: E402
-from sync import county  # noqa: E402
 from sync.client import Client  # noqa: E402
 from sync.clock import Stamp  # noqa: E402
+from sync.hub import county  # noqa: E402
 from sync.protocol import PushBatch, WireChange  # noqa: E402
 from tests.hubserver import HubProcess  # noqa: E402
 

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from station.store import Store  # noqa: E402
 from station.syncer import enroll  # noqa: E402
-from sync import county  # noqa: E402
+from sync.hub import county  # noqa: E402
 from tests.hubserver import HubProcess  # noqa: E402
 
 STATION = str(Path(sys.executable).with_name("station"))

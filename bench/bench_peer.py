@@ -35,7 +35,7 @@ from station import keys  # noqa: E402
 from station.demo import SCALES, DemoData  # noqa: E402
 from station.store import Store  # noqa: E402
 from station.syncer import client_for, enroll, push  # noqa: E402
-from sync import county  # noqa: E402
+from sync.hub import county  # noqa: E402
 from tests.hubserver import HubProcess, _die_with_parent, free_port  # noqa: E402
 
 PASSPHRASE = "benchmark passphrase"

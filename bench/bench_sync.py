@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 from station import keys, synthetic  # noqa: E402
 from station.store import Store  # noqa: E402
 from station.syncer import PULL_PAGE, client_for, enroll, pull, push  # noqa: E402
-from sync import county  # noqa: E402
+from sync.hub import county  # noqa: E402
 from sync.protocol import MAX_CHANGES  # noqa: E402
 from tests.hubserver import HubProcess  # noqa: E402
 

@@ -29,18 +29,18 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_load import SimulatedStation, postgres_database  # noqa: E402
 
-from sync import county  # noqa: E402
+from sync.hub import county  # noqa: E402
 from tests.hubserver import HubServer  # noqa: E402
 
 # Stages by the function that owns them (cumulative CPU time of the outermost call).
 STAGES = {
-    "authenticate (Ed25519, nonce)": ("sync/hub.py", "Hub.authenticate"),
+    "authenticate (Ed25519, nonce)": ("sync/hub/rules.py", "Hub.authenticate"),
     "decode push (zstd, JSON)": ("sync/protocol.py", "decode_push"),
-    "validate each change": ("sync/hub.py", "Hub._check"),
-    "merge, seal, queue": ("sync/hub.py", "Hub._accept"),
+    "validate each change": ("sync/hub/rules.py", "Hub._check"),
+    "merge, seal, queue": ("sync/hub/rules.py", "Hub._accept"),
     "store (SQL)": ("sync/storage", "insert_changes"),
     "encode results": ("sync/protocol.py", "encode_results"),
-    "the whole push handler": ("sync/hub.py", "Hub.push"),
+    "the whole push handler": ("sync/hub/rules.py", "Hub.push"),
 }
 
 

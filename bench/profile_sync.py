@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 from station import keys, synthetic  # noqa: E402
 from station.store import Store  # noqa: E402
 from station.syncer import pending  # noqa: E402
-from sync import county  # noqa: E402
+from sync.hub import county  # noqa: E402
 from sync.protocol import PushBatch, decode_page, decode_push, encode_page, encode_push  # noqa: E402
 
 GRIDS = [f"440524001{n:03d}" for n in range(1, 41)]

@@ -84,7 +84,7 @@ def hub_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 def hub(hub_database: str, tmp_path: Path) -> Iterator[Any]:
     """A real county hub over HTTPS on 127.0.0.1, on each backend in turn."""
-    from sync import county
+    from sync.hub import county
 
     from .hubserver import HubServer
 
@@ -97,7 +97,7 @@ def hub(hub_database: str, tmp_path: Path) -> Iterator[Any]:
 @pytest.fixture
 def sqlite_hub(tmp_path: Path) -> Iterator[Any]:
     """A real county hub over HTTPS on 127.0.0.1, on its embedded SQLite database."""
-    from sync import county
+    from sync.hub import county
 
     from .hubserver import HubServer
 

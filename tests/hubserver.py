@@ -15,8 +15,8 @@ from pathlib import Path
 import requests
 import uvicorn
 
-from sync import county
-from sync.http import KEEP_ALIVE_S, SHUTDOWN_S, make_app
+from sync.hub import county
+from sync.hub.http import KEEP_ALIVE_S, SHUTDOWN_S, make_app
 
 
 def free_port() -> int:

@@ -24,10 +24,10 @@ from station.cases import Cases
 from station.store import Store
 from station.syncer import client_for, push, records_first, sync_once
 from sync import attachments as files
-from sync import county
 from sync.bundle import BundleError, check_bundle, parse_bundle
 from sync.client import Client
 from sync.errors import SyncError, ValidationError
+from sync.hub import county
 from sync.schema import v1_schema
 
 from .conftest import GRID, Cli
@@ -503,9 +503,9 @@ def test_attachment_open_hands_a_private_copy_in_memory_to_the_system_viewer(
 
 
 def test_a_file_announced_with_a_wrong_size_still_arrives_whole(tmp_path: Path) -> None:
-    from sync.blob_store import BlobStore
+    from sync.hub.blob_store import BlobStore
+    from sync.hub.storage import open_storage
     from sync.seal import Sealer
-    from sync.storage import open_storage
 
     storage = open_storage(f"sqlite:///{tmp_path / 'hub.db'}")
     storage.migrate()

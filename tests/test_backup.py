@@ -19,7 +19,7 @@ import pytest
 
 from station import synthetic
 from station.store import Store
-from sync import county
+from sync.hub import county
 
 from .conftest import GRID, PASSPHRASE, STATION, Cli
 from .hubserver import HubServer, _die_with_parent

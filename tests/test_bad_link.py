@@ -12,7 +12,7 @@ from station import synthetic
 from station.daemon import Backoff, Loop
 from station.store import Store
 from station.syncer import KeptConnection, SyncResult, client_for, enroll, push
-from sync import county
+from sync.hub import county
 
 from .conftest import GRID
 from .hubserver import HubServer

@@ -69,7 +69,7 @@ def test_the_hub_profiler_reports_its_stages(tmp_path: Path) -> None:
 
 
 def test_the_dashboard_benchmark_runs_on_a_county_home(tmp_path: Path) -> None:
-    from sync import county
+    from sync.hub import county
 
     county.init(tmp_path / "county")
     script = str(ROOT / "bench" / "bench_dashboard.py")

@@ -23,11 +23,11 @@ from station.cases import Cases
 from station.conflicts import Conflicts
 from station.store import Store
 from station.syncer import sync_once
-from sync.hub import Hub, HubClock
+from sync.hub.rules import Hub, HubClock
+from sync.hub.storage import StationRow, open_storage
 from sync.merge import canonical
 from sync.protocol import PullPage, PushBatch, Result
 from sync.schema import v1_schema
-from sync.storage import StationRow, open_storage
 
 from .conftest import NOON, FakeTime
 

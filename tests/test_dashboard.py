@@ -13,9 +13,9 @@ import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from sync import county
-from sync.dashboard import Dashboard
 from sync.errors import ValidationError
+from sync.hub import county
+from sync.hub.dashboard import Dashboard
 
 from .conftest import GRID, Cli
 from .hubserver import HubServer

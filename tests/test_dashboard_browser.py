@@ -13,8 +13,8 @@ from pathlib import Path
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from sync import county
-from sync.dashboard import Dashboard
+from sync.hub import county
+from sync.hub.dashboard import Dashboard
 
 from .conftest import GRID, Cli
 from .hubserver import HubServer

@@ -8,7 +8,7 @@ import click
 import pytest
 
 from station.cli import main as station_main
-from sync.county_cli import main as county_main
+from sync.hub.cli import main as county_main
 
 DOC = (Path(__file__).resolve().parent.parent / "docs" / "CLI.md").read_text(encoding="utf-8")
 

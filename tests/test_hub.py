@@ -11,11 +11,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from sync.errors import ValidationError
-from sync.hub import Hub, HubClock, code_hash
+from sync.hub.rules import Hub, HubClock, code_hash
+from sync.hub.storage import StationRow, open_storage
 from sync.protocol import PushBatch, WireChange
 from sync.schema import v1_schema
 from sync.signing import AuthError, sign
-from sync.storage import StationRow, open_storage
 
 from .conftest import NOON
 

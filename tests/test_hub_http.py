@@ -9,8 +9,8 @@ import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from sync import county
 from sync.client import Client
+from sync.hub import county
 from sync.protocol import PushBatch, WireChange, encode_push
 from sync.signing import sign
 

@@ -18,9 +18,9 @@ from station.conflicts import Conflicts
 from station.schema_updates import apply_bundle
 from station.store import Store
 from station.syncer import client_for, pull
-from sync import county
 from sync.bundle import BundleError, sign_bundle
 from sync.errors import ValidationError
+from sync.hub import county
 from sync.protocol import PushBatch, WireChange
 
 from .conftest import GRID, PASSPHRASE, Cli

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from sync.storage import StationRow, Storage, StoredChange, Tx, open_storage
+from sync.hub.storage import StationRow, Storage, StoredChange, Tx, open_storage
 
 NOW = "2026-11-28T04:00:00+00:00"
 HERE = StationRow("st-a", "440524001", (), "key-a", None)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from station import synthetic
-from sync import county
+from sync.hub import county
 
 from .conftest import GRID, Cli
 from .hubserver import HubProcess, HubServer

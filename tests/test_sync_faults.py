@@ -18,7 +18,7 @@ import pytest
 
 from station.store import Store
 from station.syncer import client_for, pending
-from sync import county
+from sync.hub import county
 from sync.protocol import PushBatch
 
 from .conftest import PASSPHRASE, STATION, Cli

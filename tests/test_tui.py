@@ -312,7 +312,7 @@ def test_sync_now_against_a_real_hub_shows_progress_and_the_counts_change(
 
     from station import synthetic
     from station.syncer import enroll
-    from sync import county
+    from sync.hub import county
 
     enroll(store, sqlite_hub.url, county.open_hub(sqlite_hub.home).add_enrollment("440524001", []))
     store.add_many("person", synthetic.people(1500, [GRID], seed=6))  # two push batches

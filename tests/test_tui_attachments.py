@@ -290,7 +290,7 @@ def test_the_sync_screen_shows_files_moving_after_the_records(
         store: Store, sqlite_hub: HubServer, tmp_path: Path) -> None:
 
     from station.syncer import enroll as enroll_store
-    from sync import county
+    from sync.hub import county
 
     enroll_store(store, sqlite_hub.url,
                  county.open_hub(sqlite_hub.home).add_enrollment("440524001", []))

@@ -9,6 +9,7 @@ station and hub.
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
 import socket
 import subprocess
@@ -24,7 +25,6 @@ from station import keys
 from station.demo import SCALES, DemoData
 from station.store import Store
 from station.syncer import enroll, sync_once
-from sync import county
 
 TOWNSHIP = "440524001"
 STATION_NAME = "示例镇综治中心"
@@ -65,13 +65,26 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+def _county(county_home: Path, *args: str) -> list[str]:
+    """The `county` command beside this Python: the demo drives the hub as county IT does,
+    so the kiosk's side never imports the county's code."""
+    return [str(Path(sys.executable).with_name("county")), "--home", str(county_home), *args]
+
+
+def _county_json(county_home: Path, *args: str) -> dict[str, str]:
+    done = subprocess.run(_county(county_home, *args), capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        raise RuntimeError(f"county {' '.join(args)} failed: {done.stderr.strip()}")
+    result: dict[str, str] = json.loads(done.stdout)
+    return result
+
+
 def start_hub(county_home: Path) -> tuple[str, subprocess.Popen[bytes]]:
     port = _free_port()
     url = f"https://127.0.0.1:{port}"
     log = (county_home / "serve.log").open("ab")
-    process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("county")), "--home", str(county_home), "serve",
-         "--port", str(port)], stdout=log, stderr=log, preexec_fn=_die_with_parent)
+    process = subprocess.Popen(_county(county_home, "serve", "--port", str(port)),
+                               stdout=log, stderr=log, preexec_fn=_die_with_parent)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -91,7 +104,7 @@ def set_up(home: Path | None) -> Demo:
     home.mkdir(parents=True, exist_ok=True)
     county_home, station_home = home / "county", home / "station"
     if not (county_home / "county.toml").exists():
-        county.init(county_home)
+        _county_json(county_home, "init")
     url, process = start_hub(county_home)
     try:
         if (station_home / "station.db").exists():
@@ -103,7 +116,8 @@ def set_up(home: Path | None) -> Demo:
         else:
             store = Store.create(station_home, township=TOWNSHIP, name=STATION_NAME, clerk=CLERK,
                                  passphrase=PASSPHRASE, kdf=keys.FAST_KDF)
-            enroll(store, url, county.open_hub(county_home).add_enrollment(TOWNSHIP, []))
+            code = _county_json(county_home, "station", "add", "--township", TOWNSHIP)
+            enroll(store, url, code["code"], code["fingerprint"])
             DemoData(store, SCALES["small"], seed=1).fill()
         sync_once(store)
     except BaseException:

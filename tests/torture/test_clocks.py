@@ -18,8 +18,8 @@ from station import keys, synthetic
 from station.store import Clock, Store
 from station.syncer import SyncResult, client_for, enroll
 from station.syncer import sync_once as sync_with_machine_clock
-from sync import county
 from sync.errors import SyncError
+from sync.hub import county
 
 from ..conftest import GRID, PASSPHRASE, TOWNSHIP
 from ..hubserver import HubServer

@@ -24,7 +24,7 @@ import pytest
 from station import keys
 from station.store import Store
 from station.syncer import enroll, sync_once
-from sync import county
+from sync.hub import county
 
 from ..conftest import PASSPHRASE, TOWNSHIP
 from ..hubserver import HubProcess

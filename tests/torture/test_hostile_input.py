@@ -24,10 +24,10 @@ from hypothesis import strategies as st
 
 from station import synthetic
 from station.ids import IdMaker
-from sync import county
 from sync.bundle import parse_bundle
 from sync.clock import Stamp
 from sync.errors import TownshipError
+from sync.hub import county
 from sync.protocol import decode_push
 from sync.signing import sign
 

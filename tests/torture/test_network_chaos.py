@@ -18,7 +18,7 @@ from station import keys, synthetic
 from station.daemon import Backoff, Loop
 from station.store import Store
 from station.syncer import SyncResult, client_for, enroll, pull, push, sync_once
-from sync import county
+from sync.hub import county
 
 from ..conftest import GRID, PASSPHRASE, TOWNSHIP
 from ..hubserver import HubProcess

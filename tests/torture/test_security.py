@@ -21,7 +21,7 @@ import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from station import synthetic
-from sync import county
+from sync.hub import county
 from sync.signing import sign
 
 from ..conftest import GRID, STATION, TOWNSHIP, Cli

@@ -29,10 +29,10 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.x509.oid import NameOID
 
 from sync.errors import AlreadyInitialized, ConfigError, NotInitialized
-from sync.hub import Hub, HubClock
+from sync.hub.rules import Hub, HubClock
+from sync.hub.storage import open_storage
 from sync.private import write_private
 from sync.schema import v1_schema
-from sync.storage import open_storage
 
 CONFIG = "county.toml"
 

@@ -3,7 +3,7 @@
     POST /v1/enroll   JSON {code, station_id, public_key}     (the one unsigned call)
     POST /v1/push     zstd JSON push batch, signed            -> zstd JSON results
     GET  /v1/pull?cursor=N&limit=M&schema=V[&pending=P&rejected=R], signed -> zstd JSON page
-    GET  /, /login, /stations, /schema, /work, /export/…    the county dashboard (sync.dashboard)
+    GET  /, /login, /stations, /schema, /work, /export/…    the county dashboard (sync.hub.dashboard)
     GET  /v1/schema?after=N, signed                           -> zstd JSON signed bundles
     POST /v1/files/missing  JSON {files: [{sha256, size}]}, signed -> {missing: {sha256: [chunk…]}}
     PUT  /v1/files/SHA256/CHUNK?size=N  the chunk's bytes, signed  -> {complete: bool}
@@ -25,13 +25,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sync import county
-from sync.dashboard import Dashboard, routes
 from sync.errors import NotFound, TownshipError, ValidationError
-from sync.hub import Hub
+from sync.hub import county
+from sync.hub.dashboard import Dashboard, routes
+from sync.hub.rules import Hub
+from sync.hub.storage import StationRow
 from sync.protocol import MAX_BODY_BYTES, compress, decode_push, encode_page, encode_results
 from sync.signing import AuthError
-from sync.storage import StationRow
 
 ZSTD = {"Content-Type": "application/json", "Content-Encoding": "zstd"}
 STATUS = {"unsigned": 401, "bad_signature": 401, "expired": 401, "replayed": 409,
@@ -202,7 +202,7 @@ def app_from_environment() -> Starlette:
     the hub in the county home named by COUNTY_HOME."""
     import os
 
-    from sync import county
+    from sync.hub import county
 
     home = Path(os.environ["COUNTY_HOME"])
     return make_app(county.open_hub(home), home)

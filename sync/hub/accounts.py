@@ -3,7 +3,7 @@
 Passwords are hashed with Argon2id (RFC 9106's second recommended profile: 64 MiB, three
 passes, one lane) under a random salt, and stored as
 `argon2id$v=19$m=65536,t=3,p=1$SALT$HASH` (base64 without padding, the PHC string format).
-Pure: no storage, no I/O; `sync.dashboard` keeps the accounts and sessions.
+Pure: no storage, no I/O; `sync.hub.dashboard` keeps the accounts and sessions.
 """
 
 from __future__ import annotations

@@ -25,16 +25,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from sync import attachments as files
 from sync import clock as hlc
 from sync import merge
-from sync.blob_store import BlobStore
 from sync.bundle import Bundle, Rename, check_bundle, parse_bundle, sign_bundle, upcast_fields
 from sync.errors import NotFound, SchemaError, TownshipError, ValidationError
+from sync.hub.blob_store import BlobStore
+from sync.hub.storage import StationRow, Storage, StoredChange, Tx
 from sync.points import LedgerEntry, ledger
 from sync.protocol import Entering, PullPage, PushBatch, Result, WireChange
 from sync.report import case_summary
 from sync.schema import Schema
 from sync.seal import Sealer
 from sync.signing import WINDOW_MS, AuthError, read_headers, verify
-from sync.storage import StationRow, Storage, StoredChange, Tx
 from sync.validate import validate_record
 
 CHINA_TZ = timezone(timedelta(hours=8))

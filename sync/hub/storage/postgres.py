@@ -10,7 +10,7 @@ from contextlib import contextmanager
 import psycopg
 
 from sync.errors import ConfigError
-from sync.storage import SCHEMA, Storage, Tx
+from sync.hub.storage.base import SCHEMA, Storage, Tx
 
 # The advisory lock every push transaction takes. It serialises pushes across all hub
 # processes, so hub sequence numbers commit in order and a puller never skips one that

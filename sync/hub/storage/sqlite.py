@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sync.storage import SCHEMA, Storage, Tx
+from sync.hub.storage.base import SCHEMA, Storage, Tx
 
 
 class SqliteStorage(Storage):

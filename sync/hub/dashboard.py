@@ -32,12 +32,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from sync import accounts
 from sync.bundle import MAX_BUNDLE_BYTES, Bundle, check_bundle, parse_bundle
 from sync.errors import TownshipError
-from sync.hub import Hub
+from sync.hub import accounts
+from sync.hub.rules import Hub
+from sync.hub.tables import bars, to_csv, to_xlsx
 from sync.points import ranking
-from sync.tables import bars, to_csv, to_xlsx
 from sync.validate import CHINA_TZ
 
 SESSION_COOKIE = "ts_session"

@@ -2,7 +2,7 @@
 
 Everything the hub keeps goes through `Storage.transaction()`, which hands out a `Tx` whose
 methods are plain SQL shared by both engines (placeholders are rewritten per engine). What
-differs lives in `storage_sqlite.py` and `storage_postgres.py`: connecting, the schema's
+differs lives in `sqlite.py` and `postgres.py` beside this file: connecting, the schema's
 auto-increment column, and how a push transaction is serialised.
 
 Two rules hold on both engines, for any number of hub processes:
@@ -440,11 +440,11 @@ class Storage(ABC):
 def open_storage(url: str) -> Storage:
     """`sqlite:///path/hub.db` or `postgresql://…`."""
     if url.startswith(("postgresql://", "postgres://")):
-        from sync.storage_postgres import PostgresStorage
+        from sync.hub.storage.postgres import PostgresStorage
 
         return PostgresStorage(url)
     if url.startswith("sqlite:///"):
-        from sync.storage_sqlite import SqliteStorage
+        from sync.hub.storage.sqlite import SqliteStorage
 
         return SqliteStorage(url)
     from sync.errors import ConfigError

@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 
 from sync import attachments as files
 from sync.errors import NotFound, ValidationError
+from sync.hub.storage import Storage, Tx
 from sync.seal import Sealer
-from sync.storage import Storage, Tx
 
 
 class BlobStore:

@@ -14,8 +14,8 @@ from typing import Any
 
 import click
 
-from sync import county
 from sync.errors import TownshipError, ValidationError
+from sync.hub import county
 
 DEFAULT_HOME = Path.home() / ".local" / "share" / "township-county"
 
@@ -70,7 +70,7 @@ def serve(home: Path, host: str, port: int, workers: int) -> None:
 
     import uvicorn
 
-    from sync.http import KEEP_ALIVE_S, SHUTDOWN_S, make_app
+    from sync.hub.http import KEEP_ALIVE_S, SHUTDOWN_S, make_app
 
     click.echo(f"county hub on https://{host}:{port}/v1/ (Ctrl-C to stop)", err=True)
     cert, key = str(home / "tls.crt"), str(home / "tls.key")
@@ -80,7 +80,7 @@ def serve(home: Path, host: str, port: int, workers: int) -> None:
                     timeout_keep_alive=KEEP_ALIVE_S, timeout_graceful_shutdown=SHUTDOWN_S)
         return
     os.environ["COUNTY_HOME"] = str(home.resolve())  # each worker opens the hub itself
-    uvicorn.run("sync.http:app_from_environment", factory=True, workers=workers, host=host,
+    uvicorn.run("sync.hub.http:app_from_environment", factory=True, workers=workers, host=host,
                 port=port, log_level="warning", ssl_certfile=cert, ssl_keyfile=key,
                 timeout_keep_alive=KEEP_ALIVE_S, timeout_graceful_shutdown=SHUTDOWN_S)
 
@@ -131,7 +131,7 @@ def user_add(home: Path, name: str) -> None:
     """Add an account; the password comes from COUNTY_PASSWORD or a prompt (asked twice)."""
     import os
 
-    from sync.dashboard import Dashboard
+    from sync.hub.dashboard import Dashboard
 
     password = os.environ.get("COUNTY_PASSWORD") or click.prompt(
         "密码 / password", hide_input=True, confirmation_prompt=True)
