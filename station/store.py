@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,10 +44,9 @@ from sync.errors import (
 )
 from sync.schema import EntityDef, Schema, load_schema, schema_sql
 from sync.seal import Sealer, field_ad
-from sync.validate import normalise_for_index
+from sync.validate import CHINA_TZ, normalise_for_index
 
 DB_FILE = "station.db"
-CHINA_TZ = timezone(timedelta(hours=8))
 MIN_PASSPHRASE = 8
 MAX_CLERK_NAME = 50
 

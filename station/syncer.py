@@ -10,7 +10,6 @@ with its old receipt.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import queue
 import threading
@@ -28,6 +27,7 @@ from station.cases import Cases
 from station.schema_updates import apply_bundle
 from station.store import Store
 from station.writes import Writes, was_ad
+from sync import pinning
 from sync.client import Client, fetch_certificate
 from sync.errors import NotFound, SyncError, ValidationError
 from sync.protocol import MAX_CHANGES, PullPage, PushBatch, Result, WireChange
@@ -71,21 +71,13 @@ class SyncResult:
     files_fetched: int = 0
 
 
-def _fingerprint(pem: bytes) -> str:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
-
-    der = x509.load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.DER)
-    return hashlib.sha256(der).hexdigest()
-
-
 def enroll(store: Store, hub_url: str, code: str, fingerprint: str | None = None) -> dict[str, Any]:
     """Join a county hub: pin its certificate, register a new signing key, add the recovery
     slot for the county's key. The store must be unlocked (the key is sealed in it)."""
     if store.settings().get("hub_url"):
         raise SyncError("此站点已注册到县级平台", "this station is already enrolled")
     pem = fetch_certificate(hub_url)
-    seen = _fingerprint(pem)
+    seen = pinning.fingerprint(pem)
     if fingerprint and seen != fingerprint.lower().replace(":", ""):
         raise SyncError("县级平台证书指纹不符，已停止注册",
                         f"the hub's certificate fingerprint is {seen}, not the one given; stopped")

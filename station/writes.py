@@ -19,6 +19,7 @@ from station.blind_index import BlindIndex
 from sync import clock as hlc
 from sync import merge
 from sync.errors import NotFound, SyncError, ValidationError
+from sync.merge import DELETED
 from sync.protocol import Entering, WireChange
 from sync.schema import EntityDef
 from sync.seal import Sealer
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
 # Rows per executemany during a bulk import: large enough to amortise the Python-to-SQLite
 # round trip, small enough to keep memory flat on a cheap box.
 BULK_CHUNK = 2_000
-DELETED = "_deleted"
 
 # The C encoder, made once: json.dumps (and JSONEncoder.encode) build a new one on every
 # call, which showed up as a tenth of the bulk-import time in the profile.

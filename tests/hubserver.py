@@ -17,6 +17,7 @@ import uvicorn
 
 from sync.hub import county
 from sync.hub.http import KEEP_ALIVE_S, SHUTDOWN_S, make_app
+from sync.pinning import fingerprint
 
 
 def free_port() -> int:
@@ -30,7 +31,7 @@ class HubServer:
         self.home = home
         self.port = port or free_port()
         self.url = f"https://127.0.0.1:{self.port}"
-        self.fingerprint = county.fingerprint((home / "tls.crt").read_bytes())
+        self.fingerprint = fingerprint((home / "tls.crt").read_bytes())
         config = uvicorn.Config(make_app(county.open_hub(home), home), host="127.0.0.1",
                                 port=self.port, ssl_certfile=str(home / "tls.crt"),
                                 ssl_keyfile=str(home / "tls.key"), log_level="warning",
@@ -72,7 +73,7 @@ class HubProcess:
         self.port = port or free_port()
         self.workers = workers
         self.url = f"https://127.0.0.1:{self.port}"
-        self.fingerprint = county.fingerprint((home / "tls.crt").read_bytes())
+        self.fingerprint = fingerprint((home / "tls.crt").read_bytes())
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> HubProcess:

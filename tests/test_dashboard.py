@@ -242,14 +242,16 @@ def test_the_work_page_counts_a_station_s_incidents(cli: Cli, sqlite_hub: HubSer
 def test_volunteer_points_at_the_county_match_the_station_s_ledger(
         cli: Cli, sqlite_hub: HubServer) -> None:
     import json
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
+
+    from sync.validate import CHINA_TZ
 
     from .test_sync_e2e import enroll
     from .test_volunteers import add_volunteer
 
     session, _ = logged_in(sqlite_hub)
     enroll(cli, sqlite_hub)
-    now = datetime.now(timezone(timedelta(hours=8)))
+    now = datetime.now(CHINA_TZ)
     today, month = now.date().isoformat(), now.strftime("%Y-%m")
     busy = add_volunteer(cli, "王小明", "13912345678")
     quiet = add_volunteer(cli, "李小红", "13812345678")

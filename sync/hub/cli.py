@@ -16,6 +16,7 @@ import click
 
 from sync.errors import TownshipError, ValidationError
 from sync.hub import county
+from sync.pinning import fingerprint
 
 DEFAULT_HOME = Path.home() / ".local" / "share" / "township-county"
 
@@ -55,7 +56,7 @@ def init(home: Path, database: str | None, hosts: tuple[str, ...]) -> None:
     """Create the county keys, TLS certificate and database."""
     county.init(home, database, hosts)
     _emit({"home": str(home.resolve()), "database": county.load_config(home).database,
-           "fingerprint": county.fingerprint((home / "tls.crt").read_bytes())})
+           "fingerprint": fingerprint((home / "tls.crt").read_bytes())})
 
 
 @main.command()
@@ -105,7 +106,7 @@ def station_add(home: Path, township: str, grids: tuple[str, ...]) -> None:
                                   "a grid code is 12 digits inside the township")
     code = county.open_hub(home).add_enrollment(township, list(grids))
     _emit({"code": code, "township": township, "grids": list(grids),
-           "fingerprint": county.fingerprint((home / "tls.crt").read_bytes())})
+           "fingerprint": fingerprint((home / "tls.crt").read_bytes())})
 
 
 @station.command("revoke")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import hashlib
 import ipaddress
 import os
 import time
@@ -93,10 +92,6 @@ def self_signed_certificate(hosts: tuple[str, ...]) -> tuple[bytes, bytes]:
                               serialization.NoEncryption()))
 
 
-def fingerprint(cert_pem: bytes) -> str:
-    """SHA-256 of the certificate (DER), as pinned by stations."""
-    der = x509.load_pem_x509_certificate(cert_pem).public_bytes(serialization.Encoding.DER)
-    return hashlib.sha256(der).hexdigest()
 
 
 def load_config(home: Path) -> CountyConfig:

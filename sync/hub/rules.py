@@ -17,7 +17,7 @@ import secrets
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -35,9 +35,8 @@ from sync.report import case_summary
 from sync.schema import Schema
 from sync.seal import Sealer
 from sync.signing import WINDOW_MS, AuthError, read_headers, verify
-from sync.validate import validate_record
+from sync.validate import CHINA_TZ, validate_record
 
-CHINA_TZ = timezone(timedelta(hours=8))
 ENROLL_ALPHABET = "ABCDEFGHJKLMNPQRTUVWXY346789"  # no look-alikes: read aloud over a phone
 
 
