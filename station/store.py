@@ -116,7 +116,7 @@ class Change:
     rejected: str | None
 
 
-class _Txn:
+class Txn:
     """State of one write transaction: the clock and the sealer count are saved at commit."""
 
     def __init__(self, cursor: sqlite3.Cursor, last: hlc.Stamp) -> None:
@@ -380,14 +380,14 @@ class Store:
     # ------------------------------------------------------------------ transactions
 
     @contextmanager
-    def _transaction(self) -> Iterator[_Txn]:
+    def _transaction(self) -> Iterator[Txn]:
         """BEGIN IMMEDIATE ... COMMIT, with the clock and the seal count saved inside it."""
         with self._lock:
             cursor = self.conn.cursor()
             cursor.execute("BEGIN IMMEDIATE")
             try:
                 last = hlc.parse(self._setting("hlc") or str(hlc.ZERO))
-                txn = _Txn(cursor, last)
+                txn = Txn(cursor, last)
                 sealed_before = self._sealer.sealed_count if self._sealer else 0
                 yield txn
                 if txn.last != last:
@@ -407,7 +407,7 @@ class Store:
                     raise disk from exc
                 raise
 
-    def _stamp(self, txn: _Txn) -> hlc.Stamp:
+    def _stamp(self, txn: Txn) -> hlc.Stamp:
         txn.last = hlc.tick(txn.last, self.clock.wall_ms(), self.station_id)
         return txn.last
 

@@ -26,7 +26,7 @@ from sync.seal import Sealer
 from sync.validate import normalise_for_index, validate_record
 
 if TYPE_CHECKING:
-    from station.store import Store, _Txn
+    from station.store import Store, Txn
 
 # Rows per executemany during a bulk import: large enough to amortise the Python-to-SQLite
 # round trip, small enough to keep memory flat on a cheap box.
@@ -81,7 +81,7 @@ def field_clock(row: Mapping[str, Any], clocks: Mapping[str, str], current: Mapp
 class Writes:
     """The writes of one transaction; made by `Store.atomic()`, valid only inside it."""
 
-    def __init__(self, store: Store, txn: _Txn, sealer: Sealer, index: BlindIndex) -> None:
+    def __init__(self, store: Store, txn: Txn, sealer: Sealer, index: BlindIndex) -> None:
         self.store = store
         self.schema = store.schema
         self.txn = txn

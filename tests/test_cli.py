@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
 
 from station import synthetic
+from sync.version import PROTOCOL_VERSION
 
 from .conftest import GRID, STATION, TOWNSHIP, Cli
 
@@ -113,6 +115,14 @@ def test_init_refuses_a_second_store_and_a_bad_township(cli: Cli, tmp_path: Path
 def test_commands_on_a_missing_store_say_to_run_init(tmp_path: Path) -> None:
     err = Cli(tmp_path / "none")("status", ok=False).stderr
     assert "station init" in err
+
+
+def test_version_names_the_release_and_the_protocol(tmp_path: Path) -> None:
+    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    release = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["version"]
+    result = Cli(tmp_path / "none")("--version")  # no store needed
+    assert result.stdout == f"station {release} (protocol {PROTOCOL_VERSION})\n"
+    assert not (tmp_path / "none").exists()
 
 
 def test_no_passphrase_and_no_terminal_is_a_clear_error(cli: Cli) -> None:

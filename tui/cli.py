@@ -10,7 +10,8 @@ from pathlib import Path
 
 import click
 
-from station.cli import _Context, main
+from station.cli import main
+from station.cli.common import Context
 
 
 @main.command()
@@ -22,7 +23,7 @@ from station.cli import _Context, main
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535),
               help="with --web: the port on 127.0.0.1")
 @click.pass_obj
-def tui(obj: _Context, idle_lock: int, lang: str, web: bool, port: int) -> None:
+def tui(obj: Context, idle_lock: int, lang: str, web: bool, port: int) -> None:
     """The kiosk app: unlock, home, and the station's work (F1 lists the keys)."""
     store = obj.store()  # a missing or broken store is said here, not in a browser
     if web:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import click
 
-from station.cli import _Context, _emit, _passphrase, main
+from station.cli.common import Context, ask_passphrase, emit
 
 
-@main.group()
+@click.group()
 def backup() -> None:
     """Continuous backup of the store to a USB stick, a NAS mount or an S3-compatible store."""
 
@@ -22,16 +22,16 @@ def backup() -> None:
               help="S3 keys as LITESTREAM_ACCESS_KEY_ID=… lines, in a 0600 file "
                    "(default: the same names from the environment)")
 @click.pass_obj
-def backup_setup(obj: _Context, replica: str, credentials: Path | None) -> None:
+def backup_setup(obj: Context, replica: str, credentials: Path | None) -> None:
     """Choose where the backup goes and write litestream's configuration (0600)."""
     from station.backup import setup
 
-    _emit(setup(obj.home, replica, credentials))
+    emit(setup(obj.home, replica, credentials))
 
 
 @backup.command("run")
 @click.pass_obj
-def backup_run(obj: _Context) -> None:
+def backup_run(obj: Context) -> None:
     """Replicate in the foreground until stopped (what the backup service runs)."""
     from station.backup import run_command
 
@@ -42,14 +42,14 @@ def backup_run(obj: _Context) -> None:
 
 @backup.command("status")
 @click.pass_obj
-def backup_status(obj: _Context) -> None:
+def backup_status(obj: Context) -> None:
     """The replica's position against the database: transactions behind, seconds of lag."""
     from station.backup import status
 
-    _emit(status(obj.home))
+    emit(status(obj.home))
 
 
-@main.command()
+@click.command()
 @click.option("--from", "replica", required=True, help="the replica: a path, file://PATH or s3://…")
 @click.option("--to", "to", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="an empty directory for the restored station home")
@@ -61,5 +61,5 @@ def restore(replica: str, to: Path, credentials: Path | None) -> None:
     had sent since the replica's position."""
     from station.backup import restore as bring_back
 
-    passphrase = _passphrase("STATION_PASSPHRASE", "口令 / passphrase")
-    _emit(bring_back(replica, to, passphrase, os.environ.get("STATION_CLERK") or None, credentials))
+    passphrase = ask_passphrase("STATION_PASSPHRASE", "口令 / passphrase")
+    emit(bring_back(replica, to, passphrase, os.environ.get("STATION_CLERK") or None, credentials))

@@ -1,0 +1,56 @@
+"""`station settings …`: what a clerk or county IT may set on the station."""
+
+from __future__ import annotations
+
+import click
+
+from station.cli.common import Context, emit
+from sync import attachments as files
+from sync.errors import ValidationError
+
+# What a clerk or county IT may set, with the rule each value must keep.
+SETTINGS = {
+    "attach_longest_side": (320, 10_000, "照片存入时最长边的像素数",
+                            "pixels of a photo's longest side when it is stored"),
+    "attachment_budget": (0, 10**12, "每次同步最多传送的附件字节数（0 为不限）",
+                          "attachment bytes one sync may move (0: no limit)"),
+}
+
+
+@click.group()
+def settings() -> None:
+    """Station settings a clerk may change (attachment size and per-sync budget)."""
+
+
+@settings.command("list")
+@click.pass_obj
+def settings_list(obj: Context) -> None:
+    """The settable settings: value, rule and meaning, as JSON lines."""
+    current = obj.store().settings()
+    for key, (low, high, zh, en) in SETTINGS.items():
+        emit({"key": key, "value": current.get(key), "min": low, "max": high, "zh": zh, "en": en})
+
+
+@settings.command("set")
+@click.argument("key")
+@click.argument("value")
+@click.pass_obj
+def settings_set(obj: Context, key: str, value: str) -> None:
+    """Set one setting (see `station settings list`)."""
+    if key not in SETTINGS:
+        raise ValidationError(key, "setting", f"没有可设置的 {key}（可设置：{', '.join(SETTINGS)}）",
+                              f"no settable setting {key!r} (known: {', '.join(SETTINGS)})")
+    low, high, zh, en = SETTINGS[key]
+    number = int(value) if value.strip().isdigit() else -1
+    if not low <= number <= high:
+        raise ValidationError(key, "range", f"{zh}应为 {low} 到 {high} 的整数",
+                              f"{key} ({en}) must be a whole number from {low} to {high}")
+    if key == "attachment_budget" and 0 < number < files.CHUNK_BYTES:
+        raise ValidationError(key, "min_chunk",
+                              f"预算至少一块（{files.CHUNK_BYTES} 字节），否则附件永远传不完",
+                              f"a budget below one chunk ({files.CHUNK_BYTES} bytes) would never"
+                              " move a file")
+    store = obj.unlocked()
+    with store.atomic() as writes:
+        writes.put_settings(**{key: str(number)})
+    emit({"key": key, "value": str(number)})

@@ -1,0 +1,68 @@
+"""`station enroll`, `station sync` and `station rejected …`: the station and its county hub."""
+
+from __future__ import annotations
+
+import click
+
+from station.cli.common import Context, as_json_option, emit
+
+
+@click.command()
+@click.option("--hub", "hub_url", required=True, help="https://HOST:PORT of the county hub")
+@click.option("--code", required=True, help="the one-time code from `county station add`")
+@click.option("--fingerprint", help="the hub certificate's SHA-256, to check what is pinned")
+@click.pass_obj
+def enroll(obj: Context, hub_url: str, code: str, fingerprint: str | None) -> None:
+    """Join a county hub: pin its certificate, register this station's key."""
+    from station.syncer import enroll as join
+
+    emit(join(obj.unlocked(), hub_url, code, fingerprint))
+
+
+@click.command()
+@click.option("--once", "mode", flag_value="once", default=True, help="one round (the default)")
+@click.option("--daemon", "mode", flag_value="daemon",
+              help="keep syncing: soon after local writes, backing off while the hub is away")
+@click.pass_obj
+def sync(obj: Context, mode: str) -> None:
+    """Push the outbox (each change gets a receipt or a rejection), then pull what changed."""
+    import time
+
+    from station.daemon import Loop
+    from station.syncer import KeptConnection, sync_once
+
+    store = obj.unlocked()
+    if mode == "daemon":
+        click.echo("同步守护进程已启动 (sync daemon running; Ctrl-C stops it)", err=True)
+        try:
+            Loop(store, KeptConnection(), time.sleep).run()
+        except KeyboardInterrupt:
+            click.echo("已停止 (stopped)", err=True)
+        return
+    result = sync_once(store)
+    emit({"pushed": result.pushed, "rejected": result.rejected, "batches": result.batches,
+          "pulled": result.pulled, "pending": store.status()["pending"],
+          "conflicts": store.status()["conflicts"], "files_sent": result.files_sent,
+          "files_fetched": result.files_fetched, "files_pending": store.status()["files_pending"]})
+
+
+@click.group()
+def rejected() -> None:
+    """Changes the county hub refused: see why, fix the record, send them again."""
+
+
+@rejected.command("list")
+@as_json_option()
+@click.pass_obj
+def rejected_list(obj: Context, as_json: bool) -> None:
+    """Refused changes as JSON lines: seq, record, entity, op, fields, the hub's reason."""
+    for row in obj.store().rejected():
+        emit(row)
+
+
+@rejected.command("resend")
+@click.argument("seq", type=int)
+@click.pass_obj
+def rejected_resend(obj: Context, seq: int) -> None:
+    """Send a refused change again as the record stands now (fix the record first)."""
+    emit({"resent": seq, "as": obj.unlocked().resend(seq)})
