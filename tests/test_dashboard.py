@@ -7,6 +7,7 @@ import base64
 import re
 import subprocess
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sync.errors import ValidationError
 from sync.hub import county
 from sync.hub.dashboard import Dashboard
+from sync.hub.storage import StationRow
 
 from .conftest import GRID, Cli
 from .hubserver import HubServer
@@ -124,6 +126,41 @@ def logged_in(hub: HubServer) -> tuple[requests.Session, str]:
     session = browser(hub)
     assert log_in(hub, session).status_code == 303
     return session, hidden(session.get(hub.url + "/stations").text, "csrf")
+
+
+class Page(HTMLParser):
+    """The stdlib's HTML parser, as a browser reads the page: the tags and each cell's text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.cells: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+        if tag == "td":
+            self.cells.append("")
+
+    def handle_data(self, data: str) -> None:
+        if self.cells and self.tags[-1][0] == "td":
+            self.cells[-1] += data
+
+
+def test_markup_in_a_station_s_name_or_township_is_shown_as_text(sqlite_hub: HubServer) -> None:
+    session, _ = logged_in(sqlite_hub)
+    name, township = 'x"><script>alert(1)</script>', '<script>alert("t")</script>'
+    # Straight into the hub's database: the hub's own rules would refuse both, but a page
+    # must not trust what it shows to have passed them.
+    with county.open_hub(sqlite_hub.home).storage.transaction() as tx:
+        tx.add_station(StationRow(name, township, (), "key", None), "2026-12-01T00:00:00+00:00")
+    page = session.get(sqlite_hub.url + "/stations")
+    assert page.status_code == 200 and "<script>" not in page.text and 'id="station-x">' not in page.text
+    parsed = Page()
+    parsed.feed(page.text)
+    assert "script" not in [tag for tag, _ in parsed.tags]
+    rows = [attrs for tag, attrs in parsed.tags if tag == "tr" and attrs.get("id")]
+    assert [r["id"] for r in rows] == [f"station-{name}"]  # one row, its id attribute intact
+    assert parsed.cells[:2] == [name, township]
 
 
 def test_a_bundle_is_previewed_refused_or_published_and_the_rollout_shown(hub: HubServer) -> None:

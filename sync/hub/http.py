@@ -3,20 +3,21 @@
     POST /v1/enroll   JSON {code, station_id, public_key}     (the one unsigned call)
     POST /v1/push     zstd JSON push batch, signed            -> zstd JSON results
     GET  /v1/pull?cursor=N&limit=M&schema=V[&pending=P&rejected=R], signed -> zstd JSON page
-    GET  /, /login, /stations, /schema, /work, /export/…    the county dashboard (sync.hub.dashboard)
+    GET  /, /login, /stations, /schema, /work, /export/…    the county dashboard (sync.hub.pages)
     GET  /v1/schema?after=N, signed                           -> zstd JSON signed bundles
     POST /v1/files/missing  JSON {files: [{sha256, size}]}, signed -> {missing: {sha256: [chunk…]}}
     PUT  /v1/files/SHA256/CHUNK?size=N  the chunk's bytes, signed  -> {complete: bool}
     GET  /v1/attachments/RECORD/CHUNK, signed                 -> a chunk of that record's file
     GET  /v1/health
 
-Every refusal is a 4xx with a JSON body {"error": reason, "message": one line zh (en)}.
+Every refusal is a 4xx with a JSON body {"error": reason, "message": one line zh (en)}: any of
+our errors raised by a handler becomes one (an exception handler of the app, `_refused`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -27,7 +28,8 @@ from starlette.routing import Route
 
 from sync.errors import NotFound, TownshipError, ValidationError
 from sync.hub import county
-from sync.hub.dashboard import Dashboard, routes
+from sync.hub.dashboard import Dashboard
+from sync.hub.pages import Pages
 from sync.hub.rules import Hub
 from sync.hub.storage import StationRow
 from sync.protocol import MAX_BODY_BYTES, compress, decode_push, encode_page, encode_results
@@ -39,7 +41,8 @@ STATUS = {"unsigned": 401, "bad_signature": 401, "expired": 401, "replayed": 409
           "bad_code": 403, "enrolled": 409}
 
 
-def _refusal(exc: TownshipError) -> JSONResponse:
+def _refused(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, TownshipError)  # the only class it is registered for
     if isinstance(exc, AuthError):
         status, reason = STATUS.get(exc.reason, 403), exc.reason
     elif isinstance(exc, ValidationError):
@@ -59,18 +62,6 @@ KEEP_ALIVE_S = 30
 # and closing TLS politely waits for each peer's answer: without a bound, a restart waited
 # 30 s for stations that were doing nothing. A request cut here is retried by its station.
 SHUTDOWN_S = 3
-
-Handler = Callable[[Request], Awaitable[Response]]
-
-
-def _guarded(handler: Handler) -> Handler:
-    async def run(request: Request) -> Response:
-        try:
-            return await handler(request)
-        except TownshipError as exc:
-            return _refusal(exc)
-    return run
-
 
 async def _body(request: Request) -> bytes:
     body = await request.body()
@@ -184,17 +175,18 @@ def make_app(hub: Hub, home: Path) -> Starlette:
                                        request.path_params["idx"])
         return Response(data, media_type="application/octet-stream")
 
+    pages = Pages(Dashboard(hub, home))
     return Starlette(routes=[
-        *routes(Dashboard(hub, home)),
+        *pages.routes(),
         Route("/v1/health", health),
-        Route("/v1/enroll", _guarded(enroll), methods=["POST"]),
-        Route("/v1/push", _guarded(push), methods=["POST"]),
-        Route("/v1/pull", _guarded(pull), methods=["GET"]),
-        Route("/v1/schema", _guarded(schema), methods=["GET"]),
-        Route("/v1/files/missing", _guarded(files_missing), methods=["POST"]),
-        Route("/v1/files/{sha}/{idx:int}", _guarded(file_chunk), methods=["PUT"]),
-        Route("/v1/attachments/{record}/{idx:int}", _guarded(attachment_chunk), methods=["GET"]),
-    ])
+        Route("/v1/enroll", enroll, methods=["POST"]),
+        Route("/v1/push", push, methods=["POST"]),
+        Route("/v1/pull", pull, methods=["GET"]),
+        Route("/v1/schema", schema, methods=["GET"]),
+        Route("/v1/files/missing", files_missing, methods=["POST"]),
+        Route("/v1/files/{sha}/{idx:int}", file_chunk, methods=["PUT"]),
+        Route("/v1/attachments/{record}/{idx:int}", attachment_chunk, methods=["GET"]),
+    ], exception_handlers={TownshipError: _refused, **pages.exception_handlers()})
 
 
 def app_from_environment() -> Starlette:

@@ -1,5 +1,6 @@
 """Tables out of the hub for people: CSV, XLSX and SVG bar charts, made here with no library
-and nothing fetched (county networks are closed). Pure: rows in, bytes or text out."""
+and nothing fetched (county networks are closed), and values as the pages show them. Pure:
+rows in, bytes or text out."""
 
 from __future__ import annotations
 
@@ -8,7 +9,11 @@ import html
 import io
 import zipfile
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 from xml.sax.saxutils import escape
+
+from sync.validate import CHINA_TZ
 
 Row = Sequence[object]
 
@@ -99,3 +104,18 @@ def bars(items: Sequence[tuple[str, float]], top: float, unit: str = "", width: 
                      f'{html.escape(shown)}</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def when(iso: str | None) -> str:
+    """A stored UTC time as county IT reads it: Beijing time, to the second."""
+    if not iso:
+        return "—"
+    at = datetime.fromisoformat(iso).astimezone(CHINA_TZ)
+    return at.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def shown(value: Any) -> str:
+    """A figure in a table: a rate (a float up to 1) as a percentage, nothing as a dash."""
+    if isinstance(value, float):
+        return f"{value * 100:.1f} %" if value <= 1 else f"{value:.1f}"
+    return "—" if value is None else str(value)

@@ -1,0 +1,317 @@
+"""The county dashboard's pages for county IT, served by the hub at `/` over its HTTPS.
+
+    GET  /login, POST /login, POST /logout
+    GET  /stations                   every station: last seen, last push, schema, changes
+    POST /stations/enroll            a one-time enrollment code, shown once
+    POST /stations/{id}/revoke       refused at the station's next request
+    GET  /schema, POST /schema/preview, POST /schema/publish    schema bundles
+    GET  /work                       the work figures;  GET /export/NAME.csv|xlsx  any table
+
+No page or data without a login (a GET goes to the login page, a POST is refused with 403);
+every form carries its session's CSRF token and a POST without it is refused; the login form
+itself uses a double-submit cookie. Pages are Chinese first with the English beneath, and
+load nothing from outside (county networks are closed). The HTML is in `templates/`, Jinja2
+with autoescaping on, so a value can only reach a page escaped; what the pages show comes
+from `sync.hub.dashboard.Dashboard`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+import jinja2
+from markupsafe import Markup
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+from starlette.templating import Jinja2Templates
+
+from sync.bundle import MAX_BUNDLE_BYTES
+from sync.errors import TownshipError
+from sync.hub.dashboard import SESSION_COOKIE, SESSION_S, STATION_COLUMNS, TABLES, Dashboard
+from sync.hub.tables import bars, shown, to_csv, to_xlsx, when
+
+LOGIN_COOKIE = "ts_login"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+_TOWNSHIP = re.compile(r"\d{9}")
+_GRID = re.compile(r"\d{12}")
+# Every page: never cached (it shows a session's CSRF token), never framed, and allowed to
+# load nothing but its own inline style and the charts drawn into it.
+HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY",
+           "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+                                      "img-src 'self' data:; form-action 'self'"}
+ENROLL_RULE = ("乡镇代码为 9 位数字；网格代码为该乡镇下的 12 位数字，以空格分隔",
+               "township: 9 digits; grids: 12-digit codes in that township, space-separated")
+
+
+class LoginRequired(TownshipError):
+    """No live session: a page is asked for, or a form posted, without logging in."""
+
+
+class FormExpired(TownshipError):
+    """A form was posted without its session's CSRF token (an old page, or another site)."""
+
+
+@dataclass(frozen=True)
+class Visit:
+    """Who is signed in, and the CSRF token every form of theirs carries."""
+
+    account: str
+    csrf: str
+
+
+_KINDS = {"incidents": "事件", "disputes": "矛盾纠纷"}
+_MEASURES = {"reported": "上报", "closed": "办结", "closure_rate": "办结率", "overdue": "超时",
+             "records": "条数"}
+
+
+def heading(key: str) -> tuple[str, str]:
+    """A work table's column, Chinese first: incidents_closure_rate -> 事件办结率."""
+    if key == "township":
+        return "乡镇", "Township"
+    kind, _, measure = key.partition("_")
+    zh = _KINDS.get(kind, "基础数据" if kind == "base" else kind) + _MEASURES.get(measure, measure)
+    return zh, key.replace("_", " ")
+
+
+def chart(items: Sequence[tuple[str, float]], top: float | None = None, unit: str = "") -> Markup:
+    """A bar chart for a page, scaled to `top` or else to its tallest bar (at least 1). Marked
+    safe for the templates because `bars` escapes every label and value itself."""
+    if top is None:
+        top = max([value for _, value in items] + [1])
+    return Markup(bars(items, top, unit))
+
+
+def templates() -> Jinja2Templates:
+    env = jinja2.Environment(loader=jinja2.PackageLoader("sync.hub", "templates"), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(shown=shown, when=when)
+    env.globals.update(chart=chart, heading=heading)
+    return Jinja2Templates(env=env)
+
+
+async def _form(request: Request) -> dict[str, Any]:
+    """The posted fields: text as str, an uploaded file as its bytes (a bundle at most)."""
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        out: dict[str, Any] = {}
+        async with request.form(max_files=1, max_fields=20) as form:
+            for name, value in form.items():
+                out[name] = (await value.read(MAX_BUNDLE_BYTES + 1)) if hasattr(value, "read") else value
+        return out
+    body = (await request.body())[:64 * 1024].decode("utf-8", "replace")
+    return {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
+
+
+def _text(form: dict[str, Any], name: str) -> str:
+    """A text field, or '' (for a file posted under a text field's name, too)."""
+    value = form.get(name, "")
+    return value if isinstance(value, str) else ""
+
+
+def _same(given: str, expected: str) -> bool:
+    # In constant time; as bytes, because compare_digest refuses a str that is not ASCII.
+    return secrets.compare_digest(given.encode(), expected.encode())
+
+
+def _title(exc: Exception) -> tuple[str, str]:
+    assert isinstance(exc, TownshipError)  # the handlers are only registered for ours
+    return exc.zh, exc.en
+
+
+def _redirect(path: str) -> Response:
+    return RedirectResponse(path, status_code=303)
+
+
+class Pages:
+    """One handler per route; the login and CSRF checks end in exception handlers."""
+
+    def __init__(self, board: Dashboard) -> None:
+        self.board = board
+        self.templates = templates()
+
+    def page(self, request: Request, name: str, title: tuple[str, str], status: int = 200,
+             **context: Any) -> Response:
+        visit = getattr(request.state, "visit", None)
+        return self.templates.TemplateResponse(request, name, {"title": title, "visit": visit, **context},
+                                               status_code=status, headers=HEADERS)
+
+    async def signed_in(self, request: Request) -> dict[str, Any]:
+        """The posted fields (none for a GET), once the session is live and, for a POST, its
+        CSRF token is in the form: else LoginRequired or FormExpired."""
+        found = await run_in_threadpool(self.board.session, request)
+        if found is None:
+            raise LoginRequired("请先登录", "Log in first")
+        request.state.visit = Visit(*found)
+        if request.method != "POST":
+            return {}
+        form = await _form(request)
+        if not _same(_text(form, "csrf"), found[1]):
+            raise FormExpired("表单已失效", "The form has expired: CSRF token missing or wrong")
+        return form
+
+    # ---------------------------------------------------------------- errors
+
+    def exception_handlers(self) -> dict[Any, Callable[[Request, Exception], Response]]:
+        return {LoginRequired: self.login_required, FormExpired: self.form_expired}
+
+    def login_required(self, request: Request, exc: Exception) -> Response:
+        if request.method == "GET":
+            return _redirect("/login")
+        return self.message(request, _title(exc), 403)
+
+    def form_expired(self, request: Request, exc: Exception) -> Response:
+        return self.message(request, _title(exc), 403, back="/stations")
+
+    def message(self, request: Request, title: tuple[str, str], status: int, error: str = "",
+                back: str = "") -> Response:
+        """A page that says one thing (under its title), with a way back."""
+        return self.page(request, "message.html", title, status, error=error, back=back)
+
+    # ---------------------------------------------------------------- logging in and out
+
+    async def login_page(self, request: Request) -> Response:
+        return self.login_form(request)
+
+    def login_form(self, request: Request, error: tuple[str, str] | None = None, error_id: str = "",
+                   status: int = 200) -> Response:
+        nonce = secrets.token_urlsafe(24)
+        response = self.page(request, "login.html", ("登录", "Log in"), status, nonce=nonce, error=error,
+                             error_id=error_id)
+        response.set_cookie(LOGIN_COOKIE, nonce, max_age=600, httponly=True, secure=True,
+                            samesite="strict")
+        return response
+
+    async def login(self, request: Request) -> Response:
+        form = await _form(request)
+        if not _same(_text(form, "login_csrf"), request.cookies.get(LOGIN_COOKIE, "-")):
+            return self.login_form(request, ("表单已失效，请重试", "The form expired; try again"), status=403)
+        session = await run_in_threadpool(self.board.log_in, _text(form, "name"), _text(form, "password"))
+        if session is None:
+            wrong = ("账号或密码不对", "Wrong account or password")
+            return self.login_form(request, wrong, "login-error", 401)
+        response = _redirect("/stations")
+        response.set_cookie(SESSION_COOKIE, session[0], max_age=SESSION_S, httponly=True, secure=True,
+                            samesite="strict")
+        response.delete_cookie(LOGIN_COOKIE)
+        return response
+
+    async def logout(self, request: Request) -> Response:
+        await self.signed_in(request)
+        await run_in_threadpool(self.board.log_out, request)
+        response = _redirect("/login")
+        response.delete_cookie(SESSION_COOKIE)
+        return response
+
+    async def home(self, request: Request) -> Response:
+        await self.signed_in(request)
+        return _redirect("/stations")
+
+    # ---------------------------------------------------------------- stations
+
+    async def stations(self, request: Request) -> Response:
+        await self.signed_in(request)
+        return await self.stations_page(request)
+
+    async def stations_page(self, request: Request, error: tuple[str, str] | None = None,
+                            status: int = 200) -> Response:
+        rows = await run_in_threadpool(self.board.stations)
+        lags = [(str(r["id"]), int(r["lag"])) for r in rows if r["lag"] is not None and not r["revoked_at"]]
+        return self.page(request, "stations.html", ("站点", "Stations"), status, rows=rows,
+                         columns=STATION_COLUMNS, lags=lags, error=error)
+
+    async def enroll(self, request: Request) -> Response:
+        form = await self.signed_in(request)
+        township, grids = _text(form, "township").strip(), _text(form, "grids").split()
+        if not _TOWNSHIP.fullmatch(township) or not all(_GRID.fullmatch(g) and g.startswith(township)
+                                                        for g in grids):
+            return await self.stations_page(request, ENROLL_RULE, 400)
+        code = await run_in_threadpool(self.board.hub.add_enrollment, township, grids)
+        return self.page(request, "enrolled.html", ("注册码", "Enrollment code"), code=code)
+
+    async def revoke(self, request: Request) -> Response:
+        await self.signed_in(request)
+        await run_in_threadpool(self.board.hub.revoke, request.path_params["station"])
+        return _redirect("/stations")
+
+    # ---------------------------------------------------------------- schema bundles
+
+    async def schema(self, request: Request) -> Response:
+        await self.signed_in(request)
+        _, rows = await run_in_threadpool(self.board.table, "schema")
+        rollout = [(f"v{v}" if v is not None else "未报告 unknown", s) for v, _name, _at, s in rows]
+        return self.page(request, "schema.html", ("数据版本", "Schema versions"), rows=rows, rollout=rollout)
+
+    async def schema_preview(self, request: Request) -> Response:
+        raw = (await self.signed_in(request)).get("bundle") or b""
+        raw = raw.encode() if isinstance(raw, str) else raw
+        bundle, refused = await run_in_threadpool(self.board.preview, raw)
+        if bundle is None:
+            return self.page(request, "preview.html", ("数据包预览", "Bundle preview"), 400, refused=refused)
+        return self.page(request, "preview.html", ("数据包预览", "Bundle preview"), refused="", bundle=bundle,
+                         operations=[json.dumps(op, ensure_ascii=False) for op in bundle.operations],
+                         raw=base64.b64encode(raw).decode())
+
+    async def schema_publish(self, request: Request) -> Response:
+        form = await self.signed_in(request)
+        try:
+            raw = base64.b64decode(form.get("raw", ""), validate=True)
+            await run_in_threadpool(self.board.publish, raw)
+        except (ValueError, TownshipError) as exc:
+            return self.message(request, ("未发布", "Not published"), 400, error=str(exc))
+        return _redirect("/schema")
+
+    # ---------------------------------------------------------------- work figures and exports
+
+    async def work(self, request: Request) -> Response:
+        await self.signed_in(request)
+        figures = await run_in_threadpool(self.work_figures)
+        return self.page(request, "work.html", ("工作统计", "Work"), **figures)
+
+    def work_figures(self) -> dict[str, Any]:
+        """What the work page shows (in a worker thread: the figures read every record)."""
+        board = self.board
+        headers, rows = board.table("work")
+        rate = headers.index("incidents_closure_rate") if "incidents_closure_rate" in headers else None
+        base_headers, base_rows = board.table("base_data")
+        history_days = 14
+        return {"headers": headers, "rows": rows, "days": history_days,
+                "rates": None if rate is None else [(str(r[0]), float(r[rate] or 0) * 100) for r in rows],
+                "history": board.closure_history(history_days),
+                "departments": board.table("departments")[1], "volunteers": board.table("volunteers")[1],
+                "base_headers": base_headers, "base_rows": base_rows,
+                "conflicts": len(board.hub.conflicts())}
+
+    async def export(self, request: Request) -> Response:
+        await self.signed_in(request)
+        name, kind = request.path_params["name"], request.path_params["kind"]
+        if name not in TABLES or kind not in ("csv", "xlsx"):
+            return self.message(request, ("没有这个表", "No such table"), 404)
+        headers, rows = await run_in_threadpool(self.board.table, name)
+        body = to_csv(headers, rows) if kind == "csv" else to_xlsx(name, headers, rows)
+        media = "text/csv; charset=utf-8" if kind == "csv" else XLSX
+        return Response(body, media_type=media, headers={
+            "Content-Disposition": f'attachment; filename="{name}.{kind}"', "Cache-Control": "no-store"})
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/schema", self.schema, methods=["GET"]),
+            Route("/schema/preview", self.schema_preview, methods=["POST"]),
+            Route("/schema/publish", self.schema_publish, methods=["POST"]),
+            Route("/work", self.work, methods=["GET"]),
+            Route("/export/{name}.{kind}", self.export, methods=["GET"]),
+            Route("/login", self.login_page, methods=["GET"]),
+            Route("/login", self.login, methods=["POST"]),
+            Route("/logout", self.logout, methods=["POST"]),
+            Route("/", self.home, methods=["GET"]),
+            Route("/stations", self.stations, methods=["GET"]),
+            Route("/stations/enroll", self.enroll, methods=["POST"]),
+            Route("/stations/{station}/revoke", self.revoke, methods=["POST"]),
+        ]
