@@ -26,7 +26,7 @@ from typing import Any
 
 import sqlite_utils
 
-from station import keys, settings
+from station import keys, migrations, settings
 from station.blind_index import DEFAULT_BITS, BlindIndex
 from station.ids import IdMaker
 from station.keyring import Keyring
@@ -220,6 +220,7 @@ class Store:
             "INSERT INTO schema_versions (version, applied_at, source, digest) VALUES (1, ?, ?, ?)",
             (now, "schema.sql", hashlib.sha256(sql.encode()).hexdigest()),
         )
+        migrations.stamp(conn)  # schema.sql is the current storage: nothing to migrate
         conn.executemany(
             "INSERT INTO settings (key, value) VALUES (?, ?)",
             [("station_id", node), ("township", township), ("name", name), ("created_at", now),
@@ -241,7 +242,13 @@ class Store:
                 f"no station store in {home}; run `station init` first",
             )
         try:
-            return cls(home, cls._connect(path), clock)
+            conn = cls._connect(path)
+            try:
+                migrations.upgrade(conn, path)
+            except BaseException:
+                conn.close()
+                raise
+            return cls(home, conn, clock)
         except sqlite3.DatabaseError as exc:
             if isinstance(exc, sqlite3.OperationalError) and (disk := disk_error(exc, home)):
                 raise disk from exc

@@ -77,6 +77,29 @@ class TamperedError(StoreError):
     """A sealed value failed to open: it was altered, moved or belongs elsewhere."""
 
 
+class StorageVersionError(TownshipError):
+    """A store (the station's or the hub's) is at a storage version this release cannot use."""
+
+
+class StorageTooNew(StorageVersionError):
+    """The store was written by a newer release: opening it here could lose what it added."""
+
+    def __init__(self, what_zh: str, what_en: str, found: int, supported: int, software: str) -> None:
+        super().__init__(
+            f"{what_zh}的存储版本为 {found}，本软件（{software}）最高只支持存储版本 {supported}："
+            "请安装更新的版本，不要用旧版本打开它",
+            f"the {what_en} has storage version {found} but this software ({software}) supports"
+            f" storage versions up to {supported}: install a newer release; do not open it with"
+            " an older one",
+        )
+        self.found = found
+        self.supported = supported
+
+
+class MigrationFailed(StorageVersionError):
+    """A storage migration failed and was rolled back: the store is as it was before."""
+
+
 class ConfigError(TownshipError):
     """A configuration file or setting is not valid."""
 

@@ -73,6 +73,8 @@ def serve(home: Path, host: str, port: int, workers: int) -> None:
 
     from sync.hub.http import KEEP_ALIVE_S, SHUTDOWN_S, make_app
 
+    # Before any worker starts: a database of a newer release stops the hub here, in one line.
+    county.migrate(home)
     click.echo(f"county hub on https://{host}:{port}/v1/ (Ctrl-C to stop)", err=True)
     cert, key = str(home / "tls.crt"), str(home / "tls.key")
     if workers == 1:

@@ -109,6 +109,16 @@ def load_config(home: Path) -> CountyConfig:
     return CountyConfig(database)
 
 
+def migrate(home: Path) -> list[int]:
+    """Bring the hub's database to this release's storage version (the steps applied), or
+    StorageTooNew for a database of a newer release."""
+    storage = open_storage(load_config(home).database)
+    try:
+        return storage.migrate()
+    finally:
+        storage.close()
+
+
 def open_hub(home: Path) -> Hub:
     config = load_config(home)
     storage = open_storage(config.database)

@@ -22,6 +22,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
+# Storage version 1 (the baseline); later versions are steps in migrations.py beside this file.
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS hub_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS enrollments (
@@ -428,7 +429,10 @@ class Storage(ABC):
     url: str
 
     @abstractmethod
-    def migrate(self) -> None: ...
+    def migrate(self) -> list[int]:
+        """Bring the database to the current storage version (sync/hub/storage/migrations.py);
+        returns the steps applied, none when it was current. StorageTooNew for a database of
+        a newer release."""
 
     @abstractmethod
     def transaction(self, push: bool = False) -> AbstractContextManager[Tx]: ...

@@ -6,16 +6,21 @@ import queue
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import psycopg
 
 from sync.errors import ConfigError
-from sync.hub.storage.base import SCHEMA, Storage, Tx
+from sync.hub.storage import migrations
+from sync.hub.storage.base import Storage, Tx
 
 # The advisory lock every push transaction takes. It serialises pushes across all hub
 # processes, so hub sequence numbers commit in order and a puller never skips one that
 # commits late; a measured throughput limit is the price (docs/PROTOCOL.md).
 PUSH_LOCK = 73_052_026
+# The advisory lock of a migration: of several workers starting together, one migrates and
+# the others wait for its commit, then find the database current.
+MIGRATE_LOCK = 73_052_027
 
 
 class _PgTx(Tx):
@@ -31,6 +36,27 @@ class _PgTx(Tx):
 # worker and every tool; a request thread waits for a free connection instead of opening one
 # of its own (500 stations at once made 2 workers ask for more than 100: bench_load.py).
 POOL_SIZE = 10
+
+
+class _PgDdl:
+    serial = "BIGSERIAL"
+    blob = "BYTEA"
+
+    def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
+        self.cursor = cursor
+
+    def execute(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        self.cursor.execute(sql.replace("?", "%s").encode(), args or None)
+        return self.cursor.fetchall() if self.cursor.description else []
+
+    def tables(self) -> set[str]:
+        return {name for (name,) in self.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")}
+
+    def columns(self, table: str) -> set[str]:
+        return {name for (name,) in self.execute(
+            "SELECT column_name FROM information_schema.columns"
+            " WHERE table_schema = current_schema() AND table_name = ?", (table,))}
 
 
 class PostgresStorage(Storage):
@@ -64,9 +90,18 @@ class PostgresStorage(Storage):
                 else:
                     self._idle.put(conn)
 
-    def migrate(self) -> None:
-        with self._connection() as conn, conn.transaction():
-            conn.execute(SCHEMA.format(serial="BIGSERIAL", blob="BYTEA").encode())
+    def migrate(self) -> list[int]:
+        # PostgreSQL's DDL is transactional: a failed step leaves the database as it was.
+        # (A copy of a PostgreSQL database is the operator's pg_dump: docs/UPGRADING.md.)
+        found = 0
+        try:
+            with self._connection() as conn, conn.transaction(), conn.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK,))
+                ddl = _PgDdl(cursor)
+                found = migrations.storage_version(ddl)
+                return migrations.run(ddl)
+        except psycopg.Error as exc:
+            raise migrations.failed(found, exc) from exc
 
     @contextmanager
     def transaction(self, push: bool = False) -> Iterator[Tx]:

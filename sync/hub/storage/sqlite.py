@@ -7,8 +7,28 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from sync.hub.storage.base import SCHEMA, Storage, Tx
+from sync.hub.storage import migrations
+from sync.hub.storage.base import Storage, Tx
+from sync.store_copy import copy_beside, remove_copies
+
+
+class _SqliteDdl:
+    serial = "INTEGER"
+    blob = "BLOB"
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        return self.conn.execute(sql, args).fetchall()
+
+    def tables(self) -> set[str]:
+        return {name for (name,) in self.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+    def columns(self, table: str) -> set[str]:
+        return {row[1] for row in self.execute(f"PRAGMA table_info({table})")}
 
 
 class SqliteStorage(Storage):
@@ -27,9 +47,27 @@ class SqliteStorage(Storage):
             self._local.conn = conn
         return conn
 
-    def migrate(self) -> None:
+    def migrate(self) -> list[int]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn().executescript(SCHEMA.format(serial="INTEGER", blob="BLOB"))
+        conn = self._conn()
+        ddl = _SqliteDdl(conn)
+        version = migrations.storage_version(ddl)
+        if version == migrations.LATEST:
+            remove_copies(self.path)
+            return []
+        if ddl.tables() and version < migrations.LATEST:
+            # A hub that already holds data: keep a copy until the next good start.
+            copy_beside(conn, self.path, version)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            applied = migrations.run(ddl)  # looks again, under the write lock
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise migrations.failed(version, exc) from exc
+            raise
+        return applied
 
     @contextmanager
     def transaction(self, push: bool = False) -> Iterator[Tx]:

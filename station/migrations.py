@@ -1,0 +1,269 @@
+"""Storage versions of the station's store, and the numbered steps between them.
+
+A store records its storage version in the SQLite header (`PRAGMA user_version`): it is part
+of every transaction, litestream replicates it with the pages, and it can be read before any
+table is trusted. Version 0 is a store made by a release up to 0.1.0, which recorded none.
+
+`upgrade` runs at every open. A store at an older version is first copied beside itself
+(`VACUUM INTO`, a consistent snapshot even while litestream or another process reads it),
+then every step from its version on runs in one transaction, with the new version written in
+that same transaction: a failed step leaves the store exactly as it was, and the copy stays
+for a person to roll back to. The copy is removed by the next open that finds the store at
+the current version (docs/UPGRADING.md says how to roll back before that).
+
+Plain numbered functions, not sqlite-utils' `sqlite_migrate`: that package records applied
+steps by name in a table, runs each in its own transaction and cannot tell a store written by
+a newer release from one it knows, which are the three things this module exists for.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sync.errors import MigrationFailed, StorageTooNew
+from sync.schema import schema_sql
+from sync.store_copy import copy_beside, remove_copies
+from sync.version import software_version
+
+
+@dataclass(frozen=True)
+class Step:
+    """One migration: from storage version `number - 1` to `number`."""
+
+    number: int
+    what: str
+    run: Callable[[sqlite3.Connection], None]
+
+
+def storage_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def stamp(conn: sqlite3.Connection) -> None:
+    """Record the current storage version (a new store is made at it, from schema.sql)."""
+    conn.execute(f"PRAGMA user_version = {LATEST}")
+
+
+def upgrade(conn: sqlite3.Connection, db: Path) -> list[int]:
+    """Bring the store at `db` (open on `conn`) to the current storage version.
+
+    Returns the steps applied (none when it was current). Raises StorageTooNew for a store
+    written by a newer release and MigrationFailed, with the store unchanged, when a step
+    fails."""
+    version = storage_version(conn)
+    if version > LATEST:
+        raise StorageTooNew("站点数据库", "station store", version, LATEST, software_version())
+    if version == LATEST:
+        remove_copies(db)
+        return []
+    copy = copy_beside(conn, db, version)
+    return _apply(conn, version, copy)
+
+
+def _apply(conn: sqlite3.Connection, version: int, copy: Path) -> list[int]:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        # Another process (the sync daemon beside a CLI command) may have migrated it while
+        # this one was copying: the write lock is held now, so look again.
+        found = storage_version(conn)
+        if found > LATEST:
+            raise StorageTooNew("站点数据库", "station store", found, LATEST, software_version())
+        steps = [step for step in STEPS if step.number > found]
+        for step in steps:
+            step.run(conn)
+        stamp(conn)
+        conn.execute("COMMIT")
+    except BaseException as exc:
+        conn.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.Error):
+            raise MigrationFailed(
+                f"站点数据库从存储版本 {version} 升级到 {LATEST} 失败（{exc}）：已全部撤销，"
+                f"数据库仍是版本 {version}；升级前的副本在 {copy}",
+                f"migrating the station store from storage version {version} to {LATEST} failed"
+                f" ({exc}): nothing was changed, the store is still at version {version}; the"
+                f" copy made before is {copy}",
+            ) from exc
+        raise
+    return [step.number for step in steps]
+
+
+# ---------------------------------------------------------------------------- step 1: baseline
+#
+# Releases up to 0.1.0 ran schema.sql once, at `init`, and nothing after: a store made before a
+# table, column or index joined schema.sql never got it (one made before attachments has no
+# `blobs`, and cannot even be opened). This step compares the store with a scratch database
+# made from today's schema.sql and adds what is missing, keeping every row.
+
+# New NOT NULL columns without a default, and what an old row gets: before created_hlc
+# existed every field's clock was in `clocks`, so the add's clock only needs a valid stamp.
+_FILLS = {("records", "created_hlc"): "hlc"}
+
+
+def _items(sql: str) -> tuple[dict[str, str], str]:
+    """The column definitions and constraints of a CREATE TABLE (normalised → as written),
+    and what follows its closing bracket (WITHOUT ROWID), normalised."""
+    sql = re.sub(r"--[^\n]*", "", sql)
+    body, tail = sql[sql.index("(") + 1:sql.rindex(")")], sql[sql.rindex(")") + 1:]
+    items, depth, start = {}, 0, 0
+    for i, ch in enumerate(body + ","):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            if written := " ".join(body[start:i].split()):
+                items[_normal(written)] = written
+            start = i + 1
+    return items, _normal(tail)
+
+
+def _normal(text: str) -> str:
+    return re.sub(r"\s*([(),])\s*", r"\1", " ".join(text.split())).lower()
+
+
+def _column_name(item: str) -> str | None:
+    first = re.match(r'"?(\w+)', item).group(1)  # type: ignore[union-attr]
+    if first in {"primary", "unique", "check", "foreign", "constraint"}:
+        return None
+    return first
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> list[str]:
+    return [row[1] for row in conn.execute(f'PRAGMA table_xinfo("{table}")')]
+
+
+def _addable(item: str) -> bool:
+    """Whether ALTER TABLE ADD COLUMN can add this column to a table that has rows."""
+    if "primary key" in item or "unique" in item:
+        return False
+    return "not null" not in item or " default " in f" {item} "
+
+
+def _objects(conn: sqlite3.Connection, kind: str) -> dict[str, tuple[str, str]]:
+    """name → (table, sql) of the tables or indexes that schema.sql could have made."""
+    return {name: (table, sql) for name, table, sql in conn.execute(
+        "SELECT name, tbl_name, sql FROM sqlite_master WHERE type = ? AND sql IS NOT NULL"
+        " AND name NOT LIKE 'sqlite_%' ORDER BY rowid", (kind,))}
+
+
+def _baseline(conn: sqlite3.Connection) -> None:
+    ref = sqlite3.connect(":memory:")
+    try:
+        ref.executescript(schema_sql())
+        known_entities = _entity_names(conn)
+        added: dict[str, list[str]] = {}
+        mine = _objects(conn, "table")
+        for table, (_, sql) in _objects(ref, "table").items():
+            if table not in mine:
+                conn.execute(sql)
+            else:
+                added[table] = _reconcile_table(conn, table, mine[table][1], sql)
+        _reconcile_indexes(conn, ref)
+        _fill_definitions(conn, ref, known_entities, added)
+    finally:
+        ref.close()
+
+
+def _entity_names(conn: sqlite3.Connection) -> set[str]:
+    return {name for (name,) in conn.execute("SELECT name FROM schema_entities")}
+
+
+def _reconcile_table(conn: sqlite3.Connection, table: str, mine: str, ref: str) -> list[str]:
+    """Bring one existing table to the shape schema.sql gives it; returns the columns added
+    in place (ALTER TABLE), which `_fill_definitions` may give values."""
+    (my_items, my_tail), (ref_items, ref_tail) = _items(mine), _items(ref)
+    if my_items.keys() == ref_items.keys() and my_tail == ref_tail:
+        return []
+    have = set(_columns(conn, table))
+    missing = [i for i in ref_items.keys() - my_items.keys()
+               if _column_name(i) is not None and _column_name(i) not in have]
+    if (my_items.keys() | set(missing) == ref_items.keys() and my_tail == ref_tail
+            and all(map(_addable, missing))):
+        for item in sorted(missing):
+            conn.execute(f'ALTER TABLE "{table}" ADD COLUMN {ref_items[item]}')
+        return [str(_column_name(item)) for item in missing]
+    _rebuild(conn, table, ref)
+    return []
+
+
+def _rebuild(conn: sqlite3.Connection, table: str, ref: str) -> None:
+    """SQLite cannot change a constraint in place (changes.op's CHECK gained 'undelete'): make
+    the table anew from schema.sql and copy every row into it."""
+    old = _columns(conn, table)
+    tmp = f"_migrating_{table}"
+    conn.execute(re.sub(r"^CREATE TABLE\s+\w+", f"CREATE TABLE {tmp}", ref.strip(), count=1))
+    new = _columns(conn, tmp)
+    lost = [c for c in old if c not in new]
+    if lost:  # never reached by any release so far; a column is never dropped silently
+        raise sqlite3.OperationalError(f"{table} has columns schema.sql no longer makes: {lost}")
+    targets = [c for c in new if c in old or (table, c) in _FILLS]
+    values = [c if c in old else _FILLS[(table, c)] for c in targets]
+    conn.execute(f"INSERT INTO {tmp} ({', '.join(targets)}) SELECT {', '.join(values)} FROM {table}")
+    seq = _sequence(conn, table)
+    conn.execute(f"DROP TABLE {table}")
+    conn.execute(f"ALTER TABLE {tmp} RENAME TO {table}")
+    if seq is not None:
+        # AUTOINCREMENT must never hand out a station sequence number twice, even one whose
+        # row is gone: keep the high-water mark the old table had.
+        conn.execute("DELETE FROM sqlite_sequence WHERE name = ?", (table,))
+        conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", (table, seq))
+
+
+def _sequence(conn: sqlite3.Connection, table: str) -> int | None:
+    if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'").fetchone():
+        return None
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", (table,)).fetchone()
+    return None if row is None else int(row[0])
+
+
+def _reconcile_indexes(conn: sqlite3.Connection, ref: sqlite3.Connection) -> None:
+    wanted = _objects(ref, "index")
+    ref_tables = set(_objects(ref, "table"))
+    for name, (table, sql) in _objects(conn, "index").items():
+        # An index schema.sql dropped (changes_record: never used, and slowed every write).
+        if table in ref_tables and (name not in wanted or _normal(sql) != _normal(wanted[name][1])):
+            conn.execute(f'DROP INDEX "{name}"')
+    have = _objects(conn, "index")
+    for name, (_, sql) in wanted.items():
+        if name not in have:
+            conn.execute(sql)
+
+
+def _fill_definitions(conn: sqlite3.Connection, ref: sqlite3.Connection,
+                      known_entities: set[str], added: dict[str, list[str]]) -> None:
+    """Give the definition tables the version-1 rows an old store lacks: whole entities,
+    workflows, code tables, values and rules, and values of the columns just added.
+
+    Fields are added only to entities the store did not have: a schema bundle may have
+    renamed a field of one it had, and the old name must not come back."""
+    for table in _objects(ref, "table"):
+        cursor = ref.execute(f"SELECT * FROM {table}")
+        columns = [d[0] for d in cursor.description]
+        rows = cursor.fetchall()
+        if not rows:
+            continue  # a storage table: schema.sql puts no rows in those
+        if table == "schema_fields":
+            rows = [r for r in rows if r[columns.index("entity")] not in known_entities]
+        marks = ", ".join("?" * len(columns))
+        conn.executemany(f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) VALUES ({marks})",
+                         rows)
+        _fill_added(conn, ref, table, added.get(table, []))
+
+
+def _fill_added(conn: sqlite3.Connection, ref: sqlite3.Connection, table: str,
+                columns: list[str]) -> None:
+    keys = [row[1] for row in ref.execute(f"PRAGMA table_info({table})") if row[5]]
+    for column in columns:
+        where = " AND ".join(f"{k} = ?" for k in keys)
+        conn.executemany(
+            f"UPDATE {table} SET {column} = ? WHERE {where} AND {column} IS NULL",
+            ref.execute(f"SELECT {column}, {', '.join(keys)} FROM {table}"
+                        f" WHERE {column} IS NOT NULL").fetchall())
+
+
+STEPS: tuple[Step, ...] = (
+    Step(1, "baseline: the tables, columns, indexes and version-1 definitions of schema.sql",
+         _baseline),
+)
+LATEST = STEPS[-1].number

@@ -1,0 +1,110 @@
+"""Storage versions of the hub's database, and the numbered steps between them.
+
+Both engines run the same steps through `Ddl`, the little each step needs (run a statement,
+list a table's columns), inside one transaction that the engine opens and serialises: SQLite
+with its write lock (BEGIN IMMEDIATE), PostgreSQL with an advisory lock, so that of several
+`county serve` workers starting on one database exactly one migrates and the others wait,
+then find it current. The version is the `storage_version` row of `hub_settings`, written in
+the same transaction as the steps; a database without it is version 0 (empty, or made by a
+release up to 0.1.0, which ran `SCHEMA` with CREATE … IF NOT EXISTS and nothing more).
+
+Later steps run after a baseline that reads today's `SCHEMA`: keep `SCHEMA` as version 1 and
+put every later change in a step of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sync.errors import MigrationFailed, StorageTooNew
+from sync.hub.storage.base import SCHEMA
+from sync.version import software_version
+
+
+class Ddl(Protocol):
+    """A migration transaction on one engine."""
+
+    serial: str  # the auto-increment column type
+    blob: str  # the bytes column type
+
+    def execute(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]: ...
+
+    def tables(self) -> set[str]: ...
+
+    def columns(self, table: str) -> set[str]: ...
+
+
+@dataclass(frozen=True)
+class Step:
+    """One migration: from storage version `number - 1` to `number`."""
+
+    number: int
+    what: str
+    run: Callable[[Ddl], None]
+
+
+def storage_version(ddl: Ddl) -> int:
+    if "hub_settings" not in ddl.tables():
+        return 0
+    found = ddl.execute("SELECT value FROM hub_settings WHERE key = 'storage_version'")
+    return int(found[0][0]) if found else 0
+
+
+def run(ddl: Ddl) -> list[int]:
+    """Apply every step after the database's version; returns their numbers. The caller holds
+    the transaction and the lock; StorageTooNew for a database of a newer release."""
+    found = storage_version(ddl)
+    if found > LATEST:
+        raise StorageTooNew("县级平台数据库", "county hub database", found, LATEST, software_version())
+    steps = [step for step in STEPS if step.number > found]
+    for step in steps:
+        step.run(ddl)
+    if steps:
+        ddl.execute("DELETE FROM hub_settings WHERE key = 'storage_version'")
+        ddl.execute("INSERT INTO hub_settings (key, value) VALUES ('storage_version', ?)",
+                    (str(LATEST),))
+    return [step.number for step in steps]
+
+
+def failed(found: int, exc: Exception) -> MigrationFailed:
+    """The error for a step that failed: its transaction was rolled back whole."""
+    return MigrationFailed(
+        f"县级平台数据库从存储版本 {found} 升级到 {LATEST} 失败（{exc}）：已全部撤销，数据库未改动",
+        f"migrating the county hub database from storage version {found} to {LATEST} failed"
+        f" ({exc}): rolled back, the database is unchanged",
+    )
+
+
+# Columns that joined `SCHEMA` after its table did: CREATE TABLE IF NOT EXISTS never added
+# them to a database made before (stations before schema bundles, changes before moves out
+# of scope and before conflicts kept the author's view).
+_LATE_COLUMNS = (
+    ("stations", "schema_version", "INTEGER"),
+    ("changes", "prev_grid", "TEXT"),
+    ("changes", "was", "TEXT NOT NULL DEFAULT ''"),
+)
+
+
+def _baseline(ddl: Ddl) -> None:
+    """Step 1: every table and index of `SCHEMA`, with every column, keeping every row."""
+    for statement in SCHEMA.format(serial=ddl.serial, blob=ddl.blob).split(";"):
+        if statement.strip():
+            ddl.execute(statement)
+    for table, column, definition in _LATE_COLUMNS:
+        if column not in ddl.columns(table):
+            ddl.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+
+
+def _station_versions(ddl: Ddl) -> None:
+    """Step 2: the protocol and software versions each station last said it runs."""
+    ddl.execute("ALTER TABLE stations ADD COLUMN protocol_version INTEGER")
+    ddl.execute("ALTER TABLE stations ADD COLUMN software_version TEXT")
+
+
+STEPS: tuple[Step, ...] = (
+    Step(1, "baseline: the tables, indexes and columns of SCHEMA", _baseline),
+    Step(2, "stations: protocol_version and software_version", _station_versions),
+)
+LATEST = STEPS[-1].number

@@ -1,0 +1,212 @@
+"""Hub storage versions on both engines: each step on its own, a database newer than the hub
+refused (by `county serve` too, in one line), a failed step rolled back, the copy beside an
+embedded database, and of several workers on one PostgreSQL exactly one migrating."""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from sync.errors import MigrationFailed, StorageTooNew
+from sync.hub import county
+from sync.hub.storage import open_storage
+from sync.hub.storage.migrations import LATEST
+from sync.hub.storage.postgres import MIGRATE_LOCK
+
+COUNTY = str(Path(sys.executable).with_name("county"))
+
+# The hub's tables as releases up to 0.1.0 made them before schema bundles, moves out of
+# scope and conflict views (from `git log -p` of the hub's storage): no version recorded.
+OLD_HUB = [
+    "CREATE TABLE hub_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE stations (id TEXT PRIMARY KEY, township TEXT NOT NULL, grids TEXT NOT NULL,"
+    " public_key TEXT NOT NULL, enrolled_at TEXT NOT NULL, revoked_at TEXT, last_seen TEXT)",
+    "CREATE TABLE changes (hub_seq {serial} PRIMARY KEY, station TEXT NOT NULL,"
+    " station_seq BIGINT NOT NULL, record TEXT NOT NULL, entity TEXT NOT NULL, op TEXT NOT NULL,"
+    " grid TEXT, fields TEXT NOT NULL, hlc TEXT NOT NULL, base TEXT NOT NULL,"
+    " schema_version INTEGER NOT NULL, received_at TEXT NOT NULL, UNIQUE (station, station_seq))",
+    "INSERT INTO hub_settings VALUES ('hub_id', 'h1')",
+    "INSERT INTO stations VALUES ('s1', '440524001', '[]', 'pk', '2026-11-29', NULL, NULL)",
+    "INSERT INTO changes (station, station_seq, record, entity, op, grid, fields, hlc, base,"
+    " schema_version, received_at) VALUES ('s1', 1, 'r1', 'grid', 'add', '440524001001', '{}',"
+    " 'c1', '{}', 1, '2026-11-29')",
+]
+
+
+class Raw:
+    """The hub's database reached directly, not through the code under test."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.sqlite = url.startswith("sqlite:///")
+
+    def run(self, *statements: str) -> list[tuple[Any, ...]]:
+        rows: list[tuple[Any, ...]] = []
+        serial = "INTEGER" if self.sqlite else "BIGSERIAL"
+        if self.sqlite:
+            with sqlite3.connect(self.url.removeprefix("sqlite:///")) as conn:
+                for sql in statements:
+                    rows = conn.execute(sql.replace("{serial}", serial)).fetchall()
+            return rows
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            for sql in statements:
+                cursor = conn.execute(sql.replace("{serial}", serial).encode())
+                rows = cursor.fetchall() if cursor.description else []
+        return rows
+
+    def version(self) -> str | None:
+        found = self.run("SELECT value FROM hub_settings WHERE key = 'storage_version'")
+        return found[0][0] if found else None
+
+
+@pytest.fixture
+def raw(hub_database: str) -> Raw:
+    return Raw(hub_database)
+
+
+def migrate(url: str) -> list[int]:
+    storage = open_storage(url)
+    try:
+        return storage.migrate()
+    finally:
+        storage.close()
+
+
+def test_a_new_database_is_made_at_the_latest_version_and_migrates_once(raw: Raw) -> None:
+    assert migrate(raw.url) == [1, 2]
+    assert raw.version() == "2" == str(LATEST)
+    assert migrate(raw.url) == []  # the second start finds it current
+    assert raw.run("SELECT count(*) FROM stations") == [(0,)]
+
+
+def test_step_1_brings_a_0_1_0_hub_to_every_table_and_column_keeping_its_rows(raw: Raw) -> None:
+    raw.run(*OLD_HUB)
+    assert migrate(raw.url) == [1, 2]
+    assert raw.run("SELECT id, schema_version FROM stations") == [("s1", None)]
+    assert raw.run("SELECT record, prev_grid, was FROM changes") == [("r1", None, "")]
+    assert raw.run("SELECT value FROM hub_settings WHERE key = 'hub_id'") == [("h1",)]
+    for table in ("blobs", "blob_chunks", "bundles", "accounts", "web_sessions", "station_reports"):
+        assert raw.run(f"SELECT count(*) FROM {table}") == [(0,)]
+    storage = open_storage(raw.url)  # the hub's own queries run on it
+    with storage.transaction() as tx:
+        assert [(s["id"], s["changes"]) for s in tx.stations()] == [("s1", 1)]
+    storage.close()
+
+
+def test_step_2_adds_the_stations_protocol_and_software_versions(raw: Raw) -> None:
+    from sync.hub.storage.base import SCHEMA
+
+    serial, blob = ("INTEGER", "BLOB") if raw.sqlite else ("BIGSERIAL", "BYTEA")
+    schema = SCHEMA.format(serial=serial, blob=blob)
+    raw.run(*[s for s in schema.split(";") if s.strip()],
+            "INSERT INTO hub_settings VALUES ('storage_version', '1')",
+            "INSERT INTO stations (id, township, grids, public_key, enrolled_at)"
+            " VALUES ('s1', '440524001', '[]', 'pk', '2026-11-29')")
+    assert migrate(raw.url) == [2]
+    assert raw.run("SELECT id, protocol_version, software_version FROM stations") == [("s1", None, None)]
+    raw.run("UPDATE stations SET protocol_version = 2, software_version = '0.2.0'")
+    assert raw.run("SELECT protocol_version, software_version FROM stations") == [(2, "0.2.0")]
+
+
+def test_a_failed_step_is_rolled_back_whole(raw: Raw) -> None:
+    raw.run(*OLD_HUB, "ALTER TABLE stations ADD COLUMN protocol_version INTEGER")  # step 2 will clash
+    with pytest.raises(MigrationFailed) as caught:
+        migrate(raw.url)
+    assert "0" in caught.value.en and "rolled back" in caught.value.en
+    assert raw.version() is None  # still a version-0 database: step 1's work was undone too
+    with pytest.raises((sqlite3.OperationalError, psycopg.errors.UndefinedTable)):
+        raw.run("SELECT count(*) FROM blobs")
+
+
+def test_a_database_newer_than_the_hub_is_refused_naming_both_versions(raw: Raw) -> None:
+    migrate(raw.url)
+    raw.run(f"UPDATE hub_settings SET value = '{LATEST + 5}' WHERE key = 'storage_version'")
+    with pytest.raises(StorageTooNew) as caught:
+        migrate(raw.url)
+    assert f"storage version {LATEST + 5}" in caught.value.en
+    assert f"up to {LATEST}" in caught.value.en
+    assert raw.version() == str(LATEST + 5)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_county_serve_on_a_newer_database_exits_with_one_line(raw: Raw, tmp_path: Path) -> None:
+    county.init(tmp_path / "county", raw.url)
+    raw.run(f"UPDATE hub_settings SET value = '{LATEST + 1}' WHERE key = 'storage_version'")
+    for workers in ("1", "2"):
+        result = subprocess.run(
+            [COUNTY, "--home", str(tmp_path / "county"), "serve", "--port", str(_free_port()),
+             "--workers", workers], capture_output=True, text=True, timeout=60)
+        assert result.returncode != 0
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, result.stderr
+        assert f"storage version {LATEST + 1}" in lines[0] and f"up to {LATEST}" in lines[0]
+
+
+def test_an_embedded_hub_keeps_a_copy_until_the_next_start(tmp_path: Path) -> None:
+    db = tmp_path / "hub.db"
+    Raw(f"sqlite:///{db}").run(*OLD_HUB)
+    assert migrate(f"sqlite:///{db}") == [1, 2]
+    copy = tmp_path / "hub.db.storage-v0.bak"
+    with sqlite3.connect(copy) as conn:  # the hub as it was, rows and all
+        assert conn.execute("SELECT count(*) FROM changes").fetchone() == (1,)
+        assert "was" not in {r[1] for r in conn.execute("PRAGMA table_info(changes)")}
+    assert migrate(f"sqlite:///{db}") == []
+    assert not copy.exists()
+
+
+@pytest.fixture
+def blocked_migrations(postgres_url: str) -> Iterator[psycopg.Connection]:
+    """A connection holding the migration lock, as a first worker busy migrating would."""
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATE_LOCK,))
+        yield conn
+
+
+def _waiting_on_lock(conn: psycopg.Connection) -> int:
+    row = conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+                       " AND objid = %s AND NOT granted", (MIGRATE_LOCK,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def test_of_several_workers_on_postgresql_exactly_one_migrates(
+        postgres_url: str, blocked_migrations: psycopg.Connection) -> None:
+    Raw(postgres_url).run(*OLD_HUB)
+    results: list[list[int]] = []
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            results.append(migrate(postgres_url))  # its own storage, its own connection
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    # All four reach the lock and wait there (none has touched a table yet).
+    for _ in range(600):
+        if _waiting_on_lock(blocked_migrations) == 4:
+            break
+        threading.Event().wait(0.05)
+    assert _waiting_on_lock(blocked_migrations) == 4
+    assert results == [] and Raw(postgres_url).version() is None
+    blocked_migrations.execute("SELECT pg_advisory_unlock(%s)", (MIGRATE_LOCK,))
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert sorted(results) == [[], [], [], [1, 2]]
+    assert Raw(postgres_url).run("SELECT record, was FROM changes") == [("r1", "")]
