@@ -140,9 +140,9 @@ class ConflictScreen(Screen[None]):
         try:
             Conflicts(self.store).resolve(self.conflict_id, keep, value)
         except TownshipError as exc:
-            self.app.notify(exc.message(self.app.lang), severity="error")
+            self.notify(exc.message(self.app.lang), severity="error")
             return
-        self.app.notify(text("conflicts.settled", self.app.lang))
+        self.notify(text("conflicts.settled", self.app.lang))
         self.app.pop_screen()
 
     def action_back(self) -> None:

@@ -15,11 +15,6 @@ from textual.widgets import DataTable, Header, Label, Static
 from station.cases import Cases
 from station.store import Store
 from tui.i18n import text
-from tui.screens.cases import CasesScreen
-from tui.screens.conflicts import ConflictsScreen
-from tui.screens.records import RecordsScreen
-from tui.screens.sync import SyncScreen
-from tui.screens.volunteers import DutyScreen, VolunteersScreen
 from tui.widgets.footer import KeyFooter
 from tui.widgets.plain import Plain, PlainLabel, PlainTable
 from tui.widgets.sync_status import SyncStatus
@@ -68,22 +63,36 @@ class HomeScreen(Screen[None]):
     def relabel(self, lang: str) -> None:
         self.action_refresh()
 
+    # Each screen is imported when first opened: the sync and attachment code (requests,
+    # Pillow) would otherwise load before the unlock screen and slow the app's start.
     def action_records(self) -> None:
+        from tui.screens.records import RecordsScreen
+
         self.app.push_screen(RecordsScreen(self.store))
 
     def action_cases(self, workflow: str) -> None:
+        from tui.screens.cases import CasesScreen
+
         self.app.push_screen(CasesScreen(self.store, workflow))
 
     def action_volunteers(self) -> None:
+        from tui.screens.volunteers import VolunteersScreen
+
         self.app.push_screen(VolunteersScreen(self.store))
 
     def action_duty(self) -> None:
+        from tui.screens.volunteers import DutyScreen
+
         self.app.push_screen(DutyScreen(self.store))
 
     def action_sync(self) -> None:
+        from tui.screens.sync import SyncScreen
+
         self.app.push_screen(SyncScreen(self.store))
 
     def action_conflicts(self) -> None:
+        from tui.screens.conflicts import ConflictsScreen
+
         self.app.push_screen(ConflictsScreen(self.store))
 
     def on_screen_resume(self) -> None:

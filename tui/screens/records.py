@@ -190,7 +190,7 @@ class RecordsScreen(Screen[None]):
         def confirmed(yes: bool | None) -> None:
             if yes:
                 self.store.delete(self.entity, record_id)
-                self.app.notify(text("records.deleted", self.app.lang))
+                self.notify(text("records.deleted", self.app.lang))
                 self.load()
 
         lang = self.app.lang

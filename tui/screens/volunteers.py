@@ -51,9 +51,9 @@ class VolunteersScreen(TableScreen):
             _, new = Volunteers(self.store).check_in(str(event.row_key.value),
                                                          station=self.store.status()["name"])
         except TownshipError as exc:
-            self.app.notify(exc.message(lang), severity="error")
+            self.notify(exc.message(lang), severity="error")
             return
-        self.app.notify(text("volunteers.checked_in" if new else "volunteers.again", lang))
+        self.notify(text("volunteers.checked_in" if new else "volunteers.again", lang))
         self.load()
 
 
@@ -89,7 +89,7 @@ class DutyScreen(TableScreen):
         try:
             Duty(self.store).sign(shift, what)
         except TownshipError as exc:
-            self.app.notify(exc.message(self.app.lang), severity="error")
+            self.notify(exc.message(self.app.lang), severity="error")
             return
-        self.app.notify(text("duty.signed", self.app.lang))
+        self.notify(text("duty.signed", self.app.lang))
         self.load()
