@@ -72,6 +72,32 @@ def test_a_wrong_passphrase_is_refused_in_chinese_and_the_right_one_opens_home(s
     run(app, scenario)
 
 
+def test_the_unlock_screen_tells_the_app_with_messages(store: Store) -> None:
+    """Messages up: the worker's refusal stays on the unlock screen, the unlock goes to the
+    app (recorded with Textual's message hook, as harlequin's functional tests do)."""
+    from tui.messages import Unlocked, UnlockFailed
+
+    store.lock()
+    app = make_app(store)
+    seen: list[object] = []
+
+    async def main() -> None:
+        async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
+            await unlock(pilot, "wrong passphrase")
+            await until(pilot, lambda: any(isinstance(m, UnlockFailed) for m in seen))
+            assert not any(isinstance(m, Unlocked) for m in seen)
+            await unlock(pilot)
+            await until(pilot, lambda: isinstance(pilot.app.screen, HomeScreen))
+
+    asyncio.run(main())
+    # The hook sees a message at each node it arrives at: the refusal is handled (and
+    # stopped) by the unlock screen; the unlock passes the screen and arrives at the app.
+    (failed,) = [m for m in seen if isinstance(m, UnlockFailed)]
+    assert "口令" in failed.reason
+    unlocked = [m for m in seen if isinstance(m, Unlocked)]
+    assert len(unlocked) == 2 and unlocked[0] is unlocked[1]
+
+
 def test_f2_switches_to_english_and_back(store: Store) -> None:
     store.lock()
     app = make_app(store)
