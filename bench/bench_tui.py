@@ -32,9 +32,9 @@ sys.path.insert(0, str(ROOT))
 
 from station import keys, synthetic  # noqa: E402
 from station.store import Store  # noqa: E402
-from tui.app import StationApp  # noqa: E402
-from tui.home import HomeScreen  # noqa: E402
-from tui.records import PAGE, RecordsScreen  # noqa: E402
+from tui.app import make_app  # noqa: E402
+from tui.screens.home import HomeScreen  # noqa: E402
+from tui.screens.records import PAGE, RecordsScreen  # noqa: E402
 
 PASSPHRASE = "benchmark passphrase"
 STATION = str(Path(sys.executable).with_name("station"))
@@ -167,7 +167,7 @@ def in_terminal(home: Path, people: int, phone: str) -> dict[str, float]:
 async def handler_times(store: Store) -> dict[str, float]:
     """The app's own work for a page deep in the list (store read and unseal, table rows),
     without the terminal: Textual's Pilot at 80x24, the action called directly."""
-    app = StationApp(store)
+    app = make_app(store)
     out: dict[str, float] = {}
     async with app.run_test(size=(80, 24)) as pilot:
         async def until(condition: object) -> None:

@@ -32,6 +32,10 @@ class FakeTime:
     def wall_ms(self) -> int:
         return self.ms
 
+    def monotonic(self) -> float:
+        """The same time in seconds, as `time.monotonic` gives it (for an idle timer)."""
+        return self.ms / 1000
+
     def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
         self.ms += int(seconds * 1000)

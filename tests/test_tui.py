@@ -9,17 +9,17 @@ from textual.app import App
 from textual.binding import Binding
 from textual.pilot import Pilot
 from textual.screen import Screen
-from textual.widgets import DataTable, Label, Static
+from textual.widgets import DataTable, Input, Label, Static
 from textual.widgets._footer import FooterKey
 
 from station.store import Store
-from tui.app import StationApp
-from tui.help import HelpScreen
-from tui.home import HomeScreen
+from tui.app import StationApp, make_app
 from tui.i18n import KEY_NAMES
-from tui.unlock import UnlockScreen
+from tui.screens.help import HelpScreen
+from tui.screens.home import HomeScreen
+from tui.screens.unlock import UnlockScreen
 
-from .conftest import GRID, PASSPHRASE
+from .conftest import GRID, PASSPHRASE, FakeTime
 from .hubserver import HubServer
 
 SIZE = (80, 24)
@@ -55,7 +55,7 @@ async def unlock(pilot: Pilot[None], passphrase: str = PASSPHRASE) -> None:
 def test_a_wrong_passphrase_is_refused_in_chinese_and_the_right_one_opens_home(store: Store) -> None:
     store.add("person", {"name": "李四", "id_number": "11010519491231002X", "grid": GRID})
     store.lock()
-    app = StationApp(store)
+    app = make_app(store)
 
     async def scenario(pilot: Pilot[None]) -> None:
         await unlock(pilot, "wrong passphrase")
@@ -72,9 +72,35 @@ def test_a_wrong_passphrase_is_refused_in_chinese_and_the_right_one_opens_home(s
     run(app, scenario)
 
 
+def test_the_unlock_screen_tells_the_app_with_messages(store: Store) -> None:
+    """Messages up: the worker's refusal stays on the unlock screen, the unlock goes to the
+    app (recorded with Textual's message hook, as harlequin's functional tests do)."""
+    from tui.messages import Unlocked, UnlockFailed
+
+    store.lock()
+    app = make_app(store)
+    seen: list[object] = []
+
+    async def main() -> None:
+        async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
+            await unlock(pilot, "wrong passphrase")
+            await until(pilot, lambda: any(isinstance(m, UnlockFailed) for m in seen))
+            assert not any(isinstance(m, Unlocked) for m in seen)
+            await unlock(pilot)
+            await until(pilot, lambda: isinstance(pilot.app.screen, HomeScreen))
+
+    asyncio.run(main())
+    # The hook sees a message at each node it arrives at: the refusal is handled (and
+    # stopped) by the unlock screen; the unlock passes the screen and arrives at the app.
+    (failed,) = [m for m in seen if isinstance(m, UnlockFailed)]
+    assert "口令" in failed.reason
+    unlocked = [m for m in seen if isinstance(m, Unlocked)]
+    assert len(unlocked) == 2 and unlocked[0] is unlocked[1]
+
+
 def test_f2_switches_to_english_and_back(store: Store) -> None:
     store.lock()
-    app = StationApp(store)
+    app = make_app(store)
 
     async def scenario(pilot: Pilot[None]) -> None:
         await unlock(pilot)
@@ -117,12 +143,13 @@ def tui_modules(package: object) -> list[object]:
     import importlib
     import pkgutil
 
-    return [importlib.import_module(f"tui.{m.name}") for m in pkgutil.iter_modules(package.__path__)]  # type: ignore[attr-defined]
+    found = pkgutil.walk_packages(package.__path__, prefix="tui.")  # type: ignore[attr-defined]
+    return [importlib.import_module(m.name) for m in found]
 
 
 def test_f2_in_english_translates_the_help_screen_too(store: Store) -> None:
     store.lock()
-    app = StationApp(store, lang="en")
+    app = make_app(store, lang="en")
 
     async def scenario(pilot: Pilot[None]) -> None:
         await unlock(pilot)
@@ -144,7 +171,7 @@ def test_textuals_own_keys_read_in_chinese_in_help() -> None:
 
 def test_help_lists_the_keys_and_ctrl_l_locks_at_once(store: Store) -> None:
     store.lock()
-    app = StationApp(store)
+    app = make_app(store)
 
     async def scenario(pilot: Pilot[None]) -> None:
         await unlock(pilot)
@@ -162,15 +189,26 @@ def test_help_lists_the_keys_and_ctrl_l_locks_at_once(store: Store) -> None:
     run(app, scenario)
 
 
-def test_the_app_locks_itself_when_idle(store: Store) -> None:
+def test_the_app_locks_itself_after_the_idle_time_and_not_before(store: Store,
+                                                                  fake_time: FakeTime) -> None:
+    """The idle time is read from the clock the app is given: the test moves it, no waiting."""
     store.lock()
-    app = StationApp(store, idle_lock=1.5)
+    app = make_app(store, monotonic=fake_time.monotonic, idle_lock=300)
 
     async def scenario(pilot: Pilot[None]) -> None:
         await unlock(pilot)
         await until(pilot, lambda: isinstance(pilot.app.screen, HomeScreen))
-        assert store.unlocked
-        await until(pilot, lambda: isinstance(pilot.app.screen, UnlockScreen), seconds=6)
+        fake_time.sleep(299)
+        app.lock_if_idle()
+        await pilot.press("r")  # a key: the idle time starts again
+        fake_time.sleep(299)
+        app.lock_if_idle()
+        await pilot.pause()
+        assert store.unlocked and isinstance(pilot.app.screen, HomeScreen)
+        fake_time.sleep(2)  # 301 seconds since the last key
+        app.lock_if_idle()
+        await until(pilot, lambda: isinstance(pilot.app.screen, UnlockScreen)
+                    and isinstance(pilot.app.screen.focused, Input))  # shown, ready to type
         assert not store.unlocked
 
     run(app, scenario)
@@ -179,11 +217,11 @@ def test_the_app_locks_itself_when_idle(store: Store) -> None:
 def test_add_a_person_with_a_wrong_check_digit_fix_it_beside_the_field_and_save(store: Store) -> None:
     from textual.widgets import Input
 
-    from tui.form import RecordForm
-    from tui.records import RecordsScreen
+    from tui.screens.record_form import RecordForm
+    from tui.screens.records import RecordsScreen
 
     store.lock()
-    app = StationApp(store)
+    app = make_app(store)
 
     async def type_into(pilot: Pilot[None], selector: str, value: str) -> None:
         field = pilot.app.screen.query_one(selector, Input)
@@ -220,12 +258,12 @@ def test_add_a_person_with_a_wrong_check_digit_fix_it_beside_the_field_and_save(
 
 def test_the_list_pages_through_many_records_and_finds_by_phone(store: Store) -> None:
     from station import synthetic
-    from tui.records import PAGE, RecordsScreen
+    from tui.screens.records import PAGE, RecordsScreen
 
     people = list(synthetic.people(130, [GRID], seed=4))
     store.add_many("person", people)
     store.lock()
-    app = StationApp(store)
+    app = make_app(store)
 
     async def scenario(pilot: Pilot[None]) -> None:
         await unlock(pilot)
@@ -252,7 +290,7 @@ def test_the_list_pages_through_many_records_and_finds_by_phone(store: Store) ->
 def test_a_conflict_is_shown_three_ways_and_settled_with_one_key(store: Store) -> None:
     from station.conflicts import Conflicts
     from sync.protocol import WireChange
-    from tui.conflicts import ConflictScreen, ConflictsScreen
+    from tui.screens.conflicts import ConflictScreen, ConflictsScreen
 
     rid = store.add("person", {"name": "李四", "id_number": "11010519491231002X", "grid": GRID})
     added = store.conn.execute("SELECT created_hlc FROM records WHERE id = ?", (rid,)).fetchone()[0]
@@ -264,7 +302,7 @@ def test_a_conflict_is_shown_three_ways_and_settled_with_one_key(store: Store) -
                                        {"name": "李四"}))
     assert len(Conflicts(store).list()) == 1
     store.lock()
-    app = StationApp(store)
+    app = make_app(store)
 
     async def scenario(pilot: Pilot[None]) -> None:
         await unlock(pilot)
@@ -288,7 +326,7 @@ def test_a_conflict_is_shown_three_ways_and_settled_with_one_key(store: Store) -
 
 async def open_sync_screen(pilot: Pilot[None]) -> Static:
     """Unlock, then the sync screen (s); its state lines."""
-    from tui.sync_screen import SyncScreen
+    from tui.screens.sync import SyncScreen
 
     await unlock(pilot)
     await until(pilot, lambda: isinstance(pilot.app.screen, HomeScreen))
@@ -317,7 +355,7 @@ def test_sync_now_against_a_real_hub_shows_progress_and_the_counts_change(
     enroll(store, sqlite_hub.url, county.open_hub(sqlite_hub.home).add_enrollment("440524001", []))
     store.add_many("person", synthetic.people(1500, [GRID], seed=6))  # two push batches
     store.lock()
-    app = StationApp(store)
+    app = make_app(store)
 
     async def scenario(pilot: Pilot[None]) -> None:
         state = await open_sync_screen(pilot)
@@ -335,11 +373,11 @@ def test_walk_an_incident_through_all_five_steps(store: Store) -> None:
     from textual.widgets import Input
 
     from station.cases import Cases
-    from tui.form import RecordForm
+    from tui.screens.record_form import RecordForm
 
     category = store.schema.code_table("incident_category").values[0].code
     store.lock()
-    app = StationApp(store)
+    app = make_app(store)
 
     async def scenario(pilot: Pilot[None]) -> None:
         head = await open_new_case(pilot, "i", ("category", category),
@@ -377,8 +415,8 @@ async def open_new_case(pilot: Pilot[None], key: str, code: tuple[str, str],
     form (one code field chosen, the others typed), open it; the case screen's head."""
     from textual.widgets import Input, Select
 
-    from tui.cases import CaseScreen, CasesScreen
-    from tui.form import RecordForm
+    from tui.screens.cases import CaseScreen, CasesScreen
+    from tui.screens.record_form import RecordForm
 
     await unlock(pilot)
     await until(pilot, lambda: isinstance(pilot.app.screen, HomeScreen))
@@ -400,7 +438,7 @@ async def open_new_case(pilot: Pilot[None], key: str, code: tuple[str, str],
 
 async def step(pilot: Pilot[None], key: str) -> None:
     """Choose a move by its number and record it from the step's form with Ctrl+S."""
-    from tui.form import RecordForm
+    from tui.screens.record_form import RecordForm
 
     case = pilot.app.screen
     await pilot.press(key)
@@ -414,12 +452,12 @@ def test_a_dispute_is_mediated_with_its_method_and_mediator_on_record(store: Sto
     from textual.widgets import Input, Select
 
     from station.cases import Cases
-    from tui.form import RecordForm
+    from tui.screens.record_form import RecordForm
 
     kind = store.schema.code_table("dispute_kind").values[0].code
     method = store.schema.code_table("mediation_method").values[0]
     store.lock()
-    app = StationApp(store)
+    app = make_app(store)
 
     async def scenario(pilot: Pilot[None]) -> None:
         head = await open_new_case(pilot, "m", ("kind", kind), {"parties": "王五，赵六", "grid": GRID})
@@ -447,7 +485,7 @@ def test_a_dispute_is_mediated_with_its_method_and_mediator_on_record(store: Sto
 def test_a_volunteer_checks_in_with_two_keystrokes_and_a_guard_signs_in(store: Store) -> None:
     from station.duty import Duty
     from station.volunteers import Volunteers
-    from tui.volunteers import DutyScreen, VolunteersScreen
+    from tui.screens.volunteers import DutyScreen, VolunteersScreen
 
     first = store.add("volunteer", {"name": "赵六", "phone": "13800000001", "grid": GRID})
     second = store.add("volunteer", {"name": "钱七", "phone": "13800000002", "grid": GRID})
@@ -457,7 +495,7 @@ def test_a_volunteer_checks_in_with_two_keystrokes_and_a_guard_signs_in(store: S
                                      "end_time": "13:00", "kind": store.schema.code_table(
                                          "duty_kind").values[0].code, "grid": GRID})
     store.lock()
-    app = StationApp(store)
+    app = make_app(store)
 
     async def scenario(pilot: Pilot[None]) -> None:
         await unlock(pilot)

@@ -20,10 +20,10 @@ from station.cases import Cases
 from station.store import Store
 from station.syncer import sync_once
 from sync.attachments import megabytes
-from tui.app import StationApp
-from tui.attachments import AttachmentsScreen
-from tui.cases import CaseScreen, CasesScreen
-from tui.home import HomeScreen
+from tui.app import make_app
+from tui.screens.attachments import AttachmentsScreen
+from tui.screens.cases import CaseScreen, CasesScreen
+from tui.screens.home import HomeScreen
 
 from .conftest import GRID, PASSPHRASE, TOWNSHIP, Cli
 from .hubserver import HubServer
@@ -118,7 +118,7 @@ def test_a_case_and_its_steps_files_are_listed_and_no_viewer_is_said_not_crashed
         await until(pilot, lambda: pilot.app.screen is case)
         assert str(case.query_one("#case-files", Static).render()) == "Attachments: 2"
 
-    run(StationApp(store), scenario)
+    run(make_app(store), scenario)
 
 
 @pytest.fixture
@@ -162,7 +162,7 @@ def test_enter_opens_a_private_copy_in_dev_shm_with_the_system_viewer(
         await until(pilot, lambda: (fake_viewer / "path").exists())
         await until(pilot, lambda: "已用查看程序打开：现场.png" in status(screen))
 
-    run(StationApp(store), scenario)
+    run(make_app(store), scenario)
     assert viewed(fake_viewer) == expected
 
 
@@ -191,7 +191,7 @@ def test_a_file_not_here_on_an_unenrolled_station_is_wanted_at_the_next_sync(
         assert "尚未注册到县级平台" in status(screen)
         assert cells(screen.table, stored["id"])[3] == "未到本站"
 
-    run(StationApp(store), scenario)
+    run(make_app(store), scenario)
     assert store.conn.execute("SELECT wanted FROM blobs").fetchall() == [(1,)]
 
 
@@ -220,7 +220,7 @@ def test_the_columns_fit_80_columns_in_both_languages_with_a_long_name(
         assert "Here" in row and "To send" in row and "Incident" in row, row
         assert sum(c.get_render_width(table) for c in table.columns.values()) <= 80
 
-    run(StationApp(store), scenario)
+    run(make_app(store), scenario)
 
 
 def test_a_file_from_another_station_comes_down_on_enter_and_is_wanted_when_the_hub_is_gone(
@@ -255,7 +255,7 @@ def test_a_file_from_another_station_comes_down_on_enter_and_is_wanted_when_the_
         assert cells(table, second["id"])[3] == "未到本站"
 
     try:
-        run(StationApp(two), scenario)
+        run(make_app(two), scenario)
         assert viewed(fake_viewer) == expected
         wanted = dict(two.conn.execute("SELECT sha256, wanted FROM blobs").fetchall())
         assert wanted == {first["sha256"]: 0, second["sha256"]: 1}
@@ -275,7 +275,7 @@ def enrolled(home: Path, hub: HubServer) -> Store:
 
 def test_home_says_how_many_files_wait_to_go_up_only_while_some_do(store: Store,
                                                                      tmp_path: Path) -> None:
-    from tui.home import sync_lines
+    from tui.widgets.sync_status import sync_lines
 
     assert "待上传附件" not in sync_lines(store.status(), "zh")
     case = Cases(store, "incident").open({"category": "01", "title": "路灯不亮", "grid": GRID})
@@ -296,7 +296,7 @@ def test_the_sync_screen_shows_files_moving_after_the_records(
                  county.open_hub(sqlite_hub.home).add_enrollment("440524001", []))
     Attachments(store).attach("incident", incident(store), photo(tmp_path / "现场.png", seed=5))
     store.lock()
-    app = StationApp(store)
+    app = make_app(store)
 
     async def scenario(pilot: Pilot[None]) -> None:
         state = await open_sync_screen(pilot)

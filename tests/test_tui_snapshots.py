@@ -13,10 +13,10 @@ from textual.widgets import DataTable, Input
 
 from station import synthetic
 from station.store import Store
-from tui.app import StationApp
-from tui.form import RecordForm
-from tui.home import HomeScreen
-from tui.records import RecordsScreen
+from tui.app import StationApp, make_app
+from tui.screens.home import HomeScreen
+from tui.screens.record_form import RecordForm
+from tui.screens.records import RecordsScreen
 
 from .conftest import GRID, PASSPHRASE
 
@@ -27,7 +27,7 @@ SIZE = (80, 24)
 def app(store: Store) -> StationApp:
     store.add_many("person", synthetic.people(60, [GRID], seed=11))
     store.lock()
-    return StationApp(store)
+    return make_app(store)
 
 
 def typed(passphrase: str) -> list[str]:

@@ -1,13 +1,17 @@
 """The kiosk app: unlock, then the station's screens; Chinese first, keyboard first.
 
-The store is opened locked; every screen reads it through the app. The app locks itself
+`make_app` builds it, for `station tui`, the demo and the tests alike. The store is opened
+locked and handed to each screen through its constructor (attributes down); the screens tell
+the app what happened with the messages of tui/messages.py (messages up). The app locks itself
 after `idle_lock` seconds without a key or a click (and at once on Ctrl+L): the data key is
-forgotten and the unlock screen comes back.
+forgotten and the unlock screen comes back. Idle time is read from the `monotonic` clock it is
+given, so a test can move it.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import ClassVar
 
 from textual.app import App
@@ -16,13 +20,16 @@ from textual.events import Key, MouseDown
 from textual.reactive import reactive
 
 from station.store import Store
-from tui.footer import KeyFooter
-from tui.help import HelpScreen
-from tui.home import HomeScreen
 from tui.i18n import key_name, text
-from tui.unlock import UnlockScreen
+from tui.messages import Unlocked
+from tui.screens.help import HelpScreen
+from tui.screens.home import HomeScreen
+from tui.screens.unlock import UnlockScreen
+from tui.widgets.footer import KeyFooter
 
 IDLE_LOCK_SECONDS = 300
+# How often the idle time is compared with `idle_lock`: the lock comes at most this late.
+IDLE_CHECK_SECONDS = 1
 
 
 class StationApp(App[None]):
@@ -37,25 +44,28 @@ class StationApp(App[None]):
     ]
     lang: reactive[str] = reactive("zh")
 
-    def __init__(self, store: Store, idle_lock: float = IDLE_LOCK_SECONDS, lang: str = "zh",
-                 hint: str | None = None) -> None:
-        """`hint`: a line under the unlock form (the demo shows its passphrase there)."""
+    def __init__(self, store: Store, *, monotonic: Callable[[], float], idle_lock: float,
+                 lang: str, hint: str | None) -> None:
         super().__init__()
         self.store = store
         self.hint = hint
         self.idle_lock = idle_lock
-        self.last_input = time.monotonic()
+        self.monotonic = monotonic
+        self.last_input = monotonic()
         self.set_reactive(StationApp.lang, lang)
 
     def on_mount(self) -> None:
         self.sub_title = self.store.status()["name"]
-        self.push_screen(UnlockScreen())
-        self.set_interval(1, self._check_idle)
+        self.push_screen(self.unlock_screen())
+        self.set_interval(IDLE_CHECK_SECONDS, self.lock_if_idle)
+
+    def unlock_screen(self) -> UnlockScreen:
+        return UnlockScreen(self.store, hint=self.hint)
 
     # -- locking
-    def unlocked(self) -> None:
-        self.last_input = time.monotonic()
-        self.switch_screen(HomeScreen())
+    def on_unlocked(self, event: Unlocked) -> None:
+        self.last_input = self.monotonic()
+        self.switch_screen(HomeScreen(self.store))
 
     def action_lock(self, reason: str | None = None) -> None:
         if not self.store.unlocked:
@@ -63,19 +73,20 @@ class StationApp(App[None]):
         self.store.lock()
         while len(self.screen_stack) > 2:
             self.pop_screen()
-        self.switch_screen(UnlockScreen())
+        self.switch_screen(self.unlock_screen())
         if reason:
             self.notify(reason)
 
-    def _check_idle(self) -> None:
-        if self.store.unlocked and time.monotonic() - self.last_input > self.idle_lock:
+    def lock_if_idle(self) -> None:
+        """Lock when the last key or click is more than `idle_lock` seconds ago."""
+        if self.store.unlocked and self.monotonic() - self.last_input > self.idle_lock:
             self.action_lock(text("locked.idle", self.lang))
 
     def on_key(self, event: Key) -> None:
-        self.last_input = time.monotonic()
+        self.last_input = self.monotonic()
 
     def on_mouse_down(self, event: MouseDown) -> None:
-        self.last_input = time.monotonic()
+        self.last_input = self.monotonic()
 
     # -- language and help
     def action_language(self) -> None:
@@ -98,3 +109,12 @@ class StationApp(App[None]):
                  key_name(active.binding.description, self.lang))
                 for active in self.screen.active_bindings.values() if active.binding.description}
         self.push_screen(HelpScreen(sorted(keys)))
+
+
+def make_app(store: Store, *, monotonic: Callable[[], float] = time.monotonic,
+             idle_lock: float = IDLE_LOCK_SECONDS, lang: str = "zh",
+             hint: str | None = None) -> StationApp:
+    """The kiosk app on an open store (locked or not: the unlock screen comes first).
+    `monotonic`: the clock idle time is measured with; `hint`: a line under the unlock form
+    (the demo shows its passphrase there)."""
+    return StationApp(store, monotonic=monotonic, idle_lock=idle_lock, lang=lang, hint=hint)

@@ -33,9 +33,9 @@ def tui(obj: Context, idle_lock: int, lang: str, web: bool, port: int) -> None:
         click.echo(f"浏览器打开 Open in the browser: http://{HOST}:{port}/  (Ctrl+C 停止 stops)", err=True)
         serve(obj.home, port, lang, idle_lock)
         return
-    from tui.app import StationApp
+    from tui.app import make_app
 
-    StationApp(store, idle_lock, lang).run()
+    make_app(store, idle_lock=idle_lock, lang=lang).run()
 
 
 @main.command()
@@ -47,7 +47,7 @@ def demo(demo_home: Path | None, no_tui: bool) -> None:
     with demo data, one sync, then the kiosk app (clerk and passphrase are printed)."""
     import json
 
-    from tui.demo import CLERK, PASSPHRASE, set_up
+    from tui.demo import CLERK, PASSPHRASE, kiosk_app, set_up
 
     click.echo("正在准备演示：县级平台、工作站、演示数据、同步…… (setting up the demo)", err=True)
     running = set_up(demo_home)
@@ -56,10 +56,7 @@ def demo(demo_home: Path | None, no_tui: bool) -> None:
                                "passphrase": PASSPHRASE, "status": running.store.status()},
                               ensure_ascii=False))
         if not no_tui:
-            from tui.app import StationApp
-
-            running.store.lock()
-            StationApp(running.store, hint=f"演示 demo · {CLERK} · 口令 passphrase: {PASSPHRASE}").run()
+            kiosk_app(running).run()
     finally:
         running.stop()
 

@@ -18,6 +18,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import requests
 
@@ -25,6 +26,9 @@ from station import keys
 from station.demo import SCALES, DemoData
 from station.store import Store
 from station.syncer import enroll, sync_once
+
+if TYPE_CHECKING:
+    from tui.app import StationApp
 
 TOWNSHIP = "440524001"
 STATION_NAME = "示例镇综治中心"
@@ -124,3 +128,11 @@ def set_up(home: Path | None) -> Demo:
         process.kill()
         raise
     return Demo(home, url, process, store)
+
+
+def kiosk_app(demo: Demo) -> StationApp:
+    """The kiosk app on the demo station, locked, with the passphrase shown under the form."""
+    from tui.app import make_app  # the app's toolkit only when there is an app to show
+
+    demo.store.lock()
+    return make_app(demo.store, hint=f"演示 demo · {CLERK} · 口令 passphrase: {PASSPHRASE}")

@@ -273,9 +273,9 @@ def test_hidden_or_huge_text_is_refused_naming_the_field_and_rule(store: Any, va
 def test_the_kiosk_lists_markup_and_sql_looking_names_as_plain_text(store: Any, tmp_path: Path) -> None:
     from textual.widgets import DataTable
 
-    from tui.app import StationApp
-    from tui.home import HomeScreen
-    from tui.records import RecordsScreen
+    from tui.app import make_app
+    from tui.screens.home import HomeScreen
+    from tui.screens.records import RecordsScreen
 
     from ..test_tui import run, unlock, until
 
@@ -295,4 +295,4 @@ def test_the_kiosk_lists_markup_and_sql_looking_names_as_plain_text(store: Any, 
         for name in odd:
             assert any(name in c for c in cells), (name, cells)
 
-    run(StationApp(store), scenario)
+    run(make_app(store), scenario)

@@ -14,14 +14,15 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 
 from station.cases import Cases
+from station.store import Store
 from sync.schema import EntityDef, WorkflowDef
-from tui.attachments import AttachmentsScreen, of_case
-from tui.footer import KeyFooter
-from tui.form import RecordForm
 from tui.i18n import text
-from tui.plain import Plain
-from tui.records import shown_value
-from tui.table_screen import TableScreen
+from tui.screens.attachments import AttachmentsScreen, of_case
+from tui.screens.record_form import RecordForm
+from tui.screens.records import shown_value
+from tui.screens.table import TableScreen
+from tui.widgets.footer import KeyFooter
+from tui.widgets.plain import Plain
 
 if TYPE_CHECKING:
     from tui.app import StationApp
@@ -51,13 +52,18 @@ class CasesScreen(TableScreen):
         *TableScreen.BINDINGS,
     ]
 
-    def __init__(self, workflow: str = "incident") -> None:
-        super().__init__()
+    def __init__(self, store: Store, workflow: str = "incident") -> None:
+        super().__init__(store)
         self.workflow_name = workflow
 
     @property
+    def cases(self) -> Cases:
+        """Made anew each time: a sync may bring a new schema with new steps."""
+        return Cases(self.store, self.workflow_name)
+
+    @property
     def workflow(self) -> WorkflowDef:
-        return self.app.store.schema.workflow(self.workflow_name)
+        return self.store.schema.workflow(self.workflow_name)
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -66,13 +72,13 @@ class CasesScreen(TableScreen):
     def load(self) -> None:
         lang = self.app.lang
         wf = self.workflow
-        subject = self.app.store.schema.entity(wf.subject_entity)
+        subject = self.store.schema.entity(wf.subject_entity)
         self.title_label().update(wf.label_zh if lang == "zh" else wf.label_en)
         table = self.table
         cursor = table.cursor_row
         table.clear(columns=True)
         table.add_columns(subject.label(lang), text("cases.step", lang), text("cases.due", lang))
-        cases = Cases(self.app.store, self.workflow_name).summaries()
+        cases = self.cases.summaries()
         cases.sort(key=lambda c: (c["closed"], c["next_due"]["seconds_left"] if c["next_due"] else 1e12))
         for c in cases:
             title = c["fields"].get(subject.title_field or "") or c["id"][-6:]
@@ -82,12 +88,11 @@ class CasesScreen(TableScreen):
         self.keep_cursor(cursor)
 
     def action_new(self) -> None:
-        cases = Cases(self.app.store, self.workflow_name)
-        self.app.push_screen(RecordForm(self.workflow.subject_entity, add=lambda v: cases.open(v)))
+        self.app.push_screen(RecordForm(self.store, self.workflow.subject_entity, add=self.cases.open))
 
     @on(DataTable.RowSelected, "#cases")
     def open_case(self, event: DataTable.RowSelected) -> None:
-        self.app.push_screen(CaseScreen(self.workflow_name, str(event.row_key.value)))
+        self.app.push_screen(CaseScreen(self.store, self.workflow_name, str(event.row_key.value)))
 
 
 class CaseScreen(Screen[None]):
@@ -99,14 +104,15 @@ class CaseScreen(Screen[None]):
         Binding("escape", "back", "返回"),
     ]
 
-    def __init__(self, workflow: str, case_id: str) -> None:
+    def __init__(self, store: Store, workflow: str, case_id: str) -> None:
         super().__init__()
+        self.store = store
         self.workflow_name = workflow
         self.case_id = case_id
 
     @property
     def cases(self) -> Cases:
-        return Cases(self.app.store, self.workflow_name)
+        return Cases(self.store, self.workflow_name)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -125,7 +131,7 @@ class CaseScreen(Screen[None]):
 
     def moves(self) -> list[tuple[str, str, bool]]:
         """(to step, label, needs a reason) of each move allowed from the current step."""
-        wf = self.app.store.schema.workflow(self.workflow_name)
+        wf = self.store.schema.workflow(self.workflow_name)
         step = self.cases.state(self.case_id).step or ""
         lang = self.app.lang
         return [(m.to_step, m.label_zh if lang == "zh" else m.label_en, m.needs_reason)
@@ -133,9 +139,9 @@ class CaseScreen(Screen[None]):
 
     def load(self) -> None:
         lang = self.app.lang
-        wf = self.app.store.schema.workflow(self.workflow_name)
+        wf = self.store.schema.workflow(self.workflow_name)
         shown = self.cases.show(self.case_id)
-        subject = self.app.store.schema.entity(wf.subject_entity)
+        subject = self.store.schema.entity(wf.subject_entity)
         title = shown["fields"].get(subject.title_field or "", self.case_id[-6:])
         step = wf.by_step[shown["step"]].label(lang) if shown["step"] in wf.by_step else ""
         due = [f"{wf.by_step[d['step']].label(lang)} {countdown(d, lang)}"
@@ -144,7 +150,7 @@ class CaseScreen(Screen[None]):
         self.query_one("#case-head", Static).update(
             f"{title}\n{text('cases.step', lang)}: {step}{closed}"
             + (f"\n{text('cases.due', lang)}: " + "；".join(due) if due else ""))
-        self.query_one("#case-files", Static).update(files_line(of_case(self.app.store, shown), lang))
+        self.query_one("#case-files", Static).update(files_line(of_case(self.store, shown), lang))
         moves = self.moves()
         self.query_one("#case-moves", Static).update(
             f"{text('cases.moves', lang)}\n" + "\n".join(
@@ -158,7 +164,7 @@ class CaseScreen(Screen[None]):
         """When, which step, who, what was done (department, method…) and the note."""
         step = event.get("step")
         entity = self.cases.event_entity
-        done = [shown_value(f, event[f.name], self.app.store, lang) for f in entity.fields
+        done = [shown_value(f, event[f.name], self.store, lang) for f in entity.fields
                 if f.name in step_fields(entity) and f.name not in ("actor", "note")
                 and event.get(f.name) not in (None, "", [])]
         parts = [str(event.get("at", ""))[:19].replace("T", " "),
@@ -175,8 +181,8 @@ class CaseScreen(Screen[None]):
         step, label, needs_reason = moves[n - 1]
         event = self.cases.event_entity
         self.app.push_screen(
-            RecordForm(event.name, add=lambda values: self.advance(step, values),
-                       only=step_fields(event), given={"actor": self.app.store.clerk},
+            RecordForm(self.store, event.name, add=lambda values: self.advance(step, values),
+                       only=step_fields(event), given={"actor": self.store.clerk},
                        title=label + (f"（{text('cases.reason', self.app.lang)}）" if needs_reason else "")),
             self._after_step)
 
@@ -192,7 +198,7 @@ class CaseScreen(Screen[None]):
             self.load()
 
     def action_files(self) -> None:
-        self.app.push_screen(AttachmentsScreen(self.workflow_name, self.case_id))
+        self.app.push_screen(AttachmentsScreen(self.store, self.workflow_name, self.case_id))
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -19,10 +19,10 @@ from station.conflicts import Conflicts
 from station.store import Store
 from sync.errors import TownshipError
 from sync.merge import DELETED
-from tui.footer import KeyFooter
 from tui.i18n import text
-from tui.plain import Plain, PlainLabel
-from tui.table_screen import TableScreen
+from tui.screens.table import TableScreen
+from tui.widgets.footer import KeyFooter
+from tui.widgets.plain import Plain, PlainLabel
 
 if TYPE_CHECKING:
     from tui.app import StationApp
@@ -46,7 +46,7 @@ class ConflictsScreen(TableScreen):
 
     def load(self) -> None:
         lang = self.app.lang
-        found = Conflicts(self.app.store).list()
+        found = Conflicts(self.store).list()
         self.title_label().update(
             text("conflicts.title", lang) if found else text("conflicts.none", lang))
         table = self.table
@@ -54,18 +54,18 @@ class ConflictsScreen(TableScreen):
         table.add_columns(text("conflicts.record", lang), text("conflicts.field", lang),
                           text("conflicts.shown", lang), text("conflicts.other", lang))
         for c in found:
-            table.add_row(self._title(c), field_label(self.app.store, c, lang), _value(c["winner"]["value"]),
+            table.add_row(self._title(c), field_label(self.store, c, lang), _value(c["winner"]["value"]),
                           "、".join(_value(v["value"]) for v in c["losers"]), key=c["id"])
 
     def _title(self, c: dict[str, Any]) -> str:
-        schema = self.app.store.schema
+        schema = self.store.schema
         entity = schema.entities.get(c["entity"])
         label = entity.label(self.app.lang) if entity else c["entity"]
         return f"{label} {c['record'][-6:]}"
 
     @on(DataTable.RowSelected, "#conflicts")
     def open_conflict(self, event: DataTable.RowSelected) -> None:
-        self.app.push_screen(ConflictScreen(str(event.row_key.value)))
+        self.app.push_screen(ConflictScreen(self.store, str(event.row_key.value)))
 
 
 class ConflictScreen(Screen[None]):
@@ -82,12 +82,13 @@ class ConflictScreen(Screen[None]):
         Binding("escape", "back", "返回"),
     ]
 
-    def __init__(self, conflict_id: str) -> None:
+    def __init__(self, store: Store, conflict_id: str) -> None:
         super().__init__()
+        self.store = store
         self.conflict_id = conflict_id
 
     def conflict(self) -> dict[str, Any] | None:
-        found = [c for c in Conflicts(self.app.store).list() if c["id"] == self.conflict_id]
+        found = [c for c in Conflicts(self.store).list() if c["id"] == self.conflict_id]
         return found[0] if found else None
 
     def compose(self) -> ComposeResult:
@@ -108,7 +109,7 @@ class ConflictScreen(Screen[None]):
                                                       and c["field"] == DELETED else "")
                                 for v in vs) or unknown
 
-            yield PlainLabel(field_label(self.app.store, c, lang), classes="title")
+            yield PlainLabel(field_label(self.store, c, lang), classes="title")
             yield Plain(f"{text('conflicts.base', lang)}: "
                          f"{unknown if c.get('base') is None else _value(c['base'])}", id="base")
             yield Plain(f"{text('conflicts.here', lang)}: {shown(here)}", id="here")
@@ -137,11 +138,11 @@ class ConflictScreen(Screen[None]):
 
     def settle(self, keep: str | None, value: Any) -> None:
         try:
-            Conflicts(self.app.store).resolve(self.conflict_id, keep, value)
+            Conflicts(self.store).resolve(self.conflict_id, keep, value)
         except TownshipError as exc:
-            self.app.notify(exc.message(self.app.lang), severity="error")
+            self.notify(exc.message(self.app.lang), severity="error")
             return
-        self.app.notify(text("conflicts.settled", self.app.lang))
+        self.notify(text("conflicts.settled", self.app.lang))
         self.app.pop_screen()
 
     def action_back(self) -> None:

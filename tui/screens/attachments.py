@@ -20,8 +20,8 @@ from station.syncer import fetch_now
 from sync.attachments import megabytes
 from sync.errors import TownshipError
 from tui.i18n import text
-from tui.plain import Plain
-from tui.table_screen import TableScreen
+from tui.screens.table import TableScreen
+from tui.widgets.plain import Plain
 
 if TYPE_CHECKING:
     from sync.schema import WorkflowDef
@@ -54,8 +54,8 @@ def county_state(attachment: dict[str, Any]) -> str:
 class AttachmentsScreen(TableScreen):
     TABLE = "attachments"
 
-    def __init__(self, workflow: str, case_id: str) -> None:
-        super().__init__()
+    def __init__(self, store: Store, workflow: str, case_id: str) -> None:
+        super().__init__(store)
         self.workflow_name = workflow
         self.case_id = case_id
 
@@ -68,7 +68,7 @@ class AttachmentsScreen(TableScreen):
 
     def load(self) -> None:
         lang = self.app.lang
-        store = self.app.store
+        store = self.store
         workflow = store.schema.workflow(self.workflow_name)
         shown = Cases(store, self.workflow_name).show(self.case_id)
         subject = store.schema.entity(workflow.subject_entity)
@@ -98,7 +98,7 @@ class AttachmentsScreen(TableScreen):
                lang: str) -> list[str]:
         """Name, where it was added, size, here or not, at the county or not."""
         if step is None:
-            where = self.app.store.schema.entity(workflow.subject_entity).label(lang)
+            where = self.store.schema.entity(workflow.subject_entity).label(lang)
         else:
             where = workflow.by_step[step].label(lang) if step in workflow.by_step else step
         name = str(attachment.get("name", ""))
@@ -120,7 +120,7 @@ class AttachmentsScreen(TableScreen):
     def show_file(self, attachment_id: str, lang: str) -> None:
         """Fetch it when it is not here (the network: never on the UI's thread), then hand a
         private copy to the system viewer."""
-        store = self.app.store
+        store = self.store
         attachments = Attachments(store)
         try:
             info = attachments.get(attachment_id)

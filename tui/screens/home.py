@@ -13,9 +13,11 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Label, Static
 
 from station.cases import Cases
-from tui.footer import KeyFooter
+from station.store import Store
 from tui.i18n import text
-from tui.plain import Plain, PlainLabel, PlainTable
+from tui.widgets.footer import KeyFooter
+from tui.widgets.plain import Plain, PlainLabel, PlainTable
+from tui.widgets.sync_status import SyncStatus
 
 if TYPE_CHECKING:
     from tui.app import StationApp
@@ -37,6 +39,10 @@ class HomeScreen(Screen[None]):
         Binding("r", "refresh", "刷新", show=False),
     ]
 
+    def __init__(self, store: Store) -> None:
+        super().__init__()
+        self.store = store
+
     def compose(self) -> ComposeResult:
         yield Header()
         with Grid(id="home-grid"):
@@ -47,7 +53,7 @@ class HomeScreen(Screen[None]):
                 yield PlainLabel("", classes="title", id="work-title")
                 yield Plain("", id="incidents")
                 yield PlainLabel("", classes="title", id="sync-title")
-                yield Plain("", id="sync")
+                yield SyncStatus("", id="sync")
         yield KeyFooter()
 
     def on_mount(self) -> None:
@@ -57,50 +63,52 @@ class HomeScreen(Screen[None]):
     def relabel(self, lang: str) -> None:
         self.action_refresh()
 
+    # Each screen is imported when first opened: the sync and attachment code (requests,
+    # Pillow) would otherwise load before the unlock screen and slow the app's start.
     def action_records(self) -> None:
-        from tui.records import RecordsScreen
+        from tui.screens.records import RecordsScreen
 
-        self.app.push_screen(RecordsScreen())
+        self.app.push_screen(RecordsScreen(self.store))
 
     def action_cases(self, workflow: str) -> None:
-        from tui.cases import CasesScreen
+        from tui.screens.cases import CasesScreen
 
-        self.app.push_screen(CasesScreen(workflow))
+        self.app.push_screen(CasesScreen(self.store, workflow))
 
     def action_volunteers(self) -> None:
-        from tui.volunteers import VolunteersScreen
+        from tui.screens.volunteers import VolunteersScreen
 
-        self.app.push_screen(VolunteersScreen())
+        self.app.push_screen(VolunteersScreen(self.store))
 
     def action_duty(self) -> None:
-        from tui.volunteers import DutyScreen
+        from tui.screens.volunteers import DutyScreen
 
-        self.app.push_screen(DutyScreen())
+        self.app.push_screen(DutyScreen(self.store))
 
     def action_sync(self) -> None:
-        from tui.sync_screen import SyncScreen
+        from tui.screens.sync import SyncScreen
 
-        self.app.push_screen(SyncScreen())
+        self.app.push_screen(SyncScreen(self.store))
 
     def action_conflicts(self) -> None:
-        from tui.conflicts import ConflictsScreen
+        from tui.screens.conflicts import ConflictsScreen
 
-        self.app.push_screen(ConflictsScreen())
+        self.app.push_screen(ConflictsScreen(self.store))
 
     def on_screen_resume(self) -> None:
         self.action_refresh()
 
     def action_refresh(self) -> None:
-        if not self.app.store.unlocked:
+        if not self.store.unlocked:
             return
         lang = self.app.lang
-        status = self.app.store.status()
+        status = self.store.status()
         self.query_one("#base-title", Label).update(text("home.base_data", lang))
         self.query_one("#work-title", Label).update(text("home.incidents", lang))
         self.query_one("#sync-title", Label).update(text("home.sync", lang))
         self._counts(status, lang)
         self.query_one("#incidents", Static).update(self._incidents(lang))
-        self.query_one("#sync", Static).update(sync_lines(status, lang))
+        self.query_one("#sync", SyncStatus).show(status, lang)
 
     def _counts(self, status: dict[str, Any], lang: str) -> None:
         table = self.query_one("#counts", DataTable)
@@ -108,15 +116,16 @@ class HomeScreen(Screen[None]):
         # Fixed widths: a column sized to its header would cut 实有人口 to 实有.
         table.add_column(text("home.entity", lang), width=16)
         table.add_column(text("home.count", lang), width=10)
-        schema = self.app.store.schema
+        schema = self.store.schema
         for name, entity in schema.entities.items():
             count = status["records"].get(name, 0)
             if count:
                 table.add_row(entity.label(lang), f"{count:,}", key=name)
 
     def _incidents(self, lang: str) -> str:
-        waiting = Cases(self.app.store, "incident").attention()
-        open_count = len(Cases(self.app.store, "incident").summaries(open_only=True))
+        incidents = Cases(self.store, "incident")
+        waiting = incidents.attention()
+        open_count = len(incidents.summaries(open_only=True))
         overdue = [c for c in waiting if c["next_due"]["seconds_left"] < 0]
         lines = [f"{text('home.open', lang)}: {open_count}",
                  f"{text('home.overdue', lang)}: {len(overdue)}"]
@@ -126,18 +135,3 @@ class HomeScreen(Screen[None]):
             lines.append(f"{text('home.next_due', lang)}: {text(key, lang, n=abs(left))}")
         return "\n".join(lines)
 
-
-def sync_lines(status: dict[str, Any], lang: str) -> str:
-    sync = status["sync"]
-    hub = sync["hub"] or text("home.not_enrolled", lang)
-    lines = [f"{text('home.enrolled', lang)}: {hub}",
-             f"{text('home.pending', lang)}: {status['pending']}",
-             f"{text('home.rejected', lang)}: {status['rejected']}",
-             f"{text('home.last_sync', lang)}: {status['last_sync'] or text('home.never', lang)}",
-             f"{text('home.conflicts', lang)}: {status['conflicts']}",
-             f"{text('home.schema', lang)}: {status['schema_version']}"]
-    if status.get("files_pending"):  # shown while there are some: photos wait on a slow link
-        lines.insert(2, f"{text('home.files_pending', lang)}: {status['files_pending']}")
-    if sync["last_error"]:
-        lines.append(f"{text('home.last_error', lang)}: {sync['last_error']}")
-    return "\n".join(lines)

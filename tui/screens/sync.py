@@ -1,6 +1,6 @@
 """Sync: the state of the link to the county, sync now with a progress bar (changes and
 bytes), a log of what happened, and the changes the hub refused — open the record to fix it,
-then send it again."""
+then send it again. The round runs in a worker, which reports with messages."""
 
 from __future__ import annotations
 
@@ -10,15 +10,17 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Header, Label, Log, ProgressBar, Static
+from textual.widgets import DataTable, Header, Label, Log, ProgressBar
 
+from station.store import Store
 from station.syncer import Progress, sync_once
 from sync.errors import TownshipError
-from tui.footer import KeyFooter
-from tui.form import RecordForm
-from tui.home import sync_lines
 from tui.i18n import text
-from tui.plain import Plain, PlainLabel, PlainTable
+from tui.messages import SyncFinished, SyncProgress
+from tui.screens.record_form import RecordForm
+from tui.widgets.footer import KeyFooter
+from tui.widgets.plain import PlainLabel, PlainTable
+from tui.widgets.sync_status import SyncStatus
 
 if TYPE_CHECKING:
     from tui.app import StationApp
@@ -32,9 +34,13 @@ class SyncScreen(Screen[None]):
         Binding("escape", "back", "返回"),
     ]
 
+    def __init__(self, store: Store) -> None:
+        super().__init__()
+        self.store = store
+
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Plain("", id="sync-state")
+        yield SyncStatus("", id="sync-state")
         yield ProgressBar(id="sync-progress", show_eta=False)
         yield Log(id="sync-log", max_lines=200)
         yield PlainLabel("", classes="title", id="rejected-title")
@@ -52,37 +58,40 @@ class SyncScreen(Screen[None]):
 
     def refresh_state(self) -> None:
         lang = self.app.lang
-        self.query_one("#sync-state", Static).update(sync_lines(self.app.store.status(), lang))
+        self.query_one("#sync-state", SyncStatus).show(self.store.status(), lang)
         self.query_one("#rejected-title", Label).update(text("sync.rejected", lang))
         table = self.query_one("#rejected", DataTable)
         table.clear(columns=True)
         table.add_columns("#", text("home.entity", lang), text("sync.reason", lang))
-        schema = self.app.store.schema
-        for r in self.app.store.rejected():
+        schema = self.store.schema
+        for r in self.store.rejected():
             entity = schema.entities.get(r["entity"])
             table.add_row(str(r["seq"]), entity.label(lang) if entity else r["entity"], r["reason"],
                           key=str(r["seq"]))
 
     def action_sync(self) -> None:
         self.query_one("#sync-progress", ProgressBar).update(total=None, progress=0)
-        self.run_sync()
+        self.run_sync(self.app.lang)
 
     @work(thread=True, exclusive=True, group="sync")
-    def run_sync(self) -> None:
-        lang = self.app.lang
+    def run_sync(self, lang: str) -> None:
+        def report(progress: Progress) -> None:
+            self.post_message(SyncProgress(progress))
+
         try:
-            result = sync_once(self.app.store, report=lambda p: self.app.call_from_thread(
-                self.progress, p))
+            result = sync_once(self.store, report=report)
         except TownshipError as exc:
-            self.app.call_from_thread(self.finished, text("sync.failed", lang, why=exc.message(lang)))
+            self.post_message(SyncFinished(text("sync.failed", lang, why=exc.message(lang))))
             return
         line = text("sync.done", lang, pushed=result.pushed, rejected=result.rejected,
                     pulled=result.pulled)
         if result.files_sent or result.files_fetched:
             line += text("sync.done_files", lang, sent=result.files_sent, fetched=result.files_fetched)
-        self.app.call_from_thread(self.finished, line)
+        self.post_message(SyncFinished(line))
 
-    def progress(self, p: Progress) -> None:
+    def on_sync_progress(self, event: SyncProgress) -> None:
+        event.stop()
+        p = event.progress
         lang = self.app.lang
         bar = self.query_one("#sync-progress", ProgressBar)
         kb = f"{p.bytes / 1024:,.0f}"
@@ -99,17 +108,18 @@ class SyncScreen(Screen[None]):
             line = text("sync.pull", lang, done=p.done, kb=kb)
         self.query_one("#sync-log", Log).write_line(line)
 
-    def finished(self, line: str) -> None:
+    def on_sync_finished(self, event: SyncFinished) -> None:
+        event.stop()
         bar = self.query_one("#sync-progress", ProgressBar)
         bar.update(total=bar.total or 1, progress=bar.total or 1)
-        self.query_one("#sync-log", Log).write_line(line)
+        self.query_one("#sync-log", Log).write_line(event.line)
         self.refresh_state()
 
     @on(DataTable.RowSelected, "#rejected")
     def fix(self, event: DataTable.RowSelected) -> None:
-        found = [r for r in self.app.store.rejected() if str(r["seq"]) == event.row_key.value]
+        found = [r for r in self.store.rejected() if str(r["seq"]) == event.row_key.value]
         if found:
-            self.app.push_screen(RecordForm(found[0]["entity"], found[0]["record"]))
+            self.app.push_screen(RecordForm(self.store, found[0]["entity"], found[0]["record"]))
 
     def action_resend(self) -> None:
         table = self.query_one("#rejected", DataTable)
@@ -117,11 +127,11 @@ class SyncScreen(Screen[None]):
             return
         seq = int(str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value))
         try:
-            self.app.store.resend(seq)
+            self.store.resend(seq)
         except TownshipError as exc:
-            self.app.notify(exc.message(self.app.lang), severity="error")
+            self.notify(exc.message(self.app.lang), severity="error")
             return
-        self.app.notify(text("sync.resent", self.app.lang))
+        self.notify(text("sync.resent", self.app.lang))
         self.refresh_state()
 
     def action_back(self) -> None:

@@ -1,4 +1,5 @@
-"""The footer in the app's language.
+"""The footer in the app's language (it reads the app's `lang`, as Textual's own footer reads
+the app's bindings).
 
 Bindings are declared with their Chinese description (the default the clerks read); the
 footer and the help screen show `key_name(description, lang)`, so F2 relabels the keys too.

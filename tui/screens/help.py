@@ -10,7 +10,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 
 from tui.i18n import text
-from tui.plain import Plain, PlainLabel
+from tui.widgets.plain import Plain, PlainLabel
 
 if TYPE_CHECKING:
     from tui.app import StationApp

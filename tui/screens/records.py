@@ -9,16 +9,17 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, DataTable, Header, Input, Label, Select
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import DataTable, Header, Input, Label, Select
 
 from station.store import Store
 from sync.schema import EntityDef, FieldDef
-from tui.footer import KeyFooter
-from tui.form import RecordForm
 from tui.i18n import text
-from tui.plain import PlainLabel, PlainTable
+from tui.screens.record_form import RecordForm
+from tui.widgets.confirm import ConfirmScreen
+from tui.widgets.footer import KeyFooter
+from tui.widgets.plain import PlainLabel, PlainTable
 
 if TYPE_CHECKING:
     from tui.app import StationApp
@@ -61,8 +62,9 @@ class RecordsScreen(Screen[None]):
         Binding("escape", "back", "返回"),
     ]
 
-    def __init__(self, entity: str = "person") -> None:
+    def __init__(self, store: Store, entity: str = "person") -> None:
         super().__init__()
+        self.store = store
         self.entity = entity
         self.rows: list[dict[str, Any]] = []
         self.position = 0  # index of the first row shown
@@ -71,7 +73,7 @@ class RecordsScreen(Screen[None]):
         self.searching = False
 
     def compose(self) -> ComposeResult:
-        schema = self.app.store.schema
+        schema = self.store.schema
         lang = self.app.lang
         yield Header()
         with Horizontal(id="records-bar"):
@@ -89,15 +91,15 @@ class RecordsScreen(Screen[None]):
     # -- loading
     def load(self) -> None:
         """The first page, and the total (counted here, not on every page)."""
-        self.rows = self.app.store.page(self.entity, limit=PAGE)
-        self.total = self.app.store.count(self.entity)
+        self.rows = self.store.page(self.entity, limit=PAGE)
+        self.total = self.store.count(self.entity)
         self.position = 0
         self.searching = False
         self.show()
 
     def show(self) -> None:
         lang = self.app.lang
-        store = self.app.store
+        store = self.store
         entity = store.schema.entity(self.entity)
         columns = list_fields(entity)
         table = self.query_one("#records", DataTable)
@@ -134,7 +136,7 @@ class RecordsScreen(Screen[None]):
     def action_next_page(self) -> None:
         if not self.rows or self.searching or len(self.rows) < PAGE:
             return
-        rows = self.app.store.page(self.entity, after=self.rows[-1]["id"], limit=PAGE)
+        rows = self.store.page(self.entity, after=self.rows[-1]["id"], limit=PAGE)
         if rows:
             self.rows, self.position = rows, self.position + PAGE
             self.show()
@@ -142,7 +144,7 @@ class RecordsScreen(Screen[None]):
     def action_previous_page(self) -> None:
         if not self.rows or self.searching or self.position == 0:
             return
-        self.rows = self.app.store.page(self.entity, before=self.rows[0]["id"], limit=PAGE)
+        self.rows = self.store.page(self.entity, before=self.rows[0]["id"], limit=PAGE)
         self.position = max(0, self.position - PAGE)
         self.show()
 
@@ -155,7 +157,7 @@ class RecordsScreen(Screen[None]):
         if not term:
             self.load()
             return
-        self.rows = self.app.store.search(term, self.entity)
+        self.rows = self.store.search(term, self.entity)
         self.searching = True
         self.show()
         self.query_one("#records", DataTable).focus()
@@ -168,12 +170,12 @@ class RecordsScreen(Screen[None]):
             self.app.pop_screen()
 
     def action_add(self) -> None:
-        self.app.push_screen(RecordForm(self.entity), self._after_form)
+        self.app.push_screen(RecordForm(self.store, self.entity), self._after_form)
 
     @on(DataTable.RowSelected, "#records")
     def open_record(self, event: DataTable.RowSelected) -> None:
         record_id = str(event.row_key.value)
-        self.app.push_screen(RecordForm(self.entity, record_id), self._after_form)
+        self.app.push_screen(RecordForm(self.store, self.entity, record_id), self._after_form)
 
     def _after_form(self, saved: str | None) -> None:
         if saved:
@@ -187,38 +189,10 @@ class RecordsScreen(Screen[None]):
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self.app.store.delete(self.entity, record_id)
-                self.app.notify(text("records.deleted", self.app.lang))
+                self.store.delete(self.entity, record_id)
+                self.notify(text("records.deleted", self.app.lang))
                 self.load()
 
-        self.app.push_screen(ConfirmScreen(text("records.confirm_delete", self.app.lang)), confirmed)
-
-
-class ConfirmScreen(ModalScreen[bool]):
-    """Yes or no, keyboard first: Y / N (or Enter on the focused button, Esc for no)."""
-
-    app: StationApp
-    BINDINGS: ClassVar[list[BindingType]] = [("y", "answer(True)", "是"),
-                                             ("n,escape", "answer(False)", "否")]
-
-    def __init__(self, question: str) -> None:
-        super().__init__()
-        self.question = question
-
-    def compose(self) -> ComposeResult:
         lang = self.app.lang
-        with Vertical(id="confirm-box"):
-            yield PlainLabel(self.question)
-            with Horizontal():
-                yield Button(f"{text('yes', lang)} (Y)", variant="error", id="yes")
-                yield Button(f"{text('no', lang)} (N)", id="no")
+        self.app.push_screen(ConfirmScreen(text("records.confirm_delete", lang), lang), confirmed)
 
-    def on_mount(self) -> None:
-        self.query_one("#no", Button).focus()
-
-    @on(Button.Pressed)
-    def pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "yes")
-
-    def action_answer(self, yes: bool) -> None:
-        self.dismiss(yes)

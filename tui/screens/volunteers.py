@@ -4,7 +4,7 @@ and out with one key."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from textual import on
 from textual.binding import Binding, BindingType
@@ -14,10 +14,7 @@ from station.duty import Duty
 from station.volunteers import Volunteers
 from sync.errors import TownshipError
 from tui.i18n import text
-from tui.table_screen import TableScreen
-
-if TYPE_CHECKING:
-    pass
+from tui.screens.table import TableScreen
 
 
 class VolunteersScreen(TableScreen):
@@ -25,7 +22,7 @@ class VolunteersScreen(TableScreen):
 
     def load(self) -> None:
         lang = self.app.lang
-        store = self.app.store
+        store = self.store
         volunteers = Volunteers(store)
         today = volunteers.today().isoformat()
         checked = {owner for (owner,) in store.conn.execute(
@@ -51,12 +48,12 @@ class VolunteersScreen(TableScreen):
     def check_in(self, event: DataTable.RowSelected) -> None:
         lang = self.app.lang
         try:
-            _, new = Volunteers(self.app.store).check_in(str(event.row_key.value),
-                                                         station=self.app.store.status()["name"])
+            _, new = Volunteers(self.store).check_in(str(event.row_key.value),
+                                                         station=self.store.status()["name"])
         except TownshipError as exc:
-            self.app.notify(exc.message(lang), severity="error")
+            self.notify(exc.message(lang), severity="error")
             return
-        self.app.notify(text("volunteers.checked_in" if new else "volunteers.again", lang))
+        self.notify(text("volunteers.checked_in" if new else "volunteers.again", lang))
         self.load()
 
 
@@ -77,7 +74,7 @@ class DutyScreen(TableScreen):
         table.add_column(text("duty.post", lang), width=28)
         table.add_column(text("duty.time", lang), width=12)
         table.add_column(text("duty.state", lang), width=10)
-        for s in Duty(self.app.store).roster():
+        for s in Duty(self.store).roster():
             state = ("duty.out" if s.get("signed_out_at") else "duty.in" if s.get("signed_in_at")
                      else "duty.none")
             table.add_row(f"{s.get('school') or ''} {s.get('post_name') or ''}",
@@ -90,9 +87,9 @@ class DutyScreen(TableScreen):
             return
         shift = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
         try:
-            Duty(self.app.store).sign(shift, what)
+            Duty(self.store).sign(shift, what)
         except TownshipError as exc:
-            self.app.notify(exc.message(self.app.lang), severity="error")
+            self.notify(exc.message(self.app.lang), severity="error")
             return
-        self.app.notify(text("duty.signed", self.app.lang))
+        self.notify(text("duty.signed", self.app.lang))
         self.load()

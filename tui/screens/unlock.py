@@ -1,5 +1,6 @@
 """The unlock screen: choose the clerk, type the passphrase. The key derivation takes most of
-a second on purpose, so it runs in a worker and the screen stays responsive."""
+a second on purpose, so it runs in a worker and the screen stays responsive; the worker says
+how it went with a message, and `Unlocked` goes on up to the app."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Button, Input, Label, Select
 
+from station.store import Store
 from sync.errors import TownshipError
-from tui.footer import KeyFooter
 from tui.i18n import text
-from tui.plain import PlainLabel
+from tui.messages import Unlocked, UnlockFailed
+from tui.widgets.footer import KeyFooter
+from tui.widgets.plain import PlainLabel
 
 if TYPE_CHECKING:
     from tui.app import StationApp
@@ -23,20 +26,26 @@ if TYPE_CHECKING:
 class UnlockScreen(Screen[None]):
     app: StationApp
 
+    def __init__(self, store: Store, hint: str | None = None) -> None:
+        """`hint`: a line under the form (the demo shows its passphrase there)."""
+        super().__init__()
+        self.store = store
+        self.hint = hint
+
     def compose(self) -> ComposeResult:
         lang = self.app.lang
-        clerks = [c["clerk"] for c in self.app.store.clerks()]
+        clerks = [c["clerk"] for c in self.store.clerks()]
         with Vertical(id="unlock-box"):
-            yield PlainLabel(f"{self.app.store.status()['name']} · {text('unlock.title', lang)}",
-                        classes="title", id="unlock-title")
+            yield PlainLabel(f"{self.store.status()['name']} · {text('unlock.title', lang)}",
+                             classes="title", id="unlock-title")
             yield PlainLabel(text("unlock.clerk", lang), id="clerk-label")
             yield Select([(c, c) for c in clerks], value=clerks[0], allow_blank=False, id="clerk")
             yield PlainLabel(text("unlock.passphrase", lang), id="passphrase-label")
             yield Input(password=True, id="passphrase")
             yield PlainLabel("", id="unlock-error")
             yield Button(text("unlock.button", lang), variant="primary", id="unlock")
-            if self.app.hint:
-                yield PlainLabel(self.app.hint, id="unlock-hint")
+            if self.hint:
+                yield PlainLabel(self.hint, id="unlock-hint")
         yield KeyFooter()
 
     def on_mount(self) -> None:
@@ -44,7 +53,7 @@ class UnlockScreen(Screen[None]):
 
     def relabel(self, lang: str) -> None:
         self.query_one("#unlock-title", Label).update(
-            f"{self.app.store.status()['name']} · {text('unlock.title', lang)}")
+            f"{self.store.status()['name']} · {text('unlock.title', lang)}")
         self.query_one("#clerk-label", Label).update(text("unlock.clerk", lang))
         self.query_one("#passphrase-label", Label).update(text("unlock.passphrase", lang))
         self.query_one("#unlock", Button).label = text("unlock.button", lang)
@@ -62,19 +71,20 @@ class UnlockScreen(Screen[None]):
         clerk = self.query_one("#clerk", Select).value
         self.show_error(text("unlock.working", self.app.lang))
         self.query_one("#unlock", Button).disabled = True
-        self.unlock(passphrase, str(clerk))
+        self.unlock(passphrase, str(clerk), self.app.lang)
 
     @work(thread=True, exclusive=True)
-    def unlock(self, passphrase: str, clerk: str) -> None:
+    def unlock(self, passphrase: str, clerk: str, lang: str) -> None:
         try:
-            self.app.store.unlock(passphrase, clerk)
+            self.store.unlock(passphrase, clerk)
         except TownshipError as exc:
-            self.app.call_from_thread(self.failed, exc.message(self.app.lang))
+            self.post_message(UnlockFailed(exc.message(lang)))
             return
-        self.app.call_from_thread(self.app.unlocked)
+        self.post_message(Unlocked())
 
-    def failed(self, message: str) -> None:
-        self.show_error(message)
+    def on_unlock_failed(self, event: UnlockFailed) -> None:
+        event.stop()
+        self.show_error(event.reason)
         self.query_one("#unlock", Button).disabled = False
         field = self.query_one("#passphrase", Input)
         field.value = ""

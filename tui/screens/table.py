@@ -11,8 +11,9 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Label
 
-from tui.footer import KeyFooter
-from tui.plain import PlainLabel, PlainTable
+from station.store import Store
+from tui.widgets.footer import KeyFooter
+from tui.widgets.plain import PlainLabel, PlainTable
 
 if TYPE_CHECKING:
     from tui.app import StationApp
@@ -20,11 +21,15 @@ if TYPE_CHECKING:
 
 class TableScreen(Screen[None]):
     """Subclasses name their table (`TABLE`: its id; the title is `TABLE-title`) and fill
-    both in `load`."""
+    both in `load` from `store`."""
 
     app: StationApp
     TABLE: ClassVar[str] = "table"
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", "返回")]
+
+    def __init__(self, store: Store) -> None:
+        super().__init__()
+        self.store = store
 
     def compose(self) -> ComposeResult:
         yield Header()

@@ -1,0 +1,44 @@
+"""The events the app's screens and workers send upward (attributes down, messages up).
+
+A worker runs on its own thread and touches the screen only by posting one of these
+(`post_message` is thread-safe); a screen tells the app what happened with one of these and
+never calls into it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual.message import Message
+
+if TYPE_CHECKING:  # the sync code loads with the sync screen, not at the app's start
+    from station.syncer import Progress
+
+
+class Unlocked(Message):
+    """The store took the passphrase: the unlock screen is done, the app shows home."""
+
+
+class UnlockFailed(Message):
+    """The passphrase was refused (or the store could not be opened); why, in the clerk's
+    language."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason
+
+
+class SyncProgress(Message):
+    """One step of a sync round, as `sync_once` reports it."""
+
+    def __init__(self, progress: Progress) -> None:
+        super().__init__()
+        self.progress = progress
+
+
+class SyncFinished(Message):
+    """A sync round ended (done or failed); the log line that says how."""
+
+    def __init__(self, line: str) -> None:
+        super().__init__()
+        self.line = line

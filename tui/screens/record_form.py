@@ -1,0 +1,114 @@
+"""A record's form screen: add or edit one record with the form built from the schema
+(tui/widgets/record_form.py). Saving goes through the store's one write path: a bad value is
+named beside its field and nothing is saved; a good form is saved whole."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import Header
+
+from station.store import Store
+from sync.errors import TownshipError, ValidationError
+from sync.schema import EntityDef, FieldDef
+from tui.i18n import text
+from tui.widgets.footer import KeyFooter
+from tui.widgets.record_form import RecordFields
+
+if TYPE_CHECKING:
+    from tui.app import StationApp
+
+
+class RecordForm(Screen[str | None]):
+    """Add (record_id None) or edit one record; dismisses with the saved id, or None."""
+
+    app: StationApp
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "save", "保存", priority=True),
+        Binding("escape", "cancel", "返回"),
+    ]
+
+    def __init__(self, store: Store, entity: str, record_id: str | None = None,
+                 add: Callable[[dict[str, Any]], str] | None = None, *,
+                 only: Sequence[str] | None = None, given: Mapping[str, Any] | None = None,
+                 title: str | None = None) -> None:
+        """`add` saves a new record another way than a plain add (a case opens with its first
+        step event); it must go through the store's write path and raise as it does.
+        `only`: the fields the clerk fills (the rest are the caller's); `given`: values a new
+        record's form starts with; `title`: instead of "New <entity>"."""
+        super().__init__()
+        self.store = store
+        self.entity_name = entity
+        self.record_id = record_id
+        self.original: dict[str, Any] = {}
+        self.add = add
+        self.only = set(only) if only is not None else None
+        self.given = dict(given or {})
+        self.title_text = title
+
+    @property
+    def entity(self) -> EntityDef:
+        return self.store.schema.entity(self.entity_name)
+
+    def fields(self) -> list[FieldDef]:
+        """Current fields, and a retired one only where this record still holds a value."""
+        return [f for f in self.entity.fields
+                if (not f.deprecated or f.name in self.original)
+                and (self.only is None or f.name in self.only)]
+
+    @property
+    def form(self) -> RecordFields:
+        return self.query_one(RecordFields)
+
+    def compose(self) -> ComposeResult:
+        lang = self.app.lang
+        if self.record_id:
+            self.original = dict(self.store.get(self.entity_name, self.record_id)["fields"])
+        title = self.title_text or text("form.edit" if self.record_id else "form.add", lang,
+                                        entity=self.entity.label(lang))
+        yield Header()
+        yield RecordFields(self.fields(), self.original or self.given, title=title, lang=lang,
+                           code_tables=dict(self.store.schema.code_tables),
+                           editing=bool(self.record_id))
+        yield KeyFooter()
+
+    def on_mount(self) -> None:
+        first = self.query("#form Input, #form Select").first()
+        first.focus()
+
+    def action_save(self) -> None:
+        self.form.clear_errors()
+        lang = self.app.lang
+        values = self.form.values()
+        try:
+            if self.record_id:
+                if not values or not self.store.update(self.entity_name, self.record_id, values):
+                    self.notify(text("form.unchanged", lang))
+                    self.dismiss(None)
+                    return
+                saved = self.record_id
+            else:
+                saved = (self.add or (lambda v: self.store.add(self.entity_name, v)))(values)
+        except ValidationError as exc:
+            self.show_error(exc)
+            return
+        except TownshipError as exc:
+            self.notify(exc.message(lang), severity="error")
+            return
+        self.notify(text("form.saved", lang))
+        self.dismiss(saved)
+
+    def show_error(self, exc: ValidationError) -> None:
+        """The message beside the field it is about (focus goes there), or a notice when the
+        rule is about no field of this form."""
+        if self.form.show_error(exc):
+            self.notify(text("form.fix", self.app.lang), severity="warning")
+        else:
+            self.notify(exc.message(self.app.lang), severity="error")
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
