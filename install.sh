@@ -103,9 +103,9 @@ manylinux_platforms() {
 
 build_wheelhouse() {
     # In a throwaway venv: collecting wheels for other boxes changes nothing on this one.
-    local dir="$1" tmp arch python_version platforms
+    local dir="$1" arch python_version platforms
     python_version="${WHEELHOUSE_PYTHON:-$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')}"
-    tmp="$(mktemp -d)"
+    tmp="$(mktemp -d)"  # global: the trap runs after this function has returned
     trap 'rm -rf "$tmp"' EXIT
     "$PYTHON" -m venv "$tmp/venv" || die "could not create a venv in $tmp"
     "$tmp/venv/bin/python" -m pip install --quiet --upgrade pip || die "pip upgrade failed"
