@@ -4,6 +4,7 @@
 # test tools too (deploy/requirements-dev.lock). Safe to run again: every step checks what is
 # already there.
 set -euo pipefail
+CALLER_DIR="$PWD"  # a wheelhouse given as a relative path is where the caller stands
 cd "$(dirname "$0")"
 
 usage() {
@@ -35,9 +36,9 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --lock) shift; exec deploy/lock.sh "$@" ;;
         --wheelhouse) [ $# -ge 2 ] || { echo "install.sh: --wheelhouse needs a directory" >&2; exit 2; }
-                      WHEELHOUSE="$2"; shift ;;
+                      WHEELHOUSE="$(cd "$CALLER_DIR" && realpath -m "$2")"; shift ;;
         --offline) [ $# -ge 2 ] || { echo "install.sh: --offline needs a directory" >&2; exit 2; }
-                   OFFLINE="$2"; shift ;;
+                   OFFLINE="$(cd "$CALLER_DIR" && realpath -m "$2")"; shift ;;
         --dev) DEV=1 ;;
         --service) SERVICE=1 ;;
         --kiosk) KIOSK=1 ;;
@@ -105,6 +106,12 @@ build_wheelhouse() {
     # In a throwaway venv: collecting wheels for other boxes changes nothing on this one.
     local dir="$1" arch python_version platforms
     python_version="${WHEELHOUSE_PYTHON:-$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')}"
+    for arch in ${WHEELHOUSE_ARCHES:-x86_64 aarch64}; do
+        case "$arch" in
+            x86_64|aarch64) ;;
+            *) die "no wheels are published for $arch (README: on ARM boards); x86_64 and aarch64 are" ;;
+        esac
+    done
     tmp="$(mktemp -d)"  # global: the trap runs after this function has returned
     trap 'rm -rf "$tmp"' EXIT
     "$PYTHON" -m venv "$tmp/venv" || die "could not create a venv in $tmp"
