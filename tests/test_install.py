@@ -113,8 +113,10 @@ def test_lock_command_writes_exactly_the_committed_locks(tmp_path: Path) -> None
 
 def _network_cut() -> list[str]:
     """`unshare -n` when this user may: the offline install then has no network at all."""
-    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True) if shutil.which("unshare") else None
-    return ["unshare", "-n"] if probe is not None and probe.returncode == 0 else []
+    if not shutil.which("unshare"):
+        return []
+    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True)
+    return ["unshare", "-n"] if probe.returncode == 0 else []
 
 
 @pytest.mark.slow
