@@ -17,6 +17,7 @@ import click
 from sync.errors import TownshipError, ValidationError
 from sync.hub import county
 from sync.pinning import fingerprint
+from sync.version import PROTOCOL_VERSION, software_version
 
 DEFAULT_HOME = Path.home() / ".local" / "share" / "township-county"
 
@@ -38,7 +39,9 @@ class _Group(click.Group):
 
 
 @click.group(cls=_Group)
-@click.version_option(package_name="township-station")
+# The protocol beside the release: what county IT compares with a station's when one is refused.
+@click.version_option(software_version(), prog_name="county",
+                      message=f"%(prog)s %(version)s (protocol {PROTOCOL_VERSION})")
 @click.option("--home", type=click.Path(file_okay=False, path_type=Path), envvar="COUNTY_HOME",
               default=DEFAULT_HOME, show_default=True, help="county home directory")
 @click.pass_context
