@@ -17,7 +17,9 @@ from typing import Any
 
 from sync.errors import SchemaError
 
-SCHEMA_SQL = Path(__file__).resolve().parent.parent / "schema.sql"
+# The project's top-level schema.sql, reached through the link beside this file, which also
+# carries it into the wheel as package data (an installed, non-editable copy has no top level).
+SCHEMA_SQL = Path(__file__).with_name("schema.sql")
 
 FIELD_TYPES = frozenset(
     {"text", "integer", "number", "boolean", "date", "datetime", "code", "codes", "ref", "refs",
