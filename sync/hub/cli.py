@@ -111,8 +111,8 @@ def station_add(home: Path, township: str, grids: tuple[str, ...]) -> None:
 
 @station.command("list")
 @click.option("--older-than", "older_than", metavar="VERSION",
-              help="only the stations (not revoked) on a release before VERSION, e.g. 0.2.0,"
-                   " or on one that names no release (0.1.x)")
+              help="only the stations (not revoked) whose last request came from a release"
+                   " before VERSION, e.g. 0.2.0, or from one that names none (0.1.x)")
 @click.pass_obj
 def station_list(home: Path, older_than: str | None) -> None:
     """Every station as JSON lines, newest enrollment first: scope, last seen, and the protocol

@@ -171,12 +171,15 @@ class Hub:
     def stations(self, older_than: tuple[int, ...] | None = None) -> list[dict[str, Any]]:
         """Every station as the dashboard lists it, with the protocol and software versions of
         its latest signed request; with `older_than`, only the stations not revoked whose
-        release is before that one or unknown (`sync.version.older`)."""
+        last request came from a release before that one, or from one that names none (0.1.x,
+        protocol 1: `sync.version.older`). A station that never synced is not among them:
+        nothing is known of what it runs."""
         with self.storage.transaction() as tx:
             rows = tx.stations()
         if older_than is None:
             return rows
-        return [r for r in rows if r["revoked_at"] is None and older(r["software_version"], older_than)]
+        return [r for r in rows if r["revoked_at"] is None and r["protocol_version"] is not None
+                and older(r["software_version"], older_than)]
 
     # ------------------------------------------------------------------ authentication
 
