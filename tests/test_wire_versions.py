@@ -21,12 +21,21 @@ from station.syncer import client_for, pending, sync_once
 from sync.errors import ProtocolRefused
 from sync.protocol import PushBatch, encode_push
 from sync.signing import sign
-from sync.version import OLDEST_PROTOCOL, PROTOCOL_HEADER, PROTOCOL_VERSION, software_version
+from sync.version import (
+    OLDEST_PROTOCOL,
+    PROTOCOL_HEADER,
+    PROTOCOL_VERSION,
+    older,
+    release,
+    software_version,
+    wire_headers,
+)
 
 from .conftest import GRID, Cli
 from .hubserver import HubServer
 from .test_sync_e2e import COUNTY, county_cli, station
 
+TOO_OLD, TOO_NEW = PROTOCOL_VERSION - 2, PROTOCOL_VERSION + 1
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"  # RFC 8878: how every zstd frame begins (the oracle, not the code's)
 
 
@@ -60,6 +69,15 @@ def _old_request(store: Store, hub: HubServer, method: str, path: str, body: byt
 
 def _listed(hub: HubServer, *args: str) -> dict[str, dict[str, Any]]:
     return {r["id"]: r for r in map(json.loads, county_cli(hub.home, "station", "list", *args).splitlines())}
+
+
+def test_every_request_names_its_versions_and_releases_compare_as_numbers() -> None:
+    mine = wire_headers()
+    assert mine[PROTOCOL_HEADER] == str(PROTOCOL_VERSION) == "2"
+    assert mine["User-Agent"] == f"township-station/{software_version()} (protocol 2)"
+    assert (release("0.2.0"), release("0.3.0rc1"), release("soon")) == ((0, 2, 0), (0, 3, 0), None)
+    assert older("0.1.9", (0, 2, 0)) and older(None, (0, 2, 0)) and older("soon", (0, 2, 0))
+    assert not older("0.2", (0, 2, 0)) and not older("0.10.0", (0, 9, 9))
 
 
 def test_push_and_pull_work_when_urllib3_decodes_zstd_by_itself(hub: HubServer, tmp_path: Path) -> None:
@@ -100,11 +118,11 @@ def test_push_and_pull_work_when_urllib3_decodes_zstd_by_itself(hub: HubServer, 
 
 
 @pytest.mark.parametrize(("named", "words"), [
-    (str(PROTOCOL_VERSION - 2), ["upgrade the station", "请升级本站软件", f"protocol {PROTOCOL_VERSION - 2}"]),
+    (str(TOO_OLD), ["upgrade the station", "请升级本站软件", f"protocol {TOO_OLD}"]),
     ("two", ["upgrade the station", "请升级本站软件", "'two'"]),
     ("2.0", ["upgrade the station", "'2.0'"]),
     ("", ["upgrade the station"]),
-    (str(PROTOCOL_VERSION + 1), ["upgrade the hub", "请升级县级平台软件", f"protocol {PROTOCOL_VERSION + 1}"]),
+    (str(TOO_NEW), ["upgrade the hub", "请升级县级平台软件", f"protocol {TOO_NEW}"]),
 ])
 def test_a_protocol_the_hub_does_not_speak_is_refused_and_the_outbox_stays(
         hub: HubServer, tmp_path: Path, named: str, words: list[str]) -> None:

@@ -53,7 +53,8 @@ def protocol_of(headers: Mapping[str, str]) -> int:
             f" (hub {hub} accepts protocols {accepted}): upgrade the station's software")
     if version > PROTOCOL_VERSION:
         raise ProtocolRefused(
-            f"本站的同步协议版本 {version} 比县级平台新（县级平台 {hub} 接受协议 {accepted}）：请升级县级平台软件",
+            f"本站的同步协议版本 {version} 比县级平台新（县级平台 {hub} 接受协议 {accepted}）："
+            "请升级县级平台软件",
             f"this station speaks sync protocol {version}, newer than the hub's"
             f" (hub {hub} accepts protocols {accepted}): upgrade the hub's software")
     return version

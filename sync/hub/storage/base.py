@@ -240,7 +240,8 @@ class Tx:
         """Every station with what the dashboard shows of it, newest enrollment first."""
         rows = self.rows(
             "SELECT s.id, s.township, s.grids, s.enrolled_at, s.revoked_at, s.last_seen,"
-            " s.schema_version, s.protocol_version, s.software_version, (SELECT max(received_at) FROM changes c WHERE c.station = s.id),"
+            " s.schema_version, s.protocol_version, s.software_version,"
+            " (SELECT max(received_at) FROM changes c WHERE c.station = s.id),"
             " (SELECT count(*) FROM changes c WHERE c.station = s.id), r.pending, r.rejected,"
             " r.pull_cursor,"
             " (SELECT count(*) FROM blobs b WHERE b.station = s.id AND b.complete = 1),"
@@ -250,7 +251,8 @@ class Tx:
         # files: attachments this station was the first to send, whole at the hub; and those
         # still arriving.
         names = ("id", "township", "grids", "enrolled_at", "revoked_at", "last_seen",
-                 "schema_version", "protocol_version", "software_version", "last_push", "changes", "pending", "rejected", "pull_cursor",
+                 "schema_version", "protocol_version", "software_version", "last_push", "changes",
+                 "pending", "rejected", "pull_cursor",
                  "files", "files_arriving")
         return [dict(zip(names, row, strict=True)) | {"grids": json.loads(row[2])} for row in rows]
 
