@@ -4,7 +4,9 @@ While the hub answers, it syncs every `interval` seconds, and within a second of
 write. While the hub is unreachable it backs off exponentially with jitter, but never waits
 longer than `probe` seconds, so a returning link is noticed within seconds. An error that
 retrying cannot fix (a refused certificate, a revoked station) is reported and retried at the
-probe interval: the clerk sees it in `station status`, and nothing is lost meanwhile.
+probe interval: the clerk sees it in `station status`, and nothing is lost meanwhile. A hub
+that refuses the station's protocol version is asked again only every `UPGRADE_WAIT`: nothing
+changes until someone upgrades, and a county of stations must not keep knocking meanwhile.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from dataclasses import dataclass, field
 
 from station.store import Store
 from station.syncer import SyncResult
-from sync.errors import DiskError, SyncError, TownshipError
+from sync.errors import DiskError, ProtocolRefused, SyncError, TownshipError
 
 INTERVAL = 30.0  # seconds between rounds while online and idle
 PROBE = 15.0  # the longest wait while the hub is unreachable
 FIRST_BACKOFF = 1.0
+UPGRADE_WAIT = 600.0  # after a protocol refusal: an upgraded hub is noticed within 10 minutes
 
 
 @dataclass
@@ -61,6 +64,8 @@ class Loop:
             retryable = isinstance(exc, SyncError) and exc.retryable
             self._note(last_error=str(exc), last_error_at=self.store.clock.iso(),
                        last_error_retryable="1" if retryable else "0")
+            if isinstance(exc, ProtocolRefused):
+                return UPGRADE_WAIT
             return self.backoff.delay(self.failures) if retryable else self.backoff.cap
         self.failures = 0
         self._note(last_success=self.store.clock.iso(), last_error="",

@@ -3,6 +3,10 @@
 The hub's certificate is pinned at enrollment: every later request trusts that certificate
 and nothing else, so a hub presenting another one is refused. Errors of `requests` are mapped
 here into ours, each saying whether trying again later can help (`retryable`).
+
+Every request names this release's protocol and software versions (headers and User-Agent;
+the signature covers them), and zstd bodies travel as `application/zstd`, never as a
+Content-Encoding the HTTP library might decode on its own (docs/PROTOCOL.md).
 """
 
 from __future__ import annotations
@@ -18,17 +22,21 @@ from urllib.parse import urlsplit
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from sync.errors import HubUnreachable, Rejected, SyncError
+from sync.errors import HubUnreachable, ProtocolRefused, Rejected, SyncError
 from sync.protocol import (
     PullPage,
     PushBatch,
     Result,
     decode_page,
     decode_results,
-    decompress,
     encode_push,
+    unpack,
 )
 from sync.signing import sign
+from sync.version import PROTOCOL_HEADER, SOFTWARE_HEADER, ZSTD_MEDIA_TYPE, wire_headers
+
+# The status a hub refuses a protocol version with (sync/hub/http.py).
+UPGRADE_REQUIRED = 426
 
 # Connect quickly or give up (a dead link should be noticed in seconds); allow longer to read,
 # since a large batch on a slow link takes time.
@@ -81,6 +89,9 @@ class Client:
         self.clock_ms = clock_ms or _now_ms
         self.timeout = timeout
         self.session = requests.Session()
+        mine = wire_headers()
+        self.session.headers.update(mine)
+        self.versions = (mine[PROTOCOL_HEADER], mine[SOFTWARE_HEADER])  # what the signature covers
         self.outbox: tuple[int, int] | None = None  # (pending, rejected), told to the hub on pulls
         self.bytes_sent = 0  # bodies on the wire (compressed), for progress and benchmarks
         self.bytes_received = 0
@@ -89,7 +100,8 @@ class Client:
               signed: bool = True, headers: dict[str, str] | None = None) -> bytes:
         all_headers = dict(headers or {})
         if signed:
-            all_headers.update(sign(self.key, method, path, body, self.station_id, self.clock_ms()))
+            all_headers.update(sign(self.key, method, path, body, self.station_id, self.clock_ms(),
+                                    versions=self.versions))
         try:
             response = self.session.request(method, self.base + path, data=body or None,
                                             headers=all_headers, timeout=self.timeout,
@@ -120,6 +132,8 @@ class Client:
             message = str(response.json().get("message", response.text))
         except ValueError:
             message = response.text[:200]
+        if response.status_code == UPGRADE_REQUIRED:
+            raise ProtocolRefused(f"县级平台拒绝：{message}", f"the hub refused: {message}")
         if response.status_code >= 500:
             error = SyncError(f"县级平台出错（{response.status_code}）", f"hub error {response.status_code}")
             error.retryable = True
@@ -135,8 +149,7 @@ class Client:
 
     def push(self, batch: PushBatch) -> list[Result]:
         return decode_results(self._send("POST", "/v1/push", encode_push(batch),
-                                         headers={"Content-Type": "application/json",
-                                                  "Content-Encoding": "zstd"}))
+                                         headers={"Content-Type": ZSTD_MEDIA_TYPE}))
 
     def pull(self, cursor: int, limit: int = 1000, schema_version: int | None = None,
              own_after: int | None = None) -> PullPage:
@@ -148,7 +161,7 @@ class Client:
 
     def bundles(self, after: int) -> list[dict[str, Any]]:
         """The county's signed schema bundles after version `after` (checked by the caller)."""
-        data = decompress(self._send("GET", f"/v1/schema?after={after}"))
+        data = unpack(self._send("GET", f"/v1/schema?after={after}"))
         bundles = data.get("bundles") if isinstance(data, dict) else None
         if not isinstance(bundles, list) or not all(
                 isinstance(b, dict) and isinstance(b.get("bundle"), str)

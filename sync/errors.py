@@ -126,3 +126,8 @@ class HubUnreachable(SyncError):
 
 class Rejected(SyncError):
     """The hub refused a change, with a reason."""
+
+
+class ProtocolRefused(SyncError):
+    """The hub does not speak the sync protocol this station does: one of them needs
+    upgrading. Not retryable: asking again changes nothing until someone upgrades."""

@@ -1,6 +1,8 @@
 """The wire format of sync: changes, push batches and their receipts, pull pages.
 
-Bodies are JSON compressed with zstd (`Content-Encoding: zstd`). Every change carries its
+Bodies are JSON compressed with zstd: under protocol 2 as a media type of their own
+(`Content-Type: application/zstd`), under protocol 1 as `Content-Encoding: zstd`
+(docs/PROTOCOL.md, "Versions and framing"). Every change carries its
 station id and the station's sequence number, so the hub applies it exactly once however often
 a batch is resent. Decoding checks the shape of everything and refuses a malformed body with a
 message that names the place (`changes[3].hlc`) and the rule; what a change *means* (its
@@ -105,6 +107,25 @@ def decompress(body: bytes, limit: int = MAX_BODY_BYTES) -> Any:
         raise ValidationError("body", "json", "请求体不是有效的 JSON", "body is not valid JSON") from None
 
 
+# Every zstd frame starts with these bytes (RFC 8878, 3.1.1).
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+def unpack(body: bytes, limit: int = MAX_BODY_BYTES) -> Any:
+    """JSON out of a reply, zstd or already decoded on the way: a protocol-1 hub answers with
+    `Content-Encoding: zstd`, which an HTTP library able to decode zstd decodes by itself.
+    Only for replies: the hub takes a request body as zstd and nothing else."""
+    if body.startswith(ZSTD_MAGIC):
+        return decompress(body, limit)
+    if len(body) > limit:
+        raise ValidationError("body", "max_bytes", "回复过大", f"the reply is over {limit} bytes")
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        raise ValidationError("body", "json", "回复不是有效的 JSON 或 zstd 数据",
+                              "the reply is neither valid JSON nor zstd data") from None
+
+
 def _bounded_decompress(body: bytes, limit: int) -> bytes:
     """Decompress at most `limit` bytes. Streaming, because a frame that declares its size
     makes one-shot decompression allocate whatever the sender declared (a bomb)."""
@@ -187,7 +208,7 @@ def encode_results(results: list[Result]) -> bytes:
 
 
 def decode_results(body: bytes) -> list[Result]:
-    data = decompress(body)
+    data = unpack(body)
     _require(isinstance(data, dict) and isinstance(data.get("results"), list), "results", "list",
              "应为结果列表", "must be a list of results")
     out = []
@@ -207,7 +228,7 @@ def encode_page(page: PullPage) -> bytes:
 
 
 def decode_page(body: bytes) -> PullPage:
-    data = decompress(body)
+    data = unpack(body)
     _require(isinstance(data, dict), "body", "object", "应为 JSON 对象", "must be a JSON object")
     _require(_is_int(data.get("cursor")), "cursor", "shape", "应为整数", "must be a whole number")
     changes = data.get("changes")

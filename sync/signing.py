@@ -4,6 +4,11 @@ The signature covers the method, the path (with its query), a SHA-256 digest of 
 time and a random nonce, so a request cannot be altered, moved to another endpoint, replayed
 later or replayed at once (the hub remembers nonces for the time window). Pure functions: the
 hub supplies the time, the station's public key and its memory of nonces.
+
+A request that names its protocol and software versions (protocol 2 on) is signed under the
+scheme `TSv2`, whose text adds both: stripping them, changing them or adding them to a
+request signed without them breaks the signature. A request without them (a protocol-1
+station) is signed and verified under `TSv1` exactly as before.
 """
 
 from __future__ import annotations
@@ -17,8 +22,10 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from sync.errors import SyncError
+from sync.version import PROTOCOL_HEADER, SOFTWARE_HEADER
 
 SCHEME = "TSv1"
+VERSIONED_SCHEME = "TSv2"  # the same text plus the protocol and software versions
 WINDOW_MS = 5 * 60 * 1000  # a request older or newer than this is refused as expired
 HEADERS = ("X-Station", "X-Time", "X-Nonce", "X-Signature")
 
@@ -38,18 +45,35 @@ class Signed:
     nonce: str
 
 
-def canonical(method: str, path: str, body: bytes, station: str, time_ms: int, nonce: str) -> bytes:
+def canonical(method: str, path: str, body: bytes, station: str, time_ms: int, nonce: str,
+              versions: tuple[str, str] | None = None) -> bytes:
+    """The text a signature is over; `versions` (protocol, software) as the headers say them."""
     digest = hashlib.sha256(body).hexdigest()
-    return "\n".join((SCHEME, method.upper(), path, digest, station, str(time_ms), nonce)).encode()
+    lines = [SCHEME, method.upper(), path, digest, station, str(time_ms), nonce]
+    if versions is not None:
+        lines = [VERSIONED_SCHEME, *lines[1:], *versions]
+    return "\n".join(lines).encode()
 
 
 def sign(key: Ed25519PrivateKey, method: str, path: str, body: bytes, station: str,
-         time_ms: int, nonce: str | None = None) -> dict[str, str]:
-    """The headers that sign one request."""
+         time_ms: int, nonce: str | None = None,
+         versions: tuple[str, str] | None = None) -> dict[str, str]:
+    """The headers that sign one request (with `versions`, the version headers too)."""
     nonce = nonce or os.urandom(16).hex()
-    signature = key.sign(canonical(method, path, body, station, time_ms, nonce))
-    return {"X-Station": station, "X-Time": str(time_ms), "X-Nonce": nonce,
-            "X-Signature": base64.b64encode(signature).decode("ascii")}
+    signature = key.sign(canonical(method, path, body, station, time_ms, nonce, versions))
+    headers = {"X-Station": station, "X-Time": str(time_ms), "X-Nonce": nonce,
+               "X-Signature": base64.b64encode(signature).decode("ascii")}
+    if versions is not None:
+        headers |= {PROTOCOL_HEADER: versions[0], SOFTWARE_HEADER: versions[1]}
+    return headers
+
+
+def versions_of(headers: dict[str, str]) -> tuple[str, str] | None:
+    """The (protocol, software) a request names, as sent; None for a protocol-1 request."""
+    lower = {k.lower(): v for k, v in headers.items()}
+    if PROTOCOL_HEADER.lower() not in lower:
+        return None
+    return lower[PROTOCOL_HEADER.lower()], lower.get(SOFTWARE_HEADER.lower(), "")
 
 
 def read_headers(headers: dict[str, str]) -> Signed:
@@ -80,7 +104,7 @@ def verify(public: Ed25519PublicKey, headers: dict[str, str], method: str, path:
     try:
         signature = base64.b64decode(lower["x-signature"], validate=True)
         public.verify(signature, canonical(method, path, body, signed.station, signed.time_ms,
-                                           signed.nonce))
+                                           signed.nonce, versions_of(headers)))
     except (InvalidSignature, ValueError):
         raise AuthError("bad_signature", "签名无效：请求被篡改或密钥不符",
                         "signature does not verify: altered request or wrong key") from None

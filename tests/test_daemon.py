@@ -5,10 +5,10 @@ from __future__ import annotations
 import random
 
 from station import synthetic
-from station.daemon import PROBE, Backoff, Loop
+from station.daemon import PROBE, UPGRADE_WAIT, Backoff, Loop
 from station.store import Store
 from station.syncer import SyncResult
-from sync.errors import HubUnreachable, Rejected
+from sync.errors import HubUnreachable, ProtocolRefused, Rejected
 
 from .conftest import GRID
 
@@ -75,6 +75,20 @@ def test_a_failure_is_visible_in_status_and_a_refusal_waits_the_probe_interval(s
     loop = Loop(store, refused, lambda s: None)
     assert loop.round() == PROBE
     assert "revoked" in store.status()["sync"]["last_error"]
+
+
+def test_a_protocol_refusal_waits_long_and_keeps_the_outbox(store: Store) -> None:
+    store.add("person", next(synthetic.people(1, [GRID])))
+
+    def too_old(s: Store) -> SyncResult:
+        raise ProtocolRefused("协议过旧", "the hub refused: protocol 0, upgrade the station")
+
+    loop = Loop(store, too_old, lambda s: None)
+    assert [loop.round() for _ in range(3)] == [UPGRADE_WAIT] * 3
+    assert UPGRADE_WAIT >= 40 * PROBE  # not the probe interval of a dead link
+    status = store.status()
+    assert (status["pending"], status["rejected"]) == (1, 0)
+    assert "upgrade the station" in status["sync"]["last_error"]
 
 
 def test_a_local_write_wakes_the_wait_early_while_online(store: Store) -> None:

@@ -44,6 +44,30 @@ def test_push_results_and_pages_round_trip() -> None:
     assert decode_page(encode_page(page)) == page
 
 
+def test_a_reply_already_decoded_on_the_way_reads_the_same() -> None:
+    # An HTTP library that decodes `Content-Encoding: zstd` itself (a protocol-1 hub's framing)
+    # hands over the JSON: replies read the same either way; requests stay zstd only.
+    results = [Result(7, receipt=101), Result(8, rejected="字段 phone：不是有效的电话号码")]
+    plain = zstandard.ZstdDecompressor().decompress(encode_results(results))
+    assert plain.startswith(b"{") and decode_results(plain) == results
+    page = PullPage((CHANGE,), cursor=101, more=True, extra={"schema_version": 1})
+    assert decode_page(zstandard.ZstdDecompressor().decompress(encode_page(page))) == page
+    with pytest.raises(ValidationError) as err:
+        decode_push(zstandard.ZstdDecompressor().decompress(encode_push(PushBatch("a1b2", (CHANGE,)))))
+    assert err.value.rule == "zstd"
+
+
+@pytest.mark.parametrize(("body", "rule"), [
+    (b"not json, not zstd", "json"),
+    (b'{"results": [' + b'{"seq": 1},' * 500_000 + b"]}", "max_bytes"),
+    (b"\x28\xb5\x2f\xfd garbage", "zstd"),
+])
+def test_a_reply_neither_json_nor_zstd_or_too_large_is_refused(body: bytes, rule: str) -> None:
+    with pytest.raises(ValidationError) as err:
+        decode_results(body)
+    assert (err.value.field, err.value.rule) == ("body", rule)
+
+
 @pytest.mark.parametrize("entering", [
     [], {"r": {"entity": "person", "grid": None, "state": {"name": []}}},
     {"r": {"entity": "person", "grid": None, "state": {"name": [["a", "b"]]}}},

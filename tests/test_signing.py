@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -63,3 +66,45 @@ def test_a_request_missing_any_signature_header_is_unsigned(drop: str) -> None:
 def test_header_names_are_case_insensitive() -> None:
     lower = {k.lower(): v for k, v in headers().items()}
     assert verify(KEY.public_key(), lower, "POST", "/v1/push", BODY, NOW).station == "station-1"
+
+
+def _by_hand(lines: list[str]) -> dict[str, str]:
+    """Headers signing a canonical text written out here as docs/PROTOCOL.md gives it."""
+    nonce = "0123456789abcdef"
+    text = "\n".join([lines[0], "POST", "/v1/push", hashlib.sha256(BODY).hexdigest(), "station-1",
+                      str(NOW), nonce, *lines[1:]])
+    return {"X-Station": "station-1", "X-Time": str(NOW), "X-Nonce": nonce,
+            "X-Signature": base64.b64encode(KEY.sign(text.encode())).decode()}
+
+
+def test_a_protocol_1_request_signed_as_0_1_signed_it_still_verifies() -> None:
+    assert verify(KEY.public_key(), _by_hand(["TSv1"]), "POST", "/v1/push", BODY, NOW).station == "station-1"
+
+
+def test_a_request_naming_its_versions_is_signed_over_them() -> None:
+    named = {"X-Township-Protocol": "2", "X-Township-Software": "0.2.0"}
+    assert verify(KEY.public_key(), {**_by_hand(["TSv2", "2", "0.2.0"]), **named}, "POST",
+                  "/v1/push", BODY, NOW).station == "station-1"
+    signed = sign(KEY, "POST", "/v1/push", BODY, "station-1", NOW, versions=("2", "0.2.0"))
+    assert {k: signed[k] for k in named} == named
+    assert verify(KEY.public_key(), signed, "POST", "/v1/push", BODY, NOW).station == "station-1"
+
+
+@pytest.mark.parametrize("change", [
+    {"X-Township-Protocol": "1"},       # claims the older protocol (the old framing)
+    {"X-Township-Software": "0.9.9"},   # claims another release
+    {"X-Township-Protocol": None, "X-Township-Software": None},  # stripped: passes as protocol 1
+])
+def test_altered_or_stripped_versions_do_not_verify(change: dict[str, str | None]) -> None:
+    signed = sign(KEY, "POST", "/v1/push", BODY, "station-1", NOW, versions=("2", "0.2.0"))
+    altered = {k: v for k, v in {**signed, **change}.items() if v is not None}
+    with pytest.raises(AuthError) as err:
+        verify(KEY.public_key(), altered, "POST", "/v1/push", BODY, NOW)
+    assert err.value.reason == "bad_signature"
+
+
+def test_versions_added_to_a_protocol_1_request_do_not_verify() -> None:
+    added = {**headers(), "X-Township-Protocol": "2", "X-Township-Software": "0.2.0"}
+    with pytest.raises(AuthError) as err:
+        verify(KEY.public_key(), added, "POST", "/v1/push", BODY, NOW)
+    assert err.value.reason == "bad_signature"

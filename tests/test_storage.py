@@ -53,6 +53,20 @@ def test_stations_can_be_added_found_and_revoked(storage: Storage) -> None:
         assert tx.station("nobody") is None
 
 
+def test_a_stations_protocol_and_software_versions_are_kept(storage: Storage) -> None:
+    with storage.transaction() as tx:
+        tx.add_station(HERE, NOW)
+        tx.add_station(OTHER_TOWNSHIP, NOW)
+    with storage.transaction() as tx:
+        assert (tx.station("st-a").protocol_version, tx.station("st-a").software_version) == (None, None)
+        tx.note_versions("st-a", 1, None)
+        tx.note_versions("st-c", 2, "0.2.0")
+    with storage.transaction() as tx:
+        assert tx.station("st-c") == StationRow("st-c", "440524002", (), "key-c", None, 2, "0.2.0")
+        listed = {r["id"]: (r["protocol_version"], r["software_version"]) for r in tx.stations()}
+    assert listed == {"st-a": (1, None), "st-c": (2, "0.2.0")}
+
+
 def test_a_nonce_is_accepted_once_and_forgotten_after_the_window(storage: Storage) -> None:
     with storage.transaction() as tx:
         assert tx.remember_nonce("st-a", "n1", 1_000, forget_before_ms=0)

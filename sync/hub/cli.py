@@ -17,7 +17,7 @@ import click
 from sync.errors import TownshipError, ValidationError
 from sync.hub import county
 from sync.pinning import fingerprint
-from sync.version import PROTOCOL_VERSION, software_version
+from sync.version import PROTOCOL_VERSION, release, software_version
 
 DEFAULT_HOME = Path.home() / ".local" / "share" / "township-county"
 
@@ -93,7 +93,7 @@ def serve(home: Path, host: str, port: int, workers: int) -> None:
 
 @main.group()
 def station() -> None:
-    """Stations: enrollment codes and revocation."""
+    """Stations: enrollment codes, the list with versions, revocation."""
 
 
 @station.command("add")
@@ -112,6 +112,24 @@ def station_add(home: Path, township: str, grids: tuple[str, ...]) -> None:
     code = county.open_hub(home).add_enrollment(township, list(grids))
     _emit({"code": code, "township": township, "grids": list(grids),
            "fingerprint": fingerprint((home / "tls.crt").read_bytes())})
+
+
+@station.command("list")
+@click.option("--older-than", "older_than", metavar="VERSION",
+              help="only the stations (not revoked) whose last request came from a release"
+                   " before VERSION, e.g. 0.2.0, or from one that names none (0.1.x)")
+@click.pass_obj
+def station_list(home: Path, older_than: str | None) -> None:
+    """Every station as JSON lines, newest enrollment first: scope, last seen, and the protocol
+    and software versions of its latest signed request."""
+    before = None
+    if older_than is not None:
+        before = release(older_than)
+        if before is None:
+            raise ValidationError("older-than", "release", "应为版本号，如 0.2.0",
+                                  "must be a release number such as 0.2.0")
+    for row in county.open_hub(home).stations(before):
+        _emit(row)
 
 
 @station.command("revoke")

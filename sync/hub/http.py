@@ -11,7 +11,11 @@
     GET  /v1/health
 
 Every refusal is a 4xx with a JSON body {"error": reason, "message": one line zh (en)}: any of
-our errors raised by a handler becomes one (an exception handler of the app, `_refused`).
+our errors raised by a handler becomes one (an exception handler of the app, `_refused`). A
+protocol version the hub does not speak is refused first, with 426 (sync/hub/versions.py), by
+a middleware in front of every /v1/ route. zstd bodies go as `Content-Type: application/zstd`
+to a protocol-2 station, and as `Content-Encoding: zstd` to a protocol-1 one, which reads
+nothing else.
 """
 
 from __future__ import annotations
@@ -22,20 +26,27 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from sync.errors import NotFound, TownshipError, ValidationError
+from sync.errors import NotFound, ProtocolRefused, TownshipError, ValidationError
 from sync.hub import county
 from sync.hub.dashboard import Dashboard
 from sync.hub.pages import Pages
 from sync.hub.rules import Hub
 from sync.hub.storage import StationRow
+from sync.hub.versions import protocol_of
 from sync.protocol import MAX_BODY_BYTES, compress, decode_push, encode_page, encode_results
 from sync.signing import AuthError
+from sync.version import PROTOCOL_VERSION, ZSTD_MEDIA_TYPE
 
-ZSTD = {"Content-Type": "application/json", "Content-Encoding": "zstd"}
+# How a zstd JSON reply is labelled, by the protocol of the request it answers.
+ZSTD_ENCODED = {"Content-Type": "application/json", "Content-Encoding": "zstd"}  # protocol 1
+ZSTD_TYPED = {"Content-Type": ZSTD_MEDIA_TYPE}  # protocol 2 on
+UPGRADE_REQUIRED = 426
 STATUS = {"unsigned": 401, "bad_signature": 401, "expired": 401, "replayed": 409,
           "unknown_station": 403, "revoked": 403, "not_yours": 403, "out_of_scope": 403,
           "bad_code": 403, "enrolled": 409}
@@ -43,6 +54,11 @@ STATUS = {"unsigned": 401, "bad_signature": 401, "expired": 401, "replayed": 409
 
 def _refused(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, TownshipError)  # the only class it is registered for
+    if isinstance(exc, ProtocolRefused):
+        # 426 names the protocol to switch to (RFC 9110, 15.5.22); stations map it to an
+        # error that is not retried soon.
+        return JSONResponse({"error": "protocol", "message": str(exc)}, status_code=UPGRADE_REQUIRED,
+                            headers={"Upgrade": f"township-sync/{PROTOCOL_VERSION}"})
     if isinstance(exc, AuthError):
         status, reason = STATUS.get(exc.reason, 403), exc.reason
     elif isinstance(exc, ValidationError):
@@ -62,6 +78,30 @@ KEEP_ALIVE_S = 30
 # and closing TLS politely waits for each peer's answer: without a bound, a restart waited
 # 30 s for stations that were doing nothing. A request cut here is retried by its station.
 SHUTDOWN_S = 3
+
+class ProtocolCheck:
+    """Refuse a /v1/ request in a protocol the hub does not speak, before anything of it is
+    read, and note the protocol of the others for the handlers (`request.state.protocol`).
+    In front of the app's exception handling, so it answers a refusal itself."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/v1/"):
+            request = Request(scope)
+            try:
+                scope.setdefault("state", {})["protocol"] = protocol_of(request.headers)
+            except TownshipError as exc:
+                await _refused(request, exc)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _zstd(request: Request, body: bytes) -> Response:
+    """A zstd JSON reply, framed as the request's protocol reads it."""
+    return Response(body, headers=ZSTD_TYPED if request.state.protocol >= 2 else ZSTD_ENCODED)
+
 
 async def _body(request: Request) -> bytes:
     body = await request.body()
@@ -126,7 +166,7 @@ def make_app(hub: Hub, home: Path) -> Starlette:
                                           request.url.path, body)
         batch = decode_push(body)
         results = await run_in_threadpool(hub.push, station, batch)
-        return Response(encode_results(results), headers=ZSTD)
+        return _zstd(request, encode_results(results))
 
     async def pull(request: Request) -> Response:
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -140,14 +180,14 @@ def make_app(hub: Hub, home: Path) -> Starlette:
         pending, rejected = (_whole(query, k, 0) if k in query else None for k in ("pending", "rejected"))
         outbox = (pending, rejected)
         page = await run_in_threadpool(hub.pull, station, cursor, limit, version, own, outbox)
-        return Response(encode_page(page), headers=ZSTD)
+        return _zstd(request, encode_page(page))
 
     async def schema(request: Request) -> Response:
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         await run_in_threadpool(hub.authenticate, dict(request.headers), "GET", path, b"")
         after = _whole(request.query_params, "after", 1)
         bundles = await run_in_threadpool(hub.bundles, after)
-        return Response(compress({"bundles": bundles}), headers=ZSTD)
+        return _zstd(request, compress({"bundles": bundles}))
 
     async def signed(request: Request, body: bytes = b"") -> StationRow:
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -186,7 +226,8 @@ def make_app(hub: Hub, home: Path) -> Starlette:
         Route("/v1/files/missing", files_missing, methods=["POST"]),
         Route("/v1/files/{sha}/{idx:int}", file_chunk, methods=["PUT"]),
         Route("/v1/attachments/{record}/{idx:int}", attachment_chunk, methods=["GET"]),
-    ], exception_handlers={TownshipError: _refused, **pages.exception_handlers()})
+    ], exception_handlers={TownshipError: _refused, **pages.exception_handlers()},
+        middleware=[Middleware(ProtocolCheck)])
 
 
 def app_from_environment() -> Starlette:

@@ -29,6 +29,7 @@ from sync.bundle import Bundle, Rename, check_bundle, parse_bundle, sign_bundle,
 from sync.errors import NotFound, SchemaError, TownshipError, ValidationError
 from sync.hub.blob_store import BlobStore
 from sync.hub.storage import StationRow, Storage, StoredChange, Tx
+from sync.hub.versions import protocol_of, software_of
 from sync.points import LedgerEntry, ledger
 from sync.protocol import Entering, PullPage, PushBatch, Result, WireChange
 from sync.report import case_summary
@@ -36,6 +37,7 @@ from sync.schema import Schema
 from sync.seal import Sealer
 from sync.signing import WINDOW_MS, AuthError, read_headers, verify
 from sync.validate import CHINA_TZ, validate_record
+from sync.version import older
 
 ENROLL_ALPHABET = "ABCDEFGHJKLMNPQRTUVWXY346789"  # no look-alikes: read aloud over a phone
 
@@ -165,10 +167,26 @@ class Hub:
         with self.storage.transaction() as tx:
             return tx.revoke(station_id, self.clock.iso())
 
+    def stations(self, older_than: tuple[int, ...] | None = None) -> list[dict[str, Any]]:
+        """Every station as the dashboard lists it, with the protocol and software versions of
+        its latest signed request; with `older_than`, only the stations not revoked whose
+        last request came from a release before that one, or from one that names none (0.1.x,
+        protocol 1: `sync.version.older`). A station that never synced is not among them:
+        nothing is known of what it runs."""
+        with self.storage.transaction() as tx:
+            rows = tx.stations()
+        if older_than is None:
+            return rows
+        return [r for r in rows if r["revoked_at"] is None and r["protocol_version"] is not None
+                and older(r["software_version"], older_than)]
+
     # ------------------------------------------------------------------ authentication
 
     def authenticate(self, headers: dict[str, str], method: str, path: str, body: bytes) -> StationRow:
-        """The signing station, or AuthError: unknown, revoked, forged, expired or replayed."""
+        """The signing station, or AuthError: unknown, revoked, forged, expired or replayed
+        (or ProtocolRefused: a protocol this hub does not speak). Records the versions a
+        station's request names (signed, so they are its word)."""
+        protocol, software = protocol_of(headers), software_of(headers)
         claimed = read_headers(headers).station
         with self.storage.transaction() as tx:
             station = tx.station(claimed)
@@ -181,6 +199,9 @@ class Hub:
             signed = verify(public, headers, method, path, body, now)
             if not tx.remember_nonce(station.id, signed.nonce, signed.time_ms, now - 2 * WINDOW_MS):
                 raise AuthError("replayed", "重复的请求（已处理过）", "replayed request (nonce seen before)")
+            if (station.protocol_version, station.software_version) != (protocol, software):
+                tx.note_versions(station.id, protocol, software)
+                station = replace(station, protocol_version=protocol, software_version=software)
         return station
 
     # ------------------------------------------------------------------ push

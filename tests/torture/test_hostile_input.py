@@ -19,7 +19,7 @@ import pytest
 import requests
 import zstandard
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from station import synthetic
@@ -30,9 +30,12 @@ from sync.errors import TownshipError
 from sync.hub import county
 from sync.protocol import decode_push
 from sync.signing import sign
+from sync.version import PROTOCOL_VERSION, ZSTD_MEDIA_TYPE
 
 from ..conftest import GRID, TOWNSHIP
 from ..hubserver import HubServer
+
+CURRENT = (str(PROTOCOL_VERSION), "0.2.0-fuzz")  # what the fuzzer's requests say they speak
 
 
 class Fuzzer:
@@ -47,10 +50,11 @@ class Fuzzer:
         self.statuses: dict[int, int] = {}
         self.reconnects = 0
 
-    def send(self, method: str, path: str, body: bytes = b"", signed: bool = True) -> requests.Response:
+    def send(self, method: str, path: str, body: bytes = b"", signed: bool = True,
+             versions: tuple[str, str] | None = CURRENT) -> requests.Response:
         def attempt() -> requests.Response:
             now = time.time_ns() // 1_000_000
-            headers = sign(self.key, method, path, body, self.id, now) if signed else {}
+            headers = sign(self.key, method, path, body, self.id, now, versions=versions) if signed else {}
             return self.session.request(method, self.hub.url + path, data=body or None,
                                         headers=headers, verify=str(self.hub.home / "tls.crt"), timeout=30)
         try:
@@ -195,6 +199,38 @@ def test_fuzzed_raw_bodies_queries_and_unsigned_calls_never_5xx(
 
     one()
     assert fuzzer.stored() == before
+
+
+@pytest.mark.timeout(1800)
+def test_fuzzed_version_headers_are_answered_or_refused_never_5xx(
+        fuzzer: Fuzzer, request: pytest.FixtureRequest) -> None:
+    printable = st.characters(min_codepoint=0x21, max_codepoint=0x7E)
+
+    @settings(max_examples=examples(request), deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(st.one_of(st.text(printable, max_size=12), st.integers(-5, 10**12).map(str)),
+           st.text(printable, max_size=80))
+    @example("1", "0.1.9")
+    @example("2", "0.2.0")
+    @example("0", "0.2.0")
+    @example("2", "x" * 65)
+    def one(protocol: str, software: str) -> None:
+        reply = fuzzer.send("GET", "/v1/pull?cursor=0", versions=(protocol, software))
+        assert reply.status_code in (200, 400, 426), reply.text
+        if reply.status_code == 426:
+            assert reply.json()["error"] == "protocol" and "upgrade" in reply.json()["message"]
+        elif reply.status_code == 200:
+            answered[int(protocol)] = answered.get(int(protocol), 0) + 1
+            # Protocol 2 on: zstd as a media type of its own; protocol 1 the old way.
+            framing = (reply.headers["Content-Type"], reply.headers.get("Content-Encoding"))
+            old = ("application/json", "zstd")
+            assert framing == ((ZSTD_MEDIA_TYPE, None) if int(protocol) >= 2 else old)
+
+    answered: dict[int, int] = {}
+    one()
+    assert set(answered) == {1, 2}  # both accepted protocols were answered
+
+    one()
 
 
 @pytest.mark.timeout(1800)

@@ -125,6 +125,9 @@ class StationRow:
     grids: tuple[str, ...]
     public_key: str
     revoked_at: str | None
+    # What its latest signed request named (sync/version.py); None before its first one.
+    protocol_version: int | None = None
+    software_version: str | None = None
 
     def in_scope(self, grid: str | None) -> bool:
         """A station reads and writes its township, or only its grids when so enrolled."""
@@ -195,12 +198,17 @@ class Tx:
                    station.public_key, now))
 
     def station(self, station_id: str) -> StationRow | None:
-        found = self.rows("SELECT id, township, grids, public_key, revoked_at FROM stations"
-                          " WHERE id = ?", (station_id,))
+        found = self.rows("SELECT id, township, grids, public_key, revoked_at, protocol_version,"
+                          " software_version FROM stations WHERE id = ?", (station_id,))
         if not found:
             return None
-        sid, township, grids, key, revoked = found[0]
-        return StationRow(sid, township, tuple(json.loads(grids)), key, revoked)
+        sid, township, grids, key, revoked, protocol, software = found[0]
+        return StationRow(sid, township, tuple(json.loads(grids)), key, revoked, protocol, software)
+
+    def note_versions(self, station_id: str, protocol: int, software: str | None) -> None:
+        """The protocol and software versions a station's signed request named."""
+        self._run("UPDATE stations SET protocol_version = ?, software_version = ? WHERE id = ?",
+                  (protocol, software, station_id))
 
     def revoke(self, station_id: str, now: str) -> bool:
         return bool(self._run("UPDATE stations SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
@@ -231,7 +239,8 @@ class Tx:
         """Every station with what the dashboard shows of it, newest enrollment first."""
         rows = self.rows(
             "SELECT s.id, s.township, s.grids, s.enrolled_at, s.revoked_at, s.last_seen,"
-            " s.schema_version, (SELECT max(received_at) FROM changes c WHERE c.station = s.id),"
+            " s.schema_version, s.protocol_version, s.software_version,"
+            " (SELECT max(received_at) FROM changes c WHERE c.station = s.id),"
             " (SELECT count(*) FROM changes c WHERE c.station = s.id), r.pending, r.rejected,"
             " r.pull_cursor,"
             " (SELECT count(*) FROM blobs b WHERE b.station = s.id AND b.complete = 1),"
@@ -241,7 +250,8 @@ class Tx:
         # files: attachments this station was the first to send, whole at the hub; and those
         # still arriving.
         names = ("id", "township", "grids", "enrolled_at", "revoked_at", "last_seen",
-                 "schema_version", "last_push", "changes", "pending", "rejected", "pull_cursor",
+                 "schema_version", "protocol_version", "software_version", "last_push", "changes",
+                 "pending", "rejected", "pull_cursor",
                  "files", "files_arriving")
         return [dict(zip(names, row, strict=True)) | {"grids": json.loads(row[2])} for row in rows]
 
