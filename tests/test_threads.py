@@ -4,6 +4,7 @@ checked from the file itself, through a connection of the test's own."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -82,3 +83,54 @@ def test_a_reader_and_two_writers_share_one_store_without_error(tmp_path: Path) 
     assert per_record == dict.fromkeys(records, 1)  # each record has its one change
     assert seqs == list(range(1, 2 * ADDS + 1))  # numbered without a gap
     assert receipts == {seq: 1000 + seq for seq in acknowledged}
+
+
+def test_locking_the_store_during_another_threads_write_keeps_the_seal_count(tmp_path: Path) -> None:
+    """The kiosk locks itself (idle timeout) while the sync worker is inside a transaction:
+    that transaction ends with the keys it began with, and counts its seals."""
+    store = _new_store(tmp_path / "station")
+    inside, locked = threading.Event(), threading.Event()
+    added: list[str] = []
+
+    def worker() -> None:
+        with store.atomic() as writes:
+            added.append(writes.add("person", next(synthetic.people(1, [GRID], seed=3))))
+            inside.set()
+            locked.wait()
+
+    def kiosk() -> None:
+        inside.wait()
+        store.lock()
+        locked.set()
+
+    path = tmp_path / "station" / DB_FILE
+    with sqlite3.connect(path) as conn:
+        (before,) = conn.execute("SELECT value FROM settings WHERE key = 'seal_count'").fetchone()
+    assert _run_together(worker, kiosk) == []
+    assert not store.unlocked
+    store.close()
+    with sqlite3.connect(path) as conn:
+        (after,) = conn.execute("SELECT value FROM settings WHERE key = 'seal_count'").fetchone()
+        (sealed,) = conn.execute("SELECT sealed FROM records WHERE id = ?", added).fetchone()
+    assert int(after) - int(before) == len(json.loads(sealed)) > 0
+
+
+def test_closing_the_store_closes_every_threads_connection(tmp_path: Path) -> None:
+    store = _new_store(tmp_path / "station")
+    reads: list[int] = []
+    go_on, closed = threading.Event(), threading.Event()
+
+    def screen() -> None:
+        reads.append(store.count("person"))
+        go_on.set()
+        closed.wait()
+        store.count("person")
+
+    def shutdown() -> None:
+        go_on.wait()
+        store.close()
+        closed.set()
+
+    errors = _run_together(screen, shutdown)
+    assert reads == [0]
+    assert [type(e) for e in errors] == [sqlite3.ProgrammingError]  # closed, not reopened

@@ -11,8 +11,15 @@ from __future__ import annotations
 
 import ast
 import re
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
+
+from station import keys, synthetic
+from station.store import Store
+from tests.conftest import GRID, PASSPHRASE, TOWNSHIP
 
 ROOT = Path(__file__).resolve().parent.parent
 SCANNED = ("station", "tui", "sync")
@@ -128,3 +135,15 @@ row["records"]
 text = "Update records here"
 '''
     assert writes_in(example) == []
+
+
+def test_a_write_around_the_write_path_is_refused(tmp_path: Path) -> None:
+    """What a module reads through is read-only: a write outside a transaction of the
+    store fails loudly instead of landing without its change."""
+    store = Store.create(tmp_path / "station", township=TOWNSHIP, name="测试站", clerk="王芳",
+                         passphrase=PASSPHRASE, kdf=keys.FAST_KDF)
+    record_id = store.add("person", next(synthetic.people(1, [GRID], seed=4)))
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        store.conn.execute("DELETE FROM records WHERE id = ?", (record_id,))
+    assert store.count("person") == 1
+    store.close()
