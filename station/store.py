@@ -172,7 +172,10 @@ class Store:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
         conn.execute("PRAGMA query_only=ON")
         conn.execute("PRAGMA temp_store=MEMORY")
-        conn.execute("PRAGMA cache_size=-65536")
+        # 8 MiB each: enough for a screen's pages and the live-records index, while the
+        # writer keeps its 64 MiB; a cache as large per thread would add up on a cheap
+        # board (docs/BENCHMARKS.md holds the kiosk and a sync round under 150 MB).
+        conn.execute("PRAGMA cache_size=-8192")
         return conn
 
     @property
