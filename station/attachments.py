@@ -120,24 +120,11 @@ class Attachments:
                 if note:
                     values["note"] = note
                 attachment_id = writes.add(files.ENTITY, values)
-                self._store_blob(writes.txn.cursor, writes.sealer, item.data, item.sha256,
-                                 sent=False)
+                writes.blobs.store(item.data, item.sha256, sent=False)
                 out.append({"id": attachment_id, "sha256": item.sha256, "size": len(item.data),
                             "media_type": item.media_type, "name": name,
                             "shrunk": item.shrunk, "original": values["original"]})
         return out
-
-    def _store_blob(self, cursor: Any, sealer: Any, data: bytes, sha256: str, sent: bool) -> None:
-        chunks = files.chunk_count(len(data))
-        cursor.execute("INSERT OR IGNORE INTO blobs (sha256, size, chunks, sent_at, created_at)"
-                       " VALUES (?, ?, ?, ?, ?)",
-                       (sha256, len(data), chunks, self.store.clock.iso() if sent else None,
-                        self.store.clock.iso()))
-        cursor.executemany(
-            "INSERT OR IGNORE INTO blob_chunks (sha256, idx, data) VALUES (?, ?, ?)",
-            [(sha256, i, sealer.seal_bytes(data[i * files.CHUNK_BYTES:(i + 1) * files.CHUNK_BYTES],
-                                           files.chunk_ad(sha256, i))) for i in range(chunks)])
-        cursor.execute("UPDATE blobs SET stored = chunks WHERE sha256 = ?", (sha256,))
 
     # ------------------------------------------------------------------ reading
 
@@ -171,9 +158,9 @@ class Attachments:
 
     def chunk(self, sha256: str, idx: int) -> bytes:
         sealer, _ = self.store._require_sealer()
-        with self.store._lock:  # the transfer's threads share the store's connection
-            row = self.store.conn.execute("SELECT data FROM blob_chunks WHERE sha256 = ? AND idx = ?",
-                                          (sha256, idx)).fetchone()
+        # Each transfer thread reads through a connection of its own (see Store.conn).
+        row = self.store.conn.execute("SELECT data FROM blob_chunks WHERE sha256 = ? AND idx = ?",
+                                      (sha256, idx)).fetchone()
         if row is None:
             raise NotFound(f"附件 {sha256[:12]} 的第 {idx} 块不在本站",
                            f"chunk {idx} of {sha256[:12]} is not here")
@@ -208,21 +195,13 @@ class Attachments:
 
     def mark_sent(self, sha256: str) -> None:
         with self.store.atomic() as writes:
-            writes.txn.cursor.execute("UPDATE blobs SET sent_at = ? WHERE sha256 = ?",
-                                      (self.store.clock.iso(), sha256))
+            writes.blobs.mark_sent(sha256)
 
     def want(self, attachment_id: str) -> None:
         """A clerk asked for this file while it is not here: fetch it at the next sync."""
         info = self.get(attachment_id)
         with self.store.atomic() as writes:
-            self._expect(writes.txn.cursor, str(info["sha256"]), int(info["size"]), wanted=True)
-
-    def _expect(self, cursor: Any, sha256: str, size: int, wanted: bool = False) -> None:
-        cursor.execute("INSERT OR IGNORE INTO blobs (sha256, size, chunks, sent_at, created_at)"
-                       " VALUES (?, ?, ?, ?, ?)", (sha256, size, files.chunk_count(size),
-                                                   self.store.clock.iso(), self.store.clock.iso()))
-        if wanted:
-            cursor.execute("UPDATE blobs SET wanted = 1 WHERE sha256 = ?", (sha256,))
+            writes.blobs.expect(str(info["sha256"]), int(info["size"]), wanted=True)
 
     def to_fetch(self, only: str | None = None) -> list[tuple[str, str, int]]:
         """(attachment id, sha256, size) of files to bring here: those a clerk asked for, and
@@ -273,25 +252,17 @@ class Attachments:
         when it completes the file, which is then checked against its SHA-256."""
         files.check_chunk(size, idx, len(data))
         with self.store.atomic() as writes:
-            cursor = writes.txn.cursor
-            self._expect(cursor, sha256, size)
-            cursor.execute("INSERT OR IGNORE INTO blob_chunks (sha256, idx, data) VALUES (?, ?, ?)",
-                           (sha256, idx, writes.sealer.seal_bytes(data, files.chunk_ad(sha256, idx))))
-            cursor.execute("UPDATE blobs SET stored = (SELECT count(*) FROM blob_chunks WHERE"
-                           " sha256 = ?) WHERE sha256 = ?", (sha256, sha256))
-            stored, chunks = cursor.execute("SELECT stored, chunks FROM blobs WHERE sha256 = ?",
-                                            (sha256,)).fetchone()
+            stored, chunks = writes.blobs.put_chunk(sha256, size, idx, data)
         if stored != chunks:
             return False
         try:
             self.read(sha256)
         except TamperedError:
             with self.store.atomic() as writes:  # a wrong file is dropped, to be fetched again
-                writes.txn.cursor.execute("DELETE FROM blob_chunks WHERE sha256 = ?", (sha256,))
-                writes.txn.cursor.execute("UPDATE blobs SET stored = 0 WHERE sha256 = ?", (sha256,))
+                writes.blobs.drop_chunks(sha256)
             raise
         with self.store.atomic() as writes:
-            writes.txn.cursor.execute("UPDATE blobs SET wanted = 0 WHERE sha256 = ?", (sha256,))
+            writes.blobs.fetched(sha256)
         return True
 
 

@@ -77,8 +77,7 @@ class Conflicts:
         with self.store.atomic() as writes:
             writes.update(conflict["entity"], conflict["record"], {conflict["field"]: value},
                           force=True)
-            writes.txn.cursor.execute("UPDATE conflicts SET resolution = ? WHERE id = ?",
-                                      (keep or "value", conflict_id))
+            writes.note_resolution(conflict_id, keep or "value")
 
     def _settle_delete(self, conflict: dict[str, Any], keep: str | None, value: Any) -> None:
         if value is not None:
@@ -105,5 +104,4 @@ class Conflicts:
                 writes.redelete(conflict["entity"], conflict["record"])
             else:
                 writes.undelete(conflict["entity"], conflict["record"])
-            writes.txn.cursor.execute("UPDATE conflicts SET resolution = ? WHERE id = ?",
-                                      (keep, conflict["id"]))
+            writes.note_resolution(conflict["id"], keep)

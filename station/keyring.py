@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 from station import keys, settings
@@ -18,8 +19,13 @@ def _no_clerk(clerk: str) -> ClerkError:
 
 
 class Keyring:
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
+    def __init__(self, connection: Callable[[], sqlite3.Connection]) -> None:
+        # The store's connection of the calling thread: its writer inside a transaction.
+        self._connection = connection
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        return self._connection()
 
     def _slots(self, where: str, *args: Any) -> list[dict[str, Any]]:
         cursor = self.conn.execute(f"SELECT * FROM keyslots WHERE {where} ORDER BY id", args)

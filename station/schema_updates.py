@@ -14,16 +14,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from typing import Any
 
 import sqlite_utils
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from station.store import Store
-from station.writes import Writes, dumps
-from sync.bundle import Bundle, BundleError, Rename, check_bundle, parse_bundle, verify_bundle
+from sync.bundle import Bundle, BundleError, check_bundle, parse_bundle, verify_bundle
 from sync.schema import Schema
-from sync.seal import field_ad
 
 
 def apply_bundle(store: Store, raw: bytes, signature: str) -> Bundle:
@@ -36,9 +33,9 @@ def apply_bundle(store: Store, raw: bytes, signature: str) -> Bundle:
     bundle = parse_bundle(raw)
     new = check_bundle(bundle, store.schema)
     with store.atomic() as writes:
-        _write_definitions(store, store.schema, new)
+        _write_definitions(sqlite_utils.Database(writes.txn.cursor.connection), store.schema, new)
         for rename in bundle.renames:
-            _move_field(writes, rename)
+            writes.rename_field(rename.entity, rename.old, rename.new)
         writes.txn.cursor.execute(
             "INSERT INTO schema_versions (version, applied_at, source, digest) VALUES (?, ?, ?, ?)",
             (bundle.version, store.clock.iso(), bundle.name, hashlib.sha256(raw).hexdigest()))
@@ -46,10 +43,9 @@ def apply_bundle(store: Store, raw: bytes, signature: str) -> Bundle:
     return bundle
 
 
-def _write_definitions(store: Store, old: Schema, new: Schema) -> None:
-    """The definition tables as `new` has them. Nothing is ever removed except a renamed
-    field's old row; every other row is upserted."""
-    db = sqlite_utils.Database(store.conn)
+def _write_definitions(db: sqlite_utils.Database, old: Schema, new: Schema) -> None:
+    """The definition tables as `new` has them (through the transaction's connection).
+    Nothing is ever removed except a renamed field's old row; every other row is upserted."""
     for entity in new.entities.values():
         known = old.entities.get(entity.name)
         if known == entity:
@@ -59,7 +55,7 @@ def _write_definitions(store: Store, old: Schema, new: Schema) -> None:
             "module": entity.module, "scope_field": entity.scope_field,
             "title_field": entity.title_field, "parent_field": entity.parent_field,
             "position": entity.position,
-            "since_version": new.version if known is None else _since(store, "schema_entities", entity.name),
+            "since_version": new.version if known is None else _since(db, "schema_entities", entity.name),
         }, pk="name")
         if known is not None:
             for gone in set(known.by_name) - set(entity.by_name):
@@ -94,67 +90,6 @@ def _write_definitions(store: Store, old: Schema, new: Schema) -> None:
                 "since_version": new.version}, pk="entity")
 
 
-def _since(store: Store, table: str, name: str) -> int:
-    row = store.conn.execute(f"SELECT since_version FROM {table} WHERE name = ?", (name,)).fetchone()
+def _since(db: sqlite_utils.Database, table: str, name: str) -> int:
+    row = db.execute(f"SELECT since_version FROM {table} WHERE name = ?", (name,)).fetchone()
     return int(row[0]) if row else 1
-
-
-def _move_field(writes: Writes, rename: Rename) -> None:
-    """Move a renamed field's data in every record of its entity, in this transaction."""
-    store = writes.store
-    entity = writes.schema.entity(rename.entity)
-    old_key, new_key = f"{entity.name}.{rename.old}", f"{entity.name}.{rename.new}"
-    rows = list(store.db.query("SELECT * FROM records WHERE entity = ?", [entity.name]))
-    for row in rows:
-        # A record never pulled has no merge state; its state would be rebuilt from the
-        # change log, whose entries keep the old name. Make it now, under the old name.
-        state = writes.record_state(row) if not row["state"] else None
-        if state is not None and rename.old not in state:
-            state = None
-        clear = json.loads(row["clear"])
-        sealed: dict[str, str] = json.loads(row["sealed"])
-        clocks = json.loads(row["clocks"])
-        if rename.old in clear:
-            clear[rename.new] = clear.pop(rename.old)
-        value: Any = None
-        if rename.old in sealed:
-            value = writes.sealer.open_value(sealed.pop(rename.old),
-                                             field_ad(row["id"], entity.name, rename.old))
-            sealed.update(writes.sealer.seal_fields(row["id"], entity.name, [(rename.new, value)]))
-        if rename.old in clocks:
-            clocks[rename.new] = clocks.pop(rename.old)
-        writes.txn.cursor.execute("UPDATE records SET clear = ?, sealed = ?, clocks = ? WHERE id = ?",
-                                  (dumps(clear), dumps(sealed), dumps(clocks), row["id"]))
-        _move_conflict(writes, row["id"], rename)  # before the state: saving it re-checks conflicts
-        if state is not None or row["state"]:
-            current = state if state is not None else writes.record_state(row)
-            if rename.old in current:
-                current = {(rename.new if k == rename.old else k): v for k, v in current.items()}
-                writes._save_state(row["id"], entity.name, current)
-    writes.txn.cursor.execute("DELETE FROM blind_index WHERE field = ?", (old_key,))
-    new_field = entity.by_name[rename.old]
-    if new_field.indexed:
-        # Buckets are keyed by field: recompute them under the new name.
-        from sync.validate import normalise_for_index
-
-        for row in store.db.query("SELECT * FROM records WHERE entity = ? AND deleted = 0",
-                                  [entity.name]):
-            sealed = json.loads(row["sealed"])
-            if rename.new in sealed:
-                value = writes.sealer.open_value(sealed[rename.new],
-                                                 field_ad(row["id"], entity.name, rename.new))
-                bucket = writes.index.bucket(new_key, normalise_for_index(new_field, value))
-                writes.txn.cursor.execute(
-                    "INSERT OR IGNORE INTO blind_index (field, bucket, record_id) VALUES (?, ?, ?)",
-                    (new_key, bucket, row["id"]))
-
-
-def _move_conflict(writes: Writes, record_id: str, rename: Rename) -> None:
-    old_id, new_id = f"{record_id}:{rename.old}", f"{record_id}:{rename.new}"
-    found = writes.txn.cursor.execute("SELECT sealed FROM conflicts WHERE id = ?", (old_id,)).fetchone()
-    if found is None:
-        return
-    body = writes.sealer.open_value(found[0], old_id.encode())
-    writes.txn.cursor.execute(
-        "UPDATE conflicts SET id = ?, field = ?, sealed = ? WHERE id = ?",
-        (new_id, rename.new, writes.sealer.seal_value(body, new_id.encode()), old_id))

@@ -10,7 +10,7 @@ def get(conn: sqlite3.Connection, key: str) -> str | None:
     return None if row is None else str(row[0])
 
 
-def put(conn: sqlite3.Connection, **values: str) -> None:
+def put(conn: sqlite3.Connection | sqlite3.Cursor, **values: str) -> None:
     """Set settings inside the caller's transaction."""
     conn.executemany(
         "INSERT INTO settings (key, value) VALUES (?, ?)"

@@ -4,9 +4,15 @@ The file is an ordinary SQLite database in WAL mode, so litestream can replicate
 sensitive value is sealed (AES-256-GCM, see `sync.seal`) before it is written; what stays
 clear is what sync and the locked kiosk need: ids, entity, grid, clocks, timestamps.
 
-All writes go through `_write_*` inside `_transaction`: each stamps a hybrid logical clock
-and appends one row to the change log (the outbox) in the same transaction as the record.
-No other code writes records or changes.
+All writes go through `station.writes` inside `_transaction`, which hands the write path a
+`station.transaction.Transaction`: each write stamps a hybrid logical clock and appends one
+row to the change log (the outbox) in the same transaction as the record. No other code
+writes records or changes (tests/test_write_path.py checks the source).
+
+Threads (the kiosk's sync worker writes while its screens read): one connection writes, only
+inside a transaction and under the store's lock; every other thread reads through a read-only
+connection of its own (`conn`), which in WAL mode neither waits for the writer nor sees its
+transaction half-done.
 """
 
 from __future__ import annotations
@@ -30,20 +36,20 @@ from station import keys, migrations, settings
 from station.blind_index import DEFAULT_BITS, BlindIndex
 from station.ids import IdMaker
 from station.keyring import Keyring
+from station.transaction import Transaction, check_live, fetch_row, open_fields
 from station.writes import Writes, iso_ms
 from sync import clock as hlc
 from sync.errors import (
     AlreadyInitialized,
     DiskError,
     LockedError,
-    NotFound,
     StoreError,
     TamperedError,
     ValidationError,
     WrongPassphrase,
 )
 from sync.schema import EntityDef, Schema, load_schema, schema_sql
-from sync.seal import Sealer, field_ad
+from sync.seal import Sealer
 from sync.validate import CHINA_TZ, normalise_for_index
 
 DB_FILE = "station.db"
@@ -116,30 +122,29 @@ class Change:
     rejected: str | None
 
 
-class Txn:
-    """State of one write transaction: the clock and the sealer count are saved at commit."""
-
-    def __init__(self, cursor: sqlite3.Cursor, last: hlc.Stamp) -> None:
-        self.cursor = cursor
-        self.last = last
-
-
 class Store:
     """The station's records, keyslots and change log in one SQLite file."""
 
     def __init__(self, home: Path, conn: sqlite3.Connection, clock: Clock = SYSTEM_CLOCK) -> None:
+        """`conn` becomes the store's writing connection (see `conn` for the reading ones)."""
         self.home = home
-        self.conn = conn
-        self.db = sqlite_utils.Database(conn)
         self.clock = clock
+        self._path = Path(conn.execute("PRAGMA database_list").fetchone()[2])
+        self._writer = conn
+        self._writer_db = sqlite_utils.Database(conn)
+        self._lock = threading.RLock()  # held for a whole write transaction
+        self._writing: int | None = None  # the thread whose transaction is open
+        self._local = threading.local()
+        self._readers: dict[threading.Thread, sqlite3.Connection] = {}
+        self._readers_lock = threading.Lock()
+        self._closed = False
         self.schema: Schema = load_schema(conn)
-        self.station_id = self._setting("station_id") or ""
-        self.keyring = Keyring(conn)
+        self.station_id = settings.get(conn, "station_id") or ""
+        self.keyring = Keyring(lambda: self.conn)
         self._ids = IdMaker()
-        self._lock = threading.RLock()
-        self._sealer: Sealer | None = None
-        self._index: BlindIndex | None = None
-        self._data_key: bytes | None = None
+        # (data key, sealer, blind index), set and cleared as one, so a thread reading while
+        # another locks or unlocks the store sees all three or none.
+        self._keys: tuple[bytes, Sealer, BlindIndex] | None = None
         self.clerk: str | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -158,6 +163,51 @@ class Store:
         # with SQLite's 2 MiB default a 160,000-person import spent 40 % longer in SQLite.
         conn.execute("PRAGMA cache_size=-65536")
         return conn
+
+    @staticmethod
+    def _connect_reader(path: Path) -> sqlite3.Connection:
+        # Read-only: a write that bypasses the write path fails here instead of landing
+        # outside any transaction. check_same_thread=False only so `close` can close it.
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+        conn.execute("PRAGMA query_only=ON")
+        conn.execute("PRAGMA temp_store=MEMORY")
+        # 8 MiB each: enough for a screen's pages and the live-records index, while the
+        # writer keeps its 64 MiB; a cache as large per thread would add up on a cheap
+        # board (docs/BENCHMARKS.md holds the kiosk and a sync round under 150 MB).
+        conn.execute("PRAGMA cache_size=-8192")
+        return conn
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """The connection this thread reads through: inside this thread's write transaction
+        the transaction's own (so it sees what it wrote so far), anywhere else one of this
+        thread's own. A shared connection is not safe: sqlite-utils wraps every query in a
+        SAVEPOINT, and a reader's RELEASE could end a writer's transaction half-way."""
+        if self._writing == threading.get_ident():
+            return self._writer
+        return self._reader()[0]
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """sqlite-utils over `conn`."""
+        if self._writing == threading.get_ident():
+            return self._writer_db
+        return self._reader()[1]
+
+    def _reader(self) -> tuple[sqlite3.Connection, sqlite_utils.Database]:
+        found: tuple[sqlite3.Connection, sqlite_utils.Database] | None = getattr(
+            self._local, "reader", None)
+        if found is None:
+            if self._closed:  # as before: a closed store refuses, it does not reopen
+                return self._writer, self._writer_db
+            conn = self._connect_reader(self._path)
+            with self._readers_lock:
+                # Threads come and go (a worker per sync): close what the finished ones left.
+                for thread in [t for t in self._readers if not t.is_alive()]:
+                    self._readers.pop(thread).close()
+                self._readers[threading.current_thread()] = conn
+            found = self._local.reader = (conn, sqlite_utils.Database(conn))
+        return found
 
     @classmethod
     def create(
@@ -202,7 +252,7 @@ class Store:
         # name would be lost. A half-made store never looks like a store: it is only given its
         # real name once complete.
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        conn.close()
+        draft.close()
         os.replace(tmp, path)
         os.chmod(path, 0o600)
         store = cls(home, cls._connect(path), clock)
@@ -255,11 +305,18 @@ class Store:
             raise StoreError(f"无法打开站点数据库：{exc}", f"cannot open the station store: {exc}") from exc
 
     def close(self) -> None:
+        """Lock the store and close its connections (after a write under way, if any)."""
         self.lock()
-        self.conn.close()
+        with self._lock, self._readers_lock:
+            self._closed = True
+            for conn in self._readers.values():
+                conn.close()
+            self._readers.clear()
+            self._writer.close()
 
     def reload_schema(self) -> None:
-        """Read the definition tables again, after a schema bundle changed them."""
+        """Read the definition tables again, after a schema bundle changed them (committed:
+        the next transaction, on any thread, writes under the new schema)."""
         self.schema = load_schema(self.conn)
 
     def __enter__(self) -> Store:
@@ -272,19 +329,17 @@ class Store:
 
     @property
     def unlocked(self) -> bool:
-        return self._sealer is not None
+        return self._keys is not None
 
     def lock(self) -> None:
-        """Forget the data key: nothing can be read or written until the next unlock."""
-        self._sealer = None
-        self._index = None
-        self._data_key = None
+        """Forget the data key: nothing can be read or written until the next unlock. (A
+        transaction already under way finishes with the keys it started with.)"""
+        self._keys = None
         self.clerk = None
 
     def _open_with(self, data_key: bytes, clerk: str | None) -> None:
-        self._data_key = data_key
-        self._sealer = Sealer(data_key)
-        self._index = BlindIndex(data_key, int(self._setting("blind_index_bits") or DEFAULT_BITS))
+        bits = int(self._setting("blind_index_bits") or DEFAULT_BITS)
+        self._keys = (data_key, Sealer(data_key), BlindIndex(data_key, bits))
         self.clerk = clerk
 
     def unlock(self, passphrase: str, clerk: str | None = None) -> str:
@@ -349,27 +404,27 @@ class Store:
         with self._transaction():
             self.keyring.set_county_key(data_key, county_public_key, self.clock.iso())
 
-    def _require_key(self) -> bytes:
-        if self._data_key is None:
+    def _require_keys(self) -> tuple[bytes, Sealer, BlindIndex]:
+        keys_now = self._keys  # read once: another thread may lock the store meanwhile
+        if keys_now is None:
             raise LockedError("数据已锁定，请先输入口令", "the store is locked; unlock it first")
-        return self._data_key
+        return keys_now
+
+    def _require_key(self) -> bytes:
+        return self._require_keys()[0]
 
     def _require_sealer(self) -> tuple[Sealer, BlindIndex]:
-        self._require_key()
-        assert self._sealer is not None and self._index is not None
-        return self._sealer, self._index
+        _, sealer, index = self._require_keys()
+        return sealer, index
 
     # ------------------------------------------------------------------ settings
 
     def _setting(self, key: str) -> str | None:
         return settings.get(self.conn, key)
 
-    def _put_settings(self, **values: str) -> None:
-        settings.put(self.conn, **values)
-
     def _set_settings(self, **values: str) -> None:
-        with self._transaction():
-            self._put_settings(**values)
+        with self._transaction() as txn:
+            txn.put_settings(**values)
 
     def mark_restored(self) -> dict[str, int]:
         """Just restored from a backup: remember the last change number the backup holds, so
@@ -387,19 +442,22 @@ class Store:
     # ------------------------------------------------------------------ transactions
 
     @contextmanager
-    def _transaction(self) -> Iterator[Txn]:
+    def _transaction(self) -> Iterator[Transaction]:
         """BEGIN IMMEDIATE ... COMMIT, with the clock and the seal count saved inside it."""
         with self._lock:
-            cursor = self.conn.cursor()
+            cursor = self._writer.cursor()
             cursor.execute("BEGIN IMMEDIATE")
+            self._writing = threading.get_ident()
             try:
-                last = hlc.parse(self._setting("hlc") or str(hlc.ZERO))
-                txn = Txn(cursor, last)
-                sealed_before = self._sealer.sealed_count if self._sealer else 0
+                last = hlc.parse(settings.get(self._writer, "hlc") or str(hlc.ZERO))
+                _, sealer, index = self._keys or (None, None, None)
+                txn = Transaction(cursor, last, clock=self.clock, station_id=self.station_id,
+                                  schema=self.schema, ids=self._ids, sealer=sealer, index=index)
+                sealed_before = sealer.sealed_count if sealer else 0
                 yield txn
                 if txn.last != last:
-                    self._put_settings(hlc=str(txn.last))
-                sealed = (self._sealer.sealed_count if self._sealer else 0) - sealed_before
+                    txn.put_settings(hlc=str(txn.last))
+                sealed = (sealer.sealed_count if sealer else 0) - sealed_before
                 if sealed:
                     cursor.execute(
                         "UPDATE settings SET value = CAST(value AS INTEGER) + ? WHERE key = 'seal_count'",
@@ -413,31 +471,19 @@ class Store:
                 if isinstance(exc, sqlite3.OperationalError) and (disk := disk_error(exc, self.home)):
                     raise disk from exc
                 raise
-
-    def _stamp(self, txn: Txn) -> hlc.Stamp:
-        txn.last = hlc.tick(txn.last, self.clock.wall_ms(), self.station_id)
-        return txn.last
+            finally:
+                self._writing = None
 
     # ------------------------------------------------------------------ reading records
 
     def _row(self, record_id: str) -> dict[str, Any] | None:
-        rows = list(self.db.query("SELECT * FROM records WHERE id = ?", [record_id]))
-        return rows[0] if rows else None
+        return fetch_row(self.conn, record_id)
 
     def _live_row(self, entity: EntityDef, record_id: str) -> dict[str, Any]:
-        row = self._row(record_id)
-        if row is None or row["entity"] != entity.name or row["deleted"]:
-            raise NotFound(
-                f"没有 {entity.label_zh} 记录 {record_id}", f"no {entity.name} record {record_id}"
-            )
-        return row
+        return check_live(entity, record_id, self._row(record_id))
 
     def _open_fields(self, row: Mapping[str, Any]) -> dict[str, Any]:
-        sealer, _ = self._require_sealer()
-        values: dict[str, Any] = json.loads(row["clear"])
-        for name, sealed in json.loads(row["sealed"]).items():
-            values[name] = sealer.open_value(sealed, field_ad(row["id"], row["entity"], name))
-        return values
+        return open_fields(self._require_sealer()[0], row)
 
     def _present(self, row: Mapping[str, Any]) -> dict[str, Any]:
         """A record as `get` and `export` show it: id, entity and fields, nothing local."""
@@ -592,9 +638,9 @@ class Store:
     @contextmanager
     def atomic(self) -> Iterator[Writes]:
         """One transaction of writes: all of them land, or none (see `station.writes`)."""
-        sealer, index = self._require_sealer()
+        self._require_sealer()  # a locked store refuses before the transaction starts
         with self._transaction() as txn:
-            yield Writes(self, txn, sealer, index)
+            yield Writes(txn)
 
     def add(self, entity_name: str, values: Mapping[str, Any]) -> str:
         """Add one record; returns its new id."""

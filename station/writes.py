@@ -13,20 +13,18 @@ import sqlite3
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from station.blind_index import BlindIndex
+from station.blob_writes import BlobWrites
+from station.transaction import Transaction
 from sync import clock as hlc
 from sync import merge
 from sync.errors import NotFound, SyncError, ValidationError
 from sync.merge import DELETED
 from sync.protocol import Entering, WireChange
-from sync.schema import EntityDef
-from sync.seal import Sealer
+from sync.schema import EntityDef, FieldDef
+from sync.seal import field_ad
 from sync.validate import normalise_for_index, validate_record
-
-if TYPE_CHECKING:
-    from station.store import Store, Txn
 
 # Rows per executemany during a bulk import: large enough to amortise the Python-to-SQLite
 # round trip, small enough to keep memory flat on a cheap box.
@@ -81,12 +79,12 @@ def field_clock(row: Mapping[str, Any], clocks: Mapping[str, str], current: Mapp
 class Writes:
     """The writes of one transaction; made by `Store.atomic()`, valid only inside it."""
 
-    def __init__(self, store: Store, txn: Txn, sealer: Sealer, index: BlindIndex) -> None:
-        self.store = store
-        self.schema = store.schema
+    def __init__(self, txn: Transaction) -> None:
         self.txn = txn
-        self.sealer = sealer
-        self.index = index
+        self.schema = txn.schema
+        self.clock = txn.clock
+        self.sealer, self.index = txn.keys()
+        self.blobs = BlobWrites(txn)
 
     # ------------------------------------------------------------------ add
 
@@ -99,7 +97,7 @@ class Writes:
         (A writer thread overlapping SQLite with the sealing was tried and measured slower:
         the two threads fight over the GIL while binding parameters.)"""
         entity = self.schema.entity(entity_name)
-        today = self.store.clock.today()
+        today = self.clock.today()
         ids: list[str] = []
         batch = _Batch()
         for line, raw in rows:
@@ -114,13 +112,13 @@ class Writes:
         return ids
 
     def _prepare_add(self, entity: EntityDef, values: dict[str, Any], batch: _Batch) -> str:
-        stamp = str(self.store._stamp(self.txn))
-        record_id = self.store._ids.make(self.txn.last.wall_ms)
+        stamp = str(self.txn.stamp())
+        record_id = self.txn.new_id()
         clear, sealed = self._split(entity, record_id, values)
         clear_json, sealed_json = dumps(clear), dumps(sealed)
         grid = values.get(entity.scope_field) if entity.scope_field else None
         owner = values.get(entity.parent_field) if entity.parent_field else None
-        now = iso_ms(self.store.clock.wall_ms())
+        now = iso_ms(self.clock.wall_ms())
         version = self.schema.version
         batch.records.append((record_id, entity.name, grid, owner, clear_json, sealed_json, "{}",
                               stamp, stamp, version, now, now))
@@ -138,14 +136,14 @@ class Writes:
         `force` writes the given fields even when their value is the current one: settling a
         conflict in favour of the value already shown is still a write that must sync."""
         entity = self.schema.entity(entity_name)
-        row = self.store._live_row(entity, record_id)
-        current = self.store._open_fields(row)
-        new = validate_record(entity, values, self.schema, today=self.store.clock.today(),
+        row = self.txn.live_row(entity, record_id)
+        current = self.txn.open_fields(row)
+        new = validate_record(entity, values, self.schema, today=self.clock.today(),
                               partial=True)
         changed = {k: v for k, v in new.items() if force or current.get(k) != v}
         if not changed:
             return False
-        stamp = str(self.store._stamp(self.txn))
+        stamp = str(self.txn.stamp())
         clocks = json.loads(row["clocks"])
         base = {k: field_clock(row, clocks, current, k) for k in changed}
         merged = {k: v for k, v in {**current, **changed}.items() if v is not None}
@@ -158,7 +156,7 @@ class Writes:
             "UPDATE records SET grid = ?, owner = ?, clear = ?, sealed = ?, clocks = ?, hlc = ?,"
             " updated_at = ? WHERE id = ?",
             (grid, owner, dumps(clear), dumps(sealed), dumps(clocks), stamp,
-             self.store.clock.iso(), record_id),
+             self.clock.iso(), record_id),
         )
         change_clear = {k: v for k, v in changed.items() if k not in sealed}
         change_sealed = {k: sealed[k] for k in changed if k in sealed}
@@ -173,15 +171,15 @@ class Writes:
     def delete(self, entity_name: str, record_id: str) -> None:
         """A tombstone: the record stays (so the delete can sync) but leaves every view."""
         entity = self.schema.entity(entity_name)
-        row = self.store._live_row(entity, record_id)
-        stamp = str(self.store._stamp(self.txn))
+        row = self.txn.live_row(entity, record_id)
+        stamp = str(self.txn.stamp())
         clocks = json.loads(row["clocks"])
         base = {DELETED: row["hlc"]}
         clocks[DELETED] = stamp
         self.txn.cursor.execute("DELETE FROM blind_index WHERE record_id = ?", (record_id,))
         self.txn.cursor.execute(
             "UPDATE records SET deleted = 1, clocks = ?, hlc = ?, updated_at = ? WHERE id = ?",
-            (dumps(clocks), stamp, self.store.clock.iso(), record_id),
+            (dumps(clocks), stamp, self.clock.iso(), record_id),
         )
         self._append_change(record_id, entity, "delete", row["grid"], {}, {}, stamp, base)
         if row["state"]:
@@ -192,14 +190,14 @@ class Writes:
         conflict is settled for the edit. Its base is the newest delete, so it wins over every
         delete it saw, here and wherever it syncs to."""
         entity, row, state = self._deleted_row(entity_name, record_id)
-        stamp = str(self.store._stamp(self.txn))
+        stamp = str(self.txn.stamp())
         base = {DELETED: state[DELETED].winner.clock if DELETED in state else row["hlc"]}
         clocks = json.loads(row["clocks"])
         clocks[DELETED] = stamp
-        self._replace_index(entity, record_id, {}, self.store._open_fields(row))
+        self._replace_index(entity, record_id, {}, self.txn.open_fields(row))
         self.txn.cursor.execute(
             "UPDATE records SET deleted = 0, clocks = ?, hlc = ?, updated_at = ? WHERE id = ?",
-            (dumps(clocks), stamp, self.store.clock.iso(), record_id))
+            (dumps(clocks), stamp, self.clock.iso(), record_id))
         self._append_change(record_id, entity, "undelete", row["grid"], {}, {}, stamp, base)
         self._save_state(record_id, entity.name, merge.apply_all(
             state, merge.change_versions("undelete", {}, stamp, base)))
@@ -209,12 +207,12 @@ class Writes:
         conflict is settled for the delete. Its base is the record's newest clock, so no edit
         is left unseen and the conflict closes everywhere."""
         entity, row, state = self._deleted_row(entity_name, record_id)
-        stamp = str(self.store._stamp(self.txn))
+        stamp = str(self.txn.stamp())
         base = {DELETED: max([row["hlc"], *(v.clock for s in state.values() for v in s.versions)])}
         clocks = json.loads(row["clocks"])
         clocks[DELETED] = stamp
         self.txn.cursor.execute("UPDATE records SET clocks = ?, hlc = ?, updated_at = ? WHERE id = ?",
-                                (dumps(clocks), stamp, self.store.clock.iso(), record_id))
+                                (dumps(clocks), stamp, self.clock.iso(), record_id))
         self._append_change(record_id, entity, "delete", row["grid"], {}, {}, stamp, base)
         self._save_state(record_id, entity.name, merge.apply_all(
             state, merge.change_versions("delete", {}, stamp, base)))
@@ -222,7 +220,7 @@ class Writes:
     def _deleted_row(self, entity_name: str, record_id: str
                      ) -> tuple[EntityDef, dict[str, Any], dict[str, merge.FieldState]]:
         entity = self.schema.entity(entity_name)
-        row = self.store._row(record_id)
+        row = self.txn.row(record_id)
         if row is None or row["entity"] != entity.name or not row["deleted"]:
             raise NotFound(f"没有已删除的{entity.label_zh}记录 {record_id}",
                            f"no deleted {entity.name} record {record_id}")
@@ -255,8 +253,7 @@ class Writes:
         # Our clock moves past every clock we have seen, so a local edit made after this pull
         # is later than what it saw even when this box's wall clock is far behind.
         newest = max(changes, key=lambda c: c.hlc).hlc
-        self.txn.last = hlc.receive(self.txn.last, hlc.parse(newest), self.store.clock.wall_ms(),
-                                    self.store.station_id, max_skew_ms=2**62)
+        self.txn.receive(newest)
         held = self._held({c.record for c in changes})
         fresh: dict[str, tuple[WireChange, dict[str, merge.FieldState], bool]] = {}
         for change in changes:
@@ -281,9 +278,8 @@ class Writes:
         remote = {n: merge.FieldState(tuple(merge.Version(*v) for v in vs))
                   for n, vs in entering.state.items()}
         newest = max(v.clock for s in remote.values() for v in s.versions)
-        self.txn.last = hlc.receive(self.txn.last, hlc.parse(newest), self.store.clock.wall_ms(),
-                                    self.store.station_id, max_skew_ms=2**62)
-        row = self.store._row(record_id)
+        self.txn.receive(newest)
+        row = self.txn.row(record_id)
         if row is not None and row["entity"] != entering.entity:
             raise SyncError(f"记录 {record_id} 的实体不一致", f"record {record_id} changed entity")
         local = self.record_state(row) if row is not None else {}
@@ -301,7 +297,7 @@ class Writes:
         return out
 
     def _apply_held(self, change: WireChange, versions: list[tuple[str, merge.Version]]) -> None:
-        row = self.store._row(change.record)
+        row = self.txn.row(change.record)
         if row is None or row["entity"] != change.entity:
             raise SyncError(f"记录 {change.record} 的实体不一致", f"record {change.record} changed entity")
         self._materialize(change.record, change.entity, change.grid,
@@ -337,7 +333,7 @@ class Writes:
         if not clashes:
             self.txn.cursor.execute(
                 "UPDATE conflicts SET resolved_at = ?, resolution = 'acted' WHERE id = ?"
-                " AND resolved_at IS NULL", (self.store.clock.iso(), cid))
+                " AND resolved_at IS NULL", (self.clock.iso(), cid))
             return
         body = {"winner": [latest_clock, merge.canonical(step)],
                 "losers": [[clock, merge.canonical(s)] for clock, s in clashes]}
@@ -346,7 +342,7 @@ class Writes:
             " created_at) VALUES (?, ?, ?, 'step', ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
             " sealed = excluded.sealed, resolved_at = NULL, resolution = NULL",
             (cid, case_id, entity, self.sealer.seal_value(body, cid.encode()), latest_clock,
-             clashes[-1][0], self.store.clock.iso()))
+             clashes[-1][0], self.clock.iso()))
 
     def purge(self, record_id: str) -> None:
         """Remove a record that left this station's scope. Not a delete: nothing is logged,
@@ -356,13 +352,80 @@ class Writes:
                     "DELETE FROM records WHERE id = ?"):
             self.txn.cursor.execute(sql, (record_id,))
 
+    def note_resolution(self, conflict_id: str, resolution: str) -> None:
+        """Say how a person settled a conflict (the settling write itself closed it)."""
+        self.txn.cursor.execute("UPDATE conflicts SET resolution = ? WHERE id = ?",
+                                (resolution, conflict_id))
+
+    # ------------------------------------------------------------------ schema updates
+
+    def rename_field(self, entity_name: str, old: str, new: str) -> None:
+        """Move a renamed field's data in every record of its entity: values, their seals
+        (bound to the field name), clocks, merge states, open conflicts and blind indexes.
+        Not a change: every station applies the same rename from the same bundle."""
+        entity = self.schema.entity(entity_name)
+        for row in self.txn.rows("SELECT * FROM records WHERE entity = ?", entity.name):
+            self._rename_in_record(entity, row, old, new)
+        self.txn.cursor.execute("DELETE FROM blind_index WHERE field = ?", (f"{entity.name}.{old}",))
+        if entity.by_name[old].indexed:
+            self._index_renamed(entity, entity.by_name[old], new)
+
+    def _rename_in_record(self, entity: EntityDef, row: dict[str, Any], old: str, new: str) -> None:
+        # A record never pulled has no merge state; its state would be rebuilt from the
+        # change log, whose entries keep the old name. Make it now, under the old name.
+        state = self.record_state(row) if not row["state"] else None
+        if state is not None and old not in state:
+            state = None
+        clear = json.loads(row["clear"])
+        sealed: dict[str, str] = json.loads(row["sealed"])
+        clocks = json.loads(row["clocks"])
+        if old in clear:
+            clear[new] = clear.pop(old)
+        if old in sealed:
+            value = self.sealer.open_value(sealed.pop(old), field_ad(row["id"], entity.name, old))
+            sealed.update(self.sealer.seal_fields(row["id"], entity.name, [(new, value)]))
+        if old in clocks:
+            clocks[new] = clocks.pop(old)
+        self.txn.cursor.execute("UPDATE records SET clear = ?, sealed = ?, clocks = ? WHERE id = ?",
+                                (dumps(clear), dumps(sealed), dumps(clocks), row["id"]))
+        self._rename_conflict(row["id"], old, new)  # before the state: saving it re-checks conflicts
+        if state is not None or row["state"]:
+            current = state if state is not None else self.record_state(row)
+            if old in current:
+                current = {(new if k == old else k): v for k, v in current.items()}
+                self._save_state(row["id"], entity.name, current)
+
+    def _rename_conflict(self, record_id: str, old: str, new: str) -> None:
+        old_id, new_id = f"{record_id}:{old}", f"{record_id}:{new}"
+        found = self.txn.cursor.execute("SELECT sealed FROM conflicts WHERE id = ?", (old_id,)).fetchone()
+        if found is None:
+            return
+        body = self.sealer.open_value(found[0], old_id.encode())
+        self.txn.cursor.execute(
+            "UPDATE conflicts SET id = ?, field = ?, sealed = ? WHERE id = ?",
+            (new_id, new, self.sealer.seal_value(body, new_id.encode()), old_id))
+
+    def _index_renamed(self, entity: EntityDef, field: FieldDef, new: str) -> None:
+        """Buckets are keyed by field: compute them again under the new name."""
+        key = f"{entity.name}.{new}"
+        rows = []
+        for record_id, sealed_json in self.txn.cursor.execute(
+                "SELECT id, sealed FROM records WHERE entity = ? AND deleted = 0",
+                (entity.name,)).fetchall():
+            sealed = json.loads(sealed_json)
+            if new in sealed:
+                value = self.sealer.open_value(sealed[new], field_ad(record_id, entity.name, new))
+                rows.append((key, self.index.bucket(key, normalise_for_index(field, value)), record_id))
+        self.txn.cursor.executemany(
+            "INSERT OR IGNORE INTO blind_index (field, bucket, record_id) VALUES (?, ?, ?)", rows)
+
     def record_state(self, row: Mapping[str, Any]) -> dict[str, merge.FieldState]:
         """A record's per-field merge state: stored once a pull touched it, else rebuilt from
         its values and the bases in its own change log (records only ever written here)."""
         if row["state"]:
             raw = self.sealer.open_value(row["state"], _state_ad(row["id"]))
             return {n: merge.FieldState(tuple(merge.Version(*v) for v in vs)) for n, vs in raw.items()}
-        current = self.store._open_fields(row)
+        current = self.txn.open_fields(row)
         latest: dict[str, tuple[str, str, str]] = {}
         for op, clear, sealed, stamp, base, was in self.txn.cursor.execute(
                 "SELECT op, clear, sealed, hlc, base, was FROM changes WHERE record_id = ? ORDER BY seq",
@@ -394,7 +457,7 @@ class Writes:
                      state: Mapping[str, merge.FieldState], row: Mapping[str, Any] | None) -> None:
         """Write the winners of a merge state as the record everyone sees."""
         record, entity, values, deleted = self._record_row(record_id, entity_name, grid, state, row)
-        old = self.store._open_fields(row) if row is not None and not row["deleted"] else {}
+        old = self.txn.open_fields(row) if row is not None and not row["deleted"] else {}
         self._replace_index(entity, record_id, old, {} if deleted else values)
         self.txn.cursor.execute(_UPSERT_RECORD, record)
         self._record_conflicts(record_id, entity_name, state)
@@ -418,7 +481,7 @@ class Writes:
         clear, sealed = self._split(entity, record_id, values)
         grid = values.get(entity.scope_field, grid) if entity.scope_field else grid
         owner = values.get(entity.parent_field) if entity.parent_field else None
-        now = self.store.clock.iso()
+        now = self.clock.iso()
         raw = {n: [list(v) for v in s.versions] for n, s in state.items()}
         return ((record_id, entity_name, grid, owner, dumps(clear), dumps(sealed), dumps(clocks),
                  created, newest, int(deleted), self.schema.version, now, now,
@@ -427,7 +490,7 @@ class Writes:
     def _record_conflicts(self, record_id: str, entity: str,
                           state: Mapping[str, merge.FieldState]) -> None:
         """Open a conflict per field whose merge kept a differing loser; close the others."""
-        now = self.store.clock.iso()
+        now = self.clock.iso()
         open_now = set()
         for c in merge.conflicts(state):
             cid = f"{record_id}:{c.field}"
@@ -463,21 +526,21 @@ class Writes:
             raise NotFound(f"没有待重发的被拒变更 {seq}", f"no refused change {seq} waiting to be resent")
         record_id, entity_name, op, clear, sealed, base = found
         entity = self.schema.entity(entity_name)
-        row = self.store._row(record_id)
+        row = self.txn.row(record_id)
         if row is None:
             raise NotFound(f"记录 {record_id} 已不在本站", f"record {record_id} is no longer here")
-        current = self.store._open_fields(row)
-        stamp = str(self.store._stamp(self.txn))
+        current = self.txn.open_fields(row)
+        stamp = str(self.txn.stamp())
         clocks = json.loads(row["clocks"])
         if op == "add":
-            values = validate_record(entity, current, self.schema, today=self.store.clock.today())
+            values = validate_record(entity, current, self.schema, today=self.clock.today())
             names, bases = list(values), {}
             self.txn.cursor.execute("UPDATE records SET created_hlc = ?, hlc = ? WHERE id = ?",
                                     (stamp, stamp, record_id))
         elif op == "update":
             names = [*json.loads(clear), *json.loads(sealed)]
             values = validate_record(entity, {n: current.get(n) for n in names}, self.schema,
-                                     today=self.store.clock.today(), partial=True)
+                                     today=self.clock.today(), partial=True)
             bases = json.loads(base)
             clocks.update(dict.fromkeys(names, stamp))
         else:
@@ -523,18 +586,17 @@ class Writes:
         has accepted from us or sent us, so what we write next still follows what we saw."""
         accepted = self.txn.cursor.execute(
             "SELECT max(hlc) FROM changes WHERE receipt IS NOT NULL").fetchone()[0]
-        seen = [hlc.Stamp(self.store.clock.wall_ms(), 0, self.store.station_id)]
-        seen += [hlc.parse(s) for s in (accepted, self.store.settings().get("pull_newest")) if s]
-        self.txn.last = max(seen)
+        self.txn.restart_clock([hlc.parse(s) for s in (accepted, self.txn.setting("pull_newest"))
+                                if s])
 
     def acknowledge(self, seq: int, receipt: int | None, rejected: str | None) -> None:
         """Record the hub's answer to one change: its receipt, or why it was refused."""
         self.txn.cursor.execute(
             "UPDATE changes SET receipt = ?, rejected = ?, acked_at = ? WHERE seq = ?",
-            (receipt, rejected, self.store.clock.iso(), seq))
+            (receipt, rejected, self.clock.iso(), seq))
 
     def put_settings(self, **values: str) -> None:
-        self.store._put_settings(**values)
+        self.txn.put_settings(**values)
 
     def renumber_outbox(self, floor: int, hub_last: int) -> int:
         """Move the changes numbered after `floor` (written since a restore) to after
@@ -542,7 +604,7 @@ class Writes:
         shift = hub_last - floor
         if shift <= 0:
             return 0
-        conn = self.store.conn
+        conn = self.txn.cursor
         # Through negative numbers: an UPDATE of a primary key checks each row as it goes.
         moved = conn.execute("UPDATE changes SET seq = -seq WHERE seq > ?", (floor,)).rowcount
         conn.execute("UPDATE changes SET seq = ? - seq WHERE seq < 0", (shift,))
@@ -575,7 +637,7 @@ class Writes:
             "INSERT INTO changes (record_id, entity, op, grid, clear, sealed, hlc, base, was,"
             " schema_version, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (record_id, entity.name, op, grid, dumps(clear), dumps(sealed), stamp, dumps(base),
-             sealed_was, self.schema.version, self.store.clock.iso()),
+             sealed_was, self.schema.version, self.clock.iso()),
         )
 
     def _index_rows(self, entity: EntityDef, record_id: str,

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from station import synthetic
-from station.store import Store
+from station.store import DB_FILE, Store
 from sync.errors import TamperedError
 
 from .conftest import GRID
@@ -39,7 +40,9 @@ def sealed_of(store: Store, record_id: str) -> dict[str, str]:
 
 
 def put_sealed(store: Store, record_id: str, sealed: dict[str, str]) -> None:
-    store.conn.execute("UPDATE records SET sealed = ? WHERE id = ?", (json.dumps(sealed), record_id))
+    """Change the file behind the store's back, as someone holding the disk could."""
+    with sqlite3.connect(store.home / DB_FILE) as conn:
+        conn.execute("UPDATE records SET sealed = ? WHERE id = ?", (json.dumps(sealed), record_id))
 
 
 def test_one_flipped_byte_fails_that_record_loudly_and_the_rest_still_open(store: Store) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import os
 import random
+import sqlite3
 import stat
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from textual.widgets import DataTable, Static
 
 from station.attachments import Attachments
 from station.cases import Cases
-from station.store import Store
+from station.store import DB_FILE, Store
 from station.syncer import sync_once
 from sync.attachments import megabytes
 from tui.app import make_app
@@ -170,10 +171,9 @@ def test_a_file_not_here_on_an_unenrolled_station_is_wanted_at_the_next_sync(
         store: Store, tmp_path: Path, no_display: None) -> None:
     case_id = incident(store)
     (stored,) = Attachments(store).attach("incident", case_id, photo(tmp_path / "协议扫描.png"))
-    store.conn.execute("BEGIN IMMEDIATE")
-    store.conn.execute("DELETE FROM blob_chunks")
-    store.conn.execute("UPDATE blobs SET stored = 0")
-    store.conn.execute("COMMIT")
+    with sqlite3.connect(store.home / DB_FILE) as conn:  # the bytes were never here
+        conn.execute("DELETE FROM blob_chunks")
+        conn.execute("UPDATE blobs SET stored = 0")
     store.lock()
 
     async def scenario(pilot: Pilot[None]) -> None:
