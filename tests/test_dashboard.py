@@ -226,6 +226,13 @@ def test_the_stations_page_shows_what_a_station_reported_of_its_outbox(
     assert row, "the station is not listed"
     cells = re.findall(r"<td>(.*?)</td>", row.group(1))
     assert cells[5:9] == ["2", "0", "1", "0"]  # 2 changes in, 0 pending, 1 refused, not behind
+    # The release the station runs, as its signed requests named it (pyproject's version).
+    import tomllib
+
+    from sync.version import PROTOCOL_VERSION
+
+    pyproject = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
+    assert cells[12:14] == [pyproject["project"]["version"], str(PROTOCOL_VERSION)], cells
     exported = session.get(sqlite_hub.url + "/export/stations.csv").content.decode("utf-8-sig")
     assert f"{station}," in exported and ",2,0,1,0," in exported
 

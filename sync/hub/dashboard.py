@@ -65,6 +65,10 @@ STATION_COLUMNS = (
     Column("files", "已收附件", "Files"),
     Column("files_arriving", "附件传送中", "Files arriving"),
     Column("schema_version", "数据版本", "Schema", shown=lambda version: str(version or "—")),
+    # Blank: never synced yet; a 0.1.x station names no software (it speaks protocol 1).
+    Column("software_version", "软件版本", "Software",
+           shown=lambda version: version or "—"),
+    Column("protocol_version", "协议", "Protocol", shown=lambda version: str(version or "—")),
 )
 
 
