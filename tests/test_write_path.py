@@ -30,6 +30,9 @@ WRITE_PATH = {
     "station/blob_writes.py",  # attachment bytes
     # The hub's own database has tables of the same names; its storage is its write path.
     "sync/hub/storage/base.py",
+    # Storage migrations rebuild a table whose layout changed, keeping its rows and its
+    # AUTOINCREMENT high-water mark: they run before any store is open, in one transaction.
+    "station/migrations.py",
 }
 _QUOTE = r"[\"'`\[]?"
 _SQL_WRITE = re.compile(
