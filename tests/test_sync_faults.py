@@ -193,7 +193,10 @@ def test_a_hub_killed_mid_push_and_restarted_loses_nothing_and_doubles_nothing(
         wait_for(lambda: stored() > 0)
         hub.kill()
         _, err = proc.communicate(timeout=120)
-        assert proc.returncode != 0 and b"cannot reach the hub" in err
+        # Killed between requests the link is gone; killed while answering, the reply is cut:
+        # either way one line that says the hub went away, and a retry resumes.
+        assert proc.returncode != 0, err
+        assert b"cannot reach the hub" in err or b"reply was cut on the way" in err, err
         assert 0 < stored() < local_changes(cli), (stored(), local_changes(cli))  # cut half-way
         hub = HubProcess(home, hub.port).start()
         cli("sync", timeout=300)
