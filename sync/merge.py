@@ -1,21 +1,34 @@
 """Per-field merge: the same pure code on the hub and on every station.
 
-Each write of a field is a `Version`: its value, its hybrid-logical clock and its `base`, the
-clock of the version its author had last seen of that field ("" when none). A version *saw*
-another when its base is at or after the other's clock. A field's state is the **frontier** of
-all its versions: those no other version saw. Merging is the union of versions, then the
-frontier, so it is commutative, associative and idempotent (a join-semilattice), and the
-result does not depend on the order changes arrive in.
+Each write of a field is a `Version`: its value, its hybrid-logical clock (unique per write,
+ending with the writer's node) and its **causal context** `seen`: for every station that had
+written the record, the newest clock of that station's writes the author had *received* when
+it wrote (a version vector; with the version's own clock as its dot, this is a dotted version
+vector as in Riak). A station receives another's writes in that station's order (its pushes
+reach the hub in sequence, pulls come in the hub's order), so "received station N up to
+clock c" means "received every write of N up to c". A version **supersedes** another only
+when the other is in its context: its author had received it. Clock order never decides that
+(it used to: an edit made offline, older than two later edits elsewhere, was taken as seen by
+the second of them and vanished).
 
-The frontier's latest version (by clock, then by the clock's node for ties) is the value
-everyone shows. Any other frontier version with a different value was written concurrently
-and lost: it stays in the state, and is a conflict for a person to settle. Settling it is an
-ordinary write whose base is the latest clock of the frontier: it saw every version there, so
-the frontier collapses to it, everywhere it syncs to. Nothing is silently dropped.
+A field's state is the **frontier** of its versions: those no other version superseded.
+Merging is the union of versions, then the frontier, so it is commutative, associative and
+idempotent (a join-semilattice), and the result does not depend on the order changes arrive
+in. The frontier's latest version (by clock, then by the clock's node for ties) is the value
+everyone shows; every other frontier version with a different value was written without its
+author knowing of the winner, or the winner's author without knowing of it: it stays in the
+state and is a conflict for a person to settle. Settling it is a write whose context holds
+exactly the versions the clerk was shown (`settle_context`), so a value that arrived after the
+screen was drawn stays a conflict.
 
-A delete is a version of the pseudo-field `_deleted` with the value true. An edit that the
-deleter had not seen (its clock after the delete's base) is a conflict too: the record stays
-deleted, the edit stays in the state, and keeping it is a write of `_deleted` = false.
+A delete is a version of the pseudo-field `_deleted` with the value true. An edit the
+deleter had not received, whose author had not received the delete either, is a conflict
+too: the record stays deleted, the edit stays in the state, and keeping it is a write of
+`_deleted` = false.
+
+Versions stored before contexts existed (`seen` empty) are read with `legacy_context`: the
+version they named as their base and their own station's earlier writes, nothing more, so
+any doubt shows up as a conflict, never as a loss.
 """
 
 from __future__ import annotations
@@ -27,19 +40,91 @@ from typing import NamedTuple
 
 DELETED = "_deleted"
 
+# A causal context: (node, newest clock received from that node), sorted by node. A tuple so
+# versions stay hashable and compare by value.
+Context = tuple[tuple[str, str], ...]
+EMPTY: Context = ()
+
+
+def node_of(clock: str) -> str:
+    """The station that made a clock: HLC text ends with its node (`sync.clock`)."""
+    return clock[clock.rfind(".") + 1:]
+
+
+def covers(seen: Context, clock: str) -> bool:
+    """Whether a context holds the write stamped `clock`."""
+    node = node_of(clock)
+    for n, newest in seen:
+        if n == node:
+            return newest >= clock
+    return False
+
+
+def join(*contexts: Iterable[tuple[str, str]]) -> Context:
+    """The least context holding all of them: the newest clock per node."""
+    newest: dict[str, str] = {}
+    for context in contexts:
+        for node, clock in context:
+            if clock > newest.get(node, ""):
+                newest[node] = clock
+    return tuple(sorted(newest.items()))
+
+
+def dot(clock: str) -> Context:
+    return ((node_of(clock), clock),)
+
+
+def context(mapping: Mapping[str, str] | None) -> Context:
+    """A context from its JSON form ({node: clock})."""
+    return tuple(sorted(mapping.items())) if mapping else EMPTY
+
+
+def as_mapping(seen: Context) -> dict[str, str]:
+    """A context in its JSON form."""
+    return dict(seen)
+
+
+def legacy_context(clock: str, base: str) -> Context:
+    """What a version written before contexts existed can be shown to have seen: the version
+    it named as its base (and, since stations receive each other's writes in order, that
+    station's writes before it) and its own station's earlier writes."""
+    return join(dot(clock), dot(base) if base else EMPTY)
+
 
 # Named tuples rather than dataclasses: a pull makes one of each per field of every record,
 # and a frozen dataclass's __init__ was a tenth of the merge time.
 class Version(NamedTuple):
     clock: str  # HLC text; unique per write (it ends with the writer's node id)
-    base: str  # clock of the version the author had seen; "" for a first write
+    base: str  # clock of the version the author had seen of this field; "" for a first write
     value: str  # canonical JSON of the value (compared for equality only)
     # Canonical JSON of the value its author saw (the base version's value), so a conflict
     # can show what both sides started from; "" for a first write, or where not known.
     was: str = ""
+    seen: Context = EMPTY  # what the author had received of the record when it wrote
 
     def saw(self, other: Version) -> bool:
-        return self is not other and self.base >= other.clock
+        return other.clock != self.clock and covers(self.seen, other.clock)
+
+
+def upgrade(version: Version) -> Version:
+    """A version with its context: one stored before contexts existed gets `legacy_context`.
+    In memory a context always holds the version's own clock (so an empty one can only mean
+    "stored before contexts"); on the wire and on disk the own clock is left off."""
+    if version.seen:
+        return version
+    return version._replace(seen=legacy_context(version.clock, version.base))
+
+
+def stored_seen(version: Version) -> dict[str, str]:
+    """A version's context as it is sent and stored: without its own clock, which the
+    reader adds back (`with_seen`)."""
+    own = node_of(version.clock)
+    return {node: clock for node, clock in version.seen if not (node == own and clock == version.clock)}
+
+
+def with_seen(clock: str, seen: Mapping[str, str]) -> Context:
+    """The in-memory context of a write stamped `clock` from its sent or stored form."""
+    return join(context(seen), dot(clock))
 
 
 class FieldState(NamedTuple):
@@ -59,10 +144,27 @@ class FieldState(NamedTuple):
         return bool(self.losers)
 
 
+def _key(v: Version) -> tuple[str, str]:
+    # Clock order, ties (equal wall time and counter at two nodes) broken by the node.
+    return (v.clock, node_of(v.clock))
+
+
 def frontier(versions: Iterable[Version]) -> tuple[Version, ...]:
-    """The versions that no other version saw, oldest clock first."""
-    unique = set(versions)
-    return tuple(sorted(v for v in unique if not any(o.base >= v.clock for o in unique if o != v)))
+    """The versions no other version superseded, oldest clock first. Two copies of one write
+    (same clock) are one version: the one with the larger context is kept (a copy converted
+    from a stored legacy version and the same write as sent are the same write)."""
+    by_clock: dict[str, Version] = {}
+    for v in map(upgrade, versions):
+        held = by_clock.get(v.clock)
+        if held is None or (held != v and _bigger(v, held)):
+            by_clock[v.clock] = v
+    unique = list(by_clock.values())
+    return tuple(sorted((v for v in unique if not any(o.saw(v) for o in unique)), key=_key))
+
+
+def _bigger(a: Version, b: Version) -> bool:
+    # A total order on the copies of one write, so every place keeps the same one.
+    return (len(a.seen), a.seen, a.value, a.was, a.base) > (len(b.seen), b.seen, b.value, b.was, b.base)
 
 
 def field_state(versions: Iterable[Version]) -> FieldState:
@@ -105,6 +207,21 @@ def apply_all(state: RecordState, versions: Iterable[tuple[str, Version]]) -> di
     return out
 
 
+def record_context(state: RecordState) -> Context:
+    """Everything a place holds of a record: the context of a write made there now. Versions
+    dropped from the frontier are inside the context of the version that superseded them,
+    so the frontier alone is enough."""
+    return join(*(upgrade(v).seen for s in state.values() for v in s.versions))
+
+
+def settle_context(state: RecordState, field: str, shown: Iterable[Version]) -> Context:
+    """The context of a clerk's choice in a conflict of `field`: exactly the versions she was
+    shown (and what they had seen), plus the record's delete history, so a value of the
+    field that arrived after the screen was drawn is not superseded unseen."""
+    deletes = {DELETED: state[DELETED]} if DELETED in state and field != DELETED else {}
+    return join(record_context(deletes), *(upgrade(v).seen for v in shown))
+
+
 # Made once: json.dumps builds a new encoder on every call with these options.
 _canonical = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode
 
@@ -115,15 +232,21 @@ def canonical(value: object) -> str:
 
 
 def change_versions(op: str, fields: Mapping[str, object], clock: str, base: Mapping[str, str],
-                    was: Mapping[str, object] | None = None) -> list[tuple[str, Version]]:
+                    was: Mapping[str, object] | None = None,
+                    seen: Context | None = None) -> list[tuple[str, Version]]:
     """The field versions one change writes: a delete writes `_deleted` true, an undelete
     (keeping an edit the delete had missed) writes it false. `was` holds the values the
-    author saw of the fields it changed."""
+    author saw of the fields it changed; `seen` is the change's causal context (None for a
+    change sent before contexts existed: each version then gets `legacy_context`)."""
+    def ctx(name: str) -> Context:
+        return join(seen, dot(clock)) if seen is not None else legacy_context(clock, base.get(name, ""))
+
     if op in ("delete", "undelete"):
-        return [(DELETED, Version(clock, base.get(DELETED, ""), "true" if op == "delete" else "false"))]
+        return [(DELETED, Version(clock, base.get(DELETED, ""), "true" if op == "delete" else "false",
+                                  "", ctx(DELETED)))]
     was = was or {}
     return [(name, Version(clock, base.get(name, ""), canonical(value),
-                           canonical(was[name]) if name in was else ""))
+                           canonical(was[name]) if name in was else "", ctx(name)))
             for name, value in sorted(fields.items())]
 
 
@@ -155,15 +278,18 @@ class Conflict:
         return started.pop()[1] or None
 
 
+def concurrent(a: Version, b: Version) -> bool:
+    """Neither author had received the other's write."""
+    return not a.saw(b) and not b.saw(a)
+
+
 def conflicts(state: RecordState) -> list[Conflict]:
     """Every open conflict of a record: concurrent field values, and edits its delete missed."""
     found = [Conflict(name, s.winner, s.losers) for name, s in sorted(state.items()) if s.conflicted]
     if is_deleted(state):
         delete = state[DELETED].winner
-        # The deleter had not seen it (its clock is after the delete's base), and its writer
-        # had not seen the delete (its base is before the delete's clock).
         missed = sorted((v, name) for name, s in state.items() if name != DELETED
-                        for v in s.versions if delete.base < v.clock and v.base < delete.clock)
+                        for v in s.versions if concurrent(delete, v))
         if missed:
             found.append(Conflict(DELETED, delete, tuple(v for v, _ in missed),
                                   tuple(name for _, name in missed)))
