@@ -47,6 +47,10 @@ class WireChange:
     base: dict[str, str]
     schema_version: int
     was: dict[str, Any] = field(default_factory=dict)  # values the author saw (updates only)
+    # The causal context (sync.merge): what the author had received of the record (of the
+    # case, for a step event), node -> newest clock, without the change's own clock. None
+    # for a change from a release before contexts (protocol 1): read as sync.merge's legacy.
+    seen: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -66,11 +70,12 @@ class Result:
 class Entering:
     """The whole merge state of a record that enters the station's scope in this page (moved
     into its grid or township): the change that moves it carries only what it changed, and
-    the station never saw the rest. Field -> versions, each [clock, base, value, was]."""
+    the station never saw the rest. Field -> versions, each [clock, base, value, was, seen]
+    (seen as the change's `seen`; left off for a version stored before contexts)."""
 
     entity: str
     grid: str | None
-    state: dict[str, list[list[str]]]
+    state: dict[str, list[list[Any]]]
 
 
 @dataclass(frozen=True)
@@ -147,6 +152,8 @@ def _wire(c: WireChange) -> dict[str, Any]:
            "schema_version": c.schema_version}
     if c.was:  # most changes are adds: leave the empty object off the wire
         out["was"] = c.was
+    if c.seen is not None:
+        out["seen"] = c.seen
     return out
 
 
@@ -192,13 +199,15 @@ def decode_change(data: Any, where: str) -> WireChange:
         ("was", get("was") is None or (isinstance(get("was"), dict) and isinstance(get("fields"), dict)
                                         and set(get("was")) <= set(get("fields"))),
          "所改字段原值的对象", "an object of the changed fields' previous values"),
+        ("seen", get("seen") is None or _is_context(get("seen")),
+         "站点到时钟戳的对象", "an object of station ids to clock stamps"),
     ]
     for name, ok, zh, en in checks:
         if not ok:  # the messages are built only for a refusal: this runs for every change
             raise ValidationError(f"{where}.{name}", "shape", f"应为{zh}", f"must be {en}")
     return WireChange(get("station"), get("seq"), get("record"), get("entity"), get("op"),
                       get("grid"), get("fields"), get("hlc"), get("base"), get("schema_version"),
-                      get("was") or {})
+                      get("was") or {}, get("seen"))
 
 
 def encode_results(results: list[Result]) -> bytes:
@@ -246,14 +255,24 @@ def _decode_entering(data: Any, where: str) -> Entering:
           and (data.get("grid") is None or isinstance(data.get("grid"), str))
           and isinstance(data.get("state"), dict)
           and all(isinstance(vs, list) and vs and all(
-              isinstance(v, list) and 3 <= len(v) <= 4 and all(isinstance(x, str) for x in v)
-              for v in vs) for vs in data["state"].values()))
+              isinstance(v, list) and 3 <= len(v) <= 5 and all(isinstance(x, str) for x in v[:4])
+              and (len(v) < 5 or _is_context(v[4])) for v in vs) for vs in data["state"].values()))
     _require(ok, where, "shape", "应为记录的合并状态", "must be a record's merge state")
     return Entering(data["entity"], data.get("grid"), data["state"])
 
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+# A context names each station that wrote the record once: far fewer than this.
+MAX_CONTEXT = 256
+
+
+def _is_context(value: Any) -> bool:
+    return (isinstance(value, dict) and len(value) <= MAX_CONTEXT
+            and all(isinstance(k, str) and hlc.is_node(k) and isinstance(v, str) and _is_stamp(v)
+                    and v.endswith("." + k) for k, v in value.items()))
 
 
 def _is_stamp(text: str) -> bool:

@@ -7,6 +7,11 @@ two stations append steps offline and merge by union. An event whose move is not
 from where the case stands at that point (two places moved it concurrently) is kept aside in
 `refused`, not applied and not dropped: sync raises it as a conflict.
 
+Each event carries its causal context `seen` (sync.merge's version vector): the events of the
+case its author had received when it wrote. A refused event is settled only by a later act
+whose author had received it; a later clock alone settles nothing (an event by a station that
+never received the refused one used to count as having settled it).
+
 Deadlines (the 1/3/5-minute rule) are offsets from the first event, read from the workflow
 definition. Nothing here reads a clock: `now` is an argument.
 """
@@ -18,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sync.errors import ValidationError
+from sync.merge import Context, covers, dot, join
 from sync.schema import WorkflowDef
 
 
@@ -28,6 +34,12 @@ class StepEvent:
     clock: str  # HLC text of the event's write: orders events causally
     at: str  # ISO 8601 time the author gave: deadlines and display
     department: str | None = None
+    # The case's events its author had received (with its own clock); empty for an event
+    # stored before contexts existed: it is then known to have seen only its station's own.
+    seen: Context = ()
+
+    def saw(self, other: StepEvent) -> bool:
+        return other.clock != self.clock and covers(self.seen or dot(self.clock), other.clock)
 
 
 @dataclass(frozen=True)
@@ -82,10 +94,15 @@ def derive(workflow: WorkflowDef, events: Iterable[StepEvent]) -> CaseState:
 
 
 def open_clashes(state: CaseState) -> tuple[StepEvent, ...]:
-    """Refused events no person has acted on yet: none is older than the latest applied
-    event. Acting on the case after seeing them (any later step) settles them everywhere."""
-    latest = max((e.clock for e in state.applied), default="")
-    return tuple(e for e in state.refused if e.clock > latest)
+    """Refused events no person has acted on yet: no other event's author had received
+    them. Acting on the case after receiving them (any later step) settles them everywhere."""
+    events = (*state.applied, *state.refused)
+    return tuple(r for r in state.refused if not any(e.saw(r) for e in events))
+
+
+def case_context(events: Iterable[StepEvent]) -> Context:
+    """What a place holds of a case's history: the context of a step written there now."""
+    return join(*(e.seen or dot(e.clock) for e in events))
 
 
 def check_move(workflow: WorkflowDef, state: CaseState, to_step: str, *, has_reason: bool) -> None:
