@@ -93,6 +93,7 @@ CREATE TABLE changes (
     hlc            TEXT NOT NULL,
     base           TEXT NOT NULL,
     was            TEXT NOT NULL DEFAULT '',  -- sealed values the author saw, for conflicts
+    seen           TEXT,                   -- JSON causal context (sync.merge); NULL: made before contexts
     schema_version INTEGER NOT NULL,
     created_at     TEXT NOT NULL,
     receipt        INTEGER,                -- the hub's sequence number, once accepted

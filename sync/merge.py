@@ -127,6 +127,26 @@ def with_seen(clock: str, seen: Mapping[str, str]) -> Context:
     return join(context(seen), dot(clock))
 
 
+def to_stored(v: Version) -> list[object]:
+    """A version as a record's stored state holds it (hub and station alike):
+    [clock, base, value, was, seen], seen left off for a legacy version."""
+    out: list[object] = [v.clock, v.base, v.value, v.was]
+    if v.seen:
+        out.append(stored_seen(v))
+    return out
+
+
+def from_stored(items: list[object] | tuple[object, ...]) -> Version:
+    """A version from `to_stored`'s form, or from the 3- and 4-item lists of releases before
+    contexts (read with `legacy_context`)."""
+    clock, base, value = str(items[0]), str(items[1]), str(items[2])
+    was = str(items[3]) if len(items) > 3 else ""
+    seen = items[4] if len(items) > 4 else None
+    if isinstance(seen, dict):
+        return Version(clock, base, value, was, with_seen(clock, seen))
+    return upgrade(Version(clock, base, value, was))
+
+
 class FieldState(NamedTuple):
     versions: tuple[Version, ...]  # the frontier, oldest clock first
 

@@ -250,7 +250,8 @@ class Hub:
         change = self._upcast(change)
         ad = _change_ad(station.id, change)
         return _Prepared(
-            merge.change_versions(change.op, change.fields, change.hlc, change.base, change.was),
+            merge.change_versions(change.op, change.fields, change.hlc, change.base, change.was,
+                                  None if change.seen is None else merge.context(change.seen)),
             self.sealer.seal_value(change.fields, ad),
             self.sealer.seal_value(change.was, ad + b"|was") if change.was else "", change)
 
@@ -261,20 +262,26 @@ class Hub:
         if isinstance(ready, AuthError):  # whose change and where: refused before anything else
             raise ready
         before = work.current(change.record)
-        self._check_against(station, change, before)
+        stored = self._state_from(change.record, before)
         if isinstance(ready, TownshipError):
+            self._check_against(station, change, before, stored, [])
             raise ready
+        self._check_against(station, change, before, stored, ready.versions)
         if before is None:  # the common case of a first push: nothing to merge with
             state = {name: merge.FieldState((v,)) for name, v in ready.versions}
         else:
-            state = merge.apply_all(self._state_from(change.record, before), ready.versions)
+            state = merge.apply_all(stored, ready.versions)
         up = ready.upcast
+        row = self._record_row(up, state)
+        # Stored under the record's grid as merged (an edit concurrent with a move out of the
+        # author's grid follows the record), so pulls reach the stations that hold it now.
         work.changes.append((StoredChange(
-            0, station.id, up.seq, up.record, up.entity, up.op, up.grid, ready.sealed_fields,
-            up.hlc, _dumps_sorted(up.base), up.schema_version, ready.sealed_was),
+            0, station.id, up.seq, up.record, up.entity, up.op, row[1], ready.sealed_fields,
+            up.hlc, _dumps_sorted(up.base), up.schema_version, ready.sealed_was,
+            seen=None if up.seen is None else _dumps_sorted(up.seen)),
             before[1] if before else None))
         work.accepted.add(change.seq)
-        work.records[change.record] = self._record_row(up, state)
+        work.records[change.record] = row
         return change
 
     def _check_change(self, station: StationRow, change: WireChange) -> None:
@@ -299,14 +306,16 @@ class Hub:
             files.check_record(schema, change.fields)
 
     @staticmethod
-    def _check_against(station: StationRow, change: WireChange,
-                       before: tuple[Any, ...] | None) -> None:
+    def _check_against(station: StationRow, change: WireChange, before: tuple[Any, ...] | None,
+                       stored: dict[str, merge.FieldState],
+                       versions: list[tuple[str, merge.Version]]) -> None:
         if before is None and change.op != "add":
             # Its add was refused (or never sent): an edit alone would make half a record.
             raise ValidationError("record", "unknown_record",
                                   "县级平台还没有这条记录：请先重发它被拒绝的新增",
                                   "the county has no such record yet: resend its refused add first")
-        if before is not None and not station.in_scope(before[1]):
+        if before is not None and not station.in_scope(before[1]) and not _moved_unseen(
+                station, change, stored, versions):
             raise AuthError("out_of_scope", "该记录不在本站范围内",
                             "that record is outside this station's scope")
 
@@ -324,14 +333,15 @@ class Hub:
         if found is None:
             return {}
         raw = self.sealer.open_value(found[2], record_id.encode())
-        return {name: merge.FieldState(tuple(merge.Version(*v) for v in versions))
+        return {name: merge.FieldState(tuple(merge.from_stored(v) for v in versions))
                 for name, versions in raw.items()}
 
     def _record_row(self, change: WireChange,
                     state: dict[str, merge.FieldState]) -> tuple[str, str | None, str, bool, str]:
-        raw = {name: [list(v) for v in s.versions] for name, s in state.items()}
+        raw = {name: [merge.to_stored(v) for v in s.versions] for name, s in state.items()}
         newest = max(v.clock for s in state.values() for v in s.versions)
-        return (change.entity, change.grid, self.sealer.seal_value(raw, change.record.encode()),
+        grid = json.loads(state["grid"].winner.value) if "grid" in state else change.grid
+        return (change.entity, grid, self.sealer.seal_value(raw, change.record.encode()),
                 merge.is_deleted(state), newest)
 
     # ------------------------------------------------------------------ attachments
@@ -388,7 +398,8 @@ class Hub:
         return WireChange(c.station, c.station_seq, c.record, c.entity, c.op, c.grid,
                           self.sealer.open_value(c.fields, ad), c.hlc, json.loads(c.base),
                           c.schema_version,
-                          self.sealer.open_value(c.was, ad + b"|was") if c.was else {})
+                          self.sealer.open_value(c.was, ad + b"|was") if c.was else {},
+                          None if c.seen is None else json.loads(c.seen))
 
     def _gather(self) -> tuple[dict[str, dict[str, list[Any]]], dict[str, dict[str, str]],
                                dict[str, dict[str, int]]]:
@@ -570,6 +581,21 @@ class _PushWork:
             entity, grid, state, deleted, newest = self.records[record_id]
             return entity, grid, state, int(deleted), newest
         return self.stored.get(record_id)
+
+
+def _moved_unseen(station: StationRow, change: WireChange, stored: dict[str, merge.FieldState],
+                  versions: list[tuple[str, merge.Version]]) -> bool:
+    """Whether a change to a record now outside the station's scope was written before its
+    author had received the move: it named the grid the record left (one in the station's
+    scope), and the move is not in its context. Such an edit is accepted and merged; only
+    one written after the author received the move is refused."""
+    grid = stored.get("grid")
+    if grid is None or not versions or not station.in_scope(change.grid):
+        return False
+    move = grid.winner
+    if move.was and json.loads(move.was) != change.grid:
+        return False  # the station names a grid the record did not leave
+    return not any(merge.covers(v.seen, move.clock) for _, v in versions)
 
 
 def _current(raw: dict[str, Any]) -> dict[str, Any]:

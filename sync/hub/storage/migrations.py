@@ -103,8 +103,15 @@ def _station_versions(ddl: Ddl) -> None:
     ddl.execute("ALTER TABLE stations ADD COLUMN software_version TEXT")
 
 
+def _change_contexts(ddl: Ddl) -> None:
+    """Step 3: each change's causal context (sync.merge), as its station sent it: JSON
+    {station: newest clock received}. NULL for changes stored before: read as legacy."""
+    ddl.execute("ALTER TABLE changes ADD COLUMN seen TEXT")
+
+
 STEPS: tuple[Step, ...] = (
     Step(1, "baseline: the tables, indexes and columns of SCHEMA", _baseline),
     Step(2, "stations: protocol_version and software_version", _station_versions),
+    Step(3, "changes: seen, the causal context of each change", _change_contexts),
 )
 LATEST = STEPS[-1].number
