@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +21,7 @@ from sync.workflow import (
     CaseState,
     Deadline,
     StepEvent,
+    case_context,
     check_move,
     deadlines,
     derive,
@@ -63,18 +65,22 @@ class Cases:
         event entity does not have is refused by validation, naming it."""
         with self.store.atomic() as writes:
             subject = self.store.get(self.subject.name, case_id)
-            check_move(self.workflow, self.state(case_id), step, has_reason=bool(note and note.strip()))
+            before = self.state(case_id, writes)
+            check_move(self.workflow, before, step, has_reason=bool(note and note.strip()))
             event = self._event(case_id, step, subject["fields"].get("grid"), note=note,
                                 actor=actor, role=role, at=at)
             given = {**({"department": department} if department else {}), **(extra or {})}
-            writes.add(self.event_entity.name, {**event, **given})
-            state = self.state(case_id)
+            # The step names every event of the case this station holds: what its author had
+            # seen, so a clash among them is settled by it and one it never saw stays open.
+            writes.add(self.event_entity.name, {**event, **given},
+                       seen=case_context((*before.applied, *before.refused)))
+            state = self.state(case_id, writes)
             self.refresh(writes, case_id, state)
         return state
 
     def refresh(self, writes: Writes, case_id: str, state: CaseState | None = None) -> None:
         """Cache the derived step, and open or close the case's step clash conflict."""
-        state = state or self.state(case_id)
+        state = state or self.state(case_id, writes)
         writes.set_step(case_id, state.step)
         latest = max((e.clock for e in state.applied), default="")
         writes.step_clash(case_id, self.subject.name, state.step, latest,
@@ -115,8 +121,15 @@ class Cases:
         return (f"entity = ? AND deleted = 0 AND (step IS NULL OR step NOT IN ({marks}))",
                 [self.subject.name, *closing])
 
-    def state(self, case_id: str) -> CaseState:
-        return derive(self.workflow, [e for _, e in self._event_rows(case_id)])
+    def state(self, case_id: str, writes: Writes | None = None) -> CaseState:
+        """The case's state from its events; with `writes` (inside a write), each event also
+        carries what its author had seen, which open clashes are judged by."""
+        events = [e for _, e in self._event_rows(case_id)]
+        state = derive(self.workflow, events)
+        if writes is None or not state.refused:
+            return state  # the contexts matter only to a refused event's clash
+        seen = writes.contexts([e.id for e in events])
+        return derive(self.workflow, [replace(e, seen=seen.get(e.id, ())) for e in events])
 
     def show(self, case_id: str, now: datetime | None = None) -> dict[str, Any]:
         """The case with its step, its timeline (notes opened) and its deadlines."""

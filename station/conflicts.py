@@ -1,6 +1,6 @@
 """Conflicts: concurrent edits a person settles. Listing opens the sealed values; settling is
-an ordinary update whose base is the newest clock of the conflict, so it saw every version,
-closes the conflict here, and closes it everywhere it syncs to.
+an ordinary update whose causal context holds exactly the versions the clerk was shown, so it
+closes the conflict here and everywhere it syncs to, and a value that arrived later stays open.
 
 A delete that missed an edit is settled for the delete (`deleted`: delete again, having seen
 the edit) or for the edit (`edited`: bring the record back with it). `local` and `remote` name
@@ -75,8 +75,8 @@ class Conflicts:
             raise ValidationError("keep", "required", "请选择 --keep local|remote 或给出 --value",
                                   "give --keep local|remote or --value")
         with self.store.atomic() as writes:
-            writes.update(conflict["entity"], conflict["record"], {conflict["field"]: value},
-                          force=True)
+            writes.settle(conflict["entity"], conflict["record"], conflict["field"], value,
+                          [v["clock"] for v in versions])
             writes.note_resolution(conflict_id, keep or "value")
 
     def _settle_delete(self, conflict: dict[str, Any], keep: str | None, value: Any) -> None:
@@ -100,8 +100,9 @@ class Conflicts:
                                   "请选择 --keep deleted（保留删除）或 edited（保留修改）",
                                   "give --keep deleted or --keep edited")
         with self.store.atomic() as writes:
+            shown = [v["clock"] for v in (conflict["winner"], *conflict["losers"])]
             if keep == "deleted":
-                writes.redelete(conflict["entity"], conflict["record"])
+                writes.redelete(conflict["entity"], conflict["record"], shown)
             else:
-                writes.undelete(conflict["entity"], conflict["record"])
+                writes.undelete(conflict["entity"], conflict["record"], shown)
             writes.note_resolution(conflict["id"], keep)

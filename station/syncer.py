@@ -126,10 +126,10 @@ def pending(store: Store, limit: int, max_bytes: int = BATCH_BYTES, after: int =
     out: list[WireChange] = []
     size = 0
     for row in store.conn.execute(
-            "SELECT seq, record_id, entity, op, grid, clear, sealed, hlc, base, schema_version, was"
-            " FROM changes WHERE seq > ? AND receipt IS NULL AND rejected IS NULL ORDER BY seq LIMIT ?",
-            (after, limit)):
-        seq, record, entity, op, grid, clear, sealed, stamp, base, version, was = row
+            "SELECT seq, record_id, entity, op, grid, clear, sealed, hlc, base, schema_version, was,"
+            " seen FROM changes WHERE seq > ? AND receipt IS NULL AND rejected IS NULL ORDER BY seq"
+            " LIMIT ?", (after, limit)):
+        seq, record, entity, op, grid, clear, sealed, stamp, base, version, was, seen = row
         # Sealed text is base64 of the value plus 29 bytes: an upper bound of its JSON.
         size += len(clear) + len(sealed) + len(was) + len(base) + 200
         if out and size > max_bytes:
@@ -139,7 +139,8 @@ def pending(store: Store, limit: int, max_bytes: int = BATCH_BYTES, after: int =
             fields[name] = sealer.open_value(value, field_ad(record, entity, name))
         out.append(WireChange(store.station_id, seq, record, entity, op, grid, fields, stamp,
                               json.loads(base), version,
-                              sealer.open_value(was, was_ad(record, stamp)) if was else {}))
+                              sealer.open_value(was, was_ad(record, stamp)) if was else {},
+                              None if seen is None else json.loads(seen)))
     return out
 
 

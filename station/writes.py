@@ -88,10 +88,14 @@ class Writes:
 
     # ------------------------------------------------------------------ add
 
-    def add(self, entity_name: str, values: Mapping[str, Any]) -> str:
-        return self.add_lines(entity_name, [(0, values)])[0]
+    def add(self, entity_name: str, values: Mapping[str, Any], seen: merge.Context = ()) -> str:
+        """Add one record. `seen`: what its author had received that it depends on (a step
+        event names the case's events, `sync.workflow.case_context`); a new record has
+        nothing else in its past."""
+        return self.add_lines(entity_name, [(0, values)], seen)[0]
 
-    def add_lines(self, entity_name: str, rows: Iterable[tuple[int, Mapping[str, Any]]]) -> list[str]:
+    def add_lines(self, entity_name: str, rows: Iterable[tuple[int, Mapping[str, Any]]],
+                  seen: merge.Context = ()) -> list[str]:
         """Validate and add (line, record) pairs; the first bad one raises, naming its line.
 
         (A writer thread overlapping SQLite with the sealing was tried and measured slower:
@@ -105,13 +109,14 @@ class Writes:
                 values = validate_record(entity, raw, self.schema, today=today)
             except ValidationError as exc:
                 raise (exc.at_line(line) if line else exc) from None
-            ids.append(self._prepare_add(entity, values, batch))
+            ids.append(self._prepare_add(entity, values, batch, seen))
             if len(batch.records) >= BULK_CHUNK:
                 batch.flush(self.txn.cursor)
         batch.flush(self.txn.cursor)
         return ids
 
-    def _prepare_add(self, entity: EntityDef, values: dict[str, Any], batch: _Batch) -> str:
+    def _prepare_add(self, entity: EntityDef, values: dict[str, Any], batch: _Batch,
+                     seen: merge.Context = ()) -> str:
         stamp = str(self.txn.stamp())
         record_id = self.txn.new_id()
         clear, sealed = self._split(entity, record_id, values)
@@ -123,18 +128,20 @@ class Writes:
         batch.records.append((record_id, entity.name, grid, owner, clear_json, sealed_json, "{}",
                               stamp, stamp, version, now, now))
         batch.changes.append((record_id, entity.name, "add", grid, clear_json, sealed_json, stamp,
-                              "{}", version, now))
+                              "{}", version, now, dumps(dict(seen))))
         batch.index.extend(self._index_rows(entity, record_id, values))
         return record_id
 
     # ------------------------------------------------------------------ update and delete
 
     def update(self, entity_name: str, record_id: str, values: Mapping[str, Any],
-               force: bool = False) -> bool:
+               force: bool = False, seen: merge.Context | None = None) -> bool:
         """Change some fields; False (and nothing written) when nothing actually changed.
 
         `force` writes the given fields even when their value is the current one: settling a
-        conflict in favour of the value already shown is still a write that must sync."""
+        conflict in favour of the value already shown is still a write that must sync.
+        `seen`: the write's causal context when it is not all the station holds of the
+        record (a clerk's choice in a conflict supersedes only what she was shown)."""
         entity = self.schema.entity(entity_name)
         row = self.txn.live_row(entity, record_id)
         current = self.txn.open_fields(row)
@@ -143,6 +150,8 @@ class Writes:
         changed = {k: v for k, v in new.items() if force or current.get(k) != v}
         if not changed:
             return False
+        if seen is None:
+            seen = self.received(row)
         stamp = str(self.txn.stamp())
         clocks = json.loads(row["clocks"])
         base = {k: field_clock(row, clocks, current, k) for k in changed}
@@ -163,10 +172,46 @@ class Writes:
         # What the clerk saw before the edit travels with it, so a conflict can show it.
         was = {k: current.get(k) for k in changed if base[k]}
         self._append_change(record_id, entity, "update", grid, change_clear, change_sealed, stamp,
-                            base, was)
+                            base, was, seen)
         if row["state"]:  # the record has a merge state from a pull: keep it in step
-            self._advance_state(row, merge.change_versions("update", changed, stamp, base, was))
+            self._advance_state(row, merge.change_versions("update", changed, stamp, base, was, seen))
         return True
+
+    def settle(self, entity_name: str, record_id: str, field: str, value: Any,
+               shown: Iterable[str]) -> None:
+        """A clerk's choice in a conflict of `field`: `value`, superseding exactly the versions
+        she was shown (their clocks), so one that arrived after the screen stays a conflict."""
+        row = self.txn.live_row(self.schema.entity(entity_name), record_id)
+        state = self.record_state(row)
+        clocks = set(shown)
+        versions = [v for v in state[field].versions if v.clock in clocks] if field in state else []
+        self.update(entity_name, record_id, {field: value}, force=True,
+                    seen=merge.settle_context(state, field, versions))
+
+    def contexts(self, record_ids: Iterable[str]) -> dict[str, merge.Context]:
+        """What the author of each record's first write had received (a step event: the case's
+        events), read from its merge state or, for a record only written here, its add."""
+        out: dict[str, merge.Context] = {}
+        for record_id in record_ids:
+            row = self.txn.row(record_id)
+            if row is None:
+                continue
+            if row["state"]:
+                out[record_id] = merge.record_context(self.record_state(row))
+                continue
+            found = self.txn.cursor.execute(
+                "SELECT seen FROM changes WHERE record_id = ? AND op = 'add' ORDER BY seq DESC LIMIT 1",
+                (record_id,)).fetchone()
+            if found is not None and found[0] is not None:
+                out[record_id] = merge.with_seen(row["created_hlc"], json.loads(found[0]))
+        return out
+
+    def received(self, row: Mapping[str, Any]) -> merge.Context:
+        """Everything this station holds of a record: the context of a write made now. A
+        record no pull has touched holds only this station's own writes."""
+        if row["state"]:
+            return merge.record_context(self.record_state(row))
+        return merge.dot(row["hlc"])
 
     def delete(self, entity_name: str, record_id: str) -> None:
         """A tombstone: the record stays (so the delete can sync) but leaves every view."""
@@ -181,11 +226,12 @@ class Writes:
             "UPDATE records SET deleted = 1, clocks = ?, hlc = ?, updated_at = ? WHERE id = ?",
             (dumps(clocks), stamp, self.clock.iso(), record_id),
         )
-        self._append_change(record_id, entity, "delete", row["grid"], {}, {}, stamp, base)
+        seen = self.received(row)
+        self._append_change(record_id, entity, "delete", row["grid"], {}, {}, stamp, base, None, seen)
         if row["state"]:
-            self._advance_state(row, merge.change_versions("delete", {}, stamp, base))
+            self._advance_state(row, merge.change_versions("delete", {}, stamp, base, None, seen))
 
-    def undelete(self, entity_name: str, record_id: str) -> None:
+    def undelete(self, entity_name: str, record_id: str, shown: Iterable[str] | None = None) -> None:
         """Bring a deleted record back, with the edits its delete had missed: how a delete
         conflict is settled for the edit. Its base is the newest delete, so it wins over every
         delete it saw, here and wherever it syncs to."""
@@ -198,11 +244,12 @@ class Writes:
         self.txn.cursor.execute(
             "UPDATE records SET deleted = 0, clocks = ?, hlc = ?, updated_at = ? WHERE id = ?",
             (dumps(clocks), stamp, self.clock.iso(), record_id))
-        self._append_change(record_id, entity, "undelete", row["grid"], {}, {}, stamp, base)
+        seen = self._shown(state, shown)
+        self._append_change(record_id, entity, "undelete", row["grid"], {}, {}, stamp, base, None, seen)
         self._save_state(record_id, entity.name, merge.apply_all(
-            state, merge.change_versions("undelete", {}, stamp, base)))
+            state, merge.change_versions("undelete", {}, stamp, base, None, seen)))
 
-    def redelete(self, entity_name: str, record_id: str) -> None:
+    def redelete(self, entity_name: str, record_id: str, shown: Iterable[str] | None = None) -> None:
         """Delete again a deleted record, having seen every edit it missed: how a delete
         conflict is settled for the delete. Its base is the record's newest clock, so no edit
         is left unseen and the conflict closes everywhere."""
@@ -213,9 +260,20 @@ class Writes:
         clocks[DELETED] = stamp
         self.txn.cursor.execute("UPDATE records SET clocks = ?, hlc = ?, updated_at = ? WHERE id = ?",
                                 (dumps(clocks), stamp, self.clock.iso(), record_id))
-        self._append_change(record_id, entity, "delete", row["grid"], {}, {}, stamp, base)
+        seen = self._shown(state, shown)
+        self._append_change(record_id, entity, "delete", row["grid"], {}, {}, stamp, base, None, seen)
         self._save_state(record_id, entity.name, merge.apply_all(
-            state, merge.change_versions("delete", {}, stamp, base)))
+            state, merge.change_versions("delete", {}, stamp, base, None, seen)))
+
+    @staticmethod
+    def _shown(state: Mapping[str, merge.FieldState], shown: Iterable[str] | None) -> merge.Context:
+        """The context of settling a delete conflict: the delete and the edits it missed that
+        the clerk was shown (their clocks), or everything held when none are named."""
+        if shown is None:
+            return merge.record_context(state)
+        clocks = set(shown)
+        versions = [v for s in state.values() for v in s.versions if v.clock in clocks]
+        return merge.settle_context(state, DELETED, versions)
 
     def _deleted_row(self, entity_name: str, record_id: str
                      ) -> tuple[EntityDef, dict[str, Any], dict[str, merge.FieldState]]:
@@ -257,8 +315,9 @@ class Writes:
         held = self._held({c.record for c in changes})
         fresh: dict[str, tuple[WireChange, dict[str, merge.FieldState], bool]] = {}
         for change in changes:
-            versions = merge.change_versions(change.op, change.fields, change.hlc, change.base,
-                                             change.was)
+            versions = merge.change_versions(
+                change.op, change.fields, change.hlc, change.base, change.was,
+                None if change.seen is None else merge.context(change.seen))
             if change.record in held:
                 self._apply_held(change, versions)
             elif change.record in fresh:
@@ -275,7 +334,7 @@ class Writes:
     def apply_entering(self, record_id: str, entering: Entering) -> None:
         """Merge the whole state of a record that moved into this station's scope: what the
         hub knows of it, and what this station may still hold from before it left."""
-        remote = {n: merge.FieldState(tuple(merge.Version(*v) for v in vs))
+        remote = {n: merge.FieldState(tuple(merge.from_stored(v) for v in vs))
                   for n, vs in entering.state.items()}
         newest = max(v.clock for s in remote.values() for v in s.versions)
         self.txn.receive(newest)
@@ -424,31 +483,32 @@ class Writes:
         its values and the bases in its own change log (records only ever written here)."""
         if row["state"]:
             raw = self.sealer.open_value(row["state"], _state_ad(row["id"]))
-            return {n: merge.FieldState(tuple(merge.Version(*v) for v in vs)) for n, vs in raw.items()}
+            return {n: merge.FieldState(tuple(merge.from_stored(v) for v in vs)) for n, vs in raw.items()}
         current = self.txn.open_fields(row)
-        latest: dict[str, tuple[str, str, str]] = {}
-        for op, clear, sealed, stamp, base, was in self.txn.cursor.execute(
-                "SELECT op, clear, sealed, hlc, base, was FROM changes WHERE record_id = ? ORDER BY seq",
-                (row["id"],)).fetchall():
+        latest: dict[str, tuple[str, str, str, str | None]] = {}
+        for op, clear, sealed, stamp, base, was, context in self.txn.cursor.execute(
+                "SELECT op, clear, sealed, hlc, base, was, seen FROM changes WHERE record_id = ?"
+                " ORDER BY seq", (row["id"],)).fetchall():
             bases = json.loads(base)
             names = [DELETED] if op in ("delete", "undelete") else [*json.loads(clear),
                                                                     *json.loads(sealed)]
             for name in names:
-                latest[name] = (stamp, bases.get(name, ""), was)
+                latest[name] = (stamp, bases.get(name, ""), was, context)
         state = {}
-        for name, (clock, base, was) in latest.items():
-            seen = self.sealer.open_value(was, was_ad(row["id"], clock)) if was else {}
+        for name, (clock, base, was, context) in latest.items():
+            saw = self.sealer.open_value(was, was_ad(row["id"], clock)) if was else {}
             value = (("true" if row["deleted"] else "false") if name == DELETED
                      else merge.canonical(current.get(name)))
             state[name] = merge.FieldState((merge.Version(
-                clock, base, value, merge.canonical(seen[name]) if name in seen else ""),))
+                clock, base, value, merge.canonical(saw[name]) if name in saw else "",
+                merge.with_seen(clock, json.loads(context)) if context is not None else ()),))
         return state
 
     def _advance_state(self, row: Mapping[str, Any], versions: list[tuple[str, merge.Version]]) -> None:
         self._save_state(row["id"], row["entity"], merge.apply_all(self.record_state(row), versions))
 
     def _save_state(self, record_id: str, entity: str, state: Mapping[str, merge.FieldState]) -> None:
-        raw = {n: [list(v) for v in s.versions] for n, s in state.items()}
+        raw = {n: [merge.to_stored(v) for v in s.versions] for n, s in state.items()}
         self.txn.cursor.execute("UPDATE records SET state = ? WHERE id = ?",
                                 (self.sealer.seal_value(raw, _state_ad(record_id)), record_id))
         self._record_conflicts(record_id, entity, state)
@@ -482,7 +542,7 @@ class Writes:
         grid = values.get(entity.scope_field, grid) if entity.scope_field else grid
         owner = values.get(entity.parent_field) if entity.parent_field else None
         now = self.clock.iso()
-        raw = {n: [list(v) for v in s.versions] for n, s in state.items()}
+        raw = {n: [merge.to_stored(v) for v in s.versions] for n, s in state.items()}
         return ((record_id, entity_name, grid, owner, dumps(clear), dumps(sealed), dumps(clocks),
                  created, newest, int(deleted), self.schema.version, now, now,
                  self.sealer.seal_value(raw, _state_ad(record_id))), entity, values, deleted)
@@ -520,16 +580,18 @@ class Writes:
         rather than refused again. The record's clocks move to the new change, so later edits
         are seen as following it."""
         found = self.txn.cursor.execute(
-            "SELECT record_id, entity, op, clear, sealed, base FROM changes WHERE seq = ?"
+            "SELECT record_id, entity, op, clear, sealed, base, seen FROM changes WHERE seq = ?"
             " AND rejected IS NOT NULL AND resent_as IS NULL", (seq,)).fetchone()
         if found is None:
             raise NotFound(f"没有待重发的被拒变更 {seq}", f"no refused change {seq} waiting to be resent")
-        record_id, entity_name, op, clear, sealed, base = found
+        record_id, entity_name, op, clear, sealed, base, context = found
         entity = self.schema.entity(entity_name)
         row = self.txn.row(record_id)
         if row is None:
             raise NotFound(f"记录 {record_id} 已不在本站", f"record {record_id} is no longer here")
         current = self.txn.open_fields(row)
+        # What the author had received then, which the resent change still stands on.
+        seen = merge.context(json.loads(context)) if context is not None else self.received(row)
         stamp = str(self.txn.stamp())
         clocks = json.loads(row["clocks"])
         if op == "add":
@@ -550,11 +612,11 @@ class Writes:
                                 (dumps(clocks), stamp, record_id))
         change_clear, change_sealed = self._split(entity, record_id, values)
         self._append_change(record_id, entity, op, row["grid"], change_clear, change_sealed, stamp,
-                            bases)
+                            bases, None, seen)
         new_seq = int(self.txn.cursor.execute("SELECT last_insert_rowid()").fetchone()[0])
         self.txn.cursor.execute("UPDATE changes SET resent_as = ? WHERE seq = ?", (new_seq, seq))
         if row["state"]:
-            self._advance_state(row, merge.change_versions(op, values, stamp, bases))
+            self._advance_state(row, merge.change_versions(op, values, stamp, bases, None, seen))
         return new_seq
 
     def resend_ahead_of_hub(self) -> list[int]:
@@ -631,13 +693,17 @@ class Writes:
 
     def _append_change(self, record_id: str, entity: EntityDef, op: str, grid: str | None,
                        clear: Mapping[str, Any], sealed: Mapping[str, str], stamp: str,
-                       base: Mapping[str, str], was: Mapping[str, Any] | None = None) -> None:
+                       base: Mapping[str, str], was: Mapping[str, Any] | None = None,
+                       seen: merge.Context = ()) -> None:
+        """One row of the outbox. `seen` is stored without the change's own clock, as it is
+        sent (`sync.merge.stored_seen`)."""
         sealed_was = self.sealer.seal_value(dict(was), was_ad(record_id, stamp)) if was else ""
+        context = {n: c for n, c in seen if c != stamp}
         self.txn.cursor.execute(
             "INSERT INTO changes (record_id, entity, op, grid, clear, sealed, hlc, base, was,"
-            " schema_version, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " schema_version, created_at, seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (record_id, entity.name, op, grid, dumps(clear), dumps(sealed), stamp, dumps(base),
-             sealed_was, self.schema.version, self.clock.iso()),
+             sealed_was, self.schema.version, self.clock.iso(), dumps(context)),
         )
 
     def _index_rows(self, entity: EntityDef, record_id: str,
@@ -679,7 +745,7 @@ class _Batch:
         )
         cursor.executemany(
             "INSERT INTO changes (record_id, entity, op, grid, clear, sealed, hlc, base,"
-            " schema_version, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " schema_version, created_at, seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             self.changes,
         )
         cursor.executemany(

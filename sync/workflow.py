@@ -101,8 +101,10 @@ def open_clashes(state: CaseState) -> tuple[StepEvent, ...]:
 
 
 def case_context(events: Iterable[StepEvent]) -> Context:
-    """What a place holds of a case's history: the context of a step written there now."""
-    return join(*(e.seen or dot(e.clock) for e in events))
+    """What a place holds of a case's history: the context of a step written there now. A
+    place that holds an event holds everything its author had seen (pulls deliver in order),
+    so the events' own clocks are enough."""
+    return join(*(dot(e.clock) for e in events))
 
 
 def check_move(workflow: WorkflowDef, state: CaseState, to_step: str, *, has_reason: bool) -> None:

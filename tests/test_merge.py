@@ -34,8 +34,8 @@ def clock(n: int, node: str = "a") -> str:
 
 def w(n: int, node: str, value: str, *seen: tuple[int, str]) -> Version:
     """Node `node` writes `value` at time n, having received the writes `seen` (time, node)."""
-    return Version(clock(n, node), "", value, "", with_seen(clock(n, node),
-                                                           dict(join(*[((s, clock(t, s)),) for t, s in seen]))))
+    received = dict(join(*[((s, clock(t, s)),) for t, s in seen]))
+    return Version(clock(n, node), "", value, "", with_seen(clock(n, node), received))
 
 
 # Random histories: before each write its station receives some of the writes made so far
