@@ -5,6 +5,10 @@ Each test is a script of who wrote what and what each station had received when 
 Every expectation comes from that script alone (which writes an author had received, which it
 had not), never from the merge code: a write the author had not received when it wrote is
 concurrent with it, so it must still be there, shown as a conflict, after everyone syncs.
+
+They fail on the merge that judged "had seen" by clock order (a version saw every version
+with a clock at or before its base), and are the acceptance of the causal-context merge.
+The grids test also needs `county station grids`, which did not exist when it was written.
 """
 
 from __future__ import annotations
