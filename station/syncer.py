@@ -127,9 +127,9 @@ def pending(store: Store, limit: int, max_bytes: int = BATCH_BYTES, after: int =
     size = 0
     for row in store.conn.execute(
             "SELECT seq, record_id, entity, op, grid, clear, sealed, hlc, base, schema_version, was,"
-            " seen FROM changes WHERE seq > ? AND receipt IS NULL AND rejected IS NULL ORDER BY seq"
+            " seen, scope FROM changes WHERE seq > ? AND receipt IS NULL AND rejected IS NULL ORDER BY seq"
             " LIMIT ?", (after, limit)):
-        seq, record, entity, op, grid, clear, sealed, stamp, base, version, was, seen = row
+        seq, record, entity, op, grid, clear, sealed, stamp, base, version, was, seen, scope = row
         # Sealed text is base64 of the value plus 29 bytes: an upper bound of its JSON.
         size += len(clear) + len(sealed) + len(was) + len(base) + 200
         if out and size > max_bytes:
@@ -140,7 +140,7 @@ def pending(store: Store, limit: int, max_bytes: int = BATCH_BYTES, after: int =
         out.append(WireChange(store.station_id, seq, record, entity, op, grid, fields, stamp,
                               json.loads(base), version,
                               sealer.open_value(was, was_ad(record, stamp)) if was else {},
-                              None if seen is None else json.loads(seen)))
+                              None if seen is None else json.loads(seen), scope))
     return out
 
 
@@ -196,6 +196,7 @@ def pull(store: Store, client: Client, limit: int = PULL_PAGE, report: Report = 
     cursor = int(settings.get("pull_cursor", "0"))
     grids = set(json.loads(settings.get("scope_grids", "[]")))
     township = settings["township"]
+    scope = int(settings.get("scope_version", "0"))
 
     def in_scope(grid: str | None) -> bool:
         return grid is not None and (grid in grids if grids else grid.startswith(township))
@@ -212,7 +213,16 @@ def pull(store: Store, client: Client, limit: int = PULL_PAGE, report: Report = 
                                 "the hub's data needs a newer schema than the bundles it sent")
             workflows = {w.event_entity: Cases(store, w.name)
                          for w in store.schema.workflows.values()}
+        told = page.extra.get("scope")
         with store.atomic() as writes:
+            if isinstance(told, dict) and int(told.get("version", 0)) > scope:
+                # County IT changed our grids: from now on we write under the new scope, and
+                # records of grids we lost leave (once nothing of theirs waits to be sent).
+                scope, grids = int(told["version"]), {str(g) for g in told.get("grids", [])}
+                writes.put_settings(scope_version=str(scope), scope_grids=json.dumps(sorted(grids)))
+                writes.purge_outside(in_scope)
+            elif int(store.settings().get("scope_leftovers", "0")):
+                writes.purge_outside(in_scope)
             for entity, case_id in sorted(_apply_pulled(writes, page, in_scope, workflows)):
                 workflows[entity].refresh(writes, case_id)  # event entities: step cache, clashes
             writes.put_settings(pull_cursor=str(page.cursor), last_sync=store.clock.iso())

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
@@ -85,6 +85,8 @@ class Writes:
         self.clock = txn.clock
         self.sealer, self.index = txn.keys()
         self.blobs = BlobWrites(txn)
+        # The scope version this station writes under (county IT's changes to its grids).
+        self.scope = int(txn.setting("scope_version") or 0)
 
     # ------------------------------------------------------------------ add
 
@@ -128,7 +130,7 @@ class Writes:
         batch.records.append((record_id, entity.name, grid, owner, clear_json, sealed_json, "{}",
                               stamp, stamp, version, now, now))
         batch.changes.append((record_id, entity.name, "add", grid, clear_json, sealed_json, stamp,
-                              "{}", version, now, dumps(dict(seen))))
+                              "{}", version, now, dumps(dict(seen)), self.scope))
         batch.index.extend(self._index_rows(entity, record_id, values))
         return record_id
 
@@ -402,6 +404,21 @@ class Writes:
             " sealed = excluded.sealed, resolved_at = NULL, resolution = NULL",
             (cid, case_id, entity, self.sealer.seal_value(body, cid.encode()), latest_clock,
              clashes[-1][0], self.clock.iso()))
+
+    def purge_outside(self, in_scope: Callable[[str | None], bool]) -> int:
+        """Purge the records of grids this station no longer holds, but none with a change
+        still waiting to be sent: it leaves with a later sync, once the county has it."""
+        waiting = {r for (r,) in self.txn.cursor.execute(
+            "SELECT DISTINCT record_id FROM changes WHERE receipt IS NULL AND rejected IS NULL")}
+        outside = [rid for rid, grid in self.txn.cursor.execute(
+                   "SELECT id, grid FROM records WHERE grid IS NOT NULL").fetchall()
+                   if not in_scope(grid)]
+        for rid in outside:
+            if rid not in waiting:
+                self.purge(rid)
+        kept = sum(rid in waiting for rid in outside)
+        self.put_settings(scope_leftovers=str(kept))  # looked at again by the next pull
+        return kept
 
     def purge(self, record_id: str) -> None:
         """Remove a record that left this station's scope. Not a delete: nothing is logged,
@@ -701,9 +718,9 @@ class Writes:
         context = {n: c for n, c in seen if c != stamp}
         self.txn.cursor.execute(
             "INSERT INTO changes (record_id, entity, op, grid, clear, sealed, hlc, base, was,"
-            " schema_version, created_at, seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " schema_version, created_at, seen, scope) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (record_id, entity.name, op, grid, dumps(clear), dumps(sealed), stamp, dumps(base),
-             sealed_was, self.schema.version, self.clock.iso(), dumps(context)),
+             sealed_was, self.schema.version, self.clock.iso(), dumps(context), self.scope),
         )
 
     def _index_rows(self, entity: EntityDef, record_id: str,
@@ -745,7 +762,7 @@ class _Batch:
         )
         cursor.executemany(
             "INSERT INTO changes (record_id, entity, op, grid, clear, sealed, hlc, base,"
-            " schema_version, created_at, seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " schema_version, created_at, seen, scope) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             self.changes,
         )
         cursor.executemany(

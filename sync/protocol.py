@@ -51,6 +51,9 @@ class WireChange:
     # case, for a step event), node -> newest clock, without the change's own clock. None
     # for a change from a release before contexts (protocol 1): read as sync.merge's legacy.
     seen: dict[str, str] | None = None
+    # The scope version (county IT's changes to the station's grids) it was written under;
+    # None from a release before scope versions.
+    scope: int | None = None
 
 
 @dataclass(frozen=True)
@@ -154,6 +157,8 @@ def _wire(c: WireChange) -> dict[str, Any]:
         out["was"] = c.was
     if c.seen is not None:
         out["seen"] = c.seen
+    if c.scope is not None:
+        out["scope"] = c.scope
     return out
 
 
@@ -201,13 +206,15 @@ def decode_change(data: Any, where: str) -> WireChange:
          "所改字段原值的对象", "an object of the changed fields' previous values"),
         ("seen", get("seen") is None or _is_context(get("seen")),
          "站点到时钟戳的对象", "an object of station ids to clock stamps"),
+        ("scope", get("scope") is None or (_is_int(get("scope")) and 0 <= get("scope") < 2**31),
+         "范围版本号", "a scope version"),
     ]
     for name, ok, zh, en in checks:
         if not ok:  # the messages are built only for a refusal: this runs for every change
             raise ValidationError(f"{where}.{name}", "shape", f"应为{zh}", f"must be {en}")
     return WireChange(get("station"), get("seq"), get("record"), get("entity"), get("op"),
                       get("grid"), get("fields"), get("hlc"), get("base"), get("schema_version"),
-                      get("was") or {}, get("seen"))
+                      get("was") or {}, get("seen"), get("scope"))
 
 
 def encode_results(results: list[Result]) -> bytes:

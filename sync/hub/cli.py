@@ -132,6 +132,18 @@ def station_list(home: Path, older_than: str | None) -> None:
         _emit(row)
 
 
+@station.command("grids")
+@click.argument("station_id")
+@click.option("--grid", "grids", multiple=True, help="the grids it keeps (none: the whole township)")
+@click.pass_obj
+def station_grids(home: Path, station_id: str, grids: tuple[str, ...]) -> None:
+    """Change an enrolled station's grids. Its next sync takes records of other grids away;
+    what it wrote before it heard of the change still counts."""
+    changed = county.open_hub(home).set_grids(station_id, list(grids))
+    _emit({"station": changed.id, "township": changed.township, "grids": list(changed.grids),
+           "scope_version": changed.scope_version})
+
+
 @station.command("revoke")
 @click.argument("station_id")
 @click.pass_obj

@@ -138,6 +138,23 @@ class Hub:
 
     # ------------------------------------------------------------------ enrollment
 
+    def set_grids(self, station_id: str, grids: list[str]) -> StationRow:
+        """County IT changes an enrolled station's grids (each within its township). Its next
+        pull says so; what it wrote before it received that is judged by its old grids."""
+        with self.storage.transaction(push=True) as tx:
+            station = tx.station(station_id)
+            if station is None:
+                raise NotFound(f"没有站点 {station_id}", f"no station {station_id}")
+            for grid in grids:
+                if not (len(grid) == 12 and grid.isdigit() and grid.startswith(station.township)):
+                    raise ValidationError(
+                        "grid", "grid_code", f"网格代码 {grid} 应为本乡镇（{station.township}）的 12 位代码",
+                        f"grid {grid} must be a 12-digit code in township {station.township}")
+            tx.set_grids(station, sorted(set(grids)))
+            changed = tx.station(station_id)
+        assert changed is not None
+        return changed
+
     def add_enrollment(self, township: str, grids: list[str]) -> str:
         code = enrollment_code()
         with self.storage.transaction() as tx:
@@ -287,7 +304,7 @@ class Hub:
     def _check_change(self, station: StationRow, change: WireChange) -> None:
         if change.station != station.id:
             raise AuthError("not_yours", "只能提交本站的变更", "a station may only push its own changes")
-        if not station.in_scope(change.grid):
+        if not station.in_scope_when(change.grid, change.scope):
             raise AuthError("out_of_scope", f"网格 {change.grid} 不在本站范围内",
                             f"grid {change.grid} is outside this station's scope")
         stamp = hlc.parse(change.hlc)
@@ -314,7 +331,7 @@ class Hub:
             raise ValidationError("record", "unknown_record",
                                   "县级平台还没有这条记录：请先重发它被拒绝的新增",
                                   "the county has no such record yet: resend its refused add first")
-        if before is not None and not station.in_scope(before[1]) and not _moved_unseen(
+        if before is not None and not station.in_scope_when(before[1], change.scope) and not _moved_unseen(
                 station, change, stored, versions):
             raise AuthError("out_of_scope", "该记录不在本站范围内",
                             "that record is outside this station's scope")
@@ -387,7 +404,8 @@ class Hub:
         changes = tuple(self._upcast(self._wire(c)) for c in stored)
         entering = {rid: Entering(row[0], row[1], self.sealer.open_value(row[2], rid.encode()))
                     for rid, row in states.items()}
-        extra: dict[str, Any] = {"schema_version": self.schema.version}
+        extra: dict[str, Any] = {"schema_version": self.schema.version,
+                                 "scope": {"version": station.scope_version, "grids": list(station.grids)}}
         if own_last is not None:
             extra["own_last_seq"] = own_last
         return PullPage(changes, next_cursor, len(stored) == limit, extra=extra, entering=entering)
@@ -590,7 +608,7 @@ def _moved_unseen(station: StationRow, change: WireChange, stored: dict[str, mer
     scope), and the move is not in its context. Such an edit is accepted and merged; only
     one written after the author received the move is refused."""
     grid = stored.get("grid")
-    if grid is None or not versions or not station.in_scope(change.grid):
+    if grid is None or not versions or not station.in_scope_when(change.grid, change.scope):
         return False
     move = grid.winner
     if move.was and json.loads(move.was) != change.grid:

@@ -128,14 +128,31 @@ class StationRow:
     # What its latest signed request named (sync/version.py); None before its first one.
     protocol_version: int | None = None
     software_version: str | None = None
+    # How many times county IT changed its grids, and the grids before the latest change
+    # (None: never changed; () the whole township). A change written before its station had
+    # received a narrowing is judged by the scope it was written under.
+    scope_version: int = 0
+    prior_grids: tuple[str, ...] | None = None
 
     def in_scope(self, grid: str | None) -> bool:
         """A station reads and writes its township, or only its grids when so enrolled."""
-        if grid is None:
-            return False
-        if self.grids:
-            return grid in self.grids
-        return grid.startswith(self.township)
+        return _within(grid, self.township, self.grids)
+
+    def in_scope_when(self, grid: str | None, scope: int | None) -> bool:
+        """Whether a change written under scope version `scope` may touch `grid`: in today's
+        scope, or in the one before when its author had not yet received the change."""
+        if self.in_scope(grid):
+            return True
+        return ((scope or 0) < self.scope_version and self.prior_grids is not None
+                and _within(grid, self.township, self.prior_grids))
+
+
+def _within(grid: str | None, township: str, grids: tuple[str, ...]) -> bool:
+    if grid is None:
+        return False
+    if grids:
+        return grid in grids
+    return grid.startswith(township)
 
 
 @dataclass(frozen=True)
@@ -200,11 +217,19 @@ class Tx:
 
     def station(self, station_id: str) -> StationRow | None:
         found = self.rows("SELECT id, township, grids, public_key, revoked_at, protocol_version,"
-                          " software_version FROM stations WHERE id = ?", (station_id,))
+                          " software_version, scope_version, prior_grids FROM stations WHERE id = ?",
+                          (station_id,))
         if not found:
             return None
-        sid, township, grids, key, revoked, protocol, software = found[0]
-        return StationRow(sid, township, tuple(json.loads(grids)), key, revoked, protocol, software)
+        sid, township, grids, key, revoked, protocol, software, scope, prior = found[0]
+        return StationRow(sid, township, tuple(json.loads(grids)), key, revoked, protocol, software,
+                          int(scope or 0), None if prior is None else tuple(json.loads(prior)))
+
+    def set_grids(self, station: StationRow, grids: Sequence[str]) -> None:
+        """County IT changes a station's grids; the old ones are kept as its prior scope."""
+        self._run("UPDATE stations SET grids = ?, prior_grids = ?, scope_version = ? WHERE id = ?",
+                  (json.dumps(list(grids)), json.dumps(list(station.grids)),
+                   station.scope_version + 1, station.id))
 
     def note_versions(self, station_id: str, protocol: int, software: str | None) -> None:
         """The protocol and software versions a station's signed request named."""

@@ -104,14 +104,18 @@ def _station_versions(ddl: Ddl) -> None:
 
 
 def _change_contexts(ddl: Ddl) -> None:
-    """Step 3: each change's causal context (sync.merge), as its station sent it: JSON
-    {station: newest clock received}. NULL for changes stored before: read as legacy."""
+    """Step 3: what each author had received. Each change's causal context (sync.merge), as
+    its station sent it: JSON {station: newest clock received}, NULL for changes stored
+    before (read as legacy); and each station's scope version with its grids before the
+    latest change, so an edit written before a station received a narrowing is kept."""
     ddl.execute("ALTER TABLE changes ADD COLUMN seen TEXT")
+    ddl.execute("ALTER TABLE stations ADD COLUMN scope_version INTEGER NOT NULL DEFAULT 0")
+    ddl.execute("ALTER TABLE stations ADD COLUMN prior_grids TEXT")
 
 
 STEPS: tuple[Step, ...] = (
     Step(1, "baseline: the tables, indexes and columns of SCHEMA", _baseline),
     Step(2, "stations: protocol_version and software_version", _station_versions),
-    Step(3, "changes: seen, the causal context of each change", _change_contexts),
+    Step(3, "changes: seen (causal contexts); stations: scope_version, prior_grids", _change_contexts),
 )
 LATEST = STEPS[-1].number
