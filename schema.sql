@@ -95,6 +95,7 @@ CREATE TABLE changes (
     was            TEXT NOT NULL DEFAULT '',  -- sealed values the author saw, for conflicts
     seen           TEXT,                   -- JSON causal context (sync.merge); NULL: made before contexts
     scope          INTEGER,                -- the scope version it was written under (county IT's grid changes)
+    clerk          TEXT,                   -- who wrote it (a clerk of this station), shown with a conflict
     schema_version INTEGER NOT NULL,
     created_at     TEXT NOT NULL,
     receipt        INTEGER,                -- the hub's sequence number, once accepted

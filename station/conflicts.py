@@ -14,18 +14,20 @@ from typing import Any
 from station.store import Store
 from sync import clock as hlc
 from sync.errors import NotFound, ValidationError
-from sync.merge import DELETED
+from sync.merge import DELETED, written_at
 
 
 class Conflicts:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def _version(self, clock: str, value: str, was: str = "", field: str | None = None
-                 ) -> dict[str, Any]:
-        node = hlc.parse(clock).node
-        out = {"value": json.loads(value), "clock": clock, "here": node == self.store.station_id,
-               "was": json.loads(was) if was else None}
+    def _version(self, clock: str, value: str, was: str = "", field: str | None = None,
+                 by: str = "") -> dict[str, Any]:
+        """One side: its value, which station and clerk wrote it, and when (Beijing time)."""
+        stamp = hlc.parse(clock)
+        out = {"value": json.loads(value), "clock": clock, "here": stamp.node == self.store.station_id,
+               "was": json.loads(was) if was else None, "station": stamp.node, "clerk": by or None,
+               "at": written_at(clock)}
         if field is not None:
             out["field"] = field
         return out

@@ -452,7 +452,8 @@ class Store:
                 last = hlc.parse(settings.get(self._writer, "hlc") or str(hlc.ZERO))
                 _, sealer, index = self._keys or (None, None, None)
                 txn = Transaction(cursor, last, clock=self.clock, station_id=self.station_id,
-                                  schema=self.schema, ids=self._ids, sealer=sealer, index=index)
+                                  schema=self.schema, ids=self._ids, sealer=sealer, index=index,
+                                  clerk=self.clerk)
                 sealed_before = sealer.sealed_count if sealer else 0
                 yield txn
                 if txn.last != last:

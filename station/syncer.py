@@ -127,9 +127,9 @@ def pending(store: Store, limit: int, max_bytes: int = BATCH_BYTES, after: int =
     size = 0
     for row in store.conn.execute(
             "SELECT seq, record_id, entity, op, grid, clear, sealed, hlc, base, schema_version, was,"
-            " seen, scope FROM changes WHERE seq > ? AND receipt IS NULL AND rejected IS NULL ORDER BY seq"
-            " LIMIT ?", (after, limit)):
-        seq, record, entity, op, grid, clear, sealed, stamp, base, version, was, seen, scope = row
+            " seen, scope, clerk FROM changes WHERE seq > ? AND receipt IS NULL AND rejected IS NULL"
+            " ORDER BY seq LIMIT ?", (after, limit)):
+        seq, record, entity, op, grid, clear, sealed, stamp, base, version, was, seen, scope, by = row
         # Sealed text is base64 of the value plus 29 bytes: an upper bound of its JSON.
         size += len(clear) + len(sealed) + len(was) + len(base) + 200
         if out and size > max_bytes:
@@ -140,7 +140,7 @@ def pending(store: Store, limit: int, max_bytes: int = BATCH_BYTES, after: int =
         out.append(WireChange(store.station_id, seq, record, entity, op, grid, fields, stamp,
                               json.loads(base), version,
                               sealer.open_value(was, was_ad(record, stamp)) if was else {},
-                              None if seen is None else json.loads(seen), scope))
+                              None if seen is None else json.loads(seen), scope, by))
     return out
 
 

@@ -62,7 +62,7 @@ class Transaction:
 
     def __init__(self, cursor: sqlite3.Cursor, last: hlc.Stamp, *, clock: Clock, station_id: str,
                  schema: Schema, ids: IdMaker, sealer: Sealer | None,
-                 index: BlindIndex | None) -> None:
+                 index: BlindIndex | None, clerk: str | None = None) -> None:
         self.cursor = cursor
         self.last = last
         self.clock = clock
@@ -71,6 +71,7 @@ class Transaction:
         self._ids = ids
         self._sealer = sealer
         self._index = index
+        self.clerk = clerk  # who is writing (None: a script with the recovery key, a restore)
 
     def keys(self) -> tuple[Sealer, BlindIndex]:
         """The sealer and the blind index; a locked store has neither."""

@@ -87,6 +87,7 @@ class Writes:
         self.blobs = BlobWrites(txn)
         # The scope version this station writes under (county IT's changes to its grids).
         self.scope = int(txn.setting("scope_version") or 0)
+        self.by = txn.clerk or ""  # who writes: shown with a conflict on every station
 
     # ------------------------------------------------------------------ add
 
@@ -130,7 +131,7 @@ class Writes:
         batch.records.append((record_id, entity.name, grid, owner, clear_json, sealed_json, "{}",
                               stamp, stamp, version, now, now))
         batch.changes.append((record_id, entity.name, "add", grid, clear_json, sealed_json, stamp,
-                              "{}", version, now, dumps(dict(seen)), self.scope))
+                              "{}", version, now, dumps(dict(seen)), self.scope, self.by or None))
         batch.index.extend(self._index_rows(entity, record_id, values))
         return record_id
 
@@ -176,7 +177,8 @@ class Writes:
         self._append_change(record_id, entity, "update", grid, change_clear, change_sealed, stamp,
                             base, was, seen)
         if row["state"]:  # the record has a merge state from a pull: keep it in step
-            self._advance_state(row, merge.change_versions("update", changed, stamp, base, was, seen))
+            self._advance_state(row, merge.change_versions("update", changed, stamp, base, was, seen,
+                                                           self.by))
         return True
 
     def settle(self, entity_name: str, record_id: str, field: str, value: Any,
@@ -231,7 +233,7 @@ class Writes:
         seen = self.received(row)
         self._append_change(record_id, entity, "delete", row["grid"], {}, {}, stamp, base, None, seen)
         if row["state"]:
-            self._advance_state(row, merge.change_versions("delete", {}, stamp, base, None, seen))
+            self._advance_state(row, merge.change_versions("delete", {}, stamp, base, None, seen, self.by))
 
     def undelete(self, entity_name: str, record_id: str, shown: Iterable[str] | None = None) -> None:
         """Bring a deleted record back, with the edits its delete had missed: how a delete
@@ -249,7 +251,7 @@ class Writes:
         seen = self._shown(state, shown)
         self._append_change(record_id, entity, "undelete", row["grid"], {}, {}, stamp, base, None, seen)
         self._save_state(record_id, entity.name, merge.apply_all(
-            state, merge.change_versions("undelete", {}, stamp, base, None, seen)))
+            state, merge.change_versions("undelete", {}, stamp, base, None, seen, self.by)))
 
     def redelete(self, entity_name: str, record_id: str, shown: Iterable[str] | None = None) -> None:
         """Delete again a deleted record, having seen every edit it missed: how a delete
@@ -265,7 +267,7 @@ class Writes:
         seen = self._shown(state, shown)
         self._append_change(record_id, entity, "delete", row["grid"], {}, {}, stamp, base, None, seen)
         self._save_state(record_id, entity.name, merge.apply_all(
-            state, merge.change_versions("delete", {}, stamp, base, None, seen)))
+            state, merge.change_versions("delete", {}, stamp, base, None, seen, self.by)))
 
     @staticmethod
     def _shown(state: Mapping[str, merge.FieldState], shown: Iterable[str] | None) -> merge.Context:
@@ -319,7 +321,7 @@ class Writes:
         for change in changes:
             versions = merge.change_versions(
                 change.op, change.fields, change.hlc, change.base, change.was,
-                None if change.seen is None else merge.context(change.seen))
+                None if change.seen is None else merge.context(change.seen), change.by or "")
             if change.record in held:
                 self._apply_held(change, versions)
             elif change.record in fresh:
@@ -502,23 +504,23 @@ class Writes:
             raw = self.sealer.open_value(row["state"], _state_ad(row["id"]))
             return {n: merge.FieldState(tuple(merge.from_stored(v) for v in vs)) for n, vs in raw.items()}
         current = self.txn.open_fields(row)
-        latest: dict[str, tuple[str, str, str, str | None]] = {}
-        for op, clear, sealed, stamp, base, was, context in self.txn.cursor.execute(
-                "SELECT op, clear, sealed, hlc, base, was, seen FROM changes WHERE record_id = ?"
+        latest: dict[str, tuple[str, str, str, str | None, str]] = {}
+        for op, clear, sealed, stamp, base, was, context, by in self.txn.cursor.execute(
+                "SELECT op, clear, sealed, hlc, base, was, seen, clerk FROM changes WHERE record_id = ?"
                 " ORDER BY seq", (row["id"],)).fetchall():
             bases = json.loads(base)
             names = [DELETED] if op in ("delete", "undelete") else [*json.loads(clear),
                                                                     *json.loads(sealed)]
             for name in names:
-                latest[name] = (stamp, bases.get(name, ""), was, context)
+                latest[name] = (stamp, bases.get(name, ""), was, context, by or "")
         state = {}
-        for name, (clock, base, was, context) in latest.items():
+        for name, (clock, base, was, context, by) in latest.items():
             saw = self.sealer.open_value(was, was_ad(row["id"], clock)) if was else {}
             value = (("true" if row["deleted"] else "false") if name == DELETED
                      else merge.canonical(current.get(name)))
             state[name] = merge.FieldState((merge.Version(
                 clock, base, value, merge.canonical(saw[name]) if name in saw else "",
-                merge.with_seen(clock, json.loads(context)) if context is not None else ()),))
+                merge.with_seen(clock, json.loads(context)) if context is not None else (), by),))
         return state
 
     def _advance_state(self, row: Mapping[str, Any], versions: list[tuple[str, merge.Version]]) -> None:
@@ -573,8 +575,9 @@ class Writes:
             cid = f"{record_id}:{c.field}"
             open_now.add(cid)
             fields = c.loser_fields or (c.field,) * len(c.losers)
-            body = {"winner": [c.winner.clock, c.winner.value, c.winner.was, c.field],
-                    "losers": [[v.clock, v.value, v.was, f] for v, f in zip(c.losers, fields, strict=True)],
+            body = {"winner": [c.winner.clock, c.winner.value, c.winner.was, c.field, c.winner.by],
+                    "losers": [[v.clock, v.value, v.was, f, v.by]
+                               for v, f in zip(c.losers, fields, strict=True)],
                     "base": c.base}
             self.txn.cursor.execute(
                 "INSERT INTO conflicts (id, record_id, entity, field, sealed, local_hlc, remote_hlc,"
@@ -633,7 +636,7 @@ class Writes:
         new_seq = int(self.txn.cursor.execute("SELECT last_insert_rowid()").fetchone()[0])
         self.txn.cursor.execute("UPDATE changes SET resent_as = ? WHERE seq = ?", (new_seq, seq))
         if row["state"]:
-            self._advance_state(row, merge.change_versions(op, values, stamp, bases, None, seen))
+            self._advance_state(row, merge.change_versions(op, values, stamp, bases, None, seen, self.by))
         return new_seq
 
     def resend_ahead_of_hub(self) -> list[int]:
@@ -718,9 +721,11 @@ class Writes:
         context = {n: c for n, c in seen if c != stamp}
         self.txn.cursor.execute(
             "INSERT INTO changes (record_id, entity, op, grid, clear, sealed, hlc, base, was,"
-            " schema_version, created_at, seen, scope) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " schema_version, created_at, seen, scope, clerk)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (record_id, entity.name, op, grid, dumps(clear), dumps(sealed), stamp, dumps(base),
-             sealed_was, self.schema.version, self.clock.iso(), dumps(context), self.scope),
+             sealed_was, self.schema.version, self.clock.iso(), dumps(context), self.scope,
+             self.by or None),
         )
 
     def _index_rows(self, entity: EntityDef, record_id: str,
@@ -762,7 +767,8 @@ class _Batch:
         )
         cursor.executemany(
             "INSERT INTO changes (record_id, entity, op, grid, clear, sealed, hlc, base,"
-            " schema_version, created_at, seen, scope) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " schema_version, created_at, seen, scope, clerk)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             self.changes,
         )
         cursor.executemany(

@@ -36,7 +36,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import NamedTuple
+
+from sync.validate import CHINA_TZ
 
 DELETED = "_deleted"
 
@@ -101,6 +104,7 @@ class Version(NamedTuple):
     # can show what both sides started from; "" for a first write, or where not known.
     was: str = ""
     seen: Context = EMPTY  # what the author had received of the record when it wrote
+    by: str = ""  # the clerk who wrote it, when known: shown with a conflict
 
     def saw(self, other: Version) -> bool:
         return other.clock != self.clock and covers(self.seen, other.clock)
@@ -133,6 +137,8 @@ def to_stored(v: Version) -> list[object]:
     out: list[object] = [v.clock, v.base, v.value, v.was]
     if v.seen:
         out.append(stored_seen(v))
+        if v.by:
+            out.append(v.by)
     return out
 
 
@@ -143,7 +149,8 @@ def from_stored(items: list[object] | tuple[object, ...]) -> Version:
     was = str(items[3]) if len(items) > 3 else ""
     seen = items[4] if len(items) > 4 else None
     if isinstance(seen, dict):
-        return Version(clock, base, value, was, with_seen(clock, seen))
+        by = str(items[5]) if len(items) > 5 else ""
+        return Version(clock, base, value, was, with_seen(clock, seen), by)
     return upgrade(Version(clock, base, value, was))
 
 
@@ -253,7 +260,7 @@ def canonical(value: object) -> str:
 
 def change_versions(op: str, fields: Mapping[str, object], clock: str, base: Mapping[str, str],
                     was: Mapping[str, object] | None = None,
-                    seen: Context | None = None) -> list[tuple[str, Version]]:
+                    seen: Context | None = None, by: str = "") -> list[tuple[str, Version]]:
     """The field versions one change writes: a delete writes `_deleted` true, an undelete
     (keeping an edit the delete had missed) writes it false. `was` holds the values the
     author saw of the fields it changed; `seen` is the change's causal context (None for a
@@ -263,11 +270,17 @@ def change_versions(op: str, fields: Mapping[str, object], clock: str, base: Map
 
     if op in ("delete", "undelete"):
         return [(DELETED, Version(clock, base.get(DELETED, ""), "true" if op == "delete" else "false",
-                                  "", ctx(DELETED)))]
+                                  "", ctx(DELETED), by))]
     was = was or {}
     return [(name, Version(clock, base.get(name, ""), canonical(value),
-                           canonical(was[name]) if name in was else "", ctx(name)))
+                           canonical(was[name]) if name in was else "", ctx(name), by))
             for name, value in sorted(fields.items())]
+
+
+def written_at(clock: str) -> str:
+    """When a version was written, in Beijing time to the second (its clock's wall time)."""
+    wall_ms = int(clock[: clock.find(".")])
+    return datetime.fromtimestamp(wall_ms / 1000, CHINA_TZ).isoformat(timespec="seconds")
 
 
 def is_deleted(state: RecordState) -> bool:

@@ -54,6 +54,7 @@ class WireChange:
     # The scope version (county IT's changes to the station's grids) it was written under;
     # None from a release before scope versions.
     scope: int | None = None
+    by: str | None = None  # the clerk who wrote it (shown with a conflict); None: not sent
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,8 @@ def _wire(c: WireChange) -> dict[str, Any]:
         out["seen"] = c.seen
     if c.scope is not None:
         out["scope"] = c.scope
+    if c.by:
+        out["by"] = c.by
     return out
 
 
@@ -208,13 +211,15 @@ def decode_change(data: Any, where: str) -> WireChange:
          "站点到时钟戳的对象", "an object of station ids to clock stamps"),
         ("scope", get("scope") is None or (_is_int(get("scope")) and 0 <= get("scope") < 2**31),
          "范围版本号", "a scope version"),
+        ("by", get("by") is None or (isinstance(get("by"), str) and len(get("by")) <= 100),
+         "办事员姓名", "a clerk's name of at most 100 characters"),
     ]
     for name, ok, zh, en in checks:
         if not ok:  # the messages are built only for a refusal: this runs for every change
             raise ValidationError(f"{where}.{name}", "shape", f"应为{zh}", f"must be {en}")
     return WireChange(get("station"), get("seq"), get("record"), get("entity"), get("op"),
                       get("grid"), get("fields"), get("hlc"), get("base"), get("schema_version"),
-                      get("was") or {}, get("seen"), get("scope"))
+                      get("was") or {}, get("seen"), get("scope"), get("by"))
 
 
 def encode_results(results: list[Result]) -> bytes:

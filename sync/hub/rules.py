@@ -268,7 +268,8 @@ class Hub:
         ad = _change_ad(station.id, change)
         return _Prepared(
             merge.change_versions(change.op, change.fields, change.hlc, change.base, change.was,
-                                  None if change.seen is None else merge.context(change.seen)),
+                                  None if change.seen is None else merge.context(change.seen),
+                                  change.by or ""),
             self.sealer.seal_value(change.fields, ad),
             self.sealer.seal_value(change.was, ad + b"|was") if change.was else "", change)
 
@@ -295,7 +296,8 @@ class Hub:
         work.changes.append((StoredChange(
             0, station.id, up.seq, up.record, up.entity, up.op, row[1], ready.sealed_fields,
             up.hlc, _dumps_sorted(up.base), up.schema_version, ready.sealed_was,
-            seen=None if up.seen is None else _dumps_sorted(up.seen)),
+            seen=None if up.seen is None else _dumps_sorted(up.seen),
+            author=self.sealer.seal_value(up.by, _change_ad(station.id, up) + b"|by") if up.by else ""),
             before[1] if before else None))
         work.accepted.add(change.seq)
         work.records[change.record] = row
@@ -417,7 +419,8 @@ class Hub:
                           self.sealer.open_value(c.fields, ad), c.hlc, json.loads(c.base),
                           c.schema_version,
                           self.sealer.open_value(c.was, ad + b"|was") if c.was else {},
-                          None if c.seen is None else json.loads(c.seen))
+                          None if c.seen is None else json.loads(c.seen), None,
+                          self.sealer.open_value(c.author, ad + b"|by") if c.author else None)
 
     def _gather(self) -> tuple[dict[str, dict[str, list[Any]]], dict[str, dict[str, str]],
                                dict[str, dict[str, int]]]:
@@ -622,8 +625,10 @@ def _current(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def _version(v: merge.Version) -> dict[str, Any]:
+    """One side of a conflict: the value, the station and clerk that wrote it, and when."""
     return {"value": json.loads(v.value), "clock": v.clock, "station": hlc.parse(v.clock).node,
-            "was": json.loads(v.was) if v.was else None}
+            "was": json.loads(v.was) if v.was else None, "clerk": v.by or None,
+            "at": merge.written_at(v.clock)}
 
 
 _dumps_sorted = json.JSONEncoder(sort_keys=True).encode

@@ -171,6 +171,7 @@ class StoredChange:
     was: str = ""  # sealed values the author saw, "" when none
     prev_grid: str | None = None  # the record's grid before this change (read back on pull)
     seen: str | None = None  # JSON causal context as the station sent it; None: legacy
+    author: str = ""  # the sealed name of the clerk who wrote it, "" when not sent
 
 
 class Tx:
@@ -391,10 +392,10 @@ class Tx:
         first = self.last_seq() + 1
         self.cursor.executemany(
             ("INSERT INTO changes (hub_seq, station, station_seq, record, entity, op, grid,"
-             " prev_grid, fields, hlc, base, schema_version, received_at, was, seen)"
-             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)").replace("?", self._mark),
+             " prev_grid, fields, hlc, base, schema_version, received_at, was, seen, author)"
+             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)").replace("?", self._mark),
             [(first + i, c.station, c.station_seq, c.record, c.entity, c.op, c.grid, prev, c.fields,
-              c.hlc, c.base, c.schema_version, now, c.was, c.seen)
+              c.hlc, c.base, c.schema_version, now, c.was, c.seen, c.author)
              for i, (c, prev) in enumerate(rows)])
         return list(range(first, first + len(rows)))
 
@@ -415,7 +416,8 @@ class Tx:
             scope, args = "(grid LIKE ? OR prev_grid LIKE ?)", [station.township + "%"] * 2
         found = self.rows(
             "SELECT hub_seq, station, station_seq, record, entity, op, grid, fields, hlc, base,"
-            f" schema_version, was, prev_grid, seen FROM changes WHERE hub_seq > ? AND {mine} AND {scope}"
+            " schema_version, was, prev_grid, seen, author FROM changes"
+            f" WHERE hub_seq > ? AND {mine} AND {scope}"
             " ORDER BY hub_seq LIMIT ?", [cursor, *mine_args, *args, limit])
         return [StoredChange(*row) for row in found]
 

@@ -109,6 +109,7 @@ def _change_contexts(ddl: Ddl) -> None:
     before (read as legacy); and each station's scope version with its grids before the
     latest change, so an edit written before a station received a narrowing is kept."""
     ddl.execute("ALTER TABLE changes ADD COLUMN seen TEXT")
+    ddl.execute("ALTER TABLE changes ADD COLUMN author TEXT NOT NULL DEFAULT ''")  # sealed clerk name
     ddl.execute("ALTER TABLE stations ADD COLUMN scope_version INTEGER NOT NULL DEFAULT 0")
     ddl.execute("ALTER TABLE stations ADD COLUMN prior_grids TEXT")
 
