@@ -86,6 +86,12 @@ def test_an_offline_phone_edit_survives_two_later_edits_made_without_it(
         shown = sides(on_phone[0])
         assert {"13800000001", "13800000003"} <= set(shown), (where, on_phone[0])
         assert "13800000002" not in shown, (where, on_phone[0])  # B had it when it wrote again
+        # Each side names the station and clerk that typed it, and when (Beijing time).
+        for side in (on_phone[0]["winner"], *on_phone[0]["losers"]):
+            writer = {"13800000001": a, "13800000003": b}[side["value"]]
+            assert side["station"] == writer.json("status", "--json")["station_id"], side
+            assert side["clerk"] == rows(writer, "clerk", "list")[0]["clerk"], side
+            assert side["at"].endswith("+08:00"), side
     assert a("export").stdout == b("export").stdout == county_cli(hub.home, "export")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta, timezone
 
 from textual.app import App
 from textual.binding import Binding
@@ -299,8 +300,9 @@ def test_a_conflict_is_shown_three_ways_and_settled_with_one_key(store: Store) -
     with store.atomic() as writes:  # the same edit made elsewhere, unseen by this station
         writes.apply_remote(WireChange("elsewhere", 1, rid, "person", "update", GRID,
                                        {"name": "李四乙"}, later, {"name": added}, 1,
-                                       {"name": "李四"}))
+                                       {"name": "李四"}, by="王五"))
     assert len(Conflicts(store).list()) == 1
+    clerk = store.clerk
     store.lock()
     app = make_app(store)
 
@@ -314,7 +316,12 @@ def test_a_conflict_is_shown_three_ways_and_settled_with_one_key(store: Store) -
         screen = pilot.app.screen
         assert "李四" in str(screen.query_one("#base", Static).render())
         assert "李四甲" in str(screen.query_one("#here", Static).render())
-        assert "李四乙" in str(screen.query_one("#there", Static).render())
+        there = str(screen.query_one("#there", Static).render())
+        assert "李四乙" in there
+        # Who wrote the other side, where, and when in Beijing time (UTC+8, from its clock).
+        beijing = datetime.fromtimestamp(int(later.split(".")[0]) / 1000, timezone(timedelta(hours=8)))
+        assert "王五" in there and "站点 ewhere" in there and beijing.strftime("%Y-%m-%d %H:%M") in there
+        assert f"{clerk} · 本站" in str(screen.query_one("#here", Static).render())
         await pilot.press("l")
         await until(pilot, lambda: isinstance(pilot.app.screen, ConflictsScreen))
         assert Conflicts(store).list() == []

@@ -41,6 +41,14 @@ def _value(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
+def _author(version: dict[str, Any], lang: str) -> str:
+    """Who wrote a side and when: clerk, station, Beijing time to the minute."""
+    clerk = version.get("clerk") or text("conflicts.unknown_clerk", lang)
+    station = text("conflicts.this_station", lang) if version["here"] else \
+        text("conflicts.station", lang, station=version["station"][-6:])
+    return f"{clerk} · {station} · {version['at'][:16].replace('T', ' ')}"
+
+
 class ConflictsScreen(TableScreen):
     TABLE = "conflicts"
 
@@ -105,9 +113,9 @@ class ConflictScreen(Screen[None]):
             unknown = text("conflicts.unknown", lang)
 
             def shown(vs: list[dict[str, Any]]) -> str:
-                return "、".join(_value(v["value"]) + (f" ({v['field']})" if v.get("field")
+                return "；".join(_value(v["value"]) + (f" ({v['field']})" if v.get("field")
                                                       and c["field"] == DELETED else "")
-                                for v in vs) or unknown
+                                + f"（{_author(v, lang)}）" for v in vs) or unknown
 
             yield PlainLabel(field_label(self.store, c, lang), classes="title")
             yield Plain(f"{text('conflicts.base', lang)}: "
