@@ -262,8 +262,23 @@ def _fill_added(conn: sqlite3.Connection, ref: sqlite3.Connection, table: str,
                         f" WHERE {column} IS NOT NULL").fetchall())
 
 
+# What each change's author had received (sync.merge), the scope version it was written
+# under, and its clerk: NULL in changes written before (read as legacy, scope 0, no clerk).
+_CHANGE_CONTEXT_COLUMNS = (("seen", "TEXT"), ("scope", "INTEGER"), ("clerk", "TEXT"))
+
+
+def _change_contexts(conn: sqlite3.Connection) -> None:
+    """Step 2: the change log's causal contexts, scope versions and clerks (issue 20). A
+    store that step 1 brought from 0.1.0 has them already: only the missing are added."""
+    have = set(_columns(conn, "changes"))
+    for column, kind in _CHANGE_CONTEXT_COLUMNS:
+        if column not in have:
+            conn.execute(f"ALTER TABLE changes ADD COLUMN {column} {kind}")
+
+
 STEPS: tuple[Step, ...] = (
     Step(1, "baseline: the tables, columns, indexes and version-1 definitions of schema.sql",
          _baseline),
+    Step(2, "changes: seen, scope and clerk (what each author had received)", _change_contexts),
 )
 LATEST = STEPS[-1].number

@@ -93,7 +93,7 @@ def test_a_0_1_0_store_opens_migrated_with_every_record(tmp_path: Path) -> None:
         found = {r["entity"]: r["fields"] for r in store.export()}
         assert store.status()["pending"] == 4  # its unsent changes are still to send
     assert found == OLD_RECORDS
-    assert raw(home / DB_FILE, "PRAGMA user_version") == [(1,)]
+    assert raw(home / DB_FILE, "PRAGMA user_version") == [(migrations.LATEST,)]
 
 
 def test_a_migrated_0_1_0_store_has_what_a_new_store_has(tmp_path: Path,
@@ -158,7 +158,7 @@ def test_step_1_rebuilds_a_table_whose_constraint_changed(tmp_path: Path,
     db = new_store(tmp_path, fake_time)
     _as_first_release(db)
     with sqlite3.connect(db, isolation_level=None) as conn:
-        assert migrations.upgrade(conn, db) == [1]
+        assert migrations.upgrade(conn, db) == [1, 2]
         assert conn.execute("SELECT seq, was, resent_as FROM changes").fetchall() == [
             (1, "", None), (2, "", None)]
         conn.execute("INSERT INTO changes (record_id, entity, op, clear, sealed, hlc, base,"
@@ -177,6 +177,37 @@ def test_step_1_changes_nothing_in_a_current_store(tmp_path: Path, fake_time: Fa
         migrations.STEPS[0].run(conn)
         conn.execute("COMMIT")
         assert list(conn.iterdump()) == before
+
+
+def conn_rows(db: Path, sql: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def test_step_2_gives_the_change_log_contexts_and_keeps_old_changes_legacy(
+        tmp_path: Path, fake_time: FakeTime) -> None:
+    db = new_store(tmp_path, fake_time)
+    store = Store.open(db.parent, clock=fake_time.clock())
+    store.unlock(PASSPHRASE)
+    rid = store.add("grid", {"code": "440524001001", "name": "一网格", "township": TOWNSHIP})
+    store.close()
+    with sqlite3.connect(db, isolation_level=None) as conn:  # as storage version 1 left it
+        for column in ("seen", "scope", "clerk"):
+            conn.execute(f"ALTER TABLE changes DROP COLUMN {column}")
+        conn.execute("PRAGMA user_version = 1")
+    store = Store.open(db.parent, clock=fake_time.clock())
+    store.unlock(PASSPHRASE)
+    store.update("grid", rid, {"name": "第一网格"})
+    store.close()
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == migrations.LATEST == 2
+        rows = conn.execute("SELECT op, seen, scope, clerk FROM changes ORDER BY seq").fetchall()
+    # The change from before has no context (read as legacy); the new one names what its
+    # author held of the record (its own add), its scope version and its clerk.
+    station = conn_rows(db, "SELECT value FROM settings WHERE key = 'station_id'")[0][0]
+    added = conn_rows(db, "SELECT hlc FROM changes WHERE op = 'add'")[0][0]
+    context = json.dumps({station: added}, separators=(",", ":"))
+    assert rows == [("add", None, None, None), ("update", context, 0, "张三")]
 
 
 def test_step_1_never_brings_back_a_field_a_bundle_renamed(tmp_path: Path,
