@@ -131,7 +131,8 @@ class Writes:
         batch.records.append((record_id, entity.name, grid, owner, clear_json, sealed_json, "{}",
                               stamp, stamp, version, now, now))
         batch.changes.append((record_id, entity.name, "add", grid, clear_json, sealed_json, stamp,
-                              "{}", version, now, dumps(dict(seen)), self.scope, self.by or None))
+                              "{}", version, now, None if not seen else dumps(dict(seen)),
+                              self.scope or None, self.by or None))
         batch.index.extend(self._index_rows(entity, record_id, values))
         return record_id
 
@@ -718,14 +719,14 @@ class Writes:
         """One row of the outbox. `seen` is stored without the change's own clock, as it is
         sent (`sync.merge.stored_seen`)."""
         sealed_was = self.sealer.seal_value(dict(was), was_ad(record_id, stamp)) if was else ""
-        context = {n: c for n, c in seen if c != stamp}
+        context = _stored_context(self.txn.station_id, stamp, base, seen)
         self.txn.cursor.execute(
             "INSERT INTO changes (record_id, entity, op, grid, clear, sealed, hlc, base, was,"
             " schema_version, created_at, seen, scope, clerk)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (record_id, entity.name, op, grid, dumps(clear), dumps(sealed), stamp, dumps(base),
-             sealed_was, self.schema.version, self.clock.iso(), dumps(context), self.scope,
-             self.by or None),
+             sealed_was, self.schema.version, self.clock.iso(),
+             None if context is None else dumps(context), self.scope or None, self.by or None),
         )
 
     def _index_rows(self, entity: EntityDef, record_id: str,
@@ -749,6 +750,18 @@ class Writes:
             "INSERT OR IGNORE INTO blind_index (field, bucket, record_id) VALUES (?, ?, ?)",
             self._index_rows(entity, record_id, new),
         )
+
+
+def _stored_context(station: str, stamp: str, base: Mapping[str, str],
+                    seen: merge.Context) -> dict[str, str] | None:
+    """A change's context as the outbox keeps it and the wire carries it: other stations
+    only (the change's own clock covers its station's earlier writes), and None where the
+    clock and bases imply it (`sync.merge.derivable`): nothing received from elsewhere, and
+    every base this station's own. The hub and stations read None exactly the same way."""
+    context = {n: c for n, c in seen if n != station}
+    if not context and all(not b or merge.node_of(b) == station for b in base.values()):
+        return None
+    return context
 
 
 class _Batch:

@@ -120,10 +120,16 @@ def upgrade(version: Version) -> Version:
 
 
 def stored_seen(version: Version) -> dict[str, str]:
-    """A version's context as it is sent and stored: without its own clock, which the
-    reader adds back (`with_seen`)."""
+    """A version's context as it is sent and stored: without its own station, whose earlier
+    writes its own clock covers (the reader adds it back, `with_seen`)."""
     own = node_of(version.clock)
-    return {node: clock for node, clock in version.seen if not (node == own and clock == version.clock)}
+    return {node: clock for node, clock in version.seen if node != own}
+
+
+def derivable(clock: str, base: str, seen: Context) -> bool:
+    """Whether a context is what `legacy_context` gives from the clock and base alone (a
+    first write, or an edit of the author's own version): then it need not be stored."""
+    return seen == legacy_context(clock, base)
 
 
 def with_seen(clock: str, seen: Mapping[str, str]) -> Context:
@@ -135,10 +141,13 @@ def to_stored(v: Version) -> list[object]:
     """A version as a record's stored state holds it (hub and station alike):
     [clock, base, value, was, seen], seen left off for a legacy version."""
     out: list[object] = [v.clock, v.base, v.value, v.was]
-    if v.seen:
-        out.append(stored_seen(v))
-        if v.by:
-            out.append(v.by)
+    known = bool(v.seen) and not derivable(v.clock, v.base, v.seen)
+    if known or v.by:
+        # A context the clock and base imply is left off (most versions: a record's first
+        # write), as for a legacy version: read back, it is the same.
+        out.append(stored_seen(v) if known else None)
+    if v.by:
+        out.append(v.by)
     return out
 
 
@@ -148,10 +157,10 @@ def from_stored(items: list[object] | tuple[object, ...]) -> Version:
     clock, base, value = str(items[0]), str(items[1]), str(items[2])
     was = str(items[3]) if len(items) > 3 else ""
     seen = items[4] if len(items) > 4 else None
+    by = str(items[5]) if len(items) > 5 else ""
     if isinstance(seen, dict):
-        by = str(items[5]) if len(items) > 5 else ""
         return Version(clock, base, value, was, with_seen(clock, seen), by)
-    return upgrade(Version(clock, base, value, was))
+    return upgrade(Version(clock, base, value, was, (), by))
 
 
 class FieldState(NamedTuple):

@@ -202,12 +202,9 @@ def test_step_2_gives_the_change_log_contexts_and_keeps_old_changes_legacy(
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == migrations.LATEST == 2
         rows = conn.execute("SELECT op, seen, scope, clerk FROM changes ORDER BY seq").fetchall()
-    # The change from before has no context (read as legacy); the new one names what its
-    # author held of the record (its own add), its scope version and its clerk.
-    station = conn_rows(db, "SELECT value FROM settings WHERE key = 'station_id'")[0][0]
-    added = conn_rows(db, "SELECT hlc FROM changes WHERE op = 'add'")[0][0]
-    context = json.dumps({station: added}, separators=(",", ":"))
-    assert rows == [("add", None, None, None), ("update", context, 0, "张三")]
+    # The change from before has no context (read as legacy); the new one has its clerk, and
+    # no context of its own to keep: it edits this station's own add, as the clock says.
+    assert rows == [("add", None, None, None), ("update", None, None, "张三")]
 
 
 def test_step_1_never_brings_back_a_field_a_bundle_renamed(tmp_path: Path,
