@@ -544,7 +544,7 @@ class CausalHistories(RuleBasedStateMachine):
 
 
 CausalHistories.TestCase.settings = settings(
-    max_examples=60, stateful_step_count=40, deadline=None, derandomize=True, database=None,
+    max_examples=150, stateful_step_count=50, deadline=None, derandomize=True, database=None,
     report_multiple_bugs=False,  # one counterexample, shrunk in seconds rather than minutes
     # No explain phase: it traces every line of every rerun, minutes for one failure here.
     phases=[Phase.explicit, Phase.generate, Phase.shrink],
