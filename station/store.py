@@ -429,9 +429,14 @@ class Store:
     def mark_restored(self) -> dict[str, int]:
         """Just restored from a backup: remember the last change number the backup holds, so
         the next sync first recovers what the hub got after it (syncer.recover)."""
-        last = self.conn.execute(
+        last = int(self.conn.execute(
             "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0),"
-            " coalesce((SELECT max(seq) FROM changes), 0))").fetchone()[0]
+            " coalesce((SELECT max(seq) FROM changes), 0))").fetchone()[0])
+        earlier = self._setting("recover_after")
+        if earlier:
+            # Restored again before the first restore recovered: the changes written since
+            # that one were never confirmed by the hub either, so recovery starts there.
+            last = min(last, int(earlier))
         with self.atomic() as writes:
             writes.put_settings(recover_after=str(int(last)))
         return {"recover_after": int(last)}

@@ -87,6 +87,9 @@ class Writes:
         self.blobs = BlobWrites(txn)
         # The scope version this station writes under (county IT's changes to its grids).
         self.scope = int(txn.setting("scope_version") or 0)
+        # Restored from a backup and not yet given back what it had sent since: it may lack
+        # its own latest writes, so its contexts say exactly how far it holds its own.
+        self.recovering = bool(txn.setting("recover_after"))
         self.by = txn.clerk or ""  # who writes: shown with a conflict on every station
 
     # ------------------------------------------------------------------ add
@@ -213,10 +216,14 @@ class Writes:
 
     def received(self, row: Mapping[str, Any]) -> merge.Context:
         """Everything this station holds of a record: the context of a write made now. A
-        record no pull has touched holds only this station's own writes."""
-        if row["state"]:
-            return merge.record_context(self.record_state(row))
-        return merge.dot(row["hlc"])
+        record no pull has touched holds only this station's own writes. This station's own
+        entry is left to the write's clock (it holds all its own writes), except while a
+        restored station recovers (`recovering`)."""
+        held = (merge.record_context(self.record_state(row)) if row["state"]
+                else merge.dot(row["hlc"]))
+        if self.recovering:
+            return held
+        return tuple((n, c) for n, c in held if n != self.txn.station_id)
 
     def delete(self, entity_name: str, record_id: str) -> None:
         """A tombstone: the record stays (so the delete can sync) but leaves every view."""
@@ -692,9 +699,23 @@ class Writes:
         moved = conn.execute("UPDATE changes SET seq = -seq WHERE seq > ?", (floor,)).rowcount
         conn.execute("UPDATE changes SET seq = ? - seq WHERE seq < 0", (shift,))
         conn.execute("UPDATE changes SET resent_as = resent_as + ? WHERE resent_as > ?", (shift, floor))
-        conn.execute("UPDATE sqlite_sequence SET seq = max(seq, ?, (SELECT max(seq) FROM changes))"
-                     " WHERE name = 'changes'", (hub_last,))
+        self._number_after(hub_last)
         return int(moved)
+
+    def _number_after(self, last: int) -> None:
+        """Make the change log's next number follow `last`. AUTOINCREMENT keeps its mark in
+        sqlite_sequence, which has no row for `changes` (or does not exist) until a change was
+        written: a restored backup taken before the first change has none, and updating the
+        row alone did nothing, so the next change took a number the hub already had (found
+        by tests/test_causal_oracle.py). A row numbered `last`, added and removed, sets it."""
+        cursor = self.txn.cursor
+        top = max(last, int(cursor.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()[0]))
+        cursor.execute(
+            "INSERT INTO changes (seq, record_id, entity, op, grid, clear, sealed, hlc, base,"
+            " schema_version, created_at) VALUES (?, '', '', 'add', NULL, '{}', '{}', '', '{}', 0, '')"
+            " ON CONFLICT (seq) DO NOTHING", (top + 1,))
+        cursor.execute("DELETE FROM changes WHERE seq = ? AND record_id = ''", (top + 1,))
+        cursor.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = 'changes'", (top,))
 
     # ------------------------------------------------------------------ pieces
 
@@ -754,11 +775,11 @@ class Writes:
 
 def _stored_context(station: str, stamp: str, base: Mapping[str, str],
                     seen: merge.Context) -> dict[str, str] | None:
-    """A change's context as the outbox keeps it and the wire carries it: other stations
-    only (the change's own clock covers its station's earlier writes), and None where the
-    clock and bases imply it (`sync.merge.derivable`): nothing received from elsewhere, and
-    every base this station's own. The hub and stations read None exactly the same way."""
-    context = {n: c for n, c in seen if n != station}
+    """A change's context as the outbox keeps it and the wire carries it (`Writes.received`
+    leaves this station's own entry out unless it is recovering from a restore), and None
+    where the clock and bases imply it (`sync.merge.derivable`): nothing received from
+    elsewhere, and every base this station's own. Hub and stations read None the same way."""
+    context = dict(seen)
     if not context and all(not b or merge.node_of(b) == station for b in base.values()):
         return None
     return context

@@ -120,10 +120,13 @@ def upgrade(version: Version) -> Version:
 
 
 def stored_seen(version: Version) -> dict[str, str]:
-    """A version's context as it is sent and stored: without its own station, whose earlier
-    writes its own clock covers (the reader adds it back, `with_seen`)."""
+    """A version's context as it is sent and stored. Its own station's entry is left off
+    when it is implied (the author held all its own earlier writes, as a station does, so
+    its own clock stands for them: `with_seen` adds it back); it is kept when it is not, as
+    for a station restored from a backup that lacks its latest writes."""
     own = node_of(version.clock)
-    return {node: clock for node, clock in version.seen if node != own}
+    return {node: clock for node, clock in version.seen
+            if node != own or clock != version.clock}
 
 
 def derivable(clock: str, base: str, seen: Context) -> bool:
@@ -133,7 +136,10 @@ def derivable(clock: str, base: str, seen: Context) -> bool:
 
 
 def with_seen(clock: str, seen: Mapping[str, str]) -> Context:
-    """The in-memory context of a write stamped `clock` from its sent or stored form."""
+    """The in-memory context of a write stamped `clock` from its sent or stored form: its
+    own station's writes up to it are implied unless the form names how far it had them."""
+    if node_of(clock) in seen:
+        return context(seen)
     return join(context(seen), dot(clock))
 
 
@@ -247,7 +253,8 @@ def record_context(state: RecordState) -> Context:
     """Everything a place holds of a record: the context of a write made there now. Versions
     dropped from the frontier are inside the context of the version that superseded them,
     so the frontier alone is enough."""
-    return join(*(upgrade(v).seen for s in state.values() for v in s.versions))
+    return join(*(upgrade(v).seen for s in state.values() for v in s.versions),
+                *(dot(v.clock) for s in state.values() for v in s.versions))
 
 
 def settle_context(state: RecordState, field: str, shown: Iterable[Version]) -> Context:
@@ -255,7 +262,9 @@ def settle_context(state: RecordState, field: str, shown: Iterable[Version]) -> 
     shown (and what they had seen), plus the record's delete history, so a value of the
     field that arrived after the screen was drawn is not superseded unseen."""
     deletes = {DELETED: state[DELETED]} if DELETED in state and field != DELETED else {}
-    return join(record_context(deletes), *(upgrade(v).seen for v in shown))
+    shown = list(shown)
+    return join(record_context(deletes), *(upgrade(v).seen for v in shown),
+                *(dot(v.clock) for v in shown))
 
 
 # Made once: json.dumps builds a new encoder on every call with these options.
@@ -275,7 +284,9 @@ def change_versions(op: str, fields: Mapping[str, object], clock: str, base: Map
     author saw of the fields it changed; `seen` is the change's causal context (None for a
     change sent before contexts existed: each version then gets `legacy_context`)."""
     def ctx(name: str) -> Context:
-        return join(seen, dot(clock)) if seen is not None else legacy_context(clock, base.get(name, ""))
+        if seen is None:
+            return legacy_context(clock, base.get(name, ""))
+        return seen if node_of(clock) in dict(seen) else join(seen, dot(clock))
 
     if op in ("delete", "undelete"):
         return [(DELETED, Version(clock, base.get(DELETED, ""), "true" if op == "delete" else "false",
@@ -327,11 +338,16 @@ def concurrent(a: Version, b: Version) -> bool:
 
 def conflicts(state: RecordState) -> list[Conflict]:
     """Every open conflict of a record: concurrent field values, and edits its delete missed."""
-    found = [Conflict(name, s.winner, s.losers) for name, s in sorted(state.items()) if s.conflicted]
-    if is_deleted(state):
+    deleted = is_deleted(state)
+    found = [Conflict(name, s.winner, s.losers) for name, s in sorted(state.items())
+             if s.conflicted and not (deleted and name == DELETED)]
+    if deleted:
+        # One conflict per deleted record: an undelete the delete had not received and the
+        # edits it missed are all sides of it (they share its id on every station).
         delete = state[DELETED].winner
-        missed = sorted((v, name) for name, s in state.items() if name != DELETED
-                        for v in s.versions if concurrent(delete, v))
+        missed = sorted([*((v, DELETED) for v in state[DELETED].losers),
+                         *((v, name) for name, s in state.items() if name != DELETED
+                           for v in s.versions if concurrent(delete, v))])
         if missed:
             found.append(Conflict(DELETED, delete, tuple(v for v, _ in missed),
                                   tuple(name for _, name in missed)))
