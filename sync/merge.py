@@ -107,7 +107,8 @@ class Version(NamedTuple):
     by: str = ""  # the clerk who wrote it, when known: shown with a conflict
 
     def saw(self, other: Version) -> bool:
-        return other.clock != self.clock and covers(self.seen, other.clock)
+        seen = self.seen or legacy_context(self.clock, self.base)  # a legacy version's
+        return other.clock != self.clock and covers(seen, other.clock)
 
 
 def upgrade(version: Version) -> Version:

@@ -74,8 +74,9 @@ class Result:
 class Entering:
     """The whole merge state of a record that enters the station's scope in this page (moved
     into its grid or township): the change that moves it carries only what it changed, and
-    the station never saw the rest. Field -> versions, each [clock, base, value, was, seen]
-    (seen as the change's `seen`; left off for a version stored before contexts)."""
+    the station never saw the rest. Field -> versions, each [clock, base, value, was, seen,
+    by] (seen as the change's `seen`, null or left off where the clock and base imply it;
+    by, the clerk, left off when not known)."""
 
     entity: str
     grid: str | None
@@ -267,8 +268,10 @@ def _decode_entering(data: Any, where: str) -> Entering:
           and (data.get("grid") is None or isinstance(data.get("grid"), str))
           and isinstance(data.get("state"), dict)
           and all(isinstance(vs, list) and vs and all(
-              isinstance(v, list) and 3 <= len(v) <= 5 and all(isinstance(x, str) for x in v[:4])
-              and (len(v) < 5 or _is_context(v[4])) for v in vs) for vs in data["state"].values()))
+              isinstance(v, list) and 3 <= len(v) <= 6 and all(isinstance(x, str) for x in v[:4])
+              and (len(v) < 5 or v[4] is None or _is_context(v[4]))
+              and (len(v) < 6 or (isinstance(v[5], str) and len(v[5]) <= 100))
+              for v in vs) for vs in data["state"].values()))
     _require(ok, where, "shape", "应为记录的合并状态", "must be a record's merge state")
     return Entering(data["entity"], data.get("grid"), data["state"])
 
