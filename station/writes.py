@@ -346,8 +346,7 @@ class Writes:
     def apply_entering(self, record_id: str, entering: Entering) -> None:
         """Merge the whole state of a record that moved into this station's scope: what the
         hub knows of it, and what this station may still hold from before it left."""
-        remote = {n: merge.FieldState(tuple(merge.from_stored(v) for v in vs))
-                  for n, vs in entering.state.items()}
+        remote = merge.state_from_stored(entering.state)
         newest = max(v.clock for s in remote.values() for v in s.versions)
         self.txn.receive(newest)
         row = self.txn.row(record_id)
@@ -510,7 +509,7 @@ class Writes:
         its values and the bases in its own change log (records only ever written here)."""
         if row["state"]:
             raw = self.sealer.open_value(row["state"], _state_ad(row["id"]))
-            return {n: merge.FieldState(tuple(merge.from_stored(v) for v in vs)) for n, vs in raw.items()}
+            return merge.state_from_stored(raw)
         current = self.txn.open_fields(row)
         latest: dict[str, tuple[str, str, str, str | None, str]] = {}
         for op, clear, sealed, stamp, base, was, context, by in self.txn.cursor.execute(
@@ -535,7 +534,7 @@ class Writes:
         self._save_state(row["id"], row["entity"], merge.apply_all(self.record_state(row), versions))
 
     def _save_state(self, record_id: str, entity: str, state: Mapping[str, merge.FieldState]) -> None:
-        raw = {n: [merge.to_stored(v) for v in s.versions] for n, s in state.items()}
+        raw = merge.state_to_stored(state)
         self.txn.cursor.execute("UPDATE records SET state = ? WHERE id = ?",
                                 (self.sealer.seal_value(raw, _state_ad(record_id)), record_id))
         self._record_conflicts(record_id, entity, state)
@@ -569,7 +568,7 @@ class Writes:
         grid = values.get(entity.scope_field, grid) if entity.scope_field else grid
         owner = values.get(entity.parent_field) if entity.parent_field else None
         now = self.clock.iso()
-        raw = {n: [merge.to_stored(v) for v in s.versions] for n, s in state.items()}
+        raw = merge.state_to_stored(state)
         return ((record_id, entity_name, grid, owner, dumps(clear), dumps(sealed), dumps(clocks),
                  created, newest, int(deleted), self.schema.version, now, now,
                  self.sealer.seal_value(raw, _state_ad(record_id))), entity, values, deleted)

@@ -37,7 +37,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sync.validate import CHINA_TZ
 
@@ -156,6 +156,36 @@ def to_stored(v: Version) -> list[object]:
     if v.by:
         out.append(v.by)
     return out
+
+
+StoredState = dict[str, list[list[object]]]
+
+
+def state_to_stored(state: Mapping[str, FieldState]) -> StoredState:
+    """A record's state as hub and stations keep it (JSON, sealed): each version as
+    `to_stored`, the clerk written once per write (its first field, in name order): one change
+    writes many fields, all with one clock and one clerk."""
+    named: set[str] = set()
+    out: StoredState = {}
+    for name in sorted(state):
+        versions = []
+        for v in state[name].versions:
+            if v.by and v.clock in named:
+                v = v._replace(by="")
+            elif v.by:
+                named.add(v.clock)
+            versions.append(to_stored(v))
+        out[name] = versions
+    return out
+
+
+def state_from_stored(raw: Mapping[str, Any]) -> dict[str, FieldState]:
+    """`state_to_stored`'s form (or an older one) read back, every version with its clerk."""
+    state = {name: [from_stored(v) for v in versions] for name, versions in raw.items()}
+    by = {v.clock: v.by for versions in state.values() for v in versions if v.by}
+    return {name: FieldState(tuple(v._replace(by=by.get(v.clock, "")) if not v.by else v
+                                   for v in versions))
+            for name, versions in state.items()}
 
 
 def from_stored(items: list[object] | tuple[object, ...]) -> Version:

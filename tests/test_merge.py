@@ -199,3 +199,17 @@ def test_a_legacy_change_sees_only_its_base_and_its_own_station() -> None:
     assert legacy_context(clock(9, "a"), clock(4, "b")) == (("a", clock(9, "a")), ("b", clock(4, "b")))
     ((_, version),) = change_versions("update", {"phone": "1"}, clock(9, "a"), {"phone": clock(4, "b")})
     assert not covers(version.seen, clock(8, "c")) and covers(version.seen, clock(3, "b"))
+
+
+def test_a_stored_state_names_each_write_s_clerk_once_and_reads_back_whole() -> None:
+    from sync.merge import state_from_stored, state_to_stored
+
+    add = [Version(clock(1, "a"), "", f'"{n}"', "", (("a", clock(1, "a")),), "张三") for n in "xyz"]
+    edit = w(2, "b", '"y2"', (1, "a"))._replace(by="李四")
+    state = {"f1": FieldState((add[0],)), "f2": field_state([add[1], edit]), "f3": FieldState((add[2],))}
+    stored = state_to_stored(state)
+    assert [v[-1] for vs in stored.values() for v in vs].count("张三") == 1  # one change, one name
+    assert state_from_stored(stored) == state
+    # The field that carried the name is gone from the state: the name moves to another.
+    rest = {"f2": state["f2"], "f3": state["f3"]}
+    assert state_from_stored(state_to_stored(rest)) == rest

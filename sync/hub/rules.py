@@ -352,12 +352,11 @@ class Hub:
         if found is None:
             return {}
         raw = self.sealer.open_value(found[2], record_id.encode())
-        return {name: merge.FieldState(tuple(merge.from_stored(v) for v in versions))
-                for name, versions in raw.items()}
+        return merge.state_from_stored(raw)
 
     def _record_row(self, change: WireChange,
                     state: dict[str, merge.FieldState]) -> tuple[str, str | None, str, bool, str]:
-        raw = {name: [merge.to_stored(v) for v in s.versions] for name, s in state.items()}
+        raw = merge.state_to_stored(state)
         newest = max(v.clock for s in state.values() for v in s.versions)
         grid = json.loads(state["grid"].winner.value) if "grid" in state else change.grid
         return (change.entity, grid, self.sealer.seal_value(raw, change.record.encode()),
