@@ -142,3 +142,26 @@ def test_an_impossible_step_is_a_clash_until_someone_acts_after_it() -> None:
     assert state.refused == (clash,) and open_clashes(state) == (clash,)
     acted = derive(LOOP, [*events, clash, event(11, "verify", 400)])
     assert acted.step == "verify" and open_clashes(acted) == ()
+
+
+def test_a_step_refused_offline_stays_a_clash_until_someone_who_received_it_acts() -> None:
+    """The issue's case at 反馈: X sends it back to dispose, Y (offline) verifies, W received
+    X's event but not Y's and feeds back again. W's later clock settles nothing."""
+    from sync.merge import join
+    from sync.workflow import case_context, open_clashes
+
+    history = walk("discover", "report", "dispose", "feedback")
+    held = case_context(history)  # what every station had before the three events
+
+    def at(n: int, step: str, node: str, *received: StepEvent) -> StepEvent:
+        seen = join(held, case_context(received), ((node, f"{n:015d}.000000.{node}"),))
+        return StepEvent(f"{n:032x}", step, f"{n:015d}.000000.{node}", T0.isoformat(), seen=seen)
+
+    x = at(5, "dispose", "x")
+    y = at(6, "verify", "y")
+    w = at(7, "feedback", "w", x)
+    state = derive(LOOP, [*history, x, y, w])
+    assert state.refused == (y,) and open_clashes(state) == (y,)
+    # A station that has received all three moves the case on: the clash is settled.
+    after = at(8, "verify", "x", x, y, w)
+    assert open_clashes(derive(LOOP, [*history, x, y, w, after])) == ()
