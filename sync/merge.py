@@ -155,17 +155,21 @@ def with_seen(clock: str, seen: Mapping[str, str]) -> Context:
     return join(context(seen), dot(clock))
 
 
-def to_stored(v: Version) -> list[object]:
+def to_stored(v: Version, by: str | None = None, known: bool | None = None) -> list[object]:
     """A version as a record's stored state holds it (hub and station alike):
-    [clock, base, value, was, seen], seen left off for a legacy version."""
+    [clock, base, value, was, seen, by], seen left off for a legacy version, by (the clerk,
+    `v.by` unless given) left off when empty; `known`, when the caller already knows it:
+    whether the context must be kept (`derivable` is false)."""
+    by = v.by if by is None else by
     out: list[object] = [v.clock, v.base, v.value, v.was]
-    known = bool(v.seen) and not derivable(v.clock, v.base, v.seen)
-    if known or v.by:
+    if known is None:
+        known = bool(v.seen) and not derivable(v.clock, v.base, v.seen)
+    if known or by:
         # A context the clock and base imply is left off (most versions: a record's first
         # write), as for a legacy version: read back, it is the same.
         out.append(stored_seen(v) if known else None)
-    if v.by:
-        out.append(v.by)
+    if by:
+        out.append(by)
     return out
 
 
@@ -177,15 +181,22 @@ def state_to_stored(state: Mapping[str, FieldState]) -> StoredState:
     `to_stored`, the clerk written once per write (its first field, in name order): one change
     writes many fields, all with one clock and one clerk."""
     named: set[str] = set()
+    # One write's versions share their clock, base and context: whether that context must be
+    # kept is decided once per write (this runs for every record the hub or a station stores).
+    known: dict[tuple[str, str, Context], bool] = {}
     out: StoredState = {}
     for name in sorted(state):
         versions = []
         for v in state[name].versions:
-            if v.by and v.clock in named:
-                v = v._replace(by="")
-            elif v.by:
+            by = ""
+            if v.by and v.clock not in named:
                 named.add(v.clock)
-            versions.append(to_stored(v))
+                by = v.by
+            key = (v.clock, v.base, v.seen)
+            keep = known.get(key)
+            if keep is None:
+                keep = known[key] = bool(v.seen) and not derivable(v.clock, v.base, v.seen)
+            versions.append(to_stored(v, by, keep))
         out[name] = versions
     return out
 
