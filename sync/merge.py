@@ -180,23 +180,29 @@ def state_to_stored(state: Mapping[str, FieldState]) -> StoredState:
     """A record's state as hub and stations keep it (JSON, sealed): each version as
     `to_stored`, the clerk written once per write (its first field, in name order): one change
     writes many fields, all with one clock and one clerk."""
+    # Every record the hub or a station stores comes through here, most of them one write
+    # of many fields: what a write's versions share (whether the context is kept, the clerk
+    # named once) is decided once per write, and `to_stored` is inlined.
     named: set[str] = set()
-    # One write's versions share their clock, base and context: whether that context must be
-    # kept is decided once per write (this runs for every record the hub or a station stores).
-    known: dict[tuple[str, str, Context], bool] = {}
+    kept: dict[tuple[str, str, Context], list[object] | None] = {}
     out: StoredState = {}
     for name in sorted(state):
         versions = []
         for v in state[name].versions:
-            by = ""
-            if v.by and v.clock not in named:
-                named.add(v.clock)
-                by = v.by
-            key = (v.clock, v.base, v.seen)
-            keep = known.get(key)
-            if keep is None:
-                keep = known[key] = bool(v.seen) and not derivable(v.clock, v.base, v.seen)
-            versions.append(to_stored(v, by, keep))
+            clock = v.clock
+            key = (clock, v.base, v.seen)
+            if key in kept:
+                tail = kept[key]
+            else:
+                known = bool(v.seen) and not derivable(clock, v.base, v.seen)
+                tail = kept[key] = [stored_seen(v) if known else None] if known or v.by else None
+            stored: list[object] = [clock, v.base, v.value, v.was]
+            if v.by and clock not in named:
+                named.add(clock)
+                stored += (tail or [None]) + [v.by]
+            elif tail is not None and tail[0] is not None:
+                stored.append(tail[0])
+            versions.append(stored)
         out[name] = versions
     return out
 
@@ -339,6 +345,8 @@ def change_versions(op: str, fields: Mapping[str, object], clock: str, base: Map
     legacy: dict[str, Context] = {}  # one per distinct base: a change's fields mostly share one
     own = node_of(clock)
     exact = None if seen is None else (seen if any(n == own for n, _ in seen) else join(seen, dot(clock)))
+    if exact is None and not base:  # a first write (most of an initial push): one context
+        exact = ((own, clock),)
 
     def ctx(name: str) -> Context:
         if exact is not None:
@@ -352,6 +360,9 @@ def change_versions(op: str, fields: Mapping[str, object], clock: str, base: Map
         return [(DELETED, Version(clock, base.get(DELETED, ""), "true" if op == "delete" else "false",
                                   "", ctx(DELETED), by))]
     was = was or {}
+    if exact is not None and not was and not base:
+        return [(name, Version(clock, "", canonical(value), "", exact, by))
+                for name, value in sorted(fields.items())]
     return [(name, Version(clock, base.get(name, ""), canonical(value),
                            canonical(was[name]) if name in was else "", ctx(name), by))
             for name, value in sorted(fields.items())]

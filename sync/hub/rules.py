@@ -271,7 +271,8 @@ class Hub:
                                   None if change.seen is None else merge.context(change.seen),
                                   change.by or ""),
             self.sealer.seal_value(change.fields, ad),
-            self.sealer.seal_value(change.was, ad + b"|was") if change.was else "", change)
+            self.sealer.seal_value(change.was, ad + b"|was") if change.was else "",
+            self.sealer.seal_value(change.by, ad + b"|by") if change.by else "", change)
 
     def _accept(self, station: StationRow, change: WireChange, ready: _Prepared | TownshipError,
                 work: _PushWork) -> WireChange:
@@ -297,7 +298,7 @@ class Hub:
             0, station.id, up.seq, up.record, up.entity, up.op, row[1], ready.sealed_fields,
             up.hlc, _dumps_sorted(up.base), up.schema_version, ready.sealed_was,
             seen=None if up.seen is None else _dumps_sorted(up.seen),
-            author=self.sealer.seal_value(up.by, _change_ad(station.id, up) + b"|by") if up.by else ""),
+            author=ready.sealed_by),
             before[1] if before else None))
         work.accepted.add(change.seq)
         work.records[change.record] = row
@@ -358,7 +359,7 @@ class Hub:
                     state: dict[str, merge.FieldState]) -> tuple[str, str | None, str, bool, str]:
         raw = merge.state_to_stored(state)
         newest = max(v.clock for s in state.values() for v in s.versions)
-        grid = json.loads(state["grid"].winner.value) if "grid" in state else change.grid
+        grid = _text_of(state["grid"].winner.value) if "grid" in state else change.grid
         return (change.entity, grid, self.sealer.seal_value(raw, change.record.encode()),
                 merge.is_deleted(state), newest)
 
@@ -583,6 +584,7 @@ class _Prepared:
     versions: list[tuple[str, merge.Version]]
     sealed_fields: str
     sealed_was: str
+    sealed_by: str  # the clerk who wrote it (shown with a conflict)
     upcast: WireChange  # in the current schema's names
 
 
@@ -616,6 +618,14 @@ def _moved_unseen(station: StationRow, change: WireChange, stored: dict[str, mer
     if move.was and json.loads(move.was) != change.grid:
         return False  # the station names a grid the record did not leave
     return not any(merge.covers(v.seen, move.clock) for _, v in versions)
+
+
+def _text_of(canonical: str) -> Any:
+    """A value from its canonical JSON; a plain string (a grid code) without the JSON parser,
+    since every record the hub stores reads its grid."""
+    if len(canonical) > 1 and canonical[0] == canonical[-1] == '"' and "\\" not in canonical:
+        return canonical[1:-1]
+    return json.loads(canonical)
 
 
 def _current(raw: dict[str, Any]) -> dict[str, Any]:
