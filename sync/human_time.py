@@ -46,10 +46,13 @@ def absolute(moment: datetime | str) -> str:
     return beijing(moment).strftime("%Y-%m-%d %H:%M")
 
 
-def relative(moment: datetime | str, now: datetime | str, lang: str = "zh") -> str:
+def relative(moment: datetime | str, now: datetime | str, lang: str = "zh", *,
+             dated: bool = True) -> str:
     """刚刚 / just now under a minute ago, 3 分钟前 / 3 min ago under an hour, 今天 14:05 /
     today 14:05 the same Beijing day, 昨天 14:05 / yesterday 14:05 the day before, then the
-    date. A moment ahead of `now` (another station's clock) gets its absolute time."""
+    date (a list's column), or with `dated` False the absolute time (a status line, where the
+    hour of an old sync matters). A moment ahead of `now` (another station's clock) gets its
+    absolute time."""
     then, current = beijing(moment), beijing(now)
     ago = (current - then).total_seconds()
     if ago < 0:
@@ -64,7 +67,7 @@ def relative(moment: datetime | str, now: datetime | str, lang: str = "zh") -> s
         return f"{_word('today', lang)} {clock}"
     if then.date() == current.date() - timedelta(days=1):
         return f"{_word('yesterday', lang)} {clock}"
-    return then.date().isoformat()
+    return then.date().isoformat() if dated else absolute(then)
 
 
 def duration(seconds: float, lang: str = "zh") -> str:

@@ -84,3 +84,10 @@ def test_a_deadline_says_left_or_over() -> None:
     assert deadline(40, "en") == "40 s left"
     assert deadline(-2 * 86400, "en") == "2 days over"
     assert deadline(-59) == "超时 59 秒" and deadline(-60) == "超时 1 分钟"
+
+
+def test_a_status_line_keeps_the_hour_of_an_old_moment() -> None:
+    now = datetime(2026, 12, 1, 14, 5, tzinfo=BEIJING)
+    old = datetime(2026, 11, 20, 6, 30, tzinfo=UTC)  # 14:30 Beijing
+    assert relative(old, now, dated=False) == "2026-11-20 14:30"
+    assert relative(now - timedelta(minutes=3), now, dated=False) == "3 分钟前"
