@@ -6,7 +6,7 @@ only the moves the workflow allows from where it stands, each on a number key.""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.cells import cell_len
@@ -21,7 +21,7 @@ from textual.widgets import DataTable, Header, Label, Static
 
 from station.cases import Cases, grid_names
 from station.store import Store
-from sync.human_time import absolute, deadline, relative
+from sync.human_time import absolute, beijing, deadline, relative
 from sync.schema import EntityDef, FieldDef, WorkflowDef
 from tui.i18n import text
 from tui.naming import case_title, category_field, code_label, grid_name, masked, record_name
@@ -47,7 +47,7 @@ def step_fields(event: EntityDef) -> list[str]:
 
 # The list's columns after the title, with the widest each may take at 80 columns (cells);
 # the title takes what they leave, and never less than MIN_TITLE.
-COLUMN_CAPS = {"category": 12, "grid": 10, "discovered": 16, "step": 10, "due": 14}
+COLUMN_CAPS = {"category": 12, "grid": 12, "discovered": 16, "step": 10, "due": 14}
 MIN_TITLE = 12
 SHRINKABLE = ("category", "grid")
 SHRINK_FLOOR = 6
@@ -56,6 +56,7 @@ SCROLLBAR = 2  # cells the table keeps for its vertical scrollbar
 LIST_LIMIT = 500
 OVERDUE_STYLE = "bold red"
 SORTS = ("due", "discovered")
+EPOCH = datetime.fromtimestamp(0, UTC)  # a case with no events sorts as the oldest
 
 
 def countdown(due: dict[str, Any] | None, lang: str) -> str:
@@ -93,7 +94,8 @@ class CaseFilter:
         return self.grid is None or case["fields"].get("grid") == self.grid
 
     def order(self, cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        newest = sorted(cases, key=lambda c: c.get("discovered_at") or "", reverse=True)
+        newest = sorted(cases, key=lambda c: beijing(c["discovered_at"]) if c.get("discovered_at")
+                        else EPOCH, reverse=True)
         if self.sort == "discovered":
             return newest
         return sorted(newest, key=lambda c: (  # stable: the newest first among equals
