@@ -11,13 +11,14 @@ import re
 from datetime import UTC, datetime
 
 from rich.text import Text
+from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Label, Static
 
 from station.cases import Cases
 from station.store import Store
 from sync.protocol import WireChange
-from tui.app import StationApp, make_app
+from tui.app import make_app
 from tui.screens.cases import CaseScreen, CasesScreen
 from tui.screens.conflicts import ConflictScreen, ConflictsScreen
 from tui.screens.home import HomeScreen
@@ -65,7 +66,7 @@ def known_data(store: Store) -> dict[str, str]:
     return {"old": old, "late": late, "fresh": fresh, "person": person}
 
 
-def screen_lines(app: StationApp) -> list[str]:
+def screen_lines(app: App[None]) -> list[str]:
     """The screen as a terminal shows it, line by line."""
     strips = app.screen._compositor.render_strips()
     return ["".join(segment.text for segment in strip) for strip in strips]
