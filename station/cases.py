@@ -15,7 +15,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from station.store import CHINA_TZ, Store
+from station.store import Store
 from station.writes import Writes
 from sync.workflow import (
     CaseState,
@@ -41,7 +41,7 @@ class Cases:
         self.parent = self.event_entity.parent_field or self.subject.name
 
     def now(self) -> datetime:
-        return datetime.fromtimestamp(self.store.clock.wall_ms() / 1000, CHINA_TZ)
+        return self.store.clock.now()
 
     # ------------------------------------------------------------------ writing
 
@@ -163,17 +163,29 @@ class Cases:
             due = next_due(self.workflow, state, now)
             out.append({
                 "id": rid, "step": state.step, "closed": state.closed,
+                "discovered_at": state.started_at,
                 "overdue": due is not None and due.status == "overdue",
                 "next_due": _deadline_json(due) if due else None,
                 "departments": list(state.departments), "fields": json.loads(clear),
             })
         return out
 
+    def opened(self, case_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The fields of these cases, sealed ones opened (a list's titles): only the rows a
+        screen shows are unsealed, not every case of the county."""
+        return {rid: self.store.get(self.subject.name, rid)["fields"] for rid in case_ids}
+
     def attention(self, now: datetime | None = None) -> list[dict[str, Any]]:
         """Open cases with a deadline still to meet, the nearest (or most overdue) first."""
         waiting = [c for c in self.summaries(now, open_only=True) if c["next_due"]]
         return sorted(waiting, key=lambda c: c["next_due"]["seconds_left"])
 
+
+def grid_names(store: Store) -> dict[str, str]:
+    """Grid code -> the grid's name, from the grid records (clear columns: no unsealing)."""
+    return {str(code): str(name) for code, name in store.conn.execute(
+        "SELECT json_extract(clear, '$.code'), json_extract(clear, '$.name') FROM records"
+        " WHERE entity = 'grid' AND deleted = 0") if code and name}
 
 
 def _deadline_json(d: Deadline) -> dict[str, Any]:

@@ -70,6 +70,10 @@ class Clock:
     def iso(self) -> str:
         return iso_ms(self.wall_ms())
 
+    def now(self) -> datetime:
+        """The current time in Beijing time (what screens and deadlines are judged by)."""
+        return datetime.fromtimestamp(self.wall_ms() / 1000, CHINA_TZ)
+
 
 SYSTEM_CLOCK = Clock()
 

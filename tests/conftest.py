@@ -18,7 +18,7 @@ from station.store import Clock, Store
 PASSPHRASE = "correct horse battery staple"
 TOWNSHIP = "440524001"
 GRID = "440524001001"
-# 2026-11-28 12:00:00 +08:00, in milliseconds
+# 2026-11-27 12:00:00 +08:00, in milliseconds
 NOON = 1_795_752_000_000
 
 

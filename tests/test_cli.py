@@ -35,6 +35,17 @@ def test_status_json_has_the_contract_keys(cli: Cli) -> None:
     assert status["last_sync"] is None
 
 
+def test_status_says_the_last_sync_in_beijing_time_and_json_keeps_iso(cli: Cli) -> None:
+    from station.store import Store
+
+    with Store.open(cli.env["STATION_HOME"]) as store:
+        store.unlock(cli.env["STATION_PASSPHRASE"])
+        with store.atomic() as writes:  # the instant: 18:49 UTC is 02:49 the next day here
+            writes.put_settings(last_sync="2026-12-01T18:49:14.589+00:00")
+    assert "上次同步 last sync: 2026-12-02 02:49 北京时间 (Beijing time)" in cli("status").stdout
+    assert cli.json("status", "--json")["last_sync"] == "2026-12-01T18:49:14.589+00:00"
+
+
 def test_file_import_is_all_or_nothing_and_names_the_bad_line(cli: Cli, tmp_path: Path) -> None:
     people = list(synthetic.people(20, [GRID], seed=9))
     lines = [json.dumps(p, ensure_ascii=False) for p in people]

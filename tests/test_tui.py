@@ -311,9 +311,20 @@ def test_a_conflict_is_shown_three_ways_and_settled_with_one_key(store: Store) -
         await until(pilot, lambda: isinstance(pilot.app.screen, HomeScreen))
         await pilot.press("c")
         await until(pilot, lambda: isinstance(pilot.app.screen, ConflictsScreen))
+        # The list names whose record it is, the name masked to its surname: a passer-by
+        # reads 李** (the record shows the newer side, 李四乙), never the whole name.
+        listed = cells(pilot.app.screen.query_one("#conflicts", DataTable),
+                       Conflicts(store).list()[0]["id"])
+        assert listed == ["实有人口 李**", "姓名"]
+        pane = str(pilot.app.screen.query_one("#conflict-values", Static).render())
+        assert "李四" not in pane and "姓名（当前显示）: 李**（王五" in pane
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(pilot.app.screen, ConflictScreen))
         screen = pilot.app.screen
+        assert "实有人口 李** · 姓名" in str(screen.query_one("#conflict-title", Label).render())
+        assert "李四" not in str(screen.query_one("#here", Static).render())
+        await pilot.press("v")  # the clerk asks to see the values to choose between them
+        await until(pilot, lambda: "李四甲" in str(screen.query_one("#here", Static).render()))
         assert "李四" in str(screen.query_one("#base", Static).render())
         assert "李四甲" in str(screen.query_one("#here", Static).render())
         there = str(screen.query_one("#there", Static).render())

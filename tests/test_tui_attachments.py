@@ -277,13 +277,13 @@ def test_home_says_how_many_files_wait_to_go_up_only_while_some_do(store: Store,
                                                                      tmp_path: Path) -> None:
     from tui.widgets.sync_status import sync_lines
 
-    assert "待上传附件" not in sync_lines(store.status(), "zh")
+    assert "待上传附件" not in sync_lines(store.status(), "zh", store.clock.now())
     case = Cases(store, "incident").open({"category": "01", "title": "路灯不亮", "grid": GRID})
     photo = tmp_path / "p.png"
     Image.new("RGB", (40, 30), (200, 10, 10)).save(photo)
     Attachments(store).attach("incident", case, photo)
-    assert "待上传附件: 1" in sync_lines(store.status(), "zh")
-    assert "Files to send: 1" in sync_lines(store.status(), "en")
+    assert "待上传附件: 1" in sync_lines(store.status(), "zh", store.clock.now())
+    assert "Files to send: 1" in sync_lines(store.status(), "en", store.clock.now())
 
 
 def test_the_sync_screen_shows_files_moving_after_the_records(

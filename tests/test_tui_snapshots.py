@@ -78,3 +78,23 @@ def test_person_list(app: StationApp, snap_compare: Any) -> None:
 
 def test_new_person_form(app: StationApp, snap_compare: Any) -> None:
     assert snap_compare(app, terminal_size=SIZE, run_before=new_person)
+
+
+def test_incident_list(store: Store, snap_compare: Any) -> None:
+    """The open incidents of tests/test_tui_lists.py: named, in Beijing time, overdue in red."""
+    from tui.screens.cases import CasesScreen
+
+    from .test_tui_lists import known_data
+
+    known_data(store)
+    store.lock()
+
+    async def incidents(pilot: Pilot[None]) -> None:
+        await pilot.press(*typed(PASSPHRASE), "enter")
+        await until(pilot, lambda: isinstance(pilot.app.screen, HomeScreen))
+        await pilot.press("i")
+        await until(pilot, lambda: isinstance(pilot.app.screen, CasesScreen)
+                    and pilot.app.screen.query_one("#cases", DataTable).row_count == 3)
+        await pilot.pause(0.3)
+
+    assert snap_compare(make_app(store), terminal_size=SIZE, run_before=incidents)

@@ -113,6 +113,22 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "cases.files": ("附件：{n} 个", "Attachments: {n}"),
     "cases.files_missing": ("附件：{n} 个，其中 {m} 个未到本站", "Attachments: {n}, {m} not here yet"),
     "cases.no_files": ("附件：无", "Attachments: none"),
+    # lists and times (issue 21, part a)
+    "cases.count": ("共 {n} 件", "{n} cases"),
+    "cases.filter": ("t 环节: {step} · o 只看超时: {overdue} · g 网格: {grid} · d 排序: {sort}",
+                     "t step: {step} · o overdue only: {overdue} · g grid: {grid} · d sort: {sort}"),
+    "cases.filter_open": ("办理中", "open"),
+    "cases.filter_all": ("全部", "all"),
+    "cases.sort_due": ("按时限", "by deadline"),
+    "cases.sort_discovered": ("按发现时间", "newest first"),
+    "cases.limited": ("（只列出前 {n} 件）", "(first {n} listed)"),
+    "cases.category": ("类别", "Category"),
+    "cases.grid": ("网格", "Grid"),
+    "cases.discovered": ("发现时间", "Found"),
+    "cases.logged": ("发现登记: {clerk} · {at}", "Logged by {clerk} · {at}"),
+    "conflicts.values": ("{label}（{side}）: {value}", "{label} ({side}): {value}"),
+    "conflicts.masked": ("个人信息已遮挡，按 v 显示原值", "Personal values hidden: v shows them"),
+    "conflicts.revealed": ("正在显示原值，按 v 遮挡", "Showing the values: v hides them"),
     "attachments.title": ("附件：{case}（回车用查看程序打开）", "Attachments: {case} (Enter opens one)"),
     "attachments.name": ("文件名", "Name"),
     "attachments.on": ("所属", "On"),
@@ -147,8 +163,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "duty.none": ("未签到", "Not signed in"),
     "duty.signed": ("已记录", "Recorded"),
     "locked.idle": ("长时间无操作，已自动锁定", "Locked after being idle"),
-    "seconds_left": ("剩余 {n} 秒", "{n} s left"),
-    "seconds_over": ("超时 {n} 秒", "{n} s over"),
 }
 
 
@@ -162,6 +176,9 @@ KEY_NAMES: dict[str, str] = {
     "保留本站": "Keep ours", "保留对方": "Keep theirs", "保留删除": "Keep delete",
     "保留修改": "Keep edit", "签到": "Sign in", "签退": "Sign out", "调解": "Mediate",
     "附件": "Files",
+    # lists and times (issue 21, part a)
+    "按环节筛选": "Filter by step", "只看超时": "Overdue only", "按网格筛选": "Filter by grid",
+    "排序": "Sort", "显示原值": "Show values",
 }
 
 # Textual's own bindings (Tab, Ctrl+C in an input) are described in English.

@@ -19,6 +19,7 @@ import click
 
 from station.store import Store
 from sync.errors import TownshipError, ValidationError
+from sync.human_time import absolute
 
 DEFAULT_HOME = Path.home() / ".local" / "share" / "township-station"
 
@@ -29,6 +30,12 @@ def fail(message: str, code: int = 1) -> NoReturn:
     """Say what went wrong on one line of stderr and exit."""
     click.echo(f"station: {message}", err=True)
     sys.exit(code)
+
+
+def beijing_time(iso: str | None) -> str:
+    """A stored time for a person to read: Beijing time to the minute, saying so (JSON output
+    keeps the ISO 8601 value with its offset)."""
+    return f"{absolute(iso)} 北京时间 (Beijing time)" if iso else ""
 
 
 def emit(value: Any) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from station.cli.common import Context, as_json_option, emit
+from station.cli.common import Context, as_json_option, beijing_time, emit
 
 
 @click.command()
@@ -25,7 +25,7 @@ def status(obj: Context, as_json: bool) -> None:
         ("被拒绝 rejected", lambda f: f["rejected"]),
         ("待上传附件 files to send", lambda f: f["files_pending"]),
         ("冲突 conflicts", lambda f: f["conflicts"]),
-        ("上次同步 last sync", lambda f: f["last_sync"] or "从未 never"),
+        ("上次同步 last sync", lambda f: beijing_time(f["last_sync"]) or "从未 never"),
         ("数据版本 schema", lambda f: f["schema_version"]),
         ("记录 records", lambda f: ", ".join(f"{k} {v}" for k, v in f["records"].items()) or "0"),
     ]

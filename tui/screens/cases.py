@@ -5,24 +5,31 @@ only the moves the workflow allows from where it stands, each on a number key.""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.cells import cell_len
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.events import Resize
 from textual.screen import Screen
-from textual.widgets import DataTable, Header, Static
+from textual.widgets import DataTable, Header, Label, Static
 
-from station.cases import Cases
+from station.cases import Cases, grid_names
 from station.store import Store
-from sync.schema import EntityDef, WorkflowDef
+from sync.human_time import absolute, beijing, deadline, relative
+from sync.schema import EntityDef, FieldDef, WorkflowDef
 from tui.i18n import text
+from tui.naming import case_title, category_field, code_label, grid_name, masked, record_name
 from tui.screens.attachments import AttachmentsScreen, of_case
 from tui.screens.record_form import RecordForm
-from tui.screens.records import shown_value
 from tui.screens.table import TableScreen
 from tui.widgets.footer import KeyFooter
-from tui.widgets.plain import Plain
+from tui.widgets.plain import Plain, PlainLabel, PlainTable
 
 if TYPE_CHECKING:
     from tui.app import StationApp
@@ -38,23 +45,100 @@ def step_fields(event: EntityDef) -> list[str]:
             and f.name not in AUTOMATIC_FIELDS and f.name != event.parent_field]
 
 
+# The list's columns after the title, with the widest each may take at 80 columns (cells);
+# the title takes what they leave, and never less than MIN_TITLE.
+COLUMN_CAPS = {"category": 12, "grid": 12, "discovered": 16, "step": 10, "due": 14}
+MIN_TITLE = 12
+SHRINKABLE = ("category", "grid")
+SHRINK_FLOOR = 6
+SCROLLBAR = 2  # cells the table keeps for its vertical scrollbar
+# The most rows a list unseals at once ("all" at county scale is 15,000 cases).
+LIST_LIMIT = 500
+OVERDUE_STYLE = "bold red"
+SORTS = ("due", "discovered")
+EPOCH = datetime.fromtimestamp(0, UTC)  # a case with no events sorts as the oldest
+
+
 def countdown(due: dict[str, Any] | None, lang: str) -> str:
+    """The deadline in a human unit: 剩余 40 秒, 超时 3 分钟, 超时 2 天."""
     if due is None:
         return ""
-    left = int(due["seconds_left"])
-    return text("seconds_left" if left >= 0 else "seconds_over", lang, n=abs(left))
+    return deadline(due["seconds_left"], lang)
+
+
+def fit(value: str, width: int, style: str = "") -> Text:
+    """A cell cut to `width` cells with an ellipsis (a list row stays one line)."""
+    cell = Text(value, style=style)
+    cell.truncate(width, overflow="ellipsis")
+    return cell
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    """Which cases a list shows and in what order: `step` is "open" (every case not closed),
+    "all", or one step; `grid` None for every grid; sorted by the next deadline (most overdue
+    first) or by when the case was discovered (newest first)."""
+
+    step: str = "open"
+    overdue: bool = False
+    grid: str | None = None
+    sort: str = "due"
+
+    def keeps(self, case: dict[str, Any]) -> bool:
+        if self.step == "open" and case["closed"]:
+            return False
+        if self.step not in ("open", "all") and case["step"] != self.step:
+            return False
+        if self.overdue and not case["overdue"]:
+            return False
+        return self.grid is None or case["fields"].get("grid") == self.grid
+
+    def order(self, cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        newest = sorted(cases, key=lambda c: beijing(c["discovered_at"]) if c.get("discovered_at")
+                        else EPOCH, reverse=True)
+        if self.sort == "discovered":
+            return newest
+        return sorted(newest, key=lambda c: (  # stable: the newest first among equals
+            c["closed"], c["next_due"] is None,
+            c["next_due"]["seconds_left"] if c["next_due"] else 0))
+
+
+def cycle(choices: list[Any], current: Any) -> Any:
+    """The choice after `current` (the first after the last, or when `current` is gone)."""
+    if current not in choices:
+        return choices[0]
+    return choices[(choices.index(current) + 1) % len(choices)]
 
 
 class CasesScreen(TableScreen):
+    """Open cases by default, most overdue first; keys filter by step (t), overdue (o) and
+    grid (g) and sort (d), and the line above the table says what is shown."""
+
     TABLE = "cases"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+a", "new", "新增"),
+        # In F1 help and the line above the table: the footer has room for about eight keys.
+        Binding("t", "step_filter", "按环节筛选", show=False),
+        Binding("o", "overdue_filter", "只看超时", show=False),
+        Binding("g", "grid_filter", "按网格筛选", show=False),
+        Binding("d", "sort", "排序", show=False),
         *TableScreen.BINDINGS,
     ]
 
     def __init__(self, store: Store, workflow: str = "incident") -> None:
         super().__init__(store)
         self.workflow_name = workflow
+        self.filter = CaseFilter()
+        self.shown: dict[str, list[str]] = {}  # row key -> the plain text of its cells
+        self.grids: list[str] = []  # the grids the cases are in, for the grid filter
+        self.widths: list[int] = []  # of the columns, as the list was last filled
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield PlainLabel("", classes="title", id="cases-title")
+        yield PlainLabel("", id="cases-filter")
+        yield PlainTable(id=self.TABLE, cursor_type="row", zebra_stripes=True)
+        yield KeyFooter()
 
     @property
     def cases(self) -> Cases:
@@ -67,25 +151,143 @@ class CasesScreen(TableScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.set_interval(1, self.load)  # the countdowns
+        self.set_interval(1, self.tick)  # the countdowns
 
+    def on_resize(self, event: Resize) -> None:
+        if self.is_mounted:
+            self.load()  # the title column takes what the others leave
+
+    # -- filters (keys)
+    def action_step_filter(self) -> None:
+        steps = [s.step for s in sorted(self.workflow.steps, key=lambda s: s.position)]
+        self._refilter(step=cycle(["open", *steps, "all"], self.filter.step))
+
+    def action_overdue_filter(self) -> None:
+        self._refilter(overdue=not self.filter.overdue)
+
+    def action_grid_filter(self) -> None:
+        self._refilter(grid=cycle([None, *self.grids], self.filter.grid))
+
+    def action_sort(self) -> None:
+        self._refilter(sort=cycle(list(SORTS), self.filter.sort))
+
+    def _refilter(self, **change: Any) -> None:
+        self.filter = replace(self.filter, **change)
+        self.load()
+        self.table.move_cursor(row=0)
+
+    # -- the list
     def load(self) -> None:
         lang = self.app.lang
+        cases = self.cases
+        now = cases.now()
+        wanted = self.filter
+        summaries = cases.summaries(now, open_only=wanted.step not in ("all",)
+                                    and not self._closes(wanted.step))
+        self.grids = sorted({str(c["fields"].get("grid")) for c in summaries
+                             if c["fields"].get("grid")})
+        kept = wanted.order([c for c in summaries if wanted.keeps(c)])
+        rows = kept[:LIST_LIMIT]
+        opened = cases.opened([c["id"] for c in rows])
+        names = grid_names(self.store)
+        cells = {c["id"]: self._cells(c, opened[c["id"]], names, now, lang) for c in rows}
+        self._title(lang, len(kept))
+        self.query_one("#cases-filter", Label).update(self._filter_line(names, lang, len(kept)))
+        self._fill(cells, {c["id"] for c in rows if c["overdue"]}, lang)
+
+    def _closes(self, step: str) -> bool:
+        found = self.workflow.by_step.get(step)
+        return bool(found and found.closes)
+
+    def _title(self, lang: str, count: int) -> None:
+        wf = self.workflow
+        label = wf.label_zh if lang == "zh" else wf.label_en
+        self.title_label().update(f"{label} · {text('cases.count', lang, n=count)}")
+
+    def _filter_line(self, names: dict[str, str], lang: str, count: int) -> str:
+        f = self.filter
+        step = (text("cases.filter_open", lang) if f.step == "open" else text("cases.filter_all", lang)
+                if f.step == "all" else self.workflow.by_step[f.step].label(lang)
+                if f.step in self.workflow.by_step else f.step)
+        line = text("cases.filter", lang, step=step,
+                    overdue=text("yes" if f.overdue else "no", lang),
+                    grid=grid_name(names, f.grid) if f.grid else text("cases.filter_all", lang),
+                    sort=text(f"cases.sort_{f.sort}", lang))
+        if count > LIST_LIMIT:
+            line += " " + text("cases.limited", lang, n=LIST_LIMIT)
+        return line
+
+    def _cells(self, case: dict[str, Any], fields: dict[str, Any], names: dict[str, str],
+               now: datetime, lang: str) -> list[str]:
+        """Title, category, grid, discovered, step, deadline: the plain text of a row."""
         wf = self.workflow
         subject = self.store.schema.entity(wf.subject_entity)
-        self.title_label().update(wf.label_zh if lang == "zh" else wf.label_en)
-        table = self.table
+        category = category_field(subject)
+        step = wf.by_step[case["step"]].label(lang) if case["step"] in wf.by_step else ""
+        due = text("cases.closed", lang) if case["closed"] else countdown(case["next_due"], lang)
+        found = case.get("discovered_at")
+        return [case_title(self.store, subject, fields, lang) or case["id"][-6:],
+                code_label(self.store, category, fields.get(category.name), lang) if category else "",
+                grid_name(names, fields.get("grid")),
+                relative(found, now, lang) if found else "", step, due]
+
+    def _widths(self, headers: list[str], rows: list[list[str]]) -> list[int]:
+        """Each column as wide as its widest cell up to its cap; the title takes the rest."""
+        keys = list(COLUMN_CAPS)
+        widths = [min(COLUMN_CAPS[k], max([cell_len(headers[i + 1]),
+                                          *(cell_len(r[i + 1]) for r in rows)]))
+                  for i, k in enumerate(keys)]
+        room = self.app.size.width - 2 * self.table.cell_padding * len(headers) - SCROLLBAR
+        short = MIN_TITLE - (room - sum(widths))
+        for k in SHRINKABLE:  # narrow terminals and English words: the title keeps its minimum
+            i = keys.index(k)
+            cut = max(0, min(short, widths[i] - SHRINK_FLOOR))
+            widths[i] -= cut
+            short -= cut
+        return [max(MIN_TITLE, room - sum(widths)), *widths]
+
+    @property
+    def rows_table(self) -> PlainTable:
+        return self.query_one(f"#{self.TABLE}", PlainTable)
+
+    def _fill(self, cells: dict[str, list[str]], overdue: set[str], lang: str) -> None:
+        table = self.rows_table
+        subject = self.store.schema.entity(self.workflow.subject_entity)
+        headers = [subject.label(lang), text("cases.category", lang), text("cases.grid", lang),
+                   text("cases.discovered", lang), text("cases.step", lang), text("cases.due", lang)]
+        widths = self._widths(headers, list(cells.values()))
         cursor = table.cursor_row
         table.clear(columns=True)
-        table.add_columns(subject.label(lang), text("cases.step", lang), text("cases.due", lang))
-        cases = self.cases.summaries()
-        cases.sort(key=lambda c: (c["closed"], c["next_due"]["seconds_left"] if c["next_due"] else 1e12))
-        for c in cases:
-            title = c["fields"].get(subject.title_field or "") or c["id"][-6:]
-            step = wf.by_step[c["step"]].label(lang) if c["step"] in wf.by_step else ""
-            table.add_row(str(title), step, text("cases.closed", lang) if c["closed"]
-                          else countdown(c["next_due"], lang), key=c["id"])
+        for key, header, width in zip(["title", *COLUMN_CAPS], headers, widths, strict=True):
+            table.add_column(header, width=width, key=key)
+        self.widths = widths
+        for rid, row in cells.items():
+            style = OVERDUE_STYLE if rid in overdue else ""
+            table.add_row(*(fit(c, w, style) for c, w in zip(row, widths, strict=True)), key=rid)
+        self.shown = cells
         self.keep_cursor(cursor)
+
+    def tick(self) -> None:
+        """Each second: the countdowns and "3 分钟前" of the rows shown, only the cells that
+        changed (the rows stay where they are under the cursor until the list reloads)."""
+        if not self.shown:
+            return
+        lang = self.app.lang
+        cases = self.cases
+        now = cases.now()
+        for case in cases.summaries(now, open_only=True):
+            old = self.shown.get(case["id"])
+            if old is None:
+                continue
+            due = countdown(case["next_due"], lang)
+            found = case.get("discovered_at")
+            new = [*old[:3], relative(found, now, lang) if found else "", old[4], due]
+            if new == old:
+                continue
+            style = OVERDUE_STYLE if case["overdue"] else ""
+            for i, key in enumerate(["title", *COLUMN_CAPS]):
+                self.rows_table.update_cell(case["id"], key, fit(new[i], self.widths[i], style))
+            self.shown[case["id"]] = new
 
     def action_new(self) -> None:
         self.app.push_screen(RecordForm(self.store, self.workflow.subject_entity, add=self.cases.open))
@@ -97,7 +299,7 @@ class CasesScreen(TableScreen):
 
 class CaseScreen(Screen[None]):
     app: StationApp
-    AUTO_FOCUS = ""  # the number keys choose a move
+    AUTO_FOCUS = "#case-box"  # arrows scroll the case; the number keys choose a move
     BINDINGS: ClassVar[list[BindingType]] = [
         *[Binding(str(n), f"move({n})", show=False) for n in range(1, 10)],
         Binding("f", "files", "附件"),
@@ -116,10 +318,12 @@ class CaseScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Plain("", id="case-head")
-        yield Plain("", id="case-files")
-        yield Plain("", id="case-moves")
-        yield Plain("", id="case-timeline")
+        with VerticalScroll(id="case-box"):
+            yield Plain("", id="case-head")
+            yield Plain("", id="case-moves")
+            yield Plain("", id="case-fields")
+            yield Plain("", id="case-files")
+            yield Plain("", id="case-timeline")
         yield KeyFooter()
 
     def on_mount(self) -> None:
@@ -140,34 +344,59 @@ class CaseScreen(Screen[None]):
     def load(self) -> None:
         lang = self.app.lang
         wf = self.store.schema.workflow(self.workflow_name)
-        shown = self.cases.show(self.case_id)
+        cases = self.cases
+        now = cases.now()
+        shown = cases.show(self.case_id, now)
         subject = self.store.schema.entity(wf.subject_entity)
-        title = shown["fields"].get(subject.title_field or "", self.case_id[-6:])
-        step = wf.by_step[shown["step"]].label(lang) if shown["step"] in wf.by_step else ""
-        due = [f"{wf.by_step[d['step']].label(lang)} {countdown(d, lang)}"
-               for d in shown["deadlines"] if d["status"] != "met"]
-        closed = f"（{text('cases.closed', lang)}）" if shown["closed"] else ""
-        self.query_one("#case-head", Static).update(
-            f"{title}\n{text('cases.step', lang)}: {step}{closed}"
-            + (f"\n{text('cases.due', lang)}: " + "；".join(due) if due else ""))
-        self.query_one("#case-files", Static).update(files_line(of_case(self.store, shown), lang))
+        names = grid_names(self.store)
+        applied = [e for e in shown["events"] if e["applied"]]
+        self.query_one("#case-head", Static).update(self._head(wf, subject, shown, applied, now, lang))
         moves = self.moves()
         self.query_one("#case-moves", Static).update(
             f"{text('cases.moves', lang)}\n" + "\n".join(
                 f"  {n}  {label}" for n, (_, label, _) in enumerate(moves, 1))
             if moves else text("cases.none", lang))
-        lines = [self._timeline_line(wf, e, lang) for e in shown["events"] if e["applied"]]
+        self.query_one("#case-fields", Static).update("\n".join(
+            f"{f.label(lang)}: {detail_value(self.store, f, shown['fields'][f.name], names, lang)}"
+            for f in subject.fields
+            if not f.deprecated and shown["fields"].get(f.name) not in (None, "", [])))
+        self.query_one("#case-files", Static).update(files_line(of_case(self.store, shown), lang))
+        lines = [self._timeline_line(wf, e, names, lang) for e in applied]
         self.query_one("#case-timeline", Static).update(
             f"{text('cases.timeline', lang)}\n" + "\n".join(lines))
 
-    def _timeline_line(self, wf: WorkflowDef, event: dict[str, Any], lang: str) -> str:
-        """When, which step, who, what was done (department, method…) and the note."""
+    def _head(self, wf: WorkflowDef, subject: EntityDef, shown: dict[str, Any],
+              applied: list[dict[str, Any]], now: datetime, lang: str) -> str:
+        """Title; step (closed or not); deadlines to meet; who logged it and when."""
+        title = case_title(self.store, subject, shown["fields"], lang) or self.case_id[-6:]
+        step = wf.by_step[shown["step"]].label(lang) if shown["step"] in wf.by_step else ""
+        due = [f"{wf.by_step[d['step']].label(lang)} {countdown(d, lang)}"
+               for d in shown["deadlines"] if d["status"] != "met"]
+        closed = f"（{text('cases.closed', lang)}）" if shown["closed"] else ""
+        lines = [title, f"{text('cases.step', lang)}: {step}{closed}"]
+        if due:
+            lines.append(f"{text('cases.due', lang)}: " + "；".join(due))
+        if applied:
+            first = applied[0]
+            at = first.get("at")
+            when = absolute(at) if at else ""
+            said = relative(at, now, lang) if at else ""
+            if said and not said[:1].isdigit():  # "昨天 14:05", not the date again
+                when += f"（{said}）"
+            lines.append(text("cases.logged", lang, clerk=first.get("actor") or
+                              text("conflicts.unknown_clerk", lang), at=when))
+        return "\n".join(lines)
+
+    def _timeline_line(self, wf: WorkflowDef, event: dict[str, Any], names: dict[str, str],
+                       lang: str) -> str:
+        """When (Beijing time), which step, who, what was done (department, method…), note."""
         step = event.get("step")
         entity = self.cases.event_entity
-        done = [shown_value(f, event[f.name], self.store, lang) for f in entity.fields
+        done = [detail_value(self.store, f, event[f.name], names, lang) for f in entity.fields
                 if f.name in step_fields(entity) and f.name not in ("actor", "note")
                 and event.get(f.name) not in (None, "", [])]
-        parts = [str(event.get("at", ""))[:19].replace("T", " "),
+        at = event.get("at")
+        parts = [absolute(at) if at else "",
                  wf.by_step[step].label(lang) if step in wf.by_step else str(step),
                  str(event.get("actor", "")), *done, str(event.get("note") or "")]
         return "  ".join(p for p in parts if p)
@@ -202,6 +431,26 @@ class CaseScreen(Screen[None]):
 
     def action_back(self) -> None:
         self.app.pop_screen()
+
+
+def detail_value(store: Store, f: FieldDef, value: Any, names: dict[str, str], lang: str) -> str:
+    """A field's value on a case's screen: labels for codes, the grid's name with its code,
+    Beijing time, the record a reference names; phone and ID numbers masked by their rule."""
+    if f.type in ("code", "codes"):
+        return code_label(store, f, value, lang)
+    if f.rule == "grid_code":
+        name = grid_name(names, value)
+        return name if name == str(value) else f"{name}（{value}）"
+    if f.type == "datetime":
+        return absolute(str(value))
+    if f.type == "boolean":
+        return text("yes" if value else "no", lang)
+    if f.type in ("ref", "refs") and f.ref_entity:
+        refs = value if isinstance(value, list) else [value]
+        return "、".join(record_name(store, f.ref_entity, str(r), lang) for r in refs)
+    if f.sensitive and f.rule:
+        return masked(f, value)
+    return "、".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
 def files_line(attachments: list[tuple[str | None, dict[str, Any]]], lang: str) -> str:

@@ -8,24 +8,33 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.cells import cell_len
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.events import Resize
 from textual.screen import Screen
-from textual.widgets import DataTable, Header, Input
+from textual.widgets import DataTable, Header, Input, Label, Static
 
 from station.conflicts import Conflicts
 from station.store import Store
 from sync.errors import TownshipError
+from sync.human_time import absolute
+from sync.masking import mask_value
 from sync.merge import DELETED
 from tui.i18n import text
+from tui.naming import record_name
 from tui.screens.table import TableScreen
 from tui.widgets.footer import KeyFooter
 from tui.widgets.plain import Plain, PlainLabel
 
 if TYPE_CHECKING:
     from tui.app import StationApp
+
+# The record column never narrower than this; the field's label is never cut.
+MIN_RECORD = 16
+SCROLLBAR = 2
 
 
 def field_label(store: Store, c: dict[str, Any], lang: str) -> str:
@@ -41,35 +50,115 @@ def _value(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
+def side_value(store: Store, c: dict[str, Any], version: dict[str, Any] | None, value: Any,
+               reveal: bool = False) -> str:
+    """A side's value as it may be shown: whole, or masked by its field's rule when the field
+    is personal (a name as a name) and the clerk has not asked to see it. A delete conflict's
+    edits name their field in the version."""
+    entity = store.schema.entities.get(c["entity"])
+    name = version.get("field") if version and c["field"] == DELETED else c["field"]
+    f = entity.by_name.get(str(name)) if entity else None
+    if reveal or f is None or not f.sensitive or value is None:
+        return _value(value)
+    return mask_value(f.rule, value if isinstance(value, str) else _value(value),
+                      is_name=f.name == entity.title_field if entity else False)
+
+
+def sensitive(store: Store, c: dict[str, Any]) -> bool:
+    """Whether a conflict shows a personal value (a delete conflict may show any field)."""
+    entity = store.schema.entities.get(c["entity"])
+    if entity is None:
+        return False
+    if c["field"] == DELETED:
+        return any(f.sensitive for f in entity.fields)
+    f = entity.by_name.get(c["field"])
+    return bool(f and f.sensitive)
+
+
 def _author(version: dict[str, Any], lang: str) -> str:
     """Who wrote a side and when: clerk, station, Beijing time to the minute."""
     clerk = version.get("clerk") or text("conflicts.unknown_clerk", lang)
     station = text("conflicts.this_station", lang) if version["here"] else \
         text("conflicts.station", lang, station=version["station"][-6:])
-    return f"{clerk} · {station} · {version['at'][:16].replace('T', ' ')}"
+    return f"{clerk} · {station} · {absolute(version['at'])}"
+
+
+def sides(store: Store, c: dict[str, Any], versions: list[dict[str, Any]], lang: str,
+          reveal: bool = False) -> str:
+    """Values of one side, each with who wrote it and when; "(not known)" when none."""
+    return "；".join(
+        side_value(store, c, v, v["value"], reveal)
+        + (f" ({field_label_of(store, c, v['field'], lang)})" if v.get("field")
+           and c["field"] == DELETED else "")
+        + f"（{_author(v, lang)}）" for v in versions) or text("conflicts.unknown", lang)
+
+
+def field_label_of(store: Store, c: dict[str, Any], name: str, lang: str) -> str:
+    entity = store.schema.entities.get(c["entity"])
+    f = entity.by_name.get(name) if entity else None
+    return f.label(lang) if f else name
 
 
 class ConflictsScreen(TableScreen):
+    """Each open conflict on a row (whose record, which field: both whole); the highlighted
+    one's two values in full below, wrapping, masked as on any list."""
+
     TABLE = "conflicts"
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store)
+        self.found: dict[str, dict[str, Any]] = {}
+
+    def compose(self) -> ComposeResult:
+        yield from super().compose()
+        yield Plain("", id="conflict-values")
+
+    def on_resize(self, event: Resize) -> None:
+        if self.is_mounted:
+            self.load()
 
     def load(self) -> None:
         lang = self.app.lang
-        found = Conflicts(self.store).list()
+        self.found = {c["id"]: c for c in Conflicts(self.store).list()}
         self.title_label().update(
-            text("conflicts.title", lang) if found else text("conflicts.none", lang))
+            text("conflicts.title", lang) if self.found else text("conflicts.none", lang))
+        names = {cid: record_name(self.store, c["entity"], c["record"], lang)
+                 for cid, c in self.found.items()}
+        labels = {cid: field_label(self.store, c, lang) for cid, c in self.found.items()}
+        headers = [text("conflicts.record", lang), text("conflicts.field", lang)]
+        field_width = max([cell_len(headers[1]), *map(cell_len, labels.values())])
         table = self.table
+        room = self.app.size.width - 2 * table.cell_padding * 2 - SCROLLBAR
+        cursor = table.cursor_row
         table.clear(columns=True)
-        table.add_columns(text("conflicts.record", lang), text("conflicts.field", lang),
-                          text("conflicts.shown", lang), text("conflicts.other", lang))
-        for c in found:
-            table.add_row(self._title(c), field_label(self.store, c, lang), _value(c["winner"]["value"]),
-                          "、".join(_value(v["value"]) for v in c["losers"]), key=c["id"])
+        table.add_column(headers[0], width=max(MIN_RECORD, room - field_width))
+        table.add_column(headers[1], width=field_width)
+        for cid in self.found:
+            table.add_row(names[cid], labels[cid], key=cid)
+        self.keep_cursor(cursor)
+        self.show_values()
 
-    def _title(self, c: dict[str, Any]) -> str:
-        schema = self.store.schema
-        entity = schema.entities.get(c["entity"])
-        label = entity.label(self.app.lang) if entity else c["entity"]
-        return f"{label} {c['record'][-6:]}"
+    @on(DataTable.RowHighlighted, "#conflicts")
+    def highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.show_values()
+
+    def show_values(self) -> None:
+        """Both values of the conflict under the cursor, whole and wrapping."""
+        pane = self.query_one("#conflict-values", Static)
+        table = self.table
+        if not table.row_count:
+            pane.update("")
+            return
+        c = self.found.get(str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value))
+        if c is None:
+            return
+        lang = self.app.lang
+        label = field_label(self.store, c, lang)
+        pane.update("\n".join([
+            text("conflicts.values", lang, label=label, side=text("conflicts.shown", lang),
+                 value=sides(self.store, c, [c["winner"]], lang)),
+            text("conflicts.values", lang, label=label, side=text("conflicts.other", lang),
+                 value=sides(self.store, c, c["losers"], lang))]))
 
     @on(DataTable.RowSelected, "#conflicts")
     def open_conflict(self, event: DataTable.RowSelected) -> None:
@@ -77,8 +166,9 @@ class ConflictsScreen(TableScreen):
 
 
 class ConflictScreen(Screen[None]):
-    """One conflict, three ways. L keeps this station's value, R the other's; a delete
-    conflict keeps the delete (D) or the edit (E); or type a new value and press Enter."""
+    """One conflict, three ways, with whose record it is. L keeps this station's value, R the
+    other's; a delete conflict keeps the delete (D) or the edit (E); or type a new value and
+    press Enter. Personal values are masked until V shows them."""
 
     app: StationApp
     AUTO_FOCUS = ""  # nothing focused: keys choose; Tab goes to the new-value field
@@ -87,6 +177,7 @@ class ConflictScreen(Screen[None]):
         Binding("r", "keep('remote')", "保留对方"),
         Binding("d", "keep('deleted')", "保留删除", show=False),
         Binding("e", "keep('edited')", "保留修改", show=False),
+        Binding("v", "reveal", "显示原值", show=False),
         Binding("escape", "back", "返回"),
     ]
 
@@ -94,6 +185,7 @@ class ConflictScreen(Screen[None]):
         super().__init__()
         self.store = store
         self.conflict_id = conflict_id
+        self.revealed = False
 
     def conflict(self) -> dict[str, Any] | None:
         found = [c for c in Conflicts(self.store).list() if c["id"] == self.conflict_id]
@@ -107,31 +199,59 @@ class ConflictScreen(Screen[None]):
             if c is None:
                 yield PlainLabel(text("conflicts.none", lang))
                 return
-            versions = [c["winner"], *c["losers"]]
-            here = [v for v in versions if v["here"]]
-            there = [v for v in versions if not v["here"]]
-            unknown = text("conflicts.unknown", lang)
-
-            def shown(vs: list[dict[str, Any]]) -> str:
-                return "；".join(_value(v["value"]) + (f" ({v['field']})" if v.get("field")
-                                                      and c["field"] == DELETED else "")
-                                + f"（{_author(v, lang)}）" for v in vs) or unknown
-
-            yield PlainLabel(field_label(self.store, c, lang), classes="title")
-            yield Plain(f"{text('conflicts.base', lang)}: "
-                         f"{unknown if c.get('base') is None else _value(c['base'])}", id="base")
-            yield Plain(f"{text('conflicts.here', lang)}: {shown(here)}", id="here")
-            yield Plain(f"{text('conflicts.there', lang)}: {shown(there)}", id="there")
-            if c["field"] == DELETED:
-                yield Plain(f"D {text('conflicts.keep_deleted', lang)} · "
-                             f"E {text('conflicts.keep_edited', lang)}", id="choices")
-            elif c["field"] == "step":
-                yield Plain(text("conflicts.step", lang), id="choices")
-            else:
-                yield Plain(f"L {text('conflicts.keep_local', lang)} · "
-                             f"R {text('conflicts.keep_remote', lang)}", id="choices")
+            yield PlainLabel("", classes="title", id="conflict-title")
+            yield Plain("", id="base")
+            yield Plain("", id="here")
+            yield Plain("", id="there")
+            yield Plain("", id="choices")
+            if c["field"] not in (DELETED, "step"):
                 yield Input(placeholder=text("conflicts.new", lang), id="new-value")
         yield KeyFooter()
+
+    def on_mount(self) -> None:
+        self.show()
+
+    def relabel(self, lang: str) -> None:
+        self.show()
+
+    def show(self) -> None:
+        c = self.conflict()
+        if c is None or not self.query("#base"):
+            return
+        lang = self.app.lang
+        store = self.store
+        versions = [c["winner"], *c["losers"]]
+        unknown = text("conflicts.unknown", lang)
+        reveal = self.revealed
+        self.query_one("#conflict-title", Label).update(
+            f"{record_name(store, c['entity'], c['record'], lang)} · {field_label(store, c, lang)}")
+        self.query_one("#base", Static).update(
+            f"{text('conflicts.base', lang)}: "
+            f"{unknown if c.get('base') is None else side_value(store, c, None, c['base'], reveal)}")
+        self.query_one("#here", Static).update(
+            f"{text('conflicts.here', lang)}: "
+            f"{sides(store, c, [v for v in versions if v['here']], lang, reveal)}")
+        self.query_one("#there", Static).update(
+            f"{text('conflicts.there', lang)}: "
+            f"{sides(store, c, [v for v in versions if not v['here']], lang, reveal)}")
+        if c["field"] == DELETED:
+            choices = (f"D {text('conflicts.keep_deleted', lang)} · "
+                       f"E {text('conflicts.keep_edited', lang)}")
+        elif c["field"] == "step":
+            choices = text("conflicts.step", lang)
+        else:
+            choices = (f"L {text('conflicts.keep_local', lang)} · "
+                       f"R {text('conflicts.keep_remote', lang)}")
+        if sensitive(store, c):
+            choices += "\n" + text("conflicts.revealed" if reveal else "conflicts.masked", lang)
+        self.query_one("#choices", Static).update(choices)
+
+    def action_reveal(self) -> None:
+        """Show or hide the personal values: the clerk chose to, at the counter."""
+        if isinstance(self.focused, Input):
+            return
+        self.revealed = not self.revealed
+        self.show()
 
     def action_keep(self, keep: str) -> None:
         if isinstance(self.focused, Input):

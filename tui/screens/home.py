@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Header, Label, Static
 
 from station.cases import Cases
 from station.store import Store
+from sync.human_time import deadline
 from tui.i18n import text
 from tui.widgets.footer import KeyFooter
 from tui.widgets.plain import Plain, PlainLabel, PlainTable
@@ -108,7 +109,7 @@ class HomeScreen(Screen[None]):
         self.query_one("#sync-title", Label).update(text("home.sync", lang))
         self._counts(status, lang)
         self.query_one("#incidents", Static).update(self._incidents(lang))
-        self.query_one("#sync", SyncStatus).show(status, lang)
+        self.query_one("#sync", SyncStatus).show(status, lang, self.store.clock.now())
 
     def _counts(self, status: dict[str, Any], lang: str) -> None:
         table = self.query_one("#counts", DataTable)
@@ -130,8 +131,7 @@ class HomeScreen(Screen[None]):
         lines = [f"{text('home.open', lang)}: {open_count}",
                  f"{text('home.overdue', lang)}: {len(overdue)}"]
         if waiting:
-            left = int(waiting[0]["next_due"]["seconds_left"])
-            key = "seconds_left" if left >= 0 else "seconds_over"
-            lines.append(f"{text('home.next_due', lang)}: {text(key, lang, n=abs(left))}")
+            left = waiting[0]["next_due"]["seconds_left"]
+            lines.append(f"{text('home.next_due', lang)}: {deadline(left, lang)}")
         return "\n".join(lines)
 

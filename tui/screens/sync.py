@@ -58,7 +58,8 @@ class SyncScreen(Screen[None]):
 
     def refresh_state(self) -> None:
         lang = self.app.lang
-        self.query_one("#sync-state", SyncStatus).show(self.store.status(), lang)
+        self.query_one("#sync-state", SyncStatus).show(self.store.status(), lang,
+                                                     self.store.clock.now())
         self.query_one("#rejected-title", Label).update(text("sync.rejected", lang))
         table = self.query_one("#rejected", DataTable)
         table.clear(columns=True)

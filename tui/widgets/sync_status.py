@@ -4,19 +4,24 @@ screen both show it."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from sync.human_time import relative
 from tui.i18n import text
 from tui.widgets.plain import Plain
 
 
-def sync_lines(status: dict[str, Any], lang: str) -> str:
+def sync_lines(status: dict[str, Any], lang: str, now: datetime) -> str:
+    """The lines, times in Beijing time as a clerk says them ("3 分钟前", "昨天 14:05")."""
     sync = status["sync"]
+    last = status["last_sync"]
     hub = sync["hub"] or text("home.not_enrolled", lang)
     lines = [f"{text('home.enrolled', lang)}: {hub}",
              f"{text('home.pending', lang)}: {status['pending']}",
              f"{text('home.rejected', lang)}: {status['rejected']}",
-             f"{text('home.last_sync', lang)}: {status['last_sync'] or text('home.never', lang)}",
+             f"{text('home.last_sync', lang)}: "
+             f"{relative(last, now, lang, dated=False) if last else text('home.never', lang)}",
              f"{text('home.conflicts', lang)}: {status['conflicts']}",
              f"{text('home.schema', lang)}: {status['schema_version']}"]
     if status.get("files_pending"):  # shown while there are some: photos wait on a slow link
@@ -29,5 +34,5 @@ def sync_lines(status: dict[str, Any], lang: str) -> str:
 class SyncStatus(Plain):
     """`sync_lines` of a store status, shown as plain text."""
 
-    def show(self, status: dict[str, Any], lang: str) -> None:
-        self.update(sync_lines(status, lang))
+    def show(self, status: dict[str, Any], lang: str, now: datetime) -> None:
+        self.update(sync_lines(status, lang, now))

@@ -1,0 +1,165 @@
+"""Lists that name what they show, in Beijing time, at 80x24 (issue 21, points 1 and 2).
+
+One Pilot session on known data: incidents written at known UTC instants, a grid with a name,
+a person whose phone two stations changed at once, a last sync at a known UTC instant. The
+expected words are worked out by hand from that data; the clock (conftest's NOON) stands at
+2026-11-27 12:00 Beijing time."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from rich.text import Text
+from textual.app import App
+from textual.pilot import Pilot
+from textual.widgets import DataTable, Label, Static
+
+from station.cases import Cases
+from station.store import Store
+from sync.protocol import WireChange
+from tui.app import make_app
+from tui.screens.cases import CaseScreen, CasesScreen
+from tui.screens.conflicts import ConflictScreen, ConflictsScreen
+from tui.screens.home import HomeScreen
+
+from .conftest import GRID, NOON
+from .test_tui import cells, run, unlock, until
+
+GRID2 = "440524001002"
+LONG_TITLE = "消防通道被电动车和杂物长期堵塞存在严重安全隐患"
+PHONE_HERE, PHONE_THERE, ID_NUMBER = "13812345678", "13987654321", "11010519491231002X"
+
+
+def ms(iso: str) -> int:
+    return int(datetime.fromisoformat(iso).timestamp() * 1000)
+
+
+def known_data(store: Store) -> dict[str, str]:
+    """Two named grids, three open incidents and a phone conflict; the ids by name."""
+    store.add("grid", {"code": GRID, "name": "城关第一网格", "township": GRID[:9]})
+    store.add("grid", {"code": GRID2, "name": "河西网格", "township": GRID[:9]})
+    incidents = Cases(store, "incident")
+    # Found 2026-11-25 03:30 UTC = 11:30 Beijing; reported 30 s later with the police. Deadlines
+    # count from discovery: dispose was due 11-25 11:33, so at 11-27 12:00 it is two days over.
+    old = incidents.open({"category": "03", "title": LONG_TITLE, "grid": GRID,
+                          "reporter_phone": PHONE_HERE}, at="2026-11-25T03:30:00+00:00")
+    incidents.advance(old, "report", department="police", note="已通知派出所",
+                      at="2026-11-25T11:30:30+08:00")
+    # Found ten minutes ago and reported at 11:50:30: dispose was due 11:53, 7 minutes ago.
+    late = incidents.open({"category": "04", "title": "垃圾堆放", "grid": GRID2},
+                          at="2026-11-27T11:50:00+08:00")
+    incidents.advance(late, "report", at="2026-11-27T11:50:30+08:00")
+    # Found 20 s ago by another clerk: report is due at 12:00:40, in 40 s.
+    fresh = incidents.open({"category": "09", "title": "路灯损坏", "grid": GRID},
+                           at="2026-11-27T11:59:40+08:00", actor="李明")
+    person = store.add("person", {"name": "王小明", "id_number": ID_NUMBER, "phone": PHONE_HERE,
+                                  "grid": GRID})
+    added = store.conn.execute("SELECT created_hlc FROM records WHERE id = ?", (person,)).fetchone()[0]
+    store.update("person", person, {"phone": "13812340000"})
+    there = f"{ms('2026-11-27T04:01:00+00:00'):015d}.000000.elsewhere"  # 12:01 Beijing
+    with store.atomic() as writes:  # the same phone changed elsewhere, unseen here
+        writes.apply_remote(WireChange("elsewhere", 1, person, "person", "update", GRID,
+                                       {"phone": PHONE_THERE}, there, {"phone": added}, 1,
+                                       {"phone": PHONE_HERE}, by="王五"))
+        writes.put_settings(last_sync="2026-11-26T06:05:00.000+00:00")  # 14:05 Beijing, yesterday
+    return {"old": old, "late": late, "fresh": fresh, "person": person}
+
+
+def screen_lines(app: App[None]) -> list[str]:
+    """The screen as a terminal shows it, line by line."""
+    strips = app.screen._compositor.render_strips()
+    return ["".join(segment.text for segment in strip) for strip in strips]
+
+
+def listed(table: DataTable[object]) -> list[str]:
+    return [str(key.value) for key in table.rows]
+
+
+def test_lists_name_their_cases_and_conflicts_in_beijing_time(store: Store) -> None:
+    assert datetime.fromtimestamp(NOON / 1000, UTC).isoformat() == "2026-11-27T04:00:00+00:00"
+    ids = known_data(store)
+    store.lock()
+    app = make_app(store)
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        await unlock(pilot)
+        await until(pilot, lambda: isinstance(pilot.app.screen, HomeScreen))
+        sync = str(pilot.app.screen.query_one("#sync", Static).render())
+        assert "上次同步: 昨天 14:05" in sync and "+00:00" not in sync
+        assert "最近时限: 超时 2 天" in str(pilot.app.screen.query_one("#incidents", Static).render())
+
+        await pilot.press("i")
+        await until(pilot, lambda: isinstance(pilot.app.screen, CasesScreen))
+        screen = pilot.app.screen
+        table = screen.query_one("#cases", DataTable)
+        await until(pilot, lambda: table.row_count == 3)
+        # Most overdue first; each row names its case, category, grid, when found, step, due.
+        assert listed(table) == [ids["old"], ids["late"], ids["fresh"]]
+        old = cells(table, ids["old"])
+        assert old[0].endswith("…") and LONG_TITLE.startswith(old[0][:-1]) and len(old[0]) > 5
+        assert old[1:] == ["安全隐患", "城关第一网格", "2026-11-25", "上报", "超时 2 天"]
+        assert cells(table, ids["late"]) == ["垃圾堆放", "环境卫生", "河西网格", "10 分钟前",
+                                              "上报", "超时 7 分钟"]
+        assert cells(table, ids["fresh"]) == ["路灯损坏", "公共设施", "城关第一网格", "刚刚",
+                                               "发现", "剩余 40 秒"]
+        shown = "\n".join(screen_lines(pilot.app))
+        for seconds in re.findall(r"(\d+) 秒", shown):
+            assert int(seconds) < 60, shown  # never seconds past a minute
+        assert "超时 2 天" in shown and "剩余 40 秒" in shown  # the last column is on screen
+        overdue = table.get_row(ids["old"])[0]
+        on_time = table.get_row(ids["fresh"])[0]
+        assert isinstance(overdue, Text) and isinstance(on_time, Text)
+        assert "red" in str(overdue.style) and "red" not in str(on_time.style)
+
+        filter_line = lambda: str(screen.query_one("#cases-filter", Label).render())  # noqa: E731
+        await pilot.press("o")  # overdue only
+        await until(pilot, lambda: listed(table) == [ids["old"], ids["late"]])
+        assert "只看超时: 是" in filter_line()
+        await pilot.press("o", "g")  # every case again, then the first grid
+        await until(pilot, lambda: listed(table) == [ids["old"], ids["fresh"]])
+        assert "网格: 城关第一网格" in filter_line()
+        await pilot.press("g")
+        await until(pilot, lambda: listed(table) == [ids["late"]])
+        await pilot.press("g", "t")  # every grid; the first step
+        await until(pilot, lambda: listed(table) == [ids["fresh"]])
+        assert "环节: 发现" in filter_line()
+        await pilot.press("t")
+        await until(pilot, lambda: listed(table) == [ids["old"], ids["late"]])
+        await pilot.press(*"tttt", "d")  # back to every open case; newest first
+        await until(pilot, lambda: listed(table) == [ids["fresh"], ids["late"], ids["old"]])
+        assert "排序: 按发现时间" in filter_line()
+
+        await pilot.press("down", "down", "enter")
+        await until(pilot, lambda: isinstance(pilot.app.screen, CaseScreen))
+        case = pilot.app.screen
+        head = str(case.query_one("#case-head", Static).render())
+        # Written as 03:30 UTC, shown as 11:30 Beijing time, with the clerk who logged it.
+        assert LONG_TITLE in head and "发现登记: 张三 · 2026-11-25 11:30" in head
+        fields = str(case.query_one("#case-fields", Static).render())
+        for line in (f"事件名称: {LONG_TITLE}", "事件类别: 安全隐患",
+                     f"所属网格: 城关第一网格（{GRID}）", "报告人联系方式: 138****5678"):
+            assert line in fields.splitlines(), fields
+        assert PHONE_HERE not in fields
+        timeline = str(case.query_one("#case-timeline", Static).render()).splitlines()
+        assert "2026-11-25 11:30  发现  张三" in timeline
+        assert "2026-11-25 11:30  上报  张三  公安  已通知派出所" in timeline
+
+        await pilot.press("escape", "escape", "c")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ConflictsScreen))
+        conflicts = pilot.app.screen
+        (row,) = conflicts.query_one("#conflicts", DataTable).rows
+        assert cells(conflicts.query_one("#conflicts", DataTable), row) == ["实有人口 王**", "联系方式"]
+        pane = str(conflicts.query_one("#conflict-values", Static).render())
+        assert "联系方式（当前显示）: 139****4321（王五 · 站点 ewhere · 2026-11-27 12:01）" in pane
+        assert "联系方式（另一方）: 138****0000（张三 · 本站 · 2026-11-27 12:00）" in pane
+        shown = "\n".join(screen_lines(pilot.app))
+        for whole in (PHONE_HERE, PHONE_THERE, "13812340000", ID_NUMBER, "王小明"):
+            assert whole not in shown
+        assert "138****0000（张三 · 本站 · 2026-11-27 12:00）" in shown.replace("\n", "")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ConflictScreen))
+        title = str(pilot.app.screen.query_one("#conflict-title", Label).render())
+        assert title == "实有人口 王** · 联系方式"
+
+    run(app, scenario)
