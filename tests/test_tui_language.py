@@ -24,6 +24,7 @@ import io
 import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from textual.app import App
@@ -147,7 +148,7 @@ async def walk(pilot: Pilot[None], check: Check, help_check: Check) -> None:
     volunteers, guard duty; `check(name)` at each, `help_check(name)` over F1 on some."""
     app = pilot.app
 
-    async def at(screen: type[Screen[object]], name: str,
+    async def at(screen: type[Screen[Any]], name: str,
                  ready: Callable[[], bool] = lambda: True, with_help: bool = False) -> None:
         await until(pilot, lambda: isinstance(app.screen, screen) and ready())
         await pilot.pause()
@@ -159,6 +160,9 @@ async def walk(pilot: Pilot[None], check: Check, help_check: Check) -> None:
             await help_check(name)
             await pilot.press("escape")
             await until(pilot, lambda: isinstance(app.screen, screen))
+
+    def shows(entity: str) -> Callable[[], bool]:
+        return lambda: getattr(app.screen, "entity", "") == entity and rows("records")()
 
     def rows(table: str) -> Callable[[], bool]:
         return lambda: app.screen.query_one(f"#{table}", DataTable).row_count > 0
@@ -180,8 +184,7 @@ async def walk(pilot: Pilot[None], check: Check, help_check: Check) -> None:
     for entity in ("building", "house", "organization", "special_care", "grid"):
         # The first by keys, the others chosen directly: each choice by keys costs 3 of them.
         app.screen.query_one("#entity", Select).value = entity
-        await at(RecordsScreen, entity, lambda e=entity: app.screen.entity == e  # type: ignore[misc]
-                 and app.screen.query_one("#records", DataTable).row_count > 0)
+        await at(RecordsScreen, entity, shows(entity))
     await pilot.press("escape")
     await until(pilot, lambda: isinstance(app.screen, HomeScreen))
     await pilot.press("i")
