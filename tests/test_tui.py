@@ -166,7 +166,7 @@ def test_f2_in_english_translates_the_help_screen_too(store: Store) -> None:
 def test_textuals_own_keys_read_in_chinese_in_help() -> None:
     from tui.i18n import key_name
 
-    assert key_name("Focus Next", "zh") == "下一项" and key_name("Focus Next", "en") == "Focus Next"
+    assert key_name("Focus Next", "zh") == "下一项" and key_name("Focus Next", "en") == "Next field"
     assert key_name("同步", "en") == "Sync" and key_name("English", "en") == "中文"
 
 

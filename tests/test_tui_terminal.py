@@ -86,3 +86,47 @@ def test_station_demo_sets_up_hub_and_station_and_opens_the_app(tmp_path: object
     finally:
         subprocess.run(["tmux", "-L", SOCKET, "kill-session", "-t", session], capture_output=True,
                        timeout=30)
+
+
+def wait_for(session: str, words: str, seconds: float = 30) -> str:
+    """The pane's text once `words` are on it."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        shown = tmux("capture-pane", "-p", "-t", session)
+        if words in shown:
+            return shown
+        time.sleep(0.2)
+    raise AssertionError(f"{words!r} never appeared:\n{tmux('capture-pane', '-p', '-t', session)}")
+
+
+def test_f1_in_a_real_terminal_describes_every_key_in_chinese(cli: Cli) -> None:
+    """Textual's own keys of the home screen's table (↓, Ctrl+End) read in Chinese on the help
+    screen, which scrolls to show them all; the footer shows its keys whole."""
+    cli("add", "person", "--json", json.dumps({"name": "李四", "id_number": "11010519491231002X",
+                                               "grid": GRID}, ensure_ascii=False))
+    session = f"ts-{uuid.uuid4().hex[:8]}"
+    home = cli.env["STATION_HOME"]
+    tmux("new-session", "-d", "-s", session, "-x", "80", "-y", "24",
+         f"env -u STATION_PASSPHRASE STATION_HOME={home} LANG=C.UTF-8 {STATION} tui")
+    try:
+        wait_for(session, "解锁工作站")
+        tmux("send-keys", "-t", session, "-l", PASSPHRASE)
+        tmux("send-keys", "-t", session, "Enter")
+        wait_for(session, "待上传")
+        shown = wait_for(session, "F1 帮助")  # the footer comes once its bindings are known
+        footer = shown.rstrip("\n").splitlines()[-1]
+        assert "b 基础数据" in footer and "F1 帮助" in footer and "Ctrl+L 锁定" in footer, footer
+        tmux("send-keys", "-t", session, "F1")
+        top = wait_for(session, "本页按键")
+        assert "基础数据" in top and "纠纷" in top and "帮助：按键" in top
+        tmux("send-keys", "-t", session, "End")  # the help's end: the table's own keys
+        bottom = wait_for(session, "到最下面")  # Ctrl+End, the last but two of the table's
+        assert "光标所在处" in bottom and "下移" in bottom and "选定" in bottom, bottom
+        for english in ("Bottom", "Top", "Cursor down", "Page Right", "Select"):
+            assert english not in top and english not in bottom, english
+        tmux("send-keys", "-t", session, "Escape")
+        wait_for(session, "待上传")
+        tmux("send-keys", "-t", session, "C-q")
+    finally:
+        subprocess.run(["tmux", "-L", SOCKET, "kill-session", "-t", session], capture_output=True,
+                       timeout=30)

@@ -16,16 +16,18 @@ from typing import ClassVar
 
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.dom import DOMNode
 from textual.events import Key, MouseDown
 from textual.reactive import reactive
 
 from station.store import Store
-from tui.i18n import key_name, text
+from tui.i18n import TEXTUAL_KEYS, key_name, text
+from tui.keys import KeyHelp, key_display
 from tui.messages import Unlocked
 from tui.screens.help import HelpScreen
 from tui.screens.home import HomeScreen
 from tui.screens.unlock import UnlockScreen
-from tui.widgets.footer import KeyFooter
+from tui.widgets.footer import KeyFooter, declared_order
 
 IDLE_LOCK_SECONDS = 300
 # How often the idle time is compared with `idle_lock`: the lock comes at most this late.
@@ -34,12 +36,13 @@ IDLE_CHECK_SECONDS = 1
 
 class StationApp(App[None]):
     CSS_PATH = "station.tcss"
-    ENABLE_COMMAND_PALETTE = False  # every action has a key; the footer has no room for it
-    TITLE = "乡镇工作站 Township Station"
+    # Every action has a key, and the palette's search box and commands are Textual's English.
+    ENABLE_COMMAND_PALETTE = False
+    # In the footer's order, after the screen's keys: the one with least room drops the last.
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f1", "help", "帮助"),
-        Binding("f2", "language", "English"),
         Binding("ctrl+l", "lock", "锁定"),
+        Binding("f2", "language", "English"),
         Binding("ctrl+q", "quit", "退出", priority=True),
     ]
     lang: reactive[str] = reactive("zh")
@@ -53,6 +56,7 @@ class StationApp(App[None]):
         self.monotonic = monotonic
         self.last_input = monotonic()
         self.set_reactive(StationApp.lang, lang)
+        self.title = text("app.title", lang)
 
     def on_mount(self) -> None:
         self.sub_title = self.store.status()["name"]
@@ -93,6 +97,7 @@ class StationApp(App[None]):
         self.lang = "en" if self.lang == "zh" else "zh"
 
     def watch_lang(self, lang: str) -> None:
+        self.title = text("app.title", lang)
         for screen in self.screen_stack:
             if not screen.is_mounted:
                 continue
@@ -105,10 +110,27 @@ class StationApp(App[None]):
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             return
-        keys = {(active.binding.key_display or active.binding.key,
-                 key_name(active.binding.description, self.lang))
-                for active in self.screen.active_bindings.values() if active.binding.description}
-        self.push_screen(HelpScreen(sorted(keys)))
+        screen = self.screen
+
+        def source(node: DOMNode) -> str:
+            return "app" if node is self else "screen" if node is screen else "widget"
+
+        self.push_screen(HelpScreen([
+            KeyHelp(key, key_name(active.binding.description, self.lang), source(active.node),
+                    textual=active.binding.description in TEXTUAL_KEYS)
+            for key, active in declared_order(screen)]))
+
+    def get_key_display(self, binding: Binding) -> str:
+        """Keycaps, the same in both languages (Ctrl+S, Esc, PgDn): tui/keys.py."""
+        return binding.key_display or key_display(binding.key)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Lock only what is unlocked: the unlock screen's footer and help leave Ctrl+L out."""
+        return action != "lock" or self.store.unlocked
+
+    def action_help_quit(self) -> None:
+        """Ctrl+C where nothing is selected: Textual says how to quit, in English."""
+        self.notify(text("keys.quit_how", self.lang))
 
 
 def make_app(store: Store, *, monotonic: Callable[[], float] = time.monotonic,

@@ -36,7 +36,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "home.entity": ("类别", "Entity"),
     "home.count": ("数量", "Count"),
     "help.title": ("帮助：按键", "Help: keys"),
-    "help.close": ("按 Esc 关闭", "Esc closes"),
+    "help.close": ("↑ ↓ 翻看 · Esc 关闭", "↑ ↓ scroll · Esc closes"),
     "key.help": ("帮助", "Help"),
     "key.language": ("English", "中文"),
     "key.lock": ("锁定", "Lock"),
@@ -65,6 +65,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "key.search": ("查找", "Find"),
     "key.next": ("下一页", "Next page"),
     "key.previous": ("上一页", "Previous page"),
+    # Textual's own words, help and footer (issue 21, part c)
+    "keys.screen": ("本页按键", "On this screen"),
+    "keys.app": ("任何时候", "Anywhere"),
+    "keys.widget": ("光标所在处", "Where the cursor is"),
+    "keys.quit_how": ("按 Ctrl+Q 退出", "Ctrl+Q quits"),
     "conflicts.title": ("待处理冲突", "Open conflicts"),
     "conflicts.none": ("没有待处理的冲突", "No open conflicts"),
     "conflicts.record": ("记录", "Record"),
@@ -181,18 +186,68 @@ KEY_NAMES: dict[str, str] = {
     "排序": "Sort", "显示原值": "Show values",
 }
 
-# Textual's own bindings (Tab, Ctrl+C in an input) are described in English.
-BUILT_IN_KEY_NAMES: dict[str, str] = {
-    "Focus Next": "下一项", "Focus Previous": "上一项", "Copy selected text": "复制选中文字",
+# Textual's own bindings (its widgets' keys: the table's arrows, an input's Ctrl+A, Tab) in
+# both languages, keyed by the English description Textual gives them. Its English is kept
+# where it reads well; a test fails when a Textual widget the app uses has a key not here.
+TEXTUAL_KEYS: dict[str, tuple[str, str]] = {
+    "Quit": ("退出", "Quit"),
+    "Focus Next": ("下一项", "Next field"),
+    "Focus Previous": ("上一项", "Previous field"),
+    "Copy selected text": ("复制选中的文字", "Copy the selected text"),
+    "Cut selected text": ("剪切选中的文字", "Cut the selected text"),
+    "Paste text from the clipboard": ("粘贴", "Paste"),
+    # Lists and tables (DataTable, OptionList, a Select's open list)
+    "Cursor up": ("上移", "Up"), "Cursor down": ("下移", "Down"),
+    "Cursor left": ("左移", "Left"), "Cursor right": ("右移", "Right"),
+    "Up": ("上移", "Up"), "Down": ("下移", "Down"),
+    "Home": ("到第一行", "First row"), "End": ("到最后一行", "Last row"),
+    "First": ("到第一项", "First item"), "Last": ("到最后一项", "Last item"),
+    "Top": ("到最上面", "To the top"), "Bottom": ("到最下面", "To the bottom"),
+    "Page up": ("向上翻页", "Page up"), "Page down": ("向下翻页", "Page down"),
+    "Page Up": ("向上翻页", "Page up"), "Page Down": ("向下翻页", "Page down"),
+    "Page Left": ("向左翻页", "Page left"), "Page Right": ("向右翻页", "Page right"),
+    "Select": ("选定", "Select"),
+    "Show menu": ("展开选项", "Open the choices"),
+    "Dismiss menu": ("收起选项", "Close the choices"),
+    "Press button": ("按下按钮", "Press the button"),
+    # Scrolling panes (the sync log, a form, the help)
+    "Scroll Up": ("向上滚动", "Scroll up"), "Scroll Down": ("向下滚动", "Scroll down"),
+    "Scroll Left": ("向左滚动", "Scroll left"), "Scroll Right": ("向右滚动", "Scroll right"),
+    "Scroll Home": ("滚到开头", "Scroll to the start"),
+    "Scroll End": ("滚到末尾", "Scroll to the end"),
+    # A one-line input
+    "Move cursor left": ("光标左移", "Cursor left"),
+    "Move cursor right or accept the completion suggestion": ("光标右移", "Cursor right"),
+    "Move cursor left a word": ("光标左移一个词", "Cursor left a word"),
+    "Move cursor right a word": ("光标右移一个词", "Cursor right a word"),
+    "Move cursor left and select": ("向左选中", "Select left"),
+    "Move cursor right and select": ("向右选中", "Select right"),
+    "Move cursor left a word and select": ("向左选中一个词", "Select a word left"),
+    "Move cursor right a word and select": ("向右选中一个词", "Select a word right"),
+    "Go to start": ("光标到开头", "To the start"), "Go to end": ("光标到末尾", "To the end"),
+    "Select line start": ("选中到开头", "Select to the start"),
+    "Select line end": ("选中到末尾", "Select to the end"),
+    "Select all": ("全选", "Select all"),
+    "Delete character left": ("删除左边一个字", "Delete the character left"),
+    "Delete character right": ("删除右边一个字", "Delete the character right"),
+    "Delete left to start of word": ("删除左边一个词", "Delete the word left"),
+    "Delete right to start of word": ("删除右边一个词", "Delete the word right"),
+    "Delete all to the left": ("删除左边全部", "Delete all to the left"),
+    "Delete all to the right": ("删除右边全部", "Delete all to the right"),
+    "Submit": ("确认", "Submit"),
 }
 
 
 def key_name(description: str, lang: str) -> str:
-    """A key's description in `lang`: the declared one in Chinese ("English" on the language
-    key reads "中文" once the app is in English)."""
+    """A key's description in `lang`: the app's bindings declare theirs in Chinese (KEY_NAMES
+    gives the English; "English" on the language key reads "中文" once the app is in
+    English), Textual's own bindings in English (TEXTUAL_KEYS gives both)."""
+    if description in TEXTUAL_KEYS:
+        zh, en = TEXTUAL_KEYS[description]
+        return zh if lang == "zh" else en
     if lang == "en":
         return KEY_NAMES.get(description, description)
-    return BUILT_IN_KEY_NAMES.get(description, description)
+    return description
 
 
 def text(key: str, lang: str, **values: object) -> str:
