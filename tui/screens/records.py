@@ -150,6 +150,8 @@ class RecordsScreen(Screen[None]):
             return
         self.rows = self.store.search(term, self.entity)
         self.searching = True
+        # The number typed is as personal as the results: it leaves the screen with them.
+        event.input.value = ""
         self.show()
         self.query_one("#records", DataTable).focus()
 
