@@ -140,6 +140,18 @@ CREATE TABLE blob_chunks (
     PRIMARY KEY (sha256, idx)
 ) WITHOUT ROWID;
 
+-- A clerk's deliberate reveal of a masked personal value on the kiosk (issue 21): who, when,
+-- which record and field, kept for the audit trail. The record id is a UUID and the field a
+-- schema name; the clerk's name is sealed, bound to (record, field, at).
+CREATE TABLE reveals (
+    seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+    at        TEXT NOT NULL,               -- UTC ISO 8601, milliseconds
+    record_id TEXT NOT NULL,
+    entity    TEXT NOT NULL,
+    field     TEXT NOT NULL,
+    clerk     TEXT NOT NULL                -- sealed: version || nonce || AES-GCM(name)
+);
+
 ------------------------------------------------------------------------------------------------
 -- Definitions: the schema as data
 ------------------------------------------------------------------------------------------------

@@ -276,9 +276,26 @@ def _change_contexts(conn: sqlite3.Connection) -> None:
             conn.execute(f"ALTER TABLE changes ADD COLUMN {column} {kind}")
 
 
+# As schema.sql makes it (a store that step 1 brought from 0.1.0 has it already).
+_REVEALS = """CREATE TABLE IF NOT EXISTS reveals (
+    seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+    at        TEXT NOT NULL,
+    record_id TEXT NOT NULL,
+    entity    TEXT NOT NULL,
+    field     TEXT NOT NULL,
+    clerk     TEXT NOT NULL
+)"""
+
+
+def _reveals(conn: sqlite3.Connection) -> None:
+    """Step 3: the record of clerks' reveals of masked personal values (issue 21)."""
+    conn.execute(_REVEALS)
+
+
 STEPS: tuple[Step, ...] = (
     Step(1, "baseline: the tables, columns, indexes and version-1 definitions of schema.sql",
          _baseline),
     Step(2, "changes: seen, scope and clerk (what each author had received)", _change_contexts),
+    Step(3, "reveals: who revealed which masked field of which record, and when", _reveals),
 )
 LATEST = STEPS[-1].number

@@ -37,7 +37,7 @@ from station.blind_index import DEFAULT_BITS, BlindIndex
 from station.ids import IdMaker
 from station.keyring import Keyring
 from station.transaction import Transaction, check_live, fetch_row, open_fields
-from station.writes import Writes, iso_ms
+from station.writes import Writes, iso_ms, reveal_ad
 from sync import clock as hlc
 from sync.errors import (
     AlreadyInitialized,
@@ -576,6 +576,25 @@ class Store:
                     if value is not None and normalise_for_index(f, value) == wanted:
                         found[row["id"]] = record
         return [found[k] for k in sorted(found)]
+
+    def reveal(self, entity_name: str, record_id: str, field: str) -> Any:
+        """A masked field's whole value for the unlocked clerk, the reveal recorded (see
+        `Writes.reveal`)."""
+        with self.atomic() as writes:
+            return writes.reveal(entity_name, record_id, field)
+
+    def reveals(self) -> list[dict[str, Any]]:
+        """Every recorded reveal, oldest first: seq, at (UTC), record, entity, field, clerk."""
+        sealer, _ = self._require_sealer()
+        return [{"seq": r["seq"], "at": r["at"], "record": r["record_id"], "entity": r["entity"],
+                 "field": r["field"],
+                 "clerk": sealer.open_value(r["clerk"], reveal_ad(r["record_id"], r["field"], r["at"]))}
+                for r in self.db.query("SELECT * FROM reveals ORDER BY seq")]
+
+    @property
+    def mask_names(self) -> bool:
+        """Whether lists mask names too (the `mask_names` setting; on unless set to 0)."""
+        return self._setting("mask_names") != "0"
 
     def changes(self, since: int = 0) -> Iterator[Change]:
         """The change log after sequence number `since`, in order."""

@@ -16,6 +16,7 @@ from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-
 from typing import Any
 
 from station.blob_writes import BlobWrites
+from station.scope import Scope
 from station.transaction import Transaction
 from sync import clock as hlc
 from sync import merge
@@ -63,6 +64,11 @@ def was_ad(record_id: str, stamp: str) -> bytes:
     return f"{record_id}|{stamp}|was".encode()
 
 
+def reveal_ad(record_id: str, field: str, at: str) -> bytes:
+    """Associated data of a reveal's sealed clerk name: it opens only on its own row."""
+    return f"{record_id}|{field}|{at}|reveal".encode()
+
+
 def _state_ad(record_id: str) -> bytes:
     return f"{record_id}|state".encode()
 
@@ -91,6 +97,22 @@ class Writes:
         # its own latest writes, so its contexts say exactly how far it holds its own.
         self.recovering = bool(txn.setting("recover_after"))
         self.by = txn.clerk or ""  # who writes: shown with a conflict on every station
+        self._scope: Scope | None = None
+
+    @property
+    def station_scope(self) -> Scope:
+        """The grids this station may enter records in (read once per transaction)."""
+        if self._scope is None:
+            self._scope = Scope.of({k: self.txn.setting(k) for k in ("township", "scope_grids")})
+        return self._scope
+
+    def check_scope(self, entity: EntityDef, values: Mapping[str, Any]) -> None:
+        """Refuse a record entered here in a grid outside the station's scope (issue 21):
+        the hub would refuse it at the next sync. Pulled records never come through here."""
+        f = entity.by_name.get(entity.scope_field or "")
+        grid = values.get(f.name) if f is not None else None
+        if f is not None and isinstance(grid, str):
+            self.station_scope.check(f, grid)
 
     # ------------------------------------------------------------------ add
 
@@ -113,6 +135,7 @@ class Writes:
         for line, raw in rows:
             try:
                 values = validate_record(entity, raw, self.schema, today=today)
+                self.check_scope(entity, values)
             except ValidationError as exc:
                 raise (exc.at_line(line) if line else exc) from None
             ids.append(self._prepare_add(entity, values, batch, seen))
@@ -157,6 +180,8 @@ class Writes:
         changed = {k: v for k, v in new.items() if force or current.get(k) != v}
         if not changed:
             return False
+        if not force:  # a clerk moving a record; settling a conflict keeps a value already here
+            self.check_scope(entity, changed)
         if seen is None:
             seen = self.received(row)
         stamp = str(self.txn.stamp())
@@ -686,6 +711,22 @@ class Writes:
 
     def put_settings(self, **values: str) -> None:
         self.txn.put_settings(**values)
+
+    def reveal(self, entity_name: str, record_id: str, field: str) -> Any:
+        """A clerk's deliberate look at a masked field: its whole value, with the reveal
+        recorded in the same transaction (who, when, which record and field), so nothing
+        shows a whole value without leaving a trace. The clerk's name is sealed."""
+        entity = self.schema.entity(entity_name)
+        if field not in entity.by_name:
+            raise ValidationError(field, "field", f"{entity.label_zh}没有这个字段",
+                                  f"{entity.name} has no such field")
+        value = self.txn.open_fields(self.txn.live_row(entity, record_id)).get(field)
+        at = self.clock.iso()
+        clerk = self.sealer.seal_value(self.by, reveal_ad(record_id, field, at))
+        self.txn.cursor.execute(
+            "INSERT INTO reveals (at, record_id, entity, field, clerk) VALUES (?, ?, ?, ?, ?)",
+            (at, record_id, entity.name, field, clerk))
+        return value
 
     def renumber_outbox(self, floor: int, hub_last: int) -> int:
         """Move the changes numbered after `floor` (written since a restore) to after

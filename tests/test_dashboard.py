@@ -212,12 +212,13 @@ def test_the_stations_page_shows_what_a_station_reported_of_its_outbox(
 
     from station import synthetic
 
-    from .test_sync_e2e import enroll
+    from .test_sync_e2e import believe_in_grids, enroll
 
     session, _ = logged_in(sqlite_hub)
     enroll(cli, sqlite_hub)
     people = list(synthetic.people(3, [GRID], seed=8))
     people[1]["grid"] = "440524002001"  # another township's grid: the hub refuses it
+    believe_in_grids(cli, GRID, "440524002001")  # the station itself would refuse it at entry
     for p in people:
         cli("add", "person", "--json", json.dumps(p, ensure_ascii=False))
     cli("sync")

@@ -18,7 +18,7 @@ from station import keys, migrations
 from station.store import DB_FILE, Store
 from sync.errors import MigrationFailed, StorageTooNew
 
-from .conftest import PASSPHRASE, TOWNSHIP, Cli, FakeTime
+from .conftest import GRID, PASSPHRASE, TOWNSHIP, Cli, FakeTime
 
 FIXTURE = Path(__file__).parent / "fixtures" / "station-0.1.0" / DB_FILE
 # What the fixture's README says was written into it by 0.1.0.
@@ -158,7 +158,7 @@ def test_step_1_rebuilds_a_table_whose_constraint_changed(tmp_path: Path,
     db = new_store(tmp_path, fake_time)
     _as_first_release(db)
     with sqlite3.connect(db, isolation_level=None) as conn:
-        assert migrations.upgrade(conn, db) == [1, 2]
+        assert migrations.upgrade(conn, db) == [step.number for step in migrations.STEPS]
         assert conn.execute("SELECT seq, was, resent_as FROM changes").fetchall() == [
             (1, "", None), (2, "", None)]
         conn.execute("INSERT INTO changes (record_id, entity, op, clear, sealed, hlc, base,"
@@ -200,11 +200,37 @@ def test_step_2_gives_the_change_log_contexts_and_keeps_old_changes_legacy(
     store.update("grid", rid, {"name": "第一网格"})
     store.close()
     with sqlite3.connect(db) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == migrations.LATEST == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == migrations.LATEST
         rows = conn.execute("SELECT op, seen, scope, clerk FROM changes ORDER BY seq").fetchall()
     # The change from before has no context (read as legacy); the new one has its clerk, and
     # no context of its own to keep: it edits this station's own add, as the clock says.
     assert rows == [("add", None, None, None), ("update", None, None, "张三")]
+
+
+def test_step_3_adds_the_reveals_table_to_a_store_of_step_2(tmp_path: Path,
+                                                            fake_time: FakeTime) -> None:
+    db = new_store(tmp_path, fake_time)
+    fresh = shape(db)
+    store = Store.open(db.parent, clock=fake_time.clock())
+    store.unlock(PASSPHRASE)
+    rid = store.add("person", {"name": "李四", "id_number": "11010519491231002X", "grid": GRID})
+    store.close()
+    with sqlite3.connect(db, isolation_level=None) as conn:  # as storage version 2 left it
+        conn.execute("DROP TABLE reveals")
+        conn.execute("PRAGMA user_version = 2")
+    with sqlite3.connect(db, isolation_level=None) as conn:
+        assert migrations.upgrade(conn, db) == [3]
+    assert shape(db) == fresh
+    store = Store.open(db.parent, clock=fake_time.clock())
+    store.unlock(PASSPHRASE)
+    assert store.reveal("person", rid, "id_number") == "11010519491231002X"
+    (row,) = store.reveals()
+    assert (row["record"], row["field"], row["clerk"]) == (rid, "id_number", "张三")
+    store.close()
+    # The clerk's name is sealed in the row; the record id and field name are not personal.
+    assert raw(db, "SELECT record_id, entity, field FROM reveals") == [(rid, "person", "id_number")]
+    ((clerk,),) = raw(db, "SELECT clerk FROM reveals")
+    assert "张三" not in clerk
 
 
 def test_step_1_never_brings_back_a_field_a_bundle_renamed(tmp_path: Path,

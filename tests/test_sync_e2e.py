@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from station import synthetic
+from station.store import DB_FILE
 from sync.hub import county
 
 from .conftest import GRID, Cli
@@ -32,11 +34,22 @@ def enroll(cli: Cli, hub: HubServer | HubProcess, *grids: str) -> dict[str, obje
                     hub.fingerprint)
 
 
+def believe_in_grids(cli: Cli, *grids: str) -> None:
+    """Give the station a wrong idea of its grids, behind its back. It refuses a grid outside
+    its scope as the record is entered; this is how a change the hub refuses is still made,
+    to show that the hub has the last word and that a refusal blocks nothing."""
+    with sqlite3.connect(Path(cli.env["STATION_HOME"]) / DB_FILE) as conn:
+        conn.execute("UPDATE settings SET value = ? WHERE key = 'scope_grids'", (json.dumps(grids),))
+
+
 def test_records_reach_the_hub_with_receipts_and_a_rejection_blocks_nothing(
         cli: Cli, hub: HubServer) -> None:
     assert enroll(cli, hub)["township"] == "440524001"
     people = list(synthetic.people(5, [GRID], seed=4))
     people[2]["grid"] = "440524002001"  # valid, but another township's grid: the hub refuses it
+    refused = cli("add", "person", "--json", json.dumps(people[2], ensure_ascii=False), ok=False)
+    assert "440524002001 不在本站范围内" in refused.stderr  # at entry, first
+    believe_in_grids(cli, GRID, "440524002001")
     for p in people:
         cli("add", "person", "--json", json.dumps(p, ensure_ascii=False))
     result = cli.json("sync", "--once")

@@ -23,7 +23,7 @@ from tests.conftest import GRID, PASSPHRASE, TOWNSHIP
 
 ROOT = Path(__file__).resolve().parent.parent
 SCANNED = ("station", "tui", "sync")
-GUARDED = {"records", "changes", "conflicts", "blind_index", "blobs", "blob_chunks",
+GUARDED = {"records", "changes", "conflicts", "blind_index", "blobs", "blob_chunks", "reveals",
            "sqlite_sequence"}  # sqlite_sequence numbers the change log
 WRITE_PATH = {
     "station/writes.py",  # records, changes, conflicts, blind indexes

@@ -57,6 +57,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "form.unchanged": ("没有修改", "Nothing changed"),
     "form.hint": ("Ctrl+S 保存 · Esc 返回", "Ctrl+S save · Esc back"),
     "form.fix": ("请按提示修改后再保存", "Fix the field shown, then save again"),
+    # masking, reveal, compact forms, scope (issue 21, part b)
+    "form.choose": ("请选择", "Choose"),
+    "form.several": ("多个用逗号分开", "separate several with commas"),
+    "record.field": ("字段", "Field"),
+    "record.value": ("内容", "Value"),
+    "reveal.hint": ("个人信息已打码：选中字段按 v 显示（会被记录，{s} 秒后或离开本页即隐藏）· 回车修改",
+                    "Personal data is masked: v on a field shows it (recorded; hidden again after"
+                    " {s} s or on leaving) · Enter edits"),
+    "reveal.recorded": ("已显示“{field}”，本次查看已记录", "Showing '{field}'; this reveal is recorded"),
+    "reveal.nothing": ("这一项没有打码的内容", "Nothing masked on this line"),
+    "reveal.pick": ("请先移到带圆点的字段，再按 Ctrl+R 显示",
+                    "Move to a dotted field first, then Ctrl+R shows it"),
     "yes": ("是", "Yes"),
     "no": ("否", "No"),
     "key.save": ("保存", "Save"),
@@ -180,7 +192,7 @@ KEY_NAMES: dict[str, str] = {
     "护校": "Guard duty", "冲突": "Conflicts", "同步": "Sync", "重发": "Resend",
     "保留本站": "Keep ours", "保留对方": "Keep theirs", "保留删除": "Keep delete",
     "保留修改": "Keep edit", "签到": "Sign in", "签退": "Sign out", "调解": "Mediate",
-    "附件": "Files",
+    "附件": "Files", "显示": "Reveal", "修改": "Edit",
     # lists and times (issue 21, part a)
     "按环节筛选": "Filter by step", "只看超时": "Overdue only", "按网格筛选": "Filter by grid",
     "排序": "Sort", "显示原值": "Show values",

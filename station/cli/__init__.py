@@ -20,6 +20,7 @@ from station.cli import (
     conflicts,
     duty,
     records,
+    reveals,
     settings,
     status,
     sync,
@@ -41,6 +42,7 @@ COMMANDS: tuple[click.Command, ...] = (
     backup.backup, backup.restore,
     attachments.attach, attachments.attachments, attachments.attachment,
     settings.settings,
+    reveals.reveals,
 )
 
 

@@ -14,12 +14,16 @@ SETTINGS = {
                             "pixels of a photo's longest side when it is stored"),
     "attachment_budget": (0, 10**12, "每次同步最多传送的附件字节数（0 为不限）",
                           "attachment bytes one sync may move (0: no limit)"),
+    "mask_names": (0, 1, "列表中姓名是否打码（1 为打码，0 为显示全名；身份证号和电话总是打码）",
+                   "whether lists mask names (1: masked, 0: whole; ID and phone numbers always are)"),
 }
+# What an unset setting means, where it is not a size (those are named in their modules).
+DEFAULTS = {"mask_names": "1"}
 
 
 @click.group()
 def settings() -> None:
-    """Station settings a clerk may change (attachment size and per-sync budget)."""
+    """Station settings a clerk may change (attachment size, per-sync budget, name masking)."""
 
 
 @settings.command("list")
@@ -28,7 +32,8 @@ def settings_list(obj: Context) -> None:
     """The settable settings: value, rule and meaning, as JSON lines."""
     current = obj.store().settings()
     for key, (low, high, zh, en) in SETTINGS.items():
-        emit({"key": key, "value": current.get(key), "min": low, "max": high, "zh": zh, "en": en})
+        emit({"key": key, "value": current.get(key, DEFAULTS.get(key)), "min": low, "max": high,
+              "zh": zh, "en": en})
 
 
 @settings.command("set")

@@ -1,6 +1,8 @@
 """A record's form screen: add or edit one record with the form built from the schema
 (tui/widgets/record_form.py). Saving goes through the store's one write path: a bad value is
-named beside its field and nothing is saved; a good form is saved whole."""
+named beside its field and nothing is saved; a good form is saved whole. An edited record's
+personal values show as dots until the clerk reveals one (Ctrl+R on its field), which the
+store records like a reveal on the record's own screen."""
 
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ class RecordForm(Screen[str | None]):
     app: StationApp
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "save", "保存", priority=True),
+        Binding("ctrl+r", "reveal", "显示", priority=True),
         Binding("escape", "cancel", "返回"),
     ]
 
@@ -71,9 +74,10 @@ class RecordForm(Screen[str | None]):
         title = self.title_text or text("form.edit" if self.record_id else "form.add", lang,
                                         entity=self.entity.label(lang))
         yield Header()
+        hidden = [f.name for f in self.fields() if f.sensitive] if self.record_id else []
         yield RecordFields(self.fields(), self.original or self.given, title=title, lang=lang,
                            code_tables=dict(self.store.schema.code_tables),
-                           editing=bool(self.record_id))
+                           editing=bool(self.record_id), hidden=hidden)
         yield KeyFooter()
 
     def on_mount(self) -> None:
@@ -109,6 +113,22 @@ class RecordForm(Screen[str | None]):
             self.notify(text("form.fix", self.app.lang), severity="warning")
         else:
             self.notify(exc.message(self.app.lang), severity="error")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The reveal key only where there is something hidden (an edited record's form)."""
+        if action == "reveal":
+            return bool(self.record_id) and any(f.sensitive for f in self.fields())
+        return True
+
+    def action_reveal(self) -> None:
+        """Show the focused field's whole value, the reveal recorded first."""
+        assert self.record_id is not None
+        name = self.form.hidden_field(self.focused)
+        if name is None:
+            self.notify(text("reveal.pick", self.app.lang))
+            return
+        self.store.reveal(self.entity_name, self.record_id, name)
+        self.form.unhide(name)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

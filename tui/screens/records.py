@@ -1,6 +1,8 @@
 """Base data: one entity's records a page at a time (keyset paging: as fast at record
 160,000 as at record 1), exact search by ID number, phone or name, and the way to a record's
-form. Only the page on screen is unsealed."""
+form. Only the page on screen is unsealed, and it is shown masked (a passer-by at the counter
+sees 4405**********2318, 139****5678, 张*): a whole value only on the record's own screen,
+on a deliberate key (tui/screens/record.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +18,9 @@ from textual.widgets import DataTable, Header, Input, Label, Select
 from station.store import Store
 from sync.schema import EntityDef, FieldDef
 from tui.i18n import text
+from tui.screens.record import RecordScreen
 from tui.screens.record_form import RecordForm
+from tui.shown import masked_value, shown_value
 from tui.widgets.confirm import ConfirmScreen
 from tui.widgets.footer import KeyFooter
 from tui.widgets.plain import PlainLabel, PlainTable
@@ -26,21 +30,7 @@ if TYPE_CHECKING:
 
 PAGE = 50
 BASE_ENTITIES = ("person", "building", "house", "organization", "special_care", "grid")
-
-
-def shown_value(f: FieldDef | None, value: Any, store: Store, lang: str) -> str:
-    """A value as a list cell: code labels instead of codes, lists joined."""
-    if value is None:
-        return ""
-    if f is not None and f.type in ("code", "codes") and f.code_table:
-        table = store.schema.code_tables.get(f.code_table)
-        codes = value if isinstance(value, list) else [value]
-        return "、".join(table.label(str(c), lang) if table else str(c) for c in codes)
-    if isinstance(value, bool):
-        return text("yes" if value else "no", lang)
-    if isinstance(value, list):
-        return "、".join(map(str, value))
-    return str(value)
+__all__ = ["RecordsScreen", "list_fields", "shown_value"]  # shown_value: other screens' import
 
 
 def list_fields(entity: EntityDef) -> list[FieldDef]:
@@ -109,9 +99,10 @@ class RecordsScreen(Screen[None]):
             table.clear(columns=True)
             table.add_columns(*(f.label(lang) for f in columns))
             self.columns_for = (self.entity, lang)
+        names = store.mask_names
         for record in self.rows:
-            table.add_row(*(shown_value(f, record["fields"].get(f.name), store, lang) for f in columns),
-                          key=record["id"])
+            table.add_row(*(masked_value(entity, f, record["fields"].get(f.name), store, lang,
+                                         names=names) for f in columns), key=record["id"])
         total = self.total
         if self.searching:
             status = text("records.found", lang, n=len(self.rows))
@@ -159,6 +150,8 @@ class RecordsScreen(Screen[None]):
             return
         self.rows = self.store.search(term, self.entity)
         self.searching = True
+        # The number typed is as personal as the results: it leaves the screen with them.
+        event.input.value = ""
         self.show()
         self.query_one("#records", DataTable).focus()
 
@@ -175,7 +168,7 @@ class RecordsScreen(Screen[None]):
     @on(DataTable.RowSelected, "#records")
     def open_record(self, event: DataTable.RowSelected) -> None:
         record_id = str(event.row_key.value)
-        self.app.push_screen(RecordForm(self.store, self.entity, record_id), self._after_form)
+        self.app.push_screen(RecordScreen(self.store, self.entity, record_id), self._after_form)
 
     def _after_form(self, saved: str | None) -> None:
         if saved:
