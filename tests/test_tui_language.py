@@ -47,6 +47,7 @@ from tui.screens.cases import CaseScreen, CasesScreen
 from tui.screens.conflicts import ConflictScreen, ConflictsScreen
 from tui.screens.help import HelpScreen
 from tui.screens.home import HomeScreen
+from tui.screens.record import RecordScreen
 from tui.screens.record_form import RecordForm
 from tui.screens.records import RecordsScreen
 from tui.screens.sync import SyncScreen
@@ -76,6 +77,7 @@ FOOTER: dict[str, tuple[list[str], list[str]]] = {
                ["PgDn Next", "PgUp Previous", "Ctrl+A Add", "Del Delete", "Ctrl+F Find",
                 "Esc Back", "F1 Help"]),
     "choices": (["Esc 收起选项", "F1 帮助"], ["Esc Close the choices", "F1 Help"]),
+    "record": (["v 显示", "e 修改", "Esc 返回", "F1 帮助"], ["v Reveal", "e Edit", "Esc Back", "F1 Help"]),
     "form": (["Ctrl+S 保存", "Esc 返回", "F1 帮助"], ["Ctrl+S Save", "Esc Back", "F1 Help"]),
     "cases": (["Ctrl+A 新增", "Esc 返回", "F1 帮助"], ["Ctrl+A Add", "Esc Back", "F1 Help"]),
     "case": (["f 附件", "Esc 返回", "F1 帮助"], ["f Files", "Esc Back", "F1 Help"]),
@@ -174,7 +176,11 @@ async def walk(pilot: Pilot[None], check: Check, help_check: Check) -> None:
     await pilot.press("b")
     await at(RecordsScreen, "person", rows("records"), with_help=True)
     await pilot.press("enter")
+    await at(RecordScreen, "record")
+    await pilot.press("e")
     await at(RecordForm, "form", with_help=True)
+    await pilot.press("escape")
+    await until(pilot, lambda: isinstance(app.screen, RecordScreen))
     await pilot.press("escape")
     await until(pilot, lambda: isinstance(app.screen, RecordsScreen))
     await pilot.press("shift+tab", "shift+tab", "enter")  # the search, the entity's choices
@@ -292,7 +298,7 @@ def test_every_screen_in_chinese_has_no_english_word_and_a_whole_footer(
 
     seen = run_walk(store, "zh", check, help_check)
     assert {"unlock", "home", "person", "building", "house", "organization", "special_care",
-            "grid", "choices", "form", "cases", "case", "attachments", "conflicts", "conflict",
+            "grid", "choices", "record", "form", "cases", "case", "attachments", "conflicts", "conflict",
             "sync", "volunteers", "duty"} <= set(visited)
     # Textual's own keys on every widget the walk met, shown or not yet: each one translated.
     assert "Cursor down" in seen and "Dismiss menu" in seen

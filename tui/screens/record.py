@@ -94,7 +94,8 @@ class RecordScreen(Screen[str | None]):
         named = entity.by_name.get(entity.title_field or "")
         title = masked_value(entity, named, self.values.get(named.name), self.store, lang,
                              names=names) if named else ""
-        self.query_one("#record-title", Label).update(f"{entity.label(lang)}：{title}")
+        colon = "：" if lang == "zh" else ": "
+        self.query_one("#record-title", Label).update(f"{entity.label(lang)}{colon}{title}")
         self.query_one("#record-hint", Label).update(text("reveal.hint", lang, s=REVEAL_SECONDS))
 
     def current_field(self) -> FieldDef | None:
