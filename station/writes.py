@@ -721,12 +721,17 @@ class Writes:
             raise ValidationError(field, "field", f"{entity.label_zh}没有这个字段",
                                   f"{entity.name} has no such field")
         value = self.txn.open_fields(self.txn.live_row(entity, record_id)).get(field)
+        self.note_reveal(entity.name, record_id, field)
+        return value
+
+    def note_reveal(self, entity_name: str, record_id: str, field: str) -> None:
+        """Record that the unlocked clerk was shown a masked field whole somewhere other than
+        the record itself (both sides of a conflict): who, when, which record and field."""
         at = self.clock.iso()
         clerk = self.sealer.seal_value(self.by, reveal_ad(record_id, field, at))
         self.txn.cursor.execute(
             "INSERT INTO reveals (at, record_id, entity, field, clerk) VALUES (?, ?, ?, ?, ?)",
-            (at, record_id, entity.name, field, clerk))
-        return value
+            (at, record_id, entity_name, field, clerk))
 
     def renumber_outbox(self, floor: int, hub_last: int) -> int:
         """Move the changes numbered after `floor` (written since a restore) to after

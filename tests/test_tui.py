@@ -323,8 +323,11 @@ def test_a_conflict_is_shown_three_ways_and_settled_with_one_key(store: Store) -
         screen = pilot.app.screen
         assert "实有人口 李** · 姓名" in str(screen.query_one("#conflict-title", Label).render())
         assert "李四" not in str(screen.query_one("#here", Static).render())
+        assert store.reveals() == []
         await pilot.press("v")  # the clerk asks to see the values to choose between them
         await until(pilot, lambda: "李四甲" in str(screen.query_one("#here", Static).render()))
+        # Shown whole on purpose, and recorded like a reveal on the record's own screen.
+        assert [(r["clerk"], r["record"], r["field"]) for r in store.reveals()] == [(clerk, rid, "name")]
         assert "李四" in str(screen.query_one("#base", Static).render())
         assert "李四甲" in str(screen.query_one("#here", Static).render())
         there = str(screen.query_one("#there", Static).render())

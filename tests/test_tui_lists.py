@@ -42,7 +42,7 @@ def known_data(store: Store) -> dict[str, str]:
     incidents = Cases(store, "incident")
     # Found 2026-11-25 03:30 UTC = 11:30 Beijing; reported 30 s later with the police. Deadlines
     # count from discovery: dispose was due 11-25 11:33, so at 11-27 12:00 it is two days over.
-    old = incidents.open({"category": "03", "title": LONG_TITLE, "grid": GRID,
+    old = incidents.open({"category": "03", "title": LONG_TITLE, "grid": GRID, "reporter": "陈建国",
                           "reporter_phone": PHONE_HERE}, at="2026-11-25T03:30:00+00:00")
     incidents.advance(old, "report", department="police", note="已通知派出所",
                       at="2026-11-25T11:30:30+08:00")
@@ -140,7 +140,14 @@ def test_lists_name_their_cases_and_conflicts_in_beijing_time(store: Store) -> N
         for line in (f"事件名称: {LONG_TITLE}", "事件类别: 安全隐患",
                      f"所属网格: 城关第一网格（{GRID}）", "报告人联系方式: 138****5678"):
             assert line in fields.splitlines(), fields
-        assert PHONE_HERE not in fields
+        assert PHONE_HERE not in fields and "陈建国" not in fields and "报告人: 陈**" in fields
+        assert store.reveals() == []
+        await pilot.press("v")  # the clerk calls the reporter back: the people shown whole, recorded
+        await until(pilot, lambda: PHONE_HERE in str(case.query_one("#case-fields", Static).render()))
+        assert "报告人: 陈建国" in str(case.query_one("#case-fields", Static).render())
+        assert sorted(r["field"] for r in store.reveals()) == ["reporter", "reporter_phone"]
+        await pilot.press("v")
+        await until(pilot, lambda: PHONE_HERE not in str(case.query_one("#case-fields", Static).render()))
         timeline = str(case.query_one("#case-timeline", Static).render()).splitlines()
         assert "2026-11-25 11:30  发现  张三" in timeline
         assert "2026-11-25 11:30  上报  张三  公安  已通知派出所" in timeline

@@ -22,6 +22,7 @@ from textual.widgets import DataTable, Header, Label, Static
 from station.cases import Cases, grid_names
 from station.store import Store
 from sync.human_time import absolute, beijing, deadline, relative
+from sync.masking import mask_value
 from sync.schema import EntityDef, FieldDef, WorkflowDef
 from tui.i18n import text
 from tui.naming import case_title, category_field, code_label, grid_name, masked, record_name
@@ -37,6 +38,9 @@ if TYPE_CHECKING:
 
 # Event fields the app fills itself: the case, the step, the time, the grid, the role.
 AUTOMATIC_FIELDS = frozenset({"step", "at", "grid", "role", "attachments"})
+
+
+LONG_TEXT = 1000  # a description or a note: what the case is, shown on its screen
 
 
 def step_fields(event: EntityDef) -> list[str]:
@@ -303,6 +307,7 @@ class CaseScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         *[Binding(str(n), f"move({n})", show=False) for n in range(1, 10)],
         Binding("f", "files", "附件"),
+        Binding("v", "reveal", "显示"),
         Binding("escape", "back", "返回"),
     ]
 
@@ -311,6 +316,7 @@ class CaseScreen(Screen[None]):
         self.store = store
         self.workflow_name = workflow
         self.case_id = case_id
+        self.revealed = False  # the people a case names, shown whole on purpose (recorded)
 
     @property
     def cases(self) -> Cases:
@@ -357,13 +363,35 @@ class CaseScreen(Screen[None]):
                 f"  {n}  {label}" for n, (_, label, _) in enumerate(moves, 1))
             if moves else text("cases.none", lang))
         self.query_one("#case-fields", Static).update("\n".join(
-            f"{f.label(lang)}: {detail_value(self.store, f, shown['fields'][f.name], names, lang)}"
+            f"{f.label(lang)}: {self._field_value(subject, f, shown['fields'][f.name], names, lang)}"
             for f in subject.fields
             if not f.deprecated and shown["fields"].get(f.name) not in (None, "", [])))
         self.query_one("#case-files", Static).update(files_line(of_case(self.store, shown), lang))
         lines = [self._timeline_line(wf, e, names, lang) for e in applied]
         self.query_one("#case-timeline", Static).update(
             f"{text('cases.timeline', lang)}\n" + "\n".join(lines))
+
+    def _field_value(self, subject: EntityDef, f: FieldDef, value: Any, names: dict[str, str],
+                     lang: str) -> str:
+        if hides(subject, f):
+            items = value if isinstance(value, list) else [value]
+            if self.revealed:
+                return "、".join(map(str, items))
+            return "、".join(mask_value(f.rule, v, is_name=short_text(f)) for v in items)
+        return detail_value(self.store, f, value, names, lang)
+
+    def action_reveal(self) -> None:
+        """Show or hide the people the case names (reporter, parties, their phones): the
+        clerk chose to, at the counter; each field shown whole is recorded as a reveal."""
+        self.revealed = not self.revealed
+        if self.revealed:
+            subject = self.cases.subject
+            fields = self.cases.show(self.case_id, self.cases.now())["fields"]
+            with self.store.atomic() as writes:
+                for f in subject.fields:
+                    if hides(subject, f) and fields.get(f.name) not in (None, "", []):
+                        writes.note_reveal(subject.name, self.case_id, f.name)
+        self.load()
 
     def _head(self, wf: WorkflowDef, subject: EntityDef, shown: dict[str, Any],
               applied: list[dict[str, Any]], now: datetime, lang: str) -> str:
@@ -431,6 +459,19 @@ class CaseScreen(Screen[None]):
 
     def action_back(self) -> None:
         self.app.pop_screen()
+
+
+def hides(subject: EntityDef, f: FieldDef) -> bool:
+    """Whether a case's screen masks a field until the clerk presses v: the personal ones
+    (reporter, parties, phones, a location), not the title, the long texts a clerk works the
+    case from (description, notes: 1,000 characters or more) or codes (their labels)."""
+    return (f.sensitive and f.name != subject.title_field and f.type in ("text", "texts")
+            and (f.max_length is None or f.max_length < LONG_TEXT))
+
+
+def short_text(f: FieldDef) -> bool:
+    """A short personal text (a name: at most 50 characters) keeps its first character."""
+    return f.rule is None and (f.type == "texts" or (f.max_length or 0) <= 50)
 
 
 def detail_value(store: Store, f: FieldDef, value: Any, names: dict[str, str], lang: str) -> str:

@@ -251,6 +251,10 @@ class ConflictScreen(Screen[None]):
         if isinstance(self.focused, Input):
             return
         self.revealed = not self.revealed
+        c = self.conflict()
+        if self.revealed and c is not None and sensitive(self.store, c):
+            with self.store.atomic() as writes:  # shown whole: recorded, as on a record's screen
+                writes.note_reveal(c["entity"], c["record"], c["field"])
         self.show()
 
     def action_keep(self, keep: str) -> None:
