@@ -90,11 +90,13 @@ def main() -> None:
             for i in range(0, len(people), 100):
                 store.update("person", people[i], {"phone": new_phone(i)})
             mark = link.stats.up + link.stats.down
+            hub_cpu = tree_cpu(hub.process.pid)
             start = time.perf_counter()
             push(store, client)
             out["incremental_push"] = {"seconds": time.perf_counter() - start,
                                        "changes": len(range(0, len(people), 100)),
-                                       "bytes": link.stats.up + link.stats.down - mark}
+                                       "bytes": link.stats.up + link.stats.down - mark,
+                                       "hub_cpu": tree_cpu(hub.process.pid) - hub_cpu}
             fresh = Store.create(base / "fresh", township="440524001", name="新站", clerk="bench",
                                  passphrase=PASSPHRASE, kdf=keys.FAST_KDF)
             enroll(fresh, hub.url, county.open_hub(hub.home).add_enrollment("440524001", []),

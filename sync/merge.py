@@ -209,23 +209,29 @@ def state_to_stored(state: Mapping[str, FieldState]) -> StoredState:
 
 def state_from_stored(raw: Mapping[str, Any]) -> dict[str, FieldState]:
     """`state_to_stored`'s form (or an older one) read back, every version with its clerk."""
-    state = {name: [from_stored(v) for v in versions] for name, versions in raw.items()}
-    by = {v.clock: v.by for versions in state.values() for v in versions if v.by}
-    return {name: FieldState(tuple(v._replace(by=by.get(v.clock, "")) if not v.by else v
-                                   for v in versions))
-            for name, versions in state.items()}
+    # The clerk is written once per write (state_to_stored): found first, then given to each
+    # version of that write as it is read, with no copies.
+    by = {str(v[0]): str(v[5]) for versions in raw.values() for v in versions
+          if len(v) > 5 and v[5]}
+    if not by:
+        return {name: FieldState(tuple(from_stored(v) for v in versions))
+                for name, versions in raw.items()}
+    return {name: FieldState(tuple(from_stored(v, by.get(str(v[0]), "")) for v in versions))
+            for name, versions in raw.items()}
 
 
-def from_stored(items: list[object] | tuple[object, ...]) -> Version:
+def from_stored(items: list[object] | tuple[object, ...], by: str = "") -> Version:
     """A version from `to_stored`'s form, or from the 3- and 4-item lists of releases before
-    contexts (read with `legacy_context`)."""
+    contexts (read with `legacy_context`); `by`, its clerk when the form does not name it."""
     clock, base, value = str(items[0]), str(items[1]), str(items[2])
     was = str(items[3]) if len(items) > 3 else ""
     seen = items[4] if len(items) > 4 else None
-    by = str(items[5]) if len(items) > 5 else ""
+    if len(items) > 5 and items[5]:
+        by = str(items[5])
     if isinstance(seen, dict):
         return Version(clock, base, value, was, with_seen(clock, seen), by)
-    return upgrade(Version(clock, base, value, was, (), by))
+    # Built directly rather than through `upgrade`: every record the hub merges into is read.
+    return Version(clock, base, value, was, legacy_context(clock, base), by)
 
 
 class FieldState(NamedTuple):
