@@ -10,7 +10,8 @@ wrapped under
 where `secret` is 32 random bytes. The whole slot (salt, secret, wrapped key, whose it is, until
 when, tries left) lives only in this object, in the running process's memory: it is never
 written to the store, so it can never be synced, backed up or copied with the disk. It is
-destroyed at the end of the shift (12 h after it was made), after the third wrong PIN, at the
+destroyed at the end of the shift (12 h after it was made), after the third wrong PIN of the
+shift (a right one in between does not reset the count), at the
 next passphrase unlock, and with the process. docs/SECURITY.md says what it weakens.
 """
 
@@ -87,7 +88,7 @@ class ShiftPin:
             self.tries_left -= 1
             if self.tries_left <= 0:
                 self.destroy()
-                raise PinUnavailable(f"PIN 连续错误 {MAX_WRONG} 次，已作废，请输入口令",
+                raise PinUnavailable(f"PIN 已错 {MAX_WRONG} 次，已作废，请输入口令",
                                      f"{MAX_WRONG} wrong PINs: the PIN is void; type the passphrase"
                                      ) from None
             raise WrongPin(f"PIN 不正确，还可再试 {self.tries_left} 次",
