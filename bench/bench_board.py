@@ -98,7 +98,7 @@ def spawn(args: list[str], cgroup: BoardCgroup | None, env: dict[str, str] | Non
     done = subprocess.run(args, capture_output=True, text=True, env=env,
                           preexec_fn=cgroup.enter if cgroup else None, timeout=3600)
     if done.returncode:
-        raise RuntimeError(f"{args[1:3]} failed:\n{done.stderr[-3000:]}")
+        raise RuntimeError(f"{args[1:3]} failed:\n{done.stderr[-20000:]}")
     return done
 
 
@@ -185,6 +185,8 @@ async def until(condition: Callable[[], bool], seconds: float = 120) -> None:
     deadline = time.perf_counter() + seconds
     while not condition():
         if time.perf_counter() > deadline:
+            import faulthandler
+            faulthandler.dump_traceback(all_threads=True)  # where each thread is stuck
             shown = STATE[0]() if STATE else ""
             raise RuntimeError(f"the app never got there (line {condition.__code__.co_firstlineno},"
                                f" {shown})")
@@ -262,7 +264,8 @@ def child(home: Path, phone: str, spawned: float, hub_pid: int) -> dict[str, Any
                 screen = app.screen
                 assert isinstance(screen, UnlockScreen)
 
-                async def submit() -> None:
+                async def submit(screen: UnlockScreen = screen) -> None:
+                    app.last_input = idle()  # as the clerk's keys would (the app's on_key)
                     screen.submit()
                 samples.append(await timed(submit, on(HomeScreen)))
             out["pin_unlock_s"] = statistics.median(samples)
@@ -300,7 +303,8 @@ def child(home: Path, phone: str, spawned: float, hub_pid: int) -> dict[str, Any
         return str(labels.first(Label).render()) if labels else ""
 
     STATE.append(lambda: f"screen {app.screen!r}, focus {app.focused!r}, status {status()!r},"
-                 f" error {error()!r}, pin {store.pin_clerk()!r}")
+                 f" error {error()!r}, pin {store.pin_clerk()!r}, unlocked {store.unlocked},"
+                 f" workers {list(app.workers)!r}")
     asyncio.run(main())
     # The store's own part of the same operations (no screen).
     first = store.page("person", limit=1)[0]["id"]
