@@ -36,13 +36,16 @@ from station import keys, migrations, settings
 from station.blind_index import DEFAULT_BITS, BlindIndex
 from station.ids import IdMaker
 from station.keyring import Keyring
+from station.shift_pin import ShiftPin
 from station.transaction import Transaction, check_live, fetch_row, open_fields
 from station.writes import Writes, iso_ms, reveal_ad
 from sync import clock as hlc
 from sync.errors import (
     AlreadyInitialized,
+    ClerkError,
     DiskError,
     LockedError,
+    PinUnavailable,
     StoreError,
     TamperedError,
     ValidationError,
@@ -150,6 +153,8 @@ class Store:
         # another locks or unlocks the store sees all three or none.
         self._keys: tuple[bytes, Sealer, BlindIndex] | None = None
         self.clerk: str | None = None
+        # The shift PIN slot, in memory only (station/shift_pin.py): it outlives `lock`.
+        self._pin: ShiftPin | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -310,6 +315,7 @@ class Store:
 
     def close(self) -> None:
         """Lock the store and close its connections (after a write under way, if any)."""
+        self.forget_pin()
         self.lock()
         with self._lock, self._readers_lock:
             self._closed = True
@@ -362,8 +368,48 @@ class Store:
             ) from None
         if self._setting("unlock_failures") != "0":
             self._set_settings(unlock_failures="0")
+        self.forget_pin()  # a passphrase starts a new shift: the last one's PIN goes
         self._open_with(data_key, name)
         return name
+
+    # The shift PIN (station/shift_pin.py): set after a passphrase unlock, it reopens the
+    # store after an idle lock within the same shift, at a fraction of the Argon2id cost.
+    def set_pin(self, pin: str) -> None:
+        """Let the unlocked clerk reopen the store with `pin` until the end of the shift."""
+        data_key = self._require_key()
+        if self.clerk is None:
+            raise ClerkError("恢复密钥打开的工作站不能设置 PIN",
+                             "a store opened with the recovery key cannot set a PIN")
+        self.forget_pin()
+        self._pin = ShiftPin(data_key, self.clerk, pin, self.clock.wall_ms())
+
+    def pin_clerk(self) -> str | None:
+        """Whose shift PIN can reopen the store now (None: only a passphrase can)."""
+        pin = self._pin
+        if pin is not None and not pin.live(self.clock.wall_ms()):
+            self.forget_pin()
+            return None
+        return pin.clerk if pin is not None else None
+
+    def unlock_with_pin(self, pin: str) -> str:
+        """Reopen the store with the shift PIN; returns the clerk's name. WrongPin leaves
+        tries; PinUnavailable means the slot is gone and the passphrase is needed."""
+        slot = self._pin
+        if slot is None:
+            raise PinUnavailable("没有班次 PIN，请输入口令", "no shift PIN is set; type the passphrase")
+        try:
+            data_key = slot.open(pin, self.clock.wall_ms())
+        except PinUnavailable:
+            self.forget_pin()
+            raise
+        self._open_with(data_key, slot.clerk)
+        return slot.clerk
+
+    def forget_pin(self) -> None:
+        """Destroy the shift PIN slot (end of shift, another clerk, closing)."""
+        if self._pin is not None:
+            self._pin.destroy()
+        self._pin = None
 
     def unlock_with_recovery(self, county_private_key: bytes) -> None:
         """Open the store with the county's recovery key (when every clerk is gone)."""

@@ -65,6 +65,14 @@ class WrongPassphrase(StoreError):
     """No keyslot opened with the passphrase given."""
 
 
+class WrongPin(WrongPassphrase):
+    """The shift PIN did not open its slot; a few more tries are left (station/shift_pin.py)."""
+
+
+class PinUnavailable(LockedError):
+    """No shift PIN can open the store (none set, the shift is over, or too many wrong tries)."""
+
+
 class ClerkError(StoreError):
     """A clerk cannot be added, removed or changed as asked."""
 

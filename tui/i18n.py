@@ -16,6 +16,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "unlock.button": ("解锁", "Unlock"),
     "unlock.working": ("正在核对口令……", "Checking the passphrase…"),
     "unlock.empty": ("请输入口令", "Type the passphrase"),
+    # PIN re-unlock (issue 21, part d)
+    "pin.new": ("班次 PIN（可选，6–8 位数字，本班次内代替口令）",
+                "Shift PIN (optional, 6-8 digits, instead of the passphrase this shift)"),
+    "pin.label": ("{clerk} 的班次 PIN", "Shift PIN of {clerk}"),
+    "pin.working": ("正在核对 PIN……", "Checking the PIN…"),
+    "pin.empty": ("请输入 PIN", "Type the PIN"),
+    "pin.use_passphrase": ("Ctrl+P：改用口令", "Ctrl+P: use the passphrase"),
     "home.title": ("首页", "Home"),
     "home.base_data": ("基础数据", "Base data"),
     "home.incidents": ("事件", "Incidents"),
