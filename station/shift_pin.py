@@ -38,11 +38,11 @@ _PURPOSE = "township-station shift pin v1"
 def check_pin(pin: str) -> None:
     """6-8 digits, and not one an onlooker guesses first (one digit repeated, a run)."""
     if not (MIN_DIGITS <= len(pin) <= MAX_DIGITS and pin.isascii() and pin.isdigit()):
-        raise ValidationError("pin", "digits", f"PIN 应为 {MIN_DIGITS}–{MAX_DIGITS} 位数字",
+        raise ValidationError("pin", "digits", f"班次密码应为 {MIN_DIGITS}–{MAX_DIGITS} 位数字",
                               f"a PIN is {MIN_DIGITS}-{MAX_DIGITS} digits")
     steps = {(int(b) - int(a)) % 10 for a, b in pairwise(pin)}
     if steps in ({0}, {1}, {9}):
-        raise ValidationError("pin", "guessable", "PIN 太容易猜到（同一数字重复或连续数字）",
+        raise ValidationError("pin", "guessable", "班次密码太容易猜到（同一数字重复或连续数字）",
                               "this PIN is too easy to guess (one digit repeated, or a run)")
 
 
@@ -79,7 +79,7 @@ class ShiftPin:
         """The data key; WrongPin (with the tries left) or PinUnavailable once it is gone."""
         if not self.live(now_ms):
             self.destroy()
-            raise PinUnavailable("班次 PIN 已失效，请输入口令",
+            raise PinUnavailable("班次密码已失效，请输入口令",
                                  "the shift PIN has expired; type the passphrase")
         assert self._wrapped is not None
         try:
@@ -88,8 +88,8 @@ class ShiftPin:
             self.tries_left -= 1
             if self.tries_left <= 0:
                 self.destroy()
-                raise PinUnavailable(f"PIN 已错 {MAX_WRONG} 次，已作废，请输入口令",
+                raise PinUnavailable(f"班次密码已错 {MAX_WRONG} 次，已作废，请输入口令",
                                      f"{MAX_WRONG} wrong PINs: the PIN is void; type the passphrase"
                                      ) from None
-            raise WrongPin(f"PIN 不正确，还可再试 {self.tries_left} 次",
+            raise WrongPin(f"班次密码不正确，还可再试 {self.tries_left} 次",
                            f"wrong PIN; {self.tries_left} tries left") from None

@@ -378,7 +378,7 @@ class Store:
         """Let the unlocked clerk reopen the store with `pin` until the end of the shift."""
         data_key = self._require_key()
         if self.clerk is None:
-            raise ClerkError("恢复密钥打开的工作站不能设置 PIN",
+            raise ClerkError("恢复密钥打开的工作站不能设置班次密码",
                              "a store opened with the recovery key cannot set a PIN")
         self.forget_pin()
         self._pin = ShiftPin(data_key, self.clerk, pin, self.clock.wall_ms())
@@ -396,7 +396,7 @@ class Store:
         tries; PinUnavailable means the slot is gone and the passphrase is needed."""
         slot = self._pin
         if slot is None:
-            raise PinUnavailable("没有班次 PIN，请输入口令", "no shift PIN is set; type the passphrase")
+            raise PinUnavailable("没有班次密码，请输入口令", "no shift PIN is set; type the passphrase")
         try:
             data_key = slot.open(pin, self.clock.wall_ms())
         except PinUnavailable:

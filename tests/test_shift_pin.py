@@ -182,7 +182,7 @@ def test_after_a_lock_the_kiosk_asks_for_the_pin_and_falls_back_to_the_passphras
         await pilot.press("ctrl+l")
         await until(pilot, lambda: isinstance(app.screen, UnlockScreen))
         assert not store.unlocked
-        assert str(app.screen.query_one("#pin-label", Label).render()) == "张三 的班次 PIN"
+        assert str(app.screen.query_one("#pin-label", Label).render()) == "张三 的班次密码"
         assert app.screen.query_one("#pin", Input).has_focus
         for digit in "135792":
             await pilot.press(digit)
