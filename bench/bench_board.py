@@ -258,16 +258,7 @@ def child(home: Path, phone: str, spawned: float, hub_pid: int) -> dict[str, Any
                 await until(lambda: focused("#pin"))  # a key sent before goes nowhere
                 await pilot.pause()  # and one sent while the new screen settles, too
                 app.screen.query_one("#pin", Input).value = PIN
-                # The handler Enter calls, called directly: under the quota Pilot's Enter on
-                # this screen was lost (the screen never saw it; not seen without the quota
-                # nor by a clerk's keyboard in tmux), see docs/BENCHMARKS.md.
-                screen = app.screen
-                assert isinstance(screen, UnlockScreen)
-
-                async def submit(screen: UnlockScreen = screen) -> None:
-                    app.last_input = idle()  # as the clerk's keys would (the app's on_key)
-                    screen.submit()
-                samples.append(await timed(submit, on(HomeScreen)))
+                samples.append(await timed(lambda: pilot.press("enter"), on(HomeScreen)))
             out["pin_unlock_s"] = statistics.median(samples)
             out["pin_unlock_samples_s"] = samples
             # Pilot's own cost of one key, bound to nothing: in every key figure below.

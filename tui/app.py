@@ -82,7 +82,12 @@ class StationApp(App[None]):
             self.notify(reason)
 
     def lock_if_idle(self) -> None:
-        """Lock when the last key or click is more than `idle_lock` seconds ago."""
+        """Lock when the last key or click is more than `idle_lock` seconds ago. Not while the
+        unlock screen is up: its worker may have just opened the store, with the last key of
+        the shift long ago, and the `Unlocked` it sent (which restarts the idle time) must not
+        find the screen locked again under it (it did, on a slow board)."""
+        if isinstance(self.screen, UnlockScreen):
+            return
         if self.store.unlocked and self.monotonic() - self.last_input > self.idle_lock:
             self.action_lock(text("locked.idle", self.lang))
 
