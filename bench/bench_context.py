@@ -48,6 +48,8 @@ def main() -> None:
     parser.add_argument("--tree", type=Path, required=True)
     parser.add_argument("--seed-home", type=Path, required=True)
     parser.add_argument("--out", type=Path, default=Path("bench/out"))
+    parser.add_argument("--every", type=int, default=100,
+                        help="the incremental push changes every Nth person's phone")
     args = parser.parse_args()
     tree = args.tree.resolve()
     sys.path[:0] = [str(tree), str(tree / "bench")]
@@ -87,14 +89,14 @@ def main() -> None:
                                    "station_cpu": resource.getrusage(resource.RUSAGE_SELF).ru_utime - cpu,
                                    "hub_cpu": tree_cpu(hub.process.pid) - hub_cpu}
             people = [r["id"] for r in store.export("person")]
-            for i in range(0, len(people), 100):
+            for i in range(0, len(people), args.every):
                 store.update("person", people[i], {"phone": new_phone(i)})
             mark = link.stats.up + link.stats.down
             hub_cpu = tree_cpu(hub.process.pid)
             start = time.perf_counter()
             push(store, client)
             out["incremental_push"] = {"seconds": time.perf_counter() - start,
-                                       "changes": len(range(0, len(people), 100)),
+                                       "changes": len(range(0, len(people), args.every)),
                                        "bytes": link.stats.up + link.stats.down - mark,
                                        "hub_cpu": tree_cpu(hub.process.pid) - hub_cpu}
             fresh = Store.create(base / "fresh", township="440524001", name="新站", clerk="bench",

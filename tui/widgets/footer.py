@@ -40,22 +40,47 @@ class KeyFooter(Footer):
     def __init__(self) -> None:
         super().__init__(compact=True)
         self.fitted_width = 0
+        self.composed_for: tuple[object, ...] | None = None
+
+    def shown_for(self) -> tuple[object, ...]:
+        """What the footer shows depends on: the language, the width, the keys it may show
+        (a focused field's hidden keys come and go as the focus moves: not these)."""
+        active = self.screen.active_bindings
+        return (getattr(self.app, "lang", "zh"), self.app.size.width,
+                tuple((key, a.binding.description, a.enabled)
+                      for key, a in active.items() if a.binding.show))
+
+    def bindings_changed(self, screen: Screen[object]) -> None:
+        """Textual recomposes the footer whenever the focus moves (dozens of times as a
+        screen opens: a fifth of opening a list at 80x24, more on a slow board); only a
+        change of what it shows is worth a recompose."""
+        if not (self.is_attached and screen is self.screen and screen.app.app_focus):
+            return super().bindings_changed(screen)  # Textual's own rule: no recompose
+        shown = self.shown_for()
+        if self.composed_for == shown:  # nothing new to show, or a recompose already asked
+            self._bindings_ready = True
+            return
+        self.composed_for = shown
+        super().bindings_changed(screen)
 
     def compose(self) -> ComposeResult:
         lang = getattr(self.app, "lang", "zh")
         keys = [w for w in super().compose() if isinstance(w, FooterKey)]
+        if not keys:
+            return
+        self.composed_for = self.shown_for()
         for key in keys:
             key.description = key_name(key.description, lang)
-        ordered = sorted(keys, key=self._rank)
+        order = [k for k, _ in declared_order(self.screen)]
+        ordered = sorted(keys, key=lambda key: self._rank(key, order))
         self.fitted_width = self.app.size.width
         shown = {i.key for i in fit_footer([FooterItem(k.key, f"{k.key_display} {k.description}")
                                             for k in ordered], self.fitted_width)}
         yield from (k for k in ordered if k.key in shown)
 
-    def _rank(self, key: FooterKey) -> tuple[int, int]:
+    def _rank(self, key: FooterKey, order: list[str]) -> tuple[int, int]:
         """The screen's (and its focused widget's) keys, then the way back, then the app's;
         each in the order declared."""
-        order = [k for k, _ in declared_order(self.screen)]
         position = order.index(key.key) if key.key in order else len(order)
         active = self.screen.active_bindings.get(key.key)
         if active is not None and active.node is self.app:
