@@ -543,3 +543,41 @@ def test_a_volunteer_checks_in_with_two_keystrokes_and_a_guard_signs_in(store: S
         assert row["signed_in_at"]
 
     run(app, scenario)
+
+
+def test_the_list_kept_between_visits_shows_what_was_added_meanwhile_and_goes_at_the_lock(
+        store: Store) -> None:
+    """The person list is kept between visits (it opens faster on a slow board): opened
+    again it shows the records written since, on its first page; the lock drops it."""
+    from sync.validate import id_check_char
+
+    def id_number(first17: str) -> str:
+        return first17 + id_check_char(first17)
+
+    store.add("person", {"name": "甲一", "id_number": id_number("44052419900101123"), "grid": GRID})
+    store.lock()
+    app = make_app(store)
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        from tui.screens.records import RecordsScreen
+
+        await unlock(pilot)
+        await until(pilot, lambda: isinstance(pilot.app.screen, HomeScreen))
+        await pilot.press("b")
+        await until(pilot, lambda: isinstance(pilot.app.screen, RecordsScreen))
+        first = pilot.app.screen
+        status = first.query_one("#records-status", Label)
+        await until(pilot, lambda: "共 1 条" in str(status.render()))
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(pilot.app.screen, HomeScreen))
+        store.add("person", {"name": "乙二", "id_number": id_number("44052419900102124"), "grid": GRID})
+        await pilot.press("b")
+        await until(pilot, lambda: isinstance(pilot.app.screen, RecordsScreen))
+        assert pilot.app.screen is first  # the same screen, not mounted anew
+        await until(pilot, lambda: "共 2 条" in str(status.render()))
+        assert first.query_one("#records", DataTable).has_focus
+        await pilot.press("ctrl+l")
+        await until(pilot, lambda: isinstance(pilot.app.screen, UnlockScreen))
+        assert not pilot.app.is_screen_installed("records")  # nothing of the shift kept
+
+    run(app, scenario)

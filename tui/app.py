@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.dom import DOMNode
 from textual.events import Key, MouseDown
 from textual.reactive import reactive
+from textual.screen import Screen
 
 from station.store import Store
 from tui.i18n import TEXTUAL_KEYS, key_name, text
@@ -53,6 +54,7 @@ class StationApp(App[None]):
         self.store = store
         self.hint = hint
         self.idle_lock = idle_lock
+        self.kept_screens: set[str] = set()
         self.monotonic = monotonic
         self.last_input = monotonic()
         self.set_reactive(StationApp.lang, lang)
@@ -71,6 +73,13 @@ class StationApp(App[None]):
         self.last_input = self.monotonic()
         self.switch_screen(HomeScreen(self.store))
 
+    def kept(self, name: str, make: Callable[[], Screen[Any]]) -> Screen[Any]:
+        """A screen kept between visits until the lock (installed), made on first use."""
+        if not self.is_screen_installed(name):
+            self.install_screen(make(), name)
+        self.kept_screens.add(name)
+        return self.get_screen(name)
+
     def action_lock(self, reason: str | None = None) -> None:
         if not self.store.unlocked:
             return
@@ -78,6 +87,9 @@ class StationApp(App[None]):
         while len(self.screen_stack) > 2:
             self.pop_screen()
         self.switch_screen(self.unlock_screen())
+        for name in self.kept_screens:  # nothing of the shift stays behind the lock
+            self.uninstall_screen(name)
+        self.kept_screens.clear()
         if reason:
             self.notify(reason)
 

@@ -78,6 +78,14 @@ class RecordsScreen(Screen[None]):
         self.load()
         self.query_one("#records", DataTable).focus()
 
+    def reopen(self) -> None:
+        """Shown again from home (the app keeps this screen): the first page anew, in the
+        language now chosen, the cursor in the list."""
+        self.query_one("#search", Input).value = ""
+        self.relabel(self.app.lang)
+        self.load()
+        self.query_one("#records", DataTable).focus()
+
     # -- loading
     def load(self) -> None:
         """The first page, and the total (counted here, not on every page)."""
