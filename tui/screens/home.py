@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Vertical
@@ -14,6 +15,7 @@ from textual.widgets import DataTable, Header, Label, Static
 
 from station.cases import Cases
 from station.store import Store
+from sync.errors import TownshipError
 from sync.human_time import deadline
 from tui.i18n import text
 from tui.widgets.footer import KeyFooter
@@ -108,13 +110,30 @@ class HomeScreen(Screen[None]):
         if not self.store.unlocked:
             return
         lang = self.app.lang
-        status = self.store.status()
         self.query_one("#base-title", Label).update(text("home.base_data", lang))
         self.query_one("#work-title", Label).update(text("home.incidents", lang))
         self.query_one("#sync-title", Label).update(text("home.sync", lang))
+        self.gather(lang)
+
+    # In a thread: at 251,175 records the figures (every open case's deadlines) take about a
+    # second of a quarter core, which held the screen still every five seconds and made the
+    # way back from the unlock screen wait for them (docs/BENCHMARKS.md, issue 21).
+    @work(thread=True, exclusive=True, group="home-figures", exit_on_error=False)
+    def gather(self, lang: str) -> None:
+        try:
+            status = self.store.status()
+            incidents = self._incidents(lang)
+            now = self.store.clock.now()
+        except TownshipError:
+            return  # locked meanwhile: the unlock screen is up, nothing to show
+        self.app.call_from_thread(self.show_figures, status, incidents, lang, now)
+
+    def show_figures(self, status: dict[str, Any], incidents: str, lang: str, now: Any) -> None:
+        if not self.is_mounted or not self.store.unlocked:
+            return
         self._counts(status, lang)
-        self.query_one("#incidents", Static).update(self._incidents(lang))
-        self.query_one("#sync", SyncStatus).show(status, lang, self.store.clock.now())
+        self.query_one("#incidents", Static).update(incidents)
+        self.query_one("#sync", SyncStatus).show(status, lang, now)
 
     def _counts(self, status: dict[str, Any], lang: str) -> None:
         table = self.query_one("#counts", DataTable)
