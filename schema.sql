@@ -104,6 +104,9 @@ CREATE TABLE changes (
     resent_as      INTEGER                 -- a refused change fixed and sent again: its new seq
 );
 CREATE INDEX changes_pending ON changes (seq) WHERE receipt IS NULL;
+-- The refused changes nobody has resent: counted for the home screen every few seconds, which
+-- otherwise read the whole change log (kept for ever) each time.
+CREATE INDEX changes_refused ON changes (seq) WHERE rejected IS NOT NULL AND resent_as IS NULL;
 
 -- Concurrent edits that a person must settle. Values are sealed like record fields.
 CREATE TABLE conflicts (

@@ -292,10 +292,18 @@ def _reveals(conn: sqlite3.Connection) -> None:
     conn.execute(_REVEALS)
 
 
+def _refused_index(conn: sqlite3.Connection) -> None:
+    """Step 4: an index of the refused changes not yet resent (the home screen counts them
+    every few seconds; without it each count read the whole change log)."""
+    conn.execute("CREATE INDEX IF NOT EXISTS changes_refused ON changes (seq)"
+                 " WHERE rejected IS NOT NULL AND resent_as IS NULL")
+
+
 STEPS: tuple[Step, ...] = (
     Step(1, "baseline: the tables, columns, indexes and version-1 definitions of schema.sql",
          _baseline),
     Step(2, "changes: seen, scope and clerk (what each author had received)", _change_contexts),
     Step(3, "reveals: who revealed which masked field of which record, and when", _reveals),
+    Step(4, "changes: an index of the refused changes not yet resent", _refused_index),
 )
 LATEST = STEPS[-1].number

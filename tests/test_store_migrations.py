@@ -166,7 +166,8 @@ def test_step_1_rebuilds_a_table_whose_constraint_changed(tmp_path: Path,
                      " 'c', '{}', 1, 'now')")
         assert conn.execute("SELECT max(seq) FROM changes").fetchone() == (8,)
         indexes = {n for (n,) in conn.execute("SELECT name FROM pragma_index_list('changes')")}
-    assert indexes == {"changes_pending"}  # the unused index schema.sql dropped is gone
+    # The unused index schema.sql dropped is gone; those it names are there.
+    assert indexes == {"changes_pending", "changes_refused"}
 
 
 def test_step_1_changes_nothing_in_a_current_store(tmp_path: Path, fake_time: FakeTime) -> None:
@@ -207,6 +208,25 @@ def test_step_2_gives_the_change_log_contexts_and_keeps_old_changes_legacy(
     assert rows == [("add", None, None, None), ("update", None, None, "张三")]
 
 
+def test_step_4_indexes_the_refused_changes_the_home_screen_counts(tmp_path: Path,
+                                                                  fake_time: FakeTime) -> None:
+    db = new_store(tmp_path, fake_time)
+    fresh = shape(db)
+    count = ("SELECT count(*) FROM changes WHERE rejected IS NOT NULL AND resent_as IS NULL")
+    with sqlite3.connect(db, isolation_level=None) as conn:  # as storage version 3 left it
+        conn.execute("DROP INDEX changes_refused")
+        conn.execute("PRAGMA user_version = 3")
+        assert "changes_refused" not in str(conn.execute("EXPLAIN QUERY PLAN " + count).fetchall())
+    with sqlite3.connect(db, isolation_level=None) as conn:
+        assert migrations.upgrade(conn, db) == [4]
+        # The count Store.status() makes every few seconds no longer reads the whole log.
+        assert "changes_refused" in str(conn.execute("EXPLAIN QUERY PLAN " + count).fetchall())
+    assert shape(db) == fresh
+    store = Store.open(db.parent, clock=fake_time.clock())
+    assert store.status()["rejected"] == 0
+    store.close()
+
+
 def test_step_3_adds_the_reveals_table_to_a_store_of_step_2(tmp_path: Path,
                                                             fake_time: FakeTime) -> None:
     db = new_store(tmp_path, fake_time)
@@ -219,7 +239,7 @@ def test_step_3_adds_the_reveals_table_to_a_store_of_step_2(tmp_path: Path,
         conn.execute("DROP TABLE reveals")
         conn.execute("PRAGMA user_version = 2")
     with sqlite3.connect(db, isolation_level=None) as conn:
-        assert migrations.upgrade(conn, db) == [3]
+        assert migrations.upgrade(conn, db) == [3, 4]
     assert shape(db) == fresh
     store = Store.open(db.parent, clock=fake_time.clock())
     store.unlock(PASSPHRASE)
