@@ -53,6 +53,17 @@ async def unlock(pilot: Pilot[None], passphrase: str = PASSPHRASE) -> None:
     await pilot.press("enter")
 
 
+async def open_records(pilot: Pilot[None]) -> Screen[object]:
+    """Unlock, and from home open the base-data list (the person list first)."""
+    from tui.screens.records import RecordsScreen
+
+    await unlock(pilot)
+    await until(pilot, lambda: isinstance(pilot.app.screen, HomeScreen))
+    await pilot.press("b")
+    await until(pilot, lambda: isinstance(pilot.app.screen, RecordsScreen))
+    return pilot.app.screen
+
+
 def test_a_wrong_passphrase_is_refused_in_chinese_and_the_right_one_opens_home(store: Store) -> None:
     store.add("person", {"name": "李四", "id_number": "11010519491231002X", "grid": GRID})
     store.lock()
@@ -549,28 +560,22 @@ def test_the_list_kept_between_visits_shows_what_was_added_meanwhile_and_goes_at
         store: Store) -> None:
     """The person list is kept between visits (it opens faster on a slow board): opened
     again it shows the records written since, on its first page; the lock drops it."""
-    from sync.validate import id_check_char
+    from station import synthetic
 
-    def id_number(first17: str) -> str:
-        return first17 + id_check_char(first17)
-
-    store.add("person", {"name": "甲一", "id_number": id_number("44052419900101123"), "grid": GRID})
+    first_person, second_person = synthetic.people(2, [GRID], seed=7)
+    store.add("person", first_person)
     store.lock()
     app = make_app(store)
 
     async def scenario(pilot: Pilot[None]) -> None:
         from tui.screens.records import RecordsScreen
 
-        await unlock(pilot)
-        await until(pilot, lambda: isinstance(pilot.app.screen, HomeScreen))
-        await pilot.press("b")
-        await until(pilot, lambda: isinstance(pilot.app.screen, RecordsScreen))
-        first = pilot.app.screen
+        first = await open_records(pilot)
         status = first.query_one("#records-status", Label)
         await until(pilot, lambda: "共 1 条" in str(status.render()))
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(pilot.app.screen, HomeScreen))
-        store.add("person", {"name": "乙二", "id_number": id_number("44052419900102124"), "grid": GRID})
+        store.add("person", second_person)
         await pilot.press("b")
         await until(pilot, lambda: isinstance(pilot.app.screen, RecordsScreen))
         assert pilot.app.screen is first  # the same screen, not mounted anew

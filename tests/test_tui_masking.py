@@ -20,7 +20,7 @@ from tui.screens.record_form import RecordForm
 from tui.screens.records import RecordsScreen
 
 from .conftest import GRID, TOWNSHIP
-from .test_tui import SIZE, unlock, until
+from .test_tui import SIZE, open_records, until
 
 # Real-format people: 18-digit ID numbers with valid check digits, mainland mobiles.
 PEOPLE = [
@@ -53,10 +53,7 @@ def test_a_passer_by_sees_masked_values_and_a_reveal_is_deliberate_and_recorded(
     app = make_app(store)
 
     async def scenario(pilot: Pilot[None]) -> None:
-        await unlock(pilot)
-        await until(pilot, lambda: isinstance(pilot.app.screen, HomeScreen))
-        await pilot.press("b")
-        await until(pilot, lambda: isinstance(pilot.app.screen, RecordsScreen))
+        await open_records(pilot)
         await pilot.pause()
         listed = screen_text(app)
         assert shows_whole(app) == []
