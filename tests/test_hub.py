@@ -183,3 +183,38 @@ def test_one_batch_may_add_then_edit_a_record_and_repeat_a_change(hub: Hub) -> N
     assert hub.conflicts() == []  # the edit saw the add: no conflict
     with hub.storage.transaction() as tx:
         assert len(tx.changes_since(0, StationRow("x", "440524001", (), "k", None), 100)) == 2
+
+
+def test_a_push_committing_during_a_pull_is_not_skipped_by_its_cursor(
+        postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two hub processes on PostgreSQL: a push commits while another station's pull is
+    between reading its page and choosing its cursor. The change comes with the next pull.
+
+    (PostgreSQL's READ COMMITTED gives each statement its own snapshot; SQLite's pull holds
+    the write lock for its whole transaction, so only PostgreSQL can interleave here.)"""
+    import threading
+
+    from sync.hub.storage import base
+
+    storage = open_storage(postgres_url)
+    storage.migrate()
+    hub = Hub(storage, os.urandom(32), SCHEMA, HubClock(lambda: Time.ms))
+    a, b = enrolled(hub, "sta"), enrolled(hub, "stb")
+    page_of = base.Tx.changes_since
+    pushed: list[bool] = []
+
+    def page_then_a_push_commits(tx: base.Tx, *args: object, **kw: object) -> object:
+        found = page_of(tx, *args, **kw)  # type: ignore[arg-type]
+        if not pushed:
+            pushed.append(True)
+            other = threading.Thread(target=hub.push, args=(a, PushBatch("sta", (person(1, R1),))))
+            other.start()
+            other.join(30)
+            assert not other.is_alive()
+        return found
+
+    monkeypatch.setattr(base.Tx, "changes_since", page_then_a_push_commits)
+    first = hub.pull(b, 0)
+    assert first.changes == ()
+    assert [c.record for c in hub.pull(b, first.cursor).changes] == [R1]
+    storage.close()

@@ -392,9 +392,12 @@ class Hub:
         with self.storage.transaction() as tx:
             self._catch_up(tx)
             tx.seen(station.id, station_version, self.clock.iso())
+            # The newest number is read before the page: on PostgreSQL each statement sees
+            # what has committed when it starts, so a push committing between the two would
+            # otherwise move an empty page's cursor past changes the page never saw.
+            last = tx.last_seq()
             stored = tx.changes_since(cursor, station, limit, own_after)
             own_last = tx.own_last_seq(station.id) if own_after is not None else None
-            last = tx.last_seq()
             # An empty page still moves the cursor past other stations' out-of-scope changes.
             next_cursor = stored[-1].hub_seq if stored else max(cursor, last)
             tx.report_outbox(station.id, *outbox, next_cursor, self.clock.iso())
