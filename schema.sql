@@ -59,7 +59,8 @@ CREATE TABLE records (
     state          TEXT,                   -- sealed per-field merge state, once a pull touched it
     schema_version INTEGER NOT NULL,
     created_at     TEXT NOT NULL,
-    updated_at     TEXT NOT NULL
+    updated_at     TEXT NOT NULL,
+    due            REAL                    -- workflow subjects: when the next unmet deadline falls due
 );
 CREATE INDEX records_entity ON records (entity, id);
 -- Counting live records per entity (home screen, list totals, status) from this index alone:

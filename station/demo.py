@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from station import synthetic
+from station import case_cache, synthetic
 from station.store import CHINA_TZ, Store
-from station.writes import Writes
 
 
 @dataclass(frozen=True)
@@ -164,7 +163,7 @@ class DemoData:
         )
         self._bulk(added, wf.event_entity, events)
         with self.store.atomic() as writes:
-            _cache_steps(writes, ids, [walk[-1]["step"] for walk in walks])
+            case_cache.refill(writes.txn.cursor.connection, self.store.schema)
 
     def _incident(self, volunteers: list[str]) -> dict[str, Any]:
         titles = ("路灯损坏", "占道经营", "邻里噪音", "消防通道堵塞", "垃圾堆放", "井盖缺失",
@@ -217,8 +216,3 @@ class DemoData:
                        "end_time": end, "kind": self.rng.choice(kinds),
                        "person_name": synthetic.chinese_name(self.rng),
                        "phone": synthetic.mobile(self.rng), "grid": self.rng.choice(self.grids)}
-
-
-def _cache_steps(writes: Writes, ids: list[str], steps: list[str]) -> None:
-    for case_id, step in zip(ids, steps, strict=True):
-        writes.set_step(case_id, step)

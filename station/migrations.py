@@ -299,11 +299,23 @@ def _refused_index(conn: sqlite3.Connection) -> None:
                  " WHERE rejected IS NOT NULL AND resent_as IS NULL")
 
 
+def _case_deadlines(conn: sqlite3.Connection) -> None:
+    """Step 5: each case's next deadline kept on its row (station.case_cache), filled from
+    its events here, so the home screen counts overdue cases with one query."""
+    from station import case_cache
+    from sync.schema import load_schema
+
+    if "due" not in _columns(conn, "records"):
+        conn.execute("ALTER TABLE records ADD COLUMN due REAL")
+    case_cache.refill(conn, load_schema(conn))
+
+
 STEPS: tuple[Step, ...] = (
     Step(1, "baseline: the tables, columns, indexes and version-1 definitions of schema.sql",
          _baseline),
     Step(2, "changes: seen, scope and clerk (what each author had received)", _change_contexts),
     Step(3, "reveals: who revealed which masked field of which record, and when", _reveals),
     Step(4, "changes: an index of the refused changes not yet resent", _refused_index),
+    Step(5, "records: each case's next deadline, derived from its events", _case_deadlines),
 )
 LATEST = STEPS[-1].number

@@ -321,12 +321,14 @@ class Writes:
                            f"no deleted {entity.name} record {record_id}")
         return entity, row, self.record_state(row)
 
-    def set_step(self, record_id: str, step: str | None) -> None:
-        """Cache a workflow subject's current step, derived from its events.
+    def set_step(self, record_id: str, step: str | None, due: float | None) -> None:
+        """Cache a workflow subject's current step and when its next deadline falls due,
+        derived from its events (station.case_cache).
 
-        Not a change: the events are the truth and sync carries them; this column only lets
-        lists and reports count by step without replaying every history."""
-        self.txn.cursor.execute("UPDATE records SET step = ? WHERE id = ?", (step, record_id))
+        Not a change: the events are the truth and sync carries them; these columns only let
+        lists and reports count by step and deadline without replaying every history."""
+        self.txn.cursor.execute("UPDATE records SET step = ?, due = ? WHERE id = ?",
+                                (step, due, record_id))
 
     # ------------------------------------------------------------------ changes from the hub
 

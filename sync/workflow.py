@@ -160,6 +160,17 @@ def is_overdue(workflow: WorkflowDef, state: CaseState, now: datetime) -> bool:
     return any(d.status == "overdue" for d in deadlines(workflow, state, now))
 
 
+def due_at(workflow: WorkflowDef, state: CaseState) -> float | None:
+    """When the nearest deadline not yet reached falls due (POSIX seconds), or None for a
+    closed case or one with nothing left to meet. It does not depend on the clock, so it can
+    be kept with the case and compared with the time when a screen counts overdue cases."""
+    if state.started_at is None or state.closed:
+        return None
+    start = datetime.fromisoformat(state.started_at).timestamp()
+    return min((start + s.deadline_seconds for s in workflow.steps
+                if s.deadline_seconds is not None and not state.reached.get(s.step)), default=None)
+
+
 def next_due(workflow: WorkflowDef, state: CaseState, now: datetime) -> Deadline | None:
     """The nearest deadline not yet reached (overdue ones first, most overdue first)."""
     waiting = [d for d in deadlines(workflow, state, now) if d.status in ("pending", "overdue")]

@@ -218,7 +218,7 @@ def test_step_4_indexes_the_refused_changes_the_home_screen_counts(tmp_path: Pat
         conn.execute("PRAGMA user_version = 3")
         assert "changes_refused" not in str(conn.execute("EXPLAIN QUERY PLAN " + count).fetchall())
     with sqlite3.connect(db, isolation_level=None) as conn:
-        assert migrations.upgrade(conn, db) == [4]
+        assert migrations.upgrade(conn, db) == [4, 5]
         # The count Store.status() makes every few seconds no longer reads the whole log.
         assert "changes_refused" in str(conn.execute("EXPLAIN QUERY PLAN " + count).fetchall())
     assert shape(db) == fresh
@@ -239,7 +239,7 @@ def test_step_3_adds_the_reveals_table_to_a_store_of_step_2(tmp_path: Path,
         conn.execute("DROP TABLE reveals")
         conn.execute("PRAGMA user_version = 2")
     with sqlite3.connect(db, isolation_level=None) as conn:
-        assert migrations.upgrade(conn, db) == [3, 4]
+        assert migrations.upgrade(conn, db) == [3, 4, 5]
     assert shape(db) == fresh
     store = Store.open(db.parent, clock=fake_time.clock())
     store.unlock(PASSPHRASE)

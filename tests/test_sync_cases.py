@@ -42,3 +42,38 @@ def test_verified_there_and_sent_back_here_is_one_clash_settled_by_acting(
     assert a("conflicts", "list").stdout == b("conflicts", "list").stdout == ""
     assert a.json("incident", "show", case)["step"] == "feedback"
     assert county_cli(sqlite_hub.home, "export", "incident") == a("export", "incident").stdout
+
+
+def test_pulled_steps_keep_the_home_screens_overdue_figures_true(
+        cli: Cli, sqlite_hub: HubServer, tmp_path: Path) -> None:
+    """B's figures come from A's events alone (the cache is set by the pull, not by B)."""
+    from datetime import datetime
+
+    from station.cases import Cases
+    from station.store import Store
+
+    from .conftest import PASSPHRASE
+
+    a = cli
+    enroll(a, sqlite_hub)
+    b = station(tmp_path, "b", sqlite_hub)
+    case = a("incident", "new", "--at", "2026-11-28T09:00:00+08:00", "--json", json.dumps(
+        {"category": "03", "title": "路灯损坏", "grid": GRID})).stdout.strip()
+    a("sync")
+    b("sync")
+    when = datetime.fromisoformat("2026-11-28T09:01:30+08:00")
+
+    def figures_on_b() -> tuple[int, int, float | None]:
+        store = Store.open(Path(b.env["STATION_HOME"]))
+        try:
+            store.unlock(PASSPHRASE)
+            f = Cases(store, "incident").figures(when)
+        finally:
+            store.close()
+        return f.open, f.overdue, None if f.next_due is None else f.next_due - when.timestamp()
+
+    assert figures_on_b() == (1, 1, -30)        # reporting was due at 09:01
+    a("incident", "advance", case, "report", "--at", "2026-11-28T09:00:30+08:00")
+    a("sync")
+    b("sync")
+    assert figures_on_b() == (1, 0, 90)         # disposal is due at 09:03
