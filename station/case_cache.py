@@ -8,7 +8,8 @@ the home screen's figures: counting open and overdue cases is then one indexed q
 of deriving every open case's history every few seconds (a second of a quarter core at seed
 scale, docs/BENCHMARKS.md).
 
-Plain SQL on a connection, with no Store: the storage migration that adds `due` fills it here.
+Plain SQL reads on a connection, with no Store: the storage migration that adds `due` fills
+it from `derived`.
 """
 
 from __future__ import annotations
@@ -36,14 +37,15 @@ def event_rows(conn: sqlite3.Connection, event_entity: str, where: str = "",
     return out
 
 
-def refill(conn: sqlite3.Connection, schema: Schema) -> int:
-    """Derive every case's step and next deadline again (the migration that added `due`,
-    demo data written in bulk); returns how many subjects it set. Schema bundles cannot
-    change a workflow today (sync.bundle); one that could would call this too."""
-    return sum(_refill(conn, wf) for wf in schema.workflows.values())
+def derived(conn: sqlite3.Connection, schema: Schema) -> list[tuple[str | None, float | None, str]]:
+    """(step, due, id) of every workflow subject, derived from its events again: for the
+    migration that added `due` and for demo data written in bulk, which write them
+    (`Writes.set_steps`). Schema bundles cannot change a workflow today (sync.bundle); one
+    that could would derive them again too."""
+    return [row for wf in schema.workflows.values() for row in _derived(conn, wf)]
 
 
-def _refill(conn: sqlite3.Connection, workflow: WorkflowDef) -> int:
+def _derived(conn: sqlite3.Connection, workflow: WorkflowDef) -> list[tuple[str | None, float | None, str]]:
     by_case: dict[str, list[StepEvent]] = defaultdict(list)
     for owner, event in event_rows(conn, workflow.event_entity):
         by_case[owner].append(event)
@@ -51,8 +53,7 @@ def _refill(conn: sqlite3.Connection, workflow: WorkflowDef) -> int:
     for (rid,) in conn.execute("SELECT id FROM records WHERE entity = ?", [workflow.subject_entity]):
         state = derive(workflow, by_case.get(rid, []))
         rows.append((state.step, due_at(workflow, state), rid))
-    conn.executemany("UPDATE records SET step = ?, due = ? WHERE id = ?", rows)
-    return len(rows)
+    return rows
 
 
 @dataclass(frozen=True)

@@ -163,7 +163,7 @@ class DemoData:
         )
         self._bulk(added, wf.event_entity, events)
         with self.store.atomic() as writes:
-            case_cache.refill(writes.txn.cursor.connection, self.store.schema)
+            writes.set_steps(case_cache.derived(writes.txn.cursor.connection, self.store.schema))
 
     def _incident(self, volunteers: list[str]) -> dict[str, Any]:
         titles = ("路灯损坏", "占道经营", "邻里噪音", "消防通道堵塞", "垃圾堆放", "井盖缺失",

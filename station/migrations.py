@@ -307,7 +307,8 @@ def _case_deadlines(conn: sqlite3.Connection) -> None:
 
     if "due" not in _columns(conn, "records"):
         conn.execute("ALTER TABLE records ADD COLUMN due REAL")
-    case_cache.refill(conn, load_schema(conn))
+    conn.executemany("UPDATE records SET step = ?, due = ? WHERE id = ?",
+                     case_cache.derived(conn, load_schema(conn)))
 
 
 STEPS: tuple[Step, ...] = (

@@ -330,6 +330,10 @@ class Writes:
         self.txn.cursor.execute("UPDATE records SET step = ?, due = ? WHERE id = ?",
                                 (step, due, record_id))
 
+    def set_steps(self, rows: Iterable[tuple[str | None, float | None, str]]) -> None:
+        """`set_step` for many subjects at once: (step, due, id) rows."""
+        self.txn.cursor.executemany("UPDATE records SET step = ?, due = ? WHERE id = ?", rows)
+
     # ------------------------------------------------------------------ changes from the hub
 
     def apply_remote(self, change: WireChange) -> None:

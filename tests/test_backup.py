@@ -116,10 +116,12 @@ def test_continuous_writes_survive_losing_the_box(cli: Cli, replica: Path, tmp_p
     kept = [rid in present for rid, _ in written]
     n = sum(kept)
     assert kept == [True] * n + [False] * (len(written) - n)  # a prefix: no write skipped
-    assert n > len(written) // 2, (n, len(written))
+    assert n > 0, len(written)
     assert out["recover_after"] == n  # one change per write: the outbox ends where the data does
     lost_seconds = crashed_at - written[n - 1][1]
-    assert lost_seconds < 5, lost_seconds  # docs/RELIABILITY.md has the measured figure
+    # What the replica may lag by (docs/RELIABILITY.md has the measured figure): not a share
+    # of the writes, which a loaded machine's litestream can fall behind on in 3 s.
+    assert lost_seconds < 5, lost_seconds
     back.close()
 
 
