@@ -170,3 +170,35 @@ def test_lists_name_their_cases_and_conflicts_in_beijing_time(store: Store) -> N
         assert title == "实有人口 王** · 联系方式"
 
     run(app, scenario)
+
+
+def test_the_home_figures_count_open_and_overdue_cases_and_are_fresh_on_return(
+        store: Store) -> None:
+    """Three open cases of which two are overdue (known_data's times); a fourth found while
+    the clerk is in the case list is counted when she comes back, not by a timer beneath."""
+    known_data(store)
+    store.lock()
+    app = make_app(store)
+
+    def figures(home: HomeScreen) -> str:
+        return str(home.query_one("#incidents", Static).render())
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        await unlock(pilot)
+        await until(pilot, lambda: isinstance(pilot.app.screen, HomeScreen)
+                    and "办理中: 3" in figures(pilot.app.screen))
+        home = pilot.app.screen
+        assert isinstance(home, HomeScreen)
+        assert "已超时: 2" in figures(home) and "最近时限: 超时 2 天" in figures(home)
+        await pilot.press("i")
+        await until(pilot, lambda: isinstance(pilot.app.screen, CasesScreen))
+        Cases(store, "incident").open({"category": "03", "title": "井盖缺失", "grid": GRID},
+                                      at="2026-11-27T11:00:00+08:00")  # an hour ago: overdue
+        home.tick()  # the five-second timer, while the list is shown
+        await pilot.pause(0.3)
+        assert "办理中: 3" in figures(home)  # home is not shown: nothing was gathered
+        await pilot.press("escape")
+        await until(pilot, lambda: "办理中: 4" in figures(home))
+        assert "已超时: 3" in figures(home)
+
+    run(app, scenario)

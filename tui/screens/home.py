@@ -61,7 +61,15 @@ class HomeScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.action_refresh()
-        self.set_interval(REFRESH_SECONDS, self.action_refresh)
+        self.set_interval(REFRESH_SECONDS, self.tick)
+
+    def tick(self) -> None:
+        # Only while home is shown: its timer runs under the list or a form too, and on a
+        # slow board the figures would take the CPU those screens are waiting for. Coming
+        # back refreshes them at once (on_screen_resume). `is_active`, not `is_current`:
+        # Textual counts home as current under every screen that does not paint all of it.
+        if self.is_active:
+            self.action_refresh()
 
     def relabel(self, lang: str) -> None:
         self.action_refresh()

@@ -81,9 +81,10 @@ class RecordsScreen(Screen[None]):
     def reopen(self) -> None:
         """Shown again from home (the app keeps this screen): the first page anew, in the
         language now chosen, the cursor in the list."""
-        self.query_one("#search", Input).value = ""
-        self.relabel(self.app.lang)
-        self.load()
+        search = self.query_one("#search", Input)
+        search.value = ""
+        search.placeholder = text("records.search", self.app.lang)
+        self.load()  # the rows once, in the language now chosen (not relabel's show as well)
         self.query_one("#records", DataTable).focus()
 
     # -- loading
