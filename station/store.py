@@ -675,9 +675,7 @@ class Store:
         """What a clerk or a script wants to know at a glance; works while locked."""
         settings = self.settings()
         one = self.conn.execute
-        counts = {e: n for e, n in one(
-            "SELECT entity, count(*) FROM records WHERE deleted = 0 GROUP BY entity ORDER BY entity"
-        )}
+        counts = self._record_counts()
         return {
             "station_id": settings["station_id"],
             "township": settings["township"],
@@ -707,6 +705,25 @@ class Store:
                 "pull_cursor": int(settings.get("pull_cursor", "0")),
             },
         }
+
+    def _record_counts(self) -> dict[str, int]:
+        """Live records per entity. The count reads the whole records_live index (45 ms at
+        251,175 records, four times that on a quarter core) and the home screen asks every
+        five seconds, so a reader keeps the last count until its connection sees a commit:
+        SQLite's data_version changes when any other connection (this store's writer, the
+        daemon, a CLI) has committed since."""
+        conn = self.conn
+        fresh = lambda: {e: n for e, n in conn.execute(  # noqa: E731
+            "SELECT entity, count(*) FROM records WHERE deleted = 0 GROUP BY entity ORDER BY entity")}
+        if conn is self._writer:
+            return fresh()  # its own commits do not move its data_version
+        version = conn.execute("PRAGMA data_version").fetchone()[0]
+        kept: tuple[sqlite3.Connection, int, dict[str, int]] | None = getattr(self._local, "counts", None)
+        if kept is not None and kept[0] is conn and kept[1] == version:
+            return dict(kept[2])
+        counts = fresh()
+        self._local.counts = (conn, version, counts)
+        return dict(counts)
 
     # ------------------------------------------------------------------ the one write path
 

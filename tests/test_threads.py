@@ -134,3 +134,56 @@ def test_closing_the_store_closes_every_threads_connection(tmp_path: Path) -> No
     errors = _run_together(screen, shutdown)
     assert reads == [0]
     assert [type(e) for e in errors] == [sqlite3.ProgrammingError]  # closed, not reopened
+
+
+def test_a_lasting_readers_counts_follow_every_commit_of_other_threads_and_processes(
+        tmp_path: Path) -> None:
+    """Home's figures thread keeps its record counts until its connection sees a commit: each
+    count it reads after a write by another thread, or by another process, includes it."""
+    import subprocess
+    import sys
+
+    store = _new_store(tmp_path / "station")
+    people = iter(synthetic.people(40, [GRID], seed=19))
+    asks: list[threading.Event] = []
+    answers: list[int] = []
+    done = threading.Event()
+
+    def figures_thread() -> None:  # one thread, as home's, asked again and again
+        while not done.is_set() or asks:
+            if asks:
+                asks.pop(0)
+                answers.append(store.status()["records"].get("person", 0))
+            else:
+                done.wait(0.001)
+
+    def ask() -> int:
+        before = len(answers)
+        asks.append(threading.Event())
+        while len(answers) == before:
+            threading.Event().wait(0.001)
+        return answers[-1]
+
+    reader = threading.Thread(target=figures_thread)
+    reader.start()
+    try:
+        assert ask() == 0
+        for n in range(1, 11):  # a writer thread: the kiosk or the sync worker
+            writer = threading.Thread(target=store.add, args=("person", next(people)))
+            writer.start()
+            writer.join()
+            assert ask() == n and ask() == n
+        station = Path(sys.executable).with_name("station")
+        subprocess.run([str(station), "add", "person", "--json", json.dumps(next(people))],
+                       env={"STATION_HOME": str(tmp_path / "station"), "STATION_PASSPHRASE": PASSPHRASE,
+                            "STATION_KDF": "fast", "PATH": "/usr/bin:/bin"}, check=True,
+                       capture_output=True)
+        assert ask() == 11  # another process committed: the kept count is not used
+        with sqlite3.connect(tmp_path / "station" / DB_FILE) as conn:
+            (n,) = conn.execute("SELECT count(*) FROM records WHERE entity = 'person'"
+                                " AND deleted = 0").fetchone()
+        assert n == 11
+    finally:
+        done.set()
+        reader.join()
+        store.close()

@@ -4,9 +4,11 @@ from the store (clear columns only; nothing is unsealed for it)."""
 
 from __future__ import annotations
 
+import logging
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import suppress
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Vertical
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
     from tui.app import StationApp
 
 REFRESH_SECONDS = 5
+log = logging.getLogger(__name__)
 
 
 class HomeScreen(Screen[None]):
@@ -45,6 +48,8 @@ class HomeScreen(Screen[None]):
     def __init__(self, store: Store) -> None:
         super().__init__()
         self.store = store
+        self._figures: ThreadPoolExecutor | None = None
+        self._gathering: Future[None] | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -123,17 +128,35 @@ class HomeScreen(Screen[None]):
         self.query_one("#sync-title", Label).update(text("home.sync", lang))
         self.gather(lang)
 
-    # In a thread: the store's status reads the change log and counts every entity, tens of
-    # milliseconds at seed scale that need not hold the screen still (docs/BENCHMARKS.md).
-    @work(thread=True, exclusive=True, group="home-figures", exit_on_error=False)
+    # In a thread of its own, kept while home is mounted: the store's status and the case
+    # figures are tens of milliseconds at seed scale that need not hold the screen still, and
+    # one lasting thread keeps one reader connection, whose record counts the store keeps
+    # until something commits (Store._record_counts), where a worker per refresh (Textual's
+    # thread workers) would count afresh each time.
     def gather(self, lang: str) -> None:
+        if self._gathering is not None and not self._gathering.done():
+            return  # the last refresh is still at it
+        if self._figures is None:
+            self._figures = ThreadPoolExecutor(max_workers=1, thread_name_prefix="home-figures")
+        self._gathering = self._figures.submit(self._gather, lang)
+
+    def _gather(self, lang: str) -> None:
         try:
             status = self.store.status()
             incidents = self._incidents(lang)
             now = self.store.clock.now()
         except TownshipError:
             return  # locked meanwhile: the unlock screen is up, nothing to show
-        self.app.call_from_thread(self.show_figures, status, incidents, lang, now)
+        except Exception:
+            log.exception("home figures")
+            return
+        with suppress(RuntimeError):  # the app has stopped meanwhile
+            self.app.call_from_thread(self.show_figures, status, incidents, lang, now)
+
+    def on_unmount(self) -> None:
+        if self._figures is not None:
+            self._figures.shutdown(wait=False, cancel_futures=True)
+            self._figures = None
 
     def show_figures(self, status: dict[str, Any], incidents: str, lang: str, now: Any) -> None:
         if not self.is_mounted or not self.store.unlocked:
