@@ -391,7 +391,7 @@ def test_sync_now_against_a_real_hub_shows_progress_and_the_counts_change(
 
     async def scenario(pilot: Pilot[None]) -> None:
         state = await open_sync_screen(pilot)
-        assert "待上传: 1500" in str(state.render())
+        assert "待上传: 1,500" in str(state.render())
         lines = await sync_now(pilot)
         assert any("上传 1000/1500" in line for line in lines), lines
         assert any("上传 1500/1500" in line for line in lines)

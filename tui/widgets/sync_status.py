@@ -18,14 +18,14 @@ def sync_lines(status: dict[str, Any], lang: str, now: datetime) -> str:
     last = status["last_sync"]
     hub = sync["hub"] or text("home.not_enrolled", lang)
     lines = [f"{text('home.enrolled', lang)}: {hub}",
-             f"{text('home.pending', lang)}: {status['pending']}",
-             f"{text('home.rejected', lang)}: {status['rejected']}",
+             f"{text('home.pending', lang)}: {status['pending']:,}",
+             f"{text('home.rejected', lang)}: {status['rejected']:,}",
              f"{text('home.last_sync', lang)}: "
              f"{relative(last, now, lang, dated=False) if last else text('home.never', lang)}",
-             f"{text('home.conflicts', lang)}: {status['conflicts']}",
+             f"{text('home.conflicts', lang)}: {status['conflicts']:,}",
              f"{text('home.schema', lang)}: {status['schema_version']}"]
     if status.get("files_pending"):  # shown while there are some: photos wait on a slow link
-        lines.insert(2, f"{text('home.files_pending', lang)}: {status['files_pending']}")
+        lines.insert(2, f"{text('home.files_pending', lang)}: {status['files_pending']:,}")
     if sync["last_error"]:
         lines.append(f"{text('home.last_error', lang)}: {sync['last_error']}")
     return "\n".join(lines)
