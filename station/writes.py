@@ -21,7 +21,7 @@ from station.scope import Scope
 from station.transaction import Transaction
 from sync import clock as hlc
 from sync import merge
-from sync.errors import NotFound, SyncError, ValidationError
+from sync.errors import NotFound, SyncError, TamperedError, ValidationError
 from sync.merge import DELETED
 from sync.protocol import Entering, WireChange
 from sync.schema import EntityDef, FieldDef
@@ -742,9 +742,7 @@ class Writes:
             f" AND entity IN ({marks}) ORDER BY id LIMIT ?", (after, *entities, limit)).fetchall()
         index: list[tuple[str, int, str]] = []
         for record_id, entity_name, clear, sealed in rows:
-            entity = entities[entity_name]
-            index.extend(self._index_rows(entity, record_id,
-                                          self._indexed_values(entity, record_id, clear, sealed)))
+            index.extend(self._rows_to_build(entities[entity_name], record_id, clear, sealed))
         self.txn.cursor.executemany(
             "INSERT OR IGNORE INTO blind_index (field, bucket, record_id) VALUES (?, ?, ?)", index)
         if len(rows) < limit:
@@ -753,16 +751,23 @@ class Writes:
         self.put_settings(search_index_after=rows[-1][0])
         return len(rows), False
 
-    def _indexed_values(self, entity: EntityDef, record_id: str, clear: str,
-                        sealed: str) -> dict[str, Any]:
-        """The values of a record's indexed fields, only those opened."""
+    def _rows_to_build(self, entity: EntityDef, record_id: str, clear: str,
+                       sealed: str) -> list[tuple[str, int, str]]:
+        """The index rows of a record's indexed fields, only those opened. A value that does
+        not open (altered on disk) or no longer fits its field's rule is left out: the build
+        must not stop the unlock it runs in, and that record fails loudly where it is read."""
         values = json.loads(clear)
         seals = json.loads(sealed)
+        rows: list[tuple[str, int, str]] = []
         for f in entity.indexed_fields:
-            if f.name in seals:
-                values[f.name] = self.sealer.open_value(seals[f.name],
-                                                        field_ad(record_id, entity.name, f.name))
-        return values
+            try:
+                value = (self.sealer.open_value(seals[f.name], field_ad(record_id, entity.name, f.name))
+                         if f.name in seals else values.get(f.name))
+                if value is not None:
+                    rows.extend(self._field_index_rows(entity, f, f.name, record_id, value))
+            except (TamperedError, ValidationError):
+                continue
+        return rows
 
     def reveal(self, entity_name: str, record_id: str, field: str) -> Any:
         """A clerk's deliberate look at a masked field: its whole value, with the reveal

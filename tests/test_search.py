@@ -25,6 +25,7 @@ from station import keys, search_forms, synthetic
 from station.schema_updates import apply_bundle
 from station.store import DB_FILE, INDEX_CHUNK, Store
 from sync.bundle import sign_bundle
+from sync.errors import TamperedError
 from tui.app import make_app
 from tui.screens.records import RecordsScreen
 
@@ -281,6 +282,29 @@ def test_a_crash_part_way_through_the_build_loses_nothing_and_the_next_unlock_re
         want = expected(people, ids, lambda p: p["name"].startswith("陈"))
         assert ids_of(again.search("陈", "person", limit=10_000)) == want
         assert again.build_search_index() == 0  # complete: nothing more at later unlocks
+
+
+def test_an_altered_record_does_not_stop_the_build_or_the_unlock(home: Path, fake_time: FakeTime) -> None:
+    store = Store.create(home, township=TOWNSHIP, name="测试镇综治中心", clerk="张三",
+                         passphrase=PASSPHRASE, kdf=keys.FAST_KDF, clock=fake_time.clock())
+    ids = store.add_many("person", HAND)
+    store.close()
+    db = home / DB_FILE
+    as_before_the_upgrade(db)
+    with sqlite3.connect(db) as conn:  # someone holding the disk flips a byte of 张三's name
+        (sealed,) = conn.execute("SELECT sealed FROM records WHERE id = ?", (ids[0],)).fetchone()
+        values = json.loads(sealed)
+        blob = bytearray(base64.b64decode(values["name"]))
+        blob[20] ^= 0x01
+        values["name"] = base64.b64encode(bytes(blob)).decode()
+        conn.execute("UPDATE records SET sealed = ? WHERE id = ?", (json.dumps(values), ids[0]))
+    with Store.open(home, clock=fake_time.clock()) as again:
+        again.unlock(PASSPHRASE)
+        assert again.settings()["search_index"] == str(search_forms.GENERATION)
+        assert ids_of(again.search("欧阳")) == [ids[3], ids[4]]
+        # Its ID number opens, so it was indexed and is found; showing it fails, loudly.
+        with pytest.raises(TamperedError, match=f"{ids[0]} / person / name"):
+            again.search("152312")
 
 
 # ------------------------------------------------------------------ edits keep it right
