@@ -1,4 +1,4 @@
-"""Blind indexes: exact lookup on sealed fields without opening the table.
+"""Blind indexes: lookup on sealed fields without opening the table.
 
 Each indexed field has its own HMAC-SHA256 key, derived from the data key with HKDF, so equal
 values in two fields do not show as equal. The MAC is truncated to `bits` bits on purpose: at
