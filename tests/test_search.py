@@ -8,6 +8,7 @@ the kiosk's list finds people by surname and by the last 6 digits at 80x24, mask
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import shutil
@@ -27,6 +28,8 @@ from station.store import DB_FILE, INDEX_CHUNK, Store
 from sync.bundle import sign_bundle
 from sync.errors import TamperedError
 from tui.app import make_app
+from tui.i18n import text
+from tui.messages import Indexing
 from tui.screens.records import RecordsScreen
 
 from .conftest import GRID, PASSPHRASE, TOWNSHIP, FakeTime
@@ -307,6 +310,33 @@ def test_an_altered_record_does_not_stop_the_build_or_the_unlock(home: Path, fak
             again.search("152312")
 
 
+def test_the_unlock_screen_reports_the_first_unlocks_index_build(home: Path, fake_time: FakeTime) -> None:
+    store = Store.create(home, township=TOWNSHIP, name="测试镇综治中心", clerk="张三",
+                         passphrase=PASSPHRASE, kdf=keys.FAST_KDF, clock=fake_time.clock())
+    ids = store.add_many("person", HAND)
+    store.close()
+    as_before_the_upgrade(home / DB_FILE)
+    old = Store.open(home, clock=fake_time.clock())
+    app = make_app(old)
+    seen: list[tuple[int, int]] = []
+
+    def hook(message: object) -> None:
+        if isinstance(message, Indexing):
+            seen.append((message.done, message.total))
+
+    async def main() -> None:
+        async with app.run_test(size=(80, 24), message_hook=hook) as pilot:
+            screen = await open_records(pilot)
+            await pilot.press("ctrl+f", *"oyx", "enter")
+            await until(pilot, lambda: "找到 1 条（拼音首字母 1）" in screen_text(app))
+            assert isinstance(screen, RecordsScreen) and [r["id"] for r in screen.rows] == [ids[3]]
+
+    asyncio.run(main())
+    old.close()
+    assert seen == [(len(HAND), len(HAND))]
+    assert text("unlock.indexing", "zh", done="7", total="7").startswith("升级后首次解锁")
+
+
 # ------------------------------------------------------------------ edits keep it right
 
 
@@ -376,5 +406,4 @@ def test_the_list_finds_by_surname_and_by_the_last_6_digits_masked_at_80x24(stor
         async with app.run_test(size=(80, 24)) as pilot:
             await scenario(pilot)
 
-    import asyncio
     asyncio.run(main())
