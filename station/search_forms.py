@@ -33,7 +33,8 @@ from sync.validate import normalise_for_index
 # whenever a form or a width here changes. docs/SECURITY.md says what each one reveals.
 GENERATION = 1
 DERIVED_BITS = {
-    # ~31,000 last-6 values in use at 160,000 people: 16,384 buckets, about 10 people each.
+    # About 341,000 possible last 6 (day of birth, sequence, check): 16,384 buckets, about 10
+    # people each at 160,000.
     "last6": 14,
     # 10,000 last-4 values: 4,096 buckets, 2-3 values and about 39 phones each.
     "last4": 12,
