@@ -1,14 +1,19 @@
 """Benchmark of the kiosk app at the county's scale.
 
-    .venv/bin/python bench/bench_tui.py [--people 160000] [--out bench/out]
+    .venv/bin/python bench/bench_tui.py [--people 160000] [--out bench/out] [--reuse]
 
 * start: `station tui` in tmux at 80x24 until the unlock screen is on the terminal (median
   of 5 starts; a real process, Python start-up and imports included);
 * in the same real terminal, key to screen (tmux sends the key, the result is read back from
   tmux's screen): opening the person list, the next page (median of 20, halfway down the
   list), the previous page, an exact search by phone; and the polling floor (a cursor move);
+* in the same terminal, each kind of search a clerk makes (issue 22): by surname, by the last
+  6 and the last 4 characters of an ID number, by a phone's last 4 digits, by pinyin initials
+  (median of 5 each, Enter to "找到 …" on the screen);
 * without the terminal (Textual's Pilot): the page handler's own time deep in the list, and
-  the store's read of one page.
+  the store's read of one page; the store's own time for each kind of search (`Store.find`,
+  one page of matches, median of 21 terms), and building the derived search indexes of a
+  store written before them (what the first unlock after the upgrade does);
 Prints one JSON object; docs/BENCHMARKS.md records the figures.
 """
 
@@ -20,18 +25,20 @@ import json
 import os
 import platform
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from station import keys, synthetic  # noqa: E402
-from station.store import Store  # noqa: E402
+from station import keys, search_forms, synthetic  # noqa: E402
+from station.store import DB_FILE, Store  # noqa: E402
 from tui.app import make_app  # noqa: E402
 from tui.screens.home import HomeScreen  # noqa: E402
 from tui.screens.records import PAGE, RecordsScreen  # noqa: E402
@@ -92,7 +99,70 @@ class Terminal:
         tmux(self.session, "kill-server", check=False)
 
 
-def in_terminal(home: Path, people: int, phone: str) -> dict[str, float]:
+def search_terms(people: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """21 terms of each kind a clerk types, taken from people spread over the list."""
+    picked = people[:: max(1, len(people) // 21)][:21]
+    return {
+        "surname": [p["name"][0] for p in picked],
+        "id_last6": [p["id_number"][-6:] for p in picked],
+        "id_last4": [p["id_number"][-4:] for p in picked],
+        "phone_last4": [p["phone"][-4:] for p in picked],
+        "initials": [search_forms.initials(p["name"])[0] for p in picked],
+    }
+
+
+def terminal_search(term: Terminal, typed: str) -> float:
+    """Seconds from Enter to the search's result line on the screen, back to the list after."""
+    for attempt in range(5):
+        term.keys("C-f")
+        time.sleep(0.05)  # as for the phone search: the box must have the focus first
+        term.keys(typed, literal=True)
+        start = time.perf_counter()
+        term.keys("Enter")
+        try:
+            term.until("找到 ", seconds=15)
+            took = time.perf_counter() - start
+        except RuntimeError:
+            if attempt == 4:
+                raise
+            took = -1.0
+        term.keys("Escape")
+        term.until(f"第 1–{PAGE} 条")
+        if took >= 0:
+            return took
+    raise RuntimeError("unreachable")
+
+
+def store_search_times(store: Store, people: list[dict[str, Any]]) -> dict[str, float]:
+    """The store's own time for one page of each kind of search (no screen)."""
+    out = {}
+    for kind, terms in search_terms(people).items():
+        samples = []
+        for typed in terms:
+            start = time.perf_counter()
+            store.find(typed, "person", limit=PAGE)
+            samples.append(time.perf_counter() - start)
+        out[f"store_search_{kind}_s"] = statistics.median(samples)
+        out[f"store_search_{kind}_max_s"] = max(samples)
+    return out
+
+
+def index_build_seconds(home: Path) -> float:
+    """Building the derived search indexes of the store as if written before them (the first
+    unlock after the upgrade): its derived rows and its generation removed, then unlocked."""
+    with sqlite3.connect(home / DB_FILE) as conn:
+        conn.execute("DELETE FROM blind_index WHERE field LIKE '%#%'")
+        conn.execute("DELETE FROM settings WHERE key LIKE 'search_index%'")
+    store = Store.open(home)
+    start = time.perf_counter()
+    store.unlock(PASSPHRASE)
+    took = time.perf_counter() - start
+    store.close()
+    return took
+
+
+def in_terminal(home: Path, people: int, phone: str,
+                people_list: list[dict[str, Any]]) -> dict[str, float]:
     """Key to screen, as a clerk sees it: each figure runs from tmux sending the key to the
     terminal showing the result (a real process, Textual's real driver, tmux's screen)."""
     term = Terminal(home)
@@ -149,6 +219,9 @@ def in_terminal(home: Path, people: int, phone: str) -> dict[str, float]:
             if len(samples) == 5:
                 break
         out["search_phone_s"] = statistics.median(samples)
+        for kind, terms in search_terms(people_list).items():
+            out[f"search_{kind}_s"] = statistics.median(
+                terminal_search(term, t) for t in terms[:5])
         # What tmux adds: a key that changes nothing visible but the cursor row.
         samples = []
         for n in range(10):
@@ -200,22 +273,31 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--people", type=int, default=160_000)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
+    parser.add_argument("--reuse", action="store_true",
+                        help="use the store an earlier run with the same --people left in --out")
     args = parser.parse_args()
     home = args.out / "tui"
-    shutil.rmtree(home, ignore_errors=True)
-    store = Store.create(home, township="440524001", name="基准站", clerk="bench",
-                         passphrase=PASSPHRASE, kdf=keys.FAST_KDF)
     people = list(synthetic.people(args.people, [f"440524001{n:03d}" for n in range(1, 41)], seed=9))
-    store.add_many("person", people)
-    store.close()
+    figures_add = None
+    if not (args.reuse and (home / DB_FILE).exists()):
+        shutil.rmtree(home, ignore_errors=True)
+        store = Store.create(home, township="440524001", name="基准站", clerk="bench",
+                             passphrase=PASSPHRASE, kdf=keys.FAST_KDF)
+        start = time.perf_counter()
+        store.add_many("person", people)
+        figures_add = time.perf_counter() - start
+        store.close()
     starts = [start_seconds(home) for _ in range(5)]
-    figures = in_terminal(home, args.people, people[args.people // 2]["phone"])
+    figures = in_terminal(home, args.people, people[args.people // 2]["phone"], people)
     store = Store.open(home)
     figures.update(asyncio.run(handler_times(store)))
+    figures.update(store_search_times(store, people))
     store.close()
+    figures["index_build_at_first_unlock_s"] = index_build_seconds(home)
     print(json.dumps({
         "people": args.people,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "add_many_people_s": figures_add,
         "start_to_unlock_screen_s": statistics.median(starts),
         **figures,
     }, indent=2))

@@ -1,10 +1,14 @@
-"""Blind indexes: exact lookup on sealed fields without opening the table.
+"""Blind indexes: lookup on sealed fields without opening the table.
 
 Each indexed field has its own HMAC-SHA256 key, derived from the data key with HKDF, so equal
 values in two fields do not show as equal. The MAC is truncated to `bits` bits on purpose: at
 the county's scale (160,000 people) 16 bits leave two or three candidates per bucket, which the
 store opens and compares. A leaked index key then cannot be used to walk the small ID-number
 space (about 2**37 values) back to real numbers, as a full-length MAC would allow.
+
+The derived forms a clerk searches by (a surname, pinyin initials, an ID number's or a phone's
+last digits) have indexes of their own, each with its own key and a width chosen for it
+(`station.search_forms.DERIVED_BITS`; docs/SECURITY.md says what each reveals).
 """
 
 from __future__ import annotations
@@ -24,12 +28,14 @@ class BlindIndex:
         self._bits = bits
         self._keys: dict[str, bytes] = {}
 
-    def bucket(self, field_key: str, normalised: str) -> int:
-        """The bucket of a normalised value in the index of `field_key` ('entity.field')."""
+    def bucket(self, field_key: str, normalised: str, bits: int | None = None) -> int:
+        """The bucket of a normalised value in the index of `field_key` ('entity.field', or
+        'entity.field#form' for a derived form, station/search_forms.py), `bits` wide (the
+        store's width for whole values unless given)."""
         key = self._keys.get(field_key)
         if key is None:
             key = self._keys[field_key] = subkey(self._data_key, f"blind-index|{field_key}")
         # The digest named as a string takes OpenSSL's one-shot HMAC; a hashlib constructor
         # falls back to the pure-Python HMAC, measured at 2.5x slower.
         digest = hmac.digest(key, normalised.encode("utf-8"), "sha256")
-        return int.from_bytes(digest[:4], "big") >> (32 - self._bits)
+        return int.from_bytes(digest[:4], "big") >> (32 - (bits or self._bits))

@@ -32,7 +32,7 @@ from typing import Any
 
 import sqlite_utils
 
-from station import keys, migrations, settings
+from station import keys, migrations, search, search_forms, settings
 from station.blind_index import DEFAULT_BITS, BlindIndex
 from station.ids import IdMaker
 from station.keyring import Keyring
@@ -53,11 +53,14 @@ from sync.errors import (
 )
 from sync.schema import EntityDef, Schema, load_schema, schema_sql
 from sync.seal import Sealer
-from sync.validate import CHINA_TZ, normalise_for_index
+from sync.validate import CHINA_TZ
 
 DB_FILE = "station.db"
 MIN_PASSPHRASE = 8
 MAX_CLERK_NAME = 50
+# Records per transaction while building the derived search indexes of an older store: each
+# step is short, so the sync worker's writes and the kiosk are not held up for long.
+INDEX_CHUNK = 2_000
 
 
 @dataclass(frozen=True)
@@ -284,7 +287,9 @@ class Store:
             "INSERT INTO settings (key, value) VALUES (?, ?)",
             [("station_id", node), ("township", township), ("name", name), ("created_at", now),
              ("hlc", str(hlc.ZERO)), ("seal_count", "0"), ("unlock_failures", "0"),
-             ("blind_index_bits", str(DEFAULT_BITS))],
+             ("blind_index_bits", str(DEFAULT_BITS)),
+             # A new store has every search index from its first record.
+             ("search_index", str(search_forms.GENERATION))],
         )
         conn.execute("COMMIT")
 
@@ -347,13 +352,25 @@ class Store:
         self._keys = None
         self.clerk = None
 
-    def _open_with(self, data_key: bytes, clerk: str | None) -> None:
+    def _open_with(self, data_key: bytes, clerk: str | None,
+                   on_index: Callable[[int, int], None] | None = None) -> None:
         bits = int(self._setting("blind_index_bits") or DEFAULT_BITS)
         self._keys = (data_key, Sealer(data_key), BlindIndex(data_key, bits))
         self.clerk = clerk
+        self._complete_search_index(on_index)
 
-    def unlock(self, passphrase: str, clerk: str | None = None) -> str:
-        """Open the store with a clerk's passphrase; returns the clerk's name."""
+    def _complete_search_index(self, on_index: Callable[[int, int], None] | None) -> None:
+        """The first unlock after an upgrade builds the search indexes the store lacks (a
+        migration cannot: it runs without the data key). A full disk or a lock from another
+        thread stops it where it got to; the next unlock goes on from there."""
+        with suppress(DiskError, LockedError):
+            self.build_search_index(on_index)
+
+    def unlock(self, passphrase: str, clerk: str | None = None,
+               on_index: Callable[[int, int], None] | None = None) -> str:
+        """Open the store with a clerk's passphrase; returns the clerk's name. The first
+        unlock after an upgrade also builds the new search indexes, with `on_index(done,
+        total)` after each step (see `build_search_index`)."""
         self._wait_after_failures()
         try:
             data_key, name = self.keyring.open_with_passphrase(passphrase, clerk)
@@ -369,7 +386,7 @@ class Store:
         if self._setting("unlock_failures") != "0":
             self._set_settings(unlock_failures="0")
         self.forget_pin()  # a passphrase starts a new shift: the last one's PIN goes
-        self._open_with(data_key, name)
+        self._open_with(data_key, name, on_index)
         return name
 
     # The shift PIN (station/shift_pin.py): set after a passphrase unlock, it reopens the
@@ -600,28 +617,48 @@ class Store:
         return int(self.conn.execute("SELECT count(*) FROM records WHERE entity = ? AND deleted = 0",
                                      (entity_name,)).fetchone()[0])
 
-    def search(self, term: str, entity_name: str | None = None) -> list[dict[str, Any]]:
-        """Records whose indexed field (ID number, phone, name) equals `term` exactly."""
-        _, index = self._require_sealer()
+    def find(self, term: str, entity_name: str | None = None,
+             limit: int = search.DEFAULT_LIMIT) -> search.Found:
+        """Records an indexed field of which `term` matches as clerks search: a whole ID
+        number, phone or name, a surname, a name's pinyin initials, an ID number's last 6 or
+        4 characters, a phone's last 4 digits. Ranked (station/search_forms.py), each match
+        saying how it matched; at most `limit`, and whether more matched."""
+        sealer, index = self._require_sealer()
         entities = [self.schema.entity(entity_name)] if entity_name else list(self.schema.entities.values())
-        found: dict[str, dict[str, Any]] = {}
-        for entity in entities:
-            for f in entity.indexed_fields:
-                try:
-                    wanted = normalise_for_index(f, term)
-                except ValidationError:
-                    continue  # the term cannot be a value of this field (not a phone, say)
-                key = f"{entity.name}.{f.name}"
-                for row in self.db.query(
-                    "SELECT r.* FROM blind_index b JOIN records r ON r.id = b.record_id"
-                    " WHERE b.field = ? AND b.bucket = ? AND r.deleted = 0",
-                    [key, index.bucket(key, wanted)],
-                ):
-                    record = self._present(row)
-                    value = record["fields"].get(f.name)
-                    if value is not None and normalise_for_index(f, value) == wanted:
-                        found[row["id"]] = record
-        return [found[k] for k in sorted(found)]
+        return search.find(self.conn, sealer, index, entities, term, limit, self._present)
+
+    def search(self, term: str, entity_name: str | None = None,
+               limit: int = search.DEFAULT_LIMIT) -> list[dict[str, Any]]:
+        """The records `find` finds, best first."""
+        return [m.record for m in self.find(term, entity_name, limit).matches]
+
+    def build_search_index(self, progress: Callable[[int, int], None] | None = None,
+                           chunk: int = INDEX_CHUNK) -> int:
+        """Give the records written before this software the derived search indexes
+        (surname, initials, last digits), `chunk` records a transaction, each step recording
+        how far it got: a crash part-way loses nothing, and the next call resumes. Called at
+        every unlock (a setting says when the current generation is complete, so it is one
+        read after that). `progress(done, total)` after each step. How many were indexed."""
+        if self._setting("search_index") == str(search_forms.GENERATION):
+            return 0
+        total = self._unindexed_estimate()
+        done = 0
+        while True:
+            with self.atomic() as writes:
+                count, complete = writes.index_search_forms(chunk)
+            done += count
+            if progress is not None:
+                progress(done, max(total, done))
+            if complete:
+                return done
+
+    def _unindexed_estimate(self) -> int:
+        """How many live records are still to index (for the progress shown)."""
+        entities = [e.name for e in self.schema.entities.values() if e.indexed_fields]
+        marks = ", ".join("?" * len(entities))
+        return int(self.conn.execute(
+            f"SELECT count(*) FROM records WHERE deleted = 0 AND entity IN ({marks}) AND id > ?",
+            (*entities, self._setting("search_index_after") or "")).fetchone()[0])
 
     def reveal(self, entity_name: str, record_id: str, field: str) -> Any:
         """A masked field's whole value for the unlocked clerk, the reveal recorded (see

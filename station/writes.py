@@ -15,12 +15,13 @@ from functools import lru_cache
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
+from station import search_forms
 from station.blob_writes import BlobWrites
 from station.scope import Scope
 from station.transaction import Transaction
 from sync import clock as hlc
 from sync import merge
-from sync.errors import NotFound, SyncError, ValidationError
+from sync.errors import NotFound, SyncError, TamperedError, ValidationError
 from sync.merge import DELETED
 from sync.protocol import Entering, WireChange
 from sync.schema import EntityDef, FieldDef
@@ -482,7 +483,10 @@ class Writes:
         entity = self.schema.entity(entity_name)
         for row in self.txn.rows("SELECT * FROM records WHERE entity = ?", entity.name):
             self._rename_in_record(entity, row, old, new)
-        self.txn.cursor.execute("DELETE FROM blind_index WHERE field = ?", (f"{entity.name}.{old}",))
+        # The whole value's index and every derived form's ('entity.field#form').
+        key = f"{entity.name}.{old}"
+        self.txn.cursor.execute("DELETE FROM blind_index WHERE field = ? OR (field > ? AND field < ?)",
+                                (key, key + "#", key + "$"))  # '$' follows '#'
         if entity.by_name[old].indexed:
             self._index_renamed(entity, entity.by_name[old], new)
 
@@ -523,7 +527,6 @@ class Writes:
 
     def _index_renamed(self, entity: EntityDef, field: FieldDef, new: str) -> None:
         """Buckets are keyed by field: compute them again under the new name."""
-        key = f"{entity.name}.{new}"
         rows = []
         for record_id, sealed_json in self.txn.cursor.execute(
                 "SELECT id, sealed FROM records WHERE entity = ? AND deleted = 0",
@@ -531,7 +534,7 @@ class Writes:
             sealed = json.loads(sealed_json)
             if new in sealed:
                 value = self.sealer.open_value(sealed[new], field_ad(record_id, entity.name, new))
-                rows.append((key, self.index.bucket(key, normalise_for_index(field, value)), record_id))
+                rows.extend(self._field_index_rows(entity, field, new, record_id, value))
         self.txn.cursor.executemany(
             "INSERT OR IGNORE INTO blind_index (field, bucket, record_id) VALUES (?, ?, ?)", rows)
 
@@ -718,6 +721,54 @@ class Writes:
     def put_settings(self, **values: str) -> None:
         self.txn.put_settings(**values)
 
+    # ------------------------------------------------------------------ search indexes
+
+    def index_search_forms(self, limit: int) -> tuple[int, bool]:
+        """One step of building the derived search indexes (station/search_forms.py) of the
+        records written before this software had them: the next `limit` live records after
+        the step before, indexed, and how far it got recorded in the same transaction, so a
+        crash loses nothing and the next unlock resumes. Returns how many records it indexed
+        and whether every record is now indexed (the generation then recorded as complete).
+
+        Records written meanwhile are indexed by their own writes; indexing one again here
+        inserts the same rows (INSERT OR IGNORE)."""
+        if self.txn.setting("search_index") == str(search_forms.GENERATION):
+            return 0, True
+        after = self.txn.setting("search_index_after") or ""
+        entities = {e.name: e for e in self.schema.entities.values() if e.indexed_fields}
+        marks = ", ".join("?" * len(entities))
+        rows = self.txn.cursor.execute(
+            f"SELECT id, entity, clear, sealed FROM records WHERE deleted = 0 AND id > ?"
+            f" AND entity IN ({marks}) ORDER BY id LIMIT ?", (after, *entities, limit)).fetchall()
+        index: list[tuple[str, int, str]] = []
+        for record_id, entity_name, clear, sealed in rows:
+            index.extend(self._rows_to_build(entities[entity_name], record_id, clear, sealed))
+        self.txn.cursor.executemany(
+            "INSERT OR IGNORE INTO blind_index (field, bucket, record_id) VALUES (?, ?, ?)", index)
+        if len(rows) < limit:
+            self.put_settings(search_index=str(search_forms.GENERATION), search_index_after="")
+            return len(rows), True
+        self.put_settings(search_index_after=rows[-1][0])
+        return len(rows), False
+
+    def _rows_to_build(self, entity: EntityDef, record_id: str, clear: str,
+                       sealed: str) -> list[tuple[str, int, str]]:
+        """The index rows of a record's indexed fields, only those opened. A value that does
+        not open (altered on disk) or no longer fits its field's rule is left out: the build
+        must not stop the unlock it runs in, and that record fails loudly where it is read."""
+        values = json.loads(clear)
+        seals = json.loads(sealed)
+        rows: list[tuple[str, int, str]] = []
+        for f in entity.indexed_fields:
+            try:
+                value = (self.sealer.open_value(seals[f.name], field_ad(record_id, entity.name, f.name))
+                         if f.name in seals else values.get(f.name))
+                if value is not None:
+                    rows.extend(self._field_index_rows(entity, f, f.name, record_id, value))
+            except (TamperedError, ValidationError):
+                continue
+        return rows
+
     def reveal(self, entity_name: str, record_id: str, field: str) -> Any:
         """A clerk's deliberate look at a masked field: its whole value, with the reveal
         recorded in the same transaction (who, when, which record and field), so nothing
@@ -803,13 +854,26 @@ class Writes:
 
     def _index_rows(self, entity: EntityDef, record_id: str,
                     values: Mapping[str, Any]) -> list[tuple[str, int, str]]:
-        rows = []
+        rows: list[tuple[str, int, str]] = []
         for f in entity.indexed_fields:
             value = values.get(f.name)
-            if value is None:
-                continue
-            key = f"{entity.name}.{f.name}"
-            rows.append((key, self.index.bucket(key, normalise_for_index(f, value)), record_id))
+            if value is not None:
+                rows.extend(self._field_index_rows(entity, f, f.name, record_id, value))
+        return rows
+
+    def _field_index_rows(self, entity: EntityDef, f: FieldDef, name: str, record_id: str,
+                          value: Any) -> list[tuple[str, int, str]]:
+        """The blind-index rows of one field's value: its whole value's, then one per derived
+        form (surname, initials, last digits: station.search_forms), each under its own key
+        'entity.field#form' and width. `name`: the field's name now (a rename's new one)."""
+        key = f"{entity.name}.{name}"
+        whole = normalise_for_index(f, value)
+        bucket = self.index.bucket
+        rows = [(key, bucket(key, whole), record_id)]
+        for form, text in search_forms.derived(search_forms.field_kind(entity, f), whole):
+            form_key = f"{key}#{form}"
+            rows.append((form_key, bucket(form_key, text, search_forms.DERIVED_BITS[form]),
+                         record_id))
         return rows
 
     def _replace_index(self, entity: EntityDef, record_id: str, old: Mapping[str, Any],

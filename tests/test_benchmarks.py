@@ -28,7 +28,10 @@ def test_kiosk_app_benchmark_runs_in_a_real_terminal(tmp_path: Path) -> None:
     figures = json.loads(result.stdout)
     assert figures["people"] == 400 and figures["page_position"] > 200
     for name in ("start_to_unlock_screen_s", "next_page_s", "previous_page_s", "search_phone_s",
-                 "next_page_handler_s", "store_page_s"):
+                 "next_page_handler_s", "store_page_s", "search_surname_s", "search_id_last6_s",
+                 "search_id_last4_s", "search_phone_last4_s", "search_initials_s",
+                 "store_search_surname_s", "store_search_initials_s",
+                 "index_build_at_first_unlock_s"):
         assert 0 < figures[name] < 30, name
 
 

@@ -19,6 +19,15 @@ class Unlocked(Message):
     """The store took the passphrase: the unlock screen is done, the app shows home."""
 
 
+class Indexing(Message):
+    """The first unlock after an upgrade is building the search indexes: how far it got."""
+
+    def __init__(self, done: int, total: int) -> None:
+        super().__init__()
+        self.done = done
+        self.total = total
+
+
 class UnlockFailed(Message):
     """The passphrase was refused (or the store could not be opened); why, in the clerk's
     language."""

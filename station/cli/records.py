@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import TextIO
 
 import click
@@ -79,14 +80,34 @@ def export(obj: Context, entity: str | None) -> None:
              " the rest were exported)")
 
 
+# How a record matched, as the CLI says it (station/search_forms.py, `by`).
+_MATCHED = {"whole": ("整值", "whole value"), "surname": ("姓氏", "surname"),
+            "initials": ("拼音首字母", "pinyin initials"),
+            "initials_alt": ("拼音首字母（多音字）", "pinyin initials, another reading"),
+            "last6": ("后 6 位", "last 6"), "last4": ("后 4 位", "last 4")}
+
+
 @click.command()
 @click.argument("term")
 @click.option("--entity", help="only this entity")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=100, show_default=True,
+              help="at most this many records")
 @click.pass_obj
-def search(obj: Context, term: str, entity: str | None) -> None:
-    """Exact search by ID number, phone or name (blind indexes); JSON lines."""
-    for record in obj.unlocked().search(term, entity):
-        emit(record)
+def search(obj: Context, term: str, entity: str | None, limit: int) -> None:
+    """Search as clerks do: whole ID number, phone or name, surname, pinyin initials, an ID
+    number's last 6 or 4, a phone's last 4; best first, JSON lines with how each matched."""
+    found = obj.unlocked().find(term, entity, limit)
+    for m in found.matches:
+        emit({**m.record, "match": {"field": m.field, "by": m.by, "rank": m.rank}})
+    kinds = Counter(m.by for m in found.matches)
+    zh = "、".join(f"{_MATCHED[k][0]} {n}" for k, n in kinds.items())
+    en = ", ".join(f"{_MATCHED[k][1]} {n}" for k, n in kinds.items())
+    n = len(found.matches)
+    click.echo(f"找到 {n} 条" + (f"（{zh}）" if zh else "") + f" (found {n}" + (f": {en}" if en else "")
+               + ")", err=True)
+    if found.more:
+        click.echo(f"还有更多，只列出前 {n} 条：请输入更多内容 (more matched; only the first {n}"
+                   " are listed: type more of the value)", err=True)
 
 
 @click.command("demo-data")

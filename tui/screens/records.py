@@ -1,11 +1,13 @@
 """Base data: one entity's records a page at a time (keyset paging: as fast at record
-160,000 as at record 1), exact search by ID number, phone or name, and the way to a record's
-form. Only the page on screen is unsealed, and it is shown masked (a passer-by at the counter
-sees 4405**********2318, 139****5678, 张*): a whole value only on the record's own screen,
-on a deliberate key (tui/screens/record.py)."""
+160,000 as at record 1), search as clerks search (a whole ID number, phone or name, a surname,
+pinyin initials, the last digits of an ID number or phone: one page of the best matches, and
+how they matched), and the way to a record's form. Only the page on screen is unsealed, and
+it is shown masked (a passer-by at the counter sees 4405**********2318, 139****5678, 张*): a
+whole value only on the record's own screen, on a deliberate key (tui/screens/record.py)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on
@@ -61,6 +63,8 @@ class RecordsScreen(Screen[None]):
         self.total = 0  # live records of the entity, counted when the list (re)loads
         self.columns_for: tuple[str, str] | None = None  # (entity, language) of the columns
         self.searching = False
+        self.matched: dict[str, str] = {}  # record id -> how it matched the search
+        self.found_more = False  # the search matched more than one page
 
     def compose(self) -> ComposeResult:
         schema = self.store.schema
@@ -114,13 +118,24 @@ class RecordsScreen(Screen[None]):
                                          names=names) for f in columns), key=record["id"])
         total = self.total
         if self.searching:
-            status = text("records.found", lang, n=len(self.rows))
+            status = self.found_status(lang)
         elif not self.rows:
             status = text("records.empty", lang)
         else:
             status = text("records.page", lang, first=self.position + 1,
                           last=self.position + len(self.rows), total=f"{total:,}")
         self.query_one("#records-status", Label).update(status)
+
+    def found_status(self, lang: str) -> str:
+        """找到 n 条 and how they matched (姓氏 12、拼音首字母 3), or that more matched."""
+        n = len(self.rows)
+        if self.found_more:
+            return text("records.found_more", lang, n=n)
+        kinds = Counter(self.matched.values())
+        how = ("、" if lang == "zh" else ", ").join(f"{text('match.' + k, lang)} {c}"
+                                                   for k, c in kinds.items())
+        found = text("records.found", lang, n=n)
+        return f"{found}（{how}）" if how and lang == "zh" else f"{found} ({how})" if how else found
 
     def relabel(self, lang: str) -> None:
         self.query_one("#search", Input).placeholder = text("records.search", lang)
@@ -157,7 +172,10 @@ class RecordsScreen(Screen[None]):
         if not term:
             self.load()
             return
-        self.rows = self.store.search(term, self.entity)
+        found = self.store.find(term, self.entity, limit=PAGE)
+        self.rows = [m.record for m in found.matches]
+        self.matched = {m.record["id"]: m.by for m in found.matches}
+        self.found_more = found.more
         self.searching = True
         # The number typed is as personal as the results: it leaves the screen with them.
         event.input.value = ""

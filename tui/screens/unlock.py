@@ -21,7 +21,7 @@ from station.shift_pin import check_pin
 from station.store import Store
 from sync.errors import TownshipError
 from tui.i18n import text
-from tui.messages import Unlocked, UnlockFailed
+from tui.messages import Indexing, Unlocked, UnlockFailed
 from tui.widgets.footer import KeyFooter
 from tui.widgets.plain import PlainLabel
 
@@ -130,7 +130,7 @@ class UnlockScreen(Screen[None]):
     @work(thread=True, exclusive=True)
     def unlock(self, passphrase: str, clerk: str, new_pin: str, lang: str) -> None:
         try:
-            self.store.unlock(passphrase, clerk)
+            self.store.unlock(passphrase, clerk, on_index=self.indexing)
             if new_pin:
                 self.store.set_pin(new_pin)
         except TownshipError as exc:
@@ -146,6 +146,15 @@ class UnlockScreen(Screen[None]):
             self.post_message(UnlockFailed(exc.message(lang)))
             return
         self.post_message(Unlocked())
+
+    def indexing(self, done: int, total: int) -> None:
+        """From the unlock worker: how far the search index is built (first unlock only)."""
+        self.post_message(Indexing(done, total))
+
+    def on_indexing(self, event: Indexing) -> None:
+        event.stop()
+        self.show_error(text("unlock.indexing", self.app.lang, done=f"{event.done:,}",
+                             total=f"{event.total:,}"))
 
     async def on_unlock_failed(self, event: UnlockFailed) -> None:
         event.stop()
