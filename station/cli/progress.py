@@ -4,7 +4,8 @@ with `--no-progress`, so scripts and their tests read the same output as before.
 
 One `Bars` is the `on_progress(stage, done, total)` callback the library takes: each new
 stage closes the previous bar and opens its own (click's bar when the total is known, a
-running count when it is not, as for a pull that learns its size at the end).
+running count when it is not, as for a pull that learns its size at the end); off a terminal
+(`--progress` into a log) a plain line at each tenth instead of a redraw.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class Bars:
         self._stage: str | None = None
         self._bar: Any = None  # click's ProgressBar, typed privately by click
         self._pos = 0
+        self._terminal = bool(getattr(self.stream, "isatty", lambda: False)())
 
     def __call__(self, stage: str, done: int, total: int | None) -> None:
         if not self.shown:
@@ -64,28 +66,33 @@ class Bars:
         if stage != self._stage:
             self._finish()
             self._start(stage, total)
+        label = self.labels.get(stage, stage)
         if self._bar is not None:
             self._bar.update(max(0, done - self._pos))
-            self._pos = max(self._pos, done)
-        else:
-            self.stream.write(f"\r{self.labels.get(stage, stage)}: {done}")
-            self.stream.flush()
+        elif self._terminal:
+            self.stream.write(f"\r{label}: {done}" + (f"/{total}" if total else ""))
+        elif self._step(done, total):
+            # Asked for off a terminal (a log): a line at each tenth, not a redraw.
+            self.stream.write(f"{label}: {done}" + (f"/{total}\n" if total else "\n"))
+        self.stream.flush()
+        self._pos = max(self._pos, done)
+
+    def _step(self, done: int, total: int | None) -> bool:
+        tenth = max(1, (total or 1000) // 10)
+        return done == total or done // tenth != self._pos // tenth or done == 0
 
     def _start(self, stage: str, total: int | None) -> None:
         self._stage, self._pos = stage, 0
-        label = self.labels.get(stage, stage)
-        if total:
-            self._bar = click.progressbar(length=total, label=label, file=self.stream,
-                                          show_pos=True, width=30)
-            self._bar.is_hidden = False  # asked for with --progress even off a terminal
+        self._bar = None
+        if total and self._terminal:
+            self._bar = click.progressbar(length=total, label=self.labels.get(stage, stage),
+                                          file=self.stream, show_pos=True, width=30)
             self._bar.__enter__()
-        else:
-            self._bar = None
 
     def _finish(self) -> None:
         if self._bar is not None:
             self._bar.__exit__(None, None, None)
-        elif self._stage is not None:
+        elif self._stage is not None and self._terminal:
             self.stream.write("\n")
         self._bar, self._stage = None, None
 
