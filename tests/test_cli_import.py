@@ -75,3 +75,13 @@ def test_an_unknown_entity_or_file_type_is_one_line(cli: Cli, tmp_path: Path) ->
     (tmp_path / "p.txt").write_text("x", encoding="utf-8")
     assert "只能导入 .xlsx 或 .csv" in cli("import", "person", str(tmp_path / "p.txt"),
                                          ok=False).stderr
+
+
+def test_usb_roots_is_a_setting_of_absolute_folders(cli: Cli, tmp_path: Path) -> None:
+    err = cli("settings", "set", "usb_roots", f"{tmp_path}:U盘", ok=False).stderr
+    assert "目录应为绝对路径：U盘" in err and "absolute_path" in err
+    assert cli.json("settings", "set", "usb_roots", f"{tmp_path}/a:{tmp_path}/b") == {
+        "key": "usb_roots", "value": f"{tmp_path}/a:{tmp_path}/b"}
+    listed = [json.loads(line) for line in cli("settings", "list").stdout.splitlines()]
+    assert {"key": "usb_roots", "value": f"{tmp_path}/a:{tmp_path}/b"}.items() <= \
+        next(s for s in listed if s["key"] == "usb_roots").items()
