@@ -34,6 +34,9 @@ ScopeCheck = Callable[[EntityDef, Mapping[str, object]], None]
 
 SKIP = "-"  # a map entry `表头 = -` leaves that column out on purpose
 LIST_SEPARATORS = re.compile(r"[、，,；;\n]+")  # how clerks put several values in one cell
+# Dates as clerks type them in a text cell: 1990年1月2日, 1990.1.2, 1990/1/2.
+LOOSE_DATE = re.compile(r"([0-9]{4})\s*[年./-]\s*([0-9]{1,2})\s*[月./-]\s*([0-9]{1,2})\s*日?")
+REQUIRED_MARKS = "*＊ "  # a template's "姓名*": the mark says required, the name is 姓名
 
 
 @dataclass(frozen=True)
@@ -252,8 +255,9 @@ def match_columns(entity: EntityDef, headers: Sequence[str],
         name = mapping.get(header)
         if name == SKIP or (not header and name is None):
             continue
+        bare = header.strip(REQUIRED_MARKS)
         f: FieldDef | None = entity.by_name[name] if name else by_header.get(
-            header) or by_header.get(header.casefold())
+            bare) or by_header.get(bare.casefold())
         letter = column_letter(index)
         if f is None:
             raise SheetError(header, "column", f"第 {letter} 列“{header}”对应不到“{entity.label_zh}”"
@@ -323,6 +327,10 @@ def cell_value(f: FieldDef, schema: Schema, value: object) -> object:
                 "false": False}.get(text.casefold(), text)
     if f.type == "datetime" and isinstance(value, datetime):
         return value.isoformat()
+    if f.type == "date":
+        loose = LOOSE_DATE.fullmatch(_text_of(value))
+        if loose:
+            return f"{loose[1]}-{int(loose[2]):02d}-{int(loose[3]):02d}"
     return _text_of(value)
 
 

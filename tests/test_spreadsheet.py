@@ -190,6 +190,15 @@ def test_columns_match_by_chinese_label_english_label_or_field_name(store: Store
         match_columns(person, ["姓名", "phone", "name"])
 
 
+def test_a_template_s_required_mark_and_a_clerk_s_dates_are_understood(store: Store) -> None:
+    person = store.schema.entity("person")
+    assert [c.field.name for c in match_columns(person, ["姓名*", "＊公民身份号码"])] == [
+        "name", "id_number"]
+    birth = person.by_name["birth_date"]
+    assert [cell_value(birth, store.schema, v) for v in
+            ("1990年1月2日", "1990.1.2", "1990/01/02", "1990-1-2")] == ["1990-01-02"] * 4
+
+
 def test_code_cells_take_the_code_or_its_label(store: Store) -> None:
     gender = store.schema.entity("person").by_name["gender"]
     population = store.schema.entity("person").by_name["population_type"]
