@@ -27,10 +27,17 @@ from sync.schema import EntityDef
 
 # (stage, done, total): stage is "read", "check" or "write"; a progress bar's feed.
 OnProgress = Callable[[str, int, int], None]
+PROGRESS_STEPS = 200
 
 
 def _quiet(stage: str, done: int, total: int) -> None:
     pass
+
+
+def _worth_saying(done: int, total: int) -> bool:
+    """At most PROGRESS_STEPS reports a stage, and its end: a report per row of a 20,000-row
+    sheet would redraw a terminal's bar 20,000 times and queue as many kiosk messages."""
+    return done == total or done % max(1, total // PROGRESS_STEPS) == 0
 
 
 def duplicate_finder(store: Store) -> Duplicates | None:
@@ -89,7 +96,8 @@ def import_file(store: Store, entity_name: str, path: Path, map_text: str | None
     def step(n: int) -> None:
         nonlocal done
         done += n
-        on_progress("check", done, total)
+        if _worth_saying(done, total):
+            on_progress("check", done, total)
 
     on_progress("check", 0, total)
     report = check_sheet(entity, store.schema, sheet, columns, today=store.clock.today(),
@@ -107,7 +115,8 @@ def _write(store: Store, entity_name: str, report: Report, on_progress: OnProgre
     def rows() -> Iterator[tuple[int, dict[str, object]]]:
         for n, row in enumerate(report.good, start=1):
             yield row
-            on_progress("write", n, total)
+            if _worth_saying(n, total):
+                on_progress("write", n, total)
 
     on_progress("write", 0, total)
     return store.add_lines(entity_name, rows())
