@@ -82,6 +82,17 @@ class CellError:
             f"row {self.row}"
         return f"{where}: field {self.error.field}: {self.error.detail_en} (rule {self.error.rule})"
 
+    def short(self, lang: str) -> str:
+        """Where and what, without the field's and the rule's code names: for a kiosk's
+        report, read by a clerk who knows the column, not the schema."""
+        if lang == "zh":
+            where = f"第 {self.row} 行 {self.column} 列（{self.header}）" if self.column else \
+                f"第 {self.row} 行（{self.error.field}）"
+            return f"{where}：{self.error.detail_zh}"
+        where = f"row {self.row}, column {self.column} ({self.header})" if self.column else \
+            f"row {self.row} ({self.error.field})"
+        return f"{where}: {self.error.detail_en}"
+
     def __str__(self) -> str:
         return f"{self.zh} / {self.en}"
 
@@ -100,6 +111,9 @@ class Duplicate:
     @property
     def en(self) -> str:
         return f"row {self.row}: already registered as record {self.existing} (duplicate)"
+
+    def short(self, lang: str) -> str:
+        return self.zh if lang == "zh" else self.en
 
     def __str__(self) -> str:
         return f"{self.zh} / {self.en}"

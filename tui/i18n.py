@@ -68,10 +68,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "import.checking": ("正在检查 {name}……", "Checking {name}…"),
     "import.ready": ("检查通过：{n} 行都可以导入。按 Ctrl+S 导入（全部导入，或一条也不导入）",
                      "Checked: all {n} rows can be imported. Ctrl+S imports them (all or none)"),
-    "import.refused": ("有 {cells} 个单元格有误、{duplicates} 行重复（其余 {good} 行无误）；"
-                       "请在表格中改正后重新检查，未保存任何记录",
-                       "{cells} bad cell(s) and {duplicates} duplicate row(s) ({good} rows are"
-                       " fine); correct the sheet and check it again. Nothing was saved"),
+    "import.refused": ("{problems}（其余 {good} 行无误）；请在表格中改正后重新检查，未保存任何记录",
+                       "{problems} ({good} rows are fine); correct the sheet and check it"
+                       " again. Nothing was saved"),
+    "import.bad_cells": ("有 {n} 个单元格有误", "{n} bad cell(s)"),
+    "import.duplicates": ("有 {n} 行已登记过（重复）", "{n} row(s) already registered (duplicates)"),
     "import.check_first": ("请先选择一个表格并按回车检查",
                            "Choose a sheet and press Enter to check it first"),
     "import.writing": ("正在导入 {name}……", "Importing {name}…"),

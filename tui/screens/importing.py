@@ -156,13 +156,16 @@ class ImportScreen(Screen[bool]):
     def show_report(self, path: Path, report: Report, lang: str) -> None:
         problems: list[CellError | Duplicate] = [*report.errors, *report.duplicates]
         for problem in problems[:SHOWN_PROBLEMS]:
-            self.say(problem.zh if lang == "zh" else problem.en)
+            self.say(problem.short(lang))
         if report.ok:
             self.checked = path
             self.say(text("import.ready", lang, n=len(report.good)))
         else:
-            self.say(text("import.refused", lang, cells=len(report.errors),
-                          duplicates=len(report.duplicates), good=len(report.good)))
+            found = (("import.bad_cells", len(report.errors)),
+                     ("import.duplicates", len(report.duplicates)))
+            problems = ("、" if lang == "zh" else ", ").join(
+                text(key, lang, n=n) for key, n in found if n)
+            self.say(text("import.refused", lang, problems=problems, good=len(report.good)))
 
     def action_refresh(self) -> None:
         self.load()
