@@ -163,9 +163,9 @@ class ImportScreen(Screen[bool]):
         else:
             found = (("import.bad_cells", len(report.errors)),
                      ("import.duplicates", len(report.duplicates)))
-            problems = ("、" if lang == "zh" else ", ").join(
+            counts = ("、" if lang == "zh" else ", ").join(
                 text(key, lang, n=n) for key, n in found if n)
-            self.say(text("import.refused", lang, problems=problems, good=len(report.good)))
+            self.say(text("import.refused", lang, problems=counts, good=len(report.good)))
 
     def action_refresh(self) -> None:
         self.load()
