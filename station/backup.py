@@ -19,6 +19,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +37,7 @@ CONFIG_FILE = "litestream.yml"
 # measures); an S3 replica pays per request, so once a second.
 MONITOR_INTERVAL = "100ms"
 SYNC_INTERVAL = {"file": "200ms", "s3": "1s"}
+RESTORE_STEPS = 4  # where the replica stands, litestream's restore, integrity, unlock
 CREDENTIAL_KEYS = ("LITESTREAM_ACCESS_KEY_ID", "LITESTREAM_SECRET_ACCESS_KEY")
 
 
@@ -257,16 +259,24 @@ def _txid(text: Any) -> int:
 
 
 def restore(replica_text: str, to: Path, passphrase: str, clerk: str | None = None,
-            credentials: Path | None = None) -> dict[str, Any]:
+            credentials: Path | None = None,
+            on_progress: Callable[[str, int, int | None], None] | None = None) -> dict[str, Any]:
     """Bring a station back from its replica into an empty home: litestream restores the
     database, SQLite checks its integrity, a clerk unlocks it, and the store is marked so
-    its next sync recovers from the hub what it had sent after the replica's position."""
+    its next sync recovers from the hub what it had sent after the replica's position.
+    `on_progress("restore", done, 4)` after each of those four steps (a progress bar)."""
+    def step(done: int) -> None:
+        if on_progress is not None:
+            on_progress("restore", done, RESTORE_STEPS)
+
     if (to / DB_FILE).exists():
         raise BackupError(f"{to} 中已有站点数据库；请恢复到一个空目录",
                           f"{to} already holds a station store; restore into an empty home")
     replica = parse_replica(replica_text)
     env = _environment(credentials)
+    step(0)
     txid, _ = replica_position(replica, env)
+    step(1)
     if txid == 0:
         raise BackupError(f"备份位置 {replica.shown} 中没有备份", f"no backup found at {replica.shown}")
     to.mkdir(parents=True, exist_ok=True)
@@ -279,7 +289,9 @@ def restore(replica_text: str, to: Path, passphrase: str, clerk: str | None = No
         detail = (result.stderr.strip().splitlines() or ["?"])[-1]
         raise BackupError(f"恢复失败，备份可能已损坏：{detail}",
                           f"the restore failed; the replica may be damaged: {detail}")
+    step(2)
     _check_integrity(target)
+    step(3)
     store = Store.open(to)
     try:
         store.unlock(passphrase, clerk)
@@ -287,6 +299,7 @@ def restore(replica_text: str, to: Path, passphrase: str, clerk: str | None = No
         status = store.status()
     finally:
         store.close()
+    step(RESTORE_STEPS)
     return {"home": str(to), "replica": replica.shown, "txid": txid, **marked,
             "pending": status["pending"]}
 

@@ -11,7 +11,7 @@ are time-ordered UUIDs and so differ between runs.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -39,6 +39,13 @@ class Scale:
     def base_data(self) -> int:
         return self.people + self.buildings + self.houses + self.organizations + self.special_care
 
+    @property
+    def expected(self) -> int:
+        """About how many records a fill writes, for a progress bar's end (check-ins on two
+        days in three of 30, a closed case with all its steps; the seed moves it a little)."""
+        return (self.grids + self.base_data + self.volunteers * 21 + self.schools * 2 * 3
+                + self.incidents * 6 + self.disputes * 4)
+
 
 SCALES = {
     "seed": Scale(grids=500, people=120_000, buildings=12_000, houses=20_000, organizations=6_000,
@@ -49,14 +56,19 @@ SCALES = {
                    disputes_closed=44, volunteers=3, schools=1),
 }
 CHUNK = 20_000
+PROGRESS_EVERY = 200
 _LOOP = ("discover", "report", "dispose", "feedback", "verify")
 _DEPARTMENTS = ("police", "justice", "education", "health", "market", "emergency", "township")
 
 
 class DemoData:
     def __init__(self, store: Store, scale: Scale, seed: int = 0,
-                 today: date | None = None) -> None:
+                 today: date | None = None,
+                 on_progress: Callable[[str, int, int | None], None] | None = None) -> None:
         self.store = store
+        # (stage, done, total): records written so far of the whole set, for a progress bar.
+        self.on_progress = on_progress
+        self.written = 0
         self.scale = scale
         self.rng = random.Random(seed)
         self.today = today or datetime.fromtimestamp(store.clock.wall_ms() / 1000, CHINA_TZ).date()
@@ -87,11 +99,27 @@ class DemoData:
         for row in rows:
             chunk.append(row)
             if len(chunk) == CHUNK:
-                ids += self.store.add_many(entity, chunk)
+                ids += self._add(entity, chunk)
                 chunk = []
         if chunk:
-            ids += self.store.add_many(entity, chunk)
+            ids += self._add(entity, chunk)
         added[entity] = added.get(entity, 0) + len(ids)
+        return ids
+
+    def _add(self, entity: str, chunk: list[dict[str, Any]]) -> list[str]:
+        """One transaction; the progress bar moves every PROGRESS_EVERY records inside it."""
+        if self.on_progress is None:
+            return self.store.add_many(entity, chunk)
+        report, total, start = self.on_progress, self.scale.expected, self.written
+
+        def counted() -> Iterator[tuple[int, dict[str, Any]]]:
+            for n, row in enumerate(chunk, start=1):
+                yield n, row
+                if n % PROGRESS_EVERY == 0 or n == len(chunk):
+                    report("records", start + n, total)
+
+        ids = self.store.add_lines(entity, counted())
+        self.written += len(ids)
         return ids
 
     def _grids(self) -> Iterator[dict[str, Any]]:

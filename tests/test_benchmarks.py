@@ -21,6 +21,17 @@ def test_store_benchmark_runs_and_reports_every_figure(tmp_path: Path) -> None:
     assert figures["bytes_per_person"]["store"] > figures["bytes_per_person"]["plain"]
 
 
+def test_import_benchmark_runs_and_imports_every_person(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "bench_import.py"), "--people", "60", "--out",
+         str(tmp_path)], capture_output=True, text=True, timeout=300, check=True)
+    figures = json.loads(result.stdout)  # the script itself asserts each import is whole
+    assert figures["people"] == 60 and figures["xlsx_bytes"] > 0
+    for kind in ("xlsx", "csv"):
+        assert figures[f"import_{kind}_per_s"] > 0
+    assert figures["cli_import_xlsx_per_s"] > 0 and figures["cli_add_file_per_s"] > 0
+
+
 def test_kiosk_app_benchmark_runs_in_a_real_terminal(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "bench_tui.py"), "--people", "400", "--out",

@@ -12,6 +12,7 @@ import click
 
 from station.cli import main
 from station.cli.common import Context
+from station.cli.progress import Bars, progress_option, wanted
 
 
 @main.command()
@@ -42,7 +43,8 @@ def tui(obj: Context, idle_lock: int, lang: str, web: bool, port: int) -> None:
 @click.option("--home", "demo_home", type=click.Path(file_okay=False, path_type=Path),
               help="keep the demo here (default: a new temporary directory)")
 @click.option("--no-tui", is_flag=True, help="set up and sync, print where, and stop")
-def demo(demo_home: Path | None, no_tui: bool) -> None:
+@progress_option
+def demo(demo_home: Path | None, no_tui: bool, progress: bool | None) -> None:
     """See the whole thing on one machine: a county hub on 127.0.0.1, an enrolled station
     with demo data, one sync, then the kiosk app (clerk and passphrase are printed)."""
     import json
@@ -50,7 +52,8 @@ def demo(demo_home: Path | None, no_tui: bool) -> None:
     from tui.demo import CLERK, PASSPHRASE, kiosk_app, set_up
 
     click.echo("正在准备演示：县级平台、工作站、演示数据、同步…… (setting up the demo)", err=True)
-    running = set_up(demo_home)
+    with Bars(wanted(progress)) as bars:
+        running = set_up(demo_home, on_progress=bars)
     try:
         click.echo(json.dumps({"home": str(running.home), "hub": running.hub_url, "clerk": CLERK,
                                "passphrase": PASSPHRASE, "status": running.store.status()},

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -102,8 +103,10 @@ def start_hub(county_home: Path) -> tuple[str, subprocess.Popen[bytes]]:
     raise RuntimeError(f"the demo hub did not start; see {county_home / 'serve.log'}")
 
 
-def set_up(home: Path | None) -> Demo:
-    """Hub, station, data, one sync: ready for the app."""
+def set_up(home: Path | None,
+           on_progress: Callable[[str, int, int | None], None] | None = None) -> Demo:
+    """Hub, station, data, one sync: ready for the app. `on_progress(stage, done, total)`
+    hears the demo data being written and the sync (a progress bar)."""
     home = Path(home) if home else Path(tempfile.mkdtemp(prefix="township-demo-"))
     home.mkdir(parents=True, exist_ok=True)
     county_home, station_home = home / "county", home / "station"
@@ -122,8 +125,12 @@ def set_up(home: Path | None) -> Demo:
                                  passphrase=PASSPHRASE, kdf=keys.FAST_KDF)
             code = _county_json(county_home, "station", "add", "--township", TOWNSHIP)
             enroll(store, url, code["code"], code["fingerprint"])
-            DemoData(store, SCALES["small"], seed=1).fill()
-        sync_once(store)
+            DemoData(store, SCALES["small"], seed=1, on_progress=on_progress).fill()
+        if on_progress is None:
+            sync_once(store)
+        else:
+            report = on_progress
+            sync_once(store, report=lambda p: report(p.stage, p.done, p.total))
     except BaseException:
         process.kill()
         raise

@@ -71,6 +71,27 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "records.deleted": ("已删除", "Deleted"),
     "records.confirm_delete": ("确定删除这条记录吗？删除会同步到县级平台。",
                                "Delete this record? The delete syncs to the county."),
+    "import.title": ("从U盘导入{entity}：回车检查所选表格，Ctrl+S 导入",
+                     "Import {entity} from a USB stick: Enter checks a sheet, Ctrl+S imports it"),
+    "import.file": ("文件", "File"),
+    "import.size": ("大小", "Size"),
+    "import.modified": ("修改时间", "Changed"),
+    "import.none": ("没有找到 .xlsx 或 .csv 文件（查找位置：{roots}）；插入U盘后按 r 刷新",
+                    "No .xlsx or .csv file found (looked in {roots}); insert a stick and press r"),
+    "import.checking": ("正在检查 {name}……", "Checking {name}…"),
+    "import.ready": ("检查通过：{n} 行都可以导入。按 Ctrl+S 导入（全部导入，或一条也不导入）",
+                     "Checked: all {n} rows can be imported. Ctrl+S imports them (all or none)"),
+    "import.refused": ("{problems}（其余 {good} 行无误）；请在表格中改正后重新检查，未保存任何记录",
+                       "{problems} ({good} rows are fine); correct the sheet and check it"
+                       " again. Nothing was saved"),
+    "import.bad_cells": ("有 {n} 个单元格有误", "{n} bad cell(s)"),
+    "import.duplicates": ("有 {n} 行已登记过（重复）", "{n} row(s) already registered (duplicates)"),
+    "import.check_first": ("请先选择一个表格并按回车检查",
+                           "Choose a sheet and press Enter to check it first"),
+    "import.writing": ("正在导入 {name}……", "Importing {name}…"),
+    "import.done": ("已导入 {n} 条记录", "{n} records imported"),
+    "import.unreadable": ("无法读取文件（U盘是否已拔出？）：{why}",
+                          "Cannot read the file (was the stick removed?): {why}"),
     "form.add": ("新增{entity}", "New {entity}"),
     "form.edit": ("修改{entity}", "Edit {entity}"),
     "form.saved": ("已保存", "Saved"),
@@ -216,6 +237,8 @@ KEY_NAMES: dict[str, str] = {
     # lists and times (issue 21, part a)
     "按环节筛选": "Filter by step", "只看超时": "Overdue only", "按网格筛选": "Filter by grid",
     "排序": "Sort", "显示原值": "Show values",
+    # spreadsheets in (issue 22)
+    "导入": "Import",
 }
 
 # Textual's own bindings (its widgets' keys: the table's arrows, an input's Ctrl+A, Tab) in

@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING
 from textual.message import Message
 
 if TYPE_CHECKING:  # the sync code loads with the sync screen, not at the app's start
+    from pathlib import Path
+
+    from station.spreadsheet import Report
     from station.syncer import Progress
 
 
@@ -51,3 +54,26 @@ class SyncFinished(Message):
     def __init__(self, line: str) -> None:
         super().__init__()
         self.line = line
+
+
+class ImportProgress(Message):
+    """A step of a spreadsheet import: stage ("read", "check", "write"), done of total."""
+
+    def __init__(self, stage: str, done: int, total: int) -> None:
+        super().__init__()
+        self.stage = stage
+        self.done = done
+        self.total = total
+
+
+class ImportChecked(Message):
+    """The sheet at `path` was checked (or written, when `ids` is not None); `failed` is why it
+    could not be, in the clerk's language."""
+
+    def __init__(self, path: Path, report: Report | None, ids: list[str] | None = None,
+                 failed: str | None = None) -> None:
+        super().__init__()
+        self.path = path
+        self.report = report
+        self.ids = ids
+        self.failed = failed

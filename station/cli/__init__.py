@@ -19,6 +19,7 @@ from station.cli import (
     clerks,
     conflicts,
     duty,
+    imports,
     records,
     reveals,
     settings,
@@ -32,7 +33,7 @@ from sync.version import PROTOCOL_VERSION, software_version
 COMMANDS: tuple[click.Command, ...] = (
     clerks.init, clerks.clerk,
     records.add, records.update, records.delete, records.get, records.export, records.search,
-    records.demo_data,
+    records.demo_data, imports.import_,
     status.status, status.report,
     sync.enroll, sync.sync, sync.rejected,
     conflicts.conflicts,

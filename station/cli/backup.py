@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from station.cli.common import Context, ask_passphrase, emit
+from station.cli.progress import Bars, progress_option, wanted
 
 
 @click.group()
@@ -55,11 +56,15 @@ def backup_status(obj: Context) -> None:
               help="an empty directory for the restored station home")
 @click.option("--credentials", type=click.Path(dir_okay=False, path_type=Path),
               help="S3 keys file (0600), as for backup setup")
-def restore(replica: str, to: Path, credentials: Path | None) -> None:
+@progress_option
+def restore(replica: str, to: Path, credentials: Path | None, progress: bool | None) -> None:
     """Restore a station from its replica, check the database, and unlock it with a clerk's
     passphrase (STATION_PASSPHRASE, STATION_CLERK); its next sync recovers from the hub what it
     had sent since the replica's position."""
     from station.backup import restore as bring_back
 
     passphrase = ask_passphrase("STATION_PASSPHRASE", "口令 / passphrase")
-    emit(bring_back(replica, to, passphrase, os.environ.get("STATION_CLERK") or None, credentials))
+    with Bars(wanted(progress)) as bars:
+        restored = bring_back(replica, to, passphrase, os.environ.get("STATION_CLERK") or None,
+                              credentials, on_progress=bars)
+    emit(restored)

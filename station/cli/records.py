@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import TextIO
+from collections.abc import Iterator
+from typing import Any, TextIO
 
 import click
 
 from station.cli.common import Context, emit, fail, json_object, json_option, jsonl
+from station.cli.progress import Bars, progress_option, wanted
 from sync.errors import TownshipError, ValidationError
 
 
@@ -16,8 +18,10 @@ from sync.errors import TownshipError, ValidationError
 @json_option("one record as a JSON object", required=False)
 @click.option("--file", "file", type=click.File("r", encoding="utf-8"),
               help="records as JSON lines ('-' for stdin); all or nothing")
+@progress_option
 @click.pass_obj
-def add(obj: Context, entity: str, json_text: str | None, file: TextIO | None) -> None:
+def add(obj: Context, entity: str, json_text: str | None, file: TextIO | None,
+        progress: bool | None) -> None:
     """Add records; prints the new id(s), one per line."""
     if (json_text is None) == (file is None):
         raise ValidationError("--json/--file", "required", "请给出 --json 或 --file 之一",
@@ -27,9 +31,28 @@ def add(obj: Context, entity: str, json_text: str | None, file: TextIO | None) -
         ids = [store.add(entity, json_object(json_text))]
     else:
         assert file is not None
-        ids = store.add_lines(entity, jsonl(file))
+        with Bars(wanted(progress)) as bars:
+            ids = store.add_lines(entity, _counted(jsonl(file), _total_lines(file), bars))
     click.echo("\n".join(ids))
     click.echo(f"已添加 {len(ids)} 条记录 (added {len(ids)})", err=True)
+
+
+def _total_lines(file: TextIO) -> int | None:
+    """The lines of a file that can be read twice (for the bar's end); None for a pipe."""
+    if not file.seekable():
+        return None
+    start = file.tell()
+    total = sum(1 for line in file if line.strip())
+    file.seek(start)
+    return total
+
+
+def _counted(rows: Iterator[tuple[int, dict[str, Any]]], total: int | None,
+             bars: Bars) -> Iterator[tuple[int, dict[str, Any]]]:
+    for n, row in enumerate(rows, start=1):
+        yield row
+        if n % 100 == 0 or n == total:
+            bars("records", n, total)
 
 
 @click.command()
@@ -114,11 +137,13 @@ def search(obj: Context, term: str, entity: str | None, limit: int) -> None:
 @click.option("--scale", type=click.Choice(["small", "seed"]), default="small", show_default=True,
               help="seed: the county's scale (160,000 base records, 11,302 incidents …); small: 1 %")
 @click.option("--seed", "seed", type=int, default=0, show_default=True, help="same seed, same data")
+@progress_option
 @click.pass_obj
-def demo_data(obj: Context, scale: str, seed: int) -> None:
+def demo_data(obj: Context, scale: str, seed: int, progress: bool | None) -> None:
     """Fill the store with realistic synthetic records (no real person's data)."""
     from station.demo import SCALES, DemoData
 
-    added = DemoData(obj.unlocked(), SCALES[scale], seed).fill()
+    with Bars(wanted(progress)) as bars:
+        added = DemoData(obj.unlocked(), SCALES[scale], seed, on_progress=bars).fill()
     emit(added)
     click.echo(f"已生成 {sum(added.values())} 条演示记录 (demo records added)", err=True)

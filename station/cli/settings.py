@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from station import removable
 from station.cli.common import Context, emit
 from sync import attachments as files
 from sync.errors import ValidationError
@@ -17,8 +18,14 @@ SETTINGS = {
     "mask_names": (0, 1, "列表中姓名是否打码（1 为打码，0 为显示全名；身份证号和电话总是打码）",
                    "whether lists mask names (1: masked, 0: whole; ID and phone numbers always are)"),
 }
+# Settings that hold text, with their meaning: the folders where USB sticks are mounted.
+TEXT_SETTINGS = {
+    removable.SETTING: ("U 盘挂载目录，用冒号分隔（另加 /media 和 /mnt）",
+                        "folders where USB sticks are mounted, colon-separated (besides /media"
+                        " and /mnt)"),
+}
 # What an unset setting means, where it is not a size (those are named in their modules).
-DEFAULTS = {"mask_names": "1"}
+DEFAULTS = {"mask_names": "1", removable.SETTING: ""}
 
 
 @click.group()
@@ -34,6 +41,8 @@ def settings_list(obj: Context) -> None:
     for key, (low, high, zh, en) in SETTINGS.items():
         emit({"key": key, "value": current.get(key, DEFAULTS.get(key)), "min": low, "max": high,
               "zh": zh, "en": en})
+    for key, (zh, en) in TEXT_SETTINGS.items():
+        emit({"key": key, "value": current.get(key, DEFAULTS.get(key)), "zh": zh, "en": en})
 
 
 @settings.command("set")
@@ -42,9 +51,13 @@ def settings_list(obj: Context) -> None:
 @click.pass_obj
 def settings_set(obj: Context, key: str, value: str) -> None:
     """Set one setting (see `station settings list`)."""
+    if key in TEXT_SETTINGS:
+        _set_roots(obj, key, value)
+        return
     if key not in SETTINGS:
-        raise ValidationError(key, "setting", f"没有可设置的 {key}（可设置：{', '.join(SETTINGS)}）",
-                              f"no settable setting {key!r} (known: {', '.join(SETTINGS)})")
+        known = ", ".join([*SETTINGS, *TEXT_SETTINGS])
+        raise ValidationError(key, "setting", f"没有可设置的 {key}（可设置：{known}）",
+                              f"no settable setting {key!r} (known: {known})")
     low, high, zh, en = SETTINGS[key]
     number = int(value) if value.strip().isdigit() else -1
     if not low <= number <= high:
@@ -59,3 +72,15 @@ def settings_set(obj: Context, key: str, value: str) -> None:
     with store.atomic() as writes:
         writes.put_settings(**{key: str(number)})
     emit({"key": key, "value": str(number)})
+
+
+def _set_roots(obj: Context, key: str, value: str) -> None:
+    try:
+        roots = removable.check_roots(value)
+    except ValueError as exc:
+        raise ValidationError(key, "absolute_path", f"目录应为绝对路径：{exc}",
+                              f"each folder must be an absolute path: {exc}") from None
+    store = obj.unlocked()
+    with store.atomic() as writes:
+        writes.put_settings(**{key: ":".join(roots)})
+    emit({"key": key, "value": ":".join(roots)})

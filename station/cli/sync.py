@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from station.cli.common import Context, as_json_option, emit
+from station.cli.progress import Bars, progress_option, wanted
 
 
 @click.command()
@@ -23,8 +24,9 @@ def enroll(obj: Context, hub_url: str, code: str, fingerprint: str | None) -> No
 @click.option("--once", "mode", flag_value="once", default=True, help="one round (the default)")
 @click.option("--daemon", "mode", flag_value="daemon",
               help="keep syncing: soon after local writes, backing off while the hub is away")
+@progress_option
 @click.pass_obj
-def sync(obj: Context, mode: str) -> None:
+def sync(obj: Context, mode: str, progress: bool | None) -> None:
     """Push the outbox (each change gets a receipt or a rejection), then pull what changed."""
     import time
 
@@ -39,7 +41,8 @@ def sync(obj: Context, mode: str) -> None:
         except KeyboardInterrupt:
             click.echo("已停止 (stopped)", err=True)
         return
-    result = sync_once(store)
+    with Bars(wanted(progress)) as bars:  # a first sync of a full township takes minutes
+        result = sync_once(store, report=lambda p: bars(p.stage, p.done, p.total))
     emit({"pushed": result.pushed, "rejected": result.rejected, "batches": result.batches,
           "pulled": result.pulled, "pending": store.status()["pending"],
           "conflicts": store.status()["conflicts"], "files_sent": result.files_sent,

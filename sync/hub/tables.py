@@ -1,17 +1,15 @@
-"""Tables out of the hub for people: CSV, XLSX and SVG bar charts, made here with no library
-and nothing fetched (county networks are closed), and values as the pages show them. Pure:
-rows in, bytes or text out."""
+"""Tables out of the hub for people: CSV, XLSX (openpyxl) and SVG bar charts, nothing fetched
+(county networks are closed), and values as the pages show them. Pure: rows in, bytes or text
+out."""
 
 from __future__ import annotations
 
 import csv
 import html
 import io
-import zipfile
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
-from xml.sax.saxutils import escape
 
 from sync.validate import CHINA_TZ
 
@@ -27,65 +25,39 @@ def to_csv(headers: Row, rows: Sequence[Row]) -> bytes:
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
-def _column(n: int) -> str:
-    name = ""
-    n += 1
-    while n:
-        n, rest = divmod(n - 1, 26)
-        name = chr(65 + rest) + name
-    return name
+def _cell(page: Any, value: object) -> object:
+    """A figure stays a number Excel can sum; anything else is text, and text stays text even
+    when it begins with "=" (a station's name must not run as a formula on a county PC)."""
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-
-def _cell(ref: str, value: object) -> str:
-    if isinstance(value, bool) or value is None:
-        value = "" if value is None else str(value)
-    if isinstance(value, int | float):
-        return f'<c r="{ref}"><v>{value}</v></c>'
-    return f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{escape(str(value))}</t></is></c>'
+    if value is None:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    cell = WriteOnlyCell(page, value=ILLEGAL_CHARACTERS_RE.sub("", str(value)))
+    cell.data_type = "s"
+    return cell
 
 
 def to_xlsx(sheet: str, headers: Row, rows: Sequence[Row]) -> bytes:
-    """A one-sheet workbook (Office Open XML, inline strings): what Excel and WPS open."""
-    lines = []
-    for r, row in enumerate([headers, *rows], start=1):
-        cells = "".join(_cell(f"{_column(c)}{r}", v) for c, v in enumerate(row))
-        lines.append(f'<row r="{r}">{cells}</row>')
-    parts = {
-        "[Content_Types].xml":
-            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-            '<Default Extension="rels" '
-            'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-            '<Default Extension="xml" ContentType="application/xml"/>'
-            '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-'
-            'officedocument.spreadsheetml.sheet.main+xml"/>'
-            '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-'
-            'officedocument.spreadsheetml.worksheet+xml"/></Types>',
-        "_rels/.rels":
-            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-            '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
-            'relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>',
-        "xl/workbook.xml":
-            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-            '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
-            'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
-            f'<sheets><sheet name="{escape(sheet[:31])}" sheetId="1" r:id="rId1"/></sheets></workbook>',
-        "xl/_rels/workbook.xml.rels":
-            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-            '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
-            'relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>',
-        "xl/worksheets/sheet1.xml":
-            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-            '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-            f'<sheetData>{"".join(lines)}</sheetData></worksheet>',
-    }
+    """A one-sheet workbook written by openpyxl (what Excel and WPS open), the same library
+    the station reads township spreadsheets with."""
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    page = book.create_sheet(title=_sheet_title(sheet))
+    page.append([_cell(page, v) for v in headers])
+    for row in rows:
+        page.append([_cell(page, v) for v in row])
     out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as book:
-        for name, text in parts.items():
-            book.writestr(name, text)
+    book.save(out)
     return out.getvalue()
+
+
+def _sheet_title(name: str) -> str:
+    """Excel's rule for a sheet name: at most 31 characters, none of []:*?/\\."""
+    return "".join("_" if c in "[]:*?/\\" else c for c in name)[:31] or "Sheet1"
 
 
 def bars(items: Sequence[tuple[str, float]], top: float, unit: str = "", width: int = 560) -> str:

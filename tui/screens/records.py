@@ -50,6 +50,9 @@ class RecordsScreen(Screen[None]):
         Binding("pageup,ctrl+p", "previous_page", "上一页", priority=True),
         Binding("ctrl+a", "add", "新增"),
         Binding("delete,ctrl+d", "delete", "删除"),
+        # Before Find in the footer, which then has no room for Find: the search box at the
+        # top says what it does, and F1 lists Ctrl+F.
+        Binding("ctrl+o", "import", "导入"),
         Binding("ctrl+f", "find", "查找"),
         Binding("escape", "back", "返回"),
     ]
@@ -188,6 +191,16 @@ class RecordsScreen(Screen[None]):
             self.load()
         else:
             self.app.pop_screen()
+
+    def action_import(self) -> None:
+        """A spreadsheet of this list's entity from a USB stick (tui/screens/importing.py)."""
+        from tui.screens.importing import ImportScreen
+
+        self.app.push_screen(ImportScreen(self.store, self.entity), self._after_import)
+
+    def _after_import(self, imported: bool | None) -> None:
+        if imported:
+            self.load()
 
     def action_add(self) -> None:
         self.app.push_screen(RecordForm(self.store, self.entity), self._after_form)
