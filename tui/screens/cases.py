@@ -27,6 +27,7 @@ from sync.schema import EntityDef, FieldDef, WorkflowDef
 from tui.i18n import text
 from tui.naming import case_title, category_field, code_label, grid_name, masked, record_name
 from tui.screens.attachments import AttachmentsScreen, of_case
+from tui.screens.pick_file import PickFileScreen
 from tui.screens.record_form import RecordForm
 from tui.screens.table import TableScreen
 from tui.widgets.footer import KeyFooter
@@ -307,6 +308,7 @@ class CaseScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         *[Binding(str(n), f"move({n})", show=False) for n in range(1, 10)],
         Binding("f", "files", "附件"),
+        Binding("a", "attach", "添加附件"),
         Binding("v", "reveal", "显示"),
         Binding("escape", "back", "返回"),
     ]
@@ -456,6 +458,10 @@ class CaseScreen(Screen[None]):
 
     def action_files(self) -> None:
         self.app.push_screen(AttachmentsScreen(self.store, self.workflow_name, self.case_id))
+
+    def action_attach(self) -> None:
+        """A photo or a scan from a USB stick or a camera folder, on the case or a step."""
+        self.app.push_screen(PickFileScreen(self.store, self.workflow_name, self.case_id))
 
     def action_back(self) -> None:
         self.app.pop_screen()
