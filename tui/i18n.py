@@ -137,6 +137,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "cases.files": ("附件：{n} 个", "Attachments: {n}"),
     "cases.files_missing": ("附件：{n} 个，其中 {m} 个未到本站", "Attachments: {n}, {m} not here yet"),
     "cases.no_files": ("附件：无", "Attachments: none"),
+    "cases.parts_add": ("按 p 添加", "p to add"),
+    "cases.parts_none": ("（尚未登记）", "(none yet)"),
     # lists and times (issue 21, part a)
     "cases.count": ("共 {n} 件", "{n} cases"),
     "cases.filter": ("t 环节: {step} · o 只看超时: {overdue} · g 网格: {grid} · d 排序: {sort}",
