@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.cells import cell_len
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Header, Static
 
 from station.attachments import Attachments
 from station.cases import Cases
@@ -29,10 +30,19 @@ from sync.errors import TownshipError
 from sync.human_time import absolute
 from tui.i18n import text
 from tui.screens.table import TableScreen
-from tui.widgets.plain import Plain
+from tui.widgets.footer import KeyFooter
+from tui.widgets.plain import Plain, PlainLabel, PlainTable
 
 MIN_NAME_WIDTH = 12
+FOLDER_WIDTH = 16  # the folder under its root: the stick's name and the first folders
 SCROLLBAR = 2
+
+
+def fit(value: str, width: int) -> Text:
+    """A cell cut to `width` cells with an ellipsis, as plain text (a file name is not markup)."""
+    cell = Text(value)
+    cell.truncate(width, overflow="ellipsis")
+    return cell
 
 
 def targets(store: Store, workflow: str, case_id: str, lang: str) -> list[tuple[str, str, str]]:
@@ -68,9 +78,13 @@ class PickFileScreen(TableScreen):
         self.busy = False
 
     def compose(self) -> ComposeResult:
-        yield from super().compose()
+        # The target and the status above the table: a stick of 500 photos fills the screen.
+        yield Header()
+        yield PlainLabel("", classes="title", id=f"{self.TABLE}-title")
         yield Plain("", id="pick-target")
         yield Plain("", id="pick-status")
+        yield PlainTable(id=self.TABLE, cursor_type="row", zebra_stripes=True)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -133,11 +147,11 @@ class PickFileScreen(TableScreen):
         headers = [text(k, lang) for k in ("attachments.name", "pick.folder",
                                            "attachments.size", "pick.changed")]
         rows = [[f.path.name, f.shown_folder, files.megabytes(f.size),
-                 datetime.fromtimestamp(f.mtime, UTC).astimezone().strftime("%Y-%m-%d %H:%M")]
+                 absolute(datetime.fromtimestamp(f.mtime, UTC).isoformat())]  # Beijing time
                 for f in found]
-        table = self.table
+        table = self.query_one(f"#{self.TABLE}", PlainTable)
         widths = [max([cell_len(h), *(cell_len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
-        widths[1] = min(widths[1], 16)
+        widths[1] = min(widths[1], FOLDER_WIDTH)
         room = self.app.size.width - 2 * table.cell_padding * len(headers) - SCROLLBAR
         widths[0] = max(MIN_NAME_WIDTH, min(widths[0], room - sum(widths[1:])))
         cursor = table.cursor_row
@@ -145,7 +159,7 @@ class PickFileScreen(TableScreen):
         for header, width in zip(headers, widths, strict=True):
             table.add_column(header, width=width)
         for f, row in zip(found, rows, strict=True):
-            table.add_row(*row, key=str(f.path))  # plain text, never markup (PlainTable)
+            table.add_row(*(fit(c, w) for c, w in zip(row, widths, strict=True)), key=str(f.path))
         self.keep_cursor(cursor)
 
     @on(DataTable.RowSelected, "#pick")
