@@ -89,9 +89,11 @@ def test_a_dispute_with_two_parties_and_a_mediation_agreement_is_shown_in_chines
         await add_party(pilot, "02", {"name": "李建国", "id_number": ID_LI})
         await until(pilot, lambda: "2. " in str(parts.render()))
         shown = str(parts.render()).splitlines()
-        assert shown[1] == (f"  1. 姓名: 王*  当事人角色: 申请人  公民身份号码: {masked_id(ID_WANG)}"
-                            f"  联系方式: {masked_phone(PHONE_WANG)}")
-        assert shown[2] == f"  2. 姓名: 李**  当事人角色: 被申请人  公民身份号码: {masked_id(ID_LI)}"
+        # At 80 columns the first party's phone goes on a line of its own, under its name.
+        assert shown[1:] == [
+            f"  1. 姓名: 王*  当事人角色: 申请人  公民身份号码: {masked_id(ID_WANG)}",
+            f"     联系方式: {masked_phone(PHONE_WANG)}",
+            f"  2. 姓名: 李**  当事人角色: 被申请人  公民身份号码: {masked_id(ID_LI)}"]
 
         await pilot.press("1")  # 开始调解
         await until(pilot, lambda: isinstance(pilot.app.screen, RecordForm))
@@ -145,3 +147,15 @@ def test_a_dispute_with_two_parties_and_a_mediation_agreement_is_shown_in_chines
     # Sealed on disk: no party's name or ID number in the store's file in clear.
     raw = (store.home / "station.db").read_bytes()
     assert ID_WANG.encode() not in raw and "王芳".encode() not in raw
+
+
+def test_a_partys_fields_wrap_whole_under_its_number() -> None:
+    from tui.screens.cases import wrap_items
+
+    items = ["姓名: 欧阳**", "当事人角色: 第三人", "联系方式: 139****5678"]  # 11, 18, 20 cells
+    assert wrap_items(items, "  3. ", 80) == ["  3. 姓名: 欧阳**  当事人角色: 第三人  联系方式: 139****5678"]
+    assert wrap_items(items, "  3. ", 40) == ["  3. 姓名: 欧阳**  当事人角色: 第三人",
+                                              "     联系方式: 139****5678"]
+    assert wrap_items(items, "  3. ", 10) == ["  3. 姓名: 欧阳**", "     当事人角色: 第三人",
+                                              "     联系方式: 139****5678"]  # never cut
+    assert wrap_items([], "  1. ", 80) == ["  1. "]

@@ -394,11 +394,12 @@ class CaseScreen(Screen[None]):
         for part in cases.parts:
             records = shown.get("parts", {}).get(part.name, [])
             lines = [f"{part.label(lang)}（{text('cases.parts_add', lang)}）"]
-            lines += [f"  {n}. " + "  ".join(
-                f"{f.label(lang)}: {self._part_value(part, f, record[f.name], names, lang)}"
-                for f in part.fields if f.name in part_fields(part)
-                and record.get(f.name) not in (None, "", []))
-                for n, record in enumerate(records, 1)]
+            for n, record in enumerate(records, 1):
+                lines += wrap_items([
+                    f"{f.label(lang)}: {self._part_value(part, f, record[f.name], names, lang)}"
+                    for f in part.fields if f.name in part_fields(part)
+                    and record.get(f.name) not in (None, "", [])],
+                    f"  {n}. ", self.size.width - SCROLLBAR)
             if not records:
                 lines.append("  " + text("cases.parts_none", lang))
             blocks.append("\n".join(lines))
@@ -519,6 +520,21 @@ class CaseScreen(Screen[None]):
 
     def action_back(self) -> None:
         self.app.pop_screen()
+
+
+def wrap_items(items: list[str], first: str, width: int) -> list[str]:
+    """Items two spaces apart on lines of at most `width` cells, the first line led by
+    `first` and the others indented under it; an item is never cut."""
+    indent = " " * cell_len(first)
+    lines: list[str] = []
+    line = first
+    for item in items:
+        lead = line in (first, indent)
+        if not lead and cell_len(line) + 2 + cell_len(item) > width:
+            lines.append(line)
+            line, lead = indent, True
+        line += item if lead else "  " + item
+    return [*lines, line]
 
 
 def part_fields(part: EntityDef) -> list[str]:
