@@ -35,8 +35,29 @@ def masked_phone(number: str) -> str:
     return number[:3] + "****" + number[-4:]
 
 
+async def choose(pilot: Pilot[None], select: Select[str], label: str) -> None:
+    """Pick the option called `label` of a dropdown with the keyboard: focus it, Enter opens
+    the choices, ↓ moves to the option, Enter takes it."""
+    from textual.widgets._select import SelectOverlay
+
+    select.focus()
+    await pilot.press("enter")
+    overlay = select.query_one(SelectOverlay)
+    await until(pilot, lambda: select.expanded and overlay.has_focus)
+    for _ in range(overlay.option_count):
+        highlighted = overlay.highlighted
+        prompt = str(overlay.get_option_at_index(highlighted).prompt) if highlighted is not None else ""
+        if prompt.partition(" ")[2] == label:  # "01 申请人": the code, then its label
+            break
+        await pilot.press("down")
+    await pilot.press("enter")
+    await until(pilot, lambda: not select.expanded)
+    assert not select.is_blank()  # which one: the case's screen and the store say below
+
+
 async def add_party(pilot: Pilot[None], role: str, typed: dict[str, str]) -> RecordForm:
-    """`p` on the case's screen, the role chosen, the rest typed, Ctrl+S; the form."""
+    """`p` on the case's screen, the role chosen by its label, the rest typed, Ctrl+S; the
+    form."""
     case = pilot.app.screen
     await pilot.press("p")
     await until(pilot, lambda: isinstance(pilot.app.screen, RecordForm))
@@ -44,7 +65,7 @@ async def add_party(pilot: Pilot[None], role: str, typed: dict[str, str]) -> Rec
     assert isinstance(form, RecordForm)
     assert not form.query("#field-dispute") and not form.query("#field-grid")  # the case's
     if role:
-        form.query_one("#field-role", Select).value = role
+        await choose(pilot, form.query_one("#field-role", Select), role)
     for name, value in typed.items():
         form.query_one(f"#field-{name}", Input).focus()
         await pilot.press(*value)
@@ -78,15 +99,15 @@ def test_a_dispute_with_two_parties_and_a_mediation_agreement_is_shown_in_chines
         await pilot.press("escape")
         await until(pilot, lambda: pilot.app.screen is case)
         # A wrong ID number is refused naming the field and its rule.
-        form = await add_party(pilot, "01", {"name": "王芳", "id_number": ID_WANG[:-1] + "0"
+        form = await add_party(pilot, "申请人", {"name": "王芳", "id_number": ID_WANG[:-1] + "0"
                                              if ID_WANG[-1] != "0" else ID_WANG[:-1] + "1"})
         assert pilot.app.screen is form and list(errors(form)) == ["id_number"]
         assert "校验" in errors(form)["id_number"]
         await pilot.press("escape")
         await until(pilot, lambda: pilot.app.screen is case)
 
-        await add_party(pilot, "01", {"name": "王芳", "id_number": ID_WANG, "phone": PHONE_WANG})
-        await add_party(pilot, "02", {"name": "李建国", "id_number": ID_LI})
+        await add_party(pilot, "申请人", {"name": "王芳", "id_number": ID_WANG, "phone": PHONE_WANG})
+        await add_party(pilot, "被申请人", {"name": "李建国", "id_number": ID_LI})
         await until(pilot, lambda: "2. " in str(parts.render()))
         shown = str(parts.render()).splitlines()
         # At 80 columns the first party's phone goes on a line of its own, under its name.
@@ -101,8 +122,8 @@ def test_a_dispute_with_two_parties_and_a_mediation_agreement_is_shown_in_chines
         assert isinstance(mediation, RecordForm)
         labels = " ".join(str(label.render()) for label in mediation.query(Label).results(Label))
         assert "化解方式" in labels and "是否达成协议" in labels and "协议内容" in labels
-        mediation.query_one("#field-method", Select).value = "01"
-        mediation.query_one("#field-agreement", Select).value = "partial"
+        await choose(pilot, mediation.query_one("#field-method", Select), "调解")
+        await choose(pilot, mediation.query_one("#field-agreement", Select), "部分达成协议")
         mediation.query_one("#field-agreement_text", Input).focus()
         await pilot.press(*"李建国赔偿围墙修缮费三千元")
         await pilot.press("ctrl+s")
