@@ -18,9 +18,7 @@ from typing import Any
 from station import case_cache
 from station.store import Store
 from station.writes import Writes
-from sync.attachments import ENTITY as ATTACHMENT
 from sync.errors import ValidationError
-from sync.schema import EntityDef, Schema, WorkflowDef
 from sync.workflow import (
     CaseState,
     Deadline,
@@ -44,7 +42,7 @@ class Cases:
         self.subject = store.schema.entity(self.workflow.subject_entity)
         self.event_entity = store.schema.entity(self.workflow.event_entity)
         self.parent = self.event_entity.parent_field or self.subject.name
-        self.parts = part_entities(store.schema, self.workflow)
+        self.parts = store.schema.case_parts(workflow)
 
     def now(self) -> datetime:
         return self.store.clock.now()
@@ -208,18 +206,6 @@ class Cases:
         """Open cases with a deadline still to meet, the nearest (or most overdue) first."""
         waiting = [c for c in self.summaries(now, open_only=True) if c["next_due"]]
         return sorted(waiting, key=lambda c: c["next_due"]["seconds_left"])
-
-
-def part_entities(schema: Schema, workflow: WorkflowDef) -> list[EntityDef]:
-    """Entities whose records belong to a case besides its steps and files: those whose
-    parent field refers to the case's entity (a dispute's parties), in schema order."""
-    out = []
-    for entity in sorted(schema.entities.values(), key=lambda e: e.position):
-        parent = entity.by_name.get(entity.parent_field or "")
-        if (parent is not None and parent.ref_entity == workflow.subject_entity
-                and entity.name not in (workflow.event_entity, ATTACHMENT)):
-            out.append(entity)
-    return out
 
 
 def grid_names(store: Store) -> dict[str, str]:

@@ -101,3 +101,10 @@ def test_a_disputes_parties_and_agreement_reach_the_county_and_another_station(
         "yes", "李建国赔偿围墙修缮费三千元")
     for entity in ("dispute_party", "dispute_event"):
         assert county_cli(sqlite_hub.home, "export", entity) == a("export", entity).stdout
+    # The parties are casework, not base data, in the station's report and the county's.
+    county = json.loads(county_cli(sqlite_hub.home, "report", "--json"))
+    here = a.json("report", "--json")
+    assert "dispute_party" not in here["base_data"] and here["base_data"]["grid"] == 0
+    assert all("dispute_party" not in figures["base_data"] for figures in county.values()
+               if isinstance(figures, dict) and "base_data" in figures)
+    assert county["county"]["disputes"]["reported"] == here["disputes"]["reported"] == 1
