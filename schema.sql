@@ -296,7 +296,8 @@ INSERT INTO schema_entities (name, label_zh, label_en, module, scope_field, titl
     ('duty_shift',   '护学岗班次',   'School-gate shift',    '4.8 校园及周边安全',               'grid', 'day',     12),
     ('incident_event', '事件处置记录', 'Incident step',      '4.6 社会治安',                     'grid', 'step',    13),
     ('dispute_event',  '纠纷化解记录', 'Dispute step',       '4.7 矛盾纠纷排查化解',             'grid', 'step',    14),
-    ('attachment',     '附件',         'Attachment',         '4.6 社会治安',                     'grid', 'name',    15);
+    ('attachment',     '附件',         'Attachment',         '4.6 社会治安',                     'grid', 'name',    15),
+    ('dispute_party',  '纠纷当事人',   'Dispute party',      '4.7 矛盾纠纷排查化解',             'grid', 'name',    16);
 
 -- The record each of these belongs to: lists per parent, and one event history per case.
 UPDATE schema_entities SET parent_field = 'building' WHERE name = 'house';
@@ -306,6 +307,7 @@ UPDATE schema_entities SET parent_field = 'post' WHERE name = 'duty_shift';
 UPDATE schema_entities SET parent_field = 'incident' WHERE name = 'incident_event';
 UPDATE schema_entities SET parent_field = 'dispute' WHERE name = 'dispute_event';
 UPDATE schema_entities SET parent_field = 'record' WHERE name = 'attachment';
+UPDATE schema_entities SET parent_field = 'dispute' WHERE name = 'dispute_party';
 
 INSERT INTO workflows (name, subject_entity, event_entity, label_zh, label_en) VALUES
     ('incident', 'incident', 'incident_event', '事件五步闭环', 'Five-step incident loop'),
@@ -362,7 +364,9 @@ INSERT INTO code_tables (name, label_zh, label_en) VALUES
     ('mediation_method',  '化解方式',         'Mediation method'),
     ('volunteer_kind',    '志愿者类别',       'Volunteer kind'),
     ('duty_kind',         '护学岗人员类别',   'Guard kind'),
-    ('event_role',        '操作人角色',       'Role');
+    ('event_role',        '操作人角色',       'Role'),
+    ('party_role',        '当事人角色',       'Party role'),
+    ('agreement_result',  '是否达成协议',     'Agreement reached');
 
 INSERT INTO code_values (code_table, code, label_zh, label_en, parent, position) VALUES
     -- GB/T 2261.1
@@ -475,7 +479,15 @@ INSERT INTO code_values (code_table, code, label_zh, label_en, parent, position)
     ('event_role', 'gridworker', '网格员', 'Gridworker', NULL, 2),
     ('event_role', 'volunteer', '义务网格员', 'Volunteer', NULL, 3),
     ('event_role', 'department', '职能部门', 'Department', NULL, 4),
-    ('event_role', 'supervisor', '核查人员', 'Supervisor', NULL, 5);
+    ('event_role', 'supervisor', '核查人员', 'Supervisor', NULL, 5),
+    -- 人民调解: who brought the dispute, who answers it, and anyone else it touches
+    ('party_role', '01', '申请人', 'Applicant', NULL, 1),
+    ('party_role', '02', '被申请人', 'Respondent', NULL, 2),
+    ('party_role', '03', '第三人', 'Third party', NULL, 3),
+    ('party_role', '99', '其他当事人', 'Other party', NULL, 4),
+    ('agreement_result', 'yes',     '达成协议',     'Agreement reached', NULL, 1),
+    ('agreement_result', 'partial', '部分达成协议', 'Partly agreed',     NULL, 2),
+    ('agreement_result', 'no',      '未达成协议',   'No agreement',      NULL, 3);
 
 -- Fields. sensitive = sealed on disk; indexed = blind index (sensitive identifiers only).
 INSERT INTO schema_fields
@@ -581,6 +593,15 @@ INSERT INTO schema_fields
     ('dispute_event', 'method',   6, 'code',     '化解方式', 'Method',     0, 0, 0, NULL,        'mediation_method', NULL, NULL, NULL, NULL, NULL, NULL),
     ('dispute_event', 'note',     7, 'text',     '化解情况', 'Note',       0, 1, 0, NULL,        NULL, NULL, 2000, NULL, NULL, NULL, NULL),
     ('dispute_event', 'grid',     8, 'text',     '所属网格', 'Grid',       1, 0, 0, 'grid_code', NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+    ('dispute_event', 'agreement',      9, 'code', '是否达成协议', 'Agreement reached', 0, 0, 0, NULL, 'agreement_result', NULL, NULL, NULL, NULL, NULL, NULL),
+    ('dispute_event', 'agreement_text', 10, 'text', '协议内容',   'Agreement',  0, 1, 0, NULL,        NULL, NULL, 2000, NULL, NULL, '达成或部分达成协议时填写', 'when all or part was agreed'),
+    -- the parties of a dispute, one record each: names, ID numbers and phones sealed
+    ('dispute_party', 'dispute',   1, 'ref',  '纠纷',         'Dispute',   1, 0, 0, NULL,        NULL, 'dispute', NULL, NULL, NULL, NULL, NULL),
+    ('dispute_party', 'name',      2, 'text', '姓名',         'Name',      1, 1, 0, NULL,        NULL, NULL, 50,   NULL, NULL, NULL, NULL),
+    ('dispute_party', 'role',      3, 'code', '当事人角色',   'Role',      1, 0, 0, NULL,        'party_role', NULL, NULL, NULL, NULL, NULL, NULL),
+    ('dispute_party', 'id_number', 4, 'text', '公民身份号码', 'ID number', 0, 1, 0, 'id_number', NULL, NULL, 18,   NULL, NULL, NULL, NULL),
+    ('dispute_party', 'phone',     5, 'text', '联系方式',     'Phone',     0, 1, 0, 'phone',     NULL, NULL, 50,   NULL, NULL, NULL, NULL),
+    ('dispute_party', 'grid',      6, 'text', '所属网格',     'Grid',      1, 0, 0, 'grid_code', NULL, NULL, NULL, NULL, NULL, NULL, NULL),
     -- 义务网格员 (couriers and riders bound to grids)
     ('volunteer', 'name',        1, 'text',  '姓名',         'Name',        1, 1, 1, NULL,        NULL, NULL, 50,  NULL, NULL, NULL, NULL),
     ('volunteer', 'phone',       2, 'text',  '手机号码',     'Mobile',      1, 1, 1, 'mobile',    NULL, NULL, 20,  NULL, NULL, NULL, NULL),

@@ -18,6 +18,7 @@ from typing import Any
 from station import case_cache
 from station.store import Store
 from station.writes import Writes
+from sync.errors import ValidationError
 from sync.workflow import (
     CaseState,
     Deadline,
@@ -41,6 +42,7 @@ class Cases:
         self.subject = store.schema.entity(self.workflow.subject_entity)
         self.event_entity = store.schema.entity(self.workflow.event_entity)
         self.parent = self.event_entity.parent_field or self.subject.name
+        self.parts = store.schema.case_parts(workflow)
 
     def now(self) -> datetime:
         return self.store.clock.now()
@@ -90,6 +92,18 @@ class Cases:
         writes.step_clash(case_id, self.subject.name, state.step, latest,
                           [(e.clock, e.step) for e in open_clashes(state)])
 
+    def add_part(self, entity: str, case_id: str, values: Mapping[str, Any]) -> str:
+        """Add a record that belongs to the case (a dispute's party): the case and its grid
+        filled in, validated like any other record, naming the field it refuses."""
+        part = next((p for p in self.parts if p.name == entity), None)
+        if part is None or part.parent_field is None:
+            raise ValidationError("entity", "part", f"“{entity}”不是{self.subject.label_zh}的组成部分",
+                                  f"{entity} records do not belong to a {self.subject.name}")
+        grid = self.store.get(self.subject.name, case_id)["fields"].get("grid")
+        scope = part.scope_field
+        return self.store.add(entity, {**values, part.parent_field: case_id,
+                                       **({scope: grid} if scope and grid else {})})
+
     def _event(self, case_id: str, step: str, grid: Any, *, note: str | None, actor: str | None,
                role: str, at: str | None) -> dict[str, Any]:
         values = {self.parent: case_id, "step": step, "at": at or self.now().isoformat(),
@@ -138,9 +152,20 @@ class Cases:
             timeline.append({"id": e.id, "applied": e in state.applied, "clock": e.clock,
                              **{k: v for k, v in fields.items() if k != self.parent}})
         timeline.sort(key=lambda t: (t["clock"], t["id"]))
-        return {**record, "step": state.step, "closed": state.closed,
-                "departments": list(state.departments), "events": timeline,
-                "deadlines": [_deadline_json(d) for d in deadlines(self.workflow, state, now or self.now())]}
+        shown = {**record, "step": state.step, "closed": state.closed,
+                 "departments": list(state.departments), "events": timeline,
+                 "deadlines": [_deadline_json(d) for d in deadlines(self.workflow, state, now or self.now())]}
+        if self.parts:
+            shown["parts"] = {p.name: self.parts_of(p.name, case_id) for p in self.parts}
+        return shown
+
+    def parts_of(self, entity: str, case_id: str) -> list[dict[str, Any]]:
+        """The case's records of a part entity (its parties), oldest first: id and fields."""
+        rows = self.store.conn.execute(
+            "SELECT id FROM records WHERE entity = ? AND owner = ? AND deleted = 0 ORDER BY id",
+            (entity, case_id)).fetchall()
+        return [{"id": rid, **{k: v for k, v in self.store.get(entity, rid)["fields"].items()}}
+                for (rid,) in rows]
 
     def summaries(self, now: datetime | None = None, open_only: bool = False) -> list[dict[str, Any]]:
         """Cases with their derived state, from clear data only (no unsealing). `open_only`

@@ -311,6 +311,29 @@ def _case_deadlines(conn: sqlite3.Connection) -> None:
                      case_cache.derived(conn, load_schema(conn)))
 
 
+# Fields schema.sql's version 1 gained for entities a store already has (issue 22): step 1
+# adds fields only to entities new to the store, so these are named one by one.
+_V1_FIELDS_ADDED_LATER = (("dispute_event", "agreement"), ("dispute_event", "agreement_text"))
+
+
+def _dispute_forms(conn: sqlite3.Connection) -> None:
+    """Step 7: the dispute forms of issue 22 in a store made before them: the parties'
+    entity (dispute_party), the party-role and agreement code tables, and the agreement
+    fields of a mediation step. Rows the store has (a bundle may have changed them) stay."""
+    ref = sqlite3.connect(":memory:")
+    try:
+        ref.executescript(schema_sql())
+        _fill_definitions(conn, ref, _entity_names(conn), {})
+        cursor = ref.execute("SELECT * FROM schema_fields")
+        columns = [d[0] for d in cursor.description]
+        rows = [r for r in cursor.fetchall()
+                if (r[columns.index("entity")], r[columns.index("name")]) in _V1_FIELDS_ADDED_LATER]
+        conn.executemany(f"INSERT OR IGNORE INTO schema_fields ({', '.join(columns)})"
+                         f" VALUES ({', '.join('?' * len(columns))})", rows)
+    finally:
+        ref.close()
+
+
 STEPS: tuple[Step, ...] = (
     Step(1, "baseline: the tables, columns, indexes and version-1 definitions of schema.sql",
          _baseline),
@@ -318,5 +341,8 @@ STEPS: tuple[Step, ...] = (
     Step(3, "reveals: who revealed which masked field of which record, and when", _reveals),
     Step(4, "changes: an index of the refused changes not yet resent", _refused_index),
     Step(5, "records: each case's next deadline, derived from its events", _case_deadlines),
+    # 6 is another change of the same release, merged beside this one
+    Step(7, "definitions: dispute parties, party roles and mediation agreements (issue 22)",
+         _dispute_forms),
 )
 LATEST = STEPS[-1].number

@@ -36,7 +36,8 @@ def report(store: Store) -> dict[str, Any]:
             by_step, {s.step for s in workflow.steps if s.closes},
             by_department if "department" in store.schema.entity(workflow.event_entity).by_name
             else None)
-    out["base_data"] = {e: counts.get(e, 0) for e in store.schema.entities if e not in _WORK}
+    work = _WORK | {p.name for wf in store.schema.workflows for p in store.schema.case_parts(wf)}
+    out["base_data"] = {e: counts.get(e, 0) for e in store.schema.entities if e not in work}
     entries = Volunteers(store).entries()
     out["volunteers"] = {
         "registered": counts.get("volunteer", 0),

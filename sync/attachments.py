@@ -17,14 +17,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from sync.errors import ValidationError
-from sync.schema import AttachmentRule, Schema
+from sync.schema import ATTACHMENT_ENTITY, AttachmentRule, Schema
 
 # 32 KiB: about a second of a 2G link, so a dropped connection costs at most that much
 # again; small enough that two requests in flight hide the round trip (docs/BENCHMARKS.md).
 CHUNK_BYTES = 32 * 1024
 # No schema may allow more than this per file (a bundle asking for more is refused).
 MAX_FILE_BYTES = 100 * 1024 * 1024
-ENTITY = "attachment"
+ENTITY = ATTACHMENT_ENTITY  # the records describing files
 
 # Media types told from the file's first bytes, never from its name.
 _MAGIC = (

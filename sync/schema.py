@@ -17,6 +17,8 @@ from typing import Any
 
 from sync.errors import SchemaError
 
+ATTACHMENT_ENTITY = "attachment"  # a file on any record (sync.attachments), never a case's part
+
 # The project's top-level schema.sql, reached through the link beside this file, which also
 # carries it into the wheel as package data (an installed, non-editable copy has no top level).
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
@@ -204,6 +206,19 @@ class Schema:
             return self.code_tables[name]
         except KeyError:
             raise SchemaError(f"没有代码表 {name!r}", f"no code table {name!r}") from None
+
+    def case_parts(self, workflow: str) -> list[EntityDef]:
+        """Entities whose records belong to a workflow's case besides its steps and files:
+        those whose parent field refers to the case's entity (a dispute's parties), in
+        schema order."""
+        wf = self.workflow(workflow)
+        out = []
+        for entity in sorted(self.entities.values(), key=lambda e: e.position):
+            parent = entity.by_name.get(entity.parent_field or "")
+            if (parent is not None and parent.ref_entity == wf.subject_entity
+                    and entity.name not in (wf.event_entity, ATTACHMENT_ENTITY)):
+                out.append(entity)
+        return out
 
 
 def _rows(conn: sqlite3.Connection, sql: str) -> Iterable[dict[str, Any]]:

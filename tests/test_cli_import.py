@@ -79,9 +79,8 @@ def test_an_unknown_entity_or_file_type_is_one_line(cli: Cli, tmp_path: Path) ->
 
 def test_usb_roots_is_a_setting_of_absolute_folders(cli: Cli, tmp_path: Path) -> None:
     err = cli("settings", "set", "usb_roots", f"{tmp_path}:U盘", ok=False).stderr
-    assert "目录应为绝对路径：U盘" in err and "absolute_path" in err
-    assert cli.json("settings", "set", "usb_roots", f"{tmp_path}/a:{tmp_path}/b") == {
-        "key": "usb_roots", "value": f"{tmp_path}/a:{tmp_path}/b"}
+    assert "usb_roots 应为路径的 JSON 列表" in err and "json_list" in err
+    roots = json.dumps([f"{tmp_path}/a", f"{tmp_path}/b"], ensure_ascii=False)
+    assert cli.json("settings", "set", "usb_roots", roots) == {"key": "usb_roots", "value": roots}
     listed = [json.loads(line) for line in cli("settings", "list").stdout.splitlines()]
-    assert {"key": "usb_roots", "value": f"{tmp_path}/a:{tmp_path}/b"}.items() <= \
-        next(s for s in listed if s["key"] == "usb_roots").items()
+    assert next(s for s in listed if s["key"] == "usb_roots")["value"] == roots

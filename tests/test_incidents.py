@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import random
+from datetime import date
+
+from station import synthetic
 
 from .conftest import GRID, Cli
 
@@ -97,3 +101,35 @@ def test_a_dispute_is_mediated_and_closed(cli: Cli) -> None:
     assert shown["fields"]["parties"] == ["张三", "李四"]
     assert [e["step"] for e in shown["events"]] == ["register", "mediate", "mediate", "resolved"]
     assert shown["events"][2]["method"] == "01"
+
+
+def test_a_disputes_parties_and_agreement_go_in_from_the_cli_and_bad_ones_name_the_field(
+        cli: Cli) -> None:
+    rng = random.Random(4)
+    applicant = synthetic.id_number(rng, date(1980, 6, 1), male=True)
+    rid = cli("dispute", "new", "--json", json.dumps(
+        {"kind": "04", "parties": ["陈志强", "周丽"], "grid": GRID})).stdout.strip()
+    first = cli("dispute", "party", rid, "--json", json.dumps(
+        {"name": "陈志强", "role": "01", "id_number": applicant})).stdout.strip()
+    cli("dispute", "party", rid, "--json", json.dumps({"name": "周丽", "role": "02"}))
+    refused = cli("dispute", "party", rid, "--json", json.dumps({"name": "周丽", "role": "77"}),
+                  ok=False).stderr
+    assert "字段 role：不是“当事人角色”中的代码（规则 code_table）" in refused
+    assert "field role: not a code of the table 'Party role'" in refused
+    refused = cli("dispute", "party", rid, "--json", json.dumps({"role": "02"}), ok=False).stderr
+    assert "字段 name" in refused and "请填写姓名" in refused
+    cli("dispute", "advance", rid, "mediate", "--method", "06", "--fields", json.dumps(
+        {"agreement": "yes", "agreement_text": "周丽归还借款一万元"}))
+    refused = cli("dispute", "advance", rid, "mediate", "--fields", json.dumps(
+        {"agreement": "maybe"}), ok=False).stderr
+    assert "字段 agreement：不是“是否达成协议”中的代码（规则 code_table）" in refused
+    shown = cli.json("dispute", "show", rid)
+    parties = shown["parts"]["dispute_party"]
+    assert (parties[0]["id"], parties[0]["role"], parties[0]["grid"]) == (first, "01", GRID)
+    assert [p["name"] for p in parties] == ["陈志强", "周丽"] and parties[0]["id_number"] == applicant
+    mediation = shown["events"][-1]
+    assert (mediation["method"], mediation["agreement"], mediation["agreement_text"]) == (
+        "06", "yes", "周丽归还借款一万元")
+    assert [e["step"] for e in shown["events"]] == ["register", "mediate"]  # the refused one: none
+    exported = [json.loads(line) for line in cli("export", "dispute_party").stdout.splitlines()]
+    assert sorted(r["fields"]["name"] for r in exported) == ["周丽", "陈志强"]

@@ -218,7 +218,7 @@ def test_step_4_indexes_the_refused_changes_the_home_screen_counts(tmp_path: Pat
         conn.execute("PRAGMA user_version = 3")
         assert "changes_refused" not in str(conn.execute("EXPLAIN QUERY PLAN " + count).fetchall())
     with sqlite3.connect(db, isolation_level=None) as conn:
-        assert migrations.upgrade(conn, db) == [4, 5]
+        assert migrations.upgrade(conn, db) == [s.number for s in migrations.STEPS if s.number > 3]
         # The count Store.status() makes every few seconds no longer reads the whole log.
         assert "changes_refused" in str(conn.execute("EXPLAIN QUERY PLAN " + count).fetchall())
     assert shape(db) == fresh
@@ -239,7 +239,7 @@ def test_step_3_adds_the_reveals_table_to_a_store_of_step_2(tmp_path: Path,
         conn.execute("DROP TABLE reveals")
         conn.execute("PRAGMA user_version = 2")
     with sqlite3.connect(db, isolation_level=None) as conn:
-        assert migrations.upgrade(conn, db) == [3, 4, 5]
+        assert migrations.upgrade(conn, db) == [s.number for s in migrations.STEPS if s.number > 2]
     assert shape(db) == fresh
     store = Store.open(db.parent, clock=fake_time.clock())
     store.unlock(PASSPHRASE)
@@ -319,3 +319,35 @@ def test_a_litestream_replica_stays_restorable_across_a_migration(tmp_path: Path
     back = Cli(tmp_path / "restored")
     assert back("export").stdout == cli("export").stdout
     assert len(back("export").stdout.splitlines()) == 4
+
+
+def test_step_7_gives_a_store_made_before_it_the_dispute_forms(tmp_path: Path,
+                                                               fake_time: FakeTime) -> None:
+    """A store of storage version 5 had no dispute parties, party roles or agreement fields:
+    it gets exactly the rows a new store has, and keeps a row a bundle changed."""
+    db = new_store(tmp_path, fake_time)
+    fresh = definitions(db)
+    with sqlite3.connect(db, isolation_level=None) as conn:  # as storage version 5 left it
+        conn.execute("DELETE FROM schema_fields WHERE entity = 'dispute_party'"
+                     " OR name IN ('agreement', 'agreement_text')")
+        conn.execute("DELETE FROM schema_entities WHERE name = 'dispute_party'")
+        conn.execute("DELETE FROM code_values WHERE code_table IN ('party_role', 'agreement_result')")
+        conn.execute("DELETE FROM code_tables WHERE name IN ('party_role', 'agreement_result')")
+        # a county bundle had relabelled a mediation method: that label must stay
+        conn.execute("UPDATE code_values SET label_zh = '人民调解' WHERE code_table = 'mediation_method'"
+                     " AND code = '01'")
+        conn.execute("PRAGMA user_version = 5")
+    with sqlite3.connect(db, isolation_level=None) as conn:
+        assert 7 in migrations.upgrade(conn, db)
+        assert conn.execute("SELECT label_zh FROM code_values WHERE code_table = 'mediation_method'"
+                            " AND code = '01'").fetchone() == ("人民调解",)
+        conn.execute("UPDATE code_values SET label_zh = '调解' WHERE code_table = 'mediation_method'"
+                     " AND code = '01'")
+    assert definitions(db) == fresh
+    store = Store.open(db.parent, clock=fake_time.clock())
+    store.unlock(PASSPHRASE)
+    dispute = store.add("dispute", {"kind": "02", "parties": ["王芳"], "grid": GRID})
+    store.add("dispute_party", {"dispute": dispute, "name": "王芳", "role": "01", "grid": GRID})
+    assert [f.name for f in store.schema.entity("dispute_event").fields][-2:] == [
+        "agreement", "agreement_text"]
+    store.close()

@@ -77,3 +77,34 @@ def test_pulled_steps_keep_the_home_screens_overdue_figures_true(
     a("sync")
     b("sync")
     assert figures_on_b() == (1, 0, 90)         # disposal is due at 09:03
+
+
+def test_a_disputes_parties_and_agreement_reach_the_county_and_another_station(
+        cli: Cli, sqlite_hub: HubServer, tmp_path: Path) -> None:
+    a = cli
+    enroll(a, sqlite_hub)
+    b = station(tmp_path, "b", sqlite_hub)
+    case = a("dispute", "new", "--json", json.dumps(
+        {"kind": "02", "parties": ["王芳", "李建国"], "grid": GRID})).stdout.strip()
+    a("dispute", "party", case, "--json", json.dumps({"name": "王芳", "role": "01"}))
+    a("dispute", "party", case, "--json", json.dumps(
+        {"name": "李建国", "role": "02", "phone": "13800138000"}))
+    a("dispute", "advance", case, "mediate", "--method", "01", "--fields", json.dumps(
+        {"agreement": "yes", "agreement_text": "李建国赔偿围墙修缮费三千元"}))
+    result = json.loads(a("sync").stdout)
+    assert result["rejected"] == 0 and result["pending"] == 0
+    b("sync")
+    shown = b.json("dispute", "show", case)
+    assert [(p["name"], p["role"]) for p in shown["parts"]["dispute_party"]] == [
+        ("王芳", "01"), ("李建国", "02")]
+    assert (shown["events"][-1]["agreement"], shown["events"][-1]["agreement_text"]) == (
+        "yes", "李建国赔偿围墙修缮费三千元")
+    for entity in ("dispute_party", "dispute_event"):
+        assert county_cli(sqlite_hub.home, "export", entity) == a("export", entity).stdout
+    # The parties are casework, not base data, in the station's report and the county's.
+    county = json.loads(county_cli(sqlite_hub.home, "report", "--json"))
+    here = a.json("report", "--json")
+    assert "dispute_party" not in here["base_data"] and here["base_data"]["grid"] == 0
+    assert all("dispute_party" not in figures["base_data"] for figures in county.values()
+               if isinstance(figures, dict) and "base_data" in figures)
+    assert county["county"]["disputes"]["reported"] == here["disputes"]["reported"] == 1

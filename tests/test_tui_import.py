@@ -4,15 +4,16 @@ and the import all or nothing."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from textual.pilot import Pilot
 from textual.widgets import DataTable, RichLog
 
-from station.removable import configured_roots, files_under
 from station.store import Store
+from station.usb_files import find_files, roots_of
 from tui.app import make_app
-from tui.screens.importing import ImportScreen
+from tui.screens.importing import SHEET_SUFFIXES, ImportScreen
 from tui.screens.records import RecordsScreen
 
 from .test_spreadsheet import HEADERS, people_rows, write_xlsx, wrong_check_digit
@@ -25,7 +26,7 @@ def stick(store: Store, tmp_path: Path) -> Path:
     root = tmp_path / "U盘"
     (root / "台账" / ".Trash-1000").mkdir(parents=True)
     with store.atomic() as writes:
-        writes.put_settings(usb_roots=str(root))
+        writes.put_settings(usb_roots=json.dumps([str(root)]))
     return root
 
 
@@ -104,13 +105,14 @@ def test_the_screen_speaks_english_and_says_where_it_looked(store: Store, tmp_pa
     run(app, scenario)
 
 
-def test_sticks_are_looked_for_under_the_setting_then_media_and_mnt(tmp_path: Path) -> None:
-    roots = configured_roots({"usb_roots": f"{tmp_path}/a:{tmp_path}/b"})
-    assert roots == [tmp_path / "a", tmp_path / "b", Path("/media"), Path("/mnt")]
-    assert configured_roots({}) == [Path("/media"), Path("/mnt")]
-    deep = tmp_path / "a" / "1" / "2" / "3" / "4" / "5"
+def test_sheets_are_listed_from_the_usb_roots_newest_first_without_lock_files(tmp_path: Path) -> None:
+    assert roots_of({"usb_roots": json.dumps([f"{tmp_path}/a", f"{tmp_path}/b"])}) == [
+        tmp_path / "a", tmp_path / "b"]
+    deep = tmp_path / "a" / "1" / "2" / "3" / "4" / "5" / "6" / "7"
     deep.mkdir(parents=True)
     (deep / "too-deep.csv").write_text("x", encoding="utf-8")
     (tmp_path / "a" / "1" / "~$lock.xlsx").write_text("x", encoding="utf-8")
     (tmp_path / "a" / "1" / "人口.CSV").write_text("x", encoding="utf-8")
-    assert [f.shown for f in files_under([tmp_path / "a", tmp_path / "missing"])] == ["1/人口.CSV"]
+    (tmp_path / "a" / "1" / "photo.jpg").write_text("x", encoding="utf-8")
+    found = find_files([tmp_path / "a", tmp_path / "missing"], SHEET_SUFFIXES)
+    assert [f.shown for f in found] == ["1/人口.CSV"]

@@ -19,8 +19,10 @@ AS_OF_HELP = "judge deadlines at this time (ISO 8601)"
 AT_HELP = "when it happened (ISO 8601; default now)"
 
 
-def case_group(workflow: str, subject_help: str, first_help: str) -> click.Group:
-    """The commands of one workflow's cases (`incident` or `dispute`)."""
+def case_group(workflow: str, subject_help: str, first_help: str,
+               parts: dict[str, str] | None = None) -> click.Group:
+    """The commands of one workflow's cases (`incident` or `dispute`); `parts`: a command
+    name for each entity whose records belong to a case (a dispute's `party`)."""
     @click.group(name=workflow, help=subject_help)
     def group() -> None:
         pass
@@ -44,14 +46,16 @@ def case_group(workflow: str, subject_help: str, first_help: str) -> click.Group
     @click.option("--department", help="department code (公安 police, 司法 justice …)")
     @click.option("--method", help="mediation method code (disputes: 01 调解 …)")
     @click.option("--attachment", "attachments", multiple=True, help="attachment id (repeatable)")
+    @click.option("--fields", "fields_json",
+                  help='more fields of the step as JSON (disputes: {"agreement": "yes", …})')
     @click.option("--role", default="clerk", show_default=True, help="event_role code")
     @at_option(AT_HELP)
     @click.pass_obj
     def advance(obj: Context, case_id: str, step: str, note: str | None, department: str | None,
-                method: str | None, attachments: tuple[str, ...], role: str,
-                at: str | None) -> None:
+                method: str | None, attachments: tuple[str, ...], fields_json: str | None,
+                role: str, at: str | None) -> None:
         """Move a case to STEP, if the workflow allows it from where the case stands."""
-        extra: dict[str, object] = {}
+        extra: dict[str, object] = dict(json_object(fields_json)) if fields_json else {}
         if method:
             extra["method"] = method
         if attachments:
@@ -89,7 +93,22 @@ def case_group(workflow: str, subject_help: str, first_help: str) -> click.Group
         for case in Cases(obj.store(), workflow).attention(as_of_time(as_of)):
             emit(case)
 
+    for command, entity in (parts or {}).items():
+        group.add_command(part_command(workflow, command, entity))
     return group
+
+
+def part_command(workflow: str, command: str, entity: str) -> click.Command:
+    """`station dispute party CASE_ID --json '{…}'`: a record that belongs to the case."""
+    @click.command(command)
+    @click.argument("case_id")
+    @json_option(f"the {entity} record's fields as JSON (the case and grid are filled in)")
+    @click.pass_obj
+    def add_part(obj: Context, case_id: str, json_text: str) -> None:
+        click.echo(Cases(obj.unlocked(), workflow).add_part(entity, case_id, json_object(json_text)))
+
+    add_part.help = f"Add a {entity} record to a case; prints its id."
+    return add_part
 
 
 incident = case_group(
@@ -97,4 +116,5 @@ incident = case_group(
     "Log a new incident (it starts at discover); prints its id.")
 dispute = case_group(
     "dispute", "Disputes through mediation: register → mediate → resolved | failed.",
-    "Register a new dispute (it starts at register); prints its id.")
+    "Register a new dispute (it starts at register); prints its id.",
+    parts={"party": "dispute_party"})

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import click
 
-from station import removable
+from station import usb_files
 from station.cli.common import Context, emit
 from sync import attachments as files
 from sync.errors import ValidationError
@@ -18,14 +20,14 @@ SETTINGS = {
     "mask_names": (0, 1, "列表中姓名是否打码（1 为打码，0 为显示全名；身份证号和电话总是打码）",
                    "whether lists mask names (1: masked, 0: whole; ID and phone numbers always are)"),
 }
-# Settings that hold text, with their meaning: the folders where USB sticks are mounted.
-TEXT_SETTINGS = {
-    removable.SETTING: ("U 盘挂载目录，用冒号分隔（另加 /media 和 /mnt）",
-                        "folders where USB sticks are mounted, colon-separated (besides /media"
-                        " and /mnt)"),
+# Settings holding a JSON list rather than a number: where the kiosk looks for files.
+LIST_SETTINGS = {
+    usb_files.SETTING: ("在这些文件夹下查找U盘和相机里的文件（JSON 列表）",
+                        "folders where the kiosk looks for files on a USB stick or camera"
+                        " (JSON list)"),
 }
 # What an unset setting means, where it is not a size (those are named in their modules).
-DEFAULTS = {"mask_names": "1", removable.SETTING: ""}
+DEFAULTS = {"mask_names": "1", usb_files.SETTING: json.dumps(list(usb_files.DEFAULT_ROOTS))}
 
 
 @click.group()
@@ -41,7 +43,7 @@ def settings_list(obj: Context) -> None:
     for key, (low, high, zh, en) in SETTINGS.items():
         emit({"key": key, "value": current.get(key, DEFAULTS.get(key)), "min": low, "max": high,
               "zh": zh, "en": en})
-    for key, (zh, en) in TEXT_SETTINGS.items():
+    for key, (zh, en) in LIST_SETTINGS.items():
         emit({"key": key, "value": current.get(key, DEFAULTS.get(key)), "zh": zh, "en": en})
 
 
@@ -51,13 +53,16 @@ def settings_list(obj: Context) -> None:
 @click.pass_obj
 def settings_set(obj: Context, key: str, value: str) -> None:
     """Set one setting (see `station settings list`)."""
-    if key in TEXT_SETTINGS:
-        _set_roots(obj, key, value)
+    if key in LIST_SETTINGS:
+        value = json.dumps(usb_files.parse_roots(value), ensure_ascii=False)
+        with obj.unlocked().atomic() as writes:
+            writes.put_settings(**{key: value})
+        emit({"key": key, "value": value})
         return
     if key not in SETTINGS:
-        known = ", ".join([*SETTINGS, *TEXT_SETTINGS])
-        raise ValidationError(key, "setting", f"没有可设置的 {key}（可设置：{known}）",
-                              f"no settable setting {key!r} (known: {known})")
+        known = [*SETTINGS, *LIST_SETTINGS]
+        raise ValidationError(key, "setting", f"没有可设置的 {key}（可设置：{', '.join(known)}）",
+                              f"no settable setting {key!r} (known: {', '.join(known)})")
     low, high, zh, en = SETTINGS[key]
     number = int(value) if value.strip().isdigit() else -1
     if not low <= number <= high:
@@ -72,15 +77,3 @@ def settings_set(obj: Context, key: str, value: str) -> None:
     with store.atomic() as writes:
         writes.put_settings(**{key: str(number)})
     emit({"key": key, "value": str(number)})
-
-
-def _set_roots(obj: Context, key: str, value: str) -> None:
-    try:
-        roots = removable.check_roots(value)
-    except ValueError as exc:
-        raise ValidationError(key, "absolute_path", f"目录应为绝对路径：{exc}",
-                              f"each folder must be an absolute path: {exc}") from None
-    store = obj.unlocked()
-    with store.atomic() as writes:
-        writes.put_settings(**{key: ":".join(roots)})
-    emit({"key": key, "value": ":".join(roots)})

@@ -436,6 +436,7 @@ class Hub:
         counts: dict[str, dict[str, int]] = {}
         by_event = {wf.event_entity: wf for wf in self.schema.workflows.values()}
         by_subject = {wf.subject_entity: wf for wf in self.schema.workflows.values()}
+        parts = {p.name for name in self.schema.workflows for p in self.schema.case_parts(name)}
         with self.storage.transaction() as tx:
             rows = list(tx.records())
         for record_id, entity, grid, sealed_state, deleted in rows:
@@ -453,7 +454,7 @@ class Hub:
                 events.setdefault(wf.name, {}).setdefault(str(value.get(parent)), []).append(
                     StepEvent(record_id, str(value.get("step")), clock, str(value.get("at")),
                               value.get("department")))
-            elif entity != files.ENTITY:  # files are not base data
+            elif entity != files.ENTITY and entity not in parts:  # nor files, nor a case's parties
                 counts.setdefault(township, {})[entity] = counts.setdefault(township, {}).get(entity, 0) + 1
         return events, subjects, counts
 

@@ -5,11 +5,12 @@ cannot fetch it now asks for it at the next sync and says so."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.cells import cell_len
 from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.events import Resize
 from textual.widgets import DataTable, Static
 
@@ -20,6 +21,7 @@ from station.syncer import fetch_now
 from sync.attachments import megabytes
 from sync.errors import TownshipError
 from tui.i18n import text
+from tui.screens.pick_file import PickFileScreen
 from tui.screens.table import TableScreen
 from tui.widgets.plain import Plain
 
@@ -53,6 +55,10 @@ def county_state(attachment: dict[str, Any]) -> str:
 
 class AttachmentsScreen(TableScreen):
     TABLE = "attachments"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("a", "add", "添加附件"),
+        *TableScreen.BINDINGS,
+    ]
 
     def __init__(self, store: Store, workflow: str, case_id: str) -> None:
         super().__init__(store)
@@ -110,6 +116,10 @@ class AttachmentsScreen(TableScreen):
 
     def say(self, line: str) -> None:
         self.query_one("#attachments-status", Static).update(line)
+
+    def action_add(self) -> None:
+        """A file from a USB stick or a camera folder; the list shows it on return."""
+        self.app.push_screen(PickFileScreen(self.store, self.workflow_name, self.case_id))
 
     @on(DataTable.RowSelected, "#attachments")
     def open_selected(self, event: DataTable.RowSelected) -> None:

@@ -27,8 +27,10 @@ from sync.schema import EntityDef, FieldDef, WorkflowDef
 from tui.i18n import text
 from tui.naming import case_title, category_field, code_label, grid_name, masked, record_name
 from tui.screens.attachments import AttachmentsScreen, of_case
+from tui.screens.pick_file import PickFileScreen
 from tui.screens.record_form import RecordForm
 from tui.screens.table import TableScreen
+from tui.shown import masked_value
 from tui.widgets.footer import KeyFooter
 from tui.widgets.plain import Plain, PlainLabel, PlainTable
 
@@ -307,6 +309,8 @@ class CaseScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         *[Binding(str(n), f"move({n})", show=False) for n in range(1, 10)],
         Binding("f", "files", "附件"),
+        Binding("a", "attach", "添加附件"),
+        Binding("p", "add_part", "当事人"),
         Binding("v", "reveal", "显示"),
         Binding("escape", "back", "返回"),
     ]
@@ -328,6 +332,7 @@ class CaseScreen(Screen[None]):
             yield Plain("", id="case-head")
             yield Plain("", id="case-moves")
             yield Plain("", id="case-fields")
+            yield Plain("", id="case-parts")
             yield Plain("", id="case-files")
             yield Plain("", id="case-timeline")
         yield KeyFooter()
@@ -366,6 +371,7 @@ class CaseScreen(Screen[None]):
             f"{f.label(lang)}: {self._field_value(subject, f, shown['fields'][f.name], names, lang)}"
             for f in subject.fields
             if not f.deprecated and shown["fields"].get(f.name) not in (None, "", [])))
+        self.query_one("#case-parts", Static).update(self._parts(cases, shown, names, lang))
         self.query_one("#case-files", Static).update(files_line(of_case(self.store, shown), lang))
         lines = [self._timeline_line(wf, e, names, lang) for e in applied]
         self.query_one("#case-timeline", Static).update(
@@ -380,6 +386,50 @@ class CaseScreen(Screen[None]):
             return "、".join(mask_value(f.rule, v, is_name=short_text(f)) for v in items)
         return detail_value(self.store, f, value, names, lang)
 
+    def _parts(self, cases: Cases, shown: dict[str, Any], names: dict[str, str],
+               lang: str) -> str:
+        """Each record that belongs to the case (a dispute's parties), one line each with its
+        fields' labels: names, ID and phone numbers masked as on a list until `v`."""
+        blocks = []
+        for part in cases.parts:
+            records = shown.get("parts", {}).get(part.name, [])
+            lines = [f"{part.label(lang)}（{text('cases.parts_add', lang)}）"]
+            for n, record in enumerate(records, 1):
+                lines += wrap_items([
+                    f"{f.label(lang)}: {self._part_value(part, f, record[f.name], names, lang)}"
+                    for f in part.fields if f.name in part_fields(part)
+                    and record.get(f.name) not in (None, "", [])],
+                    f"  {n}. ", self.size.width - SCROLLBAR)
+            if not records:
+                lines.append("  " + text("cases.parts_none", lang))
+            blocks.append("\n".join(lines))
+        return "\n".join(blocks)
+
+    def _part_value(self, part: EntityDef, f: FieldDef, value: Any, names: dict[str, str],
+                    lang: str) -> str:
+        if f.sensitive and not self.revealed:
+            return masked_value(part, f, value, self.store, lang, names=self.store.mask_names)
+        if f.sensitive and f.type in ("text", "texts"):
+            return "、".join(map(str, value)) if isinstance(value, list) else str(value)
+        return detail_value(self.store, f, value, names, lang)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The party key only for cases that have parts (disputes)."""
+        if action == "add_part":
+            return bool(self.cases.parts)
+        return True
+
+    def action_add_part(self) -> None:
+        """The form of a record that belongs to the case (a party), from the schema."""
+        cases = self.cases
+        if not cases.parts:
+            return
+        part = cases.parts[0]
+        self.app.push_screen(
+            RecordForm(self.store, part.name, only=part_fields(part),
+                       add=lambda values: cases.add_part(part.name, self.case_id, values)),
+            self._after_step)
+
     def action_reveal(self) -> None:
         """Show or hide the people the case names (reporter, parties, their phones): the
         clerk chose to, at the counter; each field shown whole is recorded as a reveal."""
@@ -391,6 +441,11 @@ class CaseScreen(Screen[None]):
                 for f in subject.fields:
                     if hides(subject, f) and fields.get(f.name) not in (None, "", []):
                         writes.note_reveal(subject.name, self.case_id, f.name)
+                for part in self.cases.parts:
+                    for record in self.cases.parts_of(part.name, self.case_id):
+                        for f in part.fields:
+                            if f.sensitive and record.get(f.name) not in (None, "", []):
+                                writes.note_reveal(part.name, record["id"], f.name)
         self.load()
 
     def _head(self, wf: WorkflowDef, subject: EntityDef, shown: dict[str, Any],
@@ -420,7 +475,9 @@ class CaseScreen(Screen[None]):
         """When (Beijing time), which step, who, what was done (department, method…), note."""
         step = event.get("step")
         entity = self.cases.event_entity
-        done = [detail_value(self.store, f, event[f.name], names, lang) for f in entity.fields
+        # A code's label says what it is (公安, 达成协议); a text (an agreement) gets its label.
+        done = [("" if f.type in ("code", "codes") else f"{f.label(lang)}: ")
+                + detail_value(self.store, f, event[f.name], names, lang) for f in entity.fields
                 if f.name in step_fields(entity) and f.name not in ("actor", "note")
                 and event.get(f.name) not in (None, "", [])]
         at = event.get("at")
@@ -457,8 +514,34 @@ class CaseScreen(Screen[None]):
     def action_files(self) -> None:
         self.app.push_screen(AttachmentsScreen(self.store, self.workflow_name, self.case_id))
 
+    def action_attach(self) -> None:
+        """A photo or a scan from a USB stick or a camera folder, on the case or a step."""
+        self.app.push_screen(PickFileScreen(self.store, self.workflow_name, self.case_id))
+
     def action_back(self) -> None:
         self.app.pop_screen()
+
+
+def wrap_items(items: list[str], first: str, width: int) -> list[str]:
+    """Items two spaces apart on lines of at most `width` cells, the first line led by
+    `first` and the others indented under it; an item is never cut."""
+    indent = " " * cell_len(first)
+    lines: list[str] = []
+    line = first
+    for item in items:
+        lead = line in (first, indent)
+        if not lead and cell_len(line) + 2 + cell_len(item) > width:
+            lines.append(line)
+            line, lead = indent, True
+        line += item if lead else "  " + item
+    return [*lines, line]
+
+
+def part_fields(part: EntityDef) -> list[str]:
+    """The fields of a case's part the clerk fills: not the case it belongs to, nor the grid
+    (the case's own)."""
+    return [f.name for f in part.fields if not f.deprecated
+            and f.name not in (part.parent_field, part.scope_field)]
 
 
 def hides(subject: EntityDef, f: FieldDef) -> bool:

@@ -1,5 +1,5 @@
 """Import a spreadsheet from a USB stick into the list's entity: the .xlsx and .csv files on
-the mounted sticks (station.removable), Enter checks the chosen one and shows every bad cell
+the mounted sticks (station.usb_files), Enter checks the chosen one and shows every bad cell
 by row and column, Ctrl+S imports it all or nothing with a progress bar. The reading, the
 check and the write run in a worker that reports with messages; nothing is saved unless the
 whole sheet passes."""
@@ -18,9 +18,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Label, ProgressBar, RichLog
 
 from station.imports import ImportRefused, duplicate_finder, import_file
-from station.removable import configured_roots, files_under
 from station.spreadsheet import CellError, Duplicate, Report
 from station.store import Store
+from station.usb_files import find_files, roots_of
 from sync.attachments import megabytes
 from sync.errors import TownshipError
 from sync.validate import CHINA_TZ
@@ -32,6 +32,7 @@ from tui.widgets.plain import PlainLabel, PlainTable
 if TYPE_CHECKING:
     from tui.app import StationApp
 
+SHEET_SUFFIXES = (".xlsx", ".csv")  # what station import reads
 SHOWN_PROBLEMS = 200  # the log keeps this many bad cells; the count says how many in all
 
 
@@ -77,10 +78,10 @@ class ImportScreen(Screen[bool]):
         table.clear(columns=True)
         table.add_columns(text("import.file", lang), text("import.size", lang),
                           text("import.modified", lang))
-        roots = configured_roots(self.store.settings())
-        found = files_under(roots)
+        roots = roots_of(self.store.settings())
+        found = find_files(roots, SHEET_SUFFIXES)
         for item in found:
-            when = datetime.fromtimestamp(item.modified, CHINA_TZ).strftime("%Y-%m-%d %H:%M")
+            when = datetime.fromtimestamp(item.mtime, CHINA_TZ).strftime("%Y-%m-%d %H:%M")
             table.add_row(Text(item.shown), megabytes(item.size), when, key=str(item.path))
         if not found:
             where = ("、" if lang == "zh" else ", ").join(str(r) for r in roots)
