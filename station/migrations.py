@@ -317,7 +317,7 @@ _V1_FIELDS_ADDED_LATER = (("dispute_event", "agreement"), ("dispute_event", "agr
 
 
 def _dispute_forms(conn: sqlite3.Connection) -> None:
-    """Step 7: the dispute forms of issue 22 in a store made before them: the parties'
+    """Step 6: the dispute forms of issue 22 in a store made before them: the parties'
     entity (dispute_party), the party-role and agreement code tables, and the agreement
     fields of a mediation step. Rows the store has (a bundle may have changed them) stay."""
     ref = sqlite3.connect(":memory:")
@@ -341,8 +341,7 @@ STEPS: tuple[Step, ...] = (
     Step(3, "reveals: who revealed which masked field of which record, and when", _reveals),
     Step(4, "changes: an index of the refused changes not yet resent", _refused_index),
     Step(5, "records: each case's next deadline, derived from its events", _case_deadlines),
-    # 6 is another change of the same release, merged beside this one
-    Step(7, "definitions: dispute parties, party roles and mediation agreements (issue 22)",
+    Step(6, "definitions: dispute parties, party roles and mediation agreements (issue 22)",
          _dispute_forms),
 )
 LATEST = STEPS[-1].number
