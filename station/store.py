@@ -36,6 +36,7 @@ from station import keys, migrations, settings
 from station.blind_index import DEFAULT_BITS, BlindIndex
 from station.ids import IdMaker
 from station.keyring import Keyring
+from station.registry import Registry, key_of
 from station.shift_pin import ShiftPin
 from station.transaction import Transaction, check_live, fetch_row, open_fields
 from station.writes import Writes, iso_ms, reveal_ad
@@ -622,6 +623,20 @@ class Store:
                     if value is not None and normalise_for_index(f, value) == wanted:
                         found[row["id"]] = record
         return [found[k] for k in sorted(found)]
+
+    def registered(self, entity_name: str, values: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The live record already registered under these values' key (a person's ID number,
+        an organisation's credit code), as `get` shows it, or None: no such record, no key
+        in `values`, or an entity without a key. Found through the key's blind index, its
+        few candidates opened and compared; nothing is written. The write path refuses a
+        second record with the same key; a form or an import asks first, to show it."""
+        sealer, index = self._require_sealer()
+        entity = self.schema.entity(entity_name)
+        key = key_of(entity, values)
+        if key is None:
+            return None
+        holders = Registry(self.conn, sealer, index).holders(entity, key)
+        return self._present(self._live_row(entity, holders[0])) if holders else None
 
     def reveal(self, entity_name: str, record_id: str, field: str) -> Any:
         """A masked field's whole value for the unlocked clerk, the reveal recorded (see

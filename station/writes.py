@@ -16,6 +16,7 @@ from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-
 from typing import Any
 
 from station.blob_writes import BlobWrites
+from station.registry import Registry, duplicate_error, key_of
 from station.scope import Scope
 from station.transaction import Transaction
 from sync import clock as hlc
@@ -98,6 +99,7 @@ class Writes:
         self.recovering = bool(txn.setting("recover_after"))
         self.by = txn.clerk or ""  # who writes: shown with a conflict on every station
         self._scope: Scope | None = None
+        self._registry: Registry | None = None
 
     @property
     def station_scope(self) -> Scope:
@@ -132,13 +134,18 @@ class Writes:
         today = self.clock.today()
         ids: list[str] = []
         batch = _Batch()
+        keys: dict[str, int] = {}  # the keys of this add so far, and the line of each
         for line, raw in rows:
             try:
                 values = validate_record(entity, raw, self.schema, today=today)
                 self.check_scope(entity, values)
+                key = self._check_key(entity, values, keys, line)
             except ValidationError as exc:
                 raise (exc.at_line(line) if line else exc) from None
             ids.append(self._prepare_add(entity, values, batch, seen))
+            if key is not None:
+                keys[key] = line
+                self.registry.added(entity, key, ids[-1])
             if len(batch.records) >= BULK_CHUNK:
                 batch.flush(self.txn.cursor)
         batch.flush(self.txn.cursor)
@@ -162,6 +169,44 @@ class Writes:
         batch.index.extend(self._index_rows(entity, record_id, values))
         return record_id
 
+    # ------------------------------------------------------------------ the register's keys
+
+    @property
+    def registry(self) -> Registry:
+        """Who holds which ID number or credit code, read inside this transaction."""
+        if self._registry is None:
+            self._registry = Registry(self.txn.cursor, self.sealer, self.index)
+        return self._registry
+
+    def registered(self, entity: EntityDef, values: Mapping[str, Any],
+                   exclude: Iterable[str] = ()) -> dict[str, Any] | None:
+        """The live record (as `Store.get` shows it) already holding these values' key."""
+        key = key_of(entity, values)
+        holders = self.registry.holders(entity, key, exclude) if key is not None else []
+        if not holders:
+            return None
+        row = self.txn.live_row(entity, holders[0])
+        return {"id": row["id"], "entity": entity.name, "fields": self.txn.open_fields(row)}
+
+    def _check_key(self, entity: EntityDef, values: Mapping[str, Any], earlier: Mapping[str, int],
+                   line: int, record_id: str = "") -> str | None:
+        """Refuse a record whose ID number or credit code another live record holds (or an
+        earlier line of the same add); the record's key otherwise."""
+        key = key_of(entity, values)
+        if key is None:
+            return None
+        f = entity.key_field
+        assert f is not None
+        if key in earlier:
+            raise ValidationError(
+                f.name, "registered", f"与第 {earlier[key]} 行的{f.label_zh}相同，同一人（单位）只能登记一次；未保存",
+                f"the same {f.label_en} as line {earlier[key]}: one record per {f.label_en};"
+                " nothing was saved")
+        existing = self.registered(entity, values, [record_id] if record_id else [])
+        if existing is not None:
+            raise duplicate_error(entity, existing, self.txn.setting("mask_names") != "0")
+        return key
+
     # ------------------------------------------------------------------ update and delete
 
     def update(self, entity_name: str, record_id: str, values: Mapping[str, Any],
@@ -182,6 +227,8 @@ class Writes:
             return False
         if not force:  # a clerk moving a record; settling a conflict keeps a value already here
             self.check_scope(entity, changed)
+        if entity.key_field is not None and entity.key_field.name in changed:
+            self._check_key(entity, {**current, **changed}, {}, 0, record_id)
         if seen is None:
             seen = self.received(row)
         stamp = str(self.txn.stamp())
