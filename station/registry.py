@@ -18,26 +18,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from station.blind_index import BlindIndex
-from sync.errors import AlreadyRegistered, ValidationError
+from sync.errors import AlreadyRegistered
 from sync.masking import mask_value
+from sync.register import key_of
 from sync.schema import EntityDef, FieldDef
 from sync.seal import Sealer, field_ad
-from sync.validate import normalise_for_index
 
 Reader = sqlite3.Connection | sqlite3.Cursor
-
-
-def key_of(entity: EntityDef, values: Mapping[str, Any]) -> str | None:
-    """The normalised key of a record's values, or None (no key field, no value, or one the
-    field could not hold: validation names that, not this)."""
-    f = entity.key_field
-    value = values.get(f.name) if f is not None else None
-    if f is None or value is None or value == "":
-        return None
-    try:
-        return normalise_for_index(f, value)
-    except ValidationError:
-        return None
 
 
 class Registry:
@@ -55,10 +42,7 @@ class Registry:
         if f is None:
             return []
         skip = set(exclude)
-        if f.indexed:
-            found = self._indexed(entity, f, key)
-        else:
-            found = self._clear_map(entity, f).get(key, [])
+        found = self._indexed(entity, f, key) if f.indexed else self._clear_map(entity, f).get(key, [])
         return sorted(r for r in found if r not in skip)
 
     def _indexed(self, entity: EntityDef, f: FieldDef, key: str) -> list[str]:

@@ -36,7 +36,7 @@ from station import keys, migrations, settings
 from station.blind_index import DEFAULT_BITS, BlindIndex
 from station.ids import IdMaker
 from station.keyring import Keyring
-from station.registry import Registry, key_of
+from station.registry import Registry
 from station.shift_pin import ShiftPin
 from station.transaction import Transaction, check_live, fetch_row, open_fields
 from station.writes import Writes, iso_ms, reveal_ad
@@ -52,6 +52,7 @@ from sync.errors import (
     ValidationError,
     WrongPassphrase,
 )
+from sync.register import key_of
 from sync.schema import EntityDef, Schema, load_schema, schema_sql
 from sync.seal import Sealer
 from sync.validate import CHINA_TZ, normalise_for_index

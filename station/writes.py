@@ -16,7 +16,7 @@ from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-
 from typing import Any
 
 from station.blob_writes import BlobWrites
-from station.registry import Registry, duplicate_error, key_of
+from station.registry import Registry, duplicate_error
 from station.scope import Scope
 from station.transaction import Transaction
 from sync import clock as hlc
@@ -24,6 +24,7 @@ from sync import merge
 from sync.errors import NotFound, SyncError, ValidationError
 from sync.merge import DELETED
 from sync.protocol import Entering, WireChange
+from sync.register import SAME, key_of, survivor
 from sync.schema import EntityDef, FieldDef
 from sync.seal import field_ad
 from sync.validate import normalise_for_index, validate_record
@@ -199,13 +200,70 @@ class Writes:
         assert f is not None
         if key in earlier:
             raise ValidationError(
-                f.name, "registered", f"与第 {earlier[key]} 行的{f.label_zh}相同，同一人（单位）只能登记一次；未保存",
+                f.name, "registered",
+                f"与第 {earlier[key]} 行的{f.label_zh}相同，同一人（单位）只能登记一次；未保存",
                 f"the same {f.label_en} as line {earlier[key]}: one record per {f.label_en};"
                 " nothing was saved")
         existing = self.registered(entity, values, [record_id] if record_id else [])
         if existing is not None:
             raise duplicate_error(entity, existing, self.txn.setting("mask_names") != "0")
         return key
+
+    def same_key(self, record_ids: Iterable[str]) -> None:
+        """After a pull: open a "same person" conflict for each of these records whose ID
+        number (credit code) another live record holds — two stations registered one person
+        offline — and close those whose pair no longer shares a key (merged, or corrected).
+        Its id names the pair, lower id first, so both stations and every sync agree on it."""
+        for record_id in sorted(set(record_ids)):
+            row = self.txn.row(record_id)
+            entity = self.schema.entities.get(row["entity"]) if row is not None else None
+            if row is None or row["deleted"] or entity is None or entity.key_field is None:
+                continue
+            key = key_of(entity, self.txn.open_fields(row))
+            for other in self.registry.holders(entity, key, [record_id]) if key else []:
+                self._open_same(entity.name, *survivor(record_id, other))
+        self.close_same()
+
+    def _open_same(self, entity: str, kept: str, other: str) -> None:
+        cid = f"{kept}:{SAME}:{other}"
+        body = {"records": [kept, other]}
+        self.txn.cursor.execute(
+            "INSERT INTO conflicts (id, record_id, entity, field, sealed, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET resolved_at = NULL,"
+            " resolution = NULL WHERE conflicts.resolved_at IS NOT NULL",
+            (cid, kept, entity, SAME, self.sealer.seal_value(body, cid.encode()), self.clock.iso()))
+
+    def close_same(self) -> None:
+        """Close every open "same person" conflict whose two records no longer share a live
+        key: one was deleted (a merge, here or pulled from where it was made) or corrected."""
+        for cid, entity_name in self.txn.cursor.execute(
+                "SELECT id, entity FROM conflicts WHERE field = ? AND resolved_at IS NULL",
+                (SAME,)).fetchall():
+            kept, _, other = cid.partition(f":{SAME}:")
+            entity = self.schema.entities.get(entity_name)
+            keys = []
+            for record_id in (kept, other):
+                row = self.txn.row(record_id)
+                live = row is not None and not row["deleted"] and entity is not None
+                keys.append(key_of(entity, self.txn.open_fields(row)) if live and entity and row
+                            else None)
+            if keys[0] is None or keys[0] != keys[1]:
+                gone = self.txn.row(other)
+                self.txn.cursor.execute(
+                    "UPDATE conflicts SET resolved_at = ?, resolution = coalesce(resolution, ?)"
+                    " WHERE id = ?",
+                    (self.clock.iso(), "merged" if gone is None or gone["deleted"] else "differ", cid))
+
+    def keep_merged(self, conflict_id: str, kept: Mapping[str, Any]) -> None:
+        """Keep in a settled "same person" conflict the other record's values that the merge
+        did not take (where both records held a different value), sealed like its values."""
+        found = self.txn.cursor.execute("SELECT sealed FROM conflicts WHERE id = ?",
+                                        (conflict_id,)).fetchone()
+        if found is None:
+            return
+        body = {**self.sealer.open_value(found[0], conflict_id.encode()), "not_taken": dict(kept)}
+        self.txn.cursor.execute("UPDATE conflicts SET sealed = ? WHERE id = ?",
+                                (self.sealer.seal_value(body, conflict_id.encode()), conflict_id))
 
     # ------------------------------------------------------------------ update and delete
 
@@ -255,6 +313,8 @@ class Writes:
         if row["state"]:  # the record has a merge state from a pull: keep it in step
             self._advance_state(row, merge.change_versions("update", changed, stamp, base, was, seen,
                                                            self.by))
+        if entity.key_field is not None and entity.key_field.name in changed:
+            self.close_same()  # a clerk corrected the number of one of a "same person" pair
         return True
 
     def settle(self, entity_name: str, record_id: str, field: str, value: Any,
@@ -314,6 +374,8 @@ class Writes:
         self._append_change(record_id, entity, "delete", row["grid"], {}, {}, stamp, base, None, seen)
         if row["state"]:
             self._advance_state(row, merge.change_versions("delete", {}, stamp, base, None, seen, self.by))
+        if entity.key_field is not None:
+            self.close_same()
 
     def undelete(self, entity_name: str, record_id: str, shown: Iterable[str] | None = None) -> None:
         """Bring a deleted record back, with the edits its delete had missed: how a delete
@@ -671,8 +733,8 @@ class Writes:
                 (cid, record_id, entity, c.field, self.sealer.seal_value(body, cid.encode()),
                  c.winner.clock, c.losers[-1].clock, now))
         for (cid,) in self.txn.cursor.execute(
-                "SELECT id FROM conflicts WHERE record_id = ? AND resolved_at IS NULL",
-                (record_id,)).fetchall():
+                "SELECT id FROM conflicts WHERE record_id = ? AND resolved_at IS NULL"
+                f" AND field != '{SAME}'", (record_id,)).fetchall():
             if cid not in open_now:
                 self.txn.cursor.execute(
                     "UPDATE conflicts SET resolved_at = ?, resolution = 'settled' WHERE id = ?",
