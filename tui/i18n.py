@@ -65,6 +65,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "form.hint": ("Ctrl+S 保存 · Esc 返回", "Ctrl+S save · Esc back"),
     "form.fix": ("请按提示修改后再保存", "Fix the field shown, then save again"),
     # masking, reveal, compact forms, scope (issue 21, part b)
+    "registered.title": ("该{field}已登记，请打开已有的{entity}记录，不要重复登记",
+                         "This {field} is already registered: open the {entity} record there is"),
+    "registered.keys": ("Enter 打开该记录 · Esc 返回修改", "Enter open it · Esc back to the form"),
     "form.choose": ("请选择", "Choose"),
     "form.several": ("多个用逗号分开", "separate several with commas"),
     "record.field": ("字段", "Field"),
