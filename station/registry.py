@@ -75,6 +75,13 @@ class Registry:
         if entity.name in self._clear_keys:
             self._clear_keys[entity.name].setdefault(key, []).append(record_id)
 
+    def key_in(self, entity: EntityDef, row: Mapping[str, Any]) -> str | None:
+        """The key of a records row, only its key field opened."""
+        f = entity.key_field
+        if f is None:
+            return None
+        return self._key_value(entity, f, row["id"], row["clear"], row["sealed"])
+
     def _key_value(self, entity: EntityDef, f: FieldDef, record_id: str, clear: str,
                    sealed: str) -> str | None:
         clear_values = json.loads(clear)

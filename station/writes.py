@@ -219,7 +219,7 @@ class Writes:
             entity = self.schema.entities.get(row["entity"]) if row is not None else None
             if row is None or row["deleted"] or entity is None or entity.key_field is None:
                 continue
-            key = key_of(entity, self.txn.open_fields(row))
+            key = self.registry.key_in(entity, row)  # its key alone: one value opened
             for other in self.registry.holders(entity, key, [record_id]) if key else []:
                 self._open_same(entity.name, *survivor(record_id, other))
         self.close_same()
@@ -244,9 +244,8 @@ class Writes:
             keys = []
             for record_id in (kept, other):
                 row = self.txn.row(record_id)
-                live = row is not None and not row["deleted"] and entity is not None
-                keys.append(key_of(entity, self.txn.open_fields(row)) if live and entity and row
-                            else None)
+                live = row is not None and not row["deleted"]
+                keys.append(self.registry.key_in(entity, row) if live and entity and row else None)
             if keys[0] is None or keys[0] != keys[1]:
                 gone = self.txn.row(other)
                 self.txn.cursor.execute(

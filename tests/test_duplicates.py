@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -14,12 +15,13 @@ import pytest
 
 from station import synthetic
 from station.store import Store
-from sync.errors import AlreadyRegistered, ValidationError
+from sync.errors import AlreadyRegistered, NotFound, ValidationError
 from sync.masking import mask_id_number, mask_name
 from sync.register import merge_plan, repointed, same_key_groups
 
 from .conftest import GRID, Cli
 from .hubserver import HubServer
+from .test_dashboard import logged_in
 from .test_sync_e2e import county_cli, enroll, station
 
 ZHANG = synthetic.id_number(random.Random(22), date(1978, 3, 14), True)
@@ -184,8 +186,14 @@ def test_two_stations_registering_one_person_merge_into_one_everywhere(
     assert listed["key"] == mask_id_number(ZHANG) and ZHANG not in json.dumps(listed)
     assert [r["id"] for r in listed["records"]] == [kept, other]
     assert {r["name"] for r in listed["records"]} == {mask_name("张伟"), mask_name("张卫")}
+    session, _ = logged_in(hub)  # and on the dashboard's work page
+    work = session.get(hub.url + "/work").text
+    assert "重复登记未合并" in work and ZHANG not in work
+    assert re.search(r'id="open-duplicates">[^<]*: 1<', work)
 
-    assert a("conflicts", "merge", (conflict := _same(a)[0])["id"]).stdout.strip() == kept
+    refused = a("conflicts", "resolve", conflict["id"], "--keep", "local", ok=False).stderr
+    assert "station conflicts merge" in refused and "合并" in refused
+    assert a("conflicts", "merge", conflict["id"]).stdout.strip() == kept
     assert _same(a) == []
     a("sync")
     b("sync")
@@ -201,6 +209,7 @@ def test_two_stations_registering_one_person_merge_into_one_everywhere(
         assert _same(run) == [] and run("conflicts", "list").stdout == ""
     assert a("export").stdout == b("export").stdout == county_cli(hub.home, "export")
     assert county_cli(hub.home, "duplicates") == ""
+    assert re.search(r'id="open-duplicates">[^<]*: 0<', session.get(hub.url + "/work").text)
     # The other's differing name is not lost: it stays with the settled conflict.
     (settled,) = [c for c in lines(a("conflicts", "list", "--all").stdout) if c["field"] == "_same"]
     assert settled["resolution"] == "merged"
@@ -230,3 +239,50 @@ def test_two_stations_merging_the_same_pair_at_once_converge(
         assert {c["fields"]["person"] for c in lines(run("export", "special_care").stdout)} == {kept}
         assert run("conflicts", "list").stdout == ""
     assert county_cli(hub.home, "conflicts") == "" and county_cli(hub.home, "duplicates") == ""
+
+
+# ---------------------------------------------------------------------- one station, pulled
+
+
+def _pulled_twin(store: Store, name: str, **more: str) -> str:
+    """The same person as a record pulled from another station, then checked as a pull is."""
+    from sync.protocol import WireChange
+
+    rid = "01a224be-898f-709d-9d8d-22528afa74a4"
+    clock = f"{store.clock.wall_ms():015d}.000000.elsewhere"
+    with store.atomic() as writes:
+        writes.apply_remote(WireChange("elsewhere", 1, rid, "person", "add", GRID,
+                                       {**person(name, ZHANG), **more}, clock, {}, 1, by="王五"))
+        writes.same_key([rid])
+    return rid
+
+
+def test_correcting_one_number_of_a_pair_closes_its_conflict(store: Store) -> None:
+    from station.conflicts import Conflicts
+
+    here = store.add("person", person("张伟", ZHANG))
+    there = _pulled_twin(store, "张卫")
+    (conflict,) = Conflicts(store).list()
+    assert {r["id"] for r in conflict["records"]} == {here, there}
+    store.update("person", here, {"id_number": LI})  # it was a typing mistake here
+    assert Conflicts(store).list() == []
+    (settled,) = Conflicts(store).list(include_resolved=True)
+    assert settled["resolution"] == "differ"
+
+
+def test_a_merge_points_a_parent_at_the_kept_record_and_takes_what_it_lacked(store: Store) -> None:
+    from station.conflicts import Conflicts
+    from station.duplicates import Duplicates
+
+    here = store.add("person", person("张伟", ZHANG))
+    there = _pulled_twin(store, "张卫", phone="13812345678")
+    kept, other = sorted([here, there])
+    care = store.add("special_care", {"person": other, "kind": "01", "grid": GRID})
+    (conflict_id,) = [c["id"] for c in Conflicts(store).list()]
+    assert Duplicates(store).merge(conflict_id) == kept
+    assert store.get("special_care", care)["fields"]["person"] == kept
+    assert store.conn.execute("SELECT owner FROM records WHERE id = ?", (care,)).fetchone()[0] == kept
+    (only,) = store.export("person")
+    assert only["id"] == kept and only["fields"]["phone"] == "13812345678"
+    with pytest.raises(NotFound, match="no open same-person conflict"):
+        Duplicates(store).merge(conflict_id)
