@@ -212,7 +212,8 @@ KEY_NAMES: dict[str, str] = {
     "护校": "Guard duty", "冲突": "Conflicts", "同步": "Sync", "重发": "Resend",
     "保留本站": "Keep ours", "保留对方": "Keep theirs", "保留删除": "Keep delete",
     "保留修改": "Keep edit", "签到": "Sign in", "签退": "Sign out", "调解": "Mediate",
-    "附件": "Files", "显示": "Reveal", "修改": "Edit",
+    "附件": "Files", "显示": "Reveal", "修改": "Edit", "合并": "Merge", "打开该记录": "Open it",
+    "返回修改": "Back to the form",
     # lists and times (issue 21, part a)
     "按环节筛选": "Filter by step", "只看超时": "Overdue only", "按网格筛选": "Filter by grid",
     "排序": "Sort", "显示原值": "Show values",

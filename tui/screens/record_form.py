@@ -105,7 +105,10 @@ class RecordForm(Screen[str | None]):
             else:
                 saved = (self.add or (lambda v: self.store.add(self.entity_name, v)))(values)
         except AlreadyRegistered as exc:
-            self.offer(self.store.get(self.entity_name, exc.existing))
+            if self.record_id:  # an edit onto another's number: named beside the field
+                self.show_error(exc)
+            else:
+                self.offer(self.store.get(self.entity_name, exc.existing))
             return
         except ValidationError as exc:
             self.show_error(exc)
