@@ -202,3 +202,30 @@ ThreeStations.TestCase.settings = settings(
     max_examples=60, stateful_step_count=30, deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 test_three_stations_converge = ThreeStations.TestCase
+
+
+def test_one_person_registered_at_two_stations_and_merged_at_both_converges() -> None:
+    """The history the machine above meets only now and then, run on purpose: two
+    partitioned stations register one person, both see the conflict, both merge it before
+    hearing of the other's merge; all three end with one person and no conflict."""
+    machine = ThreeStations()
+    machine.start()
+    try:
+        machine.add(0, "张三", ID_NUMBERS[1])
+        machine.add(1, "李四", ID_NUMBERS[1])
+        machine.converge()
+        expected = sorted(r["id"] for r in machine.stores[2].export("person"))
+        assert len(expected) == 2
+        for store in machine.stores:
+            (same,) = [c for c in Conflicts(store).list() if c["field"] == "_same"]
+            assert [r["id"] for r in same["records"]] == expected
+        machine.merge(0, 0)
+        machine.merge(1, 0)
+        machine.converge()
+        exports = [list(s.export()) for s in machine.stores]
+        assert exports[0] == exports[1] == exports[2] == list(machine.hub.export())
+        assert [r["id"] for r in exports[0] if r["entity"] == "person"] == expected[:1]
+        assert all(Conflicts(s).list() == [] for s in machine.stores)
+        assert machine.hub.duplicates() == [] and machine.hub.conflicts() == []
+    finally:
+        machine.teardown()
