@@ -16,7 +16,7 @@ from tui.app import make_app
 from tui.screens.record import RecordScreen
 from tui.screens.record_form import RecordForm
 from tui.screens.records import RecordsScreen
-from tui.widgets.registered import RegisteredScreen
+from tui.screens.registered import RegisteredScreen
 
 from .conftest import GRID, PASSPHRASE
 from .test_tui import open_records, run, unlock, until

@@ -20,9 +20,9 @@ from sync.errors import AlreadyRegistered, TownshipError, ValidationError
 from sync.register import key_of
 from sync.schema import EntityDef, FieldDef
 from tui.i18n import text
+from tui.screens.registered import RegisteredScreen
 from tui.widgets.footer import KeyFooter
 from tui.widgets.record_form import RecordFields
-from tui.widgets.registered import RegisteredScreen
 
 if TYPE_CHECKING:
     from tui.app import StationApp
