@@ -49,9 +49,11 @@ class Registry:
         name = f"{entity.name}.{f.name}"
         out = []
         for record_id, clear, sealed in self.conn.execute(
+                # The index's field names the entity. (Saying `r.entity = ?` as well made SQLite
+                # walk every live person by the entity index: 14 ms a lookup, not 1.)
                 "SELECT r.id, r.clear, r.sealed FROM blind_index b JOIN records r ON r.id = b.record_id"
-                " WHERE b.field = ? AND b.bucket = ? AND r.deleted = 0 AND r.entity = ?",
-                (name, self.index.bucket(name, key), entity.name)).fetchall():
+                " WHERE b.field = ? AND b.bucket = ? AND r.deleted = 0",
+                (name, self.index.bucket(name, key))).fetchall():
             if self._key_value(entity, f, record_id, clear, sealed) == key:
                 out.append(record_id)
         return out
