@@ -81,12 +81,13 @@ def people(count: int, grids: Sequence[str], seed: int = 0) -> Iterator[dict[str
     for _ in range(count):
         born = birth_date(rng)
         male = rng.random() < 0.5
+        name = chinese_name(rng)  # drawn first, as before: the same seed, the same people
         number = id_number(rng, born, male)
         while number in used:
             number = id_number(rng, born, male)
         used.add(number)
         yield {
-            "name": chinese_name(rng),
+            "name": name,
             "id_number": number,
             "phone": mobile(rng),
             "address": address(rng),
