@@ -15,6 +15,7 @@ from station.store import Store
 from sync import clock as hlc
 from sync.errors import NotFound, ValidationError
 from sync.merge import DELETED, written_at
+from sync.register import SAME
 
 
 class Conflicts:
@@ -41,6 +42,9 @@ class Conflicts:
         for cid, record, entity, field, sealed, resolved_at, resolution in self.store.conn.execute(
                 sql + " ORDER BY created_at, id"):
             body = sealer.open_value(sealed, cid.encode())
+            if field == SAME:
+                out.append(self._same(cid, record, entity, body, resolved_at, resolution))
+                continue
             base = body.get("base")
             out.append({"id": cid, "record": record, "entity": entity, "field": field,
                         "base": None if base is None else json.loads(base),
@@ -49,12 +53,33 @@ class Conflicts:
                         "resolved_at": resolved_at, "resolution": resolution})
         return out
 
+    def _same(self, cid: str, record: str, entity: str, body: dict[str, Any],
+              resolved_at: str | None, resolution: str | None) -> dict[str, Any]:
+        """A "same person" conflict: the two records that hold one ID number (the first is
+        the one a merge keeps), their values while both live, and once merged the other's
+        values the merge did not take."""
+        kept, other = body["records"]
+        records = []
+        for record_id in (kept, other):
+            row = self.store._row(record_id)
+            records.append({"id": record_id,
+                            "fields": self.store._open_fields(row) if row and not row["deleted"]
+                            else None})
+        return {"id": cid, "record": record, "entity": entity, "field": SAME, "other": other,
+                "records": records, "not_taken": body.get("not_taken"),
+                "resolved_at": resolved_at, "resolution": resolution}
+
     def resolve(self, conflict_id: str, keep: str | None = None, value: Any = None) -> None:
         """Keep this station's value ('local'), the other one ('remote'), or a new `value`."""
         found = [c for c in self.list() if c["id"] == conflict_id]
         if not found:
             raise NotFound(f"没有未解决的冲突 {conflict_id}", f"no open conflict {conflict_id}")
         conflict = found[0]
+        if conflict["field"] == SAME:
+            raise ValidationError("conflict", "same_person",
+                                  "同一人员登记了两次：请合并两条记录（station conflicts merge）",
+                                  "the same person registered twice: merge the two records"
+                                  " (station conflicts merge)")
         if conflict["field"] == "step":
             raise ValidationError("conflict", "step_conflict",
                                   "事件环节冲突：请查看时间线后继续推进事件，即可消除",

@@ -41,11 +41,13 @@ def _worth_saying(done: int, total: int) -> bool:
 
 
 def duplicate_finder(store: Store) -> Duplicates | None:
-    """The duplicate hook both the CLI and the kiosk pass to `import_file`.
-
-    Placeholder: "no duplicate people" (issue 22, point 5) is built apart; its lookup of an
-    ID number or credit code through the blind index is wired in here. None: no lookup."""
-    return None
+    """The duplicate hook both the CLI and the kiosk pass to `import_file`: a row whose ID
+    number or credit code is already registered names that record (`Store.registered`, the
+    key's blind index), so the sheet is refused with the row before anything is written."""
+    def registered_as(entity: str, values: dict[str, object]) -> str | None:
+        found = store.registered(entity, values)
+        return None if found is None else str(found["id"])
+    return registered_as
 
 
 class ImportRefused(TownshipError):

@@ -36,6 +36,7 @@ from station import keys, migrations, search, search_forms, settings
 from station.blind_index import DEFAULT_BITS, BlindIndex
 from station.ids import IdMaker
 from station.keyring import Keyring
+from station.registry import Registry
 from station.shift_pin import ShiftPin
 from station.transaction import Transaction, check_live, fetch_row, open_fields
 from station.writes import Writes, iso_ms, reveal_ad
@@ -51,6 +52,7 @@ from sync.errors import (
     ValidationError,
     WrongPassphrase,
 )
+from sync.register import key_of
 from sync.schema import EntityDef, Schema, load_schema, schema_sql
 from sync.seal import Sealer
 from sync.validate import CHINA_TZ
@@ -659,6 +661,20 @@ class Store:
         return int(self.conn.execute(
             f"SELECT count(*) FROM records WHERE deleted = 0 AND entity IN ({marks}) AND id > ?",
             (*entities, self._setting("search_index_after") or "")).fetchone()[0])
+
+    def registered(self, entity_name: str, values: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The live record already registered under these values' key (a person's ID number,
+        an organisation's credit code), as `get` shows it, or None: no such record, no key
+        in `values`, or an entity without a key. Found through the key's blind index, its
+        few candidates opened and compared; nothing is written. The write path refuses a
+        second record with the same key; a form or an import asks first, to show it."""
+        sealer, index = self._require_sealer()
+        entity = self.schema.entity(entity_name)
+        key = key_of(entity, values)
+        if key is None:
+            return None
+        holders = Registry(self.conn, sealer, index).holders(entity, key)
+        return self._present(self._live_row(entity, holders[0])) if holders else None
 
     def reveal(self, entity_name: str, record_id: str, field: str) -> Any:
         """A masked field's whole value for the unlocked clerk, the reveal recorded (see

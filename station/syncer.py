@@ -225,6 +225,9 @@ def pull(store: Store, client: Client, limit: int = PULL_PAGE, report: Report = 
                 writes.purge_outside(in_scope)
             for entity, case_id in sorted(_apply_pulled(writes, page, in_scope, workflows)):
                 workflows[entity].refresh(writes, case_id)  # event entities: step cache, clashes
+            # Two stations that registered one person offline: a "same person" conflict.
+            writes.same_key(c.record for c in page.changes if c.op != "delete" and (
+                (e := store.schema.entities.get(c.entity)) is not None and e.key_field is not None))
             writes.put_settings(pull_cursor=str(page.cursor), last_sync=store.clock.iso())
             if page.changes:  # the newest stamp the county sent us (Writes._restart_clock)
                 newest = max(c.hlc for c in page.changes)

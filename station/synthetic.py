@@ -75,12 +75,20 @@ def birth_date(rng: random.Random) -> date:
 def people(count: int, grids: Sequence[str], seed: int = 0) -> Iterator[dict[str, Any]]:
     """`count` people spread over `grids`; the same seed gives the same people."""
     rng = random.Random(seed)
+    # One person per ID number, as the register requires: at 120,000 people about 500 draws
+    # would repeat one (80 years of birthdays times 500 sequence numbers).
+    used: set[str] = set()
     for _ in range(count):
         born = birth_date(rng)
         male = rng.random() < 0.5
+        name = chinese_name(rng)  # drawn first, as before: the same seed, the same people
+        number = id_number(rng, born, male)
+        while number in used:
+            number = id_number(rng, born, male)
+        used.add(number)
         yield {
-            "name": chinese_name(rng),
-            "id_number": id_number(rng, born, male),
+            "name": name,
+            "id_number": number,
             "phone": mobile(rng),
             "address": address(rng),
             "grid": rng.choice(grids),

@@ -17,6 +17,7 @@ from typing import Any
 
 from station import search_forms
 from station.blob_writes import BlobWrites
+from station.registry import Registry, duplicate_error
 from station.scope import Scope
 from station.transaction import Transaction
 from sync import clock as hlc
@@ -24,6 +25,7 @@ from sync import merge
 from sync.errors import NotFound, SyncError, TamperedError, ValidationError
 from sync.merge import DELETED
 from sync.protocol import Entering, WireChange
+from sync.register import SAME, key_of, survivor
 from sync.schema import EntityDef, FieldDef
 from sync.seal import field_ad
 from sync.validate import normalise_for_index, validate_record
@@ -99,6 +101,7 @@ class Writes:
         self.recovering = bool(txn.setting("recover_after"))
         self.by = txn.clerk or ""  # who writes: shown with a conflict on every station
         self._scope: Scope | None = None
+        self._registry: Registry | None = None
 
     @property
     def station_scope(self) -> Scope:
@@ -133,13 +136,18 @@ class Writes:
         today = self.clock.today()
         ids: list[str] = []
         batch = _Batch()
+        keys: dict[str, int] = {}  # the keys of this add so far, and the line of each
         for line, raw in rows:
             try:
                 values = validate_record(entity, raw, self.schema, today=today)
                 self.check_scope(entity, values)
+                key = self._check_key(entity, values, keys, line)
             except ValidationError as exc:
                 raise (exc.at_line(line) if line else exc) from None
             ids.append(self._prepare_add(entity, values, batch, seen))
+            if key is not None:
+                keys[key] = line
+                self.registry.added(entity, key, ids[-1])
             if len(batch.records) >= BULK_CHUNK:
                 batch.flush(self.txn.cursor)
         batch.flush(self.txn.cursor)
@@ -163,6 +171,100 @@ class Writes:
         batch.index.extend(self._index_rows(entity, record_id, values))
         return record_id
 
+    # ------------------------------------------------------------------ the register's keys
+
+    @property
+    def registry(self) -> Registry:
+        """Who holds which ID number or credit code, read inside this transaction."""
+        if self._registry is None:
+            self._registry = Registry(self.txn.cursor, self.sealer, self.index)
+        return self._registry
+
+    def registered(self, entity: EntityDef, values: Mapping[str, Any],
+                   exclude: Iterable[str] = ()) -> dict[str, Any] | None:
+        """The live record (as `Store.get` shows it) already holding these values' key."""
+        key = key_of(entity, values)
+        holders = self.registry.holders(entity, key, exclude) if key is not None else []
+        if not holders:
+            return None
+        row = self.txn.live_row(entity, holders[0])
+        return {"id": row["id"], "entity": entity.name, "fields": self.txn.open_fields(row)}
+
+    def _check_key(self, entity: EntityDef, values: Mapping[str, Any], earlier: Mapping[str, int],
+                   line: int, record_id: str = "") -> str | None:
+        """Refuse a record whose ID number or credit code another live record holds (or an
+        earlier line of the same add); the record's key otherwise."""
+        key = key_of(entity, values)
+        if key is None:
+            return None
+        f = entity.key_field
+        assert f is not None
+        if key in earlier:
+            raise ValidationError(
+                f.name, "registered",
+                f"与第 {earlier[key]} 行的{f.label_zh}相同，同一人（单位）只能登记一次；未保存",
+                f"the same {f.label_en} as line {earlier[key]}: one record per {f.label_en};"
+                " nothing was saved")
+        existing = self.registered(entity, values, [record_id] if record_id else [])
+        if existing is not None:
+            raise duplicate_error(entity, existing, self.txn.setting("mask_names") != "0")
+        return key
+
+    def same_key(self, record_ids: Iterable[str]) -> None:
+        """After a pull: open a "same person" conflict for each of these records whose ID
+        number (credit code) another live record holds — two stations registered one person
+        offline — and close those whose pair no longer shares a key (merged, or corrected).
+        Its id names the pair, lower id first, so both stations and every sync agree on it."""
+        for record_id in sorted(set(record_ids)):
+            row = self.txn.row(record_id)
+            entity = self.schema.entities.get(row["entity"]) if row is not None else None
+            if row is None or row["deleted"] or entity is None or entity.key_field is None:
+                continue
+            key = self.registry.key_in(entity, row)  # its key alone: one value opened
+            for other in self.registry.holders(entity, key, [record_id]) if key else []:
+                self._open_same(entity.name, *survivor(record_id, other))
+        self.close_same()
+
+    def _open_same(self, entity: str, kept: str, other: str) -> None:
+        cid = f"{kept}:{SAME}:{other}"
+        body = {"records": [kept, other]}
+        self.txn.cursor.execute(
+            "INSERT INTO conflicts (id, record_id, entity, field, sealed, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET resolved_at = NULL,"
+            " resolution = NULL WHERE conflicts.resolved_at IS NOT NULL",
+            (cid, kept, entity, SAME, self.sealer.seal_value(body, cid.encode()), self.clock.iso()))
+
+    def close_same(self) -> None:
+        """Close every open "same person" conflict whose two records no longer share a live
+        key: one was deleted (a merge, here or pulled from where it was made) or corrected."""
+        for cid, entity_name in self.txn.cursor.execute(
+                "SELECT id, entity FROM conflicts WHERE field = ? AND resolved_at IS NULL",
+                (SAME,)).fetchall():
+            kept, _, other = cid.partition(f":{SAME}:")
+            entity = self.schema.entities.get(entity_name)
+            keys = []
+            for record_id in (kept, other):
+                row = self.txn.row(record_id)
+                live = row is not None and not row["deleted"]
+                keys.append(self.registry.key_in(entity, row) if live and entity and row else None)
+            if keys[0] is None or keys[0] != keys[1]:
+                gone = self.txn.row(other)
+                self.txn.cursor.execute(
+                    "UPDATE conflicts SET resolved_at = ?, resolution = coalesce(resolution, ?)"
+                    " WHERE id = ?",
+                    (self.clock.iso(), "merged" if gone is None or gone["deleted"] else "differ", cid))
+
+    def keep_merged(self, conflict_id: str, kept: Mapping[str, Any]) -> None:
+        """Keep in a settled "same person" conflict the other record's values that the merge
+        did not take (where both records held a different value), sealed like its values."""
+        found = self.txn.cursor.execute("SELECT sealed FROM conflicts WHERE id = ?",
+                                        (conflict_id,)).fetchone()
+        if found is None:
+            return
+        body = {**self.sealer.open_value(found[0], conflict_id.encode()), "not_taken": dict(kept)}
+        self.txn.cursor.execute("UPDATE conflicts SET sealed = ? WHERE id = ?",
+                                (self.sealer.seal_value(body, conflict_id.encode()), conflict_id))
+
     # ------------------------------------------------------------------ update and delete
 
     def update(self, entity_name: str, record_id: str, values: Mapping[str, Any],
@@ -183,6 +285,8 @@ class Writes:
             return False
         if not force:  # a clerk moving a record; settling a conflict keeps a value already here
             self.check_scope(entity, changed)
+        if entity.key_field is not None and entity.key_field.name in changed:
+            self._check_key(entity, {**current, **changed}, {}, 0, record_id)
         if seen is None:
             seen = self.received(row)
         stamp = str(self.txn.stamp())
@@ -209,6 +313,8 @@ class Writes:
         if row["state"]:  # the record has a merge state from a pull: keep it in step
             self._advance_state(row, merge.change_versions("update", changed, stamp, base, was, seen,
                                                            self.by))
+        if entity.key_field is not None and entity.key_field.name in changed:
+            self.close_same()  # a clerk corrected the number of one of a "same person" pair
         return True
 
     def settle(self, entity_name: str, record_id: str, field: str, value: Any,
@@ -268,6 +374,8 @@ class Writes:
         self._append_change(record_id, entity, "delete", row["grid"], {}, {}, stamp, base, None, seen)
         if row["state"]:
             self._advance_state(row, merge.change_versions("delete", {}, stamp, base, None, seen, self.by))
+        if entity.key_field is not None:
+            self.close_same()
 
     def undelete(self, entity_name: str, record_id: str, shown: Iterable[str] | None = None) -> None:
         """Bring a deleted record back, with the edits its delete had missed: how a delete
@@ -627,8 +735,8 @@ class Writes:
                 (cid, record_id, entity, c.field, self.sealer.seal_value(body, cid.encode()),
                  c.winner.clock, c.losers[-1].clock, now))
         for (cid,) in self.txn.cursor.execute(
-                "SELECT id FROM conflicts WHERE record_id = ? AND resolved_at IS NULL",
-                (record_id,)).fetchall():
+                "SELECT id FROM conflicts WHERE record_id = ? AND resolved_at IS NULL"
+                f" AND field != '{SAME}'", (record_id,)).fetchall():
             if cid not in open_now:
                 self.txn.cursor.execute(
                     "UPDATE conflicts SET resolved_at = ?, resolution = 'settled' WHERE id = ?",

@@ -41,6 +41,18 @@ class ValidationError(TownshipError):
         return ValidationError(self.field, self.rule, self.detail_zh, self.detail_en, line=line)
 
 
+class AlreadyRegistered(ValidationError):
+    """The identifier a register keys by (ID number, credit code) is held by another live
+    record: `existing` is its id."""
+
+    def __init__(self, field: str, zh: str, en: str, existing: str, *, line: int | None = None) -> None:
+        super().__init__(field, "registered", zh, en, line=line)
+        self.existing = existing
+
+    def at_line(self, line: int) -> AlreadyRegistered:
+        return AlreadyRegistered(self.field, self.detail_zh, self.detail_en, self.existing, line=line)
+
+
 class StoreError(TownshipError):
     """The station's local store cannot do what was asked."""
 

@@ -84,6 +84,11 @@ class FieldDef:
         return self.label_zh if lang == "zh" else self.label_en
 
 
+# Rules of the identifiers a population register keys its records by (GB/T 31000-2015:
+# people by 公民身份号码, organisations by 统一社会信用代码).
+KEY_RULES = ("id_number", "credit_code")
+
+
 @dataclass(frozen=True)
 class EntityDef:
     name: str
@@ -107,6 +112,13 @@ class EntityDef:
     @cached_property
     def indexed_fields(self) -> tuple[FieldDef, ...]:
         return tuple(f for f in self.fields if f.indexed)
+
+    @cached_property
+    def key_field(self) -> FieldDef | None:
+        """The field a register keys this entity by, one live record per value: its first
+        field whose rule is a national identifier (公民身份号码, 统一社会信用代码). Read from
+        the schema's rules, so a bundle that gives a new entity such a field keys it too."""
+        return next((f for f in self.fields if f.rule in KEY_RULES and not f.deprecated), None)
 
     def label(self, lang: str = "zh") -> str:
         return self.label_zh if lang == "zh" else self.label_en

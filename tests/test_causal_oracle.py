@@ -28,11 +28,13 @@ from __future__ import annotations
 
 import base64
 import os
+import random
 import shutil
 import sqlite3
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +43,7 @@ from hypothesis import HealthCheck, Phase, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
-from station import keys
+from station import keys, synthetic
 from station.cases import Cases
 from station.conflicts import Conflicts
 from station.store import DB_FILE, Store
@@ -222,8 +224,11 @@ class CausalHistories(RuleBasedStateMachine):
     def add_person(self, n: int) -> str:
         self.time.ms += 1
         tokens = {f: self.token(n) for f in FIELDS}
-        record = self.stores[n].add("person", {"id_number": "11010519491231002X", "grid": GRID,
-                                               **tokens})
+        # One ID number per person: the register refuses a second one (issue 22).
+        self.people = getattr(self, "people", 0) + 1
+        number = synthetic.id_number(random.Random(0), date(1950, 1, 1) + timedelta(days=self.people),
+                                     True)
+        record = self.stores[n].add("person", {"id_number": number, "grid": GRID, **tokens})
         [(_, clock)] = self.last_changes(n)
         for name, token in tokens.items():
             self.wrote(n, record, name, token, token, clock)

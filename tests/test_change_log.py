@@ -6,6 +6,7 @@ import json
 
 import zstandard
 
+from station import synthetic
 from station.store import Store
 
 from .conftest import GRID, FakeTime
@@ -85,8 +86,9 @@ def test_a_push_batch_of_long_texts_stays_under_the_hubs_body_limit(store: Store
     from station.syncer import BATCH_BYTES, pending
     from sync.protocol import MAX_BODY_BYTES, PushBatch, encode_push
 
-    store.add_many("person", [{**PERSON, "name": f"李{i}", "notes": "独居需关注" * 200}
-                              for i in range(300)])
+    numbers = [p["id_number"] for p in synthetic.people(300, [GRID], seed=3)]  # one each
+    store.add_many("person", [{**PERSON, "name": f"李{i}", "id_number": numbers[i],
+                               "notes": "独居需关注" * 200} for i in range(300)])
     batch = pending(store, 1000)
     body = len(json.dumps(json.loads(
         zstandard.ZstdDecompressor().decompress(encode_push(PushBatch(store.station_id, tuple(batch))),

@@ -84,3 +84,19 @@ def test_usb_roots_is_a_setting_of_absolute_folders(cli: Cli, tmp_path: Path) ->
     assert cli.json("settings", "set", "usb_roots", roots) == {"key": "usb_roots", "value": roots}
     listed = [json.loads(line) for line in cli("settings", "list").stdout.splitlines()]
     assert next(s for s in listed if s["key"] == "usb_roots")["value"] == roots
+
+
+def test_a_row_of_someone_already_registered_is_reported_as_a_duplicate_and_nothing_saved(
+        cli: Cli, tmp_path: Path) -> None:
+    rows = people_rows(30, seed=23)
+    name, id_number = rows[19][0], rows[19][1]  # spreadsheet row 21
+    existing = cli("add", "person", "--json", json.dumps(
+        {"name": name, "id_number": id_number, "grid": rows[19][4]}, ensure_ascii=False)).stdout.strip()
+    path = write_xlsx(tmp_path / "实有人口.xlsx", HEADERS, rows)
+    done = cli("import", "person", str(path), "--dry-run", ok=False)
+    problems = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(problems) == 1 and problems[0]["row"] == 21, problems
+    assert existing in done.stdout and "重复" in done.stderr + done.stdout
+    refused = cli("import", "person", str(path), ok=False)
+    assert "第 21 行" in refused.stderr and "nothing was saved" in refused.stderr
+    assert [json.loads(line)["id"] for line in cli("export", "person").stdout.splitlines()] == [existing]

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from station import synthetic
 from station.conflicts import Conflicts
 from station.schema_updates import apply_bundle
 from station.store import Store
@@ -30,6 +31,8 @@ from .test_sync_e2e import county_cli, enroll, station
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "bundles"
 LIVING, AREA, FIRE = sorted(EXAMPLES.glob("*.json"))
 PERSON = {"name": "李四", "id_number": "11010519491231002X", "grid": GRID}
+# Other people, one ID number each: a register holds one person per number.
+OTHERS = [p["id_number"] for p in synthetic.people(300, [GRID], seed=31)]
 KEY = Ed25519PrivateKey.generate()
 
 
@@ -58,7 +61,7 @@ def test_an_added_field_is_accepted_validated_and_shown_with_no_code_change(
     before = store.add("person", PERSON)
     apply_bundle(store, *signed(LIVING))
     assert store.schema.version == 2 and store.status()["schema_version"] == 2
-    rid = store.add("person", {**PERSON, "name": "王五", "living_alone": "是"})
+    rid = store.add("person", {**PERSON, "name": "王五", "id_number": OTHERS[0], "living_alone": "是"})
     assert store.get("person", rid)["fields"]["living_alone"] is True
     assert "living_alone" not in store.get("person", before)["fields"]  # old records untouched
     with pytest.raises(ValidationError) as err:
@@ -90,7 +93,8 @@ def refused(store: Store, body: bytes, signature: str, where: str) -> None:
         apply_bundle(store, body, signature)
     assert err.value.where.startswith(where), err.value
     assert store.schema.version == 1  # nothing changed, and the store still works
-    assert store.get("person", store.add("person", PERSON))["fields"]["name"] == "李四"
+    someone = {**PERSON, "id_number": OTHERS[store.count("person")]}  # a new person each time
+    assert store.get("person", store.add("person", someone))["fields"]["name"] == "李四"
 
 
 def test_bad_bundles_are_refused_whole_and_the_station_keeps_working(county_store: Store) -> None:
@@ -128,7 +132,7 @@ def test_adding_a_field_rewrites_no_record(county_store: Store) -> None:
     """Not a timing (that is bench/bench_schema.py): the bundle writes a few definition rows
     and its version, whatever the number of records, and leaves every record as it was."""
     store = county_store
-    store.add_many("person", [{**PERSON, "name": f"李{i}"} for i in range(300)])
+    store.add_many("person", [{**PERSON, "name": f"李{i}", "id_number": OTHERS[i]} for i in range(300)])
     snapshot = "SELECT id, clear, sealed, clocks, state FROM records ORDER BY id"
     before = store.conn.execute(snapshot).fetchall()
     tables_before = _every_row(store)

@@ -46,3 +46,19 @@ def conflicts_resolve(obj: Context, conflict_id: str, keep: str | None,
             raise ValidationError("--value", "json", "不是有效的 JSON", "not valid JSON") from None
     Conflicts(obj.unlocked()).resolve(conflict_id, keep, value)
     click.echo("已解决 (settled)", err=True)
+
+
+@conflicts.command("merge")
+@click.argument("conflict_id")
+@click.option("--take", "take", multiple=True, metavar="FIELD",
+              help="take the other record's value of this field (repeatable); otherwise the"
+                   " kept record's own value stays where both differ")
+@click.pass_obj
+def conflicts_merge(obj: Context, conflict_id: str, take: tuple[str, ...]) -> None:
+    """Merge the two records of a "same person" conflict into the one with the lower id;
+    prints its id. Every record that named the other now names it; the other is deleted."""
+    from station.duplicates import Duplicates
+
+    kept = Duplicates(obj.unlocked()).merge(conflict_id, take)
+    click.echo(kept)
+    click.echo(f"已合并到 {kept} (merged into {kept})", err=True)

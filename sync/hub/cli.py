@@ -207,6 +207,17 @@ def conflicts(home: Path, as_json: bool) -> None:
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="machine-readable (the only form for now)")
 @click.pass_obj
+def duplicates(home: Path, as_json: bool) -> None:
+    """The same person (organisation) registered twice and not merged yet, as JSON lines: the
+    entity, the ID number (credit code) masked, and its records, the one a merge keeps first.
+    A clerk merges them (`station conflicts merge`)."""
+    for row in county.open_hub(home).duplicates():
+        _emit(row)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="machine-readable (the only form for now)")
+@click.pass_obj
 def report(home: Path, as_json: bool) -> None:
     """Closure rates and counts, per township and for the county (the station report's shape)."""
     _emit(county.open_hub(home).report())

@@ -287,7 +287,7 @@ class Pages:
                 "history": board.closure_history(history_days),
                 "departments": board.table("departments")[1], "volunteers": board.table("volunteers")[1],
                 "base_headers": base_headers, "base_rows": base_rows,
-                "conflicts": len(board.hub.conflicts())}
+                "conflicts": len(board.hub.conflicts()), "duplicates": len(board.hub.duplicates())}
 
     async def export(self, request: Request) -> Response:
         await self.signed_in(request)

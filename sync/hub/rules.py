@@ -30,10 +30,12 @@ from sync.errors import NotFound, SchemaError, TownshipError, ValidationError
 from sync.hub.blob_store import BlobStore
 from sync.hub.storage import StationRow, Storage, StoredChange, Tx
 from sync.hub.versions import protocol_of, software_of
+from sync.masking import mask_id_number, mask_value
 from sync.points import LedgerEntry, ledger
 from sync.protocol import Entering, PullPage, PushBatch, Result, WireChange
+from sync.register import same_key_groups
 from sync.report import case_summary
-from sync.schema import Schema
+from sync.schema import FieldDef, Schema
 from sync.seal import Sealer
 from sync.signing import WINDOW_MS, AuthError, read_headers, verify
 from sync.validate import CHINA_TZ, validate_record
@@ -546,6 +548,27 @@ class Hub:
                             "losers": [_version(v) for v in c.losers]})
         return out
 
+    def duplicates(self) -> list[dict[str, Any]]:
+        """Every ID number (credit code) that more than one live record holds: the same
+        person registered at two stations and not merged yet. Masked as a list masks them
+        (the key, and names); the first record is the one a merge keeps."""
+        keyed = {e.name: e for e in self.schema.entities.values() if e.key_field is not None}
+        with self.storage.transaction() as tx:
+            rows = [r for name in sorted(keyed) for r in tx.records(name) if not r[4]]
+        live, grids = [], {}
+        for record_id, entity, grid, sealed_state, _deleted in rows:
+            values = _current(self.sealer.open_value(sealed_state, record_id.encode()))
+            live.append((record_id, keyed[entity], values))
+            grids[record_id] = (grid, values)
+        out = []
+        for entity_name, key, ids in same_key_groups(live):
+            definition = keyed[entity_name]
+            title = definition.by_name.get(definition.title_field or "")
+            out.append({"entity": entity_name, "key": mask_id_number(key), "kept": ids[0],
+                         "records": [{"id": i, "grid": grids[i][0], "name": _masked_title(
+                             title, grids[i][1])} for i in ids]})
+        return out
+
     def export(self, entity: str | None = None) -> Iterator[dict[str, Any]]:
         """Current records as `station export` prints them: id, entity, fields; sorted by id."""
         with self.storage.transaction() as tx:
@@ -630,6 +653,13 @@ def _text_of(canonical: str) -> Any:
     if len(canonical) > 1 and canonical[0] == canonical[-1] == '"' and "\\" not in canonical:
         return canonical[1:-1]
     return json.loads(canonical)
+
+
+def _masked_title(title: FieldDef | None, values: dict[str, Any]) -> str:
+    value = values.get(title.name) if title is not None else None
+    if title is None or value is None:
+        return ""
+    return mask_value(title.rule, value, is_name=True) if title.sensitive else str(value)
 
 
 def _current(raw: dict[str, Any]) -> dict[str, Any]:

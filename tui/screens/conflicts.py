@@ -23,8 +23,10 @@ from sync.errors import TownshipError
 from sync.human_time import absolute
 from sync.masking import mask_value
 from sync.merge import DELETED
+from sync.register import SAME
 from tui.i18n import text
 from tui.naming import record_name
+from tui.screens.same_person import SamePersonScreen, same_summary
 from tui.screens.table import TableScreen
 from tui.widgets.footer import KeyFooter
 from tui.widgets.plain import Plain, PlainLabel
@@ -41,6 +43,8 @@ def field_label(store: Store, c: dict[str, Any], lang: str) -> str:
     """The conflicting field as a form names it."""
     if c["field"] == DELETED:
         return text("conflicts.deleted_field", lang)
+    if c["field"] == SAME:
+        return text("conflicts.same_field", lang)
     entity = store.schema.entities.get(c["entity"])
     f = entity.by_name.get(c["field"]) if entity else None
     return f.label(lang) if f else str(c["field"])
@@ -153,6 +157,9 @@ class ConflictsScreen(TableScreen):
         if c is None:
             return
         lang = self.app.lang
+        if c["field"] == SAME:
+            pane.update(same_summary(self.store, c, lang))
+            return
         label = field_label(self.store, c, lang)
         pane.update("\n".join([
             text("conflicts.values", lang, label=label, side=text("conflicts.shown", lang),
@@ -162,7 +169,11 @@ class ConflictsScreen(TableScreen):
 
     @on(DataTable.RowSelected, "#conflicts")
     def open_conflict(self, event: DataTable.RowSelected) -> None:
-        self.app.push_screen(ConflictScreen(self.store, str(event.row_key.value)))
+        cid = str(event.row_key.value)
+        if self.found.get(cid, {}).get("field") == SAME:
+            self.app.push_screen(SamePersonScreen(self.store, cid))
+        else:
+            self.app.push_screen(ConflictScreen(self.store, cid))
 
 
 class ConflictScreen(Screen[None]):

@@ -9,15 +9,18 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Header
+from textual.widgets import Header, Input
 
 from station.store import Store
-from sync.errors import TownshipError, ValidationError
+from sync.errors import AlreadyRegistered, TownshipError, ValidationError
+from sync.register import key_of
 from sync.schema import EntityDef, FieldDef
 from tui.i18n import text
+from tui.screens.registered import RegisteredScreen
 from tui.widgets.footer import KeyFooter
 from tui.widgets.record_form import RecordFields
 
@@ -52,6 +55,10 @@ class RecordForm(Screen[str | None]):
         self.only = set(only) if only is not None else None
         self.given = dict(given or {})
         self.title_text = title
+        # The registered record the clerk chose to open instead of adding this one (the
+        # caller opens it: this screen cannot import the record screen, which imports it).
+        self.existing: str | None = None
+        self._asked: str | None = None  # the key last shown as registered, not asked again
 
     @property
     def entity(self) -> EntityDef:
@@ -97,6 +104,12 @@ class RecordForm(Screen[str | None]):
                 saved = self.record_id
             else:
                 saved = (self.add or (lambda v: self.store.add(self.entity_name, v)))(values)
+        except AlreadyRegistered as exc:
+            if self.record_id:  # an edit onto another's number: named beside the field
+                self.show_error(exc)
+            else:
+                self.offer(self.store.get(self.entity_name, exc.existing))
+            return
         except ValidationError as exc:
             self.show_error(exc)
             return
@@ -105,6 +118,46 @@ class RecordForm(Screen[str | None]):
             return
         self.notify(text("form.saved", lang))
         self.dismiss(saved)
+
+    # -- an ID number (credit code) already registered
+    @on(Input.Changed)
+    def key_typed(self, event: Input.Changed) -> None:
+        """A whole key typed (its full length): look it up at once."""
+        f = self.entity.key_field
+        if f is not None and event.input.id == f"field-{f.name}" and f.max_length \
+                and len(event.value.strip()) == f.max_length:
+            self.look_up(event.value)
+
+    @on(Input.Blurred)
+    def key_left(self, event: Input.Blurred) -> None:
+        """Leaving the key's field (a legacy 15-digit number is shorter than the field)."""
+        f = self.entity.key_field
+        if f is not None and event.input.id == f"field-{f.name}":
+            self.look_up(event.value)
+
+    def look_up(self, value: str) -> None:
+        """Show the record already registered under this key, if any (a new record only;
+        an edit that would take another's key is refused when saved)."""
+        f = self.entity.key_field
+        if self.record_id or f is None:
+            return
+        values = {f.name: value.strip()}
+        key = key_of(self.entity, values)
+        if key is None or key == self._asked:
+            return
+        found = self.store.registered(self.entity_name, values)
+        if found is not None:
+            self._asked = key
+            self.offer(found)
+
+    def offer(self, record: dict[str, Any]) -> None:
+        """The registered record, masked; Enter opens it instead of adding a second one."""
+        def answered(open_it: bool | None) -> None:
+            if open_it:
+                self.existing = record["id"]
+                self.dismiss(None)
+
+        self.app.push_screen(RegisteredScreen(self.store, record, self.app.lang), answered)
 
     def show_error(self, exc: ValidationError) -> None:
         """The message beside the field it is about (focus goes there), or a notice when the

@@ -203,7 +203,15 @@ class RecordsScreen(Screen[None]):
             self.load()
 
     def action_add(self) -> None:
-        self.app.push_screen(RecordForm(self.store, self.entity), self._after_form)
+        form = RecordForm(self.store, self.entity)
+
+        def added(saved: str | None) -> None:
+            if form.existing:  # already registered: the clerk opens that record instead
+                self.app.push_screen(RecordScreen(self.store, self.entity, form.existing),
+                                     self._after_form)
+            self._after_form(saved)
+
+        self.app.push_screen(form, added)
 
     @on(DataTable.RowSelected, "#records")
     def open_record(self, event: DataTable.RowSelected) -> None:
