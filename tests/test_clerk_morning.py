@@ -127,7 +127,8 @@ def test_a_clerks_morning_at_80x24_in_a_real_terminal(cli: Cli, sqlite_hub: HubS
         term.keys("C-s")
         term.wait_for("已导入 500 条记录", seconds=90)
         term.keys("Escape")
-        term.wait_for("共 501 条")
+        shown = term.wait_for("共 501 条")
+        assert not any(i in shown for i in ids), shown  # the list masks ID numbers
 
         # 3. find by surname, then by the last 6 digits of one ID number
         term.find(surname)
@@ -146,7 +147,7 @@ def test_a_clerks_morning_at_80x24_in_a_real_terminal(cli: Cli, sqlite_hub: HubS
 
         # 4. an incident, with the photo from the stick
         term.keys("i")
-        term.wait_for("Ctrl+A")
+        term.wait_for("Ctrl+A 新增")
         term.keys("C-a")
         term.wait_for("事件类别")
         term.keys("Enter")  # the category's list opens; the first is 社会治安
@@ -167,10 +168,12 @@ def test_a_clerks_morning_at_80x24_in_a_real_terminal(cli: Cli, sqlite_hub: HubS
         term.wait_for("已添加附件")
         term.wait_for("附件：1 个")
 
-        # 5. the five steps: 上报, 交办处置, 反馈结果, then 核查通过 (the second move)
-        for key, step in (("1", "上报"), ("1", "处置"), ("1", "反馈"), ("2", "核查")):
+        # 5. the four moves after 发现, each by the number the case's screen shows beside it
+        for key, move, step in (("1", "上报", "上报"), ("1", "交办处置", "处置"),
+                                ("1", "反馈结果", "反馈"), ("2", "核查通过", "核查")):
+            term.wait_for(f"  {key}  {move}")
             term.keys(key)
-            term.wait_for("经办人")
+            term.wait_for("经办人", "Ctrl+S 保存")  # the step's form, its clerk filled in
             term.keys("C-s")
             term.wait_for(f"环节: {step}")
         shown = term.wait_for("已办结")
@@ -178,7 +181,7 @@ def test_a_clerks_morning_at_80x24_in_a_real_terminal(cli: Cli, sqlite_hub: HubS
 
         # 6. sync
         term.keys("Escape")
-        term.wait_for("Ctrl+A")
+        term.wait_for("Ctrl+A 新增")
         term.keys("Escape")
         term.wait_for("待上传")
         term.keys("s")
