@@ -287,8 +287,7 @@ class Writes:
             self.check_scope(entity, changed)
         if entity.key_field is not None and entity.key_field.name in changed:
             self._check_key(entity, {**current, **changed}, {}, 0, record_id)
-        if seen is None:
-            seen = self.received(row)
+        seen = self.received(row) if seen is None else self.holding_own(seen)
         stamp = str(self.txn.stamp())
         clocks = json.loads(row["clocks"])
         base = {k: field_clock(row, clocks, current, k) for k in changed}
@@ -354,8 +353,17 @@ class Writes:
         held = (merge.record_context(self.record_state(row)) if row["state"]
                 else merge.dot(row["hlc"]))
         if self.recovering:
-            return held
+            return self.holding_own(held)
         return tuple((n, c) for n, c in held if n != self.txn.station_id)
+
+    def holding_own(self, seen: merge.Context) -> merge.Context:
+        """A context as a restored station must send it while it recovers: with its own entry
+        always named. Left out, the entry means "all my own writes up to this one", which
+        would cover the writes the backup lost (a delete made right after a restore would
+        supersede, unseen, the edit the old box had pushed). None held: the zero clock."""
+        if not self.recovering or any(n == self.txn.station_id for n, _ in seen):
+            return seen
+        return merge.join(seen, ((self.txn.station_id, str(hlc.Stamp(0, 0, self.txn.station_id))),))
 
     def delete(self, entity_name: str, record_id: str) -> None:
         """A tombstone: the record stays (so the delete can sync) but leaves every view."""
@@ -411,15 +419,14 @@ class Writes:
         self._save_state(record_id, entity.name, merge.apply_all(
             state, merge.change_versions("delete", {}, stamp, base, None, seen, self.by)))
 
-    @staticmethod
-    def _shown(state: Mapping[str, merge.FieldState], shown: Iterable[str] | None) -> merge.Context:
+    def _shown(self, state: Mapping[str, merge.FieldState], shown: Iterable[str] | None) -> merge.Context:
         """The context of settling a delete conflict: the delete and the edits it missed that
         the clerk was shown (their clocks), or everything held when none are named."""
         if shown is None:
-            return merge.record_context(state)
+            return self.holding_own(merge.record_context(state))
         clocks = set(shown)
         versions = [v for s in state.values() for v in s.versions if v.clock in clocks]
-        return merge.settle_context(state, DELETED, versions)
+        return self.holding_own(merge.settle_context(state, DELETED, versions))
 
     def _deleted_row(self, entity_name: str, record_id: str
                      ) -> tuple[EntityDef, dict[str, Any], dict[str, merge.FieldState]]:

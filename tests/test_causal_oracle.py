@@ -30,6 +30,7 @@ import base64
 import os
 import random
 import shutil
+import sys
 import sqlite3
 import tempfile
 from collections.abc import Iterable
@@ -555,3 +556,28 @@ CausalHistories.TestCase.settings = settings(
     phases=[Phase.explicit, Phase.generate, Phase.shrink],
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 test_no_write_is_lost = CausalHistories.TestCase
+
+
+def test_a_delete_made_right_after_a_restore_keeps_the_edit_the_backup_lost(
+        monkeypatch: Any) -> None:
+    """The history the oracle found (CI, 2026-12-02): station 1's edit reached the hub, its
+    answer was lost, the box was restored from a backup older than the edit, and the restored
+    station deleted the person before its first sync. The delete's context left out its own
+    entry, which reads "all my own writes up to this one", so it superseded the lost edit
+    unseen. The edit must come back as the delete's conflict side."""
+    monkeypatch.setattr(sys.modules[__name__], "event", lambda *_: None)  # outside hypothesis
+    machine = CausalHistories()
+    machine.start(count=3)
+    machine.backup(n=1)
+    machine.edit(n=1, name="name", pick=1)
+    machine.push_answer_lost(n=1)
+    machine.restore(n=1)
+    machine.delete(n=1, pick=1)
+    try:
+        machine.check()  # converges and judges: raises on a vanished write
+        for store in machine.stores:
+            kinds = [c["field"] for c in Conflicts(store).list()]
+            assert kinds == [DELETED], f"the delete that missed the lost edit: conflicts {kinds}"
+    finally:
+        machine.ready = False
+        machine.teardown()
