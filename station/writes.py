@@ -287,7 +287,7 @@ class Writes:
             self.check_scope(entity, changed)
         if entity.key_field is not None and entity.key_field.name in changed:
             self._check_key(entity, {**current, **changed}, {}, 0, record_id)
-        seen = self.received(row) if seen is None else self.holding_own(seen)
+        seen = self.received(row) if seen is None else self.own_entry(seen, row)
         stamp = str(self.txn.stamp())
         clocks = json.loads(row["clocks"])
         base = {k: field_clock(row, clocks, current, k) for k in changed}
@@ -345,25 +345,31 @@ class Writes:
                 out[record_id] = merge.with_seen(row["created_hlc"], json.loads(found[0]))
         return out
 
-    def received(self, row: Mapping[str, Any]) -> merge.Context:
-        """Everything this station holds of a record: the context of a write made now. A
-        record no pull has touched holds only this station's own writes. This station's own
-        entry is left to the write's clock (it holds all its own writes), except while a
-        restored station recovers (`recovering`)."""
-        held = (merge.record_context(self.record_state(row)) if row["state"]
+    def held(self, row: Mapping[str, Any]) -> merge.Context:
+        """Everything this station holds of a record. A record no pull has touched holds only
+        this station's own writes."""
+        return (merge.record_context(self.record_state(row)) if row["state"]
                 else merge.dot(row["hlc"]))
-        if self.recovering:
-            return self.holding_own(held)
-        return tuple((n, c) for n, c in held if n != self.txn.station_id)
 
-    def holding_own(self, seen: merge.Context) -> merge.Context:
-        """A context as a restored station must send it while it recovers: with its own entry
-        always named. Left out, the entry means "all my own writes up to this one", which
-        would cover the writes the backup lost (a delete made right after a restore would
-        supersede, unseen, the edit the old box had pushed). None held: the zero clock."""
-        if not self.recovering or any(n == self.txn.station_id for n, _ in seen):
-            return seen
-        return merge.join(seen, ((self.txn.station_id, str(hlc.Stamp(0, 0, self.txn.station_id))),))
+    def received(self, row: Mapping[str, Any]) -> merge.Context:
+        """The context of a write made now: everything this station holds of the record."""
+        return self.own_entry(self.held(row), row)
+
+    def own_entry(self, seen: merge.Context, row: Mapping[str, Any]) -> merge.Context:
+        """`seen` with this station's own entry as it must be sent. A station holds all its own
+        writes, so the entry is left to the write's clock, which stands for them all, even
+        when `seen` names an older one (a settle's context names the versions shown, and an
+        own concurrent delete of the same value is not shown, yet was known). Except while a
+        restored station recovers (`recovering`): it may lack its latest own writes, and an
+        entry left out would cover those the backup lost (a delete made right after the
+        restore would supersede, unseen, the edit the old box had pushed), so the entry is
+        named: the newest own write it holds of the record, or the zero clock."""
+        own = self.txn.station_id
+        others = tuple((n, c) for n, c in seen if n != own)
+        if not self.recovering:
+            return others
+        mine = [c for n, c in self.held(row) if n == own] or [str(hlc.Stamp(0, 0, own))]
+        return merge.join(others, ((own, mine[0]),))
 
     def delete(self, entity_name: str, record_id: str) -> None:
         """A tombstone: the record stays (so the delete can sync) but leaves every view."""
@@ -398,7 +404,7 @@ class Writes:
         self.txn.cursor.execute(
             "UPDATE records SET deleted = 0, clocks = ?, hlc = ?, updated_at = ? WHERE id = ?",
             (dumps(clocks), stamp, self.clock.iso(), record_id))
-        seen = self._shown(state, shown)
+        seen = self.own_entry(self._shown(state, shown), row)
         self._append_change(record_id, entity, "undelete", row["grid"], {}, {}, stamp, base, None, seen)
         self._save_state(record_id, entity.name, merge.apply_all(
             state, merge.change_versions("undelete", {}, stamp, base, None, seen, self.by)))
@@ -414,19 +420,20 @@ class Writes:
         clocks[DELETED] = stamp
         self.txn.cursor.execute("UPDATE records SET clocks = ?, hlc = ?, updated_at = ? WHERE id = ?",
                                 (dumps(clocks), stamp, self.clock.iso(), record_id))
-        seen = self._shown(state, shown)
+        seen = self.own_entry(self._shown(state, shown), row)
         self._append_change(record_id, entity, "delete", row["grid"], {}, {}, stamp, base, None, seen)
         self._save_state(record_id, entity.name, merge.apply_all(
             state, merge.change_versions("delete", {}, stamp, base, None, seen, self.by)))
 
-    def _shown(self, state: Mapping[str, merge.FieldState], shown: Iterable[str] | None) -> merge.Context:
+    @staticmethod
+    def _shown(state: Mapping[str, merge.FieldState], shown: Iterable[str] | None) -> merge.Context:
         """The context of settling a delete conflict: the delete and the edits it missed that
         the clerk was shown (their clocks), or everything held when none are named."""
         if shown is None:
-            return self.holding_own(merge.record_context(state))
+            return merge.record_context(state)
         clocks = set(shown)
         versions = [v for s in state.values() for v in s.versions if v.clock in clocks]
-        return self.holding_own(merge.settle_context(state, DELETED, versions))
+        return merge.settle_context(state, DELETED, versions)
 
     def _deleted_row(self, entity_name: str, record_id: str
                      ) -> tuple[EntityDef, dict[str, Any], dict[str, merge.FieldState]]:

@@ -30,8 +30,8 @@ import base64
 import os
 import random
 import shutil
-import sys
 import sqlite3
+import sys
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -578,6 +578,31 @@ def test_a_delete_made_right_after_a_restore_keeps_the_edit_the_backup_lost(
         for store in machine.stores:
             kinds = [c["field"] for c in Conflicts(store).list()]
             assert kinds == [DELETED], f"the delete that missed the lost edit: conflicts {kinds}"
+    finally:
+        machine.ready = False
+        machine.teardown()
+
+
+def test_undoing_two_deletes_one_of_them_its_own_supersedes_both(monkeypatch: Any) -> None:
+    """The next history the oracle found: station 0 edits and deletes a person, station 1
+    deletes it too (its push's answer lost), station 0 pulls and keeps the edit. The clerk was
+    shown station 1's delete and the edit, not station 0's own delete (the same value), but a
+    station holds all its own writes: the undelete had received it, so no conflict is left."""
+    monkeypatch.setattr(sys.modules[__name__], "event", lambda *_: None)
+    machine = CausalHistories()
+    machine.start(count=3)
+    machine.edit(n=0, name="name", pick=1)
+    machine.delete(n=0, pick=1)
+    machine.delete(n=1, pick=1)
+    machine.push_answer_lost(n=1)
+    machine.pull_only(n=0)
+    machine.settle_delete(keep="edited", n=0)
+    try:
+        machine.check()
+        for store in [*machine.stores]:
+            assert Conflicts(store).list() == [], "an own delete the undelete knew is still a side"
+        assert machine.hub.conflicts() == []
+        assert machine.people[1] in machine.live(2), "the undelete did not bring the person back"
     finally:
         machine.ready = False
         machine.teardown()
