@@ -217,10 +217,22 @@ def duplicates(home: Path, as_json: bool) -> None:
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="machine-readable (the only form for now)")
+@click.option("--month", help="a month, YYYY-MM (Beijing time)")
+@click.option("--from", "first", help="first day, YYYY-MM-DD (Beijing time, included)")
+@click.option("--to", "last", help="last day, YYYY-MM-DD (included)")
 @click.pass_obj
-def report(home: Path, as_json: bool) -> None:
-    """Closure rates and counts, per township and for the county (the station report's shape)."""
-    _emit(county.open_hub(home).report())
+def report(home: Path, as_json: bool, month: str | None, first: str | None, last: str | None) -> None:
+    """Closure rates and counts, per township and for the county (the station report's shape);
+    for a period, the cases reported within it as they stood at its end, overdue counted
+    under the 1/3/5-minute deadlines, and the volunteers' check-ins and points."""
+    from datetime import datetime
+
+    from sync.report import period_of
+    from sync.validate import CHINA_TZ
+
+    period = period_of(month, first, last)
+    hub = county.open_hub(home)
+    _emit(hub.report() if period is None else hub.report(now=datetime.now(CHINA_TZ), period=period))
 
 
 @main.group()

@@ -23,8 +23,9 @@ from sync.bundle import Bundle, check_bundle, parse_bundle
 from sync.errors import TownshipError
 from sync.hub import accounts
 from sync.hub.rules import Hub
-from sync.hub.tables import shown, when
-from sync.points import ranking
+from sync.hub.tables import Label, Percent, shown, when
+from sync.report import Period, period_of
+from sync.schema import Schema
 from sync.validate import CHINA_TZ
 
 SESSION_COOKIE = "ts_session"
@@ -152,8 +153,16 @@ class Dashboard:
         key = Ed25519PrivateKey.from_private_bytes((self.home / "signing.key").read_bytes())
         return self.hub.publish(raw, key)
 
-    def table(self, name: str) -> tuple[list[str], list[list[Any]]]:
-        """(headers, rows) of one of TABLES, as the pages and the exports show it."""
+    def labels(self) -> Labels:
+        return Labels(self.hub.schema, self._recent("places", self.hub.place_names))
+
+    def report(self, period: Period | None = None) -> dict[str, Any]:
+        key = "report" if period is None else f"report-{period.name}"
+        return self._recent(key, lambda: self.hub.report(now=datetime.now(CHINA_TZ), period=period))
+
+    def table(self, name: str, period: Period | None = None) -> tuple[list[str], list[list[Any]]]:
+        """(headers, rows) of one of TABLES, as the pages and the exports show it; the work
+        figures for a period when one is given (else since the start)."""
         if name == "stations":
             return ([c.key for c in STATION_COLUMNS] + ["revoked_at"],
                     [[c.exported(c.value(r)) for c in STATION_COLUMNS] + [r["revoked_at"]]
@@ -162,31 +171,124 @@ class Dashboard:
             return (["version", "name", "published_at", "stations"],
                     [[r["version"], r["name"], r["published_at"], r["stations"]]
                      for r in self.hub.schema_versions()])
-        report = self._recent("report", lambda: self.hub.report(now=datetime.now(CHINA_TZ)))
-        kinds = sorted(k for k in report["county"] if k != "base_data")
-        measures = ("reported", "closed", "closure_rate", "overdue")
-        places = [("county", report["county"]), *sorted(report["townships"].items())]
         if name == "volunteers":
-            month = datetime.now(CHINA_TZ).strftime("%Y-%m")
-            ledger = self._recent("points", self.hub.volunteer_points)
-            entries = [e for e in ledger if e.day.startswith(month)]
-            names = self.hub.names("volunteer", {e.volunteer for e in entries})
-
-            def earned(volunteer: str, rule: str) -> int:
-                return sum(1 for e in entries if e.volunteer == volunteer and e.rule == rule)
-            return (["rank", "volunteer", "name", "checkins", "accepted_reports", "points", "month"],
-                    [[place, v, names.get(v, ""), earned(v, "checkin"), earned(v, "accepted_report"),
-                      points, month] for place, (v, points) in enumerate(ranking(entries, month), start=1)])
+            return self._volunteers(period)
+        report, labels = self.report(period), self.labels()
+        places = [(labels.county(), report["county"]),
+                  *[(labels.place(code), figures) for code, figures in sorted(report["townships"].items())]]
         if name == "base_data":
             entities = sorted({e for _, figures in places for e in figures["base_data"]})
             return (["township", *entities], [[place, *[figures["base_data"].get(e, 0) for e in entities]]
                                               for place, figures in places])
+        kinds = sorted(k for k in report["county"] if k not in ("base_data", "volunteers"))
         if name == "departments":
             return (["township", "kind", "department", "cases"],
-                    [[place, k, department, n] for place, figures in places for k in kinds
+                    [[place, labels.kind(k), labels.code("department", department), n]
+                     for place, figures in places for k in kinds
                      for department, n in sorted(figures[k].get("by_department", {}).items())])
-        headers = ["township"] + [f"{k}_{m}" for k in kinds for m in measures] + ["base_records"]
-        rows = [[place, *[figures[k][m] for k in kinds for m in measures],
-                 sum(figures["base_data"].values())] for place, figures in places]
-        return headers, rows
+        return work_table(report, places, kinds)
 
+    def _volunteers(self, period: Period | None) -> tuple[list[str], list[list[Any]]]:
+        """The volunteers by points earned in the period (this month by default), by name:
+        masked as a station's list shows it, never the record's id."""
+        if period is None:
+            today = datetime.now(CHINA_TZ).date()
+            period = period_of(month=f"{today:%Y-%m}")
+            assert period is not None
+        ledger = self._recent("points", self.hub.volunteer_points)
+        entries = [e for e in ledger if period.holds_day(e.day)]
+        names = self.hub.names("volunteer", {e.volunteer for e in entries})
+        totals: dict[str, dict[str, int]] = {}
+        for e in entries:
+            got = totals.setdefault(e.volunteer, {"checkin": 0, "accepted_report": 0, "points": 0})
+            got[e.rule] = got.get(e.rule, 0) + 1
+            got["points"] += e.points
+        ranked = sorted(totals.items(), key=lambda kv: (-kv[1]["points"], kv[0]))  # as sync.points.ranking
+        return (["rank", "name", "checkins", "accepted_reports", "points", "period"],
+                [[place, names.get(v, "—"), got["checkin"], got["accepted_report"], got["points"],
+                  period.name] for place, (v, got) in enumerate(ranked, start=1)])
+
+
+MEASURES = ("reported", "closed", "closure_rate", "overdue")
+
+
+def work_table(report: dict[str, Any], places: list[tuple[Label, dict[str, Any]]],
+               kinds: list[str]) -> tuple[list[str], list[list[Any]]]:
+    """The work table: per place, each kind's measures, the deadlines missed (the 1/3/5-minute
+    rule), the base records, and the volunteers' check-ins and points."""
+    missed = [(k, step) for k in kinds for step in report["county"][k].get("missed", {})]
+    headers = (["township"] + [f"{k}_{m}" for k in kinds for m in MEASURES]
+               + [f"{k}_missed_{step}" for k, step in missed]
+               + ["base_records", "volunteer_checkins", "volunteer_points"])
+    rows = []
+    for place, figures in places:
+        volunteering = figures.get("volunteers", {})
+        rows.append([place, *[Percent(figures[k][m]) if m == "closure_rate" else figures[k].get(m)
+                              for k in kinds for m in MEASURES],
+                     *[figures[k]["missed"][step] for k, step in missed],
+                     sum(figures["base_data"].values()), volunteering.get("checkins"),
+                     volunteering.get("points")])
+    return headers, rows
+
+
+class Labels:
+    """Codes as people read them: places by name (else their code), schema codes by their
+    label in Chinese with the English kept (`sync.hub.tables.Label`)."""
+
+    def __init__(self, schema: Schema, places: dict[str, str]) -> None:
+        self.schema, self.places = schema, places
+
+    def county(self) -> Label:
+        return Label("全县", "County", "county")
+
+    def place(self, code: str) -> Label:
+        if not code:
+            return Label("未定网格", "No grid", "none")
+        name = self.places.get(code)
+        return Label(name, code, code) if name else Label(code, "", code)
+
+    def kind(self, key: str) -> Label:
+        """A report's kind of case (`incidents`) by its workflow's label."""
+        wf = self.schema.workflows.get(key.removesuffix("s"))
+        if wf is None:
+            return Label(key, "", key)
+        subject = self.schema.entity(wf.subject_entity)
+        return Label(subject.label_zh, subject.label_en, key)
+
+    def code(self, table: str, code: str) -> Label:
+        found = self.schema.code_tables.get(table)
+        value = found.by_code.get(code) if found else None
+        return Label(value.label_zh, value.label_en, code) if value else Label(code, "", code)
+
+    def entity(self, name: str) -> Label:
+        found = self.schema.entities.get(name)
+        return Label(found.label_zh, found.label_en, name) if found else Label(name, "", name)
+
+    def step(self, key: str) -> Label:
+        """A missed deadline's column (incidents_missed_dispose) by its deadline's label."""
+        kind, _, step = key.partition("_missed_")
+        wf = self.schema.workflows.get(kind.removesuffix("s"))
+        found = wf.by_step.get(step) if wf else None
+        if found is None or not found.deadline_label_zh:
+            return Label(key, "", key)
+        what = self.kind(kind)
+        return Label(f"{what}超时（{found.deadline_label_zh}）",
+                     f"{what.en} late ({found.deadline_label_en})", key)
+
+    def heading(self, key: str) -> Label:
+        """A work table's column, Chinese first: incidents_closure_rate -> 事件办结率."""
+        if key in _HEADINGS:
+            return Label(*_HEADINGS[key], key)
+        if "_missed_" in key:
+            return self.step(key)
+        kind, _, measure = key.partition("_")
+        zh, en = _MEASURES.get(measure, (measure, measure))
+        what = self.kind(kind)
+        return Label(f"{what}{zh}", f"{what.en} {en}", key)
+
+
+_HEADINGS = {"township": ("乡镇（街道）", "Township"), "base_records": ("基础数据条数", "Base records"),
+             "volunteer_checkins": ("志愿者签到", "Volunteer check-ins"),
+             "volunteer_points": ("志愿者积分", "Volunteer points")}
+_MEASURES = {"reported": ("上报", "reported"), "closed": ("办结", "closed"),
+             "closure_rate": ("办结率", "closure rate"), "overdue": ("超时未办", "overdue")}

@@ -24,7 +24,7 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 import jinja2
 from markupsafe import Markup
@@ -37,7 +37,8 @@ from starlette.templating import Jinja2Templates
 from sync.bundle import MAX_BUNDLE_BYTES
 from sync.errors import TownshipError
 from sync.hub.dashboard import SESSION_COOKIE, SESSION_S, STATION_COLUMNS, TABLES, Dashboard
-from sync.hub.tables import bars, shown, to_csv, to_xlsx, when
+from sync.hub.tables import Label, bars, shown, to_csv, to_xlsx, when
+from sync.report import Period, period_of
 
 LOGIN_COOKIE = "ts_login"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -68,18 +69,28 @@ class Visit:
     csrf: str
 
 
-_KINDS = {"incidents": "事件", "disputes": "矛盾纠纷"}
-_MEASURES = {"reported": "上报", "closed": "办结", "closure_rate": "办结率", "overdue": "超时",
-             "records": "条数"}
+def cell(value: Any) -> Markup:
+    """A table cell: a code's label Chinese first with its English (or code) beneath, a
+    figure as `shown` gives it. Escaped here, since the result is marked safe."""
+    if isinstance(value, Label):
+        en = value.en if value.en and value.en != value else ""
+        return Markup("{}<br><span class=\"en\">{}</span>").format(value, en) if en else Markup.escape(value)
+    return Markup.escape(shown(value))
 
 
-def heading(key: str) -> tuple[str, str]:
-    """A work table's column, Chinese first: incidents_closure_rate -> 事件办结率."""
-    if key == "township":
-        return "乡镇", "Township"
-    kind, _, measure = key.partition("_")
-    zh = _KINDS.get(kind, "基础数据" if kind == "base" else kind) + _MEASURES.get(measure, measure)
-    return zh, key.replace("_", " ")
+def period_query(period: Period | None) -> str:
+    """The query string that asks for a period again (an export of the figures shown)."""
+    if period is None:
+        return ""
+    if period.name == f"{period.first:%Y-%m}":
+        return "?" + urlencode({"month": period.name})
+    return "?" + urlencode({"from": period.first.isoformat(), "to": period.last.isoformat()})
+
+
+def asked_period(request: Request) -> Period | None:
+    """The period of a GET form (month=YYYY-MM, or from= and to=): ValidationError if wrong."""
+    q = request.query_params
+    return period_of(q.get("month") or None, q.get("from") or None, q.get("to") or None)
 
 
 def chart(items: Sequence[tuple[str, float]], top: float | None = None, unit: str = "") -> Markup:
@@ -93,8 +104,8 @@ def chart(items: Sequence[tuple[str, float]], top: float | None = None, unit: st
 def templates() -> Jinja2Templates:
     env = jinja2.Environment(loader=jinja2.PackageLoader("sync.hub", "templates"), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(shown=shown, when=when)
-    env.globals.update(chart=chart, heading=heading)
+    env.filters.update(shown=shown, when=when, cell=cell)
+    env.globals.update(chart=chart)
     return Jinja2Templates(env=env)
 
 
@@ -272,21 +283,29 @@ class Pages:
 
     async def work(self, request: Request) -> Response:
         await self.signed_in(request)
-        figures = await run_in_threadpool(self.work_figures)
+        try:
+            period = asked_period(request)
+        except TownshipError as exc:
+            return self.message(request, ("统计期间有误", "Wrong period"), 400, error=str(exc), back="/work")
+        figures = await run_in_threadpool(self.work_figures, period)
         return self.page(request, "work.html", ("工作统计", "Work"), **figures)
 
-    def work_figures(self) -> dict[str, Any]:
+    def work_figures(self, period: Period | None = None) -> dict[str, Any]:
         """What the work page shows (in a worker thread: the figures read every record)."""
         board = self.board
-        headers, rows = board.table("work")
+        labels = board.labels()
+        headers, rows = board.table("work", period)
         rate = headers.index("incidents_closure_rate") if "incidents_closure_rate" in headers else None
-        base_headers, base_rows = board.table("base_data")
+        base_headers, base_rows = board.table("base_data", period)
         history_days = 14
-        return {"headers": headers, "rows": rows, "days": history_days,
-                "rates": None if rate is None else [(str(r[0]), float(r[rate] or 0) * 100) for r in rows],
+        return {"headers": [labels.heading(h) for h in headers], "rows": rows, "days": history_days,
+                "rates": None if rate is None else [(str(r[0]), float(r[rate] or 0)) for r in rows],
                 "history": board.closure_history(history_days),
-                "departments": board.table("departments")[1], "volunteers": board.table("volunteers")[1],
-                "base_headers": base_headers, "base_rows": base_rows,
+                "departments": board.table("departments", period)[1],
+                "volunteers": board.table("volunteers", period)[1],
+                "base_headers": [Label("乡镇（街道）", "Township", "township")]
+                + [labels.entity(e) for e in base_headers[1:]], "base_rows": base_rows,
+                "period": period, "query": period_query(period),
                 "conflicts": len(board.hub.conflicts()), "duplicates": len(board.hub.duplicates())}
 
     async def export(self, request: Request) -> Response:
@@ -294,11 +313,16 @@ class Pages:
         name, kind = request.path_params["name"], request.path_params["kind"]
         if name not in TABLES or kind not in ("csv", "xlsx"):
             return self.message(request, ("没有这个表", "No such table"), 404)
-        headers, rows = await run_in_threadpool(self.board.table, name)
+        try:
+            period = asked_period(request)
+        except TownshipError as exc:
+            return self.message(request, ("统计期间有误", "Wrong period"), 400, error=str(exc), back="/work")
+        headers, rows = await run_in_threadpool(self.board.table, name, period)
         body = to_csv(headers, rows) if kind == "csv" else to_xlsx(name, headers, rows)
         media = "text/csv; charset=utf-8" if kind == "csv" else XLSX
+        filename = f"{name}-{period.name.replace('..', '_')}" if period else name
         return Response(body, media_type=media, headers={
-            "Content-Disposition": f'attachment; filename="{name}.{kind}"', "Cache-Control": "no-store"})
+            "Content-Disposition": f'attachment; filename="{filename}.{kind}"', "Cache-Control": "no-store"})
 
     def routes(self) -> list[Route]:
         return [

@@ -34,7 +34,7 @@ from sync.masking import mask_id_number, mask_value
 from sync.points import LedgerEntry, ledger
 from sync.protocol import Entering, PullPage, PushBatch, Result, WireChange
 from sync.register import same_key_groups
-from sync.report import case_summary
+from sync.report import Period, case_summary
 from sync.schema import FieldDef, Schema
 from sync.seal import Sealer
 from sync.signing import WINDOW_MS, AuthError, read_headers, verify
@@ -464,35 +464,60 @@ class Hub:
         """The points ledger from every station's check-ins and accepted reports, by the same
         rules as a station's (`sync.points`): a report is accepted when its incident reaches
         the step after the first, on that event's day."""
-        events, _subjects, _ = self._gather()
+        return self._volunteer_ledger(self._gather()[0])[0]
+
+    def _volunteer_ledger(self, events: dict[str, dict[str, list[Any]]]
+                          ) -> tuple[list[LedgerEntry], dict[str, str]]:
+        """The ledger, and the township of each entry's source (check-in or incident)."""
         loop = self.schema.workflow("incident")
         second = next(m.to_step for m in loop.moves if m.from_step == loop.first_step)
         accepted_on = {sid: min(e.at for e in evs if e.step == second)[:10]
                        for sid, evs in events.get("incident", {}).items()
                        if any(e.step == second for e in evs)}
         parent = self.schema.entity("checkin").parent_field or "volunteer"
-        checkins, accepted = [], []
+        checkins, accepted, township = [], [], {}
         with self.storage.transaction() as tx:
             rows = [*tx.records("checkin"), *tx.records("incident")]
-        for record_id, entity, _grid, sealed, deleted in rows:
+        for record_id, entity, grid, sealed, deleted in rows:
             if deleted:
                 continue
             value = _current(self.sealer.open_value(sealed, record_id.encode()))
+            township[record_id] = (grid or "")[:9]
             if entity == "checkin" and value.get(parent) and value.get("day"):
                 checkins.append((str(value[parent]), str(value["day"]), record_id))
             elif entity == "incident" and value.get("volunteer") and record_id in accepted_on:
                 accepted.append((str(value["volunteer"]), accepted_on[record_id], record_id))
-        return ledger(checkins, accepted, self.schema.point_rules)
+        return ledger(checkins, accepted, self.schema.point_rules), township
 
     def names(self, entity: str, ids: set[str]) -> dict[str, str]:
-        """The `name` field of these records (what a county page shows beside an id)."""
+        """The title of these records (a person's name, a case's title) as a county page shows
+        it beside or instead of an id: masked as a station's list masks it (sync.masking)."""
+        definition = self.schema.entity(entity)
+        title = definition.by_name.get(definition.title_field or "name")
         with self.storage.transaction() as tx:
             found = tx.records_by_id(sorted(ids))
         out = {}
         for record_id, (ent, _grid, sealed, _deleted, _hlc) in found.items():
-            raw = self.sealer.open_value(sealed, record_id.encode())
-            if ent == entity and "name" in raw:
-                out[record_id] = str(json.loads(raw["name"][-1][2]))
+            if ent == entity:
+                shown = _masked_title(title, _current(self.sealer.open_value(sealed, record_id.encode())))
+                if shown:
+                    out[record_id] = shown
+        return out
+
+    def place_names(self) -> dict[str, str]:
+        """Grid and township codes -> names: each grid from its grid record (`name`), each
+        township from a `township` code table when the schema has one (a county adds it by
+        bundle). A place with no name known is left out: the pages show its code."""
+        out = {}
+        tables = self.schema.code_tables
+        if "township" in tables:
+            out.update({v.code: v.label_zh for v in tables["township"].values})
+        with self.storage.transaction() as tx:
+            rows = list(tx.records("grid"))
+        for record_id, _entity, grid, sealed, deleted in rows:
+            value = _current(self.sealer.open_value(sealed, record_id.encode()))
+            if not deleted and value.get("name"):
+                out[str(value.get("code") or grid)] = str(value["name"])
         return out
 
     def closure_history(self, workflow: str, days: list[date]) -> list[tuple[date, int, int]]:
@@ -505,26 +530,56 @@ class Hub:
         states = [derive(wf, events.get(workflow, {}).get(sid, [])) for sid in subjects.get(workflow, {})]
         return closure_over_time(states, {st.step for st in wf.steps if st.closes}, days)
 
-    def report(self, now: datetime | None = None) -> dict[str, Any]:
+    def report(self, now: datetime | None = None, period: Period | None = None) -> dict[str, Any]:
         """The station report's shape, per township and for the whole county; with `now`, each
-        kind of case also counts those overdue under its step deadlines (the 1/3/5-minute rule)."""
+        kind of case also counts those overdue under its step deadlines (the 1/3/5-minute rule).
+
+        With a `period`, only the cases reported within it, each as it stood at the period's
+        end (events after it are not counted), overdue counted then (or now, if sooner); and
+        the volunteers' check-ins and points earned within it."""
         from sync.workflow import derive
 
         events, subjects, counts = self._gather()
-        townships = sorted(set(counts) | {t for s in subjects.values() for t in s.values()})
-        per: dict[str, Any] = {}
-        for township in townships:
-            cases = {name: {sid: derive(self.schema.workflow(name), events.get(name, {}).get(sid, []))
-                            for sid, t in ids.items() if t == township}
-                     for name, ids in subjects.items()}
-            per[township] = _township_report(cases, self.schema, counts.get(township, {}), now)
-        every = {name: {sid: derive(self.schema.workflow(name), events.get(name, {}).get(sid, []))
-                        for sid in ids} for name, ids in subjects.items()}
+        as_of = now if period is None else min(now or period.end, period.end)
+
+        def state(name: str, sid: str) -> Any:
+            found = events.get(name, {}).get(sid, [])
+            if period is not None:
+                found = [e for e in found if datetime.fromisoformat(e.at) < period.end]
+            return derive(self.schema.workflow(name), found)
+
+        cases: dict[str, dict[str, dict[str, Any]]] = {}  # township -> workflow -> id -> state
+        for name, ids in subjects.items():
+            for sid, township in ids.items():
+                found = state(name, sid)
+                if period is None or (found.started_at is not None and period.holds(found.started_at)):
+                    cases.setdefault(township, {}).setdefault(name, {})[sid] = found
+        ledger_entries, source_township = self._volunteer_ledger(events)
+        if period is not None:
+            ledger_entries = [e for e in ledger_entries if period.holds_day(e.day)]
+        volunteering: dict[str, dict[str, int]] = {}
+        for e in ledger_entries:
+            got = volunteering.setdefault(source_township.get(e.source, ""), {"checkins": 0, "points": 0})
+            got["checkins"] += e.rule == "checkin"
+            got["points"] += e.points
+        townships = sorted(set(counts) | set(cases) | set(volunteering))
+        per = {t: _township_report(cases.get(t, {}), self.schema, counts.get(t, {}), as_of,
+                                   volunteering.get(t)) for t in townships}
+        every: dict[str, dict[str, Any]] = {}
+        for by_name in cases.values():
+            for name, found in by_name.items():
+                every.setdefault(name, {}).update(found)
         total: dict[str, int] = {}
         for c in counts.values():
             for entity, n in c.items():
                 total[entity] = total.get(entity, 0) + n
-        return {"county": _township_report(every, self.schema, total, now), "townships": per}
+        whole = {"checkins": sum(v["checkins"] for v in volunteering.values()),
+                 "points": sum(v["points"] for v in volunteering.values())}
+        out = {"county": _township_report(every, self.schema, total, as_of, whole), "townships": per}
+        if period is not None:
+            out["period"] = {"from": period.first.isoformat(), "to": period.last.isoformat(),
+                             "name": period.name}
+        return out
 
     def state(self, record_id: str) -> dict[str, merge.FieldState]:
         """A record's merge state: every field's frontier of versions ({} when unknown)."""
@@ -584,8 +639,9 @@ class Hub:
 
 
 def _township_report(cases: dict[str, dict[str, Any]], schema: Schema,
-                     base_counts: dict[str, int], now: datetime | None = None) -> dict[str, Any]:
-    from sync.workflow import is_overdue
+                     base_counts: dict[str, int], now: datetime | None = None,
+                     volunteering: dict[str, int] | None = None) -> dict[str, Any]:
+    from sync.workflow import deadlines
 
     out: dict[str, Any] = {}
     for name, wf in sorted(schema.workflows.items()):
@@ -598,10 +654,23 @@ def _township_report(cases: dict[str, dict[str, Any]], schema: Schema,
         out[f"{name}s"] = case_summary(by_step, {st.step for st in wf.steps if st.closes},
                                        by_department)
         if now is not None:
-            out[f"{name}s"]["overdue"] = sum(1 for state in cases.get(name, {}).values()
-                                             if is_overdue(wf, state, now))
+            out[f"{name}s"].update(_overdue(wf, cases.get(name, {}).values(), now, deadlines))
     out["base_data"] = dict(sorted(base_counts.items()))
+    if volunteering is not None:
+        out["volunteers"] = {"checkins": 0, "points": 0} | volunteering
     return out
+
+
+def _overdue(wf: Any, states: Any, now: datetime, deadlines: Callable[..., Any]) -> dict[str, Any]:
+    """`overdue`: the open cases past a deadline now (as before); and per step with a deadline
+    (the 1/3/5-minute rule), `missed`: the cases that reached it late or are past it unmet."""
+    overdue, missed = 0, {s.step: 0 for s in wf.steps if s.deadline_seconds is not None}
+    for state in states:
+        found = deadlines(wf, state, now)
+        overdue += any(d.status == "overdue" for d in found)
+        for d in found:
+            missed[d.step] += d.status in ("overdue", "late")
+    return {"overdue": overdue, "missed": missed}
 
 
 @dataclass

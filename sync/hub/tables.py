@@ -14,14 +14,53 @@ from typing import Any
 from sync.validate import CHINA_TZ
 
 Row = Sequence[object]
+# What Excel and WPS read as the start of a formula (OWASP's CSV injection list).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+class Percent(float):
+    """A rate already in percent (75.0 for 3 of 4): shown "75.0 %", exported to CSV as
+    "75.0%" (which Excel and WPS read as the number 0.75) and to XLSX as 0.75 in a % format.
+    A type of its own, so that no page or export has to guess whether a float is a fraction."""
+
+    def __str__(self) -> str:
+        return f"{float(self):.1f} %"
+
+
+class Label(str):
+    """A code shown by its label: the Chinese text, with the English (or the code) kept for
+    the page to put beneath it and for the exports ("公安 Police"); `code` for ids and links."""
+
+    en: str
+    code: str
+
+    def __new__(cls, zh: str, en: str, code: str) -> Label:
+        made = super().__new__(cls, zh)
+        made.en, made.code = en, code
+        return made
+
+    def both(self) -> str:
+        return f"{self} {self.en}" if self.en and self.en != self else str(self)
+
+
+def _csv_value(value: object) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, Percent):
+        return f"{float(value):.1f}%"
+    if isinstance(value, Label):
+        value = value.both()
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value  # text, not a formula, in Excel and WPS (OWASP)
+    return value
 
 
 def to_csv(headers: Row, rows: Sequence[Row]) -> bytes:
     """UTF-8 with a byte-order mark, which is how Excel on a county PC knows it is UTF-8."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(headers)
-    writer.writerows(["" if v is None else v for v in row] for row in rows)
+    writer.writerow([_csv_value(v) for v in headers])
+    writer.writerows([_csv_value(v) for v in row] for row in rows)
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
@@ -33,11 +72,19 @@ def _cell(page: Any, value: object) -> object:
 
     if value is None:
         return None
+    if isinstance(value, Percent):
+        rate = WriteOnlyCell(page, value=round(float(value) / 100, 4))
+        rate.number_format = PERCENT_FORMAT
+        return rate
     if isinstance(value, int | float) and not isinstance(value, bool):
         return value
-    cell = WriteOnlyCell(page, value=ILLEGAL_CHARACTERS_RE.sub("", str(value)))
+    text = value.both() if isinstance(value, Label) else str(value)
+    cell = WriteOnlyCell(page, value=ILLEGAL_CHARACTERS_RE.sub("", text))
     cell.data_type = "s"
     return cell
+
+
+PERCENT_FORMAT = "0.0%"
 
 
 def to_xlsx(sheet: str, headers: Row, rows: Sequence[Row]) -> bytes:
@@ -87,7 +134,7 @@ def when(iso: str | None) -> str:
 
 
 def shown(value: Any) -> str:
-    """A figure in a table: a rate (a float up to 1) as a percentage, nothing as a dash."""
-    if isinstance(value, float):
-        return f"{value * 100:.1f} %" if value <= 1 else f"{value:.1f}"
+    """A figure in a table: a rate as a percentage (`Percent`), nothing as a dash."""
+    if isinstance(value, float) and not isinstance(value, Percent):
+        return f"{value:.1f}"
     return "—" if value is None else str(value)
