@@ -7,6 +7,11 @@ retrying cannot fix (a refused certificate, a revoked station) is reported and r
 probe interval: the clerk sees it in `station status`, and nothing is lost meanwhile. A hub
 that refuses the station's protocol version is asked again only every `UPGRADE_WAIT`: nothing
 changes until someone upgrades, and a county of stations must not keep knocking meanwhile.
+
+A busy hub (503, `HubBusy`) is not an error: the round's outcome is "busy", the clerk sees
+"县级平台繁忙，稍后自动重试", and the next round comes after the hub's Retry-After plus jitter,
+not sooner for a local write. The first round after the daemon starts waits a random part of
+`START_SPREAD`: boxes that come back from a power cut together do not all knock at once.
 """
 
 from __future__ import annotations
@@ -15,15 +20,52 @@ import random
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
+from typing import Literal, TypeVar
 
 from station.store import Store
 from station.syncer import SyncResult
-from sync.errors import DiskError, ProtocolRefused, SyncError, TownshipError
+from sync.errors import DiskError, HubBusy, ProtocolRefused, SyncError, TownshipError
 
 INTERVAL = 30.0  # seconds between rounds while online and idle
 PROBE = 15.0  # the longest wait while the hub is unreachable
 FIRST_BACKOFF = 1.0
 UPGRADE_WAIT = 600.0  # after a protocol refusal: an upgraded hub is noticed within 10 minutes
+START_SPREAD = 15.0  # the first round waits up to this (the probe interval: as after an outage)
+# After a busy answer: the hub's Retry-After plus up to half again (and at least a second of
+# spread), so that stations turned away in the same second come back apart.
+BUSY_JITTER = 0.5
+BUSY_WAIT = 10.0  # when a busy hub (or a proxy in front of it) names no Retry-After
+# How long `station sync --once` and the kiosk's sync keep trying a busy hub before they
+# leave the rest to the daemon.
+BUSY_PATIENCE = 300.0
+
+Outcome = Literal["done", "busy", "error"]
+T = TypeVar("T")
+
+
+def busy_wait(exc: HubBusy, rng: random.Random) -> float:
+    """Seconds to wait after a busy answer before asking again."""
+    base = BUSY_WAIT if exc.retry_after is None else exc.retry_after
+    return base + rng.random() * max(1.0, base * BUSY_JITTER)
+
+
+def patiently(attempt: Callable[[], T], sleep: Callable[[float], None],
+              on_busy: Callable[[HubBusy, float], None], rng: random.Random | None = None,
+              patience: float = BUSY_PATIENCE) -> T:
+    """`attempt()`, asked again after each busy answer's wait (told to `on_busy` first) for
+    as long as the waits add up to `patience`; past it, the last HubBusy is raised."""
+    rng = rng or random.Random()
+    waited = 0.0
+    while True:
+        try:
+            return attempt()
+        except HubBusy as exc:
+            wait = busy_wait(exc, rng)
+            if waited + wait > patience:
+                raise
+            on_busy(exc, wait)
+            sleep(wait)
+            waited += wait
 
 
 @dataclass
@@ -49,26 +91,37 @@ class Loop:
     backoff: Backoff = field(default_factory=Backoff)
     interval: float = INTERVAL
     failures: int = 0
+    start_spread: float = START_SPREAD
+    outcome: Outcome | None = None  # of the last round
 
     def round(self) -> float:
         """One round; returns how long to wait before the next."""
         before = int(self.store.status()["pending"])
         try:
             result = self.sync_once(self.store)
+        except HubBusy as exc:
+            # The hub is up and said when to come back: neither a failure of the link (the
+            # backoff stays where it was) nor an error for the clerk (an older one is cleared).
+            self.outcome = "busy"
+            self._note(busy_at=self.store.clock.iso(), last_error="",
+                       last_round=f"busy, retry after {exc.retry_after}")
+            return busy_wait(exc, self.backoff.rng)
         except TownshipError as exc:
+            self.outcome = "error"
             # A link that drops mid-push but carried batches before it is working: try again
             # at the first step of the backoff, not a longer one each time (a 2G link drops
             # every few hundred KB; doubling waits would cost more than the drops).
             progressed = int(self.store.status()["pending"]) < before
             self.failures = 1 if progressed else self.failures + 1
             retryable = isinstance(exc, SyncError) and exc.retryable
-            self._note(last_error=str(exc), last_error_at=self.store.clock.iso(),
+            self._note(last_error=str(exc), last_error_at=self.store.clock.iso(), busy_at="",
                        last_error_retryable="1" if retryable else "0")
             if isinstance(exc, ProtocolRefused):
                 return UPGRADE_WAIT
             return self.backoff.delay(self.failures) if retryable else self.backoff.cap
         self.failures = 0
-        self._note(last_success=self.store.clock.iso(), last_error="",
+        self.outcome = "done"
+        self._note(last_success=self.store.clock.iso(), last_error="", busy_at="",
                    last_round=f"pushed {result.pushed}, rejected {result.rejected},"
                               f" pulled {result.pulled}")
         return self.interval
@@ -80,16 +133,19 @@ class Loop:
 
     def wait(self, seconds: float) -> None:
         """Sleep in one-second steps, waking early when a local write is waiting to go up
-        (only while the hub is answering: a dead link is not probed faster for it)."""
+        (only while the hub is answering: neither a dead link nor a busy hub is asked sooner
+        for it)."""
         waited = 0.0
         while waited < seconds:
             step = min(1.0, seconds - waited)
             self.sleep(step)
             waited += step
-            if self.failures == 0 and self.store.status()["pending"]:
+            if self.failures == 0 and self.outcome != "busy" and self.store.status()["pending"]:
                 return
 
     def run(self, rounds: int | None = None) -> None:
+        # Straight to sleep, not `wait`: a box back from a power cut has writes waiting.
+        self.sleep(self.backoff.rng.random() * self.start_spread)
         done = 0
         while rounds is None or done < rounds:
             self.wait(self.round())

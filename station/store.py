@@ -754,6 +754,8 @@ class Store:
                 "last_success": settings.get("last_success"),
                 "last_error": settings.get("last_error") or None,
                 "last_error_at": settings.get("last_error_at"),
+                # When the daemon's last round found the hub busy (it tries again by itself).
+                "busy_at": settings.get("busy_at") or None,
                 "last_round": settings.get("last_round"),
                 "pull_cursor": int(settings.get("pull_cursor", "0")),
             },

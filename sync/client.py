@@ -11,6 +11,7 @@ Content-Encoding the HTTP library might decode on its own (docs/PROTOCOL.md).
 
 from __future__ import annotations
 
+import email.utils
 import json
 import ssl
 import time
@@ -22,7 +23,7 @@ from urllib.parse import urlsplit
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from sync.errors import HubUnreachable, ProtocolRefused, Rejected, SyncError
+from sync.errors import HubBusy, HubUnreachable, ProtocolRefused, Rejected, SyncError
 from sync.protocol import (
     PullPage,
     PushBatch,
@@ -37,6 +38,11 @@ from sync.version import PROTOCOL_HEADER, SOFTWARE_HEADER, ZSTD_MEDIA_TYPE, wire
 
 # The status a hub refuses a protocol version with (sync/hub/http.py).
 UPGRADE_REQUIRED = 426
+# The status a busy hub turns a request away with, naming when to come back (Retry-After).
+BUSY = 503
+# The longest Retry-After believed: a hub or a proxy in front of it naming hours must not
+# silence a station that long (the daemon asks again within ten minutes whatever it says).
+MAX_RETRY_AFTER_S = 600.0
 
 # Connect quickly or give up (a dead link should be noticed in seconds); allow longer to read,
 # since a large batch on a slow link takes time.
@@ -61,6 +67,23 @@ def fetch_certificate(hub_url: str, timeout: float = 5.0) -> bytes:
     except (TimeoutError, OSError) as exc:
         raise HubUnreachable(f"连不上县级平台：{exc}", f"cannot reach the hub: {exc}") from exc
     return pem.encode()
+
+
+def retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds from a Retry-After header: delay-seconds, or an HTTP-date (RFC 9110, 10.2.3),
+    bounded to [0, MAX_RETRY_AFTER_S]; None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        seconds = float(value)
+    else:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
 
 
 def _certificate_refused(exc: BaseException) -> bool:
@@ -134,6 +157,8 @@ class Client:
             message = response.text[:200]
         if response.status_code == UPGRADE_REQUIRED:
             raise ProtocolRefused(f"县级平台拒绝：{message}", f"the hub refused: {message}")
+        if response.status_code == BUSY:
+            raise HubBusy(retry_after(response.headers.get("Retry-After")))
         if response.status_code >= 500:
             error = SyncError(f"县级平台出错（{response.status_code}）", f"hub error {response.status_code}")
             error.retryable = True

@@ -144,6 +144,18 @@ class HubUnreachable(SyncError):
     retryable = True
 
 
+class HubBusy(SyncError):
+    """The hub answered, but turned the request away for now (503): it is past what it can
+    take. `retry_after` is the seconds it asked to wait (None when it named none). Not a
+    fault of the station or the link: nothing is lost, and the daemon tries again then."""
+
+    retryable = True
+
+    def __init__(self, retry_after: float | None) -> None:
+        super().__init__("县级平台繁忙，稍后自动重试", "the county hub is busy; retrying automatically soon")
+        self.retry_after = retry_after
+
+
 class Rejected(SyncError):
     """The hub refused a change, with a reason."""
 

@@ -4,6 +4,7 @@ half-way; or `county serve` in a child process (`HubProcess`), to crash and rest
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -16,7 +17,7 @@ import requests
 import uvicorn
 
 from sync.hub import county
-from sync.hub.http import KEEP_ALIVE_S, SHUTDOWN_S, make_app
+from sync.hub.http import IN_FLIGHT_ENV, KEEP_ALIVE_S, RETRY_AFTER_S, SHUTDOWN_S, LoadShed, make_app
 from sync.pinning import fingerprint
 
 
@@ -27,12 +28,14 @@ def free_port() -> int:
 
 
 class HubServer:
-    def __init__(self, home: Path, port: int | None = None) -> None:
+    def __init__(self, home: Path, port: int | None = None, max_in_flight: int | None = None,
+                 retry_after: tuple[int, int] = RETRY_AFTER_S) -> None:
         self.home = home
         self.port = port or free_port()
         self.url = f"https://127.0.0.1:{self.port}"
         self.fingerprint = fingerprint((home / "tls.crt").read_bytes())
-        config = uvicorn.Config(make_app(county.open_hub(home), home), host="127.0.0.1",
+        self.app = make_app(county.open_hub(home), home, max_in_flight, retry_after)
+        config = uvicorn.Config(self.app, host="127.0.0.1",
                                 port=self.port, ssl_certfile=str(home / "tls.crt"),
                                 ssl_keyfile=str(home / "tls.key"), log_level="warning",
                                 timeout_keep_alive=KEEP_ALIVE_S, timeout_graceful_shutdown=SHUTDOWN_S)
@@ -54,6 +57,14 @@ class HubServer:
         self.server.should_exit = True
         self.thread.join(timeout=10)
 
+    def shed(self) -> LoadShed:
+        """The app's load shedder (built with the app's middleware at its first request), to
+        read its counts or change its limit while the hub runs."""
+        node = self.app.middleware_stack
+        while not isinstance(node, LoadShed):
+            node = node.app  # type: ignore[union-attr]
+        return node
+
 
 def _die_with_parent() -> None:
     """In the child: the kernel kills it when the test process goes, however that goes."""
@@ -67,8 +78,9 @@ class HubProcess:
     the same port, as a county server crashes and comes back. Stopped with the test."""
 
     def __init__(self, home: Path, port: int | None = None, workers: int = 1,
-                 log: Path | None = None) -> None:
+                 log: Path | None = None, max_in_flight: int | None = None) -> None:
         self.home = home
+        self.max_in_flight = max_in_flight  # per worker (COUNTY_MAX_IN_FLIGHT); None: the default
         self.log = log  # where its stdout and stderr go (appended); nowhere by default
         self.port = port or free_port()
         self.workers = workers
@@ -82,7 +94,7 @@ class HubProcess:
         self.process = subprocess.Popen(
             [str(county_bin), "--home", str(self.home), "serve", "--port", str(self.port),
              "--workers", str(self.workers)],
-            stdout=out, stderr=out, preexec_fn=_die_with_parent)
+            stdout=out, stderr=out, preexec_fn=_die_with_parent, env=self._environment())
         if self.log:
             out.close()  # type: ignore[union-attr]  # the child holds its own copy
         deadline = time.monotonic() + 30
@@ -94,6 +106,13 @@ class HubProcess:
                 time.sleep(0.1)
         self.stop()
         raise RuntimeError("the hub process did not start")
+
+    def _environment(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.pop(IN_FLIGHT_ENV, None)
+        if self.max_in_flight is not None:
+            env[IN_FLIGHT_ENV] = str(self.max_in_flight)
+        return env
 
     def kill(self) -> None:
         """A crash: no shutdown, open transactions are left to the database to roll back."""

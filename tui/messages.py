@@ -56,6 +56,14 @@ class SyncFinished(Message):
         self.line = line
 
 
+class SyncBusy(Message):
+    """The county hub is busy: the round waits and tries again by itself; the line says so."""
+
+    def __init__(self, line: str) -> None:
+        super().__init__()
+        self.line = line
+
+
 class ImportProgress(Message):
     """A step of a spreadsheet import: stage ("read", "check", "write"), done of total."""
 

@@ -30,8 +30,9 @@ def sync(obj: Context, mode: str, progress: bool | None) -> None:
     """Push the outbox (each change gets a receipt or a rejection), then pull what changed."""
     import time
 
-    from station.daemon import Loop
+    from station.daemon import Loop, patiently
     from station.syncer import KeptConnection, sync_once
+    from sync.errors import HubBusy
 
     store = obj.unlocked()
     if mode == "daemon":
@@ -41,9 +42,19 @@ def sync(obj: Context, mode: str, progress: bool | None) -> None:
         except KeyboardInterrupt:
             click.echo("已停止 (stopped)", err=True)
         return
+    def busy(exc: HubBusy, wait: float) -> None:
+        click.echo(f"县级平台繁忙，{wait:.0f} 秒后自动重试 (the county hub is busy;"
+                   f" retrying in {wait:.0f} s)", err=True)
+
     with Bars(wanted(progress)) as bars:  # a first sync of a full township takes minutes
-        result = sync_once(store, report=lambda p: bars(p.stage, p.done, p.total))
-    emit({"pushed": result.pushed, "rejected": result.rejected, "batches": result.batches,
+        try:
+            result = patiently(lambda: sync_once(store, report=lambda p: bars(p.stage, p.done, p.total)),
+                               time.sleep, busy)
+        except HubBusy as exc:  # still busy after minutes: not an error, the daemon goes on
+            click.echo(str(exc), err=True)
+            emit({"outcome": "busy", "pending": store.status()["pending"]})
+            return
+    emit({"outcome": "done", "pushed": result.pushed, "rejected": result.rejected, "batches": result.batches,
           "pulled": result.pulled, "pending": store.status()["pending"],
           "conflicts": store.status()["conflicts"], "files_sent": result.files_sent,
           "files_fetched": result.files_fetched, "files_pending": store.status()["files_pending"]})

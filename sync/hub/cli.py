@@ -74,14 +74,16 @@ def serve(home: Path, host: str, port: int, workers: int) -> None:
 
     import uvicorn
 
-    from sync.hub.http import KEEP_ALIVE_S, SHUTDOWN_S, make_app
+    from sync.hub.http import KEEP_ALIVE_S, SHUTDOWN_S, limit_from_environment, make_app
 
-    # Before any worker starts: a database of a newer release stops the hub here, in one line.
+    # Before any worker starts: a database of a newer release stops the hub here, in one line
+    # (and so does a COUNTY_MAX_IN_FLIGHT that is not a number).
     county.migrate(home)
+    in_flight = limit_from_environment()
     click.echo(f"county hub on https://{host}:{port}/v1/ (Ctrl-C to stop)", err=True)
     cert, key = str(home / "tls.crt"), str(home / "tls.key")
     if workers == 1:
-        uvicorn.run(make_app(county.open_hub(home), home), host=host, port=port,
+        uvicorn.run(make_app(county.open_hub(home), home, in_flight), host=host, port=port,
                     log_level="warning", ssl_certfile=cert, ssl_keyfile=key,
                     timeout_keep_alive=KEEP_ALIVE_S, timeout_graceful_shutdown=SHUTDOWN_S)
         return

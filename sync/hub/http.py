@@ -10,6 +10,10 @@
     GET  /v1/attachments/RECORD/CHUNK, signed                 -> a chunk of that record's file
     GET  /v1/health
 
+Past what it can take, the hub turns a station's sync call away at once with 503 and a
+Retry-After (`LoadShed`) rather than letting it wait for a thread and a database connection
+until the station's read timeout; health and the dashboard are never turned away.
+
 Every refusal is a 4xx with a JSON body {"error": reason, "message": one line zh (en)}: any of
 our errors raised by a handler becomes one (an exception handler of the app, `_refused`). A
 protocol version the hub does not speak is refused first, with 426 (sync/hub/versions.py), by
@@ -21,6 +25,8 @@ nothing else.
 from __future__ import annotations
 
 import json
+import os
+import random
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -32,7 +38,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from sync.errors import NotFound, ProtocolRefused, TownshipError, ValidationError
+from sync.errors import HubBusy, NotFound, ProtocolRefused, TownshipError, ValidationError
 from sync.hub import county
 from sync.hub.dashboard import Dashboard
 from sync.hub.pages import Pages
@@ -98,6 +104,82 @@ class ProtocolCheck:
         await self.app(scope, receive, send)
 
 
+# The sync calls a busy hub turns away: each holds a worker thread, and a database connection
+# most of its time. Not enrollment (rare, and a person waits on it), health (the load
+# balancer's probe must see a busy hub alive) or the dashboard.
+SHED_PATHS = ("/v1/push", "/v1/pull", "/v1/schema", "/v1/files/", "/v1/attachments/")
+# Sync calls one worker process runs at once, per database connection it holds: one at work
+# on each connection and one ready behind it, so no connection waits for work while a call
+# that waits, waits about one call's time, far from the station's read timeout (60 s). 500
+# stations at once without a limit: p99 30.4 s and 21 timed-out rounds (docs/BENCHMARKS.md).
+IN_FLIGHT_PER_CONNECTION = 2
+# Database connections one worker holds: POOL_SIZE of sync/hub/storage/postgres.py (SQLite's
+# one writer takes no more calls at once), until the county config names the pool's size.
+WORKER_CONNECTIONS = 10
+# Seconds a turned-away station is told to wait, drawn at random from this range for each
+# answer (whole seconds: Retry-After's delay-seconds), so stations turned away in the same
+# second do not come back in the same second; the station adds jitter of its own on top.
+RETRY_AFTER_S = (2, 10)
+# The environment variable a worker process reads its limit from (0: never turn away).
+IN_FLIGHT_ENV = "COUNTY_MAX_IN_FLIGHT"
+
+
+def in_flight_limit(connections: int = WORKER_CONNECTIONS) -> int:
+    """The default limit of sync calls in flight in one worker with `connections` database
+    connections (a county of W workers takes W times this at once)."""
+    return max(1, IN_FLIGHT_PER_CONNECTION * connections)
+
+
+def limit_from_environment(environ: Mapping[str, str] = os.environ) -> int | None:
+    """The limit named by COUNTY_MAX_IN_FLIGHT (0 turns shedding off), or None for the default."""
+    value = environ.get(IN_FLIGHT_ENV, "").strip()
+    if not value:
+        return None
+    if not value.isdigit():
+        raise ValidationError(IN_FLIGHT_ENV, "integer", "应为 0 或正整数（0 表示不限）",
+                              "must be 0 or a positive whole number (0: no limit)")
+    return int(value)
+
+
+class LoadShed:
+    """Count the sync calls in flight in this worker; past `limit`, answer a new one at once
+    with 503, a Retry-After and the refusal body {"error": "busy", "message": …}, before
+    anything of it is read or checked. `limit` 0 turns nothing away. The count needs no lock:
+    an ASGI app runs on one event loop. `turned_away` counts the 503s, for metrics."""
+
+    def __init__(self, app: ASGIApp, limit: int | None = None,
+                 retry_after: tuple[int, int] = RETRY_AFTER_S, rng: random.Random | None = None) -> None:
+        self.app = app
+        # Off unless county IT sets a limit: at 500 stations the suggested one
+        # (`in_flight_limit`) turned stations away slowly and ended 12 rounds in connection
+        # errors, where no limit ended none (docs/BENCHMARKS.md), so it is not the default yet.
+        self.limit = 0 if limit is None else limit
+        self.retry_after = retry_after
+        self.rng = rng or random.Random()
+        self.in_flight = 0
+        self.turned_away = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(SHED_PATHS):
+            await self.app(scope, receive, send)
+            return
+        if self.limit and self.in_flight >= self.limit:
+            self.turned_away += 1
+            await self.busy()(scope, receive, send)
+            return
+        self.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
+
+    def busy(self) -> Response:
+        # The body the station sent is not read: uvicorn discards it and keeps the connection.
+        seconds = self.rng.randint(*self.retry_after)
+        return JSONResponse({"error": "busy", "message": str(HubBusy(seconds))}, status_code=503,
+                            headers={"Retry-After": str(seconds)})
+
+
 def _zstd(request: Request, body: bytes) -> Response:
     """A zstd JSON reply, framed as the request's protocol reads it."""
     return Response(body, headers=ZSTD_TYPED if request.state.protocol >= 2 else ZSTD_ENCODED)
@@ -142,7 +224,9 @@ def _file_list(body: bytes) -> list[tuple[str, int]]:
     return [(i["sha256"], i["size"]) for i in items]
 
 
-def make_app(hub: Hub, home: Path) -> Starlette:
+def make_app(hub: Hub, home: Path, max_in_flight: int | None = None,
+             retry_after: tuple[int, int] = RETRY_AFTER_S) -> Starlette:
+    """The hub's app; `max_in_flight`: sync calls at once before a busy answer (LoadShed)."""
     async def health(request: Request) -> Response:
         return JSONResponse({"ok": True})
 
@@ -227,15 +311,14 @@ def make_app(hub: Hub, home: Path) -> Starlette:
         Route("/v1/files/{sha}/{idx:int}", file_chunk, methods=["PUT"]),
         Route("/v1/attachments/{record}/{idx:int}", attachment_chunk, methods=["GET"]),
     ], exception_handlers={TownshipError: _refused, **pages.exception_handlers()},
-        middleware=[Middleware(ProtocolCheck)])
+        middleware=[Middleware(LoadShed, limit=max_in_flight, retry_after=retry_after),
+                    Middleware(ProtocolCheck)])
 
 
 def app_from_environment() -> Starlette:
     """The app for one of several worker processes (`county serve --workers N`): each opens
     the hub in the county home named by COUNTY_HOME."""
-    import os
-
     from sync.hub import county
 
     home = Path(os.environ["COUNTY_HOME"])
-    return make_app(county.open_hub(home), home)
+    return make_app(county.open_hub(home), home, limit_from_environment())

@@ -4,6 +4,7 @@ then send it again. The round runs in a worker, which reports with messages."""
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
@@ -11,12 +12,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Label, Log, ProgressBar
+from textual.worker import get_current_worker
 
+from station.daemon import patiently
 from station.store import Store
-from station.syncer import Progress, sync_once
-from sync.errors import TownshipError
+from station.syncer import Progress, SyncResult, sync_once
+from sync.errors import HubBusy, TownshipError
 from tui.i18n import text
-from tui.messages import SyncFinished, SyncProgress
+from tui.messages import SyncBusy, SyncFinished, SyncProgress
 from tui.screens.record_form import RecordForm
 from tui.widgets.footer import KeyFooter
 from tui.widgets.plain import PlainLabel, PlainTable
@@ -24,6 +27,22 @@ from tui.widgets.sync_status import SyncStatus
 
 if TYPE_CHECKING:
     from tui.app import StationApp
+
+
+class _Left(Exception):
+    """The clerk left the sync screen while it waited for a busy hub."""
+
+
+def _sleep_unless_left(seconds: float) -> None:
+    """Sleep in the sync worker, in short steps, stopping when the worker is cancelled."""
+    worker = get_current_worker()
+    waited = 0.0
+    while waited < seconds:
+        if worker.is_cancelled:
+            raise _Left
+        step = min(0.1, seconds - waited)
+        time.sleep(step)
+        waited += step
 
 
 class SyncScreen(Screen[None]):
@@ -79,11 +98,22 @@ class SyncScreen(Screen[None]):
         def report(progress: Progress) -> None:
             self.post_message(SyncProgress(progress))
 
+        def busy(exc: HubBusy, wait: float) -> None:
+            self.post_message(SyncBusy(text("sync.busy_wait", lang, seconds=max(1, round(wait)))))
+
         try:
-            result = sync_once(self.store, report=report)
+            result = patiently(lambda: sync_once(self.store, report=report), _sleep_unless_left, busy)
+        except _Left:
+            return
+        except HubBusy as exc:  # busy past the screen's patience: the daemon goes on trying
+            self.post_message(SyncFinished(exc.message(lang)))
+            return
         except TownshipError as exc:
             self.post_message(SyncFinished(text("sync.failed", lang, why=exc.message(lang))))
             return
+        self._finished(result, lang)
+
+    def _finished(self, result: SyncResult, lang: str) -> None:
         line = text("sync.done", lang, pushed=result.pushed, rejected=result.rejected,
                     pulled=result.pulled)
         if result.files_sent or result.files_fetched:
@@ -108,6 +138,10 @@ class SyncScreen(Screen[None]):
             bar.update(total=p.total, progress=p.done)
             line = text("sync.pull", lang, done=p.done, kb=kb)
         self.query_one("#sync-log", Log).write_line(line)
+
+    def on_sync_busy(self, event: SyncBusy) -> None:
+        event.stop()
+        self.query_one("#sync-log", Log).write_line(event.line)
 
     def on_sync_finished(self, event: SyncFinished) -> None:
         event.stop()

@@ -26,6 +26,8 @@ def sync_lines(status: dict[str, Any], lang: str, now: datetime) -> str:
              f"{text('home.schema', lang)}: {status['schema_version']}"]
     if status.get("files_pending"):  # shown while there are some: photos wait on a slow link
         lines.insert(2, f"{text('home.files_pending', lang)}: {status['files_pending']:,}")
+    if sync.get("busy_at"):  # not an error: the daemon tries again when the hub said
+        lines.append(text("sync.busy", lang))
     if sync["last_error"]:
         lines.append(f"{text('home.last_error', lang)}: {sync['last_error']}")
     return "\n".join(lines)
