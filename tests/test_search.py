@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -33,9 +34,22 @@ from tui.messages import Indexing
 from tui.screens.records import RecordsScreen
 
 from .conftest import GRID, PASSPHRASE, TOWNSHIP, FakeTime
-from .test_sealing import scan_for_clear_values
 from .test_tui import open_records, until
 from .test_tui_masking import screen_text
+
+
+def scan_standing_alone(home: Path, values: list[str]) -> list[str]:
+    """`scan_for_clear_values`, except that a run of digits counts only standing alone, not
+    inside a longer number: an ID number's last 6 turn up by chance inside the real-time
+    milliseconds a store keeps (a CI run found '170790' so). A whole ID number in clear is
+    still found: it is searched for itself."""
+    blobs = [p.read_bytes() for p in home.rglob("*") if p.is_file()]
+
+    def pattern(v: str) -> re.Pattern[bytes]:
+        text = re.escape(v.encode("utf-8"))
+        return re.compile(rb"(?<![0-9])" + text + rb"(?![0-9Xx])" if v.isdigit() else text)
+    return [v for v in values if any(pattern(v).search(blob) for blob in blobs)]
+
 
 # People written out by hand, with what a clerk would type for them.
 HAND = [
@@ -195,9 +209,9 @@ def test_no_derived_value_is_on_disk_in_clear_only_truncated_buckets(store: Stor
     # Short initials are left out: three letters turn up by chance in any base64 text.
     parts = {p["name"][:n] for p in people for n in (1, 2)} | {p["id_number"][-6:] for p in people}
     parts |= {"ayglmmt", "欧阳"} | {p[k] for p in people for k in ("name", "id_number", "phone")}
-    baseline = set(scan_for_clear_values(empty, sorted(parts)))
+    baseline = set(scan_standing_alone(empty, sorted(parts)))
     assert len(parts - baseline) > 900
-    assert scan_for_clear_values(store.home, sorted(parts - baseline)) == []
+    assert scan_standing_alone(store.home, sorted(parts - baseline)) == []
     # What the indexes hold: a field's key and a number narrower than the field's values.
     width = {"": 16, **search_forms.DERIVED_BITS}
     rows = store.conn.execute(
