@@ -58,6 +58,34 @@ class Registry:
                 out.append(record_id)
         return out
 
+    def holders_of(self, entity: EntityDef, keys: Mapping[str, str]) -> dict[str, list[str]]:
+        """For many records at once ({record id: its key}): the other live records of
+        `entity` holding each one's key, in id order. A pulled page's records are looked up
+        together: one query per few hundred buckets, not one per record (a first pull of a
+        township's 120,000 people spent a fifth of its time in single lookups)."""
+        f = entity.key_field
+        if f is None or not keys:
+            return {}
+        if not f.indexed:
+            found = self._clear_map(entity, f)
+            return {rid: [o for o in found.get(key, []) if o != rid] for rid, key in keys.items()}
+        name = f"{entity.name}.{f.name}"
+        buckets = {self.index.bucket(name, key) for key in keys.values()}
+        by_key: dict[str, list[str]] = {}
+        ordered = sorted(buckets)
+        for i in range(0, len(ordered), 500):  # under SQLite's bound-parameter limit
+            chunk = ordered[i:i + 500]
+            for record_id, clear, sealed in self.conn.execute(
+                    "SELECT r.id, r.clear, r.sealed FROM blind_index b JOIN records r"
+                    " ON r.id = b.record_id WHERE b.field = ? AND b.bucket IN"
+                    f" ({','.join('?' * len(chunk))}) AND r.deleted = 0",
+                    (name, *chunk)).fetchall():
+                # A record of the batch is not opened again: its key is known.
+                key = keys.get(record_id) or self._key_value(entity, f, record_id, clear, sealed)
+                if key is not None:
+                    by_key.setdefault(key, []).append(record_id)
+        return {rid: sorted(o for o in by_key.get(key, []) if o != rid) for rid, key in keys.items()}
+
     def _clear_map(self, entity: EntityDef, f: FieldDef) -> dict[str, list[str]]:
         """Every live record's key of an entity whose key is not indexed, read once."""
         found = self._clear_keys.get(entity.name)

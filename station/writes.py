@@ -215,14 +215,23 @@ class Writes:
         number (credit code) another live record holds — two stations registered one person
         offline — and close those whose pair no longer shares a key (merged, or corrected).
         Its id names the pair, lower id first, so both stations and every sync agree on it."""
-        for record_id in sorted(set(record_ids)):
-            row = self.txn.row(record_id)
-            entity = self.schema.entities.get(row["entity"]) if row is not None else None
-            if row is None or row["deleted"] or entity is None or entity.key_field is None:
-                continue
-            key = self.registry.key_in(entity, row)  # its key alone: one value opened
-            for other in self.registry.holders(entity, key, [record_id]) if key else []:
-                self._open_same(entity.name, *survivor(record_id, other))
+        keys: dict[str, dict[str, str]] = {}  # entity -> {record id: its key}
+        ids = sorted(set(record_ids))
+        for i in range(0, len(ids), 500):  # the rows of a pulled page read together
+            chunk = ids[i:i + 500]
+            for row in self.txn.rows(f"SELECT * FROM records WHERE id IN ({','.join('?' * len(chunk))})"
+                                     " AND deleted = 0", *chunk):
+                entity = self.schema.entities.get(row["entity"])
+                if entity is None or entity.key_field is None:
+                    continue
+                key = self.registry.key_in(entity, row)  # its key alone: one value opened
+                if key:
+                    keys.setdefault(entity.name, {})[row["id"]] = key
+        for name, held in sorted(keys.items()):
+            found = self.registry.holders_of(self.schema.entities[name], held)
+            for record_id in sorted(found):
+                for other in found[record_id]:
+                    self._open_same(name, *survivor(record_id, other))
         self.close_same()
 
     def _open_same(self, entity: str, kept: str, other: str) -> None:
