@@ -88,6 +88,9 @@ class KeyFooter(Footer):
         self.composed_for = self.shown_for()
         for key in keys:
             key.description = key_name(key.description, lang)
+            # Set before mounting: each key's compact watcher would otherwise add the class
+            # once mounted and restyle itself (a tenth of opening a list, a key at a time).
+            key.set_class(self.compact, "-compact", update=False)
         order = [k for k, _ in declared_order(self.screen)]
         ordered = sorted(keys, key=lambda key: self._rank(key, order))
         self.fitted_width = self.app.size.width
