@@ -223,7 +223,10 @@ def test_the_daemon_notices_a_returning_hub_by_itself(cli: Cli, hub: HubServer) 
     enroll(cli, hub)
     hub.stop()
     stuck: list[str] = []
+    # Ctrl-C as a terminal sends it: a test run started in the background (nohup, `&`) has
+    # SIGINT ignored, and a child would inherit that and never see it.
     daemon = subprocess.Popen([STATION, "sync", "--daemon"], env=cli.env,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         rid = cli("add", "person", "--json", json.dumps(next(synthetic.people(1, [GRID], seed=3)),

@@ -19,7 +19,6 @@ from tui.i18n import KEY_NAMES
 from tui.screens.help import HelpScreen
 from tui.screens.home import HomeScreen
 from tui.screens.unlock import UnlockScreen
-from tui.widgets.footer import KeyFooter
 
 from .conftest import GRID, PASSPHRASE, FakeTime
 from .hubserver import HubServer
@@ -128,34 +127,6 @@ def test_f2_switches_to_english_and_back(store: Store) -> None:
         await pilot.pause()
         assert "待上传: 0" in str(pilot.app.screen.query_one("#sync", Static).render())
         await until(pilot, lambda: "同步" in footer_text(pilot))
-
-    run(app, scenario)
-
-
-def test_the_footer_stays_as_the_focus_moves_in_and_out_of_the_search_box(store: Store) -> None:
-    """The search box takes Ctrl+A and Delete for its text; the footer keeps showing the list's
-    keys rather than being rebuilt at every move of the focus (a quarter of a search's time),
-    and is still rebuilt when what it shows changes (the language)."""
-    store.lock()
-    app = make_app(store)
-
-    async def scenario(pilot: Pilot[None]) -> None:
-        screen = await open_records(pilot)
-        footer = screen.query_one(KeyFooter)
-        await until(pilot, lambda: "新增" in footer_text(pilot))
-        keys = list(screen.query(FooterKey))
-        for _ in range(2):
-            await pilot.press("ctrl+f")
-            await until(pilot, lambda: screen.focused is screen.query_one("#search"))
-            await pilot.press("1", "enter")  # a search: the focus back in the list
-            await until(pilot, lambda: screen.focused is screen.query_one("#records"))
-            await pilot.press("escape")  # the search left: the first page again
-            await pilot.pause()
-        assert list(screen.query(FooterKey)) == keys  # the same widgets: never recomposed
-        assert "新增" in footer_text(pilot) and "删除" in footer_text(pilot)
-        await pilot.press("f2")
-        await until(pilot, lambda: "Add" in footer_text(pilot))
-        assert footer.is_attached and list(screen.query(FooterKey)) != keys
 
     run(app, scenario)
 

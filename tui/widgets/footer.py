@@ -51,22 +51,6 @@ class KeyFooter(Footer):
                 frozenset((key, a.binding.description, a.enabled)
                           for key, a in active.items() if a.binding.show))
 
-    def only_shadowed(self, shown: tuple[object, ...]) -> bool:
-        """Whether the keys shown would change only by leaving out keys the focused field
-        takes for itself (a text box's Ctrl+A and Delete move and delete in the text): the
-        footer then stays as it is. Recomposing it each time the focus entered or left the
-        search box was a quarter of a search's time in the terminal (docs/BENCHMARKS.md)."""
-        old, focused = self.composed_for, self.screen.focused
-        if old is None or focused is None or old[:2] != shown[:2]:
-            return False
-        before, after = old[2], shown[2]
-        assert isinstance(before, frozenset) and isinstance(after, frozenset)
-        if not after <= before:
-            return False
-        own = {key for cls in type(focused).__mro__
-               for key in BindingsMap(vars(cls).get("BINDINGS", [])).key_to_bindings}
-        return all(item[0] in own for item in before - after)
-
     def bindings_changed(self, screen: Screen[object]) -> None:
         """Textual recomposes the footer whenever the focus moves (dozens of times as a
         screen opens: a fifth of opening a list at 80x24, more on a slow board); only a
@@ -74,8 +58,8 @@ class KeyFooter(Footer):
         if not (self.is_attached and screen is self.screen and screen.app.app_focus):
             return super().bindings_changed(screen)  # Textual's own rule: no recompose
         shown = self.shown_for()
-        if self.composed_for == shown or self.only_shadowed(shown):
-            self._bindings_ready = True  # nothing new to show, or a recompose already asked
+        if self.composed_for == shown:  # nothing new to show, or a recompose already asked
+            self._bindings_ready = True
             return
         self.composed_for = shown
         super().bindings_changed(screen)
