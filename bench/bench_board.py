@@ -289,7 +289,7 @@ def child(home: Path, phone: str, spawned: float, hub_pid: int) -> dict[str, Any
                 await until(lambda: app.screen.query_one("#search", Input).has_focus)
                 app.screen.query_one("#search", Input).value = phone
                 samples.append(await timed(lambda: pilot.press("enter"),
-                                           lambda: status() == "找到 1 条"))
+                                           lambda: status().startswith("找到 1 条")))
                 await pilot.press("escape")
                 await until(lambda: status().startswith("第 1–"))
             out["search_phone_s"] = statistics.median(samples)

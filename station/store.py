@@ -614,6 +614,15 @@ class Store:
                 " ORDER BY id LIMIT ?", [entity_name, after, limit]))
         return [self._present(row) for row in rows]
 
+    def read_version(self) -> tuple[int, int] | None:
+        """What this thread reads, as a token that changes once any other connection (this
+        store's writer, the daemon, a CLI) has committed: a screen that kept what it read can
+        tell whether to read again. None inside this thread's own transaction."""
+        conn = self.conn
+        if conn is self._writer:
+            return None
+        return id(conn), int(conn.execute("PRAGMA data_version").fetchone()[0])
+
     def count(self, entity_name: str) -> int:
         """Live records of an entity (clear columns only: works while locked)."""
         return int(self.conn.execute("SELECT count(*) FROM records WHERE entity = ? AND deleted = 0",

@@ -11,7 +11,6 @@ from textual.binding import Binding
 from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import DataTable, Input, Label, Static
-from textual.widgets._footer import FooterKey
 
 from station.store import Store
 from tui.app import StationApp, make_app
@@ -19,6 +18,7 @@ from tui.i18n import KEY_NAMES
 from tui.screens.help import HelpScreen
 from tui.screens.home import HomeScreen
 from tui.screens.unlock import UnlockScreen
+from tui.widgets.footer import KeyFooter
 
 from .conftest import GRID, PASSPHRASE, FakeTime
 from .hubserver import HubServer
@@ -132,7 +132,8 @@ def test_f2_switches_to_english_and_back(store: Store) -> None:
 
 
 def footer_text(pilot: Pilot[None]) -> str:
-    return " ".join(key.description for key in pilot.app.screen.query(FooterKey))
+    return " ".join(label.split(" ", 1)[1] for footer in pilot.app.screen.query(KeyFooter)
+                    for label in footer.shown_keys())
 
 
 def test_every_key_has_an_english_name() -> None:

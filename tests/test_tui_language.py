@@ -32,7 +32,6 @@ from textual.binding import BindingsMap
 from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Input, Label, Select, Static
-from textual.widgets._footer import FooterKey
 
 from station.attachments import Attachments
 from station.cases import Cases
@@ -53,6 +52,7 @@ from tui.screens.records import RecordsScreen
 from tui.screens.sync import SyncScreen
 from tui.screens.unlock import UnlockScreen
 from tui.screens.volunteers import DutyScreen, VolunteersScreen
+from tui.widgets.footer import KeyFooter
 
 from .conftest import PASSPHRASE
 from .test_tui_attachments import photo
@@ -224,7 +224,7 @@ async def until(pilot: Pilot[None], condition: Callable[[], object], seconds: fl
 
 
 def footer_labels(screen: Screen[object]) -> list[str]:
-    return [f"{k.key_display} {k.description}" for k in screen.query(FooterKey)]
+    return [label for footer in screen.query(KeyFooter) for label in footer.shown_keys()]
 
 
 def check_footer(name: str, shown: str, screen: Screen[object], lang: str) -> None:

@@ -202,3 +202,69 @@ def test_the_home_figures_count_open_and_overdue_cases_and_are_fresh_on_return(
         assert "已超时: 3" in figures(home)
 
     run(app, scenario)
+
+
+def test_the_person_list_is_made_while_home_waits_and_is_fresh_when_reopened(store: Store) -> None:
+    """The list is mounted behind home before the clerk asks for it (the first opening of a
+    shift cost a quarter core most of a second), is gone behind the lock, and shown again it
+    holds what another thread committed meanwhile (a sync worker), not the page it kept."""
+    import random
+    import threading
+    from datetime import date
+
+    from station.synthetic import id_number
+    from tui.screens.records import RecordsScreen
+    from tui.widgets.footer import KeyFooter
+
+    rng = random.Random(21)
+    born = iter(range(1, 10))
+
+    def person(name: str) -> dict[str, str]:
+        return {"name": name, "grid": GRID,
+                "id_number": id_number(rng, date(1980, 1, next(born)), True)}
+
+    for name in ("张一", "张二", "张三"):
+        store.add("person", person(name))
+    store.lock()
+    app = make_app(store)
+
+    def status() -> str:
+        return str(app.get_screen("records").query_one("#records-status", Label).render())
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        await unlock(pilot)
+        await until(pilot, lambda: isinstance(app.screen, HomeScreen))
+        # Not shown, yet mounted with its first page: nothing to wait for on the key.
+        await until(pilot, lambda: app.is_screen_installed("records")
+                    and app.get_screen("records").is_mounted and status() == "第 1–3 条，共 3 条")
+        assert isinstance(app.screen, HomeScreen)
+        await pilot.press("b")
+        await until(pilot, lambda: isinstance(app.screen, RecordsScreen))
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, HomeScreen))
+        ids: list[str] = []
+        added = threading.Thread(target=lambda: ids.append(store.add("person", person("李四"))))
+        added.start()
+        added.join()
+        assert len(ids) == 1  # committed by the other thread
+        await pilot.press("b")
+        await until(pilot, lambda: isinstance(app.screen, RecordsScreen))
+        assert status() == "第 1–4 条，共 4 条"
+        table = app.screen.query_one("#records", DataTable)
+        assert table.row_count == 4 and table.cursor_row == 0
+        # The footer's keys work by touch as by key: Ctrl+A 新增 opens the new record's form.
+        footer = app.screen.query_one(KeyFooter)
+        labels = footer.shown_keys()
+        assert labels[:3] == ["PgDn 下一页", "PgUp 上一页", "Ctrl+A 新增"]
+        start = sum(len(label.encode("gbk")) + 1 for label in labels[:2])  # cells: GBK is 2 per 汉字
+        await pilot.click(KeyFooter, offset=(start + 1, 0))
+        await until(pilot, lambda: type(app.screen).__name__ == "RecordForm")
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, RecordsScreen))
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, HomeScreen))
+        app.action_lock()
+        await pilot.pause()
+        assert not app.is_screen_installed("records")  # no page of the shift behind the lock
+
+    run(app, scenario)

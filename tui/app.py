@@ -80,6 +80,14 @@ class StationApp(App[None]):
         self.kept_screens.add(name)
         return self.get_screen(name)
 
+    def prepare(self, name: str, make: Callable[[], Screen[Any]]) -> None:
+        """Make and mount a kept screen before it is asked for, without showing it."""
+        screen = self.kept(name, make)
+        if not screen.is_running:
+            # Textual's own step of push_screen that mounts a screen (compose, on_mount,
+            # styles), without putting it on the stack: there is no public call for it.
+            self._get_screen(screen)
+
     def action_lock(self, reason: str | None = None) -> None:
         if not self.store.unlocked:
             return
@@ -122,7 +130,7 @@ class StationApp(App[None]):
             if relabel is not None:
                 relabel(lang)
             for footer in screen.query(KeyFooter):
-                footer.refresh(recompose=True)
+                footer.update_keys()
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):

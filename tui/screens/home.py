@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from tui.app import StationApp
 
 REFRESH_SECONDS = 5
+PREPARE_AFTER_S = 0.5  # after home's own first frame
 log = logging.getLogger(__name__)
 
 
@@ -67,6 +68,16 @@ class HomeScreen(Screen[None]):
     def on_mount(self) -> None:
         self.action_refresh()
         self.set_interval(REFRESH_SECONDS, self.tick)
+        # The list is the screen a clerk opens first; made while home waits, it opens at
+        # once (mounting its widgets and their CSS took a quarter core most of a second).
+        # After home's own first frame: an unlock is not slowed down by it.
+        self.call_after_refresh(self.set_timer, PREPARE_AFTER_S, self.prepare_records)
+
+    def prepare_records(self) -> None:
+        from tui.screens.records import RecordsScreen
+
+        if self.is_active and self.store.unlocked:
+            self.app.prepare("records", lambda: RecordsScreen(self.store))
 
     def tick(self) -> None:
         # Only while home is shown: its timer runs under the list or a form too, and on a

@@ -68,6 +68,7 @@ class RecordsScreen(Screen[None]):
         self.searching = False
         self.matched: dict[str, str] = {}  # record id -> how it matched the search
         self.found_more = False  # the search matched more than one page
+        self.read_as: tuple[int, int] | None = None  # the store's read_version at load
 
     def compose(self) -> ComposeResult:
         schema = self.store.schema
@@ -91,12 +92,24 @@ class RecordsScreen(Screen[None]):
         search = self.query_one("#search", Input)
         search.value = ""
         search.placeholder = text("records.search", self.app.lang)
-        self.load()  # the rows once, in the language now chosen (not relabel's show as well)
+        if self.unchanged():
+            self.show_status(self.app.lang)  # the first page as it was: nothing to redraw
+            self.query_one("#records", DataTable).move_cursor(row=0, column=0)
+        else:
+            self.load()  # the rows once, in the language now chosen (not relabel's show too)
         self.query_one("#records", DataTable).focus()
+
+    def unchanged(self) -> bool:
+        """The first page on screen is what the store holds now, in the language chosen:
+        nothing committed since it was read (a save, a sync, an import all commit)."""
+        version = self.store.read_version()
+        return (version is not None and version == self.read_as and not self.searching
+                and self.position == 0 and self.columns_for == (self.entity, self.app.lang))
 
     # -- loading
     def load(self) -> None:
         """The first page, and the total (counted here, not on every page)."""
+        self.read_as = self.store.read_version()  # before reading: a commit after is seen
         self.rows = self.store.page(self.entity, limit=PAGE)
         self.total = self.store.count(self.entity)
         self.position = 0
@@ -119,6 +132,9 @@ class RecordsScreen(Screen[None]):
         for record in self.rows:
             table.add_row(*(masked_value(entity, f, record["fields"].get(f.name), store, lang,
                                          names=names) for f in columns), key=record["id"])
+        self.show_status(lang)
+
+    def show_status(self, lang: str) -> None:
         total = self.total
         if self.searching:
             status = self.found_status(lang)
