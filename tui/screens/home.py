@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from tui.app import StationApp
 
 REFRESH_SECONDS = 5
-PREPARE_AFTER_S = 0.5  # after home's own first frame
 log = logging.getLogger(__name__)
 
 
@@ -70,8 +69,9 @@ class HomeScreen(Screen[None]):
         self.set_interval(REFRESH_SECONDS, self.tick)
         # The list is the screen a clerk opens first; made while home waits, it opens at
         # once (mounting its widgets and their CSS took a quarter core most of a second).
-        # After home's own first frame: an unlock is not slowed down by it.
-        self.call_after_refresh(self.set_timer, PREPARE_AFTER_S, self.prepare_records)
+        # Right after home's own first frame: the unlock is not slowed down by it, and a
+        # clerk who asks for the list at once waits only for what is left of it.
+        self.call_after_refresh(self.prepare_records)
 
     def prepare_records(self) -> None:
         from tui.screens.records import RecordsScreen
