@@ -107,7 +107,7 @@ def send_alone(base: Path, hub: HubProcess, photo: Path, profile: Profile, seed:
         stats = link.stats
     store.close()
     size = int(stored["size"])
-    floor = size / profile.bytes_per_s
+    floor = size / profile.up_bytes_per_s
     return {**run, "profile": profile.name, "photo_bytes": size,
             "chunks": -(-size // transfer.files.CHUNK_BYTES), "chunk_requests": sum(requests),
             "up_bytes": stats.up, "down_bytes": stats.down, "drops": stats.drops,
@@ -131,7 +131,7 @@ def records_behind(base: Path, hub: HubProcess, photo: Path, profile: Profile, s
         started = time.time()
 
         def write_later() -> None:
-            time.sleep(min(3.0, photo.stat().st_size / profile.bytes_per_s / 4))
+            time.sleep(min(3.0, photo.stat().st_size / profile.up_bytes_per_s / 4))
             store.add_many("person", during)
 
         writer = threading.Thread(target=write_later)

@@ -1,6 +1,6 @@
 """Pushing over a bad link: 1,000 new incidents from a station to the hub through bench/netem.py.
 
-    .venv/bin/python bench/bench_link.py [--incidents 1000] [--profiles 2G,rural-4G]
+    .venv/bin/python bench/bench_link.py [--incidents 1000] [--profiles GPRS,EDGE,2G,rural-4G]
 
 For each profile a new station (enrolled with a hub that runs as `county serve` in its own
 process) logs N incidents — each one is two changes, the incident and its first step — and
@@ -116,17 +116,21 @@ def push_through(store: Store, client: Client, link: Link) -> dict[str, Any]:
 
 def against_floor(run: dict[str, Any], clean: dict[str, Any], profile: Profile, trips: int) -> None:
     """The floor: the clean run's bytes, each direction at the profile's bandwidth."""
-    floor = max(clean["up_bytes"], clean["down_bytes"]) / profile.bytes_per_s
+    floor = profile.seconds_for(clean["up_bytes"], clean["down_bytes"])
     run["floor_seconds"] = floor
     run["ratio_to_floor"] = run["seconds"] / floor
     run["floor_with_round_trips_seconds"] = floor + trips * profile.rtt_s
     run["ratio_to_floor_with_round_trips"] = run["seconds"] / run["floor_with_round_trips_seconds"]
+    # Issue 24's aim, on a fresh connection and on a kept one alike: the bytes at the link's
+    # bandwidth plus one round trip.
+    run["aim_seconds"] = floor + profile.rtt_s
+    run["ratio_to_aim"] = run["seconds"] / run["aim_seconds"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--incidents", type=int, default=1000)
-    parser.add_argument("--profiles", default="2G,rural-4G")
+    parser.add_argument("--profiles", default="GPRS,EDGE,2G,rural-4G")
     parser.add_argument("--no-kept", dest="kept", action="store_false",
                         help="only the push on a fresh connection")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")

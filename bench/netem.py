@@ -2,6 +2,10 @@
 per direction, added latency, and connections dropped at random (a 2G cell hand-over, a
 flaky rural 4G link).
 
+GPRS and EDGE are WebPageTest's published connection profiles ("2G": 35/32 kbit/s down/up,
+1,300 ms round trip; "EDGE": 240/200 kbit/s, 840 ms), with drops added: what a gridworker's
+phone gets at the edge of a township. "2G" is the kinder profile the benchmarks used before.
+
     .venv/bin/python bench/netem.py --profile 2G --listen 9443 --to 127.0.0.1:8443
 
 Used by bench/run and the tests as a library: `with Link(PROFILES["2G"], target) as link:`
@@ -23,17 +27,31 @@ from typing import Any
 @dataclass(frozen=True)
 class Profile:
     name: str
-    bytes_per_s: float  # each direction
+    down_bytes_per_s: float  # hub -> station
+    up_bytes_per_s: float  # station -> hub
     rtt_s: float  # added round trip (half each way)
     drop_every_bytes: float  # mean bytes on the link between two dropped connections (0: never)
 
+    def seconds_for(self, up_bytes: float, down_bytes: float) -> float:
+        """The bandwidth floor of moving these bytes: both directions at once, each at its rate."""
+        return max(up_bytes / self.up_bytes_per_s, down_bytes / self.down_bytes_per_s)
+
+
+def _kbit(kbit_per_s: float) -> float:
+    return kbit_per_s * 1000 / 8
+
 
 PROFILES = {
-    # GSM/EDGE at the edge of a township: ~30 KB/s, 400 ms round trip, a drop every ~200 KB.
-    "2G": Profile("2G", 30_000, 0.4, 200_000),
+    # GPRS, WebPageTest's "2G": 35 kbit/s down, 32 up, 1,300 ms; a drop every ~100 KB
+    # (half a minute of the link: a cell hand-over on a gridworker's round).
+    "GPRS": Profile("GPRS", _kbit(35), _kbit(32), 1.3, 100_000),
+    # EDGE, WebPageTest's: 240 kbit/s down, 200 up, 840 ms; a drop every ~500 KB.
+    "EDGE": Profile("EDGE", _kbit(240), _kbit(200), 0.84, 500_000),
+    # The kinder 2G the benchmarks used first: ~30 KB/s, 400 ms, a drop every ~200 KB.
+    "2G": Profile("2G", 30_000, 30_000, 0.4, 200_000),
     # A rural 4G cell at busy hours: ~250 KB/s (2 Mbit/s), 120 ms, a drop every ~2 MB.
-    "rural-4G": Profile("rural-4G", 250_000, 0.12, 2_000_000),
-    "clean": Profile("clean", 1e12, 0.0, 0),
+    "rural-4G": Profile("rural-4G", 250_000, 250_000, 0.12, 2_000_000),
+    "clean": Profile("clean", 1e12, 1e12, 0.0, 0),
 }
 
 
@@ -65,8 +83,8 @@ class _LinkState:
     until_drop: float = 0.0
 
     def __post_init__(self) -> None:
-        self.up = _Direction(self.profile.bytes_per_s)
-        self.down = _Direction(self.profile.bytes_per_s)
+        self.up = _Direction(self.profile.up_bytes_per_s)
+        self.down = _Direction(self.profile.down_bytes_per_s)
         self.next_drop()
 
     def next_drop(self) -> None:

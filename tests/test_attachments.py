@@ -263,7 +263,7 @@ def test_a_cut_transfer_resumes_at_the_next_missing_chunk(sqlite_hub: HubServer,
         rounds = requests = 0
         # A fast link that drops a connection every ~150 KB: each drop ends the round (no
         # retries), as a daemon's round ends when its link goes.
-        with Link(Profile("cut", 5_000_000, 0.0, 150_000), ("127.0.0.1", sqlite_hub.port),
+        with Link(Profile("cut", 5_000_000, 5_000_000, 0.0, 150_000), ("127.0.0.1", sqlite_hub.port),
                   seed=11) as link:
             client = Client(f"https://127.0.0.1:{link.port}", base.cert_path, store.station_id,
                             base.key)
@@ -359,7 +359,7 @@ def test_records_written_while_a_photo_travels_reach_the_hub_before_it(
         push(store, base)
         people = list(synthetic.people(100, [GRID], seed=8))
         # 100 KB/s: the file takes about seven seconds; the people are written meanwhile.
-        with Link(Profile("slow", 100_000, 0.05, 0), ("127.0.0.1", sqlite_hub.port)) as link:
+        with Link(Profile("slow", 100_000, 100_000, 0.05, 0), ("127.0.0.1", sqlite_hub.port)) as link:
             client = Client(f"https://127.0.0.1:{link.port}", base.cert_path, store.station_id,
                             base.key)
             moving = threading.Thread(target=transfer.send, args=(

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 from netem import PROFILES, Link, Profile
 
 # Fast, but a dropped connection every ~24 KB: a 2,000-change push crosses several drops.
-FLAKY = Profile("flaky", 2_000_000, 0.01, 24_000)
+FLAKY = Profile("flaky", 2_000_000, 2_000_000, 0.01, 24_000)
 
 
 def test_drops_never_send_the_push_back_to_the_start(store: Store, sqlite_hub: HubServer) -> None:
@@ -81,3 +81,48 @@ def test_the_daemon_keeps_one_connection_from_round_to_round(store: Store, sqlit
     assert kept == 1  # three rounds, each a schema check, a push and a pull: one handshake
     assert renewed == 2
     assert after_move == 2  # the last went to the new address, not through the old link
+
+
+def _timed_exchange(profile: Profile, size: int) -> tuple[float, float]:
+    """Seconds for `size` bytes to go up through the link, then `size` bytes to come down."""
+    import socket
+    import threading
+
+    server = socket.create_server(("127.0.0.1", 0))
+    marks: dict[str, float] = {}
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        with conn:
+            got = 0
+            while got < size:
+                got += len(conn.recv(65536))
+            marks["up_done"] = time.perf_counter()
+            conn.sendall(b"d" * size)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    with Link(profile, server.getsockname()) as link, \
+            socket.create_connection(("127.0.0.1", link.port)) as client:
+        started = time.perf_counter()
+        client.sendall(b"u" * size)
+        got = 0
+        while got < size:
+            got += len(client.recv(65536))
+        done = time.perf_counter()
+    thread.join(5)
+    server.close()
+    return marks["up_done"] - started, done - marks["up_done"]
+
+
+def test_a_link_carries_each_direction_at_its_own_rate() -> None:
+    """GPRS and EDGE send slower than they receive: the proxy schedules each direction at its
+    own rate (a lower bound: it can never be faster than its rate)."""
+    assert PROFILES["GPRS"].up_bytes_per_s == 4_000 and PROFILES["GPRS"].down_bytes_per_s == 4_375
+    assert PROFILES["EDGE"].up_bytes_per_s == 25_000 and PROFILES["EDGE"].down_bytes_per_s == 30_000
+    assert (PROFILES["GPRS"].rtt_s, PROFILES["EDGE"].rtt_s) == (1.3, 0.84)
+    up, down = _timed_exchange(Profile("slow-up", 1_000_000, 200_000, 0.0, 0), 100_000)
+    assert up >= 0.45, up  # 100 KB at 200 KB/s
+    up2, down2 = _timed_exchange(Profile("slow-down", 200_000, 1_000_000, 0.0, 0), 100_000)
+    assert down2 >= 0.45, down2
+    assert up2 < up and down < down2  # each rate applies to its own direction

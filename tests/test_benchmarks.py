@@ -63,6 +63,8 @@ def test_bench_run_completes_at_a_tiny_scale_and_reports_every_row(tmp_path: Pat
     assert result.returncode == 0, result.stderr[-3000:]
     table = result.stdout
     for row in ("initial sync, seconds", "initial sync, bytes", "incremental sync after 1 %",
+                "GPRS: push 50", "EDGE: push 50", "GPRS: the next 50 incidents on the connection",
+                "EDGE: the next 50 incidents on the connection",
                 "2G: push 50", "rural-4G: push 50", "2G: the next 50 incidents on the connection",
                 "2G: push 300", "10 stations at once, postgresql",
                 "10 stations at once, sqlite", "RSS: the kiosk app", "RSS: a sync round"):
