@@ -35,7 +35,7 @@ COMMANDS: tuple[click.Command, ...] = (
     records.add, records.update, records.delete, records.get, records.export, records.search,
     records.demo_data, imports.import_,
     status.status, status.report,
-    sync.enroll, sync.sync, sync.rejected,
+    sync.enroll, sync.sync, sync.rejected, sync.export_changes, sync.import_return,
     conflicts.conflicts,
     cases.incident, cases.dispute,
     volunteers.volunteer,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from station.cli.common import Context, as_json_option, emit
@@ -58,6 +60,27 @@ def sync(obj: Context, mode: str, progress: bool | None) -> None:
           "pulled": result.pulled, "pending": store.status()["pending"],
           "conflicts": store.status()["conflicts"], "files_sent": result.files_sent,
           "files_fetched": result.files_fetched, "files_pending": store.status()["files_pending"]})
+
+
+@click.command("export-changes")
+@click.option("--to", "folder", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="the folder on the USB stick")
+@click.pass_obj
+def export_changes(obj: Context, folder: Path) -> None:
+    """Write the outbox to a USB stick for county IT (no link): sealed to the county, signed."""
+    from station.sneakernet import export_changes as write
+
+    emit(write(obj.unlocked(), folder))
+
+
+@click.command("import-return")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_obj
+def import_return(obj: Context, file: Path) -> None:
+    """Apply the county's return file: receipts, rejections, schema bundles and the pull."""
+    from station.sneakernet import import_return as apply
+
+    emit(apply(obj.unlocked(), file))
 
 
 @click.group()

@@ -187,6 +187,18 @@ def user_list(home: Path) -> None:
             _emit({"name": name, "created_at": created})
 
 
+@main.command("import-changes")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="where to write the return file (default: beside FILE)")
+@click.pass_obj
+def import_changes(home: Path, file: Path, out: Path | None) -> None:
+    """Apply a station's changes file from a USB stick; write its return file."""
+    from sync.hub.sneakernet import import_changes as apply
+
+    _emit(apply(county.open_hub(home), home, file, out))
+
+
 @main.command()
 @click.argument("entity", required=False)
 @click.pass_obj
