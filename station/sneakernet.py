@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,6 @@ from station import syncer
 from station.store import Store
 from sync import parcel
 from sync.errors import SyncError
-from sync.private import write_private
 from sync.protocol import (
     MAX_CHANGES,
     PullPage,
@@ -74,7 +74,6 @@ def export_changes(store: Store, folder: Path) -> dict[str, Any]:
             "pending": int(status["pending"]), "rejected": int(status["rejected"])}
     header = {"station": store.station_id, "id": export_id, "created": store.clock.iso(),
               "reply": reply.public_key().public_bytes_raw().hex(), "batches": len(batches)}
-    data = parcel.seal("changes", header, [compress(meta), *batches], county, key)
     sealer, _ = store._require_sealer()
     keys = json.loads(settings.get(_REPLY_KEYS, "{}"))
     keys[export_id] = sealer.seal_value(reply.private_bytes_raw().hex(), b"settings|" + export_id.encode())
@@ -82,19 +81,20 @@ def export_changes(store: Store, folder: Path) -> dict[str, Any]:
         writes.put_settings(**{_REPLY_KEYS: json.dumps(keys)})
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"changes-{store.station_id[:8]}-{export_id[:8]}{parcel.SUFFIX}"
-    write_private(path, data)
+    size = parcel.write_file(path, "changes", header, [compress(meta), *batches], county, key)
     return {"file": str(path), "changes": int(status["pending"]), "batches": len(batches),
-            "bytes": len(data), "id": export_id}
+            "bytes": size, "id": export_id}
 
 
 class Replay:
     """What `syncer.pull` and `syncer.update_schema` ask of a hub client, answered from a
-    return parcel: its bundles, then its pull pages from the cursor the station had."""
+    parcel: its bundles, then its pull pages in order from the cursor the station had, each
+    decoded only when asked for (a seed holds a whole township)."""
 
     timeout = (1.0,)
 
-    def __init__(self, bundles: list[dict[str, Any]], pages: list[PullPage], start: int) -> None:
-        self._bundles, self._pages, self._start = bundles, pages, start
+    def __init__(self, bundles: list[dict[str, Any]], pages: Iterator[bytes], start: int) -> None:
+        self._bundles, self._pages, self._at = bundles, pages, start
         self.outbox: tuple[int, int] | None = None
         self.bytes_sent = self.bytes_received = 0
 
@@ -103,21 +103,26 @@ class Replay:
 
     def pull(self, cursor: int, limit: int = 0, schema_version: int | None = None,
              own_after: int | None = None) -> PullPage:
-        at = self._start
-        for page in self._pages:
-            if at == cursor:
-                return page
-            at = page.cursor
-        return PullPage((), cursor, False)
+        body = next(self._pages, None) if cursor == self._at else None
+        if body is None:
+            return PullPage((), cursor, False)
+        page = decode_page(body)
+        self._at = page.cursor
+        return page
+
+
+def apply_pull(store: Store, replay: Replay) -> int:
+    """Bundles, then pages, exactly as a sync round applies them from the link."""
+    syncer.update_schema(store, replay)  # type: ignore[arg-type]
+    return syncer.pull(store, replay)  # type: ignore[arg-type]
 
 
 def import_return(store: Store, path: Path) -> dict[str, Any]:
     """Apply a return parcel: its receipts and rejections, then the county's bundles and pull."""
-    data = path.read_bytes()
     settings = store.settings()
     keys = json.loads(settings.get(_REPLY_KEYS, "{}"))
     county = Ed25519PublicKey.from_public_bytes(base64.b64decode(settings["county_signing_key"]))
-    header = parcel.read_header(data)
+    header = parcel.read_header(path)
     if header.get("station") != store.station_id:
         raise parcel.ParcelRefused("station", "这份回执文件是给另一个站点的",
                                    f"this return file is for station {header.get('station')}, not this one")
@@ -129,10 +134,9 @@ def import_return(store: Store, path: Path) -> dict[str, Any]:
     sealer, _ = store._require_sealer()
     reply = X25519PrivateKey.from_private_bytes(bytes.fromhex(
         sealer.open_value(keys[answered], b"settings|" + answered.encode())))
-    opened = parcel.open_parcel(data, "return", lambda _h: county, lambda _h: reply)
-    meta = unpack(opened.frames[0])
-    results = [r for body in opened.frames[1:1 + int(meta["results"])] for r in decode_results(body)]
-    pages = [decode_page(body) for body in opened.frames[1 + int(meta["results"]):]]
+    opened = parcel.open_file(path, "return", lambda _h: county, lambda _h: reply)
+    meta = unpack(next(opened.frames))
+    results = [r for _ in range(int(meta["results"])) for r in decode_results(next(opened.frames))]
     cursor = int(store.settings().get("pull_cursor", "0"))
     if cursor < int(meta["cursor"]):
         raise parcel.ParcelRefused("cursor",
@@ -142,9 +146,7 @@ def import_return(store: Store, path: Path) -> dict[str, Any]:
     syncer._record_answers(store, results)
     pulled = 0
     if cursor == int(meta["cursor"]):  # else it synced over a link since, which pulled already
-        replay = Replay(list(meta.get("bundles", [])), pages, cursor)
-        syncer.update_schema(store, replay)  # type: ignore[arg-type]
-        pulled = syncer.pull(store, replay)  # type: ignore[arg-type]
+        pulled = apply_pull(store, Replay(list(meta.get("bundles", [])), opened.frames, cursor))
     del keys[answered]  # answered: the same file again is refused, and its key is gone
     with store.atomic() as writes:
         writes.put_settings(**{_REPLY_KEYS: json.dumps(keys)})

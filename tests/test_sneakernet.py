@@ -116,7 +116,7 @@ def test_a_tampered_or_misdirected_file_is_refused_and_nothing_is_applied(
     add_people(one, tmp_path, 5, seed=43)
     export = Path(one.json("export-changes", "--to", str(tmp_path / "stick"))["file"])
     data = export.read_bytes()
-    header = parcel.read_header(data)
+    header = parcel.read_header(export)
     head_end = len(parcel.MAGIC) + 4 + len(json.dumps(header, ensure_ascii=False, sort_keys=True).encode())
     cases = {
         "body": flipped(data, head_end + 40),  # inside the sealed changes
@@ -185,9 +185,9 @@ def test_a_change_out_of_the_station_scope_is_rejected_as_a_push_would_be(
 
     done = json.loads(county_cli(sqlite_hub.home, "import-changes", str(path)).stdout)
     assert (done["accepted"], done["rejected"]) == (2, 1)
-    opened = parcel.open_parcel(Path(done["file"]).read_bytes(), "return", lambda _h: signing,
-                                lambda _h: reply)
-    (results,) = [decode_results(body) for body in opened.frames[1:2]]
+    opened = parcel.open_file(Path(done["file"]), "return", lambda _h: signing, lambda _h: reply)
+    frames = list(opened.frames)
+    results = decode_results(frames[1])
     refused = {r.seq: r.rejected for r in results if r.rejected}
     assert list(refused) == [stray.seq] and "440524002001" in str(refused[stray.seq])
     with county.open_hub(sqlite_hub.home).storage.transaction() as tx:

@@ -384,16 +384,19 @@ class Hub:
 
     def pull(self, station: StationRow, cursor: int, limit: int = 1000,
              station_version: int | None = None, own_after: int | None = None,
-             outbox: tuple[int | None, int | None] = (None, None)) -> PullPage:
+             outbox: tuple[int | None, int | None] = (None, None), *, calling: bool = True
+             ) -> PullPage:
         """Changes after `cursor` in the station's scope, in the current schema's names; the
         page says which version that is, so a station behind fetches the bundles first.
 
         `own_after`: a station restored from a backup also gets back its own changes after
         that sequence number, and learns the highest it ever sent (`own_last_seq`), so its
-        next changes are numbered after it."""
+        next changes are numbered after it. `calling=False`: a page made for a file (a
+        first-sync seed), not asked for by the station: nothing is noted of it."""
         with self.storage.transaction() as tx:
             self._catch_up(tx)
-            tx.seen(station.id, station_version, self.clock.iso())
+            if calling:
+                tx.seen(station.id, station_version, self.clock.iso())
             # The newest number is read before the page: on PostgreSQL each statement sees
             # what has committed when it starts, so a push committing between the two would
             # otherwise move an empty page's cursor past changes the page never saw.
@@ -402,7 +405,8 @@ class Hub:
             own_last = tx.own_last_seq(station.id) if own_after is not None else None
             # An empty page still moves the cursor past other stations' out-of-scope changes.
             next_cursor = stored[-1].hub_seq if stored else max(cursor, last)
-            tx.report_outbox(station.id, *outbox, next_cursor, self.clock.iso())
+            if calling:
+                tx.report_outbox(station.id, *outbox, next_cursor, self.clock.iso())
             # A record moved into the scope: the station gets its whole state, not only the
             # fields the moving change wrote.
             moved_in = sorted({c.record for c in stored if c.prev_grid is not None

@@ -11,6 +11,8 @@ county. Idempotent: a parcel applied twice gets its old receipts, and nothing ch
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,6 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from sync import parcel
 from sync.hub.rules import Hub
 from sync.hub.storage.base import StationRow
-from sync.private import write_private
 from sync.protocol import compress, decode_push, encode_page, encode_results, unpack
 
 PULL_PAGE = 2500
@@ -41,41 +42,56 @@ def _station(hub: Hub, header: dict[str, Any]) -> StationRow:
 def import_changes(hub: Hub, home: Path, path: Path, out: Path | None = None) -> dict[str, Any]:
     """Apply the changes parcel at `path`; write the return parcel into `out` (by default
     beside it). What was accepted and refused, and the return file's path."""
-    data = path.read_bytes()
-    header = parcel.read_header(data)
+    header = parcel.read_header(path)
     station = _station(hub, header)
     public = Ed25519PublicKey.from_public_bytes(base64.b64decode(station.public_key))
     recovery = X25519PrivateKey.from_private_bytes((home / "recovery.key").read_bytes())
-    opened = parcel.open_parcel(data, "changes", lambda _h: public, lambda _h: recovery)
-    meta = unpack(opened.frames[0])
-    results = []
-    for body in opened.frames[1:]:
-        batch = decode_push(body)
+    opened = parcel.open_file(path, "changes", lambda _h: public, lambda _h: recovery)
+    meta = unpack(next(opened.frames))
+    # Every batch is read and checked before the first is applied: nothing half-way.
+    batches = [decode_push(body) for body in opened.frames]
+    for batch in batches:
         if batch.station != station.id or any(c.station != station.id for c in batch.changes):
             raise parcel.ParcelRefused("station", "文件中有别的站点的变更",
                                        "the file holds another station's changes")
-        results.append(hub.push(station, batch))
+    results = [hub.push(station, batch) for batch in batches]
     cursor = int(meta["cursor"])
-    pages, at, pulled = [], cursor, 0
-    while True:
-        page = hub.pull(station, at, PULL_PAGE, int(meta["schema"]),
-                        outbox=(int(meta["pending"]), int(meta["rejected"])))
-        pages.append(encode_page(page))
-        pulled += len(page.changes)
-        at = page.cursor
-        if not page.more or pulled >= MAX_PULLED:
-            break
+    pulled = Pulled()
     answer = {"results": len(results), "cursor": cursor, "bundles": hub.bundles(int(meta["schema"]))}
     reply = X25519PublicKey.from_public_bytes(bytes.fromhex(str(opened.header["reply"])))
-    signing = Ed25519PrivateKey.from_private_bytes((home / "signing.key").read_bytes())
-    back = parcel.seal("return", {"station": station.id, "answers": opened.header["id"],
-                                  "created": hub.clock.iso()},
-                       [compress(answer), *(encode_results(r) for r in results), *pages], reply, signing)
     folder = out or path.parent
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"return-{station.id[:8]}-{str(opened.header['id'])[:8]}{parcel.SUFFIX}"
-    write_private(target, back)
+    pages = pull_pages(hub, station, cursor, int(meta["schema"]), pulled, MAX_PULLED,
+                       outbox=(int(meta["pending"]), int(meta["rejected"])))
+    parcel.write_file(target, "return", {"station": station.id, "answers": opened.header["id"],
+                                         "created": hub.clock.iso()},
+                      [compress(answer), *(encode_results(r) for r in results), *pages], reply,
+                      _signing(home))
     flat = [r for batch in results for r in batch]
     return {"station": station.id, "accepted": sum(1 for r in flat if r.receipt),
-            "rejected": sum(1 for r in flat if r.rejected), "pulled": pulled, "more": page.more,
-            "file": str(target)}
+            "rejected": sum(1 for r in flat if r.rejected), "pulled": pulled.changes,
+            "more": pulled.more, "file": str(target)}
+
+
+@dataclass
+class Pulled:
+    changes: int = 0
+    more: bool = False
+
+
+def pull_pages(hub: Hub, station: StationRow, cursor: int, schema: int, pulled: Pulled,
+               most: int | None = None, **pull: Any) -> Iterator[bytes]:
+    """The station's pull from `cursor` as encoded pages, made as the file takes them."""
+    while True:
+        page = hub.pull(station, cursor, PULL_PAGE, schema, **pull)
+        pulled.changes += len(page.changes)
+        pulled.more = page.more
+        cursor = page.cursor
+        yield encode_page(page)
+        if not page.more or (most is not None and pulled.changes >= most):
+            return
+
+
+def _signing(home: Path) -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.from_private_bytes((home / "signing.key").read_bytes())
