@@ -111,10 +111,10 @@ class Replay:
         return page
 
 
-def apply_pull(store: Store, replay: Replay) -> int:
+def apply_pull(store: Store, replay: Replay, report: syncer.Report = syncer._silent) -> int:
     """Bundles, then pages, exactly as a sync round applies them from the link."""
     syncer.update_schema(store, replay)  # type: ignore[arg-type]
-    return syncer.pull(store, replay)  # type: ignore[arg-type]
+    return syncer.pull(store, replay, report=report)  # type: ignore[arg-type]
 
 
 def import_return(store: Store, path: Path) -> dict[str, Any]:
@@ -153,3 +153,43 @@ def import_return(store: Store, path: Path) -> dict[str, Any]:
     return {"accepted": sum(1 for r in results if r.receipt),
             "rejected": sum(1 for r in results if r.rejected), "pulled": pulled,
             "pending": int(store.status()["pending"])}
+
+
+def load_seed(store: Store, path: Path, key_text: str,
+              report: syncer.Report = syncer._silent) -> dict[str, Any]:
+    """A new station's first sync from a stick (`county seed`): everything its scope may see
+    up to when the seed was made; its next sync pulls only what came after."""
+    settings = store.settings()
+    if "county_signing_key" not in settings:
+        raise SyncError("请先用与初始数据一同给出的注册码注册（station enroll），再导入初始数据",
+                        "enroll first (station enroll) with the code given with the seed, then load it")
+    header = parcel.read_header(path)
+    if header.get("kind") != "seed":
+        raise parcel.ParcelRefused("kind", "这不是初始数据文件", "this is not a seed file")
+    if header.get("code") != settings.get("enroll_code"):
+        raise parcel.ParcelRefused("station", "这份初始数据是为另一个注册码制作的，不是本站点的",
+                                   "this seed was made for another enrollment code, not this station's")
+    expires = str(header.get("expires", ""))
+    if store.clock.wall_ms() > _ms(expires):
+        raise parcel.ParcelRefused("expired", f"这份初始数据已过期（{expires}）：请县级平台重新制作",
+                                   f"this seed expired at {expires}: ask county IT for a new one")
+    if int(settings.get("pull_cursor", "0")) != 0:
+        raise parcel.ParcelRefused("loaded", "本站点已从县级平台取得过数据：初始数据只用于首次同步",
+                                   "this station has pulled from the county already: a seed is only "
+                                   "for a first sync")
+    county = Ed25519PublicKey.from_public_bytes(base64.b64decode(settings["county_signing_key"]))
+    opened = parcel.open_file(path, "seed", lambda _h: county, lambda _h: parcel.seed_private(key_text))
+    meta = unpack(next(opened.frames))
+    pulled = apply_pull(store, Replay(list(meta.get("bundles", [])), opened.frames, 0), report)
+    return {"pulled": pulled, "cursor": int(store.settings().get("pull_cursor", "0")),
+            "schema_version": store.schema.version}
+
+
+def _ms(iso: str) -> int:
+    from datetime import datetime
+
+    try:
+        return int(datetime.fromisoformat(iso).timestamp() * 1000)
+    except ValueError:
+        raise parcel.ParcelRefused("format", "初始数据文件的有效期无法识别",
+                                   "the seed's expiry cannot be read") from None

@@ -27,7 +27,7 @@ from station.cases import Cases
 from station.schema_updates import apply_bundle
 from station.store import Store
 from station.writes import Writes, was_ad
-from sync import pinning
+from sync import parcel, pinning
 from sync.client import Client, fetch_certificate
 from sync.errors import NotFound, SyncError, ValidationError
 from sync.protocol import MAX_CHANGES, PullPage, PushBatch, Result, WireChange
@@ -95,6 +95,7 @@ def enroll(store: Store, hub_url: str, code: str, fingerprint: str | None = None
             hub_url=hub_url, hub_fingerprint=seen, scope_grids=json.dumps(reply.get("grids", [])),
             hub_cert=pem.decode(),  # in the store too, so a restored home gets its pin back
             county_signing_key=str(reply["county_signing_key"]),
+            enroll_code=parcel.code_binding(code),  # a first-sync seed made with it loads here
             station_key=sealer.seal_value(base64.b64encode(key.private_bytes_raw()).decode(),
                                           b"settings|station_key"))
     store.set_county_key(bytes.fromhex(str(reply["county_recovery_key"])))

@@ -14,10 +14,12 @@ import base64
 import json
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
@@ -193,3 +195,73 @@ def test_a_change_out_of_the_station_scope_is_rejected_as_a_push_would_be(
     with county.open_hub(sqlite_hub.home).storage.transaction() as tx:
         grids = {g for (g,) in tx.rows("SELECT grid FROM changes")}
     assert grids == {GRID}  # the stray change was not stored
+
+
+def test_a_new_station_takes_its_first_sync_from_a_seed_and_then_pulls_only_what_came_after(
+        hub: HubServer, tmp_path: Path) -> None:
+    """`county seed` (a real process) writes what a station of the township may see; the new
+    station enrolls with the code given with it, loads the seed, and its next sync over the
+    link pulls exactly the five people added at the county after the seed was made."""
+    first = station(tmp_path, hub, "first")
+    before = add_people(first, tmp_path, 40, seed=46)
+    first("sync")
+    seed_file = tmp_path / "stick" / "seed.tsp"
+    made = json.loads(county_cli(hub.home, "seed", "--township", TOWNSHIP, "--out", str(seed_file)).stdout)
+    assert made["changes"] >= 40 and seed_file.exists()
+    data = seed_file.read_bytes()
+    for person in before:
+        for key in ("name", "id_number", "phone"):
+            assert person[key].encode() not in data, key
+    after = add_people(first, tmp_path, 5, seed=47)
+    first("sync")
+
+    new = Cli(tmp_path / "new")
+    new("init", "--township", TOWNSHIP, "--name", "新站", "--clerk", "张三")
+    new("enroll", "--hub", hub.url, "--code", made["code"], "--fingerprint", made["fingerprint"])
+    wrong_key = parcel.new_seed_key()
+    err = new("load-seed", str(seed_file), "--key", wrong_key, ok=False).stderr
+    assert "not meant for it" in err
+    loaded = new.json("load-seed", str(seed_file), "--key", made["seed_key"])
+    assert loaded["pulled"] == made["changes"]
+    assert names_at(new) == {p["name"] for p in before}  # the seed alone, no link used for it
+    synced = new.json("sync")
+    assert synced["pulled"] == 5  # only what the county got after the seed
+    assert names_at(new) == {p["name"] for p in before + after}
+    err = new("load-seed", str(seed_file), "--key", made["seed_key"], ok=False).stderr
+    assert "only for a first sync" in err  # a seed never goes over data already pulled
+
+
+def test_a_seed_for_another_station_tampered_or_expired_is_refused(
+        sqlite_hub: HubServer, tmp_path: Path, fake_time: Any) -> None:
+    from station import keys, sneakernet
+    from station.store import Store
+
+    first = station(tmp_path, sqlite_hub, "first")
+    add_people(first, tmp_path, 3, seed=48)
+    first("sync")
+    hub = county.open_hub(sqlite_hub.home)
+    from sync.hub.sneakernet import make_seed
+
+    made = make_seed(hub, sqlite_hub.home, TOWNSHIP, [], tmp_path / "seed.tsp", days=2)
+    other = station(tmp_path, sqlite_hub, "other")  # enrolled with a code of its own
+    err = other("load-seed", made["file"], "--key", made["seed_key"], ok=False).stderr
+    assert "another enrollment code" in err
+
+    seed_file = Path(made["file"])
+    tampered = tmp_path / "tampered.tsp"
+    tampered.write_bytes(flipped(seed_file.read_bytes(), seed_file.stat().st_size // 2))
+    store = Store.create(tmp_path / "new", township=TOWNSHIP, name="新站", clerk="张三",
+                         passphrase="correct horse battery staple", kdf=keys.FAST_KDF,
+                         clock=fake_time.clock())
+    from station.syncer import enroll
+
+    enroll(store, sqlite_hub.url, made["code"], sqlite_hub.fingerprint)
+    with pytest.raises(parcel.ParcelRefused) as refused:
+        sneakernet.load_seed(store, tampered, made["seed_key"])
+    assert refused.value.reason == "signature"
+    fake_time.ms = int(time.time() * 1000) + 3 * 86_400_000  # past the two days it may be loaded in
+    with pytest.raises(parcel.ParcelRefused) as refused:
+        sneakernet.load_seed(store, seed_file, made["seed_key"])
+    assert refused.value.reason == "expired"
+    assert store.status()["records"] == {}  # nothing of either was applied
+    store.close()

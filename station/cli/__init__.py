@@ -36,6 +36,7 @@ COMMANDS: tuple[click.Command, ...] = (
     records.demo_data, imports.import_,
     status.status, status.report,
     sync.enroll, sync.sync, sync.rejected, sync.export_changes, sync.import_return,
+    sync.load_seed,
     conflicts.conflicts,
     cases.incident, cases.dispute,
     volunteers.volunteer,

@@ -83,6 +83,21 @@ def import_return(obj: Context, file: Path) -> None:
     emit(apply(obj.unlocked(), file))
 
 
+@click.command("load-seed")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--key", "key_text", envvar="STATION_SEED_KEY", prompt="初始数据密钥 (seed key)",
+              hide_input=True, help="the one-time key county IT gave with the enrollment code")
+@progress_option
+@click.pass_obj
+def load_seed(obj: Context, file: Path, key_text: str, progress: bool | None) -> None:
+    """First sync from a USB stick: the township's data from `county seed`, after enrolling."""
+    from station import sneakernet
+
+    with Bars(wanted(progress)) as bars:  # a whole township: minutes on a kiosk
+        emit(sneakernet.load_seed(obj.unlocked(), file, key_text,
+                                  lambda p: bars(p.stage, p.done, p.total)))
+
+
 @click.group()
 def rejected() -> None:
     """Changes the county hub refused: see why, fix the record, send them again."""

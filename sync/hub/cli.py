@@ -98,12 +98,7 @@ def station() -> None:
     """Stations: enrollment codes, the list with versions, revocation."""
 
 
-@station.command("add")
-@click.option("--township", required=True, help="9-digit township code")
-@click.option("--grid", "grids", multiple=True, help="limit the station to these grids")
-@click.pass_obj
-def station_add(home: Path, township: str, grids: tuple[str, ...]) -> None:
-    """Print a one-time enrollment code bound to this scope."""
+def _check_scope(township: str, grids: tuple[str, ...]) -> None:
     if not (len(township) == 9 and township.isdigit()):
         raise ValidationError("township", "township_code", "乡镇代码应为 9 位数字",
                               "a township code is 9 digits")
@@ -111,6 +106,15 @@ def station_add(home: Path, township: str, grids: tuple[str, ...]) -> None:
         if not (len(grid) == 12 and grid.isdigit() and grid.startswith(township)):
             raise ValidationError("grid", "grid_code", "网格代码应为本乡镇的 12 位代码",
                                   "a grid code is 12 digits inside the township")
+
+
+@station.command("add")
+@click.option("--township", required=True, help="9-digit township code")
+@click.option("--grid", "grids", multiple=True, help="limit the station to these grids")
+@click.pass_obj
+def station_add(home: Path, township: str, grids: tuple[str, ...]) -> None:
+    """Print a one-time enrollment code bound to this scope."""
+    _check_scope(township, grids)
     code = county.open_hub(home).add_enrollment(township, list(grids))
     _emit({"code": code, "township": township, "grids": list(grids),
            "fingerprint": fingerprint((home / "tls.crt").read_bytes())})
@@ -185,6 +189,24 @@ def user_list(home: Path) -> None:
     with county.open_hub(home).storage.transaction() as tx:
         for name, created in tx.accounts():
             _emit({"name": name, "created_at": created})
+
+
+@main.command()
+@click.option("--township", required=True, help="9-digit township code")
+@click.option("--grid", "grids", multiple=True, help="limit the station to these grids")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="the seed file to write (on the USB stick)")
+@click.option("--days", type=click.IntRange(1, 365), default=30, show_default=True,
+              help="how long the seed may be loaded")
+@click.pass_obj
+def seed(home: Path, township: str, grids: tuple[str, ...], out: Path, days: int) -> None:
+    """A new station's first sync on a stick: an enrollment code, its one-time seed key, and
+    the seed of everything a station of that scope may see."""
+    from sync.hub.sneakernet import make_seed
+
+    _check_scope(township, grids)
+    made = make_seed(county.open_hub(home), home, township, list(grids), out, days)
+    _emit({**made, "fingerprint": fingerprint((home / "tls.crt").read_bytes())})
 
 
 @main.command("import-changes")

@@ -1,4 +1,5 @@
-"""The county's half of sync on a USB stick: apply a station's changes parcel, answer it.
+"""The county's half of sync on a USB stick: a station's changes applied and answered, and a
+new station's first sync written as a seed.
 
 `import_changes` checks the parcel as the hub checks a signed request (a station it enrolled,
 not revoked, its signature), opens it with the county's X25519 key, applies each push batch
@@ -13,6 +14,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ from sync.protocol import compress, decode_push, encode_page, encode_results, un
 
 PULL_PAGE = 2500
 MAX_PULLED = 200_000  # changes in one return file; the rest comes with the next one
+SEED_DAYS = 30  # a seed not loaded within this is refused: the township has moved on
 
 
 def _station(hub: Hub, header: dict[str, Any]) -> StationRow:
@@ -95,3 +98,28 @@ def pull_pages(hub: Hub, station: StationRow, cursor: int, schema: int, pulled: 
 
 def _signing(home: Path) -> Ed25519PrivateKey:
     return Ed25519PrivateKey.from_private_bytes((home / "signing.key").read_bytes())
+
+
+def make_seed(hub: Hub, home: Path, township: str, grids: list[str], out: Path,
+              days: int = SEED_DAYS) -> dict[str, Any]:
+    """A new station's first sync on a stick: an enrollment code for the scope, and a seed of
+    everything a station of that scope may see, sealed to a one-time key given with the code.
+    Once enrolled with that code, the station loads the seed and then pulls only what came
+    after it."""
+    code = hub.add_enrollment(township, grids)
+    key = parcel.new_seed_key()
+    created = datetime.now(UTC)
+    expires = created + timedelta(days=days)
+    scope = StationRow("seed", township, tuple(sorted(set(grids))), "", None)
+    version = hub.schema.version
+    pulled = Pulled()
+    meta = {"bundles": hub.bundles(1), "township": township, "grids": list(scope.grids)}
+    header = {"township": township, "code": parcel.code_binding(code),
+              "created": created.isoformat(timespec="seconds"),
+              "expires": expires.isoformat(timespec="seconds")}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    size = parcel.write_file(out, "seed", header,
+                             [compress(meta), *pull_pages(hub, scope, 0, version, pulled, calling=False)],
+                             parcel.seed_private(key).public_key(), _signing(home))
+    return {"code": code, "seed_key": key, "file": str(out), "changes": pulled.changes, "bytes": size,
+            "township": township, "grids": list(scope.grids), "expires": header["expires"]}
