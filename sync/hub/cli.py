@@ -10,7 +10,7 @@ import json
 import sqlite3
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -18,6 +18,9 @@ from sync.errors import TownshipError, ValidationError
 from sync.hub import county
 from sync.pinning import fingerprint
 from sync.version import PROTOCOL_VERSION, release, software_version
+
+if TYPE_CHECKING:
+    from sync.hub.access import Access
 
 DEFAULT_HOME = Path.home() / ".local" / "share" / "township-county"
 
@@ -159,32 +162,73 @@ def station_revoke(home: Path, station_id: str) -> None:
 
 @main.group()
 def user() -> None:
-    """County IT accounts for the dashboard at https://HUB/."""
+    """County IT accounts for the dashboard at https://HUB/: admins and viewers."""
+
+
+def _password() -> str:
+    """The new password: COUNTY_PASSWORD, or a prompt asked twice."""
+    import os
+
+    return os.environ.get("COUNTY_PASSWORD") or click.prompt(
+        "密码 / password", hide_input=True, confirmation_prompt=True)
+
+
+def _access(home: Path) -> Access:
+    from sync.hub.access import Access
+
+    hub = county.open_hub(home)
+    return Access(hub, hub.clock.wall_ms)
 
 
 @user.command("add")
 @click.argument("name")
+@click.option("--role", type=click.Choice(["admin", "viewer"]),
+              help="admin: accounts, enrollment, revocation, schema publishing; viewer: read and"
+                   " export. Default: admin for the hub's first account, viewer after")
 @click.pass_obj
-def user_add(home: Path, name: str) -> None:
+def user_add(home: Path, name: str, role: str | None) -> None:
     """Add an account; the password comes from COUNTY_PASSWORD or a prompt (asked twice)."""
-    import os
+    from sync.hub.audit import Actor
 
-    from sync.hub.dashboard import Dashboard
-
-    password = os.environ.get("COUNTY_PASSWORD") or click.prompt(
-        "密码 / password", hide_input=True, confirmation_prompt=True)
-    if not Dashboard(county.open_hub(home)).add_account(name, password):
+    password = _password()
+    access = _access(home)
+    if not access.add_account(name, password, role, Actor.command_line()):
         raise ValidationError("name", "taken", f"账号 {name} 已存在", f"the account {name} exists already")
-    click.echo(f"已添加账号 {name} (account added)", err=True)
+    with access.hub.storage.transaction() as tx:
+        given = (tx.account(name) or ("", "?"))[1]
+    click.echo(f"已添加账号 {name}，角色 {given} (account added, role {given})", err=True)
+
+
+@user.command("remove")
+@click.argument("name")
+@click.pass_obj
+def user_remove(home: Path, name: str) -> None:
+    """Remove an account and end its sessions; the last admin cannot be removed."""
+    from sync.hub.audit import Actor
+
+    _access(home).remove_account(name, Actor.command_line())
+    click.echo(f"已删除账号 {name} (account removed)", err=True)
+
+
+@user.command("passwd")
+@click.argument("name")
+@click.pass_obj
+def user_passwd(home: Path, name: str) -> None:
+    """Set a new password (COUNTY_PASSWORD or a prompt asked twice); the account's sessions
+    end and a login lock on its name lifts."""
+    from sync.hub.audit import Actor
+
+    _access(home).set_password(name, _password(), Actor.command_line())
+    click.echo(f"已修改 {name} 的密码，其登录会话已结束 (password changed, sessions ended)", err=True)
 
 
 @user.command("list")
 @click.pass_obj
 def user_list(home: Path) -> None:
-    """The accounts (names and when they were made; never a password)."""
+    """The accounts (name, role, when made; never a password)."""
     with county.open_hub(home).storage.transaction() as tx:
-        for name, created in tx.accounts():
-            _emit({"name": name, "created_at": created})
+        for name, created, role in tx.accounts():
+            _emit({"name": name, "role": role, "created_at": created})
 
 
 @main.command()

@@ -27,6 +27,9 @@ class _PgTx(Tx):
     def record_sql(self) -> str:
         return super().record_sql() + " FOR UPDATE"
 
+    def admins_sql(self) -> str:
+        return super().admins_sql() + " FOR UPDATE"
+
     def blob_sql(self) -> str:
         # Two chunks of one file arriving together must not both count the other as missing.
         return super().blob_sql() + " FOR UPDATE"
