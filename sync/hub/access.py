@@ -62,12 +62,13 @@ class Access:
         with self.hub.storage.transaction() as tx:
             has_admin = bool(tx.admins())
             given = role or (VIEWER if has_admin else ADMIN)
-            if given != ADMIN and not has_admin:
-                raise ValidationError("role", "first_admin", "平台还没有管理员：第一个账号必须是管理员",
-                                      "the hub has no admin yet: the first account must be an admin")
-            added = tx.add_account(name, hashed, _iso(self.clock_ms()), given)
+            first_viewer = given != ADMIN and not has_admin
+            added = not first_viewer and tx.add_account(name, hashed, _iso(self.clock_ms()), given)
             if actor is not None:
                 self._record(tx, actor, "user_add", f"{name} ({given})", "ok" if added else "refused")
+        if first_viewer:
+            raise ValidationError("role", "first_admin", "平台还没有管理员：第一个账号必须是管理员",
+                                  "the hub has no admin yet: the first account must be an admin")
         return added
 
     def remove_account(self, name: str, actor: Actor) -> None:

@@ -4,10 +4,11 @@ kept (the hub database, so that every `county serve` worker sees the same) is th
 
 The rule, per key (an account name as typed, or a client address):
 * failures older than MEMORY_MS are forgotten, and a right password forgets the account's;
-* the key is locked while its latest LIMIT failures fell within WINDOW_MS, until WAIT after
-  the latest one;
+* once LIMIT of its remembered failures fell within WINDOW_MS, the key is locked until WAIT
+  after its latest failure, and stays so: every later failure it is remembered with locks it
+  again (else a guesser who waited out the window would get LIMIT quick guesses again);
 * WAIT starts at FIRST_WAIT_MS and doubles for every further LIMIT failures remembered, up to
-  MAX_WAIT_MS: a guesser who waits out each lock gets a few guesses an hour, then fewer.
+  MAX_WAIT_MS: about 30 guesses a day for one who waits out every lock.
 
 A name that is no account is throttled exactly as one that is, so a lock tells nothing of
 which names exist. Keys are kept as keyed hashes (a password typed into the name box is not
@@ -53,7 +54,9 @@ def wait_ms(count: int, rule: Rule) -> int:
 def locked_until(failures: Sequence[int], now_ms: int, rule: Rule) -> int | None:
     """When the key opens again (ms), or None when it is not locked at `now_ms`."""
     kept = remembered(failures, now_ms, rule)
-    if len(kept) < rule.limit or kept[-1] - kept[-rule.limit] > rule.window_ms:
+    burst = any(kept[i + rule.limit - 1] - kept[i] <= rule.window_ms
+                for i in range(len(kept) - rule.limit + 1))
+    if not burst:
         return None
     until = kept[-1] + wait_ms(len(kept), rule)
     return until if until > now_ms else None
