@@ -69,7 +69,8 @@ def log_in(hub: HubServer, session: requests.Session, name: str, password: str) 
         "login_csrf": hidden(form.text, "login_csrf"), "name": name, "password": password})
 
 
-def signed_in(hub: HubServer, name: str, password: str, source: str = "127.0.0.1") -> tuple[requests.Session, str]:
+def signed_in(hub: HubServer, name: str, password: str,
+              source: str = "127.0.0.1") -> tuple[requests.Session, str]:
     session = browser(hub, source)
     assert log_in(hub, session, name, password).status_code == 303
     return session, hidden(session.get(hub.url + "/stations").text, "csrf")
@@ -122,7 +123,8 @@ def test_a_viewer_reads_and_exports_but_is_refused_every_admin_action(roles_hub:
     viewer, csrf = signed_in(roles_hub, "guest", VIEWER_PW)
     for path in ("/stations", "/schema", "/work", "/export/stations.csv", "/export/work.xlsx"):
         assert viewer.get(roles_hub.url + path).status_code == 200, path
-    stations, schema = viewer.get(roles_hub.url + "/stations").text, viewer.get(roles_hub.url + "/schema").text
+    stations = viewer.get(roles_hub.url + "/stations").text
+    schema = viewer.get(roles_hub.url + "/schema").text
     assert "查看员" in stations  # the role beside the account
     for button in ('id="enroll"', 'class="revoke"', 'id="nav-audit"'):
         assert button not in stations, button
@@ -153,7 +155,8 @@ def test_a_viewer_reads_and_exports_but_is_refused_every_admin_action(roles_hub:
     preview = admin.post(roles_hub.url + "/schema/preview", data={"csrf": csrf},
                          files={"bundle": ("b.json", bundle)})
     assert preview.status_code == 200
-    published = admin.post(roles_hub.url + "/schema/publish", data={"csrf": csrf, "raw": hidden(preview.text, "raw")})
+    published = admin.post(roles_hub.url + "/schema/publish",
+                           data={"csrf": csrf, "raw": hidden(preview.text, "raw")})
     assert published.status_code == 200 and 'id="version-2"' in published.text
     assert admin.get(roles_hub.url + "/audit").status_code == 200
     assert rows(roles_hub, "SELECT count(*) FROM enrollments WHERE used_by IS NULL") == [(1,)]
@@ -216,7 +219,8 @@ def test_every_action_leaves_an_audit_row_that_the_audit_page_shows_newest_first
         roles_hub: HubServer, fake: FakeTime) -> None:
     enrolled_station(roles_hub, "st1")
     stranger = browser(roles_hub, "127.0.0.6")
-    assert log_in(roles_hub, stranger, "my secret pw", "x" * 12).status_code == 401  # a password in the name box
+    # A password typed in the name box:
+    assert log_in(roles_hub, stranger, "my secret pw", "x" * 12).status_code == 401
     fake.ms += 1000
     assert log_in(roles_hub, stranger, "it", "wrong password").status_code == 401
     fake.ms += 1000
@@ -228,7 +232,8 @@ def test_every_action_leaves_an_audit_row_that_the_audit_page_shows_newest_first
                                                           "grids": "440524001001"})
     admin.post(roles_hub.url + "/stations/st1/revoke", data={"csrf": csrf})
     bundle = (BUNDLES / "0002-person-living-alone.json").read_bytes()
-    admin.post(roles_hub.url + "/schema/publish", data={"csrf": csrf, "raw": base64.b64encode(bundle).decode()})
+    admin.post(roles_hub.url + "/schema/publish",
+               data={"csrf": csrf, "raw": base64.b64encode(bundle).decode()})
     assert admin.get(roles_hub.url + "/export/stations.xlsx").status_code == 200
     fake.ms += 1000
     admin.post(roles_hub.url + "/logout", data={"csrf": csrf})
@@ -245,7 +250,8 @@ def test_every_action_leaves_an_audit_row_that_the_audit_page_shows_newest_first
         ("it", "admin", "127.0.0.1", "export", "stations.xlsx", "ok"),
         ("it", "admin", "127.0.0.1", "logout", "", "ok"),
     ]
-    found = rows(roles_hub, "SELECT at, account, role, address, action, target, outcome FROM audit ORDER BY id")
+    found = rows(roles_hub, "SELECT at, account, role, address, action, target, outcome FROM audit"
+                            " ORDER BY id")
     assert [r[1:] for r in found] == expected
     # Stored in UTC: the fake clock's noon in Beijing is 04:00 UTC.
     assert found[0][0] == "2026-11-27T04:00:00.000+00:00"

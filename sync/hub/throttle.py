@@ -8,7 +8,7 @@ The rule, per key (an account name as typed, or a client address):
   after its latest failure, and stays so: every later failure it is remembered with locks it
   again (else a guesser who waited out the window would get LIMIT quick guesses again);
 * WAIT starts at FIRST_WAIT_MS and doubles for every further LIMIT failures remembered, up to
-  MAX_WAIT_MS: about 30 guesses a day for one who waits out every lock.
+  MAX_WAIT_MS: a few dozen guesses a day for one who waits out every lock.
 
 A name that is no account is throttled exactly as one that is, so a lock tells nothing of
 which names exist. Keys are kept as keyed hashes (a password typed into the name box is not
