@@ -271,6 +271,8 @@ def test_every_action_leaves_an_audit_row_that_the_audit_page_shows_newest_first
 
 def test_the_audit_page_is_paged(roles_sqlite_hub: HubServer, fake: FakeTime) -> None:
     hub = roles_sqlite_hub
+    anonymous = browser(hub).get(hub.url + "/audit", allow_redirects=False)
+    assert (anonymous.status_code, anonymous.headers["location"]) == (303, "/login")
     access = Access(county.open_hub(hub.home), fake.wall_ms)
     for n in range(60):
         access.record(Actor("it", "admin", "10.0.0.1"), "export", f"t{n}.csv")
@@ -294,7 +296,7 @@ def county_cli(home: Path, *args: str, password: str | None = None, ok: bool = T
     return result
 
 
-def test_county_user_add_remove_passwd_with_roles(sqlite_hub: HubServer) -> None:
+def test_county_user_add_remove_passwd_with_roles_and_every_change_audited(sqlite_hub: HubServer) -> None:
     home = sqlite_hub.home
     first = county_cli(home, "user", "add", "guest", "--role", "viewer", password=VIEWER_PW, ok=False)
     assert "first account must be an admin" in first.output and "first_admin" in first.output
@@ -322,6 +324,14 @@ def test_county_user_add_remove_passwd_with_roles(sqlite_hub: HubServer) -> None
     assert "last admin cannot be removed" in last.output and "last_admin" in last.output
     assert '"name":"it","role":"admin"' in county_cli(home, "user", "list").output
 
+    # The station and schema commands of county IT are audited too.
+    county_cli(home, "station", "add", "--township", "440524001", "--grid", "440524001001")
+    enrolled_station(sqlite_hub, "st9")
+    county_cli(home, "station", "grids", "st9", "--grid", "440524001002")
+    county_cli(home, "station", "revoke", "st9")
+    county_cli(home, "station", "revoke", "st9", ok=False)  # already revoked
+    county_cli(home, "schema", "push", str(BUNDLES / "0003-house-floor-area.json"), ok=False)  # too new
+    county_cli(home, "schema", "push", str(BUNDLES / "0002-person-living-alone.json"))
     with sqlite3.connect(home / "hub.db") as conn:
         audit = conn.execute("SELECT account, address, action, target, outcome FROM audit"
                              " WHERE address = 'cli' ORDER BY id").fetchall()
@@ -331,4 +341,7 @@ def test_county_user_add_remove_passwd_with_roles(sqlite_hub: HubServer) -> None
         ("user_add", "it (admin)", "ok"), ("user_add", "guest (viewer)", "ok"),
         ("user_add", "boss (admin)", "ok"), ("user_passwd", "guest", "ok"),
         ("user_remove", "guest", "ok"), ("user_remove", "nobody", "refused"),
-        ("user_remove", "boss", "ok"), ("user_remove", "it", "refused")]
+        ("user_remove", "boss", "ok"), ("user_remove", "it", "refused"),
+        ("enroll", "440524001 440524001001", "ok"), ("grids", "st9: 440524001002", "ok"),
+        ("revoke", "st9", "ok"), ("revoke", "st9", "refused"),
+        ("publish", "0003-house-floor-area.json", "refused"), ("publish", "v2", "ok")]

@@ -21,6 +21,7 @@ ACTIONS = {
     "logout": ("退出", "log out"),
     "enroll": ("生成注册码", "enrollment code"),
     "revoke": ("吊销站点", "revoke station"),
+    "grids": ("调整站点网格", "change station grids"),
     "publish": ("发布数据版本", "publish schema"),
     "preview": ("预览数据包", "preview bundle"),
     "export": ("导出", "export"),

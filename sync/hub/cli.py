@@ -21,6 +21,7 @@ from sync.version import PROTOCOL_VERSION, release, software_version
 
 if TYPE_CHECKING:
     from sync.hub.access import Access
+    from sync.hub.rules import Hub
 
 DEFAULT_HOME = Path.home() / ".local" / "share" / "township-county"
 
@@ -51,6 +52,14 @@ class _Group(click.Group):
 def main(ctx: click.Context, home: Path) -> None:
     """Township Station county platform: the hub stations sync with."""
     ctx.obj = home
+
+
+def _audited(hub: Hub, action: str, target: str, outcome: str = "ok") -> None:
+    """A row of the audit trail for what county IT did here (sync.hub.audit)."""
+    from sync.hub.access import Access
+    from sync.hub.audit import Actor
+
+    Access(hub, hub.clock.wall_ms).record(Actor.command_line(), action, target, outcome)
 
 
 @main.command()
@@ -114,7 +123,9 @@ def station_add(home: Path, township: str, grids: tuple[str, ...]) -> None:
         if not (len(grid) == 12 and grid.isdigit() and grid.startswith(township)):
             raise ValidationError("grid", "grid_code", "网格代码应为本乡镇的 12 位代码",
                                   "a grid code is 12 digits inside the township")
-    code = county.open_hub(home).add_enrollment(township, list(grids))
+    hub = county.open_hub(home)
+    code = hub.add_enrollment(township, list(grids))
+    _audited(hub, "enroll", " ".join([township, *grids]))
     _emit({"code": code, "township": township, "grids": list(grids),
            "fingerprint": fingerprint((home / "tls.crt").read_bytes())})
 
@@ -144,7 +155,9 @@ def station_list(home: Path, older_than: str | None) -> None:
 def station_grids(home: Path, station_id: str, grids: tuple[str, ...]) -> None:
     """Change an enrolled station's grids. Its next sync takes records of other grids away;
     what it wrote before it heard of the change still counts."""
-    changed = county.open_hub(home).set_grids(station_id, list(grids))
+    hub = county.open_hub(home)
+    changed = hub.set_grids(station_id, list(grids))
+    _audited(hub, "grids", f"{station_id}: {' '.join(grids) or 'township'}")
     _emit({"station": changed.id, "township": changed.township, "grids": list(changed.grids),
            "scope_version": changed.scope_version})
 
@@ -154,7 +167,10 @@ def station_grids(home: Path, station_id: str, grids: tuple[str, ...]) -> None:
 @click.pass_obj
 def station_revoke(home: Path, station_id: str) -> None:
     """Refuse every later request of a station."""
-    if not county.open_hub(home).revoke(station_id):
+    hub = county.open_hub(home)
+    revoked = hub.revoke(station_id)
+    _audited(hub, "revoke", station_id, "ok" if revoked else "refused")
+    if not revoked:
         raise ValidationError("station", "unknown", "没有这个站点或已吊销",
                               "no such station, or already revoked")
     click.echo("已吊销 (revoked)", err=True)
@@ -294,7 +310,13 @@ def schema_push(home: Path, bundle_file: Path) -> None:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     key = Ed25519PrivateKey.from_private_bytes((home / "signing.key").read_bytes())
-    bundle = county.open_hub(home).publish(bundle_file.read_bytes(), key)
+    hub = county.open_hub(home)
+    try:
+        bundle = hub.publish(bundle_file.read_bytes(), key)
+    except TownshipError:
+        _audited(hub, "publish", bundle_file.name[:100], "refused")
+        raise
+    _audited(hub, "publish", f"v{bundle.version}")
     _emit({"version": bundle.version, "name": bundle.name, "operations": len(bundle.operations),
            "renames": [f"{r.entity}.{r.old} -> {r.new}" for r in bundle.renames]})
 
