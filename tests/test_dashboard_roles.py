@@ -345,3 +345,43 @@ def test_county_user_add_remove_passwd_with_roles_and_every_change_audited(sqlit
         ("enroll", "440524001 440524001001", "ok"), ("grids", "st9: 440524001002", "ok"),
         ("revoke", "st9", "ok"), ("revoke", "st9", "refused"),
         ("publish", "0003-house-floor-area.json", "refused"), ("publish", "v2", "ok")]
+
+
+def test_two_admins_removed_at_once_on_postgresql_leave_one(postgres_url: str, tmp_path: Path) -> None:
+    import threading
+
+    import psycopg
+
+    from sync.errors import ValidationError
+
+    home = tmp_path / "county"
+    county.init(home, postgres_url)
+    access = Access(county.open_hub(home), lambda: NOON)
+    for name in ("a", "b"):
+        access.add_account(name, ADMIN_PW, "admin")
+    outcomes: dict[str, str] = {}
+
+    def remove(name: str) -> None:
+        other = Access(county.open_hub(home), lambda: NOON)  # its own connections, as a second worker
+        try:
+            other.remove_account(name, Actor("os:test", "", "cli"))
+            outcomes[name] = "removed"
+        except ValidationError as exc:
+            outcomes[name] = exc.rule
+
+    with psycopg.connect(postgres_url) as holder:  # as a third removal, midway
+        holder.execute("SELECT name FROM accounts WHERE role = 'admin' FOR UPDATE")
+        threads = [threading.Thread(target=remove, args=(name,)) for name in ("a", "b")]
+        for thread in threads:
+            thread.start()
+        for _ in range(600):  # both wait on the admins' rows before either has looked
+            waiting = holder.execute("SELECT count(*) FROM pg_locks WHERE NOT granted").fetchone()
+            if waiting and waiting[0] >= 2:
+                break
+            threading.Event().wait(0.05)
+        holder.rollback()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes.values()) == ["last_admin", "removed"]
+    with county.open_hub(home).storage.transaction() as tx:
+        assert len(tx.admins()) == 1
