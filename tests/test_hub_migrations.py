@@ -118,37 +118,42 @@ def test_step_2_adds_the_stations_protocol_and_software_versions(raw: Raw) -> No
     assert raw.run("SELECT protocol_version, software_version FROM stations") == [(2, "0.2.0")]
 
 
-def test_step_3_gives_changes_a_causal_context_and_keeps_old_ones_legacy(raw: Raw) -> None:
+# What each step after the baseline added, as the SQL itself (not the code under test).
+STEP_SQL = {
+    2: ["ALTER TABLE stations ADD COLUMN protocol_version INTEGER",
+        "ALTER TABLE stations ADD COLUMN software_version TEXT"],
+    3: ["ALTER TABLE changes ADD COLUMN seen TEXT",
+        "ALTER TABLE changes ADD COLUMN author TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE stations ADD COLUMN scope_version INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE stations ADD COLUMN prior_grids TEXT"],
+}
+
+
+def at_version(raw: Raw, version: int, *statements: str) -> None:
+    """A database at storage `version` as the release that made it left it, then `statements`."""
     from sync.hub.storage.base import SCHEMA
 
     serial, blob = ("INTEGER", "BLOB") if raw.sqlite else ("BIGSERIAL", "BYTEA")
     raw.run(*[s for s in SCHEMA.format(serial=serial, blob=blob).split(";") if s.strip()],
-            "INSERT INTO hub_settings VALUES ('storage_version', '2')",
-            "ALTER TABLE stations ADD COLUMN protocol_version INTEGER",
-            "ALTER TABLE stations ADD COLUMN software_version TEXT",
-            "INSERT INTO changes (hub_seq, station, station_seq, record, entity, op, grid, fields,"
-            " hlc, base, schema_version, received_at) VALUES (1, 's1', 1, 'r', 'person', 'add',"
-            " NULL, 'f', '000000000000001.000000.s1', '{}', 1, '2026-11-29')")
+            f"INSERT INTO hub_settings VALUES ('storage_version', '{version}')",
+            *[sql for step in range(2, version + 1) for sql in STEP_SQL[step]], *statements)
+
+
+def test_step_3_gives_changes_a_causal_context_and_keeps_old_ones_legacy(raw: Raw) -> None:
+    at_version(raw, 2,
+               "INSERT INTO changes (hub_seq, station, station_seq, record, entity, op, grid, fields,"
+               " hlc, base, schema_version, received_at) VALUES (1, 's1', 1, 'r', 'person', 'add',"
+               " NULL, 'f', '000000000000001.000000.s1', '{}', 1, '2026-11-29')")
     assert migrate(raw.url) == [n for n in ALL_STEPS if n > 2]
     # A change stored before contexts has none: the merge reads it as a legacy version.
     assert raw.run("SELECT hub_seq, seen FROM changes") == [(1, None)]
 
 
 def test_step_4_makes_every_account_of_before_roles_an_admin(raw: Raw) -> None:
-    from sync.hub.storage.base import SCHEMA
-
-    serial, blob = ("INTEGER", "BLOB") if raw.sqlite else ("BIGSERIAL", "BYTEA")
-    raw.run(*[s for s in SCHEMA.format(serial=serial, blob=blob).split(";") if s.strip()],
-            "INSERT INTO hub_settings VALUES ('storage_version', '3')",
-            "ALTER TABLE stations ADD COLUMN protocol_version INTEGER",
-            "ALTER TABLE stations ADD COLUMN software_version TEXT",
-            "ALTER TABLE changes ADD COLUMN seen TEXT",
-            "ALTER TABLE changes ADD COLUMN author TEXT NOT NULL DEFAULT ''",
-            "ALTER TABLE stations ADD COLUMN scope_version INTEGER NOT NULL DEFAULT 0",
-            "ALTER TABLE stations ADD COLUMN prior_grids TEXT",
-            "INSERT INTO accounts VALUES ('it', 'argon2id$x', '2026-11-29T00:00:00+00:00')",
-            "INSERT INTO accounts VALUES ('王工', 'argon2id$y', '2026-11-30T00:00:00+00:00')",
-            "INSERT INTO web_sessions VALUES ('tokenhash', 'it', 'csrf', 99999999999999)")
+    at_version(raw, 3,
+               "INSERT INTO accounts VALUES ('it', 'argon2id$x', '2026-11-29T00:00:00+00:00')",
+               "INSERT INTO accounts VALUES ('王工', 'argon2id$y', '2026-11-30T00:00:00+00:00')",
+               "INSERT INTO web_sessions VALUES ('tokenhash', 'it', 'csrf', 99999999999999)")
     assert migrate(raw.url) == [n for n in ALL_STEPS if n > 3]
     # County IT who set the hub up keep every power they had, and their open session.
     assert raw.run("SELECT name, role FROM accounts ORDER BY name") == [("it", "admin"), ("王工", "admin")]
