@@ -385,3 +385,42 @@ def test_two_admins_removed_at_once_on_postgresql_leave_one(postgres_url: str, t
     assert sorted(outcomes.values()) == ["last_admin", "removed"]
     with county.open_hub(home).storage.transaction() as tx:
         assert len(tx.admins()) == 1
+
+
+def test_in_a_browser_a_viewer_sees_no_admin_button_and_an_admin_reads_the_audit(
+        roles_sqlite_hub: HubServer, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from .test_dashboard_browser import shoot
+    from .test_tui_web import chromium
+
+    hub = roles_sqlite_hub
+    enrolled_station(hub, "st1")
+    browser = chromium(1100, 700, "--ignore-certificate-errors")
+
+    def log_in_as(name: str, password: str) -> None:
+        browser.get(hub.url + "/login")
+        browser.find_element(By.ID, "name").send_keys(name)
+        browser.find_element(By.ID, "password").send_keys(password)
+        browser.find_element(By.ID, "login").click()
+        WebDriverWait(browser, 20).until(lambda b: b.find_elements(By.ID, "stations"))
+
+    try:
+        log_in_as("guest", VIEWER_PW)
+        assert "查看员" in browser.find_element(By.ID, "role").text
+        for absent in ((By.ID, "enroll"), (By.CLASS_NAME, "revoke"), (By.ID, "nav-audit")):
+            assert browser.find_elements(*absent) == [], absent
+        browser.get(hub.url + "/audit")  # typed in the address bar
+        assert ADMIN_ONLY in browser.find_element(By.TAG_NAME, "h1").text
+        browser.find_element(By.ID, "logout").click()
+        log_in_as("it", ADMIN_PW)
+        assert browser.find_elements(By.CLASS_NAME, "revoke") and browser.find_elements(By.ID, "enroll")
+        browser.find_element(By.ID, "nav-audit").click()
+        table = WebDriverWait(browser, 20).until(lambda b: b.find_element(By.ID, "audit"))
+        lines = table.text.splitlines()
+        assert "无权限" in table.text and "查看审计" in table.text  # the viewer's try, refused
+        assert lines[0].startswith("时间（北京时间）")
+        shoot(browser, "dashboard-audit", tmp_path)
+    finally:
+        browser.quit()
