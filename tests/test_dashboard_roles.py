@@ -228,6 +228,8 @@ def test_every_action_leaves_an_audit_row_that_the_audit_page_shows_newest_first
     assert viewer.get(roles_hub.url + "/export/work.csv?month=2026-11").status_code == 200
     assert viewer.post(roles_hub.url + "/stations/st1/revoke", data={"csrf": vcsrf}).status_code == 403
     admin, csrf = signed_in(roles_hub, "it", ADMIN_PW)
+    typo = admin.post(roles_hub.url + "/stations/enroll", data={"csrf": csrf, "township": "张三 13800138000"})
+    assert typo.status_code == 400
     admin.post(roles_hub.url + "/stations/enroll", data={"csrf": csrf, "township": "440524001",
                                                           "grids": "440524001001"})
     admin.post(roles_hub.url + "/stations/st1/revoke", data={"csrf": csrf})
@@ -244,6 +246,7 @@ def test_every_action_leaves_an_audit_row_that_the_audit_page_shows_newest_first
         ("guest", "viewer", "127.0.0.7", "export", "work.csv?month=2026-11", "ok"),
         ("guest", "viewer", "127.0.0.7", "revoke", "st1", "forbidden"),
         ("it", "admin", "127.0.0.1", "login", "", "ok"),
+        ("it", "admin", "127.0.0.1", "enroll", "", "refused"),  # what was typed is not kept
         ("it", "admin", "127.0.0.1", "enroll", "440524001 440524001001", "ok"),
         ("it", "admin", "127.0.0.1", "revoke", "st1", "ok"),
         ("it", "admin", "127.0.0.1", "publish", "v2", "ok"),
@@ -257,9 +260,10 @@ def test_every_action_leaves_an_audit_row_that_the_audit_page_shows_newest_first
     assert found[0][0] == "2026-11-27T04:00:00.000+00:00"
     assert found[-1][0] == "2026-11-27T04:00:03.000+00:00"
     every = " ".join(str(v) for r in found for v in r)
-    assert "my secret pw" not in every and ADMIN_PW not in every and "wrong password" not in every
+    for secret in ("my secret pw", ADMIN_PW, "wrong password", "张三", "13800138000"):
+        assert secret not in every
 
-    admin, _ = signed_in(roles_hub, "it", ADMIN_PW)  # a 12th row: this login
+    admin, _ = signed_in(roles_hub, "it", ADMIN_PW)  # a 13th row: this login
     page = admin.get(roles_hub.url + "/audit").text
     table = page[page.index('id="audit"'):]
     cells = re.findall(r"<tr><td>([^<]+)</td><td>([^<]+)</td>", table)

@@ -38,6 +38,7 @@ from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from sync.bundle import MAX_BUNDLE_BYTES
+from sync.clock import is_node
 from sync.errors import AdminOnly, LoginThrottled, TownshipError
 from sync.hub.access import SESSION_S
 from sync.hub.accounts import ADMIN, ROLES
@@ -285,17 +286,18 @@ class Pages:
     async def enroll(self, request: Request) -> Response:
         form = await self.signed_in(request, admin="enroll")
         township, grids = _text(form, "township").strip(), _text(form, "grids").split()
-        target = " ".join([township, *grids])[:200]
         if not _TOWNSHIP.fullmatch(township) or not all(_GRID.fullmatch(g) and g.startswith(township)
                                                         for g in grids):
-            await self.audit(request, "enroll", target, "refused")
+            # Not what was typed: whatever it was, the audit trail keeps only codes.
+            await self.audit(request, "enroll", "", "refused")
             return await self.stations_page(request, ENROLL_RULE, 400)
         code = await run_in_threadpool(self.board.hub.add_enrollment, township, grids)
-        await self.audit(request, "enroll", target)
+        await self.audit(request, "enroll", " ".join([township, *grids]))
         return self.page(request, "enrolled.html", ("注册码", "Enrollment code"), code=code)
 
     async def revoke(self, request: Request) -> Response:
-        station = request.path_params["station"][:64]
+        station = request.path_params["station"]
+        station = station if is_node(station) else ""  # the audit keeps only what can be an id
         await self.signed_in(request, admin="revoke", target=station)
         revoked = await run_in_threadpool(self.board.hub.revoke, station)
         await self.audit(request, "revoke", station, "ok" if revoked else "refused")
