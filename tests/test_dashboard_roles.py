@@ -428,3 +428,35 @@ def test_in_a_browser_a_viewer_sees_no_admin_button_and_an_admin_reads_the_audit
         shoot(browser, "dashboard-audit", tmp_path)
     finally:
         browser.quit()
+
+
+def test_guesses_sent_at_once_to_several_workers_get_five_password_checks(
+        hub_database: str, tmp_path: Path) -> None:
+    import threading
+
+    from sync.errors import LoginThrottled
+
+    home = tmp_path / "county"
+    county.init(home, hub_database)
+    Access(county.open_hub(home), lambda: NOON).add_account("it", ADMIN_PW)
+    workers = [Access(county.open_hub(home), lambda: NOON) for _ in range(12)]  # a connection each
+    start = threading.Barrier(len(workers))
+    answers: list[str] = []
+
+    def guess(worker: Access, n: int) -> None:
+        start.wait()
+        try:
+            answers.append("wrong" if worker.log_in("it", f"guess {n}", f"10.0.0.{n}") is None else "in")
+        except LoginThrottled:
+            answers.append("locked")
+
+    threads = [threading.Thread(target=guess, args=(w, n)) for n, w in enumerate(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    # A check that ends after the fifth try was counted answers with the lock as well.
+    assert len(answers) == 12 and set(answers) <= {"wrong", "locked"} and answers.count("wrong") <= 4
+    with county.open_hub(home).storage.transaction() as tx:
+        outcomes = dict(tx.rows("SELECT outcome, count(*) FROM audit GROUP BY outcome"))
+    assert outcomes == {"failed": 5, "locked": 7}  # five passwords checked, seven never were

@@ -127,6 +127,7 @@ class Access:
         while the name or the address is locked (then no password is checked at all)."""
         now, keys, attempt = self.clock_ms(), self._keys(name, address), secrets.token_hex(16)
         with self.hub.storage.transaction() as tx:
+            tx.serialise_logins()
             found = tx.account(name)
             until = self._locked_until(tx, keys, now)
             if until is None:

@@ -341,6 +341,9 @@ class Tx:
         self._run("DELETE FROM web_sessions WHERE token_hash = ?", (token_hash,))
 
     # -- login throttling (sync/hub/throttle.py holds the rule)
+    def serialise_logins(self) -> None:
+        """Hold the login lock until this transaction ends, so that two tries never count the
+        same failures (SQLite's BEGIN IMMEDIATE serialises every writer already)."""
     def login_failures(self, keys: Sequence[str], since_ms: int) -> dict[str, list[int]]:
         """The failure times of each key after `since_ms`; older ones are forgotten here."""
         self._run("DELETE FROM login_failures WHERE at_ms <= ?", (since_ms,))
