@@ -1,6 +1,7 @@
-"""The audit trail of the county platform: who did what on the dashboard or with `county user`,
-from where, to what, and how it ended. Pure: the row, its words; the table is in the hub's
-storage (`audit`, storage step 4) and `sync.hub.dashboard` writes it.
+"""The audit trail of the county platform: who did what on the dashboard or with the `county`
+commands that change the hub, from where, to what, and how it ended. Pure: the row and its
+words; the table is in the hub's storage (`audit`, storage step 4) and `sync.hub.access`
+writes it.
 
 What a row never holds: a password, a token, or anything of a resident. A failed login for a
 name that is no account is kept without the name (it might be a password typed into the
