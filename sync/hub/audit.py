@@ -51,9 +51,16 @@ class Actor:
 
     @staticmethod
     def command_line() -> Actor:
+        """The system user running `county` (`os:NAME`, or `os:uid N` for a user that has no
+        name, as in some containers)."""
         import getpass
+        import os
 
-        return Actor(f"os:{getpass.getuser()}", "", CLI_ADDRESS)
+        try:
+            user = getpass.getuser()
+        except (KeyError, OSError):
+            user = f"uid {os.getuid()}"
+        return Actor(f"os:{user}", "", CLI_ADDRESS)
 
 
 @dataclass(frozen=True)
