@@ -132,6 +132,28 @@ class SchemaError(TownshipError):
     """A schema definition or bundle is not valid."""
 
 
+class AccessError(TownshipError):
+    """The county dashboard refused a login or an action."""
+
+
+class LoginThrottled(AccessError):
+    """Too many wrong passwords for the name or from the address: no password is checked
+    until `until_ms` (sync/hub/throttle.py); says when, never whether the account exists."""
+
+    def __init__(self, until_ms: int, shown: str) -> None:
+        super().__init__(f"尝试次数过多，请于 {shown}（北京时间）后再试",
+                         f"too many tries: try again after {shown} (Beijing time)")
+        self.until_ms = until_ms
+
+
+class AdminOnly(AccessError):
+    """A viewer account asked for what only an admin may do."""
+
+    def __init__(self) -> None:
+        super().__init__("需要管理员权限：查看员账号只能查看和导出",
+                         "admins only: a viewer account can read and export, nothing more")
+
+
 class SyncError(TownshipError):
     """Sync failed; `retryable` says whether trying again later can help."""
 

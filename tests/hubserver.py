@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import requests
@@ -18,6 +19,7 @@ import uvicorn
 
 from sync.hub import county
 from sync.hub.http import IN_FLIGHT_ENV, KEEP_ALIVE_S, RETRY_AFTER_S, SHUTDOWN_S, LoadShed, make_app
+from sync.hub.rules import HubClock
 from sync.pinning import fingerprint
 
 
@@ -29,12 +31,15 @@ def free_port() -> int:
 
 class HubServer:
     def __init__(self, home: Path, port: int | None = None, max_in_flight: int | None = None,
-                 retry_after: tuple[int, int] = RETRY_AFTER_S) -> None:
+                 retry_after: tuple[int, int] = RETRY_AFTER_S,
+                 wall_ms: Callable[[], int] | None = None) -> None:
+        """`wall_ms`: the hub's clock, for a test that moves time on (the real one by default)."""
         self.home = home
         self.port = port or free_port()
         self.url = f"https://127.0.0.1:{self.port}"
         self.fingerprint = fingerprint((home / "tls.crt").read_bytes())
-        self.app = make_app(county.open_hub(home), home, max_in_flight, retry_after)
+        hub = county.open_hub(home, HubClock(wall_ms) if wall_ms else None)
+        self.app = make_app(hub, home, max_in_flight, retry_after)
         config = uvicorn.Config(self.app, host="127.0.0.1",
                                 port=self.port, ssl_certfile=str(home / "tls.crt"),
                                 ssl_keyfile=str(home / "tls.key"), log_level="warning",

@@ -25,6 +25,11 @@ LANES = 1
 MIN_LENGTH = 10
 _NAME = re.compile(r"[0-9A-Za-z_.\-\u4e00-\u9fff]{1,32}")
 
+# Admin: accounts, enrollment, revocation, schema publishing, the audit page. Viewer: every
+# page and export, nothing that changes the hub.
+ADMIN, VIEWER = "admin", "viewer"
+ROLES = {ADMIN: ("管理员", "admin"), VIEWER: ("查看员", "viewer")}
+
 
 def _b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode().rstrip("=")
@@ -72,6 +77,12 @@ def check_account(name: str, password: str) -> None:
     if len(password) < MIN_LENGTH:
         raise ValidationError("password", "min_length", f"密码至少 {MIN_LENGTH} 个字符",
                               f"a password has at least {MIN_LENGTH} characters")
+
+
+def check_role(role: str) -> None:
+    if role not in ROLES:
+        raise ValidationError("role", "role", "角色应为 admin（管理员）或 viewer（查看员）",
+                              "a role is admin or viewer")
 
 
 def token_hash(token: str) -> str:

@@ -10,7 +10,7 @@ import json
 import sqlite3
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -18,6 +18,10 @@ from sync.errors import TownshipError, ValidationError
 from sync.hub import county
 from sync.pinning import fingerprint
 from sync.version import PROTOCOL_VERSION, release, software_version
+
+if TYPE_CHECKING:
+    from sync.hub.access import Access
+    from sync.hub.rules import Hub
 
 DEFAULT_HOME = Path.home() / ".local" / "share" / "township-county"
 
@@ -48,6 +52,14 @@ class _Group(click.Group):
 def main(ctx: click.Context, home: Path) -> None:
     """Township Station county platform: the hub stations sync with."""
     ctx.obj = home
+
+
+def _audited(hub: Hub, action: str, target: str, outcome: str = "ok") -> None:
+    """A row of the audit trail for what county IT did here (sync.hub.audit)."""
+    from sync.hub.access import Access
+    from sync.hub.audit import Actor
+
+    Access(hub, hub.clock.wall_ms).record(Actor.command_line(), action, target, outcome)
 
 
 @main.command()
@@ -115,7 +127,9 @@ def _check_scope(township: str, grids: tuple[str, ...]) -> None:
 def station_add(home: Path, township: str, grids: tuple[str, ...]) -> None:
     """Print a one-time enrollment code bound to this scope."""
     _check_scope(township, grids)
-    code = county.open_hub(home).add_enrollment(township, list(grids))
+    hub = county.open_hub(home)
+    code = hub.add_enrollment(township, list(grids))
+    _audited(hub, "enroll", " ".join([township, *grids]))
     _emit({"code": code, "township": township, "grids": list(grids),
            "fingerprint": fingerprint((home / "tls.crt").read_bytes())})
 
@@ -145,7 +159,9 @@ def station_list(home: Path, older_than: str | None) -> None:
 def station_grids(home: Path, station_id: str, grids: tuple[str, ...]) -> None:
     """Change an enrolled station's grids. Its next sync takes records of other grids away;
     what it wrote before it heard of the change still counts."""
-    changed = county.open_hub(home).set_grids(station_id, list(grids))
+    hub = county.open_hub(home)
+    changed = hub.set_grids(station_id, list(grids))
+    _audited(hub, "grids", f"{station_id}: {' '.join(grids) or 'township'}")
     _emit({"station": changed.id, "township": changed.township, "grids": list(changed.grids),
            "scope_version": changed.scope_version})
 
@@ -155,7 +171,10 @@ def station_grids(home: Path, station_id: str, grids: tuple[str, ...]) -> None:
 @click.pass_obj
 def station_revoke(home: Path, station_id: str) -> None:
     """Refuse every later request of a station."""
-    if not county.open_hub(home).revoke(station_id):
+    hub = county.open_hub(home)
+    revoked = hub.revoke(station_id)
+    _audited(hub, "revoke", station_id, "ok" if revoked else "refused")
+    if not revoked:
         raise ValidationError("station", "unknown", "没有这个站点或已吊销",
                               "no such station, or already revoked")
     click.echo("已吊销 (revoked)", err=True)
@@ -163,32 +182,73 @@ def station_revoke(home: Path, station_id: str) -> None:
 
 @main.group()
 def user() -> None:
-    """County IT accounts for the dashboard at https://HUB/."""
+    """County IT accounts for the dashboard at https://HUB/: admins and viewers."""
+
+
+def _password() -> str:
+    """The new password: COUNTY_PASSWORD, or a prompt asked twice."""
+    import os
+
+    return os.environ.get("COUNTY_PASSWORD") or click.prompt(
+        "密码 / password", hide_input=True, confirmation_prompt=True)
+
+
+def _access(home: Path) -> Access:
+    from sync.hub.access import Access
+
+    hub = county.open_hub(home)
+    return Access(hub, hub.clock.wall_ms)
 
 
 @user.command("add")
 @click.argument("name")
+@click.option("--role", type=click.Choice(["admin", "viewer"]),
+              help="admin: accounts, enrollment, revocation, schema publishing; viewer: read and"
+                   " export. Default: admin for the hub's first account, viewer after")
 @click.pass_obj
-def user_add(home: Path, name: str) -> None:
+def user_add(home: Path, name: str, role: str | None) -> None:
     """Add an account; the password comes from COUNTY_PASSWORD or a prompt (asked twice)."""
-    import os
+    from sync.hub.audit import Actor
 
-    from sync.hub.dashboard import Dashboard
-
-    password = os.environ.get("COUNTY_PASSWORD") or click.prompt(
-        "密码 / password", hide_input=True, confirmation_prompt=True)
-    if not Dashboard(county.open_hub(home)).add_account(name, password):
+    password = _password()
+    access = _access(home)
+    if not access.add_account(name, password, role, Actor.command_line()):
         raise ValidationError("name", "taken", f"账号 {name} 已存在", f"the account {name} exists already")
-    click.echo(f"已添加账号 {name} (account added)", err=True)
+    with access.hub.storage.transaction() as tx:
+        given = (tx.account(name) or ("", "?"))[1]
+    click.echo(f"已添加账号 {name}，角色 {given} (account added, role {given})", err=True)
+
+
+@user.command("remove")
+@click.argument("name")
+@click.pass_obj
+def user_remove(home: Path, name: str) -> None:
+    """Remove an account and end its sessions; the last admin cannot be removed."""
+    from sync.hub.audit import Actor
+
+    _access(home).remove_account(name, Actor.command_line())
+    click.echo(f"已删除账号 {name} (account removed)", err=True)
+
+
+@user.command("passwd")
+@click.argument("name")
+@click.pass_obj
+def user_passwd(home: Path, name: str) -> None:
+    """Set a new password (COUNTY_PASSWORD or a prompt asked twice); the account's sessions
+    end and a login lock on its name lifts."""
+    from sync.hub.audit import Actor
+
+    _access(home).set_password(name, _password(), Actor.command_line())
+    click.echo(f"已修改 {name} 的密码，其登录会话已结束 (password changed, sessions ended)", err=True)
 
 
 @user.command("list")
 @click.pass_obj
 def user_list(home: Path) -> None:
-    """The accounts (names and when they were made; never a password)."""
+    """The accounts (name, role, when made; never a password)."""
     with county.open_hub(home).storage.transaction() as tx:
-        for name, created in tx.accounts():
-            _emit({"name": name, "created_at": created})
+        for name, created, role in tx.accounts():
+            _emit({"name": name, "role": role, "created_at": created})
 
 
 @main.command()
@@ -205,7 +265,9 @@ def seed(home: Path, township: str, grids: tuple[str, ...], out: Path, days: int
     from sync.hub.sneakernet import make_seed
 
     _check_scope(township, grids)
-    made = make_seed(county.open_hub(home), home, township, list(grids), out, days)
+    hub = county.open_hub(home)
+    made = make_seed(hub, home, township, list(grids), out, days)
+    _audited(hub, "seed", " ".join([township, *grids]))
     _emit({**made, "fingerprint": fingerprint((home / "tls.crt").read_bytes())})
 
 
@@ -218,7 +280,10 @@ def import_changes(home: Path, file: Path, out: Path | None) -> None:
     """Apply a station's changes file from a USB stick; write its return file."""
     from sync.hub.sneakernet import import_changes as apply
 
-    _emit(apply(county.open_hub(home), home, file, out))
+    hub = county.open_hub(home)
+    done = apply(hub, home, file, out)
+    _audited(hub, "import_changes", done["station"])
+    _emit(done)
 
 
 @main.command()
@@ -284,7 +349,13 @@ def schema_push(home: Path, bundle_file: Path) -> None:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     key = Ed25519PrivateKey.from_private_bytes((home / "signing.key").read_bytes())
-    bundle = county.open_hub(home).publish(bundle_file.read_bytes(), key)
+    hub = county.open_hub(home)
+    try:
+        bundle = hub.publish(bundle_file.read_bytes(), key)
+    except TownshipError:
+        _audited(hub, "publish", bundle_file.name[:100], "refused")
+        raise
+    _audited(hub, "publish", f"v{bundle.version}")
     _emit({"version": bundle.version, "name": bundle.name, "operations": len(bundle.operations),
            "renames": [f"{r.entity}.{r.old} -> {r.new}" for r in bundle.renames]})
 

@@ -119,12 +119,13 @@ def migrate(home: Path) -> list[int]:
         storage.close()
 
 
-def open_hub(home: Path) -> Hub:
+def open_hub(home: Path, clock: HubClock | None = None) -> Hub:
+    """The hub of a county home; `clock` for a test's own time (the wall clock by default)."""
     config = load_config(home)
     storage = open_storage(config.database)
     storage.migrate()
     return Hub(storage, (home / "data.key").read_bytes(), v1_schema(),
-               HubClock(lambda: time.time_ns() // 1_000_000))
+               clock or HubClock(lambda: time.time_ns() // 1_000_000))
 
 
 def public_keys(home: Path) -> dict[str, str]:

@@ -2,13 +2,12 @@
 the stations, the work figures, and every table as rows for the pages and the exports. The
 pages themselves are in `sync.hub.pages` and its templates.
 
-Sessions live 8 hours; the hub stores only a hash of each token. Accounts are made with
+Accounts, roles, logins and the audit trail are `sync.hub.access`; accounts are made with
 `county user add`.
 """
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,11 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from starlette.requests import Request
 
 from sync.bundle import Bundle, check_bundle, parse_bundle
 from sync.errors import TownshipError
-from sync.hub import accounts
+from sync.hub.access import Access
 from sync.hub.rules import Hub
 from sync.hub.tables import Label, Percent, shown, when
 from sync.report import Period, period_of
@@ -29,7 +27,6 @@ from sync.schema import Schema
 from sync.validate import CHINA_TZ
 
 SESSION_COOKIE = "ts_session"
-SESSION_S = 8 * 3600
 FIGURES_S = 60  # how long the work figures are reused (Dashboard._recent)
 
 TABLES = ("stations", "schema", "work", "departments", "base_data", "volunteers")
@@ -75,8 +72,10 @@ STATION_COLUMNS = (
 
 class Dashboard:
     def __init__(self, hub: Hub, home: Path | None = None,
-                 clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000) -> None:
-        self.hub, self.home, self.clock_ms = hub, home, clock_ms
+                 clock_ms: Callable[[], int] | None = None) -> None:
+        self.hub, self.home = hub, home
+        self.clock_ms = clock_ms or hub.clock.wall_ms
+        self.access = Access(hub, self.clock_ms)
         self._cache: dict[str, tuple[float, Any]] = {}
 
     def _recent(self, key: str, compute: Callable[[], Any]) -> Any:
@@ -90,35 +89,14 @@ class Dashboard:
         return found[1]
 
     # ---------------------------------------------------------------- accounts and sessions
+    # (sync.hub.access; these are kept for the callers that predate it)
 
-    def add_account(self, name: str, password: str) -> bool:
-        accounts.check_account(name, password)
-        hashed = accounts.hash_password(password)
-        with self.hub.storage.transaction() as tx:
-            return tx.add_account(name, hashed, self.hub.clock.iso())
+    def add_account(self, name: str, password: str, role: str | None = None) -> bool:
+        return self.access.add_account(name, password, role)
 
-    def log_in(self, name: str, password: str) -> tuple[str, str] | None:
+    def log_in(self, name: str, password: str, address: str = "") -> tuple[str, str] | None:
         """(session token, CSRF token), or None for a wrong name or password."""
-        with self.hub.storage.transaction() as tx:
-            stored = tx.account_hash(name)
-        if not accounts.verify_password(password, stored or accounts.dummy_hash()) or stored is None:
-            return None
-        token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-        with self.hub.storage.transaction() as tx:
-            tx.add_session(accounts.token_hash(token), name, csrf, self.clock_ms() + SESSION_S * 1000)
-        return token, csrf
-
-    def session(self, request: Request) -> tuple[str, str] | None:
-        token = request.cookies.get(SESSION_COOKIE)
-        if not token:
-            return None
-        with self.hub.storage.transaction() as tx:
-            return tx.session(accounts.token_hash(token), self.clock_ms())
-
-    def log_out(self, request: Request) -> None:
-        token = request.cookies.get(SESSION_COOKIE, "")
-        with self.hub.storage.transaction() as tx:
-            tx.end_session(accounts.token_hash(token))
+        return self.access.log_in(name, password, address)
 
     # ---------------------------------------------------------------- data
 

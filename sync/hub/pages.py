@@ -2,12 +2,15 @@
 
     GET  /login, POST /login, POST /logout
     GET  /stations                   every station: last seen, last push, schema, changes
-    POST /stations/enroll            a one-time enrollment code, shown once
-    POST /stations/{id}/revoke       refused at the station's next request
-    GET  /schema, POST /schema/preview, POST /schema/publish    schema bundles
+    POST /stations/enroll            a one-time enrollment code, shown once          (admin)
+    POST /stations/{id}/revoke       refused at the station's next request           (admin)
+    GET  /schema, POST /schema/preview, POST /schema/publish    schema bundles   (POST: admin)
     GET  /work                       the work figures;  GET /export/NAME.csv|xlsx  any table
+    GET  /audit?page=N               the audit trail, newest first                   (admin)
 
 No page or data without a login (a GET goes to the login page, a POST is refused with 403);
+what only an admin may do is refused to a viewer with 403 however it is asked for (the pages
+also leave out its buttons); every action goes into the audit trail (`sync.hub.access`);
 every form carries its session's CSRF token and a POST without it is refused; the login form
 itself uses a double-submit cookie. Pages are Chinese first with the English beneath, and
 load nothing from outside (county networks are closed). The HTML is in `templates/`, Jinja2
@@ -35,8 +38,12 @@ from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from sync.bundle import MAX_BUNDLE_BYTES
-from sync.errors import TownshipError
-from sync.hub.dashboard import SESSION_COOKIE, SESSION_S, STATION_COLUMNS, TABLES, Dashboard
+from sync.clock import is_node
+from sync.errors import AdminOnly, LoginThrottled, TownshipError
+from sync.hub.access import SESSION_S
+from sync.hub.accounts import ADMIN, ROLES
+from sync.hub.audit import Actor
+from sync.hub.dashboard import SESSION_COOKIE, STATION_COLUMNS, TABLES, Dashboard
 from sync.hub.tables import Label, bars, shown, to_csv, to_xlsx, when
 from sync.report import Period, period_of
 
@@ -49,6 +56,7 @@ _GRID = re.compile(r"\d{12}")
 HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY",
            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
                                       "img-src 'self' data:; form-action 'self'"}
+PAGE_RULE = "字段 page：页码为正整数 (field page: a page number is a whole number from 1)"
 ENROLL_RULE = ("乡镇代码为 9 位数字；网格代码为该乡镇下的 12 位数字，以空格分隔",
                "township: 9 digits; grids: 12-digit codes in that township, space-separated")
 
@@ -63,10 +71,29 @@ class FormExpired(TownshipError):
 
 @dataclass(frozen=True)
 class Visit:
-    """Who is signed in, and the CSRF token every form of theirs carries."""
+    """Who is signed in, the CSRF token every form of theirs carries, and their role."""
 
     account: str
     csrf: str
+    role: str
+
+    @property
+    def admin(self) -> bool:
+        return self.role == ADMIN
+
+    @property
+    def role_label(self) -> tuple[str, str]:
+        return ROLES.get(self.role, (self.role, self.role))
+
+
+def address(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+def actor(request: Request) -> Actor:
+    """Who acts in this request, for the audit trail: the visit's account, or nobody yet."""
+    visit = getattr(request.state, "visit", None)
+    return Actor(visit.account, visit.role, address(request)) if visit else Actor("", "", address(request))
 
 
 def cell(value: Any) -> Markup:
@@ -154,24 +181,34 @@ class Pages:
         return self.templates.TemplateResponse(request, name, {"title": title, "visit": visit, **context},
                                                status_code=status, headers=HEADERS)
 
-    async def signed_in(self, request: Request) -> dict[str, Any]:
+    async def signed_in(self, request: Request, admin: str = "", target: str = "") -> dict[str, Any]:
         """The posted fields (none for a GET), once the session is live and, for a POST, its
-        CSRF token is in the form: else LoginRequired or FormExpired."""
-        found = await run_in_threadpool(self.board.session, request)
+        CSRF token is in the form: else LoginRequired or FormExpired. With `admin` (the
+        action, as the audit trail names it), AdminOnly for a viewer, and the refusal is
+        audited."""
+        token = request.cookies.get(SESSION_COOKIE)
+        found = await run_in_threadpool(self.board.access.session, token) if token else None
         if found is None:
             raise LoginRequired("请先登录", "Log in first")
-        request.state.visit = Visit(*found)
-        if request.method != "POST":
-            return {}
-        form = await _form(request)
-        if not _same(_text(form, "csrf"), found[1]):
-            raise FormExpired("表单已失效", "The form has expired: CSRF token missing or wrong")
+        request.state.visit = visit = Visit(*found)
+        form: dict[str, Any] = {}
+        if request.method == "POST":
+            form = await _form(request)
+            if not _same(_text(form, "csrf"), visit.csrf):
+                raise FormExpired("表单已失效", "The form has expired: CSRF token missing or wrong")
+        if admin and not visit.admin:
+            await self.audit(request, admin, target, "forbidden")
+            raise AdminOnly()
         return form
+
+    async def audit(self, request: Request, action: str, target: str = "", outcome: str = "ok") -> None:
+        await run_in_threadpool(self.board.access.record, actor(request), action, target, outcome)
 
     # ---------------------------------------------------------------- errors
 
     def exception_handlers(self) -> dict[Any, Callable[[Request, Exception], Response]]:
-        return {LoginRequired: self.login_required, FormExpired: self.form_expired}
+        return {LoginRequired: self.login_required, FormExpired: self.form_expired,
+                AdminOnly: self.admin_only}
 
     def login_required(self, request: Request, exc: Exception) -> Response:
         if request.method == "GET":
@@ -179,6 +216,9 @@ class Pages:
         return self.message(request, _title(exc), 403)
 
     def form_expired(self, request: Request, exc: Exception) -> Response:
+        return self.message(request, _title(exc), 403, back="/stations")
+
+    def admin_only(self, request: Request, exc: Exception) -> Response:
         return self.message(request, _title(exc), 403, back="/stations")
 
     def message(self, request: Request, title: tuple[str, str], status: int, error: str = "",
@@ -204,7 +244,11 @@ class Pages:
         form = await _form(request)
         if not _same(_text(form, "login_csrf"), request.cookies.get(LOGIN_COOKIE, "-")):
             return self.login_form(request, ("表单已失效，请重试", "The form expired; try again"), status=403)
-        session = await run_in_threadpool(self.board.log_in, _text(form, "name"), _text(form, "password"))
+        try:
+            session = await run_in_threadpool(self.board.log_in, _text(form, "name"), _text(form, "password"),
+                                              address(request))
+        except LoginThrottled as exc:
+            return self.login_form(request, _title(exc), "login-error", 429)
         if session is None:
             wrong = ("账号或密码不对", "Wrong account or password")
             return self.login_form(request, wrong, "login-error", 401)
@@ -216,7 +260,8 @@ class Pages:
 
     async def logout(self, request: Request) -> Response:
         await self.signed_in(request)
-        await run_in_threadpool(self.board.log_out, request)
+        await run_in_threadpool(self.board.access.log_out, request.cookies.get(SESSION_COOKIE, ""),
+                                actor(request))
         response = _redirect("/login")
         response.delete_cookie(SESSION_COOKIE)
         return response
@@ -239,17 +284,23 @@ class Pages:
                          columns=STATION_COLUMNS, lags=lags, error=error)
 
     async def enroll(self, request: Request) -> Response:
-        form = await self.signed_in(request)
+        form = await self.signed_in(request, admin="enroll")
         township, grids = _text(form, "township").strip(), _text(form, "grids").split()
         if not _TOWNSHIP.fullmatch(township) or not all(_GRID.fullmatch(g) and g.startswith(township)
                                                         for g in grids):
+            # Not what was typed: whatever it was, the audit trail keeps only codes.
+            await self.audit(request, "enroll", "", "refused")
             return await self.stations_page(request, ENROLL_RULE, 400)
         code = await run_in_threadpool(self.board.hub.add_enrollment, township, grids)
+        await self.audit(request, "enroll", " ".join([township, *grids]))
         return self.page(request, "enrolled.html", ("注册码", "Enrollment code"), code=code)
 
     async def revoke(self, request: Request) -> Response:
-        await self.signed_in(request)
-        await run_in_threadpool(self.board.hub.revoke, request.path_params["station"])
+        station = request.path_params["station"]
+        station = station if is_node(station) else ""  # the audit keeps only what can be an id
+        await self.signed_in(request, admin="revoke", target=station)
+        revoked = await run_in_threadpool(self.board.hub.revoke, station)
+        await self.audit(request, "revoke", station, "ok" if revoked else "refused")
         return _redirect("/stations")
 
     # ---------------------------------------------------------------- schema bundles
@@ -261,7 +312,7 @@ class Pages:
         return self.page(request, "schema.html", ("数据版本", "Schema versions"), rows=rows, rollout=rollout)
 
     async def schema_preview(self, request: Request) -> Response:
-        raw = (await self.signed_in(request)).get("bundle") or b""
+        raw = (await self.signed_in(request, admin="preview")).get("bundle") or b""
         raw = raw.encode() if isinstance(raw, str) else raw
         bundle, refused = await run_in_threadpool(self.board.preview, raw)
         if bundle is None:
@@ -271,12 +322,14 @@ class Pages:
                          raw=base64.b64encode(raw).decode())
 
     async def schema_publish(self, request: Request) -> Response:
-        form = await self.signed_in(request)
+        form = await self.signed_in(request, admin="publish")
         try:
             raw = base64.b64decode(form.get("raw", ""), validate=True)
-            await run_in_threadpool(self.board.publish, raw)
+            bundle = await run_in_threadpool(self.board.publish, raw)
         except (ValueError, TownshipError) as exc:
+            await self.audit(request, "publish", "", "refused")
             return self.message(request, ("未发布", "Not published"), 400, error=str(exc))
+        await self.audit(request, "publish", f"v{bundle.version}")
         return _redirect("/schema")
 
     # ---------------------------------------------------------------- work figures and exports
@@ -318,14 +371,27 @@ class Pages:
         except TownshipError as exc:
             return self.message(request, ("统计期间有误", "Wrong period"), 400, error=str(exc), back="/work")
         headers, rows = await run_in_threadpool(self.board.table, name, period)
+        await self.audit(request, "export", f"{name}.{kind}{period_query(period)}")
         body = to_csv(headers, rows) if kind == "csv" else to_xlsx(name, headers, rows)
         media = "text/csv; charset=utf-8" if kind == "csv" else XLSX
         filename = f"{name}-{period.name.replace('..', '_')}" if period else name
         return Response(body, media_type=media, headers={
             "Content-Disposition": f'attachment; filename="{filename}.{kind}"', "Cache-Control": "no-store"})
 
+    # ---------------------------------------------------------------- the audit trail
+
+    async def audit_page(self, request: Request) -> Response:
+        await self.signed_in(request, admin="audit")
+        page = request.query_params.get("page", "1")
+        if not (page.isdigit() and 0 < int(page) < 10**9):
+            return self.message(request, ("页码有误", "Wrong page"), 400, error=PAGE_RULE, back="/audit")
+        entries, pages = await run_in_threadpool(self.board.access.audit, int(page))
+        return self.page(request, "audit.html", ("审计记录", "Audit trail"),
+                         rows=[e.shown() for e in entries], page=int(page), pages=pages)
+
     def routes(self) -> list[Route]:
         return [
+            Route("/audit", self.audit_page, methods=["GET"]),
             Route("/schema", self.schema, methods=["GET"]),
             Route("/schema/preview", self.schema_preview, methods=["POST"]),
             Route("/schema/publish", self.schema_publish, methods=["POST"]),

@@ -36,7 +36,7 @@ from sync.protocol import Entering, PullPage, PushBatch, Result, WireChange
 from sync.register import same_key_groups
 from sync.report import Period, case_summary
 from sync.schema import FieldDef, Schema
-from sync.seal import Sealer
+from sync.seal import Sealer, subkey
 from sync.signing import WINDOW_MS, AuthError, read_headers, verify
 from sync.validate import CHINA_TZ, validate_record
 from sync.version import older
@@ -70,6 +70,9 @@ class Hub:
     def __init__(self, storage: Storage, data_key: bytes, schema: Schema, clock: HubClock) -> None:
         self.storage = storage
         self.sealer = Sealer(data_key)
+        # Keys the dashboard's login throttle by (sync.hub.throttle.key): a name typed at the
+        # login is not kept in a form a copy of the database can read back.
+        self.throttle_secret = subkey(data_key, "dashboard login throttle")
         self.clock = clock
         self.blobs = BlobStore(storage, self.sealer, clock.iso)
         # Every version's schema: a change is validated by the rules it was captured under,

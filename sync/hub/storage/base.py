@@ -283,33 +283,100 @@ class Tx:
         return [dict(zip(names, row, strict=True)) | {"grids": json.loads(row[2])} for row in rows]
 
     # -- dashboard accounts and sessions
-    def add_account(self, name: str, password_hash: str, now: str) -> bool:
+    def add_account(self, name: str, password_hash: str, now: str, role: str) -> bool:
         """A new account, or False when the name is taken."""
         if self.rows("SELECT 1 FROM accounts WHERE name = ?", (name,)):
             return False
-        self._run("INSERT INTO accounts (name, password, created_at) VALUES (?, ?, ?)",
-                  (name, password_hash, now))
+        self._run("INSERT INTO accounts (name, password, created_at, role) VALUES (?, ?, ?, ?)",
+                  (name, password_hash, now, role))
         return True
 
-    def account_hash(self, name: str) -> str | None:
-        found = self.rows("SELECT password FROM accounts WHERE name = ?", (name,))
-        return str(found[0][0]) if found else None
+    def account(self, name: str) -> tuple[str, str] | None:
+        """(password hash, role) of an account."""
+        found = self.rows("SELECT password, role FROM accounts WHERE name = ?", (name,))
+        return (str(found[0][0]), str(found[0][1])) if found else None
 
-    def accounts(self) -> list[tuple[str, str]]:
-        return [(str(n), str(c)) for n, c in self.rows("SELECT name, created_at FROM accounts ORDER BY name")]
+    def account_hash(self, name: str) -> str | None:
+        found = self.account(name)
+        return found[0] if found else None
+
+    def accounts(self) -> list[tuple[str, str, str]]:
+        """(name, created_at, role) of every account, by name."""
+        return [(str(n), str(c), str(r)) for n, c, r in
+                self.rows("SELECT name, created_at, role FROM accounts ORDER BY name")]
+
+    def admins(self) -> list[str]:
+        """The admins' names, locked for this transaction: two removals at once cannot both
+        find another admin left."""
+        return [str(n) for (n,) in self.rows(self.admins_sql())]
+
+    def admins_sql(self) -> str:
+        return "SELECT name FROM accounts WHERE role = 'admin' ORDER BY name"
+
+    def remove_account(self, name: str) -> bool:
+        """Forget an account and end its sessions; False when there is none."""
+        self._run("DELETE FROM web_sessions WHERE account = ?", (name,))
+        return bool(self._run("DELETE FROM accounts WHERE name = ?", (name,)).rowcount)
+
+    def set_password(self, name: str, password_hash: str) -> bool:
+        """A new password hash; every session of the account ends. False when there is none."""
+        self._run("DELETE FROM web_sessions WHERE account = ?", (name,))
+        return bool(self._run("UPDATE accounts SET password = ? WHERE name = ?",
+                              (password_hash, name)).rowcount)
 
     def add_session(self, token_hash: str, account: str, csrf: str, expires_ms: int) -> None:
         self._run("INSERT INTO web_sessions (token_hash, account, csrf, expires_ms) VALUES (?, ?, ?, ?)",
                   (token_hash, account, csrf, expires_ms))
 
-    def session(self, token_hash: str, now_ms: int) -> tuple[str, str] | None:
-        """(account, CSRF token) of a live session; expired ones are forgotten on the way."""
+    def session(self, token_hash: str, now_ms: int) -> tuple[str, str, str] | None:
+        """(account, CSRF token, role) of a live session; expired ones are forgotten on the
+        way. The role is read at every request: a change takes effect at once."""
         self._run("DELETE FROM web_sessions WHERE expires_ms < ?", (now_ms,))
-        found = self.rows("SELECT account, csrf FROM web_sessions WHERE token_hash = ?", (token_hash,))
-        return (str(found[0][0]), str(found[0][1])) if found else None
+        found = self.rows("SELECT s.account, s.csrf, a.role FROM web_sessions s"
+                          " JOIN accounts a ON a.name = s.account WHERE s.token_hash = ?",
+                          (token_hash,))
+        return (str(found[0][0]), str(found[0][1]), str(found[0][2])) if found else None
 
     def end_session(self, token_hash: str) -> None:
         self._run("DELETE FROM web_sessions WHERE token_hash = ?", (token_hash,))
+
+    # -- login throttling (sync/hub/throttle.py holds the rule)
+    def serialise_logins(self) -> None:
+        """Hold the login lock until this transaction ends, so that two tries never count the
+        same failures (SQLite's BEGIN IMMEDIATE serialises every writer already)."""
+    def login_failures(self, keys: Sequence[str], since_ms: int) -> dict[str, list[int]]:
+        """The failure times of each key after `since_ms`; older ones are forgotten here."""
+        self._run("DELETE FROM login_failures WHERE at_ms <= ?", (since_ms,))
+        out: dict[str, list[int]] = {k: [] for k in keys}
+        marks = ", ".join("?" * len(keys))
+        for k, at in self.rows(f"SELECT key, at_ms FROM login_failures WHERE key IN ({marks})",
+                               list(keys)):
+            out[str(k)].append(int(at))
+        return out
+
+    def add_login_failures(self, keys: Sequence[str], at_ms: int, attempt: str) -> None:
+        self.cursor.executemany(
+            "INSERT INTO login_failures (key, at_ms, attempt) VALUES (?, ?, ?)".replace("?", self._mark),
+            [(k, at_ms, attempt) for k in keys])
+
+    def forget_login_failures(self, attempt: str, key: str) -> None:
+        """A try that turned out right: its own rows go, and every earlier one of `key`."""
+        self._run("DELETE FROM login_failures WHERE attempt = ? OR key = ?", (attempt, key))
+
+    # -- the audit trail (sync/hub/audit.py)
+    def add_audit(self, at: str, account: str, role: str, address: str, action: str,
+                  target: str, outcome: str) -> None:
+        self._run("INSERT INTO audit (at, account, role, address, action, target, outcome)"
+                  " VALUES (?, ?, ?, ?, ?, ?, ?)", (at, account, role, address, action, target, outcome))
+
+    def audit(self, limit: int, offset: int = 0) -> list[tuple[str, str, str, str, str, str, str]]:
+        """(at, account, role, address, action, target, outcome), newest first."""
+        return [tuple(str(v) for v in row) for row in self.rows(  # type: ignore[misc]
+            "SELECT at, account, role, address, action, target, outcome FROM audit"
+            " ORDER BY id DESC LIMIT ? OFFSET ?", (limit, offset))]
+
+    def audit_count(self) -> int:
+        return int(self.rows("SELECT count(*) FROM audit")[0][0])
 
     # -- schema bundles
     def add_bundle(self, version: int, name: str, body: str, signature: str, now: str) -> None:

@@ -114,9 +114,26 @@ def _change_contexts(ddl: Ddl) -> None:
     ddl.execute("ALTER TABLE stations ADD COLUMN prior_grids TEXT")
 
 
+def _roles(ddl: Ddl) -> None:
+    """Step 4: roles, login throttling and the audit trail (issue 23). Every account made
+    before roles was county IT's own and could do everything: it becomes an admin. The
+    column's default is the lesser role, so a row written without one can change nothing."""
+    ddl.execute("ALTER TABLE accounts ADD COLUMN role TEXT NOT NULL DEFAULT 'viewer'")
+    ddl.execute("UPDATE accounts SET role = 'admin'")
+    # One row per wrong password (and per try under way): key is a keyed hash of the name
+    # typed or of the address (sync.hub.throttle), attempt the try's random id.
+    ddl.execute("CREATE TABLE login_failures (key TEXT NOT NULL, at_ms BIGINT NOT NULL,"
+                " attempt TEXT NOT NULL)")
+    ddl.execute("CREATE INDEX login_failures_key ON login_failures (key, at_ms)")
+    ddl.execute(f"CREATE TABLE audit (id {ddl.serial} PRIMARY KEY, at TEXT NOT NULL,"
+                " account TEXT NOT NULL, role TEXT NOT NULL, address TEXT NOT NULL,"
+                " action TEXT NOT NULL, target TEXT NOT NULL, outcome TEXT NOT NULL)")
+
+
 STEPS: tuple[Step, ...] = (
     Step(1, "baseline: the tables, indexes and columns of SCHEMA", _baseline),
     Step(2, "stations: protocol_version and software_version", _station_versions),
     Step(3, "changes: seen (causal contexts); stations: scope_version, prior_grids", _change_contexts),
+    Step(4, "accounts: role; login_failures, audit", _roles),
 )
 LATEST = STEPS[-1].number

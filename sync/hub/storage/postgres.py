@@ -21,11 +21,20 @@ PUSH_LOCK = 73_052_026
 # The advisory lock of a migration: of several workers starting together, one migrates and
 # the others wait for its commit, then find the database current.
 MIGRATE_LOCK = 73_052_027
+# The advisory lock of a login's count of failures: guesses sent at once, to any worker, are
+# counted one after another and none slips in under the limit. Held only for the count.
+LOGIN_LOCK = 73_052_028
 
 
 class _PgTx(Tx):
     def record_sql(self) -> str:
         return super().record_sql() + " FOR UPDATE"
+
+    def serialise_logins(self) -> None:
+        self._run("SELECT pg_advisory_xact_lock(?)", (LOGIN_LOCK,))
+
+    def admins_sql(self) -> str:
+        return super().admins_sql() + " FOR UPDATE"
 
     def blob_sql(self) -> str:
         # Two chunks of one file arriving together must not both count the other as missing.
