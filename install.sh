@@ -174,7 +174,16 @@ install_online() {
     step "installing Township Station into .venv ($lock)"
     .venv/bin/python -m pip install --quiet --upgrade pip || die "pip upgrade failed"
     .venv/bin/python -m pip install --quiet --require-hashes -r "$lock" || die "pip install -r $lock failed"
-    .venv/bin/python -m pip install --quiet --no-deps -e . || die "pip install -e . failed"
+    # The editable install follows the checkout's code by itself; it is made again only when
+    # pyproject.toml changed (entry points, package data). Made again each time, it removed
+    # .venv/bin/station for a moment, under whatever else was running it (the tests).
+    local stamp=.venv/.township-editable
+    local wanted
+    wanted="$(sha256sum pyproject.toml | cut -d' ' -f1) $PWD"
+    if [ ! -x .venv/bin/station ] || [ ! -x .venv/bin/county ] || [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+        .venv/bin/python -m pip install --quiet --no-deps -e . || die "pip install -e . failed"
+        echo "$wanted" > "$stamp"
+    fi
 }
 
 install_offline() {
