@@ -25,10 +25,10 @@ from sync.hub.metrics import MULTIPROCESS_ENV
 
 
 def serve(home: Path, settings: CountyConfig, config_file: Path | None = None) -> None:
-    # A database of a newer release, or one that does not answer, stops the hub here in one
-    # line (and so does a COUNTY_MAX_IN_FLIGHT that is not a number).
-    county.migrate(home, settings)
+    # A COUNTY_MAX_IN_FLIGHT that is not a number, then a database of a newer release or one
+    # that does not answer, stops the hub here in one line.
     limit_from_environment()
+    county.migrate(home, settings)
     log = log_lines.to_stderr("county")
     click.echo(f"county hub on https://{settings.host}:{settings.port}/v1/ (Ctrl-C to stop)", err=True)
     log.info(log_lines.line("start", host=settings.host, port=settings.port, workers=settings.workers,
