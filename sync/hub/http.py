@@ -48,7 +48,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from sync import log_lines
 from sync.errors import DatabaseDown, HubBusy, NotFound, ProtocolRefused, TownshipError, ValidationError
 from sync.hub import county
-from sync.hub.config import CountyConfig
+from sync.hub.config import DEFAULT_POOL_SIZE, CountyConfig
 from sync.hub.dashboard import Dashboard
 from sync.hub.metrics import CONTENT_TYPE, Metrics, may_read, route_of
 from sync.hub.pages import Pages
@@ -127,9 +127,9 @@ SHED_PATHS = ("/v1/push", "/v1/pull", "/v1/schema", "/v1/files/", "/v1/attachmen
 # that waits, waits about one call's time, far from the station's read timeout (60 s). 500
 # stations at once without a limit: p99 30.4 s and 21 timed-out rounds (docs/BENCHMARKS.md).
 IN_FLIGHT_PER_CONNECTION = 2
-# Database connections one worker holds: POOL_SIZE of sync/hub/storage/postgres.py (SQLite's
-# one writer takes no more calls at once), until the county config names the pool's size.
-WORKER_CONNECTIONS = 10
+# Database connections one worker holds by default: county.toml's `pool_size` (SQLite's one
+# writer takes no more calls at once).
+WORKER_CONNECTIONS = DEFAULT_POOL_SIZE
 # Seconds a turned-away station is told to wait, drawn at random from this range for each
 # answer (whole seconds: Retry-After's delay-seconds), so stations turned away in the same
 # second do not come back in the same second; the station adds jitter of its own on top.
