@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import psycopg
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
 from sync.errors import ConfigError, DatabaseDown
 from sync.hub.config import DEFAULT_POOL_SIZE
@@ -92,15 +93,27 @@ class PostgresStorage(Storage):
                                             kwargs={"autocommit": True}, timeout=POOL_WAIT_S,
                                             open=False, name="county-hub")
                 self._pool.open(wait=False)
+                # A storage dropped without `close` closes its pool where it is dropped: left to
+                # the pool's own __del__, that can run in one of its threads, which cannot stop
+                # itself ("cannot join current thread").
+                weakref.finalize(self, self._pool.close)
             return self._pool
 
     @contextmanager
     def _connection(self) -> Iterator[psycopg.Connection]:
+        pool = self._opened()
         try:
-            with self._opened().connection() as conn:
-                yield conn
+            try:
+                conn = pool.getconn()
+            except PoolClosed:  # `close` in another thread: the storage stays usable, as before
+                pool = self._opened()
+                conn = pool.getconn()
         except PoolTimeout as exc:
             raise DatabaseDown(f"no PostgreSQL connection within {POOL_WAIT_S:.0f} s") from exc
+        try:
+            yield conn
+        finally:
+            pool.putconn(conn)  # rolled back if left in a transaction, dropped if broken
 
     def migrate(self) -> list[int]:
         # PostgreSQL's DDL is transactional: a failed step leaves the database as it was.
@@ -136,6 +149,8 @@ class PostgresStorage(Storage):
                 raise DatabaseDown(_first_line(exc)) from exc
 
     def close(self) -> None:
+        """Close the pool and the health check's connection. Connections in use are closed as
+        they come back; the next transaction opens a new pool."""
         with self._lock:
             pool, self._pool = self._pool, None
             if self._checker is not None:
