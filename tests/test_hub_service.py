@@ -357,14 +357,14 @@ def test_the_pool_holds_no_more_postgresql_connections_than_the_config_says(
     started = time.monotonic()
     for thread in threads:
         thread.start()
-    time.sleep(0.3)
     with psycopg.connect(postgres_url, autocommit=True) as watcher:
-        held.append(watcher.execute(b"SELECT count(*) FROM pg_stat_activity WHERE datname ="
-                                    b" current_database() AND pid <> pg_backend_pid()").fetchone()[0])  # type: ignore[index]
-    for thread in threads:
-        thread.join()
+        while any(t.is_alive() for t in threads):  # the other connections to this database
+            row = watcher.execute(b"SELECT count(*) FROM pg_stat_activity WHERE datname ="
+                                  b" current_database() AND pid <> pg_backend_pid()").fetchone()
+            held.append(int(row[0]) if row else -1)
+            time.sleep(0.05)
     hub.storage.close()
-    assert held == [2]
+    assert max(held) == 2, held
     assert time.monotonic() - started >= 3 * 0.6  # six holds, two at a time
 
 
