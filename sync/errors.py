@@ -124,6 +124,15 @@ class ConfigError(TownshipError):
     """A configuration file or setting is not valid."""
 
 
+class DatabaseDown(TownshipError):
+    """The hub's database did not answer (gone, unreachable, unreadable); `reason` is one line
+    for a health check, free of personal data (a driver's message names only the database)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"县级平台数据库不可用：{reason}", f"the hub's database is unavailable: {reason}")
+        self.reason = reason
+
+
 class BackupError(TownshipError):
     """A backup could not be set up, run, read or restored."""
 

@@ -38,7 +38,7 @@ class HubServer:
         self.port = port or free_port()
         self.url = f"https://127.0.0.1:{self.port}"
         self.fingerprint = fingerprint((home / "tls.crt").read_bytes())
-        hub = county.open_hub(home, HubClock(wall_ms) if wall_ms else None)
+        hub = county.open_hub(home, clock=HubClock(wall_ms) if wall_ms else None)
         self.app = make_app(hub, home, max_in_flight, retry_after)
         config = uvicorn.Config(self.app, host="127.0.0.1",
                                 port=self.port, ssl_certfile=str(home / "tls.crt"),

@@ -12,9 +12,10 @@ import pytest
 
 from station import synthetic
 from station.store import DB_FILE
+from sync import log_lines
 from sync.hub import county
 
-from .conftest import GRID, Cli
+from .conftest import GRID, PASSPHRASE, Cli
 from .hubserver import HubProcess, HubServer
 
 COUNTY = str(Path(sys.executable).with_name("county"))
@@ -229,8 +230,8 @@ def test_the_daemon_notices_a_returning_hub_by_itself(cli: Cli, hub: HubServer) 
                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        rid = cli("add", "person", "--json", json.dumps(next(synthetic.people(1, [GRID], seed=3)),
-                                                         ensure_ascii=False)).stdout.strip()
+        person = next(synthetic.people(1, [GRID], seed=3))
+        rid = cli("add", "person", "--json", json.dumps(person, ensure_ascii=False)).stdout.strip()
         # The daemon's first round waits a random part of START_SPREAD by design (boxes back
         # from a power cut do not knock at once), then meets the dead link.
         deadline = time.monotonic() + START_SPREAD + 20
@@ -249,13 +250,22 @@ def test_the_daemon_notices_a_returning_hub_by_itself(cli: Cli, hub: HubServer) 
     finally:
         daemon.send_signal(signal.SIGINT)
         try:
-            daemon.wait(timeout=20)
+            _, err = daemon.communicate(timeout=20)
         except subprocess.TimeoutExpired:
             daemon.kill()  # not raised here: it would hide what failed above, if anything did
             _, err = daemon.communicate(timeout=10)
             print("the daemon did not stop on Ctrl-C within 20 s; its stderr:", err[-2000:])
             stuck.append(err)
     assert not stuck, "the daemon did not stop within 20 s of Ctrl-C"
+    # One line per round, key=value: the dead link's rounds, then the one that pushed.
+    rounds = [log_lines.parse(line.partition("station.sync ")[2])[1] for line in err.splitlines()
+              if "station.sync round " in line]
+    assert rounds and rounds[0]["outcome"] == "error" and rounds[0]["error"] == "HubUnreachable"
+    assert rounds[0]["retryable"] == "1" and rounds[0]["pending"] == "1"
+    pushed = [r for r in rounds if r["outcome"] == "done" and r["pushed"] == "1"]
+    assert pushed and pushed[0]["pending"] == "0" and pushed[0]["ms"].isdigit()
+    assert PASSPHRASE not in err and "张三" not in err  # nor the clerk, nor what was typed
+    assert not [f for f in ("name", "id_number", "phone", "address") if str(person[f]) in err]
 
 
 def test_the_county_report_matches_the_stations_after_sync(cli: Cli, hub: HubServer) -> None:

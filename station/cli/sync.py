@@ -38,6 +38,9 @@ def sync(obj: Context, mode: str, progress: bool | None) -> None:
 
     store = obj.unlocked()
     if mode == "daemon":
+        from sync import log_lines
+
+        log_lines.to_stderr("station")  # one line per round (station/daemon.py)
         click.echo("同步守护进程已启动 (sync daemon running; Ctrl-C stops it)", err=True)
         try:
             Loop(store, KeptConnection(), time.sleep).run()

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from sync.errors import TownshipError, ValidationError
-from sync.hub import county
+from sync.hub import config, county
+from sync.hub.config import MAX_WORKERS
 from sync.pinning import fingerprint
 from sync.version import PROTOCOL_VERSION, release, software_version
 
@@ -75,34 +76,26 @@ def init(home: Path, database: str | None, hosts: tuple[str, ...]) -> None:
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8443, show_default=True, type=int)
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="worker processes (more than one wants PostgreSQL: SQLite takes one writer)")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="a county.toml whose keys go over the home's (host, port, workers, database,"
+                   " pool_size, max_in_flight, metrics_token)")
+@click.option("--host", help="address to listen on  [default: the config's, else 127.0.0.1]")
+@click.option("--port", type=click.IntRange(1, 65535), help="[default: the config's, else 8443]")
+@click.option("--workers", type=click.IntRange(1, MAX_WORKERS),
+              help="worker processes (more than one wants PostgreSQL: SQLite takes one writer)"
+                   "  [default: the config's, else 1]")
 @click.pass_obj
-def serve(home: Path, host: str, port: int, workers: int) -> None:
-    """Serve the hub over HTTPS (API under /v1/)."""
-    import os
+def serve(home: Path, config_file: Path | None, host: str | None, port: int | None,
+          workers: int | None) -> None:
+    """Serve the hub over HTTPS (API under /v1/, metrics at /metrics)."""
+    from sync.hub import service
 
-    import uvicorn
-
-    from sync.hub.http import KEEP_ALIVE_S, SHUTDOWN_S, limit_from_environment, make_app
-
-    # Before any worker starts: a database of a newer release stops the hub here, in one line
-    # (and so does a COUNTY_MAX_IN_FLIGHT that is not a number).
-    county.migrate(home)
-    in_flight = limit_from_environment()
-    click.echo(f"county hub on https://{host}:{port}/v1/ (Ctrl-C to stop)", err=True)
-    cert, key = str(home / "tls.crt"), str(home / "tls.key")
-    if workers == 1:
-        uvicorn.run(make_app(county.open_hub(home), home, in_flight), host=host, port=port,
-                    log_level="warning", ssl_certfile=cert, ssl_keyfile=key,
-                    timeout_keep_alive=KEEP_ALIVE_S, timeout_graceful_shutdown=SHUTDOWN_S)
-        return
-    os.environ["COUNTY_HOME"] = str(home.resolve())  # each worker opens the hub itself
-    uvicorn.run("sync.hub.http:app_from_environment", factory=True, workers=workers, host=host,
-                port=port, log_level="warning", ssl_certfile=cert, ssl_keyfile=key,
-                timeout_keep_alive=KEEP_ALIVE_S, timeout_graceful_shutdown=SHUTDOWN_S)
+    # The options over the config file over the home's county.toml, all checked before
+    # anything starts: a bad value stops here, in one line that names its key.
+    settings = county.load_config(home, config_file)
+    given = {k: v for k, v in (("host", host), ("port", port), ("workers", workers)) if v is not None}
+    settings = config.parse(given, settings)
+    service.serve(home, settings, config_file)
 
 
 @main.group()

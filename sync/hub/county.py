@@ -1,7 +1,8 @@
 """The county home: keys, TLS certificate and configuration of one county hub.
 
 `county init` makes, in COUNTY_HOME (mode 0700):
-  county.toml        the database URL (SQLite in the home by default)
+  county.toml        the database URL (SQLite in the home by default), and how the hub is
+                     served if county IT adds it (sync/hub/config.py)
   signing.key        Ed25519: signs schema bundles (issue 5)
   recovery.key       X25519: the private half of every station's recovery keyslot
   data.key           the hub's data key: personal values are sealed with it at rest, and it is
@@ -16,8 +17,6 @@ import datetime as dt
 import ipaddress
 import os
 import time
-import tomllib
-from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
@@ -27,18 +26,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.x509.oid import NameOID
 
-from sync.errors import AlreadyInitialized, ConfigError, NotInitialized
+from sync.errors import AlreadyInitialized
+from sync.hub import config
+from sync.hub.config import CONFIG, CountyConfig
 from sync.hub.rules import Hub, HubClock
 from sync.hub.storage import open_storage
 from sync.private import write_private
 from sync.schema import v1_schema
 
-CONFIG = "county.toml"
-
-
-@dataclass(frozen=True)
-class CountyConfig:
-    database: str
+__all__ = ["CONFIG", "CountyConfig", "init", "load_config", "migrate", "open_hub", "public_keys",
+           "self_signed_certificate"]
 
 
 def _write_secret(path: Path, data: bytes) -> None:
@@ -94,35 +91,27 @@ def self_signed_certificate(hosts: tuple[str, ...]) -> tuple[bytes, bytes]:
 
 
 
-def load_config(home: Path) -> CountyConfig:
-    path = home / CONFIG
-    if not path.exists():
-        raise NotInitialized(f"{home} 中没有县级平台，请先运行 county init",
-                             f"no county hub in {home}; run `county init` first")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}：{exc}", f"{path}: {exc}") from exc
-    database = data.get("database")
-    if not isinstance(database, str) or not database:
-        raise ConfigError(f"{path}：database 应为数据库地址", f"{path}: `database` must be a database URL")
-    return CountyConfig(database)
+def load_config(home: Path, extra: Path | None = None) -> CountyConfig:
+    """The home's county.toml, with the keys of `extra` (`county serve --config`) over it."""
+    return config.load(home, extra)
 
 
-def migrate(home: Path) -> list[int]:
+def migrate(home: Path, settings: CountyConfig | None = None) -> list[int]:
     """Bring the hub's database to this release's storage version (the steps applied), or
     StorageTooNew for a database of a newer release."""
-    storage = open_storage(load_config(home).database)
+    storage = open_storage((settings or load_config(home)).database)
     try:
         return storage.migrate()
     finally:
         storage.close()
 
 
-def open_hub(home: Path, clock: HubClock | None = None) -> Hub:
-    """The hub of a county home; `clock` for a test's own time (the wall clock by default)."""
-    config = load_config(home)
-    storage = open_storage(config.database)
+def open_hub(home: Path, settings: CountyConfig | None = None,
+             clock: HubClock | None = None) -> Hub:
+    """The hub of this county home, on the database `settings` names (default: the home's);
+    `clock` for a test's own time (the wall clock by default)."""
+    settings = settings or load_config(home)
+    storage = open_storage(settings.database, pool_size=settings.pool_size)
     storage.migrate()
     return Hub(storage, (home / "data.key").read_bytes(), v1_schema(),
                clock or HubClock(lambda: time.time_ns() // 1_000_000))

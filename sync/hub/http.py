@@ -8,7 +8,11 @@
     POST /v1/files/missing  JSON {files: [{sha256, size}]}, signed -> {missing: {sha256: [chunk…]}}
     PUT  /v1/files/SHA256/CHUNK?size=N  the chunk's bytes, signed  -> {complete: bool}
     GET  /v1/attachments/RECORD/CHUNK, signed                 -> a chunk of that record's file
-    GET  /v1/health
+    GET  /v1/health                                           -> {ok: true} or 503 {ok: false, reason}
+    GET  /metrics     Prometheus text (sync.hub.metrics), loopback or the config's bearer token
+
+Each push and pull call is one log line (`county.sync`, key=value: station, changes in or
+out, ms), through stdlib logging to stderr: the journal, under systemd.
 
 Past what it can take, the hub turns a station's sync call away at once with 503 and a
 Retry-After (`LoadShed`) rather than letting it wait for a thread and a database connection
@@ -25,11 +29,14 @@ nothing else.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
+import anyio
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
@@ -38,9 +45,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from sync.errors import HubBusy, NotFound, ProtocolRefused, TownshipError, ValidationError
+from sync import log_lines
+from sync.errors import DatabaseDown, HubBusy, NotFound, ProtocolRefused, TownshipError, ValidationError
 from sync.hub import county
+from sync.hub.config import DEFAULT_POOL_SIZE, CountyConfig
 from sync.hub.dashboard import Dashboard
+from sync.hub.metrics import CONTENT_TYPE, Metrics, may_read, route_of
 from sync.hub.pages import Pages
 from sync.hub.rules import Hub
 from sync.hub.storage import StationRow
@@ -65,6 +75,10 @@ def _refused(request: Request, exc: Exception) -> Response:
         # error that is not retried soon.
         return JSONResponse({"error": "protocol", "message": str(exc)}, status_code=UPGRADE_REQUIRED,
                             headers={"Upgrade": f"township-sync/{PROTOCOL_VERSION}"})
+    if isinstance(exc, DatabaseDown):
+        # Not the station's fault, and likely over soon (a restart, a failover): a busy answer.
+        return JSONResponse({"error": "busy", "message": str(HubBusy(RETRY_AFTER_S[1]))}, status_code=503,
+                            headers={"Retry-After": str(RETRY_AFTER_S[1])})
     if isinstance(exc, AuthError):
         status, reason = STATUS.get(exc.reason, 403), exc.reason
     elif isinstance(exc, ValidationError):
@@ -113,9 +127,9 @@ SHED_PATHS = ("/v1/push", "/v1/pull", "/v1/schema", "/v1/files/", "/v1/attachmen
 # that waits, waits about one call's time, far from the station's read timeout (60 s). 500
 # stations at once without a limit: p99 30.4 s and 21 timed-out rounds (docs/BENCHMARKS.md).
 IN_FLIGHT_PER_CONNECTION = 2
-# Database connections one worker holds: POOL_SIZE of sync/hub/storage/postgres.py (SQLite's
-# one writer takes no more calls at once), until the county config names the pool's size.
-WORKER_CONNECTIONS = 10
+# Database connections one worker holds by default: county.toml's `pool_size` (SQLite's one
+# writer takes no more calls at once).
+WORKER_CONNECTIONS = DEFAULT_POOL_SIZE
 # Seconds a turned-away station is told to wait, drawn at random from this range for each
 # answer (whole seconds: Retry-After's delay-seconds), so stations turned away in the same
 # second do not come back in the same second; the station adds jitter of its own on top.
@@ -180,6 +194,37 @@ class LoadShed:
                             headers={"Retry-After": str(seconds)})
 
 
+class Counted:
+    """Count every request by route and status (outermost: a shed or refused one too)."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500  # what the client gets if the app fails before it answers
+
+        async def sending(message: dict[str, object]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])  # type: ignore[call-overload]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)  # type: ignore[arg-type]
+        finally:
+            self.metrics.requests.labels(route_of(scope["path"]), str(status)).inc()
+
+
+# Threads for health checks and scrapes, apart from the requests' (40 by default): a hub busy
+# with 500 stations still answers its load balancer's probe.
+PROBE_THREADS = 2
+log = logging.getLogger("county.sync")
+
+
 def _zstd(request: Request, body: bytes) -> Response:
     """A zstd JSON reply, framed as the request's protocol reads it."""
     return Response(body, headers=ZSTD_TYPED if request.state.protocol >= 2 else ZSTD_ENCODED)
@@ -225,10 +270,30 @@ def _file_list(body: bytes) -> list[tuple[str, int]]:
 
 
 def make_app(hub: Hub, home: Path, max_in_flight: int | None = None,
-             retry_after: tuple[int, int] = RETRY_AFTER_S) -> Starlette:
-    """The hub's app; `max_in_flight`: sync calls at once before a busy answer (LoadShed)."""
+             retry_after: tuple[int, int] = RETRY_AFTER_S, metrics_token: str | None = None) -> Starlette:
+    """The hub's app; `max_in_flight`: sync calls at once before a busy answer (LoadShed);
+    `metrics_token`: the bearer token that opens /metrics to other than loopback."""
+    metrics = Metrics(hub.station_counts)
+    probes: list[anyio.CapacityLimiter] = []  # made on the event loop, at the first probe
+
+    async def probe(work: object) -> object:
+        if not probes:
+            probes.append(anyio.CapacityLimiter(PROBE_THREADS))
+        return await anyio.to_thread.run_sync(work, limiter=probes[0])  # type: ignore[arg-type]
+
     async def health(request: Request) -> Response:
+        try:
+            await probe(hub.storage.check)
+        except DatabaseDown as exc:
+            return JSONResponse({"ok": False, "reason": f"database: {exc.reason}"}, status_code=503)
         return JSONResponse({"ok": True})
+
+    async def exposition(request: Request) -> Response:
+        host = request.client.host if request.client else None
+        if not may_read(host, request.headers.get("authorization"), metrics_token):
+            return JSONResponse({"error": "forbidden", "message": "指标仅限本机或持令牌读取"
+                                 " (metrics: loopback or the bearer token only)"}, status_code=403)
+        return Response(await probe(metrics.text), media_type=CONTENT_TYPE)
 
     async def enroll(request: Request) -> Response:
         try:
@@ -245,14 +310,25 @@ def make_app(hub: Hub, home: Path, max_in_flight: int | None = None,
                              **county.public_keys(home)})
 
     async def push(request: Request) -> Response:
+        started = time.perf_counter()
         body = await _body(request)
         station = await run_in_threadpool(hub.authenticate, dict(request.headers), "POST",
                                           request.url.path, body)
         batch = decode_push(body)
         results = await run_in_threadpool(hub.push, station, batch)
+        refused = sum(1 for r in results if r.rejected is not None)
+        seconds = time.perf_counter() - started
+        metrics.accepted.inc(len(results) - refused)
+        metrics.refused.inc(refused)
+        metrics.push_seconds.observe(seconds)
+        # Ids and counts only: a refusal's reason may quote what a clerk typed.
+        log.info(log_lines.line("push", station=station.id, changes_in=len(results),
+                                accepted=len(results) - refused, refused=refused,
+                                ms=round(seconds * 1000)))
         return _zstd(request, encode_results(results))
 
     async def pull(request: Request) -> Response:
+        started = time.perf_counter()
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         station = await run_in_threadpool(hub.authenticate, dict(request.headers), "GET", path, b"")
         query = request.query_params
@@ -264,7 +340,13 @@ def make_app(hub: Hub, home: Path, max_in_flight: int | None = None,
         pending, rejected = (_whole(query, k, 0) if k in query else None for k in ("pending", "rejected"))
         outbox = (pending, rejected)
         page = await run_in_threadpool(hub.pull, station, cursor, limit, version, own, outbox)
-        return _zstd(request, encode_page(page))
+        reply = _zstd(request, encode_page(page))
+        seconds = time.perf_counter() - started
+        metrics.sent.inc(len(page.changes))
+        metrics.pull_seconds.observe(seconds)
+        log.info(log_lines.line("pull", station=station.id, changes_out=len(page.changes),
+                                more=page.more, cursor=page.cursor, ms=round(seconds * 1000)))
+        return reply
 
     async def schema(request: Request) -> Response:
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -303,6 +385,7 @@ def make_app(hub: Hub, home: Path, max_in_flight: int | None = None,
     return Starlette(routes=[
         *pages.routes(),
         Route("/v1/health", health),
+        Route("/metrics", exposition),
         Route("/v1/enroll", enroll, methods=["POST"]),
         Route("/v1/push", push, methods=["POST"]),
         Route("/v1/pull", pull, methods=["GET"]),
@@ -311,14 +394,28 @@ def make_app(hub: Hub, home: Path, max_in_flight: int | None = None,
         Route("/v1/files/{sha}/{idx:int}", file_chunk, methods=["PUT"]),
         Route("/v1/attachments/{record}/{idx:int}", attachment_chunk, methods=["GET"]),
     ], exception_handlers={TownshipError: _refused, **pages.exception_handlers()},
-        middleware=[Middleware(LoadShed, limit=max_in_flight, retry_after=retry_after),
+        middleware=[Middleware(Counted, metrics=metrics),
+                    Middleware(LoadShed, limit=max_in_flight, retry_after=retry_after),
                     Middleware(ProtocolCheck)])
+
+
+# Where `county serve` names the config file its worker processes read (beside COUNTY_HOME).
+CONFIG_ENV = "COUNTY_CONFIG"
+
+
+def app_for(home: Path, settings: CountyConfig) -> Starlette:
+    """The app `county serve` runs: the config's database, pool and metrics token, and the
+    in-flight limit of COUNTY_MAX_IN_FLIGHT, else of the config."""
+    in_flight = limit_from_environment()
+    return make_app(county.open_hub(home, settings), home,
+                    settings.max_in_flight if in_flight is None else in_flight,
+                    metrics_token=settings.metrics_token)
 
 
 def app_from_environment() -> Starlette:
     """The app for one of several worker processes (`county serve --workers N`): each opens
-    the hub in the county home named by COUNTY_HOME."""
-    from sync.hub import county
-
+    the hub in the county home named by COUNTY_HOME, with the config of COUNTY_CONFIG."""
     home = Path(os.environ["COUNTY_HOME"])
-    return make_app(county.open_hub(home), home, limit_from_environment())
+    extra = os.environ.get(CONFIG_ENV)
+    log_lines.to_stderr("county")
+    return app_for(home, county.load_config(home, Path(extra) if extra else None))

@@ -28,6 +28,7 @@ from sync import merge
 from sync.bundle import Bundle, Rename, check_bundle, parse_bundle, sign_bundle, upcast_fields
 from sync.errors import NotFound, SchemaError, TownshipError, ValidationError
 from sync.hub.blob_store import BlobStore
+from sync.hub.metrics import SEEN_WITHIN, StationCounts
 from sync.hub.storage import StationRow, Storage, StoredChange, Tx
 from sync.hub.versions import protocol_of, software_of
 from sync.masking import mask_id_number, mask_value
@@ -49,11 +50,15 @@ class HubClock:
     wall_ms: Callable[[], int]
 
     def iso(self) -> str:
-        return datetime.fromtimestamp(self.wall_ms() / 1000, UTC).isoformat(
-            timespec="milliseconds")
+        return _iso(self.wall_ms())
 
     def today(self) -> date:
         return datetime.fromtimestamp(self.wall_ms() / 1000, CHINA_TZ).date()
+
+
+def _iso(ms: int) -> str:
+    """The hub's form of a time (what it stores as last_seen, received_at …)."""
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")
 
 
 def enrollment_code() -> str:
@@ -201,6 +206,16 @@ class Hub:
             return rows
         return [r for r in rows if r["revoked_at"] is None and r["protocol_version"] is not None
                 and older(r["software_version"], older_than)]
+
+    def station_counts(self) -> StationCounts:
+        """Stations enrolled (not revoked), and how many were seen within each of the
+        metrics' windows."""
+        now = self.clock.wall_ms()
+        with self.storage.transaction() as tx:
+            enrolled = sum(tx.station_versions().values())
+            seen = {label: tx.stations_seen(_iso(now - seconds * 1000))
+                    for label, seconds in SEEN_WITHIN.items()}
+        return StationCounts(enrolled, seen)
 
     # ------------------------------------------------------------------ authentication
 

@@ -262,6 +262,11 @@ class Tx:
             "SELECT schema_version, count(*) FROM stations WHERE revoked_at IS NULL"
             " GROUP BY schema_version")}
 
+    def stations_seen(self, since: str) -> int:
+        """Stations not revoked whose last pull came at or after `since` (ISO time, UTC)."""
+        return int(self.rows("SELECT count(*) FROM stations WHERE revoked_at IS NULL"
+                             " AND last_seen >= ?", (since,))[0][0])
+
     def stations(self) -> list[dict[str, Any]]:
         """Every station with what the dashboard shows of it, newest enrollment first."""
         rows = self.rows(
@@ -546,13 +551,24 @@ class Storage(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
+    @abstractmethod
+    def check(self) -> None:
+        """Read a hub table on a connection of its own, apart from the request's (so a busy
+        hub's probe does not wait for one): `DatabaseDown` with the reason if that fails."""
 
-def open_storage(url: str) -> Storage:
-    """`sqlite:///path/hub.db` or `postgresql://…`."""
+
+# The query of a health check: a real table of the hub's, so a database that answers but is
+# not the hub's (emptied, or the wrong one) fails too.
+CHECK_SQL = "SELECT count(*) FROM hub_settings"
+
+
+def open_storage(url: str, pool_size: int | None = None) -> Storage:
+    """`sqlite:///path/hub.db` or `postgresql://…`; `pool_size`: PostgreSQL connections
+    (None: POOL_SIZE of postgres.py; SQLite has one per thread and ignores it)."""
     if url.startswith(("postgresql://", "postgres://")):
-        from sync.hub.storage.postgres import PostgresStorage
+        from sync.hub.storage.postgres import POOL_SIZE, PostgresStorage
 
-        return PostgresStorage(url)
+        return PostgresStorage(url, pool_size or POOL_SIZE)
     if url.startswith("sqlite:///"):
         from sync.hub.storage.sqlite import SqliteStorage
 

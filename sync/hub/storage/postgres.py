@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import queue
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import psycopg
+from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
-from sync.errors import ConfigError
+from sync.errors import ConfigError, DatabaseDown
+from sync.hub.config import DEFAULT_POOL_SIZE
 from sync.hub.storage import migrations
-from sync.hub.storage.base import Storage, Tx
+from sync.hub.storage.base import CHECK_SQL, Storage, Tx
 
 # The advisory lock every push transaction takes. It serialises pushes across all hub
 # processes, so hub sequence numbers commit in order and a puller never skips one that
@@ -41,10 +43,13 @@ class _PgTx(Tx):
         return super().blob_sql() + " FOR UPDATE"
 
 
-# Connections per hub process. PostgreSQL allows 100 in all by default, shared by every hub
-# worker and every tool; a request thread waits for a free connection instead of opening one
-# of its own (500 stations at once made 2 workers ask for more than 100: bench_load.py).
-POOL_SIZE = 10
+POOL_SIZE = DEFAULT_POOL_SIZE
+# Seconds a request thread waits for a free connection of the pool before its request fails
+# with DatabaseDown (503): longer than a push usually holds one, shorter than a station's
+# read timeout (60 s), so a station hears "try again" instead of timing out.
+POOL_WAIT_S = 30.0
+# Seconds the health check waits for PostgreSQL to answer (a load balancer probes every few).
+CHECK_TIMEOUT_S = 3
 
 
 class _PgDdl:
@@ -69,42 +74,62 @@ class _PgDdl:
 
 
 class PostgresStorage(Storage):
+    """Connections from a psycopg_pool pool of `pool_size` (opened at the first transaction,
+    grown on demand, a broken connection dropped on its return); migrations and the health
+    check each take a connection of their own, so a bad URL fails at once, not after the
+    pool's wait."""
+
     def __init__(self, url: str, pool_size: int = POOL_SIZE) -> None:
         self.url = url
-        self._idle: queue.LifoQueue[psycopg.Connection] = queue.LifoQueue()
-        self._slots = threading.BoundedSemaphore(pool_size)
+        self.pool_size = pool_size
+        self._pool: ConnectionPool | None = None
+        self._lock = threading.Lock()
+        self._checker: psycopg.Connection | None = None
 
-    def _connect(self) -> psycopg.Connection:
+    def _connect(self, **options: Any) -> psycopg.Connection:
         try:
-            return psycopg.connect(self.url, autocommit=True)
+            return psycopg.connect(self.url, autocommit=True, **options)
         except psycopg.OperationalError as exc:
             raise ConfigError(f"无法连接 PostgreSQL：{exc}",
                               f"cannot connect to PostgreSQL: {exc}") from exc
 
+    def _opened(self) -> ConnectionPool:
+        with self._lock:
+            if self._pool is None:
+                # min_size 1: an idle hub holds one connection; the rest come with the load
+                # and go after max_idle (10 minutes).
+                self._pool = ConnectionPool(self.url, min_size=1, max_size=self.pool_size,
+                                            kwargs={"autocommit": True}, timeout=POOL_WAIT_S,
+                                            open=False, name="county-hub")
+                self._pool.open(wait=False)
+                # A storage dropped without `close` closes its pool where it is dropped: left to
+                # the pool's own __del__, that can run in one of its threads, which cannot stop
+                # itself ("cannot join current thread").
+                weakref.finalize(self, self._pool.close)
+            return self._pool
+
     @contextmanager
     def _connection(self) -> Iterator[psycopg.Connection]:
-        """A connection of the pool for as long as the block runs; a broken one is dropped."""
-        with self._slots:
+        pool = self._opened()
+        try:
             try:
-                conn = self._idle.get_nowait()
-            except queue.Empty:
-                conn = self._connect()
-            if conn.closed:
-                conn = self._connect()
-            try:
-                yield conn
-            finally:
-                if conn.closed or conn.broken:
-                    conn.close()
-                else:
-                    self._idle.put(conn)
+                conn = pool.getconn()
+            except PoolClosed:  # `close` in another thread: the storage stays usable, as before
+                pool = self._opened()
+                conn = pool.getconn()
+        except PoolTimeout as exc:
+            raise DatabaseDown(f"no PostgreSQL connection within {POOL_WAIT_S:.0f} s") from exc
+        try:
+            yield conn
+        finally:
+            pool.putconn(conn)  # rolled back if left in a transaction, dropped if broken
 
     def migrate(self) -> list[int]:
         # PostgreSQL's DDL is transactional: a failed step leaves the database as it was.
         # (A copy of a PostgreSQL database is the operator's pg_dump: docs/UPGRADING.md.)
         found = 0
         try:
-            with self._connection() as conn, conn.transaction(), conn.cursor() as cursor:
+            with self._connect() as conn, conn.transaction(), conn.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK,))
                 ddl = _PgDdl(cursor)
                 found = migrations.storage_version(ddl)
@@ -119,9 +144,31 @@ class PostgresStorage(Storage):
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", (PUSH_LOCK,))
             yield _PgTx(cursor, "%s")
 
-    def close(self) -> None:
-        while True:
+    def check(self) -> None:
+        with self._lock:
             try:
-                self._idle.get_nowait().close()
-            except queue.Empty:
-                return
+                if self._checker is None or self._checker.closed or self._checker.broken:
+                    self._checker = self._connect(connect_timeout=CHECK_TIMEOUT_S,
+                                                  options=f"-c statement_timeout={CHECK_TIMEOUT_S * 1000}")
+                self._checker.execute(CHECK_SQL.encode()).fetchone()
+            except (psycopg.Error, ConfigError) as exc:
+                if self._checker is not None:
+                    self._checker.close()
+                self._checker = None
+                raise DatabaseDown(_first_line(exc)) from exc
+
+    def close(self) -> None:
+        """Close the pool and the health check's connection. Connections in use are closed as
+        they come back; the next transaction opens a new pool."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+            if self._checker is not None:
+                self._checker.close()
+                self._checker = None
+        if pool is not None:
+            pool.close()
+
+
+def _first_line(exc: Exception) -> str:
+    cause = exc.__cause__ if isinstance(exc, ConfigError) and exc.__cause__ else exc
+    return (str(cause).strip().splitlines() or [type(cause).__name__])[0]

@@ -9,9 +9,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from sync.errors import DatabaseDown
 from sync.hub.storage import migrations
-from sync.hub.storage.base import Storage, Tx
+from sync.hub.storage.base import CHECK_SQL, Storage, Tx
 from sync.store_copy import copy_beside, remove_copies
+
+# Seconds the health check waits for SQLite's lock (a checkpoint holds it briefly).
+CHECK_TIMEOUT_S = 3
 
 
 class _SqliteDdl:
@@ -81,6 +85,19 @@ class SqliteStorage(Storage):
         except BaseException:
             cursor.execute("ROLLBACK")
             raise
+
+    def check(self) -> None:
+        # A fresh read-only connection, not this thread's: an open one still reads a file
+        # that was deleted or replaced under it, and would call a lost database healthy.
+        try:
+            conn = sqlite3.connect(self.path.resolve().as_uri() + "?mode=ro", uri=True,
+                                   timeout=CHECK_TIMEOUT_S)
+            try:
+                conn.execute(CHECK_SQL).fetchone()
+            finally:
+                conn.close()
+        except sqlite3.Error as exc:
+            raise DatabaseDown(f"{exc} ({self.path.name})") from exc
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
