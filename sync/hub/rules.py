@@ -212,6 +212,15 @@ class Hub:
         station's request names (signed, so they are its word)."""
         protocol, software = protocol_of(headers), software_of(headers)
         claimed = read_headers(headers).station
+        try:
+            return self._authenticated(claimed, headers, method, path, body, protocol, software)
+        except AuthError as exc:
+            if exc.reason == "expired":  # after its transaction, which the refusal rolled back
+                self._note_wrong_clock(claimed, headers, method, path, body)
+            raise
+
+    def _authenticated(self, claimed: str, headers: dict[str, str], method: str, path: str,
+                       body: bytes, protocol: int, software: str | None) -> StationRow:
         with self.storage.transaction() as tx:
             station = tx.station(claimed)
             if station is None:
@@ -220,12 +229,7 @@ class Hub:
                 raise AuthError("revoked", "此站点已被吊销", "this station has been revoked")
             now = self.clock.wall_ms()
             public = Ed25519PublicKey.from_public_bytes(base64.b64decode(station.public_key))
-            try:
-                signed = verify(public, headers, method, path, body, now)
-            except AuthError as exc:
-                if exc.reason == "expired":
-                    self._note_wrong_clock(public, station, headers, method, path, body, now)
-                raise
+            signed = verify(public, headers, method, path, body, now)
             if not tx.remember_nonce(station.id, signed.nonce, signed.time_ms, now - 2 * WINDOW_MS):
                 raise AuthError("replayed", "重复的请求（已处理过）", "replayed request (nonce seen before)")
             if (station.protocol_version, station.software_version) != (protocol, software):
@@ -233,16 +237,21 @@ class Hub:
                 station = replace(station, protocol_version=protocol, software_version=software)
         return replace(station, offset_ms=signed.time_ms - now)
 
-    def _note_wrong_clock(self, public: Ed25519PublicKey, station: StationRow, headers: dict[str, str],
-                          method: str, path: str, body: bytes, now: int) -> None:
-        """A request refused as expired still says how far off the station's clock is, which
+    def _note_wrong_clock(self, claimed: str, headers: dict[str, str], method: str, path: str,
+                          body: bytes) -> None:
+        """A request refused as expired still says how far off its station's clock is, which
         is what county IT needs to see of it, once the signature shows the station sent it
         (anyone could send a wrong time under its id). Nothing else of the request is kept."""
-        try:
-            signed = verify(public, headers, method, path, body, now, window_ms=2**62)
-        except AuthError:
-            return
         with self.storage.transaction() as tx:
+            station = tx.station(claimed)
+            if station is None:
+                return
+            now = self.clock.wall_ms()
+            public = Ed25519PublicKey.from_public_bytes(base64.b64decode(station.public_key))
+            try:
+                signed = verify(public, headers, method, path, body, now, window_ms=2**62)
+            except AuthError:
+                return
             tx.note_clock(station.id, signed.time_ms - now, self.clock.iso())
 
     # ------------------------------------------------------------------ push
@@ -438,8 +447,12 @@ class Hub:
             last = tx.last_seq()
             stored = tx.changes_since(cursor, station, limit, own_after)
             own_last = tx.own_last_seq(station.id) if own_after is not None else None
-            # An empty page still moves the cursor past other stations' out-of-scope changes.
-            next_cursor = stored[-1].hub_seq if stored else max(cursor, last)
+            # The last page (and an empty one) moves the cursor to the newest change read
+            # before it, past other stations' out-of-scope changes and the station's own:
+            # every change up to `last` had committed, so the page holds each in scope. A
+            # full page stops at its last change, where the next one begins.
+            full = len(stored) == limit
+            next_cursor = stored[-1].hub_seq if full else max(cursor, last, *(c.hub_seq for c in stored[-1:]))
             if calling:
                 tx.report_outbox(station.id, *outbox, next_cursor, self.clock.iso(), backup)
             # A record moved into the scope: the station gets its whole state, not only the
@@ -454,7 +467,7 @@ class Hub:
                                  "scope": {"version": station.scope_version, "grids": list(station.grids)}}
         if own_last is not None:
             extra["own_last_seq"] = own_last
-        return PullPage(changes, next_cursor, len(stored) == limit, extra=extra, entering=entering)
+        return PullPage(changes, next_cursor, full, extra=extra, entering=entering)
 
     def _wire(self, c: StoredChange) -> WireChange:
         ad = _change_ad(c.station, WireChange(c.station, c.station_seq, c.record, c.entity, c.op,
