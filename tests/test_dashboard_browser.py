@@ -83,6 +83,7 @@ def test_county_it_logs_in_enrolls_a_station_and_sees_it_sync(
         assert fleet["backup"] == "从未备份\nnever" and fleet["attention"] == "备份过期\nbackup stale"
         assert row.get_attribute("class") == "attention stale-backup"
         shoot(browser, "dashboard-fleet", tmp_path)
+        browser.get(sqlite_hub.url + "/stations")
 
         browser.find_element(By.ID, "export-stations-csv").click()
         WebDriverWait(browser, 20).until(lambda b: (downloads / "stations.csv").exists())
