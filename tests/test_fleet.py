@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from station import backup, keys, synthetic, syncer
+from station import backup, keys, syncer, synthetic
 from station.store import Store
 from sync.errors import Rejected, ValidationError
 from sync.hub import county, fleet
@@ -220,9 +220,9 @@ def test_the_fleet_page_shows_each_station_as_it_is_and_what_needs_attention_fir
         "project"]["version"]
     got = {s.station_id: cells(page, s.station_id) for s in (west, east, hill, lake)}
     stale_day = datetime.fromtimestamp(stale_ms / 1000, CHINA_TZ).date().isoformat()
+    silent_day = datetime.fromisoformat(silent_at).astimezone(CHINA_TZ).date().isoformat()
     expected = {
-        west.station_id: {"station": "西岭村服务站", "attention": "失联、备份过期",
-                          "last-seen": datetime.fromisoformat(silent_at).astimezone(CHINA_TZ).date().isoformat(),
+        west.station_id: {"station": "西岭村服务站", "attention": "失联、备份过期", "last-seen": silent_day,
                           "pending": "0", "behind": "4",  # east's 3 and hill's 1 came after its pull
                           "backup": "从未备份", "software": software, "schema": "1"},
         hill.station_id: {"station": "东山村服务站", "attention": "备份过期、时钟不准",
@@ -279,7 +279,8 @@ def test_a_rename_on_the_station_reaches_the_county_at_its_next_sync(
     cli = Cli(store.home)  # county IT renames it on the box, with the command
     refused = cli("settings", "set", "name", " ", ok=False)
     assert "station name" in refused.stderr
-    assert json.loads(cli("settings", "set", "name", "城关镇便民服务站").stdout)["value"] == "城关镇便民服务站"
+    renamed = json.loads(cli("settings", "set", "name", "城关镇便民服务站").stdout)
+    assert renamed == {"key": "name", "value": "城关镇便民服务站"}
     syncer.pull(store, syncer.client_for(store))  # a pull alone says it: nothing to push
     assert told() == "城关镇便民服务站"
     # And a push says it too (here after a rename written straight into the store).
