@@ -289,3 +289,45 @@ def test_a_rename_on_the_station_reaches_the_county_at_its_next_sync(
     add_people(store, 1, seed=5)
     syncer.push(store, syncer.client_for(store))
     assert told() == "城关镇综治中心（新址）"
+
+
+def test_a_request_refused_for_its_clock_records_the_offset_only_when_the_station_signed_it(
+        hub_database: str) -> None:
+    """Anyone can send a request under a station's id with a wrong time; only the station's
+    own key makes the hub believe its clock is off."""
+    import base64
+    import os
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from sync.hub.rules import Hub, HubClock
+    from sync.hub.storage import open_storage
+    from sync.schema import v1_schema
+    from sync.signing import AuthError, sign
+
+    storage = open_storage(hub_database)
+    storage.migrate()
+    hub = Hub(storage, os.urandom(32), v1_schema(), HubClock(lambda: NOON))
+    key, forger = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    public = base64.b64encode(key.public_key().public_bytes_raw()).decode()
+    hub.enroll(hub.add_enrollment(TOWNSHIP, []), "sta", public, "城关镇综治中心")
+
+    def offset() -> int | None:
+        with storage.transaction() as tx:
+            (found,) = [r for r in tx.stations() if r["id"] == "sta"]
+        return found["clock_offset_ms"]  # type: ignore[no-any-return]
+
+    try:
+        slow = NOON - 11 * 60_000
+        for signer in (forger, key):
+            headers = sign(signer, "GET", "/v1/schema?after=1", b"", "sta", slow)
+            with pytest.raises(AuthError) as refused:
+                hub.authenticate(headers, "GET", "/v1/schema?after=1", b"")
+            assert refused.value.reason == "expired"
+            assert offset() == (None if signer is forger else -11 * 60_000)
+        # A request in the window: the hub keeps its offset when the station pulls.
+        headers = sign(key, "GET", "/v1/pull?cursor=0", b"", "sta", NOON + 2_500)
+        hub.pull(hub.authenticate(headers, "GET", "/v1/pull?cursor=0", b""), 0)
+        assert offset() == 2_500
+    finally:
+        storage.close()
