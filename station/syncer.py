@@ -208,7 +208,8 @@ def pull(store: Store, client: Client, limit: int = PULL_PAGE, report: Report = 
     workflows = {w.event_entity: Cases(store, w.name) for w in store.schema.workflows.values()}
     status = store.status()
     client.outbox = (int(status["pending"]), int(status["rejected"]))
-    client.backup = _backup_report(store)
+    if isinstance(client, Client):  # not a parcel's replay (station/sneakernet.py): told nobody
+        client.backup = _backup_report(store)
     for page in _prefetched(client, cursor, limit, store.schema.version, own_after):
         if int(page.extra.get("schema_version", 1)) > store.schema.version:
             # Data from a newer schema is never applied before its bundle.
