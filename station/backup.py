@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 from station.store import DB_FILE, Store
 from sync.errors import BackupError, NotInitialized
 from sync.private import write_private
+from sync.protocol import BackupReport
 
 SETTINGS_FILE = "backup.json"
 CONFIG_FILE = "litestream.yml"
@@ -236,6 +237,22 @@ def status(home: Path) -> dict[str, Any]:
             "behind": behind, "last_write": written.isoformat() if written else None,
             "last_replicated": at.isoformat() if at else None, "lag_seconds": round(lag, 1),
             "ok": replica_txid > 0 and behind == 0}
+
+
+def report(home: Path) -> BackupReport | None:
+    """Where the backup stands, as this station tells the county's fleet view: when the
+    replica's newest transaction reached it and how many it lacks; (0, 0) with no backup set
+    up. None when litestream cannot say now (a replica out of reach): the hub keeps what it
+    heard last, and the time it shows grows old by itself."""
+    if not (home / SETTINGS_FILE).exists():
+        return BackupReport(0, 0)
+    try:
+        found = status(home)
+    except (BackupError, OSError, ValueError, subprocess.SubprocessError):
+        return None
+    at = found["last_replicated"]
+    return BackupReport(int(datetime.fromisoformat(at).timestamp() * 1000) if at else 0,
+                        int(found["behind"]))
 
 
 def last_write(db: Path) -> datetime | None:

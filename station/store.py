@@ -55,7 +55,7 @@ from sync.errors import (
 from sync.register import key_of
 from sync.schema import EntityDef, Schema, load_schema, schema_sql
 from sync.seal import Sealer
-from sync.validate import CHINA_TZ
+from sync.validate import CHINA_TZ, check_station_name
 
 DB_FILE = "station.db"
 MIN_PASSPHRASE = 8
@@ -242,7 +242,7 @@ class Store:
         if path.exists():
             raise AlreadyInitialized(f"{home} 中已有站点数据库", f"a station store already exists in {home}")
         _check_township(township)
-        _check_station_name(name)
+        check_station_name(name)
         _check_clerk_name(clerk)
         _check_passphrase(passphrase)
         home.mkdir(parents=True, exist_ok=True)
@@ -830,12 +830,6 @@ def _check_township(code: str) -> None:
     if not (len(code) == 9 and code.isascii() and code.isdigit()):
         raise ValidationError("township", "township_code", "乡镇代码应为 9 位数字",
                               "a township code is 9 digits")
-
-
-def _check_station_name(name: str) -> None:
-    if not name.strip() or len(name) > 100 or not name.isprintable():
-        raise ValidationError("name", "text", "站点名称不能为空、不超过 100 字且不含控制字符",
-                              "the station name must be 1-100 printable characters")
 
 
 def _check_clerk_name(name: str) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from station import transfer
+from station import backup, transfer
 from station.attachments import Attachments
 from station.cases import Cases
 from station.schema_updates import apply_bundle
@@ -30,7 +30,7 @@ from station.writes import Writes, was_ad
 from sync import parcel, pinning
 from sync.client import Client, fetch_certificate
 from sync.errors import NotFound, SyncError, ValidationError
-from sync.protocol import MAX_CHANGES, PullPage, PushBatch, Result, WireChange
+from sync.protocol import MAX_CHANGES, BackupReport, PullPage, PushBatch, Result, WireChange
 from sync.seal import field_ad
 
 CERT_FILE = "hub.crt"
@@ -85,7 +85,9 @@ def enroll(store: Store, hub_url: str, code: str, fingerprint: str | None = None
     cert_path.write_bytes(pem)
     key = Ed25519PrivateKey.generate()
     public = base64.b64encode(key.public_key().public_bytes_raw()).decode()
-    reply = Client(hub_url, cert_path, store.station_id, key).enroll(code, public)
+    client = Client(hub_url, cert_path, store.station_id, key)
+    client.name = store.settings()["name"]  # the county's pages show the station by it
+    reply = client.enroll(code, public)
     if reply.get("township") != store.settings()["township"]:
         raise ValidationError("code", "township", "注册码属于另一个乡镇",
                               f"the code is for township {reply.get('township')}, not this station's")
@@ -115,8 +117,10 @@ def client_for(store: Store, clock_ms: Callable[[], int] | None = None) -> Clien
     cert = store.home / CERT_FILE
     if not cert.exists() and settings.get("hub_cert"):  # a home restored from its backup
         cert.write_text(settings["hub_cert"])
-    return Client(settings["hub_url"], cert, store.station_id,
-                  Ed25519PrivateKey.from_private_bytes(raw), clock_ms)
+    client = Client(settings["hub_url"], cert, store.station_id,
+                    Ed25519PrivateKey.from_private_bytes(raw), clock_ms)
+    client.name = settings["name"]  # told on every push and pull: a rename reaches the county
+    return client
 
 
 def pending(store: Store, limit: int, max_bytes: int = BATCH_BYTES, after: int = 0) -> list[WireChange]:
@@ -205,6 +209,8 @@ def pull(store: Store, client: Client, limit: int = PULL_PAGE, report: Report = 
     workflows = {w.event_entity: Cases(store, w.name) for w in store.schema.workflows.values()}
     status = store.status()
     client.outbox = (int(status["pending"]), int(status["rejected"]))
+    if isinstance(client, Client):  # not a parcel's replay (station/sneakernet.py): told nobody
+        client.backup = _backup_report(store)
     for page in _prefetched(client, cursor, limit, store.schema.version, own_after):
         if int(page.extra.get("schema_version", 1)) > store.schema.version:
             # Data from a newer schema is never applied before its bundle.
@@ -265,6 +271,25 @@ def recover(store: Store, client: Client, report: Report = _silent) -> int:
         writes.renumber_outbox(int(floor), hub_last)
         writes.put_settings(recover_after="")
     return pulled
+
+
+# Seconds between two looks at where the backup stands for the county (two litestream runs,
+# about 0.13 s on the kiosk's hardware): the fleet view flags a backup a day old, so ten
+# minutes is fresh enough, and a daemon syncing every minute does not pay it every round.
+BACKUP_REPORT_S = 600
+
+
+def _backup_report(store: Store) -> BackupReport | None:
+    """Where the backup stands, at most every BACKUP_REPORT_S; None between two looks."""
+    now = store.clock.wall_ms()
+    last = int(store.settings().get("backup_reported", "0"))
+    if 0 <= now - last < BACKUP_REPORT_S * 1000:
+        return None
+    found = backup.report(store.home)
+    if found is not None:
+        with store.atomic() as writes:
+            writes.put_settings(backup_reported=str(now))
+    return found
 
 
 def _apply_pulled(writes: Writes, page: PullPage, in_scope: Callable[[str | None], bool],

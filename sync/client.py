@@ -16,15 +16,17 @@ import json
 import ssl
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from sync.errors import HubBusy, HubUnreachable, ProtocolRefused, Rejected, SyncError
 from sync.protocol import (
+    BackupReport,
     PullPage,
     PushBatch,
     Result,
@@ -116,6 +118,11 @@ class Client:
         self.session.headers.update(mine)
         self.versions = (mine[PROTOCOL_HEADER], mine[SOFTWARE_HEADER])  # what the signature covers
         self.outbox: tuple[int, int] | None = None  # (pending, rejected), told to the hub on pulls
+        # What else the station tells the hub for the county's fleet view (docs/PROTOCOL.md,
+        # "What a station reports"): its name on enrollment, pushes and pulls, and on pulls
+        # where its backup stands. None: not told (the hub keeps what it was told last).
+        self.name: str | None = None
+        self.backup: BackupReport | None = None
         self.bytes_sent = 0  # bodies on the wire (compressed), for progress and benchmarks
         self.bytes_received = 0
 
@@ -166,13 +173,15 @@ class Client:
         raise Rejected(f"县级平台拒绝：{message}", f"the hub refused: {message}")
 
     def enroll(self, code: str, public_key_b64: str) -> dict[str, Any]:
-        body = json.dumps({"code": code, "station_id": self.station_id,
-                           "public_key": public_key_b64}).encode()
+        ask = {"code": code, "station_id": self.station_id, "public_key": public_key_b64}
+        body = json.dumps(ask | ({"name": self.name} if self.name is not None else {})).encode()
         reply = self._send("POST", "/v1/enroll", body, signed=False,
                            headers={"Content-Type": "application/json"})
         return dict(json.loads(reply))
 
     def push(self, batch: PushBatch) -> list[Result]:
+        if batch.name is None and self.name is not None:
+            batch = replace(batch, name=self.name)
         return decode_results(self._send("POST", "/v1/push", encode_push(batch),
                                          headers={"Content-Type": ZSTD_MEDIA_TYPE}))
 
@@ -182,6 +191,10 @@ class Client:
         query += f"&own={own_after}" if own_after is not None else ""
         if self.outbox is not None:  # for the county's dashboard: what is still to come from us
             query += f"&pending={self.outbox[0]}&rejected={self.outbox[1]}"
+        if self.name is not None:  # percent-encoded: the signed path is ASCII as sent
+            query += f"&name={quote(self.name, safe='')}"
+        if self.backup is not None:
+            query += f"&backup={self.backup.replicated_ms}&backup_behind={self.backup.behind}"
         return decode_page(self._send("GET", f"/v1/pull?{query}"))
 
     def bundles(self, after: int) -> list[dict[str, Any]]:
@@ -199,8 +212,10 @@ class Client:
     def copy(self) -> Client:
         """Another client for the same station and hub, on a connection of its own (a
         transfer keeps two requests in flight, one per connection)."""
-        return Client(self.base, self.cert_path, self.station_id, self.key, self.clock_ms,
-                      self.timeout)
+        other = Client(self.base, self.cert_path, self.station_id, self.key, self.clock_ms,
+                       self.timeout)
+        other.name = self.name
+        return other
 
     def missing_chunks(self, files: list[tuple[str, int]]) -> dict[str, list[int]]:
         """For each (sha256, size): the chunks the hub still needs ([] when it has the file)."""

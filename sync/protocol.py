@@ -23,6 +23,7 @@ import zstandard
 
 from sync import clock as hlc
 from sync.errors import ValidationError
+from sync.validate import check_station_name
 
 # Limits per push batch. Chosen so a batch is a few hundred KiB compressed: small enough to go
 # through on a poor link before a timeout, large enough that per-request overhead stays small
@@ -61,6 +62,19 @@ class WireChange:
 class PushBatch:
     station: str
     changes: tuple[WireChange, ...]
+    # The station's name as its clerks set it (`station init --name`), so a rename reaches
+    # the county's pages; None from a release that does not send it.
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class BackupReport:
+    """Where a station's backup stood when it pulled, for the county's fleet view: when the
+    newest transaction its replica holds arrived there (ms since the epoch; 0: the replica
+    holds nothing, or no backup is set up) and how many transactions the replica lacks."""
+
+    replicated_ms: int
+    behind: int
 
 
 @dataclass(frozen=True)
@@ -167,7 +181,10 @@ def _wire(c: WireChange) -> dict[str, Any]:
 
 
 def encode_push(batch: PushBatch) -> bytes:
-    return compress({"station": batch.station, "changes": [_wire(c) for c in batch.changes]})
+    body: dict[str, Any] = {"station": batch.station, "changes": [_wire(c) for c in batch.changes]}
+    if batch.name is not None:
+        body["name"] = batch.name
+    return compress(body)
 
 
 def decode_push(body: bytes) -> PushBatch:
@@ -180,7 +197,12 @@ def decode_push(body: bytes) -> PushBatch:
     _require(isinstance(changes, list), "changes", "list", "应为列表", "must be a list")
     _require(len(changes) <= MAX_CHANGES, "changes", "max_changes",
              f"一批最多 {MAX_CHANGES} 条", f"at most {MAX_CHANGES} changes per batch")
-    return PushBatch(station, tuple(decode_change(c, f"changes[{i}]") for i, c in enumerate(changes)))
+    name = data.get("name")
+    if name is not None:  # left off by a release before names travelled
+        _require(isinstance(name, str), "name", "text", "站点名称应为文本", "the station name must be text")
+        check_station_name(name)
+    return PushBatch(station, tuple(decode_change(c, f"changes[{i}]") for i, c in enumerate(changes)),
+                     name)
 
 
 def decode_change(data: Any, where: str) -> WireChange:

@@ -66,6 +66,18 @@ class IdNumber:
 # --- identifiers ------------------------------------------------------------------------------
 
 
+MAX_STATION_NAME = 100
+
+
+def check_station_name(name: str, field: str = "name") -> str:
+    """A station's name as given at `station init` (or set later): what the county's pages
+    show it by. The station checks it on entry, and the hub again as it arrives."""
+    if not name.strip() or len(name) > MAX_STATION_NAME or not name.isprintable():
+        raise ValidationError(field, "text", f"站点名称不能为空、不超过 {MAX_STATION_NAME} 字且不含控制字符",
+                              f"the station name must be 1-{MAX_STATION_NAME} printable characters")
+    return name
+
+
 def _squeeze(raw: str) -> str:
     """NFKC (full-width digits and letters become ASCII) with every kind of space removed."""
     return "".join(unicodedata.normalize("NFKC", raw).split())

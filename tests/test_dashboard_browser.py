@@ -67,15 +67,28 @@ def test_county_it_logs_in_enrolls_a_station_and_sees_it_sync(
         browser.get(sqlite_hub.url + "/stations")
         row = WebDriverWait(browser, 20).until(lambda b: b.find_element(By.ID, f"station-{station}"))
         cells = [td.text for td in row.find_elements(By.TAG_NAME, "td")]
-        assert cells[0] == station and cells[1] == "440524001" and cells[5] == "1"  # one change in
+        # By the name it was given at init, its id beneath.
+        assert cells[0] == f"测试镇综治中心\n{station}" and cells[1] == "440524001" and cells[5] == "1"
         assert cells[3] != "—" and cells[4] != "—"  # seen, and pushed
         assert cells[6:9] == ["0", "0", "0"]  # it says nothing pending or refused, and is not behind
         shoot(browser, "dashboard-stations", tmp_path)
 
+        # The fleet view: the station just seen, nothing waiting, no backup set up (which
+        # stands out, with a word).
+        browser.get(sqlite_hub.url + "/fleet")
+        row = WebDriverWait(browser, 20).until(lambda b: b.find_element(By.ID, f"fleet-{station}"))
+        fleet = {td.get_attribute("class"): td.text for td in row.find_elements(By.TAG_NAME, "td")}
+        assert fleet["station"] == f"测试镇综治中心\n{station}" and fleet["last-seen"] == "刚刚\njust now"
+        assert fleet["pending"] == "0" and fleet["behind"] == "0"
+        assert fleet["backup"] == "从未备份\nnever" and fleet["attention"] == "备份过期\nbackup stale"
+        assert row.get_attribute("class") == "attention stale-backup"
+        shoot(browser, "dashboard-fleet", tmp_path)
+        browser.get(sqlite_hub.url + "/stations")
+
         browser.find_element(By.ID, "export-stations-csv").click()
         WebDriverWait(browser, 20).until(lambda b: (downloads / "stations.csv").exists())
         exported = (downloads / "stations.csv").read_text(encoding="utf-8-sig")
-        assert station in exported and exported.startswith("station,township")
+        assert station in exported and exported.startswith("station,name,township")
 
         browser.get(sqlite_hub.url + "/schema")
         browser.find_element(By.ID, "bundle").send_keys(str(BUNDLES / "0002-person-living-alone.json"))

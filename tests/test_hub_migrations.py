@@ -24,6 +24,11 @@ from sync.hub.storage.postgres import MIGRATE_LOCK
 
 COUNTY = str(Path(sys.executable).with_name("county"))
 ALL_STEPS = [s.number for s in STEPS]
+NUMBERS = ALL_STEPS
+
+
+def after(n: int) -> list[int]:
+    return [number for number in NUMBERS if number > n]
 
 # The hub's tables as releases up to 0.1.0 made them before schema bundles, moves out of
 # scope and conflict views (from `git log -p` of the hub's storage): no version recorded.
@@ -166,6 +171,41 @@ def test_step_4_makes_every_account_of_before_roles_an_admin(raw: Raw) -> None:
     # A row written without a role gets the lesser one.
     raw.run("INSERT INTO accounts (name, password, created_at) VALUES ('new', 'h', 'now')")
     assert raw.run("SELECT role FROM accounts WHERE name = 'new'") == [("viewer",)]
+
+
+def test_step_5_gives_stations_a_name_a_clock_offset_and_a_backup_report(raw: Raw) -> None:
+    """A station enrolled before names travelled keeps its row and reads as "not told" (NULL)
+    in every new column until it next calls; the columns then take what it says."""
+    assert 5 in NUMBERS
+    migrate(raw.url)
+    raw.run("INSERT INTO stations (id, township, grids, public_key, enrolled_at)"
+            " VALUES ('s1', '440524001', '[]', 'pk', '2026-11-29')",
+            "INSERT INTO station_reports (station, pending, rejected, pull_cursor, reported_at)"
+            " VALUES ('s1', 2, 0, 7, '2026-11-29')")
+    # Undo step 5 by hand (as a database at the step before it has them: no such columns),
+    # then run it again from there.
+    before = max(n for n in NUMBERS if n < 5)
+    for table, column in (("stations", "name"), ("stations", "clock_offset_ms"),
+                          ("stations", "clock_seen_at"), ("station_reports", "backup_ms"),
+                          ("station_reports", "backup_behind")):
+        raw.run(f"ALTER TABLE {table} DROP COLUMN {column}")
+    raw.run(f"UPDATE hub_settings SET value = '{before}' WHERE key = 'storage_version'")
+    assert migrate(raw.url) == after(before)
+    assert raw.run("SELECT id, name, clock_offset_ms, clock_seen_at FROM stations") == [
+        ("s1", None, None, None)]
+    assert raw.run("SELECT pending, pull_cursor, backup_ms, backup_behind FROM station_reports") == [
+        (2, 7, None, None)]
+    storage = open_storage(raw.url)  # the hub's own statements on the migrated tables
+    try:
+        with storage.transaction() as tx:
+            tx.note_name("s1", "城关镇综治中心")
+            tx.note_clock("s1", -4200, "2026-12-01T00:00:00+00:00")
+            tx.report_outbox("s1", None, None, 9, "2026-12-01T00:00:00+00:00", (1764547200000, 3))
+            (row,) = tx.stations()
+    finally:
+        storage.close()
+    assert (row["name"], row["clock_offset_ms"], row["pending"], row["pull_cursor"],
+            row["backup_ms"], row["backup_behind"]) == ("城关镇综治中心", -4200, 2, 9, 1764547200000, 3)
 
 
 def test_a_failed_step_is_rolled_back_whole(raw: Raw) -> None:

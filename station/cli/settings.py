@@ -10,6 +10,7 @@ from station import usb_files
 from station.cli.common import Context, emit
 from sync import attachments as files
 from sync.errors import ValidationError
+from sync.validate import check_station_name
 
 # What a clerk or county IT may set, with the rule each value must keep.
 SETTINGS = {
@@ -26,13 +27,20 @@ LIST_SETTINGS = {
                         "folders where the kiosk looks for files on a USB stick or camera"
                         " (JSON list)"),
 }
+# Settings holding text: the station's name, which the county's pages show it by (told to
+# the hub at the next sync).
+TEXT_SETTINGS = {
+    "name": ("站点名称（县级平台按此显示本站，下次同步时告知）",
+             "the station's name (the county's pages show it; told at the next sync)"),
+}
 # What an unset setting means, where it is not a size (those are named in their modules).
 DEFAULTS = {"mask_names": "1", usb_files.SETTING: json.dumps(list(usb_files.DEFAULT_ROOTS))}
 
 
 @click.group()
 def settings() -> None:
-    """Station settings a clerk may change (attachment size, per-sync budget, name masking)."""
+    """Station settings a clerk may change (attachment size, per-sync budget, name masking,
+    the station's name)."""
 
 
 @settings.command("list")
@@ -43,7 +51,7 @@ def settings_list(obj: Context) -> None:
     for key, (low, high, zh, en) in SETTINGS.items():
         emit({"key": key, "value": current.get(key, DEFAULTS.get(key)), "min": low, "max": high,
               "zh": zh, "en": en})
-    for key, (zh, en) in LIST_SETTINGS.items():
+    for key, (zh, en) in {**LIST_SETTINGS, **TEXT_SETTINGS}.items():
         emit({"key": key, "value": current.get(key, DEFAULTS.get(key)), "zh": zh, "en": en})
 
 
@@ -59,8 +67,14 @@ def settings_set(obj: Context, key: str, value: str) -> None:
             writes.put_settings(**{key: value})
         emit({"key": key, "value": value})
         return
+    if key in TEXT_SETTINGS:
+        value = check_station_name(value)
+        with obj.unlocked().atomic() as writes:
+            writes.put_settings(**{key: value})
+        emit({"key": key, "value": value})
+        return
     if key not in SETTINGS:
-        known = [*SETTINGS, *LIST_SETTINGS]
+        known = [*SETTINGS, *LIST_SETTINGS, *TEXT_SETTINGS]
         raise ValidationError(key, "setting", f"没有可设置的 {key}（可设置：{', '.join(known)}）",
                               f"no settable setting {key!r} (known: {', '.join(known)})")
     low, high, zh, en = SETTINGS[key]

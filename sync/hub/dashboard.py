@@ -19,9 +19,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from sync.bundle import Bundle, check_bundle, parse_bundle
 from sync.errors import TownshipError
+from sync.hub import fleet
 from sync.hub.access import Access
 from sync.hub.rules import Hub
 from sync.hub.tables import Label, Percent, shown, when
+from sync.human_time import relative
 from sync.report import Period, period_of
 from sync.schema import Schema
 from sync.validate import CHINA_TZ
@@ -29,7 +31,7 @@ from sync.validate import CHINA_TZ
 SESSION_COOKIE = "ts_session"
 FIGURES_S = 60  # how long the work figures are reused (Dashboard._recent)
 
-TABLES = ("stations", "schema", "work", "departments", "base_data", "volunteers")
+TABLES = ("stations", "fleet", "schema", "work", "departments", "base_data", "volunteers")
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class Column:
     field: str = ""  # the station row's field, if not `key`
     exported: Callable[[Any], Any] = lambda value: value
     shown: Callable[[Any], str] = str  # the cell on the page
+    on_page: bool = True  # else in the exports only
 
     def value(self, row: dict[str, Any]) -> Any:
         return row[self.field or self.key]
@@ -50,7 +53,10 @@ class Column:
 # A new column is one line here: the page and both exports follow. The page then adds the
 # station's state and its revoke button; the exports add revoked_at.
 STATION_COLUMNS = (
-    Column("station", "站点", "Station", field="id"),
+    # By name on the page, the id beneath; the exports keep both, apart.
+    Column("station", "站点", "Station", field="label", exported=lambda label: label.code,
+           shown=lambda label: label),
+    Column("name", "站点名称", "Name", on_page=False),
     Column("township", "乡镇", "Township"),
     Column("grids", "网格", "Grids", exported=" ".join,
            shown=lambda grids: " ".join(grids) or "全乡镇 whole township"),
@@ -68,6 +74,97 @@ STATION_COLUMNS = (
            shown=lambda version: version or "—"),
     Column("protocol_version", "协议", "Protocol", shown=lambda version: str(version or "—")),
 )
+
+
+@dataclass(frozen=True)
+class FleetRow:
+    """A station in the fleet view: its id, the CSS classes of its row (`attention` and each
+    alarm's key, or `ok`, or `revoked`), and its cells as (column key, value) pairs."""
+
+    id: str
+    classes: str
+    cells: tuple[tuple[str, Any], ...]
+
+
+# The fleet view's columns: (key, Chinese, English). The key is the CSS class of the column's
+# header and cells, which scripts (and the tests) read a column by.
+FLEET_COLUMNS = (
+    ("station", "站点", "Station"),
+    ("attention", "需要关注", "Attention"),
+    ("township", "乡镇", "Township"),
+    ("last-seen", "最近联系", "Last seen"),
+    ("pending", "站内待上传", "Waiting on station"),
+    ("behind", "下载落后（条）", "Pull behind (changes)"),
+    ("backup", "备份最近到达", "Backup last reached replica"),
+    ("clock", "时钟偏差", "Clock offset"),
+    ("software", "软件版本", "Software"),
+    ("schema", "数据版本", "Schema"),
+)
+# The fleet export: the same stations in the same order, as figures a script can use.
+FLEET_EXPORT = ("station", "name", "attention", "township", "last_seen", "pending", "rejected",
+                "lag", "backup_reached", "backup_behind", "clock_offset_ms", "software_version",
+                "schema_version", "revoked_at")
+
+
+def station_label(row: dict[str, Any]) -> Label:
+    """A station by the name its clerks gave it, its id beneath (the id alone before it said
+    a name: a release before names travelled)."""
+    name = row.get("name")
+    return Label(name, row["id"], row["id"]) if name else Label(row["id"], "", row["id"])
+
+
+def _moment(at: datetime | str | None, now: datetime, never: tuple[str, str]) -> Label:
+    if at is None:
+        return Label(*never, "")
+    return Label(relative(at, now, "zh"), relative(at, now, "en"), "")
+
+
+def _backup_cell(row: dict[str, Any], now: datetime, now_ms: int) -> Label:
+    state = fleet.backup_state(row, now_ms)
+    if state == "unknown":
+        return Label("未报告", "not reported", state)
+    at = fleet.backup_time(row)
+    if state == "never" or at is None:
+        return Label("从未备份", "never", state)
+    behind = int(row.get("backup_behind") or 0)
+    zh, en = relative(at, now, "zh"), relative(at, now, "en")
+    if behind:  # what the replica lacks: the writes after that moment
+        zh, en = f"{zh}（缺 {behind} 个事务）", f"{en} ({behind} transactions behind)"
+    return Label(zh, en, state)
+
+
+def fleet_row(row: dict[str, Any], now_ms: int, labels: Labels) -> FleetRow:
+    """One station as the fleet view shows it, Chinese first, times in Beijing time and in
+    the relative forms of `sync.human_time`."""
+    now = datetime.fromtimestamp(now_ms / 1000, CHINA_TZ)
+    found = fleet.alarms(row, now_ms)
+    if row.get("revoked_at"):
+        attention, classes = Label("已吊销", "revoked", "revoked"), "revoked"
+    elif found:
+        attention = Label("、".join(a.zh for a in found), ", ".join(a.en for a in found),
+                          " ".join(a.key for a in found))
+        classes = "attention " + attention.code
+    else:
+        attention, classes = Label("正常", "ok", "ok"), "ok"
+    cells = {
+        "station": station_label(row), "attention": attention,
+        "township": labels.place(row["township"]),
+        "last-seen": _moment(row.get("last_seen"), now, ("从未联系", "never")),
+        "pending": row.get("pending"), "behind": row.get("lag"),
+        "backup": _backup_cell(row, now, now_ms),
+        "clock": Label(*fleet.clock_words(row.get("clock_offset_ms")), ""),
+        "software": row.get("software_version") or "—", "schema": row.get("schema_version"),
+    }
+    return FleetRow(row["id"], classes, tuple((key, cells[key]) for key, _zh, _en in FLEET_COLUMNS))
+
+
+def _fleet_export(row: dict[str, Any], now_ms: int) -> list[Any]:
+    at = fleet.backup_time(row)
+    return [row["id"], row.get("name"), " ".join(a.key for a in fleet.alarms(row, now_ms)),
+            row["township"], row.get("last_seen"), row.get("pending"), row.get("rejected"),
+            row.get("lag"), at.isoformat() if at else None, row.get("backup_behind"),
+            row.get("clock_offset_ms"), row.get("software_version"), row.get("schema_version"),
+            row.get("revoked_at")]
 
 
 class Dashboard:
@@ -105,8 +202,13 @@ class Dashboard:
         after the station last pulled (None before its first pull)."""
         with self.hub.storage.transaction() as tx:
             rows, last = tx.stations(), tx.last_seq()
-        return [r | {"lag": None if r["pull_cursor"] is None else max(0, last - int(r["pull_cursor"]))}
-                for r in rows]
+        return [r | {"lag": None if r["pull_cursor"] is None else max(0, last - int(r["pull_cursor"])),
+                     "label": station_label(r)} for r in rows]
+
+    def fleet(self) -> list[FleetRow]:
+        """Every station as the fleet view shows it, what needs attention first."""
+        now_ms, labels = self.clock_ms(), self.labels()
+        return [fleet_row(dict(r), now_ms, labels) for r in fleet.ranked(self.stations(), now_ms)]
 
     def closure_history(self, days: int = 14) -> list[tuple[str, float]]:
         """The county's incident closure rate at the end of each of the last `days` days, as
@@ -145,6 +247,10 @@ class Dashboard:
             return ([c.key for c in STATION_COLUMNS] + ["revoked_at"],
                     [[c.exported(c.value(r)) for c in STATION_COLUMNS] + [r["revoked_at"]]
                      for r in self.stations()])
+        if name == "fleet":
+            now_ms = self.clock_ms()
+            return list(FLEET_EXPORT), [_fleet_export(dict(r), now_ms)
+                                        for r in fleet.ranked(self.stations(), now_ms)]
         if name == "schema":
             return (["version", "name", "published_at", "stations"],
                     [[r["version"], r["name"], r["published_at"], r["stations"]]

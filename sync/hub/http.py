@@ -2,7 +2,8 @@
 
     POST /v1/enroll   JSON {code, station_id, public_key}     (the one unsigned call)
     POST /v1/push     zstd JSON push batch, signed            -> zstd JSON results
-    GET  /v1/pull?cursor=N&limit=M&schema=V[&pending=P&rejected=R], signed -> zstd JSON page
+    GET  /v1/pull?cursor=N&limit=M&schema=V[&pending=P&rejected=R&name=…&backup=MS&backup_behind=N],
+                      signed                                  -> zstd JSON page
     GET  /, /login, /stations, /schema, /work, /export/…    the county dashboard (sync.hub.pages)
     GET  /v1/schema?after=N, signed                           -> zstd JSON signed bundles
     POST /v1/files/missing  JSON {files: [{sha256, size}]}, signed -> {missing: {sha256: [chunk…]}}
@@ -304,8 +305,11 @@ def make_app(hub: Hub, home: Path, max_in_flight: int | None = None,
                 isinstance(data.get(k), str) for k in ("code", "station_id", "public_key")):
             raise ValidationError("body", "shape", "需要 code、station_id、public_key",
                                   "needs code, station_id and public_key")
+        name = data.get("name")  # left off by releases before the fleet view
+        if name is not None and not isinstance(name, str):
+            raise ValidationError("name", "text", "站点名称应为文本", "the station name must be text")
         station = await run_in_threadpool(hub.enroll, data["code"], data["station_id"],
-                                          data["public_key"])
+                                          data["public_key"], name)
         return JSONResponse({"township": station.township, "grids": list(station.grids),
                              **county.public_keys(home)})
 
@@ -339,7 +343,10 @@ def make_app(hub: Hub, home: Path, max_in_flight: int | None = None,
         # What the station says of its outbox (inside the signed path, so it is its word).
         pending, rejected = (_whole(query, k, 0) if k in query else None for k in ("pending", "rejected"))
         outbox = (pending, rejected)
-        page = await run_in_threadpool(hub.pull, station, cursor, limit, version, own, outbox)
+        # And of its backup and its name, for the fleet view (absent from older releases).
+        backup_ms, behind = (_whole(query, k, 0) if k in query else None for k in ("backup", "backup_behind"))
+        page = await run_in_threadpool(hub.pull, station, cursor, limit, version, own, outbox,
+                                       query.get("name"), (backup_ms, behind))
         reply = _zstd(request, encode_page(page))
         seconds = time.perf_counter() - started
         metrics.sent.inc(len(page.changes))

@@ -2,6 +2,7 @@
 
     GET  /login, POST /login, POST /logout
     GET  /stations                   every station: last seen, last push, schema, changes
+    GET  /fleet                      every station's health, what needs attention first
     POST /stations/enroll            a one-time enrollment code, shown once          (admin)
     POST /stations/{id}/revoke       refused at the station's next request           (admin)
     GET  /schema, POST /schema/preview, POST /schema/publish    schema bundles   (POST: admin)
@@ -43,7 +44,7 @@ from sync.errors import AdminOnly, LoginThrottled, TownshipError
 from sync.hub.access import SESSION_S
 from sync.hub.accounts import ADMIN, ROLES
 from sync.hub.audit import Actor
-from sync.hub.dashboard import SESSION_COOKIE, STATION_COLUMNS, TABLES, Dashboard
+from sync.hub.dashboard import FLEET_COLUMNS, SESSION_COOKIE, STATION_COLUMNS, TABLES, Dashboard
 from sync.hub.tables import Label, bars, shown, to_csv, to_xlsx, when
 from sync.report import Period, period_of
 
@@ -279,7 +280,8 @@ class Pages:
     async def stations_page(self, request: Request, error: tuple[str, str] | None = None,
                             status: int = 200) -> Response:
         rows = await run_in_threadpool(self.board.stations)
-        lags = [(str(r["id"]), int(r["lag"])) for r in rows if r["lag"] is not None and not r["revoked_at"]]
+        lags = [(str(r["label"]), int(r["lag"])) for r in rows
+                if r["lag"] is not None and not r["revoked_at"]]
         return self.page(request, "stations.html", ("站点", "Stations"), status, rows=rows,
                          columns=STATION_COLUMNS, lags=lags, error=error)
 
@@ -302,6 +304,12 @@ class Pages:
         revoked = await run_in_threadpool(self.board.hub.revoke, station)
         await self.audit(request, "revoke", station, "ok" if revoked else "refused")
         return _redirect("/stations")
+
+    async def fleet(self, request: Request) -> Response:
+        await self.signed_in(request)
+        rows = await run_in_threadpool(self.board.fleet)
+        return self.page(request, "fleet.html", ("站点运行状况", "Fleet"), rows=rows,
+                         columns=FLEET_COLUMNS)
 
     # ---------------------------------------------------------------- schema bundles
 
@@ -402,6 +410,7 @@ class Pages:
             Route("/logout", self.logout, methods=["POST"]),
             Route("/", self.home, methods=["GET"]),
             Route("/stations", self.stations, methods=["GET"]),
+            Route("/fleet", self.fleet, methods=["GET"]),
             Route("/stations/enroll", self.enroll, methods=["POST"]),
             Route("/stations/{station}/revoke", self.revoke, methods=["POST"]),
         ]

@@ -39,7 +39,7 @@ from sync.report import Period, case_summary
 from sync.schema import FieldDef, Schema
 from sync.seal import Sealer, subkey
 from sync.signing import WINDOW_MS, AuthError, read_headers, verify
-from sync.validate import CHINA_TZ, validate_record
+from sync.validate import CHINA_TZ, check_station_name, validate_record
 from sync.version import older
 
 ENROLL_ALPHABET = "ABCDEFGHJKLMNPQRTUVWXY346789"  # no look-alikes: read aloud over a phone
@@ -171,7 +171,12 @@ class Hub:
             tx.add_enrollment(code_hash(code), township, grids, self.clock.iso())
         return code
 
-    def enroll(self, code: str, station_id: str, public_key_b64: str) -> StationRow:
+    def enroll(self, code: str, station_id: str, public_key_b64: str,
+               name: str | None = None) -> StationRow:
+        """A station joins with a one-time code; `name`, the one its clerks gave it, is what
+        the county's pages show it by (None from a release that does not send it)."""
+        if name is not None:
+            check_station_name(name)
         if not hlc.is_node(station_id):  # it names the station in every clock it stamps
             raise ValidationError("station_id", "node", "站点编号应为 1–32 个小写字母或数字",
                                   "the station id must be 1-32 lower-case letters or digits")
@@ -186,7 +191,7 @@ class Hub:
             scope = tx.take_enrollment(code_hash(code), station_id)
             if scope is None:
                 raise AuthError("bad_code", "注册码无效或已使用", "enrollment code unknown or already used")
-            station = StationRow(station_id, scope[0], scope[1], public_key_b64, None)
+            station = StationRow(station_id, scope[0], scope[1], public_key_b64, None, name=name)
             tx.add_station(station, self.clock.iso())
         return station
 
@@ -225,6 +230,15 @@ class Hub:
         station's request names (signed, so they are its word)."""
         protocol, software = protocol_of(headers), software_of(headers)
         claimed = read_headers(headers).station
+        try:
+            return self._authenticated(claimed, headers, method, path, body, protocol, software)
+        except AuthError as exc:
+            if exc.reason == "expired":  # after its transaction, which the refusal rolled back
+                self._note_wrong_clock(claimed, headers, method, path, body)
+            raise
+
+    def _authenticated(self, claimed: str, headers: dict[str, str], method: str, path: str,
+                       body: bytes, protocol: int, software: str | None) -> StationRow:
         with self.storage.transaction() as tx:
             station = tx.station(claimed)
             if station is None:
@@ -239,7 +253,24 @@ class Hub:
             if (station.protocol_version, station.software_version) != (protocol, software):
                 tx.note_versions(station.id, protocol, software)
                 station = replace(station, protocol_version=protocol, software_version=software)
-        return station
+        return replace(station, offset_ms=signed.time_ms - now)
+
+    def _note_wrong_clock(self, claimed: str, headers: dict[str, str], method: str, path: str,
+                          body: bytes) -> None:
+        """A request refused as expired still says how far off its station's clock is, which
+        is what county IT needs to see of it, once the signature shows the station sent it
+        (anyone could send a wrong time under its id). Nothing else of the request is kept."""
+        with self.storage.transaction() as tx:
+            station = tx.station(claimed)
+            if station is None:
+                return
+            now = self.clock.wall_ms()
+            public = Ed25519PublicKey.from_public_bytes(base64.b64decode(station.public_key))
+            try:
+                signed = verify(public, headers, method, path, body, now, window_ms=2**62)
+            except AuthError:
+                return
+            tx.note_clock(station.id, signed.time_ms - now, self.clock.iso())
 
     # ------------------------------------------------------------------ push
 
@@ -254,6 +285,8 @@ class Hub:
         throughput limit (docs/BENCHMARKS.md)."""
         with self.storage.transaction() as tx:
             self._catch_up(tx)
+            if batch.name is not None and batch.name != station.name:
+                tx.note_name(station.id, batch.name)  # renamed on the station since
         renames = len(self.renames)
         prepared = [self._prepare(station, change) for change in batch.changes]
         with self.storage.transaction(push=True) as tx:
@@ -402,7 +435,8 @@ class Hub:
 
     def pull(self, station: StationRow, cursor: int, limit: int = 1000,
              station_version: int | None = None, own_after: int | None = None,
-             outbox: tuple[int | None, int | None] = (None, None), *, calling: bool = True
+             outbox: tuple[int | None, int | None] = (None, None), name: str | None = None,
+             backup: tuple[int | None, int | None] = (None, None), *, calling: bool = True
              ) -> PullPage:
         """Changes after `cursor` in the station's scope, in the current schema's names; the
         page says which version that is, so a station behind fetches the bundles first.
@@ -410,21 +444,35 @@ class Hub:
         `own_after`: a station restored from a backup also gets back its own changes after
         that sequence number, and learns the highest it ever sent (`own_last_seq`), so its
         next changes are numbered after it. `calling=False`: a page made for a file (a
-        first-sync seed), not asked for by the station: nothing is noted of it."""
+        first-sync seed), not asked for by the station: nothing is noted of it.
+
+        What the station says of itself for the fleet view is kept: its outbox, its `name`
+        and its `backup` (when its replica last received a transaction, how many it lacks),
+        each None when not said; and how far its clock was from the hub's."""
+        if name is not None:
+            check_station_name(name)
         with self.storage.transaction() as tx:
             self._catch_up(tx)
             if calling:
                 tx.seen(station.id, station_version, self.clock.iso())
+                if name is not None and name != station.name:
+                    tx.note_name(station.id, name)
+                if station.offset_ms is not None:
+                    tx.note_clock(station.id, station.offset_ms, self.clock.iso())
             # The newest number is read before the page: on PostgreSQL each statement sees
             # what has committed when it starts, so a push committing between the two would
             # otherwise move an empty page's cursor past changes the page never saw.
             last = tx.last_seq()
             stored = tx.changes_since(cursor, station, limit, own_after)
             own_last = tx.own_last_seq(station.id) if own_after is not None else None
-            # An empty page still moves the cursor past other stations' out-of-scope changes.
-            next_cursor = stored[-1].hub_seq if stored else max(cursor, last)
+            # The last page (and an empty one) moves the cursor to the newest change read
+            # before it, past other stations' out-of-scope changes and the station's own:
+            # every change up to `last` had committed, so the page holds each in scope. A
+            # full page stops at its last change, where the next one begins.
+            full = len(stored) == limit
+            next_cursor = stored[-1].hub_seq if full else max(cursor, last, *(c.hub_seq for c in stored[-1:]))
             if calling:
-                tx.report_outbox(station.id, *outbox, next_cursor, self.clock.iso())
+                tx.report_outbox(station.id, *outbox, next_cursor, self.clock.iso(), backup)
             # A record moved into the scope: the station gets its whole state, not only the
             # fields the moving change wrote.
             moved_in = sorted({c.record for c in stored if c.prev_grid is not None
@@ -437,7 +485,7 @@ class Hub:
                                  "scope": {"version": station.scope_version, "grids": list(station.grids)}}
         if own_last is not None:
             extra["own_last_seq"] = own_last
-        return PullPage(changes, next_cursor, len(stored) == limit, extra=extra, entering=entering)
+        return PullPage(changes, next_cursor, full, extra=extra, entering=entering)
 
     def _wire(self, c: StoredChange) -> WireChange:
         ad = _change_ad(c.station, WireChange(c.station, c.station_seq, c.record, c.entity, c.op,

@@ -133,6 +133,12 @@ class StationRow:
     # received a narrowing is judged by the scope it was written under.
     scope_version: int = 0
     prior_grids: tuple[str, ...] | None = None
+    # The name its clerks gave it (`station init --name`), as it last said it; None before
+    # it said one (a release that does not send it).
+    name: str | None = None
+    # Not stored: how far the clock of the request that authenticated it was from the hub's
+    # (station minus hub, ms), recorded with what it says when it pulls.
+    offset_ms: int | None = None
 
     def in_scope(self, grid: str | None) -> bool:
         """A station reads and writes its township, or only its grids when so enrolled."""
@@ -211,20 +217,20 @@ class Tx:
         return str(found[0][0]), tuple(json.loads(found[0][1]))
 
     def add_station(self, station: StationRow, now: str) -> None:
-        self._run("INSERT INTO stations (id, township, grids, public_key, enrolled_at)"
-                  " VALUES (?, ?, ?, ?, ?)",
+        self._run("INSERT INTO stations (id, township, grids, public_key, enrolled_at, name)"
+                  " VALUES (?, ?, ?, ?, ?, ?)",
                   (station.id, station.township, json.dumps(list(station.grids)),
-                   station.public_key, now))
+                   station.public_key, now, station.name))
 
     def station(self, station_id: str) -> StationRow | None:
         found = self.rows("SELECT id, township, grids, public_key, revoked_at, protocol_version,"
-                          " software_version, scope_version, prior_grids FROM stations WHERE id = ?",
-                          (station_id,))
+                          " software_version, scope_version, prior_grids, name FROM stations"
+                          " WHERE id = ?", (station_id,))
         if not found:
             return None
-        sid, township, grids, key, revoked, protocol, software, scope, prior = found[0]
+        sid, township, grids, key, revoked, protocol, software, scope, prior, name = found[0]
         return StationRow(sid, township, tuple(json.loads(grids)), key, revoked, protocol, software,
-                          int(scope or 0), None if prior is None else tuple(json.loads(prior)))
+                          int(scope or 0), None if prior is None else tuple(json.loads(prior)), name)
 
     def set_grids(self, station: StationRow, grids: Sequence[str]) -> None:
         """County IT changes a station's grids; the old ones are kept as its prior scope."""
@@ -237,6 +243,15 @@ class Tx:
         self._run("UPDATE stations SET protocol_version = ?, software_version = ? WHERE id = ?",
                   (protocol, software, station_id))
 
+    def note_name(self, station_id: str, name: str) -> None:
+        """The name a station's signed request (or its enrollment) says it has."""
+        self._run("UPDATE stations SET name = ? WHERE id = ?", (name, station_id))
+
+    def note_clock(self, station_id: str, offset_ms: int, now: str) -> None:
+        """How far a station's clock was from the hub's in a request it signed."""
+        self._run("UPDATE stations SET clock_offset_ms = ?, clock_seen_at = ? WHERE id = ?",
+                  (offset_ms, now, station_id))
+
     def revoke(self, station_id: str, now: str) -> bool:
         return bool(self._run("UPDATE stations SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
                               (now, station_id)).rowcount)
@@ -247,14 +262,20 @@ class Tx:
                   " WHERE id = ?", (now, schema_version, station_id))
 
     def report_outbox(self, station_id: str, pending: int | None, rejected: int | None,
-                      cursor: int, now: str) -> None:
-        """What a station said of its outbox when it pulled, and where its pull stood."""
-        self._run("INSERT INTO station_reports (station, pending, rejected, pull_cursor, reported_at)"
-                  " VALUES (?, ?, ?, ?, ?) ON CONFLICT (station) DO UPDATE SET"
+                      cursor: int, now: str,
+                      backup: tuple[int | None, int | None] = (None, None)) -> None:
+        """What a station said of its outbox (and of its backup: when its replica last
+        received a transaction, ms, and how many it lacks) when it pulled, and where its pull
+        stood. What it did not say this time is kept from before."""
+        self._run("INSERT INTO station_reports (station, pending, rejected, pull_cursor, reported_at,"
+                  " backup_ms, backup_behind) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                  " ON CONFLICT (station) DO UPDATE SET"
                   " pending = coalesce(excluded.pending, station_reports.pending),"
                   " rejected = coalesce(excluded.rejected, station_reports.rejected),"
-                  " pull_cursor = excluded.pull_cursor, reported_at = excluded.reported_at",
-                  (station_id, pending, rejected, cursor, now))
+                  " pull_cursor = excluded.pull_cursor, reported_at = excluded.reported_at,"
+                  " backup_ms = coalesce(excluded.backup_ms, station_reports.backup_ms),"
+                  " backup_behind = coalesce(excluded.backup_behind, station_reports.backup_behind)",
+                  (station_id, pending, rejected, cursor, now, *backup))
 
     def station_versions(self) -> dict[int | None, int]:
         """How many stations (not revoked) run each schema version (None: not reported yet)."""
@@ -276,15 +297,19 @@ class Tx:
             " (SELECT count(*) FROM changes c WHERE c.station = s.id), r.pending, r.rejected,"
             " r.pull_cursor,"
             " (SELECT count(*) FROM blobs b WHERE b.station = s.id AND b.complete = 1),"
-            " (SELECT count(*) FROM blobs b WHERE b.station = s.id AND b.complete = 0)"
+            " (SELECT count(*) FROM blobs b WHERE b.station = s.id AND b.complete = 0),"
+            " s.name, s.clock_offset_ms, s.clock_seen_at, r.backup_ms, r.backup_behind"
             " FROM stations s LEFT JOIN station_reports r ON r.station = s.id"
             " ORDER BY s.enrolled_at DESC, s.id")
         # files: attachments this station was the first to send, whole at the hub; and those
-        # still arriving.
+        # still arriving. clock_offset_ms: station minus hub in its latest signed request
+        # (at clock_seen_at); backup_ms: when its replica last received a transaction (0:
+        # never, or no backup), backup_behind: transactions it lacked; None: never told.
         names = ("id", "township", "grids", "enrolled_at", "revoked_at", "last_seen",
                  "schema_version", "protocol_version", "software_version", "last_push", "changes",
                  "pending", "rejected", "pull_cursor",
-                 "files", "files_arriving")
+                 "files", "files_arriving", "name", "clock_offset_ms", "clock_seen_at",
+                 "backup_ms", "backup_behind")
         return [dict(zip(names, row, strict=True)) | {"grids": json.loads(row[2])} for row in rows]
 
     # -- dashboard accounts and sessions

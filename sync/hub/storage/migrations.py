@@ -130,10 +130,24 @@ def _roles(ddl: Ddl) -> None:
                 " action TEXT NOT NULL, target TEXT NOT NULL, outcome TEXT NOT NULL)")
 
 
+def _fleet(ddl: Ddl) -> None:
+    """Step 5: what the county's fleet view shows of each station beyond its outbox: the name
+    its clerks gave it, how far its clock was from the hub's in its latest signed request
+    (and when), and where its backup stood (when its replica last received a transaction, and
+    how many it lacked). Every existing station starts with none of them: NULL, "not told"."""
+    ddl.execute("ALTER TABLE stations ADD COLUMN name TEXT")
+    ddl.execute("ALTER TABLE stations ADD COLUMN clock_offset_ms BIGINT")
+    ddl.execute("ALTER TABLE stations ADD COLUMN clock_seen_at TEXT")
+    ddl.execute("ALTER TABLE station_reports ADD COLUMN backup_ms BIGINT")
+    ddl.execute("ALTER TABLE station_reports ADD COLUMN backup_behind BIGINT")
+
+
 STEPS: tuple[Step, ...] = (
     Step(1, "baseline: the tables, indexes and columns of SCHEMA", _baseline),
     Step(2, "stations: protocol_version and software_version", _station_versions),
     Step(3, "changes: seen (causal contexts); stations: scope_version, prior_grids", _change_contexts),
     Step(4, "accounts: role; login_failures, audit", _roles),
+    Step(5, "stations: name, clock_offset_ms, clock_seen_at; station_reports: backup_ms,"
+            " backup_behind", _fleet),
 )
 LATEST = STEPS[-1].number
