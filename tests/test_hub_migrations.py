@@ -19,10 +19,17 @@ import pytest
 from sync.errors import MigrationFailed, StorageTooNew
 from sync.hub import county
 from sync.hub.storage import open_storage
-from sync.hub.storage.migrations import LATEST
+from sync.hub.storage.migrations import LATEST, STEPS
 from sync.hub.storage.postgres import MIGRATE_LOCK
 
 COUNTY = str(Path(sys.executable).with_name("county"))
+# Every step's number, read from the steps rather than listed: other work adds steps beside.
+NUMBERS = [s.number for s in STEPS]
+
+
+def after(version: int) -> list[int]:
+    """The steps a database at `version` runs."""
+    return [n for n in NUMBERS if n > version]
 
 # The hub's tables as releases up to 0.1.0 made them before schema bundles, moves out of
 # scope and conflict views (from `git log -p` of the hub's storage): no version recorded.
@@ -82,15 +89,15 @@ def migrate(url: str) -> list[int]:
 
 
 def test_a_new_database_is_made_at_the_latest_version_and_migrates_once(raw: Raw) -> None:
-    assert migrate(raw.url) == [1, 2, 3]
-    assert raw.version() == "3" == str(LATEST)
+    assert migrate(raw.url) == NUMBERS
+    assert raw.version() == str(NUMBERS[-1]) == str(LATEST)
     assert migrate(raw.url) == []  # the second start finds it current
     assert raw.run("SELECT count(*) FROM stations") == [(0,)]
 
 
 def test_step_1_brings_a_0_1_0_hub_to_every_table_and_column_keeping_its_rows(raw: Raw) -> None:
     raw.run(*OLD_HUB)
-    assert migrate(raw.url) == [1, 2, 3]
+    assert migrate(raw.url) == NUMBERS
     assert raw.run("SELECT id, schema_version FROM stations") == [("s1", None)]
     assert raw.run("SELECT record, prev_grid, was FROM changes") == [("r1", None, "")]
     assert raw.run("SELECT value FROM hub_settings WHERE key = 'hub_id'") == [("h1",)]
@@ -111,7 +118,7 @@ def test_step_2_adds_the_stations_protocol_and_software_versions(raw: Raw) -> No
             "INSERT INTO hub_settings VALUES ('storage_version', '1')",
             "INSERT INTO stations (id, township, grids, public_key, enrolled_at)"
             " VALUES ('s1', '440524001', '[]', 'pk', '2026-11-29')")
-    assert migrate(raw.url) == [2, 3]
+    assert migrate(raw.url) == after(1)
     assert raw.run("SELECT id, protocol_version, software_version FROM stations") == [("s1", None, None)]
     raw.run("UPDATE stations SET protocol_version = 2, software_version = '0.2.0'")
     assert raw.run("SELECT protocol_version, software_version FROM stations") == [(2, "0.2.0")]
@@ -128,7 +135,7 @@ def test_step_3_gives_changes_a_causal_context_and_keeps_old_ones_legacy(raw: Ra
             "INSERT INTO changes (hub_seq, station, station_seq, record, entity, op, grid, fields,"
             " hlc, base, schema_version, received_at) VALUES (1, 's1', 1, 'r', 'person', 'add',"
             " NULL, 'f', '000000000000001.000000.s1', '{}', 1, '2026-11-29')")
-    assert migrate(raw.url) == [3]
+    assert migrate(raw.url) == after(2)
     # A change stored before contexts has none: the merge reads it as a legacy version.
     assert raw.run("SELECT hub_seq, seen FROM changes") == [(1, None)]
 
@@ -175,7 +182,7 @@ def test_county_serve_on_a_newer_database_exits_with_one_line(raw: Raw, tmp_path
 def test_an_embedded_hub_keeps_a_copy_until_the_next_start(tmp_path: Path) -> None:
     db = tmp_path / "hub.db"
     Raw(f"sqlite:///{db}").run(*OLD_HUB)
-    assert migrate(f"sqlite:///{db}") == [1, 2, 3]
+    assert migrate(f"sqlite:///{db}") == NUMBERS
     copy = tmp_path / "hub.db.storage-v0.bak"
     with sqlite3.connect(copy) as conn:  # the hub as it was, rows and all
         assert conn.execute("SELECT count(*) FROM changes").fetchone() == (1,)
@@ -224,5 +231,5 @@ def test_of_several_workers_on_postgresql_exactly_one_migrates(
     for thread in threads:
         thread.join(timeout=60)
     assert errors == []
-    assert sorted(results) == [[], [], [], [1, 2, 3]]
+    assert sorted(results) == [[], [], [], NUMBERS]
     assert Raw(postgres_url).run("SELECT record, was FROM changes") == [("r1", "")]

@@ -30,7 +30,6 @@ from sync.validate import CHINA_TZ
 
 SESSION_COOKIE = "ts_session"
 SESSION_S = 8 * 3600
-FIGURES_S = 60  # how long the work figures are reused (Dashboard._recent)
 
 TABLES = ("stations", "schema", "work", "departments", "base_data", "volunteers")
 
@@ -76,18 +75,9 @@ STATION_COLUMNS = (
 class Dashboard:
     def __init__(self, hub: Hub, home: Path | None = None,
                  clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000) -> None:
+        # The work figures are sums over facts the hub keeps as each push is stored
+        # (sync/hub/work_figures.py), so every page shows them as they are now.
         self.hub, self.home, self.clock_ms = hub, home, clock_ms
-        self._cache: dict[str, tuple[float, Any]] = {}
-
-    def _recent(self, key: str, compute: Callable[[], Any]) -> Any:
-        """`compute()`, or its result from the last FIGURES_S seconds. The work figures read
-        and open every record (about 2 s each at 250,000 records on two cores: BENCHMARKS.md),
-        and one page shows several: a report a minute old is what county reports use anyway."""
-        found = self._cache.get(key)
-        if found is None or time.monotonic() - found[0] > FIGURES_S:
-            found = (time.monotonic(), compute())
-            self._cache[key] = found
-        return found[1]
 
     # ---------------------------------------------------------------- accounts and sessions
 
@@ -135,7 +125,7 @@ class Dashboard:
         chart bars labelled with the day and (cases closed by then / reported by then)."""
         today = datetime.now(CHINA_TZ).date()
         span = [today - timedelta(days=n) for n in range(days - 1, -1, -1)]
-        points = self._recent(f"history-{days}", lambda: self.hub.closure_history("incident", span))
+        points = self.hub.closure_history("incident", span)
         return [(f"{d:%m-%d}（{closed}/{reported}）", 100.0 * closed / reported if reported else 0.0)
                 for d, reported, closed in points]
 
@@ -154,15 +144,16 @@ class Dashboard:
         return self.hub.publish(raw, key)
 
     def labels(self) -> Labels:
-        return Labels(self.hub.schema, self._recent("places", self.hub.place_names))
+        return Labels(self.hub.schema, self.hub.place_names())
 
     def report(self, period: Period | None = None) -> dict[str, Any]:
-        key = "report" if period is None else f"report-{period.name}"
-        return self._recent(key, lambda: self.hub.report(now=datetime.now(CHINA_TZ), period=period))
+        return self.hub.report(now=datetime.now(CHINA_TZ), period=period)
 
-    def table(self, name: str, period: Period | None = None) -> tuple[list[str], list[list[Any]]]:
+    def table(self, name: str, period: Period | None = None, report: dict[str, Any] | None = None,
+              labels: Labels | None = None) -> tuple[list[str], list[list[Any]]]:
         """(headers, rows) of one of TABLES, as the pages and the exports show it; the work
-        figures for a period when one is given (else since the start)."""
+        figures for a period when one is given (else since the start). A page showing several
+        tables passes the period's `report` and the `labels` it read once."""
         if name == "stations":
             return ([c.key for c in STATION_COLUMNS] + ["revoked_at"],
                     [[c.exported(c.value(r)) for c in STATION_COLUMNS] + [r["revoked_at"]]
@@ -173,7 +164,8 @@ class Dashboard:
                      for r in self.hub.schema_versions()])
         if name == "volunteers":
             return self._volunteers(period)
-        report, labels = self.report(period), self.labels()
+        report = self.report(period) if report is None else report
+        labels = self.labels() if labels is None else labels
         places = [(labels.county(), report["county"]),
                   *[(labels.place(code), figures) for code, figures in sorted(report["townships"].items())]]
         if name == "base_data":
@@ -195,7 +187,7 @@ class Dashboard:
             today = datetime.now(CHINA_TZ).date()
             period = period_of(month=f"{today:%Y-%m}")
             assert period is not None
-        ledger = self._recent("points", self.hub.volunteer_points)
+        ledger = self.hub.volunteer_points()
         entries = [e for e in ledger if period.holds_day(e.day)]
         names = self.hub.names("volunteer", {e.volunteer for e in entries})
         totals: dict[str, dict[str, int]] = {}

@@ -27,7 +27,9 @@ from sync import clock as hlc
 from sync import merge
 from sync.bundle import Bundle, Rename, check_bundle, parse_bundle, sign_bundle, upcast_fields
 from sync.errors import NotFound, SchemaError, TownshipError, ValidationError
+from sync.hub import work_figures
 from sync.hub.blob_store import BlobStore
+from sync.hub.figures import FIGURES_VERSION, RecordFacts, Roles, blind_key_secret
 from sync.hub.storage import StationRow, Storage, StoredChange, Tx
 from sync.hub.versions import protocol_of, software_of
 from sync.masking import mask_id_number, mask_value
@@ -77,12 +79,36 @@ class Hub:
         self.schemas: dict[int, Schema] = {schema.version: schema}
         self.renames: tuple[Rename, ...] = ()
         self._schema_lock = threading.Lock()  # request threads catch up concurrently
+        self._figure_secret = blind_key_secret(data_key)
+        self._roles: Roles | None = None
         with self.storage.transaction() as tx:
             self._catch_up(tx)
+            filled = tx.setting("figures") == FIGURES_VERSION
+        if not filled:
+            self.fill_figures(only_if_missing=True)
 
     @property
     def schema(self) -> Schema:
         return self.schemas[max(self.schemas)]
+
+    @property
+    def roles(self) -> Roles:
+        """What each entity is to the work figures, for the current schema."""
+        if self._roles is None or self._roles.schema is not self.schema:
+            self._roles = Roles(self.schema)
+        return self._roles
+
+    def fill_figures(self, only_if_missing: bool = False) -> int:
+        """The work figures' facts anew from every record (each opened once), in one push
+        transaction; with `only_if_missing`, unless another hub process filled them first.
+        Returns the records read (0 when nothing was to do)."""
+        with self.storage.transaction(push=True) as tx:
+            self._catch_up(tx)
+            if only_if_missing and tx.setting("figures") == FIGURES_VERSION:
+                return 0
+            count = work_figures.fill(tx, self.schema, self.sealer, self._figure_secret)
+            tx.put_setting("figures", FIGURES_VERSION)
+        return count
 
     def _catch_up(self, tx: Tx) -> None:
         """Load bundles another hub process published since this one last looked."""
@@ -111,6 +137,9 @@ class Hub:
                 tx.put_records([
                     (rid, entity, grid, self._renamed_state(rid, state, rename), bool(deleted), newest)
                     for rid, entity, grid, state, deleted, newest in rows])
+            # A bundle may add steps, deadlines or roles, or rename a field a fact reads:
+            # the facts follow it in the same transaction (a rare act: every record opened).
+            work_figures.fill(tx, new, self.sealer, self._figure_secret)
         with self._schema_lock:
             self.schemas[bundle.version] = new
             self.renames += bundle.renames
@@ -256,6 +285,7 @@ class Hub:
                     results.append(Result(change.seq, rejected=str(exc)))
             seqs = tx.insert_changes(work.changes, self.clock.iso())
             tx.put_records([(rid, *row) for rid, row in work.records.items()])
+            work_figures.keep(tx, self.schema, list(work.facts.values()))
         known.update(zip([c.station_seq for c, _ in work.changes], seqs, strict=True))
         return [Result(r.seq, receipt=known[r.seq]) if isinstance(r, WireChange) else r
                 for r in results]
@@ -293,7 +323,11 @@ class Hub:
         else:
             state = merge.apply_all(stored, ready.versions)
         up = ready.upcast
-        row = self._record_row(up, state)
+        row, raw = self._record_row(up, state)
+        roles = self.roles
+        work.facts[change.record] = roles.facts(
+            change.record, up.entity, row[1], raw if roles.needs_values(up.entity) else None, row[3],
+            0 if before is None else len(merge.conflicts(state)), self._figure_secret)
         # Stored under the record's grid as merged (an edit concurrent with a move out of the
         # author's grid follows the record), so pulls reach the stations that hold it now.
         work.changes.append((StoredChange(
@@ -357,13 +391,14 @@ class Hub:
         raw = self.sealer.open_value(found[2], record_id.encode())
         return merge.state_from_stored(raw)
 
-    def _record_row(self, change: WireChange,
-                    state: dict[str, merge.FieldState]) -> tuple[str, str | None, str, bool, str]:
+    def _record_row(self, change: WireChange, state: dict[str, merge.FieldState]
+                    ) -> tuple[tuple[str, str | None, str, bool, str], merge.StoredState]:
+        """The record's row as stored, and its state in stored form (its facts read it)."""
         raw = merge.state_to_stored(state)
         newest = max(v.clock for s in state.values() for v in s.versions)
         grid = _text_of(state["grid"].winner.value) if "grid" in state else change.grid
         return (change.entity, grid, self.sealer.seal_value(raw, change.record.encode()),
-                merge.is_deleted(state), newest)
+                merge.is_deleted(state), newest), raw
 
     # ------------------------------------------------------------------ attachments
 
@@ -463,8 +498,10 @@ class Hub:
     def volunteer_points(self) -> list[LedgerEntry]:
         """The points ledger from every station's check-ins and accepted reports, by the same
         rules as a station's (`sync.points`): a report is accepted when its incident reaches
-        the step after the first, on that event's day."""
-        return self._volunteer_ledger(self._gather()[0])[0]
+        the step after the first, on that event's day. Read from the kept facts."""
+        with self.storage.transaction() as tx:
+            self._catch_up(tx)
+            return work_figures.volunteer_ledger(tx, self.schema)[0]
 
     def _volunteer_ledger(self, events: dict[str, dict[str, list[Any]]]
                           ) -> tuple[list[LedgerEntry], dict[str, str]]:
@@ -521,7 +558,40 @@ class Hub:
         return out
 
     def closure_history(self, workflow: str, days: list[date]) -> list[tuple[date, int, int]]:
-        """(day, cases reported by its end, closed by its end) of one workflow, county-wide."""
+        """(day, cases reported by its end, closed by its end) of one workflow, county-wide,
+        from the kept facts."""
+        with self.storage.transaction() as tx:
+            return work_figures.closure_history(tx, workflow, days)
+
+    def report(self, now: datetime | None = None, period: Period | None = None) -> dict[str, Any]:
+        """The station report's shape, per township and for the whole county; with `now`, each
+        kind of case also counts those overdue under its step deadlines (the 1/3/5-minute rule).
+
+        With a `period`, only the cases reported within it, each as it stood at the period's
+        end (events after it are not counted), overdue counted then (or now, if sooner); and
+        the volunteers' check-ins and points earned within it. Summed from the kept facts
+        (sync/hub/work_figures.py); `report_from_records` is the same read from every record."""
+        with self.storage.transaction() as tx:
+            self._catch_up(tx)
+            return work_figures.report(tx, self.schema, now, period)
+
+    def open_conflict_count(self) -> int:
+        """How many conflicts are open county-wide (`len(conflicts())`, from the kept facts)."""
+        with self.storage.transaction() as tx:
+            return tx.open_conflicts()
+
+    def duplicate_count(self) -> int:
+        """How many keys more than one live record holds (`len(duplicates())`, kept facts)."""
+        with self.storage.transaction() as tx:
+            return tx.duplicate_keys()
+
+    # The figures read from every record, as before they were kept: slow (every record opened),
+    # kept as the check of the kept ones (`county report --from-records`, and the tests).
+
+    def volunteer_points_from_records(self) -> list[LedgerEntry]:
+        return self._volunteer_ledger(self._gather()[0])[0]
+
+    def closure_history_from_records(self, workflow: str, days: list[date]) -> list[tuple[date, int, int]]:
         from sync.report import closure_over_time
         from sync.workflow import derive
 
@@ -530,13 +600,9 @@ class Hub:
         states = [derive(wf, events.get(workflow, {}).get(sid, [])) for sid in subjects.get(workflow, {})]
         return closure_over_time(states, {st.step for st in wf.steps if st.closes}, days)
 
-    def report(self, now: datetime | None = None, period: Period | None = None) -> dict[str, Any]:
-        """The station report's shape, per township and for the whole county; with `now`, each
-        kind of case also counts those overdue under its step deadlines (the 1/3/5-minute rule).
-
-        With a `period`, only the cases reported within it, each as it stood at the period's
-        end (events after it are not counted), overdue counted then (or now, if sooner); and
-        the volunteers' check-ins and points earned within it."""
+    def report_from_records(self, now: datetime | None = None,
+                            period: Period | None = None) -> dict[str, Any]:
+        """`report`, read from every record."""
         from sync.workflow import derive
 
         events, subjects, counts = self._gather()
@@ -692,6 +758,7 @@ class _PushWork:
     changes: list[tuple[StoredChange, str | None]] = field(default_factory=list)
     accepted: set[int] = field(default_factory=set)
     records: dict[str, tuple[str, str | None, str, bool, str]] = field(default_factory=dict)
+    facts: dict[str, RecordFacts] = field(default_factory=dict)  # the work figures' (sync.hub.figures)
 
     def current(self, record_id: str) -> tuple[str, str | None, str, int, str] | None:
         """(entity, grid, sealed state, deleted, hlc), counting earlier changes of this batch."""

@@ -114,9 +114,34 @@ def _change_contexts(ddl: Ddl) -> None:
     ddl.execute("ALTER TABLE stations ADD COLUMN prior_grids TEXT")
 
 
+def _figures(ddl: Ddl) -> None:
+    """Step 6: the work figures kept as facts (sync/hub/figures.py), a row per record and per
+    case, kept in each push's transaction. Made empty here: the hub fills them from the
+    records the first time it opens the database (`Hub.fill_figures`: it needs the data key
+    and the schema, which a migration has not), and marks them filled in `hub_settings`.
+    Steps 4 and 5 are other work of issue 23, merged beside this one."""
+    ddl.execute("""CREATE TABLE record_facts (
+        id TEXT PRIMARY KEY, entity TEXT NOT NULL, township TEXT NOT NULL,
+        live INTEGER NOT NULL, conflicts INTEGER NOT NULL, role TEXT NOT NULL,
+        workflow TEXT, parent TEXT, step TEXT, clock TEXT, at TEXT, at_ts DOUBLE PRECISION,
+        department TEXT, volunteer TEXT, day TEXT, key TEXT)""")
+    ddl.execute("CREATE INDEX record_facts_parent ON record_facts (parent)")
+    ddl.execute("CREATE INDEX record_facts_role ON record_facts (role, township, entity)")
+    ddl.execute("""CREATE TABLE case_facts (
+        id TEXT PRIMARY KEY, workflow TEXT NOT NULL, township TEXT NOT NULL, step TEXT,
+        closed INTEGER NOT NULL, started_at TEXT, started_ts DOUBLE PRECISION,
+        last_ts DOUBLE PRECISION, closed_ts DOUBLE PRECISION, due_ts DOUBLE PRECISION,
+        volunteer TEXT, accepted_on TEXT)""")
+    ddl.execute("""CREATE TABLE case_marks (
+        case_id TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL, ts DOUBLE PRECISION,
+        PRIMARY KEY (case_id, kind, name))""")
+    ddl.execute("DELETE FROM hub_settings WHERE key = 'figures'")
+
+
 STEPS: tuple[Step, ...] = (
     Step(1, "baseline: the tables, indexes and columns of SCHEMA", _baseline),
     Step(2, "stations: protocol_version and software_version", _station_versions),
     Step(3, "changes: seen (causal contexts); stations: scope_version, prior_grids", _change_contexts),
+    Step(6, "record_facts, case_facts, case_marks: the work figures kept as facts", _figures),
 )
 LATEST = STEPS[-1].number
