@@ -11,8 +11,9 @@ the hub's CPU seconds: what each push pays for the facts), then logs in to the d
 HTTPS and loads /work: the first load, `--loads` more (the median), and the page for a month
 (the first, then again). With the tree's `Hub.fill_figures`, also the seconds to fill the facts
 for the data already there (what a county waits for once, at the upgrade). Run it for both
-trees alternately with the same seed and compare the ratios: the machine may be shared, so the
-load average is printed beside each figure. Prints JSON.
+trees alternately with the same seed and compare the ratios (`--push-only` for more pairs of
+the push alone): the machine may be shared, so the load average is printed beside each figure.
+Prints JSON.
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ def main() -> None:
     parser.add_argument("--seed-home", type=Path, required=True)
     parser.add_argument("--out", type=Path, default=Path("bench/out"))
     parser.add_argument("--loads", type=int, default=5, help="later loads of /work: the median")
+    parser.add_argument("--push-only", action="store_true",
+                        help="the seed push alone (more pairs of the push's cost, quickly)")
     args = parser.parse_args()
     tree = args.tree.resolve()
     sys.path[:0] = [str(tree), str(tree / "bench")]
@@ -102,6 +105,9 @@ def main() -> None:
         hub.stop()
         store.close()
     print(json.dumps(out), file=sys.stderr)  # kept should the page part fail
+    if args.push_only:
+        print(json.dumps(out, indent=2))
+        return
     opened = county.open_hub(base / "county")
     Dashboard(opened).add_account("it", PASSWORD)
     if hasattr(opened, "fill_figures"):  # the tree that keeps them: what an upgrade waits for once
@@ -113,7 +119,7 @@ def main() -> None:
     try:
         session = logged_in(hub.url, str(hub.home / "tls.crt"))
         month = (datetime.now() - timedelta(days=1)).strftime("%Y-%m")
-        page = {"load_before": load(), "first_s": timed_get(session, hub.url + "/work")}
+        page: dict[str, Any] = {"load_before": load(), "first_s": timed_get(session, hub.url + "/work")}
         later = [timed_get(session, hub.url + "/work") for _ in range(args.loads)]
         page |= {"later_median_s": statistics.median(later), "later_s": [round(s, 3) for s in later],
                  "month": month, "month_first_s": timed_get(session, f"{hub.url}/work?month={month}"),

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -169,11 +168,13 @@ def test_the_work_page_shows_known_cases_figures_in_every_cell(sqlite_hub: HubSe
                    "incidents_missed_report", "incidents_missed_dispose", "incidents_missed_feedback",
                    "base_records", "volunteer_checkins", "volunteer_points"]
         expected = {
-            "county": ["全县", "2", "1", "50.0 %", "0", "7", "5", "71.4 %", "2", "2", "2", "2", "2", "0", "0"],
+            "county": ["全县", "2", "1", "50.0 %", "0", "7", "5", "71.4 %", "2", "2", "2", "2", "2",
+                       "0", "0"],
             A: [A, "0", "0", "0.0 %", "0", "5", "4", "80.0 %", "1", "2", "1", "1", "2", "—", "—"],
             B: [B, "2", "1", "50.0 %", "0", "2", "1", "50.0 %", "1", "0", "1", "1", "0", "—", "—"]}
         cells = work_cells(browser)
-        assert {place: [row["township"], *[row[c] for c in columns]] for place, row in cells.items()} == expected
+        shown = {place: [row["township"], *[row[c] for c in columns]] for place, row in cells.items()}
+        assert shown == expected
         assert list(next(iter(cells.values()))) == ["township", *columns]  # every column, in order
         assert chart_texts(browser, 0) == ["全县", "71.4 %", A, "80.0 %", B, "50.0 %"]
         # The last 14 days: every case was reported and closed before them (7 and 5).

@@ -145,23 +145,28 @@ class Roles:
         base = RecordFacts(record_id, entity, (grid or "")[:9], not deleted, conflicts, role)
         if raw is None:
             return base
-        value = {name: json.loads(versions[-1][2]) for name, versions in raw.items()}
+        def value(name: str) -> Any:  # the winning version's value: only the fields read
+            versions = raw.get(name)
+            return json.loads(versions[-1][2]) if versions else None
+
         extra: dict[str, Any] = {}
         if role == EVENT:
-            at = str(value.get("at"))
-            department = value.get("department")
-            extra = {"workflow": self.by_event[entity].name, "parent": str(value.get(self.parent[entity])),
-                     "step": str(value.get("step")), "at": at, "at_ts": seconds(at),
+            at = str(value("at"))
+            department = value("department")
+            extra = {"workflow": self.by_event[entity].name, "parent": str(value(self.parent[entity])),
+                     "step": str(value("step")), "at": at, "at_ts": seconds(at),
                      "clock": min(v[0] for vs in raw.values() for v in vs),
                      "department": None if department is None else str(department)}
         elif role == CASE:
+            volunteer = value("volunteer")
             extra = {"workflow": self.by_subject[entity].name,
-                     "volunteer": str(value["volunteer"]) if value.get("volunteer") else None}
-        elif role == CHECKIN and value.get(self.checkin_parent) and value.get("day"):
-            extra = {"parent": str(value[self.checkin_parent]), "day": str(value["day"])}
+                     "volunteer": str(volunteer) if volunteer else None}
+        elif role == CHECKIN and (volunteer := value(self.checkin_parent)) and (day := value("day")):
+            extra = {"parent": str(volunteer), "day": str(day)}
         definition = self.schema.entities.get(entity)
         if definition is not None and definition.key_field is not None:
-            key = key_of(definition, value)
+            key_field = definition.key_field.name
+            key = key_of(definition, {key_field: value(key_field)})
             if key is not None:
                 extra["key"] = hmac.new(secret, f"{entity}|{key}".encode(), hashlib.sha256).hexdigest()
         return RecordFacts(**{**base.__dict__, **extra})
