@@ -253,6 +253,7 @@ def test_step_6_the_hub_fills_the_work_figures_of_records_stored_before_it(raw: 
     storage.close()
     # As storage version 3 left it: no facts, nothing filled.
     raw.run("DROP TABLE case_marks", "DROP TABLE case_facts", "DROP TABLE record_facts",
+            "DROP TABLE figure_counts", "DROP TABLE key_counts",
             "DELETE FROM hub_settings WHERE key = 'figures'",
             "UPDATE hub_settings SET value = '3' WHERE key = 'storage_version'")
     assert migrate(raw.url) == after(3)

@@ -9,7 +9,7 @@ disagree with the records), and filled once for the data already there (`Hub.fil
 * a record's facts (`RecordFacts`): its entity, township, whether it is live, its open
   conflicts, its role in the figures, and the few values the figures read: an event's case,
   step, clock, time and department; a check-in's volunteer and day; a case's reporting
-  volunteer; a keyed record's blind key (an HMAC, as the stations' blind indexes);
+  volunteer; a keyed record's blind key (a keyed BLAKE2b of the normalised key);
 * a case's facts (`CaseFacts`), derived from its events by the same `sync.workflow.derive` as
   ever: its step, whether closed, when it started and first closed, when its nearest unmet
   deadline falls due, when each step was first reached, its departments.
@@ -111,12 +111,13 @@ def seconds(at: str | None) -> float | None:
 
 
 def blind_key_secret(data_key: bytes) -> bytes:
-    """The key of the figures' blind keys, apart from the sealing key it is derived from."""
+    """The key of the figures' blind keys (keyed BLAKE2b, 32 bytes), apart from the sealing
+    key it is derived from."""
     return hmac.new(data_key, b"township-station hub figures: blind keys", hashlib.sha256).digest()
 
 
 class Roles:
-    """What each entity is to the figures, read from the schema."""
+    """What each entity is to the figures, read from the schema once (a push asks per change)."""
 
     def __init__(self, schema: Schema) -> None:
         self.schema = schema
@@ -125,56 +126,63 @@ class Roles:
         self.parts = {p.name for name in schema.workflows for p in schema.case_parts(name)}
         self.parent = {e: schema.entity(e).parent_field or wf.subject_entity
                        for e, wf in self.by_event.items()}
-        self.checkin_parent = schema.entity("checkin").parent_field or "volunteer" \
-            if "checkin" in schema.entities else "volunteer"
+        checkin = schema.entities.get("checkin")
+        self.checkin_parent = (checkin.parent_field if checkin else None) or "volunteer"
+        self.keys = {name: e for name, e in schema.entities.items() if e.key_field is not None}
+        self._roles: dict[str, str] = {}
 
     def role(self, entity: str) -> str:
-        if entity in self.by_subject:
-            return CASE
-        if entity in self.by_event:
-            return EVENT
-        if entity == "checkin":
-            return CHECKIN
-        return OTHER if entity == files.ENTITY or entity in self.parts else BASE
+        found = self._roles.get(entity)
+        if found is None:
+            if entity in self.by_subject:
+                found = CASE
+            elif entity in self.by_event:
+                found = EVENT
+            elif entity == "checkin":
+                found = CHECKIN
+            else:
+                found = OTHER if entity == files.ENTITY or entity in self.parts else BASE
+            self._roles[entity] = found
+        return found
+
+    def needs_values(self, entity: str) -> bool:
+        return self.role(entity) in (EVENT, CASE, CHECKIN) or entity in self.keys
 
     def facts(self, record_id: str, entity: str, grid: str | None, raw: Mapping[str, Any] | None,
               deleted: bool, conflicts: int, secret: bytes) -> RecordFacts:
         """A record's facts from its opened merge state (`raw`, stored form; None: not needed,
         a record whose role reads no value)."""
         role = self.role(entity)
-        base = RecordFacts(record_id, entity, (grid or "")[:9], not deleted, conflicts, role)
+        township = (grid or "")[:9]
         if raw is None:
-            return base
+            return RecordFacts(record_id, entity, township, not deleted, conflicts, role)
+
         def value(name: str) -> Any:  # the winning version's value: only the fields read
             versions = raw.get(name)
             return json.loads(versions[-1][2]) if versions else None
 
-        extra: dict[str, Any] = {}
-        if role == EVENT:
-            at = str(value("at"))
-            department = value("department")
-            extra = {"workflow": self.by_event[entity].name, "parent": str(value(self.parent[entity])),
-                     "step": str(value("step")), "at": at, "at_ts": seconds(at),
-                     "clock": min(v[0] for vs in raw.values() for v in vs),
-                     "department": None if department is None else str(department)}
-        elif role == CASE:
-            volunteer = value("volunteer")
-            extra = {"workflow": self.by_subject[entity].name,
-                     "volunteer": str(volunteer) if volunteer else None}
-        elif role == CHECKIN and (volunteer := value(self.checkin_parent)) and (day := value("day")):
-            extra = {"parent": str(volunteer), "day": str(day)}
-        definition = self.schema.entities.get(entity)
+        key = None
+        definition = self.keys.get(entity)
         if definition is not None and definition.key_field is not None:
-            key_field = definition.key_field.name
-            key = key_of(definition, {key_field: value(key_field)})
-            if key is not None:
-                extra["key"] = hmac.new(secret, f"{entity}|{key}".encode(), hashlib.sha256).hexdigest()
-        return RecordFacts(**{**base.__dict__, **extra})
-
-    def needs_values(self, entity: str) -> bool:
-        role = self.role(entity)
-        definition = self.schema.entities.get(entity)
-        return role in (EVENT, CASE, CHECKIN) or (definition is not None and definition.key_field is not None)
+            name = definition.key_field.name
+            normal = key_of(definition, {name: value(name)})
+            if normal is not None:  # keyed BLAKE2b: a MAC, and cheaper than HMAC per record
+                key = hashlib.blake2b(f"{entity}|{normal}".encode(), key=secret, digest_size=20).hexdigest()
+        if role == EVENT:
+            at, department = str(value("at")), value("department")
+            return RecordFacts(record_id, entity, township, not deleted, conflicts, role,
+                               self.by_event[entity].name, str(value(self.parent[entity])),
+                               str(value("step")), min(v[0] for vs in raw.values() for v in vs), at,
+                               seconds(at), None if department is None else str(department), key=key)
+        if role == CASE:
+            volunteer = value("volunteer")
+            return RecordFacts(record_id, entity, township, not deleted, conflicts, role,
+                               self.by_subject[entity].name, key=key,
+                               volunteer=str(volunteer) if volunteer else None)
+        if role == CHECKIN and (volunteer := value(self.checkin_parent)) and (day := value("day")):
+            return RecordFacts(record_id, entity, township, not deleted, conflicts, role,
+                               parent=str(volunteer), day=str(day), key=key)
+        return RecordFacts(record_id, entity, township, not deleted, conflicts, role, key=key)
 
 
 def case_facts(wf: WorkflowDef, case_id: str, township: str, volunteer: str | None,

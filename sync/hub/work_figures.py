@@ -17,7 +17,9 @@ from typing import Any
 
 from sync import merge
 from sync.hub.figures import (
+    BASE,
     CASE,
+    CHECKIN,
     EVENT,
     CaseFacts,
     RecordFacts,
@@ -53,18 +55,47 @@ def derive_cases(schema: Schema, cases: Iterable[tuple[Any, ...]],
 
 
 def keep(tx: Tx, schema: Schema, facts: Sequence[RecordFacts]) -> None:
-    """Store a push's record facts and derive again every case they touch: its own record,
-    an event of it, or an event that was its (a case moved to another parent)."""
+    """Store a push's record facts, add their differences to the kept totals, and derive again
+    every case they touch: its own record, an event of it, or an event that was its (a case
+    moved to another parent)."""
     if not facts:
         return
-    events = [f for f in facts if f.role == EVENT]
-    touched = {f.parent for f in events if f.parent} | {f.id for f in facts if f.role == CASE}
-    touched |= set(tx.event_parents([f.id for f in events]))
+    before = {str(r[0]): r for r in tx.facts_before([f.id for f in facts])}
+    touched = {f.parent for f in facts if f.role == EVENT and f.parent}
+    touched |= {f.id for f in facts if f.role == CASE}
+    touched |= {str(r[7]) for r in before.values() if r[3] == EVENT and r[7]}
+    counts: dict[tuple[str, str, str], int] = {}
+    keys: dict[tuple[str, str], int] = {}
+    for f in facts:
+        old = before.get(f.id)
+        if old is not None:
+            _count(counts, keys, -1, *old[1:7])
+        _count(counts, keys, 1, f.township, f.entity, f.role, f.live, f.conflicts, f.key)
     tx.put_record_facts([f.row() for f in facts])
+    if any(keys.values()):
+        held = tx.key_counts(sorted(keys))
+        after = {k: held.get(k, 0) + d for k, d in keys.items() if d}
+        twice = sum((n > 1) - (held.get(k, 0) > 1) for k, n in after.items())
+        tx.put_key_counts(after)
+        counts[("duplicates", "", "")] = twice
+    tx.add_counts(counts)
     if touched:
         ids = sorted(touched)
         rows = derive_cases(schema, *tx.case_inputs(ids))
         tx.replace_case_facts(ids, [r.row() for r in rows], [m for r in rows for m in r.marks()])
+
+
+def _count(counts: dict[tuple[str, str, str], int], keys: dict[tuple[str, str], int], sign: int,
+           township: str, entity: str, role: str, live: Any, conflicts: int, key: str | None) -> None:
+    """What one record adds to the kept totals (`sign` -1: what its facts before took away)."""
+    if conflicts:
+        counts[("conflicts", "", "")] = counts.get(("conflicts", "", ""), 0) + sign * int(conflicts)
+    if not live:
+        return
+    if role in (BASE, CHECKIN):
+        counts[("base", township, entity)] = counts.get(("base", township, entity), 0) + sign
+    if key:
+        keys[(entity, key)] = keys.get((entity, key), 0) + sign
 
 
 def fill(tx: Tx, schema: Schema, sealer: Sealer, secret: bytes) -> int:
@@ -88,6 +119,7 @@ def fill(tx: Tx, schema: Schema, sealer: Sealer, secret: bytes) -> int:
         count += len(batch)
     rows = derive_cases(schema, *tx.all_case_inputs())
     tx.replace_case_facts([], [r.row() for r in rows], [m for r in rows for m in r.marks()])
+    tx.count_all()
     return count
 
 

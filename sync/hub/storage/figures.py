@@ -43,10 +43,51 @@ class FigureTx:
                    " ON CONFLICT (id) DO UPDATE SET "
                    + ", ".join(f"{c} = excluded.{c}" for c in keep), rows)
 
-    def event_parents(self, ids: Sequence[str]) -> list[str]:
-        """The cases these records were events of, as their facts last said."""
-        return [str(r[0]) for r in self._in(
-            "SELECT parent FROM record_facts WHERE role = 'event' AND id IN ({ids})", ids)]
+    def facts_before(self, ids: Sequence[str]) -> list[tuple[Any, ...]]:
+        """(id, township, entity, role, live, conflicts, key, parent) of these records' facts
+        as stored: what a push's differences are counted from."""
+        return self._in("SELECT id, township, entity, role, live, conflicts, key, parent"
+                        " FROM record_facts WHERE id IN ({ids})", ids)
+
+    def add_counts(self, deltas: dict[tuple[str, str, str], int]) -> None:
+        """Add to the kept totals (kind, township, entity) -> n."""
+        self._many("INSERT INTO figure_counts (kind, township, entity, n) VALUES (?, ?, ?, ?)"
+                   " ON CONFLICT (kind, township, entity) DO UPDATE SET n = figure_counts.n + excluded.n",
+                   [(*k, n) for k, n in sorted(deltas.items()) if n])
+
+    def key_counts(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        out: dict[tuple[str, str], int] = {}
+        by_entity: dict[str, list[str]] = {}
+        for entity, key in keys:
+            by_entity.setdefault(entity, []).append(key)
+        for entity, held in by_entity.items():
+            for i in range(0, len(held), _CHUNK):
+                part = held[i : i + _CHUNK]
+                marks = ", ".join("?" * len(part))
+                for e, k, n in self.rows(f"SELECT entity, key, n FROM key_counts WHERE entity = ?"
+                                         f" AND key IN ({marks})", [entity, *part]):
+                    out[(str(e), str(k))] = int(n)
+        return out
+
+    def put_key_counts(self, counts: dict[tuple[str, str], int]) -> None:
+        self._many("INSERT INTO key_counts (entity, key, n) VALUES (?, ?, ?) ON CONFLICT (entity, key)"
+                   " DO UPDATE SET n = excluded.n", [(e, k, n) for (e, k), n in sorted(counts.items()) if n])
+        gone = [(e, k) for (e, k), n in sorted(counts.items()) if not n]
+        self._many("DELETE FROM key_counts WHERE entity = ? AND key = ?", gone)
+
+    def count_all(self) -> None:
+        """The kept totals anew from the facts (after a fill)."""
+        self._run("DELETE FROM figure_counts")
+        self._run("DELETE FROM key_counts")
+        self._run("INSERT INTO figure_counts (kind, township, entity, n) SELECT 'base', township, entity,"
+                  " count(*) FROM record_facts WHERE role IN ('base', 'checkin') AND live = 1"
+                  " GROUP BY township, entity")
+        self._run("INSERT INTO figure_counts (kind, township, entity, n) SELECT 'conflicts', '', '',"
+                  " coalesce(sum(conflicts), 0) FROM record_facts")
+        self._run("INSERT INTO key_counts (entity, key, n) SELECT entity, key, count(*) FROM record_facts"
+                  " WHERE key IS NOT NULL AND live = 1 GROUP BY entity, key")
+        self._run("INSERT INTO figure_counts (kind, township, entity, n) SELECT 'duplicates', '', '',"
+                  " count(*) FROM key_counts WHERE n > 1")
 
     def case_inputs(self, case_ids: Sequence[str]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
         """(id, workflow, township, volunteer) of each live case among these, and (parent,
@@ -77,7 +118,7 @@ class FigureTx:
         self._many("INSERT INTO case_marks (case_id, kind, name, ts) VALUES (?, ?, ?, ?)", marks)
 
     def clear_figures(self) -> None:
-        for table in ("case_marks", "case_facts", "record_facts"):
+        for table in ("case_marks", "case_facts", "record_facts", "figure_counts", "key_counts"):
             self._run(f"DELETE FROM {table}")
 
     # -- read by the figures
@@ -120,8 +161,7 @@ class FigureTx:
 
     def base_counts(self) -> list[tuple[Any, ...]]:
         """(township, entity, live records) of the base data (check-ins are counted there too)."""
-        return self.rows("SELECT township, entity, count(*) FROM record_facts"
-                         " WHERE role IN ('base', 'checkin') AND live = 1 GROUP BY township, entity")
+        return self.rows("SELECT township, entity, n FROM figure_counts WHERE kind = 'base' AND n > 0")
 
     def checkin_facts(self) -> list[tuple[Any, ...]]:
         """(volunteer, day, id, township) of each live check-in naming both."""
@@ -145,10 +185,12 @@ class FigureTx:
         return [(int(found[2 * i] or 0), int(found[2 * i + 1] or 0)) for i in range(len(ends))]
 
     def open_conflicts(self) -> int:
-        return int(self.rows("SELECT coalesce(sum(conflicts), 0) FROM record_facts")[0][0])
+        return self._count("conflicts")
 
     def duplicate_keys(self) -> int:
         """Keys (of one entity) that more than one live record holds."""
-        return int(self.rows("SELECT count(*) FROM (SELECT entity, key FROM record_facts WHERE"
-                             " key IS NOT NULL AND live = 1 GROUP BY entity, key"
-                             " HAVING count(*) > 1) held")[0][0])
+        return self._count("duplicates")
+
+    def _count(self, kind: str) -> int:
+        found = self.rows("SELECT coalesce(sum(n), 0) FROM figure_counts WHERE kind = ?", [kind])
+        return int(found[0][0])

@@ -126,7 +126,6 @@ def _figures(ddl: Ddl) -> None:
         workflow TEXT, parent TEXT, step TEXT, clock TEXT, at TEXT, at_ts DOUBLE PRECISION,
         department TEXT, volunteer TEXT, day TEXT, key TEXT)""")
     ddl.execute("CREATE INDEX record_facts_parent ON record_facts (parent)")
-    ddl.execute("CREATE INDEX record_facts_role ON record_facts (role, township, entity)")
     ddl.execute("""CREATE TABLE case_facts (
         id TEXT PRIMARY KEY, workflow TEXT NOT NULL, township TEXT NOT NULL, step TEXT,
         closed INTEGER NOT NULL, started_at TEXT, started_ts DOUBLE PRECISION,
@@ -135,6 +134,13 @@ def _figures(ddl: Ddl) -> None:
     ddl.execute("""CREATE TABLE case_marks (
         case_id TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL, ts DOUBLE PRECISION,
         PRIMARY KEY (case_id, kind, name))""")
+    # Totals kept by adding each push's differences: live base records per township and
+    # entity, open conflicts, keys held twice; and how many live records hold each key.
+    ddl.execute("""CREATE TABLE figure_counts (
+        kind TEXT NOT NULL, township TEXT NOT NULL, entity TEXT NOT NULL, n BIGINT NOT NULL,
+        PRIMARY KEY (kind, township, entity))""")
+    ddl.execute("""CREATE TABLE key_counts (
+        entity TEXT NOT NULL, key TEXT NOT NULL, n BIGINT NOT NULL, PRIMARY KEY (entity, key))""")
     ddl.execute("DELETE FROM hub_settings WHERE key = 'figures'")
 
 
@@ -142,6 +148,7 @@ STEPS: tuple[Step, ...] = (
     Step(1, "baseline: the tables, indexes and columns of SCHEMA", _baseline),
     Step(2, "stations: protocol_version and software_version", _station_versions),
     Step(3, "changes: seen (causal contexts); stations: scope_version, prior_grids", _change_contexts),
-    Step(6, "record_facts, case_facts, case_marks: the work figures kept as facts", _figures),
+    Step(6, "record_facts, case_facts, case_marks, figure_counts, key_counts: the work figures"
+            " kept as facts", _figures),
 )
 LATEST = STEPS[-1].number
