@@ -238,6 +238,7 @@ def test_of_several_workers_on_postgresql_exactly_one_migrates(
 def test_step_6_the_hub_fills_the_work_figures_of_records_stored_before_it(raw: Raw) -> None:
     import os
 
+    from sync.hub.figures import FIGURES_VERSION
     from sync.hub.rules import Hub, HubClock
     from sync.protocol import PushBatch
 
@@ -263,7 +264,7 @@ def test_step_6_the_hub_fills_the_work_figures_of_records_stored_before_it(raw: 
     hub = Hub(storage, key, SCHEMA, HubClock(lambda: Time.ms))  # the first open fills them
     assert raw.run("SELECT id, entity, township, live FROM record_facts ORDER BY id") == [
         (R1, "person", "440524001", 1), (R2, "person", "440524001", 1)]
-    assert raw.run("SELECT value FROM hub_settings WHERE key = 'figures'") == [("1",)]
+    assert raw.run("SELECT value FROM hub_settings WHERE key = 'figures'") == [(FIGURES_VERSION,)]
     assert hub.duplicate_count() == 1 == len(hub.duplicates())  # one ID number, two records
     assert hub.report()["townships"]["440524001"]["base_data"] == {"person": 2}
     assert hub.report() == hub.report_from_records()

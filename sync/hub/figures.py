@@ -36,10 +36,10 @@ from sync.schema import Schema, WorkflowDef
 from sync.workflow import CaseState, StepEvent, deadlines, derive, due_at
 
 # Bumped when what a fact holds changes: a hub finding another version fills them anew.
-FIGURES_VERSION = "1"
+FIGURES_VERSION = "2"
 
 CASE, EVENT, CHECKIN, BASE, OTHER = "case", "event", "checkin", "base", "other"
-REACHED, DEPARTMENT = "r", "d"  # the kinds of a case's marks
+REACHED, DEPARTMENT, LATE = "r", "d", "l"  # the kinds of a case's marks
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,7 @@ class CaseFacts:
     accepted_on: str | None  # the day (as its author wrote it) it reached its second step
     reached: Mapping[str, float] = field(default_factory=dict)
     departments: tuple[str, ...] = ()
+    late: tuple[str, ...] = ()  # steps reached after their deadline (that does not change)
 
     def row(self) -> tuple[Any, ...]:
         return (self.id, self.workflow, self.township, self.step, int(self.closed), self.started_at,
@@ -94,8 +95,10 @@ class CaseFacts:
                 self.accepted_on)
 
     def marks(self) -> list[tuple[str, str, str, float | None]]:
-        return ([(self.id, REACHED, step, ts) for step, ts in sorted(self.reached.items())]
-                + [(self.id, DEPARTMENT, d, None) for d in self.departments])
+        out: list[tuple[str, str, str, float | None]] = [
+            (self.id, REACHED, step, ts) for step, ts in sorted(self.reached.items())]
+        return (out + [(self.id, DEPARTMENT, d, None) for d in self.departments]
+                + [(self.id, LATE, step, None) for step in self.late])
 
 
 CASE_COLUMNS = ("id", "workflow", "township", "step", "closed", "started_at", "started_ts",
@@ -196,10 +199,14 @@ def case_facts(wf: WorkflowDef, case_id: str, township: str, volunteer: str | No
     second = next((m.to_step for m in wf.moves if m.from_step == wf.first_step), None)
     accepted = [e.at for e in events if e.step == second]
     times = [ts for e in events if (ts := seconds(e.at)) is not None]
+    started = seconds(state.started_at)
+    # As sync.workflow.deadlines compares them: reached later than the start plus the deadline.
+    late = tuple(s.step for s in wf.steps if s.deadline_seconds is not None and started is not None
+                 and s.step in reached and reached[s.step] > started + s.deadline_seconds)
     return CaseFacts(case_id, wf.name, township, state.step, state.closed, state.started_at,
-                     seconds(state.started_at), max(times, default=None), min(closed_at, default=None),
+                     started, max(times, default=None), min(closed_at, default=None),
                      due_at(wf, state), volunteer, min(accepted)[:10] if accepted else None,
-                     reached, state.departments)
+                     reached, state.departments, late)
 
 
 @dataclass

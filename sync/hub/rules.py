@@ -81,6 +81,7 @@ class Hub:
         self._schema_lock = threading.Lock()  # request threads catch up concurrently
         self._figure_secret = blind_key_secret(data_key)
         self._roles: Roles | None = None
+        self._since: dict[str, tuple[tuple[int, int], Any]] = {}  # see _unchanged
         with self.storage.transaction() as tx:
             self._catch_up(tx)
             filled = tx.setting("figures") == FIGURES_VERSION
@@ -495,13 +496,34 @@ class Hub:
                 counts.setdefault(township, {})[entity] = counts.setdefault(township, {}).get(entity, 0) + 1
         return events, subjects, counts
 
-    def volunteer_points(self) -> list[LedgerEntry]:
-        """The points ledger from every station's check-ins and accepted reports, by the same
-        rules as a station's (`sync.points`): a report is accepted when its incident reaches
-        the step after the first, on that event's day. Read from the kept facts."""
+    def _unchanged(self, name: str, compute: Callable[[Tx], Any]) -> Any:
+        """`compute(tx)`, or what it gave while the records were as they are now. Records change
+        only with a push that stores changes (the hub's sequence number moves) or a published
+        bundle (its version moves), in any hub process: so this is never stale."""
         with self.storage.transaction() as tx:
             self._catch_up(tx)
-            return work_figures.volunteer_ledger(tx, self.schema)[0]
+            return self._unchanged_in(tx, name, compute)
+
+    def _unchanged_in(self, tx: Tx, name: str, compute: Callable[[Tx], Any]) -> Any:
+        mark = (tx.last_seq(), tx.bundle_version())
+        found = self._since.get(name)
+        if found is not None and found[0] == mark:
+            return found[1]
+        value = compute(tx)
+        self._since[name] = (mark, value)
+        return value
+
+    def volunteer_ledger(self) -> tuple[list[LedgerEntry], dict[str, str]]:
+        """The points ledger from every station's check-ins and accepted reports, by the same
+        rules as a station's (`sync.points`): a report is accepted when its incident reaches
+        the step after the first, on that event's day; and the township of each entry's
+        source. Read from the kept facts."""
+        result: tuple[list[LedgerEntry], dict[str, str]] = self._unchanged(
+            "ledger", lambda tx: work_figures.volunteer_ledger(tx, self.schema))
+        return result
+
+    def volunteer_points(self) -> list[LedgerEntry]:
+        return self.volunteer_ledger()[0]
 
     def _volunteer_ledger(self, events: dict[str, dict[str, list[Any]]]
                           ) -> tuple[list[LedgerEntry], dict[str, str]]:
@@ -545,12 +567,15 @@ class Hub:
         """Grid and township codes -> names: each grid from its grid record (`name`), each
         township from a `township` code table when the schema has one (a county adds it by
         bundle). A place with no name known is left out: the pages show its code."""
+        found: dict[str, str] = self._unchanged(
+            "places", lambda tx: self._place_names(list(tx.records("grid"))))
+        return dict(found)
+
+    def _place_names(self, rows: list[tuple[str, str, str | None, str, int]]) -> dict[str, str]:
         out = {}
         tables = self.schema.code_tables
         if "township" in tables:
             out.update({v.code: v.label_zh for v in tables["township"].values})
-        with self.storage.transaction() as tx:
-            rows = list(tx.records("grid"))
         for record_id, _entity, grid, sealed, deleted in rows:
             value = _current(self.sealer.open_value(sealed, record_id.encode()))
             if not deleted and value.get("name"):
@@ -573,7 +598,8 @@ class Hub:
         (sync/hub/work_figures.py); `report_from_records` is the same read from every record."""
         with self.storage.transaction() as tx:
             self._catch_up(tx)
-            return work_figures.report(tx, self.schema, now, period)
+            ledger = self._unchanged_in(tx, "ledger", lambda t: work_figures.volunteer_ledger(t, self.schema))
+            return work_figures.report(tx, self.schema, now, period, ledger)
 
     def open_conflict_count(self) -> int:
         """How many conflicts are open county-wide (`len(conflicts())`, from the kept facts)."""

@@ -149,12 +149,16 @@ def case_tallies(tx: Tx, schema: Schema, as_of: datetime | None,
         if as_of is not None:
             for _wf, township, n in tx.overdue_groups(where, args, as_of.timestamp()):
                 _tally(tallies, township, name).overdue = int(n or 0)
+            for township, step, n in tx.late_groups(where, args):
+                missed = _tally(tallies, township, name).missed
+                missed[step] = missed.get(step, 0) + int(n)
             for s in wf.steps:
                 if s.deadline_seconds is None:
                     continue
-                for township, n in tx.missed_groups(where, args, s.step, s.deadline_seconds,
-                                                    as_of.timestamp()):
-                    _tally(tallies, township, name).missed[s.step] = int(n or 0)
+                for township, n in tx.unmet_groups(where, args, s.step, s.deadline_seconds,
+                                                   as_of.timestamp()):
+                    missed = _tally(tallies, township, name).missed
+                    missed[s.step] = missed.get(s.step, 0) + int(n)
         if period is not None:
             _add_straddling(tx, schema, name, period, as_of, tallies)
     return tallies
@@ -187,15 +191,16 @@ def volunteer_ledger(tx: Tx, schema: Schema) -> tuple[list[LedgerEntry], dict[st
             township)
 
 
-def report(tx: Tx, schema: Schema, now: datetime | None = None,
-           period: Period | None = None) -> dict[str, Any]:
-    """`Hub.report` from the kept facts: the same figures, the same shape."""
+def report(tx: Tx, schema: Schema, now: datetime | None = None, period: Period | None = None,
+           ledger: tuple[list[LedgerEntry], dict[str, str]] | None = None) -> dict[str, Any]:
+    """`Hub.report` from the kept facts: the same figures, the same shape (`ledger`: the
+    volunteers' as `volunteer_ledger` gives it, when already read)."""
     as_of = now if period is None else min(now or period.end, period.end)
     tallies = case_tallies(tx, schema, as_of, period)
     counts: dict[str, dict[str, int]] = {}
     for township, entity, n in tx.base_counts():
         counts.setdefault(str(township), {})[str(entity)] = int(n)
-    entries, source_township = volunteer_ledger(tx, schema)
+    entries, source_township = ledger if ledger is not None else volunteer_ledger(tx, schema)
     if period is not None:
         entries = [e for e in entries if period.holds_day(e.day)]
     volunteering: dict[str, dict[str, int]] = {}

@@ -138,17 +138,21 @@ class FigureTx:
                          f" FROM case_facts c WHERE {where} GROUP BY workflow, township",
                          [as_of, *args])
 
-    def missed_groups(self, where: str, args: Sequence[Any], step: str, after: float,
-                      as_of: float) -> list[tuple[Any, ...]]:
-        """(township, cases that reached `step` later than `after` seconds from their start,
-        or are open, have not reached it, and are past that at `as_of`)."""
+    def late_groups(self, where: str, args: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """(township, step, cases that reached the step after its deadline)."""
+        return self.rows("SELECT c.township, m.name, count(*) FROM case_marks m"
+                         " JOIN case_facts c ON c.id = m.case_id"
+                         f" WHERE m.kind = 'l' AND {where} GROUP BY c.township, m.name", args)
+
+    def unmet_groups(self, where: str, args: Sequence[Any], step: str, after: float,
+                     as_of: float) -> list[tuple[Any, ...]]:
+        """(township, open cases that have not reached `step` and are more than `after`
+        seconds from their start at `as_of`): only the open cases are joined."""
         return self.rows(
-            "SELECT c.township, sum(CASE WHEN m.ts IS NOT NULL THEN"
-            " (CASE WHEN m.ts > c.started_ts + ? THEN 1 ELSE 0 END)"
-            " WHEN c.closed = 0 AND ? > c.started_ts + ? THEN 1 ELSE 0 END)"
-            " FROM case_facts c LEFT JOIN case_marks m ON m.case_id = c.id AND m.kind = 'r'"
-            f" AND m.name = ? WHERE {where} GROUP BY c.township",
-            [after, as_of, after, step, *args])
+            "SELECT c.township, count(*) FROM case_facts c LEFT JOIN case_marks m"
+            " ON m.case_id = c.id AND m.kind = 'r' AND m.name = ?"
+            f" WHERE c.closed = 0 AND m.case_id IS NULL AND c.started_ts + ? < ? AND {where}"
+            " GROUP BY c.township", [step, after, as_of, *args])
 
     def straddling(self, workflow: str, start: float, end: float) -> list[str]:
         """Cases with an event in [start, end) and one at or after `end`: a period ending at

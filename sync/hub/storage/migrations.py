@@ -126,6 +126,8 @@ def _figures(ddl: Ddl) -> None:
         workflow TEXT, parent TEXT, step TEXT, clock TEXT, at TEXT, at_ts DOUBLE PRECISION,
         department TEXT, volunteer TEXT, day TEXT, key TEXT)""")
     ddl.execute("CREATE INDEX record_facts_parent ON record_facts (parent)")
+    # Partial: only check-ins enter it (the points read them), so other records' writes skip it.
+    ddl.execute("CREATE INDEX record_facts_checkins ON record_facts (role) WHERE role = 'checkin'")
     ddl.execute("""CREATE TABLE case_facts (
         id TEXT PRIMARY KEY, workflow TEXT NOT NULL, township TEXT NOT NULL, step TEXT,
         closed INTEGER NOT NULL, started_at TEXT, started_ts DOUBLE PRECISION,
