@@ -5,9 +5,10 @@ against known stations' cases, every cell of its tables and every bar of its cha
 
 Screenshots: UPDATE_DOC_SCREENSHOTS=1 copies the login, enrollment code and bundle preview
 pages to docs/screenshots/; the pages that show tables (stations, schema, work) are shot from
-a county at the seed's scale, given as SEED_COUNTY_HOME (a county home holding the seed data:
-bench/bench_workpage.py leaves one in OUT/workpage-TREE/county), copied first and joined by two
-small demo stations of other townships so that every table has rows."""
+a county at the seed's scale, given as SEED_COUNTY_HOME (a county home on SQLite holding the
+seed data: bench/bench_workpage.py leaves one in OUT/workpage-TREE/county), copied first (its
+database too) and joined by two small demo stations of other townships so that every table has
+rows."""
 
 from __future__ import annotations
 
@@ -213,6 +214,9 @@ def test_screenshots_of_a_county_at_the_seed_s_scale(tmp_path: Path) -> None:
 
     home = tmp_path / "county"
     shutil.copytree(Path(os.environ["SEED_COUNTY_HOME"]), home)
+    # The copy's own database (the home names its database by an absolute URL): never the seed's.
+    (home / county.CONFIG).write_text(f'database = "sqlite:///{(home / "hub.db").resolve()}"\n',
+                                      encoding="utf-8")
     hub = HubProcess(home).start()
     try:
         for n, township in enumerate(("440524002", "440524003"), start=1):

@@ -30,6 +30,7 @@ from datetime import datetime
 from typing import Any
 
 from sync import attachments as files
+from sync.points import LedgerEntry
 from sync.register import key_of
 from sync.report import case_summary
 from sync.schema import Schema, WorkflowDef
@@ -248,6 +249,27 @@ class Tally:
                         "missed": {s.step: self.missed.get(s.step, 0) for s in wf.steps
                                    if s.deadline_seconds is not None}})
         return out
+
+
+def volunteering(entries: Iterable[LedgerEntry], source_township: Mapping[str, str]
+                 ) -> dict[str, dict[str, int]]:
+    """Check-ins and points per township of each entry's source (a check-in, an incident)."""
+    out: dict[str, dict[str, int]] = {}
+    for e in entries:
+        got = out.setdefault(source_township.get(e.source, ""), {"checkins": 0, "points": 0})
+        got["checkins"] += e.rule == "checkin"
+        got["points"] += e.points
+    return out
+
+
+def county_totals(per_township: Mapping[str, Mapping[str, int]]) -> dict[str, int]:
+    """The county's sum of each count kept per township (base records by entity, or the
+    volunteers' check-ins and points)."""
+    total: dict[str, int] = {}
+    for counts in per_township.values():
+        for name, n in counts.items():
+            total[name] = total.get(name, 0) + n
+    return total
 
 
 def township_report(schema: Schema, tallies: Mapping[str, Tally], base_counts: Mapping[str, int],

@@ -27,7 +27,7 @@ from sync import clock as hlc
 from sync import merge
 from sync.bundle import Bundle, Rename, check_bundle, parse_bundle, sign_bundle, upcast_fields
 from sync.errors import NotFound, SchemaError, TownshipError, ValidationError
-from sync.hub import work_figures
+from sync.hub import figures, work_figures
 from sync.hub.blob_store import BlobStore
 from sync.hub.figures import FIGURES_VERSION, RecordFacts, Roles, blind_key_secret
 from sync.hub.storage import StationRow, Storage, StoredChange, Tx
@@ -649,11 +649,7 @@ class Hub:
         ledger_entries, source_township = self._volunteer_ledger(events)
         if period is not None:
             ledger_entries = [e for e in ledger_entries if period.holds_day(e.day)]
-        volunteering: dict[str, dict[str, int]] = {}
-        for e in ledger_entries:
-            got = volunteering.setdefault(source_township.get(e.source, ""), {"checkins": 0, "points": 0})
-            got["checkins"] += e.rule == "checkin"
-            got["points"] += e.points
+        volunteering = figures.volunteering(ledger_entries, source_township)
         townships = sorted(set(counts) | set(cases) | set(volunteering))
         per = {t: _township_report(cases.get(t, {}), self.schema, counts.get(t, {}), as_of,
                                    volunteering.get(t)) for t in townships}
@@ -661,13 +657,9 @@ class Hub:
         for by_name in cases.values():
             for name, found in by_name.items():
                 every.setdefault(name, {}).update(found)
-        total: dict[str, int] = {}
-        for c in counts.values():
-            for entity, n in c.items():
-                total[entity] = total.get(entity, 0) + n
-        whole = {"checkins": sum(v["checkins"] for v in volunteering.values()),
-                 "points": sum(v["points"] for v in volunteering.values())}
-        out = {"county": _township_report(every, self.schema, total, as_of, whole), "townships": per}
+        whole = {"checkins": 0, "points": 0} | figures.county_totals(volunteering)
+        out = {"county": _township_report(every, self.schema, figures.county_totals(counts), as_of, whole),
+               "townships": per}
         if period is not None:
             out["period"] = {"from": period.first.isoformat(), "to": period.last.isoformat(),
                              "name": period.name}

@@ -26,7 +26,9 @@ from sync.hub.figures import (
     Roles,
     Tally,
     case_facts,
+    county_totals,
     township_report,
+    volunteering,
 )
 from sync.hub.storage import Tx
 from sync.points import LedgerEntry, ledger
@@ -203,26 +205,18 @@ def report(tx: Tx, schema: Schema, now: datetime | None = None, period: Period |
     entries, source_township = ledger if ledger is not None else volunteer_ledger(tx, schema)
     if period is not None:
         entries = [e for e in entries if period.holds_day(e.day)]
-    volunteering: dict[str, dict[str, int]] = {}
-    for e in entries:
-        got = volunteering.setdefault(source_township.get(e.source, ""), {"checkins": 0, "points": 0})
-        got["checkins"] += e.rule == "checkin"
-        got["points"] += e.points
+    by_township = volunteering(entries, source_township)
     with_overdue = as_of is not None
     per = {t: township_report(schema, tallies.get(t, {}), counts.get(t, {}), with_overdue,
-                              volunteering.get(t))
-           for t in sorted(set(counts) | set(tallies) | set(volunteering))}
+                              by_township.get(t))
+           for t in sorted(set(counts) | set(tallies) | set(by_township))}
     whole: dict[str, Tally] = {}
     for by_name in tallies.values():
         for name, tally in by_name.items():
             whole.setdefault(name, Tally()).add(tally)
-    total: dict[str, int] = {}
-    for c in counts.values():
-        for entity, n in c.items():
-            total[entity] = total.get(entity, 0) + n
-    county = {"checkins": sum(v["checkins"] for v in volunteering.values()),
-              "points": sum(v["points"] for v in volunteering.values())}
-    out = {"county": township_report(schema, whole, total, with_overdue, county), "townships": per}
+    county = {"checkins": 0, "points": 0} | county_totals(by_township)
+    out = {"county": township_report(schema, whole, county_totals(counts), with_overdue, county),
+           "townships": per}
     if period is not None:
         out["period"] = {"from": period.first.isoformat(), "to": period.last.isoformat(),
                          "name": period.name}
