@@ -1,7 +1,14 @@
 """The county dashboard in Debian's headless Chromium: log in, enroll a station from the page,
 see it appear after it syncs, download an export, upload and publish a schema bundle and see
-the station take it, the work figures, log out. Screenshots of each page go to docs/screenshots/ with
-UPDATE_DOC_SCREENSHOTS=1."""
+the station take it, the work figures, log out; the work page's figures read off the screen
+against known stations' cases, every cell of its tables and every bar of its charts.
+
+Screenshots: UPDATE_DOC_SCREENSHOTS=1 copies the login, enrollment code and bundle preview
+pages to docs/screenshots/; the pages that show tables (stations, schema, work) are shot from
+a county at the seed's scale, given as SEED_COUNTY_HOME (a county home on SQLite holding the
+seed data: bench/bench_workpage.py leaves one in OUT/workpage-TREE/county), copied first (its
+database too) and joined by two small demo stations of other townships so that every table has
+rows."""
 
 from __future__ import annotations
 
@@ -9,7 +16,9 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
+import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -24,11 +33,12 @@ PASSWORD = "county it password"
 BUNDLES = Path(__file__).resolve().parent.parent / "examples" / "bundles"
 
 
-def shoot(browser: object, name: str, tmp_path: Path) -> None:
+def shoot(browser: object, name: str, tmp_path: Path, doc: bool = True) -> None:
+    """A screenshot; with UPDATE_DOC_SCREENSHOTS=1 and `doc`, copied to docs/screenshots/."""
     shot = tmp_path / f"{name}.png"
     assert browser.save_screenshot(str(shot))  # type: ignore[attr-defined]
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    if os.environ.get("UPDATE_DOC_SCREENSHOTS") == "1":
+    if doc and os.environ.get("UPDATE_DOC_SCREENSHOTS") == "1":
         DOCS.mkdir(parents=True, exist_ok=True)
         shutil.copy(shot, DOCS / f"{name}.png")
 
@@ -71,7 +81,7 @@ def test_county_it_logs_in_enrolls_a_station_and_sees_it_sync(
         assert cells[0] == f"测试镇综治中心\n{station}" and cells[1] == "440524001" and cells[5] == "1"
         assert cells[3] != "—" and cells[4] != "—"  # seen, and pushed
         assert cells[6:9] == ["0", "0", "0"]  # it says nothing pending or refused, and is not behind
-        shoot(browser, "dashboard-stations", tmp_path)
+        shoot(browser, "dashboard-stations", tmp_path, doc=False)  # one row: the seed county's is shown
 
         # The fleet view: the station just seen, nothing waiting, no backup set up (which
         # stands out, with a word).
@@ -101,10 +111,10 @@ def test_county_it_logs_in_enrolls_a_station_and_sees_it_sync(
         browser.get(sqlite_hub.url + "/schema")
         row = browser.find_element(By.ID, "version-2")
         assert row.find_elements(By.TAG_NAME, "td")[-1].text == "1"
-        shoot(browser, "dashboard-schema", tmp_path)
+        shoot(browser, "dashboard-schema", tmp_path, doc=False)
         browser.get(sqlite_hub.url + "/work")
         WebDriverWait(browser, 20).until(lambda b: b.find_elements(By.ID, "work-county"))
-        shoot(browser, "dashboard-work", tmp_path)
+        shoot(browser, "dashboard-work", tmp_path, doc=False)
 
         browser.find_element(By.ID, "logout").click()
         WebDriverWait(browser, 20).until(lambda b: b.current_url.endswith("/login"))
@@ -112,3 +122,137 @@ def test_county_it_logs_in_enrolls_a_station_and_sees_it_sync(
         WebDriverWait(browser, 20).until(lambda b: b.current_url.endswith("/login"))
     finally:
         browser.quit()
+
+
+def log_in(browser: Any, url: str) -> None:
+    browser.get(url + "/login")
+    browser.find_element(By.ID, "name").send_keys("it")
+    browser.find_element(By.ID, "password").send_keys(PASSWORD)
+    browser.find_element(By.ID, "login").click()
+    WebDriverWait(browser, 60).until(lambda b: b.current_url.endswith("/stations"))
+
+
+def first_line(element: Any) -> str:
+    """A cell as read on the screen, Chinese first: the line above its English."""
+    return str(element.text).split("\n")[0]
+
+
+def work_cells(browser: Any) -> dict[str, dict[str, str]]:
+    """The work table as shown: row (county or township code) -> column key -> cell."""
+    table = browser.find_element(By.ID, "work")
+    keys = [th.get_attribute("data-key") for th in table.find_elements(By.TAG_NAME, "th")]
+    return {str(tr.get_attribute("id")).removeprefix("work-"):
+            dict(zip(keys, map(first_line, tr.find_elements(By.TAG_NAME, "td")), strict=True))
+            for tr in table.find_elements(By.CSS_SELECTOR, "tr[id]")}
+
+
+def chart_texts(browser: Any, index: int) -> list[str]:
+    """The labels and figures of one chart on the page (label, figure, label, figure, ...)."""
+    chart = browser.find_elements(By.CSS_SELECTOR, "svg.chart")[index]
+    return [str(t.get_attribute("textContent")) for t in chart.find_elements(By.TAG_NAME, "text")]
+
+
+def rows_of(browser: Any, table_id: str) -> list[list[str]]:
+    table = browser.find_element(By.ID, table_id)
+    return [[first_line(td) for td in tr.find_elements(By.TAG_NAME, "td")]
+            for tr in table.find_elements(By.TAG_NAME, "tr")[1:]]
+
+
+def test_the_work_page_shows_known_cases_figures_in_every_cell(sqlite_hub: HubServer, tmp_path: Path) -> None:
+    from datetime import datetime, timedelta
+
+    from sync.validate import CHINA_TZ
+
+    from .test_work_figures import A, B, known_cases
+
+    world = known_cases(sqlite_hub, tmp_path)
+    for store in world.stations.values():
+        store.close()
+    Dashboard(county.open_hub(sqlite_hub.home)).add_account("it", PASSWORD)
+    browser = chromium(1400, 1800, "--ignore-certificate-errors")
+    try:
+        log_in(browser, sqlite_hub.url)
+        browser.get(sqlite_hub.url + "/work")
+        WebDriverWait(browser, 30).until(lambda b: b.find_elements(By.ID, "work-county"))
+        # Worked out by hand from the cases (tests/test_work_figures.py says how): townships
+        # without a name in the schema or the grid records are shown by their code, and one
+        # where no volunteer earned anything shows a dash.
+        columns = ["disputes_reported", "disputes_closed", "disputes_closure_rate", "disputes_overdue",
+                   "incidents_reported", "incidents_closed", "incidents_closure_rate", "incidents_overdue",
+                   "incidents_missed_report", "incidents_missed_dispose", "incidents_missed_feedback",
+                   "base_records", "volunteer_checkins", "volunteer_points"]
+        expected = {
+            "county": ["全县", "2", "1", "50.0 %", "0", "7", "5", "71.4 %", "2", "2", "2", "2", "2",
+                       "0", "0"],
+            A: [A, "0", "0", "0.0 %", "0", "5", "4", "80.0 %", "1", "2", "1", "1", "2", "—", "—"],
+            B: [B, "2", "1", "50.0 %", "0", "2", "1", "50.0 %", "1", "0", "1", "1", "0", "—", "—"]}
+        cells = work_cells(browser)
+        shown = {place: [row["township"], *[row[c] for c in columns]] for place, row in cells.items()}
+        assert shown == expected
+        assert list(next(iter(cells.values()))) == ["township", *columns]  # every column, in order
+        assert chart_texts(browser, 0) == ["全县", "71.4 %", A, "80.0 %", B, "50.0 %"]
+        # The last 14 days: every case was reported and closed before them (7 and 5).
+        today = datetime.now(CHINA_TZ).date()
+        history = chart_texts(browser, 1)
+        assert history == [t for n in range(13, -1, -1)
+                           for t in (f"{today - timedelta(days=n):%m-%d}（5/7）", "71.4 %")]
+        assert rows_of(browser, "departments") == [
+            ["全县", "事件", "市场监管", "1"], ["全县", "事件", "公安", "3"],
+            [A, "事件", "公安", "3"], [B, "事件", "市场监管", "1"]]
+        assert rows_of(browser, "base-data") == [["全县", "2"], [A, "2"], [B, "0"]]
+        assert rows_of(browser, "volunteers") == []
+        assert browser.find_element(By.ID, "open-conflicts").text.endswith(": 1")
+        assert browser.find_element(By.ID, "open-duplicates").text.endswith(": 1")
+        # November 10th alone: A closed 3 of the 4 it found that day, 75 % wherever it shows.
+        browser.get(sqlite_hub.url + "/work?from=2026-11-10&to=2026-11-10")
+        WebDriverWait(browser, 30).until(lambda b: b.find_elements(By.ID, "work-county"))
+        day = work_cells(browser)
+        assert [day[A][c] for c in columns] == ["0", "0", "0.0 %", "0", "4", "3", "75.0 %", "1",
+                                                "2", "1", "1", "2", "—", "—"]
+        assert chart_texts(browser, 0)[2:4] == [A, "75.0 %"]
+    finally:
+        browser.quit()
+
+
+@pytest.mark.skipif(not os.environ.get("SEED_COUNTY_HOME"),
+                    reason="SEED_COUNTY_HOME names a county home holding the seed data")
+def test_screenshots_of_a_county_at_the_seed_s_scale(tmp_path: Path) -> None:
+    from station import keys
+    from station.demo import SCALES, DemoData
+    from station.store import Store
+    from station.syncer import client_for, enroll, push
+
+    from .conftest import PASSPHRASE
+    from .hubserver import HubProcess
+
+    home = tmp_path / "county"
+    shutil.copytree(Path(os.environ["SEED_COUNTY_HOME"]), home)
+    # The copy's own database (the home names its database by an absolute URL): never the seed's.
+    (home / county.CONFIG).write_text(f'database = "sqlite:///{(home / "hub.db").resolve()}"\n',
+                                      encoding="utf-8")
+    hub = HubProcess(home).start()
+    try:
+        for n, township in enumerate(("440524002", "440524003"), start=1):
+            store = Store.create(tmp_path / township, township=township, name=f"第{n}演示站",
+                                 clerk="张三", passphrase=PASSPHRASE, kdf=keys.FAST_KDF)
+            DemoData(store, SCALES["small"], seed=n).fill()
+            enroll(store, hub.url, county.open_hub(home).add_enrollment(township, []), hub.fingerprint)
+            push(store, client_for(store))
+            store.close()
+        Dashboard(county.open_hub(home)).add_account("it", PASSWORD)
+        browser = chromium(1400, 1000, "--ignore-certificate-errors")
+        try:
+            log_in(browser, hub.url)
+            assert len(browser.find_elements(By.CSS_SELECTOR, "tr[id^=station-]")) >= 3
+            shoot(browser, "dashboard-stations", tmp_path)
+            browser.get(hub.url + "/schema")
+            shoot(browser, "dashboard-schema", tmp_path)
+            browser.set_window_size(1400, 2600)
+            browser.get(hub.url + "/work")
+            WebDriverWait(browser, 60).until(lambda b: b.find_elements(By.ID, "work-county"))
+            assert int(work_cells(browser)["county"]["incidents_reported"]) > 11_000  # the seed's
+            shoot(browser, "dashboard-work", tmp_path)
+        finally:
+            browser.quit()
+    finally:
+        hub.stop()

@@ -189,6 +189,9 @@ def test_step_5_gives_stations_a_name_a_clock_offset_and_a_backup_report(raw: Ra
                           ("stations", "clock_seen_at"), ("station_reports", "backup_ms"),
                           ("station_reports", "backup_behind")):
         raw.run(f"ALTER TABLE {table} DROP COLUMN {column}")
+    # And every later step's tables, which the steps after 5 make again.
+    for table in ("record_facts", "case_facts", "case_marks", "figure_counts", "key_counts"):
+        raw.run(f"DROP TABLE {table}")
     raw.run(f"UPDATE hub_settings SET value = '{before}' WHERE key = 'storage_version'")
     assert migrate(raw.url) == after(before)
     assert raw.run("SELECT id, name, clock_offset_ms, clock_seen_at FROM stations") == [
@@ -301,3 +304,41 @@ def test_of_several_workers_on_postgresql_exactly_one_migrates(
     assert errors == []
     assert sorted(results) == [[], [], [], ALL_STEPS]
     assert Raw(postgres_url).run("SELECT record, was FROM changes") == [("r1", "")]
+
+
+def test_step_6_the_hub_fills_the_work_figures_of_records_stored_before_it(raw: Raw) -> None:
+    import os
+
+    from sync.hub.figures import FIGURES_VERSION
+    from sync.hub.rules import Hub, HubClock
+    from sync.protocol import PushBatch
+
+    from .test_hub import R1, R2, SCHEMA, Time, enrolled, person
+
+    key = os.urandom(32)
+    storage = open_storage(raw.url)
+    storage.migrate()
+    hub = Hub(storage, key, SCHEMA, HubClock(lambda: Time.ms))
+    station = enrolled(hub)
+    twin = {"name": "李四", "id_number": "11010519491231002X", "grid": "440524001002"}
+    hub.push(station, PushBatch("sta", (person(1, R1), person(2, R2, fields=twin))))
+    storage.close()
+    # As the step before 6 left it: no facts, nothing filled.
+    before = max(n for n in NUMBERS if n < 6)
+    raw.run("DROP TABLE case_marks", "DROP TABLE case_facts", "DROP TABLE record_facts",
+            "DROP TABLE figure_counts", "DROP TABLE key_counts",
+            "DELETE FROM hub_settings WHERE key = 'figures'",
+            f"UPDATE hub_settings SET value = '{before}' WHERE key = 'storage_version'")
+    assert migrate(raw.url) == after(before)
+    assert raw.run("SELECT count(*) FROM record_facts") == [(0,)]  # made empty: the hub fills them
+    storage = open_storage(raw.url)
+    storage.migrate()
+    hub = Hub(storage, key, SCHEMA, HubClock(lambda: Time.ms))  # the first open fills them
+    assert raw.run("SELECT id, entity, township, live FROM record_facts ORDER BY id") == [
+        (R1, "person", "440524001", 1), (R2, "person", "440524001", 1)]
+    assert raw.run("SELECT value FROM hub_settings WHERE key = 'figures'") == [(FIGURES_VERSION,)]
+    assert hub.duplicate_count() == 1 == len(hub.duplicates())  # one ID number, two records
+    assert hub.report()["townships"]["440524001"]["base_data"] == {"person": 2}
+    assert hub.report() == hub.report_from_records()
+    assert hub.fill_figures(only_if_missing=True) == 0  # a second worker finds them filled
+    storage.close()

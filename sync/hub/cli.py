@@ -314,8 +314,11 @@ def duplicates(home: Path, as_json: bool) -> None:
 @click.option("--month", help="a month, YYYY-MM (Beijing time)")
 @click.option("--from", "first", help="first day, YYYY-MM-DD (Beijing time, included)")
 @click.option("--to", "last", help="last day, YYYY-MM-DD (included)")
+@click.option("--from-records", is_flag=True,
+              help="read every record instead of the kept figures (slow: a check of them)")
 @click.pass_obj
-def report(home: Path, as_json: bool, month: str | None, first: str | None, last: str | None) -> None:
+def report(home: Path, as_json: bool, month: str | None, first: str | None, last: str | None,
+           from_records: bool) -> None:
     """Closure rates and counts, per township and for the county (the station report's shape);
     for a period, the cases reported within it as they stood at its end, overdue counted
     under the 1/3/5-minute deadlines, and the volunteers' check-ins and points."""
@@ -326,7 +329,8 @@ def report(home: Path, as_json: bool, month: str | None, first: str | None, last
 
     period = period_of(month, first, last)
     hub = county.open_hub(home)
-    _emit(hub.report() if period is None else hub.report(now=datetime.now(CHINA_TZ), period=period))
+    figures = hub.report_from_records if from_records else hub.report
+    _emit(figures() if period is None else figures(now=datetime.now(CHINA_TZ), period=period))
 
 
 @main.group()

@@ -8,7 +8,6 @@ Accounts, roles, logins and the audit trail are `sync.hub.access`; accounts are 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,7 +28,6 @@ from sync.schema import Schema
 from sync.validate import CHINA_TZ
 
 SESSION_COOKIE = "ts_session"
-FIGURES_S = 60  # how long the work figures are reused (Dashboard._recent)
 
 TABLES = ("stations", "fleet", "schema", "work", "departments", "base_data", "volunteers")
 
@@ -170,20 +168,11 @@ def _fleet_export(row: dict[str, Any], now_ms: int) -> list[Any]:
 class Dashboard:
     def __init__(self, hub: Hub, home: Path | None = None,
                  clock_ms: Callable[[], int] | None = None) -> None:
+        # The work figures are sums over facts the hub keeps as each push is stored
+        # (sync/hub/work_figures.py), so every page shows them as they are now.
         self.hub, self.home = hub, home
         self.clock_ms = clock_ms or hub.clock.wall_ms
         self.access = Access(hub, self.clock_ms)
-        self._cache: dict[str, tuple[float, Any]] = {}
-
-    def _recent(self, key: str, compute: Callable[[], Any]) -> Any:
-        """`compute()`, or its result from the last FIGURES_S seconds. The work figures read
-        and open every record (about 2 s each at 250,000 records on two cores: BENCHMARKS.md),
-        and one page shows several: a report a minute old is what county reports use anyway."""
-        found = self._cache.get(key)
-        if found is None or time.monotonic() - found[0] > FIGURES_S:
-            found = (time.monotonic(), compute())
-            self._cache[key] = found
-        return found[1]
 
     # ---------------------------------------------------------------- accounts and sessions
     # (sync.hub.access; these are kept for the callers that predate it)
@@ -215,7 +204,7 @@ class Dashboard:
         chart bars labelled with the day and (cases closed by then / reported by then)."""
         today = datetime.now(CHINA_TZ).date()
         span = [today - timedelta(days=n) for n in range(days - 1, -1, -1)]
-        points = self._recent(f"history-{days}", lambda: self.hub.closure_history("incident", span))
+        points = self.hub.closure_history("incident", span)
         return [(f"{d:%m-%d}（{closed}/{reported}）", 100.0 * closed / reported if reported else 0.0)
                 for d, reported, closed in points]
 
@@ -234,15 +223,16 @@ class Dashboard:
         return self.hub.publish(raw, key)
 
     def labels(self) -> Labels:
-        return Labels(self.hub.schema, self._recent("places", self.hub.place_names))
+        return Labels(self.hub.schema, self.hub.place_names())
 
     def report(self, period: Period | None = None) -> dict[str, Any]:
-        key = "report" if period is None else f"report-{period.name}"
-        return self._recent(key, lambda: self.hub.report(now=datetime.now(CHINA_TZ), period=period))
+        return self.hub.report(now=datetime.now(CHINA_TZ), period=period)
 
-    def table(self, name: str, period: Period | None = None) -> tuple[list[str], list[list[Any]]]:
+    def table(self, name: str, period: Period | None = None, report: dict[str, Any] | None = None,
+              labels: Labels | None = None) -> tuple[list[str], list[list[Any]]]:
         """(headers, rows) of one of TABLES, as the pages and the exports show it; the work
-        figures for a period when one is given (else since the start)."""
+        figures for a period when one is given (else since the start). A page showing several
+        tables passes the period's `report` and the `labels` it read once."""
         if name == "stations":
             return ([c.key for c in STATION_COLUMNS] + ["revoked_at"],
                     [[c.exported(c.value(r)) for c in STATION_COLUMNS] + [r["revoked_at"]]
@@ -257,7 +247,8 @@ class Dashboard:
                      for r in self.hub.schema_versions()])
         if name == "volunteers":
             return self._volunteers(period)
-        report, labels = self.report(period), self.labels()
+        report = self.report(period) if report is None else report
+        labels = self.labels() if labels is None else labels
         places = [(labels.county(), report["county"]),
                   *[(labels.place(code), figures) for code, figures in sorted(report["townships"].items())]]
         if name == "base_data":
@@ -279,7 +270,7 @@ class Dashboard:
             today = datetime.now(CHINA_TZ).date()
             period = period_of(month=f"{today:%Y-%m}")
             assert period is not None
-        ledger = self._recent("points", self.hub.volunteer_points)
+        ledger = self.hub.volunteer_points()
         entries = [e for e in ledger if period.holds_day(e.day)]
         names = self.hub.names("volunteer", {e.volunteer for e in entries})
         totals: dict[str, dict[str, int]] = {}

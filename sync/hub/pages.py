@@ -352,22 +352,22 @@ class Pages:
         return self.page(request, "work.html", ("工作统计", "Work"), **figures)
 
     def work_figures(self, period: Period | None = None) -> dict[str, Any]:
-        """What the work page shows (in a worker thread: the figures read every record)."""
+        """What the work page shows (in a worker thread: sums over the kept facts)."""
         board = self.board
-        labels = board.labels()
-        headers, rows = board.table("work", period)
+        labels, report = board.labels(), board.report(period)
+        headers, rows = board.table("work", period, report, labels)
         rate = headers.index("incidents_closure_rate") if "incidents_closure_rate" in headers else None
-        base_headers, base_rows = board.table("base_data", period)
+        base_headers, base_rows = board.table("base_data", period, report, labels)
         history_days = 14
         return {"headers": [labels.heading(h) for h in headers], "rows": rows, "days": history_days,
                 "rates": None if rate is None else [(str(r[0]), float(r[rate] or 0)) for r in rows],
                 "history": board.closure_history(history_days),
-                "departments": board.table("departments", period)[1],
+                "departments": board.table("departments", period, report, labels)[1],
                 "volunteers": board.table("volunteers", period)[1],
                 "base_headers": [Label("乡镇（街道）", "Township", "township")]
                 + [labels.entity(e) for e in base_headers[1:]], "base_rows": base_rows,
                 "period": period, "query": period_query(period),
-                "conflicts": len(board.hub.conflicts()), "duplicates": len(board.hub.duplicates())}
+                "conflicts": board.hub.open_conflict_count(), "duplicates": board.hub.duplicate_count()}
 
     async def export(self, request: Request) -> Response:
         await self.signed_in(request)

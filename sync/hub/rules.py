@@ -27,7 +27,9 @@ from sync import clock as hlc
 from sync import merge
 from sync.bundle import Bundle, Rename, check_bundle, parse_bundle, sign_bundle, upcast_fields
 from sync.errors import NotFound, SchemaError, TownshipError, ValidationError
+from sync.hub import figures, work_figures
 from sync.hub.blob_store import BlobStore
+from sync.hub.figures import FIGURES_VERSION, RecordFacts, Roles, blind_key_secret
 from sync.hub.metrics import SEEN_WITHIN, StationCounts
 from sync.hub.storage import StationRow, Storage, StoredChange, Tx
 from sync.hub.versions import protocol_of, software_of
@@ -85,12 +87,37 @@ class Hub:
         self.schemas: dict[int, Schema] = {schema.version: schema}
         self.renames: tuple[Rename, ...] = ()
         self._schema_lock = threading.Lock()  # request threads catch up concurrently
+        self._figure_secret = blind_key_secret(data_key)
+        self._roles: Roles | None = None
+        self._since: dict[str, tuple[tuple[int, int], Any]] = {}  # see _unchanged
         with self.storage.transaction() as tx:
             self._catch_up(tx)
+            filled = tx.setting("figures") == FIGURES_VERSION
+        if not filled:
+            self.fill_figures(only_if_missing=True)
 
     @property
     def schema(self) -> Schema:
         return self.schemas[max(self.schemas)]
+
+    @property
+    def roles(self) -> Roles:
+        """What each entity is to the work figures, for the current schema."""
+        if self._roles is None or self._roles.schema is not self.schema:
+            self._roles = Roles(self.schema)
+        return self._roles
+
+    def fill_figures(self, only_if_missing: bool = False) -> int:
+        """The work figures' facts anew from every record (each opened once), in one push
+        transaction; with `only_if_missing`, unless another hub process filled them first.
+        Returns the records read (0 when nothing was to do)."""
+        with self.storage.transaction(push=True) as tx:
+            self._catch_up(tx)
+            if only_if_missing and tx.setting("figures") == FIGURES_VERSION:
+                return 0
+            count = work_figures.fill(tx, self.schema, self.sealer, self._figure_secret)
+            tx.put_setting("figures", FIGURES_VERSION)
+        return count
 
     def _catch_up(self, tx: Tx) -> None:
         """Load bundles another hub process published since this one last looked."""
@@ -119,6 +146,9 @@ class Hub:
                 tx.put_records([
                     (rid, entity, grid, self._renamed_state(rid, state, rename), bool(deleted), newest)
                     for rid, entity, grid, state, deleted, newest in rows])
+            # A bundle may add steps, deadlines or roles, or rename a field a fact reads:
+            # the facts follow it in the same transaction (a rare act: every record opened).
+            work_figures.fill(tx, new, self.sealer, self._figure_secret)
         with self._schema_lock:
             self.schemas[bundle.version] = new
             self.renames += bundle.renames
@@ -307,6 +337,7 @@ class Hub:
                     results.append(Result(change.seq, rejected=str(exc)))
             seqs = tx.insert_changes(work.changes, self.clock.iso())
             tx.put_records([(rid, *row) for rid, row in work.records.items()])
+            work_figures.keep(tx, self.schema, list(work.facts.values()))
         known.update(zip([c.station_seq for c, _ in work.changes], seqs, strict=True))
         return [Result(r.seq, receipt=known[r.seq]) if isinstance(r, WireChange) else r
                 for r in results]
@@ -344,7 +375,11 @@ class Hub:
         else:
             state = merge.apply_all(stored, ready.versions)
         up = ready.upcast
-        row = self._record_row(up, state)
+        row, raw = self._record_row(up, state)
+        roles = self.roles
+        work.facts[change.record] = roles.facts(
+            change.record, up.entity, row[1], raw if roles.needs_values(up.entity) else None, row[3],
+            0 if before is None else len(merge.conflicts(state)), self._figure_secret)
         # Stored under the record's grid as merged (an edit concurrent with a move out of the
         # author's grid follows the record), so pulls reach the stations that hold it now.
         work.changes.append((StoredChange(
@@ -408,13 +443,14 @@ class Hub:
         raw = self.sealer.open_value(found[2], record_id.encode())
         return merge.state_from_stored(raw)
 
-    def _record_row(self, change: WireChange,
-                    state: dict[str, merge.FieldState]) -> tuple[str, str | None, str, bool, str]:
+    def _record_row(self, change: WireChange, state: dict[str, merge.FieldState]
+                    ) -> tuple[tuple[str, str | None, str, bool, str], merge.StoredState]:
+        """The record's row as stored, and its state in stored form (its facts read it)."""
         raw = merge.state_to_stored(state)
         newest = max(v.clock for s in state.values() for v in s.versions)
         grid = _text_of(state["grid"].winner.value) if "grid" in state else change.grid
         return (change.entity, grid, self.sealer.seal_value(raw, change.record.encode()),
-                merge.is_deleted(state), newest)
+                merge.is_deleted(state), newest), raw
 
     # ------------------------------------------------------------------ attachments
 
@@ -530,11 +566,34 @@ class Hub:
                 counts.setdefault(township, {})[entity] = counts.setdefault(township, {}).get(entity, 0) + 1
         return events, subjects, counts
 
-    def volunteer_points(self) -> list[LedgerEntry]:
+    def _unchanged(self, name: str, compute: Callable[[Tx], Any]) -> Any:
+        """`compute(tx)`, or what it gave while the records were as they are now. Records change
+        only with a push that stores changes (the hub's sequence number moves) or a published
+        bundle (its version moves), in any hub process: so this is never stale."""
+        with self.storage.transaction() as tx:
+            self._catch_up(tx)
+            return self._unchanged_in(tx, name, compute)
+
+    def _unchanged_in(self, tx: Tx, name: str, compute: Callable[[Tx], Any]) -> Any:
+        mark = (tx.last_seq(), tx.bundle_version())
+        found = self._since.get(name)
+        if found is not None and found[0] == mark:
+            return found[1]
+        value = compute(tx)
+        self._since[name] = (mark, value)
+        return value
+
+    def volunteer_ledger(self) -> tuple[list[LedgerEntry], dict[str, str]]:
         """The points ledger from every station's check-ins and accepted reports, by the same
         rules as a station's (`sync.points`): a report is accepted when its incident reaches
-        the step after the first, on that event's day."""
-        return self._volunteer_ledger(self._gather()[0])[0]
+        the step after the first, on that event's day; and the township of each entry's
+        source. Read from the kept facts."""
+        result: tuple[list[LedgerEntry], dict[str, str]] = self._unchanged(
+            "ledger", lambda tx: work_figures.volunteer_ledger(tx, self.schema))
+        return result
+
+    def volunteer_points(self) -> list[LedgerEntry]:
+        return self.volunteer_ledger()[0]
 
     def _volunteer_ledger(self, events: dict[str, dict[str, list[Any]]]
                           ) -> tuple[list[LedgerEntry], dict[str, str]]:
@@ -578,12 +637,15 @@ class Hub:
         """Grid and township codes -> names: each grid from its grid record (`name`), each
         township from a `township` code table when the schema has one (a county adds it by
         bundle). A place with no name known is left out: the pages show its code."""
+        found: dict[str, str] = self._unchanged(
+            "places", lambda tx: self._place_names(list(tx.records("grid"))))
+        return dict(found)
+
+    def _place_names(self, rows: list[tuple[str, str, str | None, str, int]]) -> dict[str, str]:
         out = {}
         tables = self.schema.code_tables
         if "township" in tables:
             out.update({v.code: v.label_zh for v in tables["township"].values})
-        with self.storage.transaction() as tx:
-            rows = list(tx.records("grid"))
         for record_id, _entity, grid, sealed, deleted in rows:
             value = _current(self.sealer.open_value(sealed, record_id.encode()))
             if not deleted and value.get("name"):
@@ -591,7 +653,41 @@ class Hub:
         return out
 
     def closure_history(self, workflow: str, days: list[date]) -> list[tuple[date, int, int]]:
-        """(day, cases reported by its end, closed by its end) of one workflow, county-wide."""
+        """(day, cases reported by its end, closed by its end) of one workflow, county-wide,
+        from the kept facts."""
+        with self.storage.transaction() as tx:
+            return work_figures.closure_history(tx, workflow, days)
+
+    def report(self, now: datetime | None = None, period: Period | None = None) -> dict[str, Any]:
+        """The station report's shape, per township and for the whole county; with `now`, each
+        kind of case also counts those overdue under its step deadlines (the 1/3/5-minute rule).
+
+        With a `period`, only the cases reported within it, each as it stood at the period's
+        end (events after it are not counted), overdue counted then (or now, if sooner); and
+        the volunteers' check-ins and points earned within it. Summed from the kept facts
+        (sync/hub/work_figures.py); `report_from_records` is the same read from every record."""
+        with self.storage.transaction() as tx:
+            self._catch_up(tx)
+            ledger = self._unchanged_in(tx, "ledger", lambda t: work_figures.volunteer_ledger(t, self.schema))
+            return work_figures.report(tx, self.schema, now, period, ledger)
+
+    def open_conflict_count(self) -> int:
+        """How many conflicts are open county-wide (`len(conflicts())`, from the kept facts)."""
+        with self.storage.transaction() as tx:
+            return tx.open_conflicts()
+
+    def duplicate_count(self) -> int:
+        """How many keys more than one live record holds (`len(duplicates())`, kept facts)."""
+        with self.storage.transaction() as tx:
+            return tx.duplicate_keys()
+
+    # The figures read from every record, as before they were kept: slow (every record opened),
+    # kept as the check of the kept ones (`county report --from-records`, and the tests).
+
+    def volunteer_points_from_records(self) -> list[LedgerEntry]:
+        return self._volunteer_ledger(self._gather()[0])[0]
+
+    def closure_history_from_records(self, workflow: str, days: list[date]) -> list[tuple[date, int, int]]:
         from sync.report import closure_over_time
         from sync.workflow import derive
 
@@ -600,13 +696,9 @@ class Hub:
         states = [derive(wf, events.get(workflow, {}).get(sid, [])) for sid in subjects.get(workflow, {})]
         return closure_over_time(states, {st.step for st in wf.steps if st.closes}, days)
 
-    def report(self, now: datetime | None = None, period: Period | None = None) -> dict[str, Any]:
-        """The station report's shape, per township and for the whole county; with `now`, each
-        kind of case also counts those overdue under its step deadlines (the 1/3/5-minute rule).
-
-        With a `period`, only the cases reported within it, each as it stood at the period's
-        end (events after it are not counted), overdue counted then (or now, if sooner); and
-        the volunteers' check-ins and points earned within it."""
+    def report_from_records(self, now: datetime | None = None,
+                            period: Period | None = None) -> dict[str, Any]:
+        """`report`, read from every record."""
         from sync.workflow import derive
 
         events, subjects, counts = self._gather()
@@ -627,11 +719,7 @@ class Hub:
         ledger_entries, source_township = self._volunteer_ledger(events)
         if period is not None:
             ledger_entries = [e for e in ledger_entries if period.holds_day(e.day)]
-        volunteering: dict[str, dict[str, int]] = {}
-        for e in ledger_entries:
-            got = volunteering.setdefault(source_township.get(e.source, ""), {"checkins": 0, "points": 0})
-            got["checkins"] += e.rule == "checkin"
-            got["points"] += e.points
+        volunteering = figures.volunteering(ledger_entries, source_township)
         townships = sorted(set(counts) | set(cases) | set(volunteering))
         per = {t: _township_report(cases.get(t, {}), self.schema, counts.get(t, {}), as_of,
                                    volunteering.get(t)) for t in townships}
@@ -639,13 +727,9 @@ class Hub:
         for by_name in cases.values():
             for name, found in by_name.items():
                 every.setdefault(name, {}).update(found)
-        total: dict[str, int] = {}
-        for c in counts.values():
-            for entity, n in c.items():
-                total[entity] = total.get(entity, 0) + n
-        whole = {"checkins": sum(v["checkins"] for v in volunteering.values()),
-                 "points": sum(v["points"] for v in volunteering.values())}
-        out = {"county": _township_report(every, self.schema, total, as_of, whole), "townships": per}
+        whole = {"checkins": 0, "points": 0} | figures.county_totals(volunteering)
+        out = {"county": _township_report(every, self.schema, figures.county_totals(counts), as_of, whole),
+               "townships": per}
         if period is not None:
             out["period"] = {"from": period.first.isoformat(), "to": period.last.isoformat(),
                              "name": period.name}
@@ -762,6 +846,7 @@ class _PushWork:
     changes: list[tuple[StoredChange, str | None]] = field(default_factory=list)
     accepted: set[int] = field(default_factory=set)
     records: dict[str, tuple[str, str | None, str, bool, str]] = field(default_factory=dict)
+    facts: dict[str, RecordFacts] = field(default_factory=dict)  # the work figures' (sync.hub.figures)
 
     def current(self, record_id: str) -> tuple[str, str | None, str, int, str] | None:
         """(entity, grid, sealed state, deleted, hlc), counting earlier changes of this batch."""

@@ -22,6 +22,8 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
+from sync.hub.storage.figures import FigureTx
+
 # Storage version 1 (the baseline); later versions are steps in migrations.py beside this file.
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS hub_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -180,8 +182,9 @@ class StoredChange:
     author: str = ""  # the sealed name of the clerk who wrote it, "" when not sent
 
 
-class Tx:
-    """The statements of one hub transaction, the same on both engines."""
+class Tx(FigureTx):
+    """The statements of one hub transaction, the same on both engines (the work figures'
+    facts in `FigureTx`, storage/figures.py)."""
 
     def __init__(self, cursor: Any, placeholder: str) -> None:
         self.cursor = cursor

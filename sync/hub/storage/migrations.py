@@ -142,6 +142,37 @@ def _fleet(ddl: Ddl) -> None:
     ddl.execute("ALTER TABLE station_reports ADD COLUMN backup_behind BIGINT")
 
 
+def _figures(ddl: Ddl) -> None:
+    """Step 6: the work figures kept as facts (sync/hub/figures.py), a row per record and per
+    case, kept in each push's transaction. Made empty here: the hub fills them from the
+    records the first time it opens the database (`Hub.fill_figures`: it needs the data key
+    and the schema, which a migration has not), and marks them filled in `hub_settings`."""
+    ddl.execute("""CREATE TABLE record_facts (
+        id TEXT PRIMARY KEY, entity TEXT NOT NULL, township TEXT NOT NULL,
+        live INTEGER NOT NULL, conflicts INTEGER NOT NULL, role TEXT NOT NULL,
+        workflow TEXT, parent TEXT, step TEXT, clock TEXT, at TEXT, at_ts DOUBLE PRECISION,
+        department TEXT, volunteer TEXT, day TEXT, key TEXT)""")
+    ddl.execute("CREATE INDEX record_facts_parent ON record_facts (parent)")
+    # Partial: only check-ins enter it (the points read them), so other records' writes skip it.
+    ddl.execute("CREATE INDEX record_facts_checkins ON record_facts (role) WHERE role = 'checkin'")
+    ddl.execute("""CREATE TABLE case_facts (
+        id TEXT PRIMARY KEY, workflow TEXT NOT NULL, township TEXT NOT NULL, step TEXT,
+        closed INTEGER NOT NULL, started_at TEXT, started_ts DOUBLE PRECISION,
+        last_ts DOUBLE PRECISION, closed_ts DOUBLE PRECISION, due_ts DOUBLE PRECISION,
+        volunteer TEXT, accepted_on TEXT)""")
+    ddl.execute("""CREATE TABLE case_marks (
+        case_id TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL, ts DOUBLE PRECISION,
+        PRIMARY KEY (case_id, kind, name))""")
+    # Totals kept by adding each push's differences: live base records per township and
+    # entity, open conflicts, keys held twice; and how many live records hold each key.
+    ddl.execute("""CREATE TABLE figure_counts (
+        kind TEXT NOT NULL, township TEXT NOT NULL, entity TEXT NOT NULL, n BIGINT NOT NULL,
+        PRIMARY KEY (kind, township, entity))""")
+    ddl.execute("""CREATE TABLE key_counts (
+        entity TEXT NOT NULL, key TEXT NOT NULL, n BIGINT NOT NULL, PRIMARY KEY (entity, key))""")
+    ddl.execute("DELETE FROM hub_settings WHERE key = 'figures'")
+
+
 STEPS: tuple[Step, ...] = (
     Step(1, "baseline: the tables, indexes and columns of SCHEMA", _baseline),
     Step(2, "stations: protocol_version and software_version", _station_versions),
@@ -149,5 +180,7 @@ STEPS: tuple[Step, ...] = (
     Step(4, "accounts: role; login_failures, audit", _roles),
     Step(5, "stations: name, clock_offset_ms, clock_seen_at; station_reports: backup_ms,"
             " backup_behind", _fleet),
+    Step(6, "record_facts, case_facts, case_marks, figure_counts, key_counts: the work figures"
+            " kept as facts", _figures),
 )
 LATEST = STEPS[-1].number
