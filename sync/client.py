@@ -146,7 +146,7 @@ class Client:
     def _framing(self) -> tuple[str | None, bytes | None]:
         """What a request says of dictionaries (None: nothing, to a hub that named none) and
         the one its zstd body goes with (None: none both hold)."""
-        if self.hub_dictionaries is None:
+        if self.hub_dictionaries is None or not self.dictionaries:  # naming none: as before
             return None, None
         common = dictionary.newest_common(self.dictionaries, self.hub_dictionaries)
         return dictionary.format_ids(self.dictionaries.values()), common.raw if common else None
