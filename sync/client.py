@@ -245,6 +245,19 @@ class Client:
             raise SyncError("县级平台返回的数据包列表格式不对", "the hub's bundle list is malformed")
         return bundles
 
+    def estimate(self, cursor: int) -> tuple[int, int]:
+        """(changes, bytes on the wire) that a pull from `cursor` would bring, by the hub's count."""
+        data = json.loads(self._send("GET", f"/v1/estimate?cursor={cursor}"))
+        if not isinstance(data, dict) or not all(
+                isinstance(data.get(k), int) and not isinstance(data.get(k), bool) and data[k] >= 0
+                for k in ("changes", "bytes")):
+            raise SyncError("县级平台返回的同步估算格式不对", "the hub's estimate is malformed")
+        return int(data["changes"]), int(data["bytes"])
+
+    def probe(self, size: int) -> int:
+        """Fetch `size` bytes that do not compress (to time the link); the bytes received."""
+        return len(self._send("GET", f"/v1/probe?bytes={size}"))
+
     # ------------------------------------------------------------------ attachments
 
     def copy(self) -> Client:

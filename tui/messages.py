@@ -64,6 +64,16 @@ class SyncBusy(Message):
         self.line = line
 
 
+class SyncEstimated(Message):
+    """Before a first sync over the link: what it will bring and how long it should take, in
+    the clerk's language (station/first_sync.py)."""
+
+    def __init__(self, line: str, long: bool) -> None:
+        super().__init__()
+        self.line = line
+        self.long = long
+
+
 class ImportProgress(Message):
     """A step of a spreadsheet import: stage ("read", "check", "write"), done of total."""
 

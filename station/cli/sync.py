@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from station.cli.common import Context, as_json_option, emit
 from station.cli.progress import Bars, progress_option, wanted
+
+if TYPE_CHECKING:
+    from station.store import Store
 
 
 @click.command()
@@ -51,6 +55,7 @@ def sync(obj: Context, mode: str, progress: bool | None) -> None:
         click.echo(f"县级平台繁忙，{wait:.0f} 秒后自动重试 (the county hub is busy;"
                    f" retrying in {wait:.0f} s)", err=True)
 
+    estimate = _first_sync_estimate(store, wanted(progress))
     with Bars(wanted(progress)) as bars:  # a first sync of a full township takes minutes
         try:
             result = patiently(lambda: sync_once(store, report=lambda p: bars(p.stage, p.done, p.total)),
@@ -62,7 +67,27 @@ def sync(obj: Context, mode: str, progress: bool | None) -> None:
     emit({"outcome": "done", "pushed": result.pushed, "rejected": result.rejected, "batches": result.batches,
           "pulled": result.pulled, "pending": store.status()["pending"],
           "conflicts": store.status()["conflicts"], "files_sent": result.files_sent,
-          "files_fetched": result.files_fetched, "files_pending": store.status()["files_pending"]})
+          "files_fetched": result.files_fetched, "files_pending": store.status()["files_pending"]}
+         | ({"estimate": estimate} if estimate else {}))
+
+
+def _first_sync_estimate(store: Store, say: bool) -> dict[str, Any] | None:
+    """Before the first pull over the link, its bytes and time, for the JSON and, beside the
+    progress bars (`say`), on stderr in both languages; None when it is not a first sync or
+    the hub cannot say."""
+    from station import first_sync
+    from station.syncer import client_for
+    from sync.errors import TownshipError
+
+    if not first_sync.is_first(store):
+        return None
+    try:
+        estimate = first_sync.measure(store, client_for(store))
+    except TownshipError:
+        return None
+    if say:
+        click.echo(f"{estimate.line('zh')} ({estimate.line('en')})", err=True)
+    return estimate.as_json()
 
 
 @click.command("export-changes")

@@ -6,6 +6,8 @@
                       signed                                  -> zstd JSON page
     GET  /, /login, /stations, /schema, /work, /export/…    the county dashboard (sync.hub.pages)
     GET  /v1/schema?after=N, signed                           -> zstd JSON signed bundles
+    GET  /v1/estimate?cursor=N, signed                        -> {changes, bytes}: what a pull from N brings
+    GET  /v1/probe?bytes=N, signed                            -> N random bytes (≤ 64 KiB), to time a link
     POST /v1/files/missing  JSON {files: [{sha256, size}]}, signed -> {missing: {sha256: [chunk…]}}
     PUT  /v1/files/SHA256/CHUNK?size=N  the chunk's bytes, signed  -> {complete: bool}
     GET  /v1/attachments/RECORD/CHUNK, signed                 -> a chunk of that record's file
@@ -161,7 +163,8 @@ class Dictionaries:
 # The sync calls a busy hub turns away: each holds a worker thread, and a database connection
 # most of its time. Not enrollment (rare, and a person waits on it), health (the load
 # balancer's probe must see a busy hub alive) or the dashboard.
-SHED_PATHS = ("/v1/push", "/v1/pull", "/v1/schema", "/v1/files/", "/v1/attachments/")
+SHED_PATHS = ("/v1/push", "/v1/pull", "/v1/schema", "/v1/files/", "/v1/attachments/",
+              "/v1/estimate", "/v1/probe")
 # Sync calls one worker process runs at once, per database connection it holds: one at work
 # on each connection and one ready behind it, so no connection waits for work while a call
 # that waits, waits about one call's time, far from the station's read timeout (60 s). 500
@@ -293,6 +296,8 @@ def _whole(query: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+# The most bytes a link probe returns: a quarter of a minute of GPRS (35 kbit/s).
+MAX_PROBE_BYTES = 64 * 1024
 # Files a station may ask about in one request.
 MAX_FILES = 1000
 
@@ -404,6 +409,17 @@ def make_app(hub: Hub, home: Path, max_in_flight: int | None = None,
         bundles = await run_in_threadpool(hub.bundles, after)
         return _zstd(request, compress({"bundles": bundles}))
 
+    async def estimate(request: Request) -> Response:
+        station = await signed(request)
+        size = await run_in_threadpool(hub.estimate, station, _whole(request.query_params, "cursor", 0))
+        return JSONResponse({"changes": size.changes, "bytes": size.bytes})
+
+    async def link_probe(request: Request) -> Response:
+        # Bytes that do not compress, for a station to time its link with (station/first_sync.py).
+        await signed(request)
+        return Response(os.urandom(min(_whole(request.query_params, "bytes", 0), MAX_PROBE_BYTES)),
+                        media_type="application/octet-stream")
+
     async def signed(request: Request, body: bytes = b"") -> StationRow:
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return await run_in_threadpool(hub.authenticate, dict(request.headers), request.method,
@@ -439,6 +455,8 @@ def make_app(hub: Hub, home: Path, max_in_flight: int | None = None,
         Route("/v1/push", push, methods=["POST"]),
         Route("/v1/pull", pull, methods=["GET"]),
         Route("/v1/schema", schema, methods=["GET"]),
+        Route("/v1/estimate", estimate, methods=["GET"]),
+        Route("/v1/probe", link_probe, methods=["GET"]),
         Route("/v1/files/missing", files_missing, methods=["POST"]),
         Route("/v1/files/{sha}/{idx:int}", file_chunk, methods=["PUT"]),
         Route("/v1/attachments/{record}/{idx:int}", attachment_chunk, methods=["GET"]),

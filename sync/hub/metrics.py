@@ -42,7 +42,7 @@ SEEN_WITHIN = {"1h": 3600, "24h": 86_400}
 # The routes a request is counted under: the sync API by its path, the dashboard as one (its
 # paths name records and stations: not labels to keep).
 API_ROUTES = ("/v1/push", "/v1/pull", "/v1/schema", "/v1/enroll", "/v1/health", "/v1/files",
-              "/v1/attachments", "/metrics")
+              "/v1/attachments", "/v1/estimate", "/v1/probe", "/metrics")
 
 
 def route_of(path: str) -> str:

@@ -44,7 +44,7 @@ from sync.hub.storage import StationRow, Storage, StoredChange, Tx
 from sync.hub.versions import protocol_of, software_of
 from sync.masking import mask_id_number, mask_value
 from sync.points import LedgerEntry, ledger
-from sync.protocol import Entering, PullPage, PushBatch, Result, WireChange
+from sync.protocol import Entering, PullPage, PushBatch, Result, WireChange, encode_page
 from sync.register import same_key_groups
 from sync.report import Period, case_summary
 from sync.schema import FieldDef, Schema
@@ -54,6 +54,19 @@ from sync.validate import CHINA_TZ, check_station_name, validate_record
 from sync.version import older
 
 ENROLL_ALPHABET = "ABCDEFGHJKLMNPQRTUVWXY346789"  # no look-alikes: read aloud over a phone
+
+
+# Changes the hub encodes to weigh a first sync's bytes per change: one station pull page
+# (station/syncer.py's PULL_PAGE), so the sample compresses as the pages will.
+ESTIMATE_SAMPLE = 2500
+
+
+@dataclass(frozen=True)
+class FirstSyncSize:
+    """What a pull from a cursor would bring: changes, and bytes on the wire (estimated)."""
+
+    changes: int
+    bytes: int
 
 
 @dataclass(frozen=True)
@@ -553,6 +566,19 @@ class Hub:
         if own_last is not None:
             extra["own_last_seq"] = own_last
         return PullPage(changes, next_cursor, full, extra=extra, entering=entering)
+
+    def estimate(self, station: StationRow, cursor: int, sample: int = ESTIMATE_SAMPLE) -> FirstSyncSize:
+        """What a pull from `cursor` would bring: the changes counted, and their bytes on the
+        wire from the first `sample` of them encoded and compressed as a page is (so it
+        follows the schema, the data and the compression as they are, not a constant).
+        Nothing is noted of the station: it has not pulled anything."""
+        with self.storage.transaction() as tx:
+            count = tx.count_since(cursor, station)
+        if not count:
+            return FirstSyncSize(0, 0)
+        page = self.pull(station, cursor, min(sample, count), calling=False)
+        each = len(encode_page(page)) / max(1, len(page.changes))
+        return FirstSyncSize(count, round(each * count))
 
     def _wire(self, c: StoredChange) -> WireChange:
         ad = _change_ad(c.station, WireChange(c.station, c.station_seq, c.record, c.entity, c.op,

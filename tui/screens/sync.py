@@ -14,12 +14,13 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Label, Log, ProgressBar
 from textual.worker import get_current_worker
 
+from station import first_sync
 from station.daemon import patiently
 from station.store import Store
-from station.syncer import Progress, SyncResult, sync_once
+from station.syncer import Progress, SyncResult, client_for, sync_once
 from sync.errors import HubBusy, TownshipError
 from tui.i18n import text
-from tui.messages import SyncBusy, SyncFinished, SyncProgress
+from tui.messages import SyncBusy, SyncEstimated, SyncFinished, SyncProgress
 from tui.screens.record_form import RecordForm
 from tui.widgets.footer import KeyFooter
 from tui.widgets.plain import PlainLabel, PlainTable
@@ -60,6 +61,7 @@ class SyncScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield SyncStatus("", id="sync-state")
+        yield PlainLabel("", id="sync-estimate")
         yield ProgressBar(id="sync-progress", show_eta=False)
         yield Log(id="sync-log", max_lines=200)
         yield PlainLabel("", classes="title", id="rejected-title")
@@ -101,6 +103,7 @@ class SyncScreen(Screen[None]):
         def busy(exc: HubBusy, wait: float) -> None:
             self.post_message(SyncBusy(text("sync.busy_wait", lang, seconds=max(1, round(wait)))))
 
+        self._estimate(lang)
         try:
             result = patiently(lambda: sync_once(self.store, report=report), _sleep_unless_left, busy)
         except _Left:
@@ -112,6 +115,18 @@ class SyncScreen(Screen[None]):
             self.post_message(SyncFinished(text("sync.failed", lang, why=exc.message(lang))))
             return
         self._finished(result, lang)
+
+    def _estimate(self, lang: str) -> None:
+        """Before the first pull over the link, its bytes and time, on the screen. A hub that
+        cannot estimate (an older release) or a link that fails here leaves it unsaid: the
+        sync itself then says what went wrong."""
+        if not first_sync.is_first(self.store):
+            return
+        try:
+            estimate = first_sync.measure(self.store, client_for(self.store))
+        except TownshipError:
+            return
+        self.post_message(SyncEstimated(estimate.line(lang), estimate.long))
 
     def _finished(self, result: SyncResult, lang: str) -> None:
         line = text("sync.done", lang, pushed=result.pushed, rejected=result.rejected,
@@ -138,6 +153,14 @@ class SyncScreen(Screen[None]):
             bar.update(total=p.total, progress=p.done)
             line = text("sync.pull", lang, done=p.done, kb=kb)
         self.query_one("#sync-log", Log).write_line(line)
+
+    def on_sync_estimated(self, event: SyncEstimated) -> None:
+        event.stop()
+        label = self.query_one("#sync-estimate", Label)
+        label.update(event.line)
+        label.set_class(event.long, "warning")
+        label.display = True
+        self.query_one("#sync-log", Log).write_line(event.line)
 
     def on_sync_busy(self, event: SyncBusy) -> None:
         event.stop()

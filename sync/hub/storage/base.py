@@ -508,18 +508,21 @@ class Tx(FigureTx):
         mine = "station != ?"
         if own_after is not None:
             mine, mine_args = "(station != ? OR station_seq > ?)", [station.id, own_after]
-        if station.grids:
-            marks = ", ".join("?" * len(station.grids))
-            scope = f"(grid IN ({marks}) OR prev_grid IN ({marks}))"
-            args = list(station.grids) * 2
-        else:
-            scope, args = "(grid LIKE ? OR prev_grid LIKE ?)", [station.township + "%"] * 2
+        scope, args = _scope_clause(station)
         found = self.rows(
             "SELECT hub_seq, station, station_seq, record, entity, op, grid, fields, hlc, base,"
             " schema_version, was, prev_grid, seen, author FROM changes"
             f" WHERE hub_seq > ? AND {mine} AND {scope}"
             " ORDER BY hub_seq LIMIT ?", [cursor, *mine_args, *args, limit])
         return [StoredChange(*row) for row in found]
+
+    def count_since(self, cursor: int, station: StationRow) -> int:
+        """How many changes a pull from `cursor` would bring this station (its first sync's
+        estimate: the same filter as `changes_since`, counted)."""
+        scope, args = _scope_clause(station)
+        found = self.rows(f"SELECT count(*) FROM changes WHERE hub_seq > ? AND station != ? AND {scope}",
+                          [cursor, station.id, *args])
+        return int(found[0][0] or 0)
 
     def own_last_seq(self, station_id: str) -> int:
         """The highest station sequence number the hub holds from this station."""
@@ -605,3 +608,12 @@ def open_storage(url: str, pool_size: int | None = None) -> Storage:
 
     raise ConfigError(f"不支持的数据库地址：{url}", f"unsupported database URL: {url}"
                       " (use sqlite:///PATH or postgresql://…)")
+
+
+def _scope_clause(station: StationRow) -> tuple[str, list[Any]]:
+    """The WHERE clause (and its arguments) of the changes in a station's scope: in one of
+    its grids, or in its township when the county did not limit it, or moved out of one."""
+    if station.grids:
+        marks = ", ".join("?" * len(station.grids))
+        return f"(grid IN ({marks}) OR prev_grid IN ({marks}))", list(station.grids) * 2
+    return "(grid LIKE ? OR prev_grid LIKE ?)", [station.township + "%"] * 2
