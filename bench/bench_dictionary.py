@@ -13,9 +13,10 @@ included). Station A holds `--people` people, B has pulled them. Then, for each 
 
 `with`: as this release goes (both hold the built-in dictionary of schema version 1).
 `without`: both stations hold none, so they name none and every body goes plain: their
-requests are the release before's, byte for byte in form. Each station keeps its connection from round to round (the daemon's
-KeptConnection), so the figures are a kept connection's: no TLS handshake. Prints JSON: the
-zstd body bytes (what the dictionary acts on) and the wire bytes of each round.
+requests are the release before's, byte for byte in form. Each station keeps its connection
+from round to round (the daemon's KeptConnection), so the figures are a kept connection's: no
+TLS handshake. Prints JSON: the zstd body bytes (what the dictionary acts on) and the wire
+bytes of each round.
 """
 
 from __future__ import annotations
