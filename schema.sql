@@ -36,7 +36,8 @@ CREATE TABLE schema_versions (
     version    INTEGER PRIMARY KEY,
     applied_at TEXT NOT NULL,
     source     TEXT NOT NULL,              -- 'schema.sql' or the bundle's name
-    digest     TEXT                        -- SHA-256 of what was applied
+    digest     TEXT,                       -- SHA-256 of what was applied
+    dictionary BLOB                        -- the bundle's zstd dictionary (sync/dictionary.py)
 );
 
 -- Current state of every record. `clear` holds the non-sensitive fields as JSON; `sealed`

@@ -334,6 +334,14 @@ def _dispute_forms(conn: sqlite3.Connection) -> None:
         ref.close()
 
 
+def _dictionaries(conn: sqlite3.Connection) -> None:
+    """Step 7: each applied schema bundle's zstd dictionary (issue 24), kept so that bodies
+    to and from the hub can be compressed with it. Bundles applied before have none: their
+    versions' bodies go without until the next bundle brings one."""
+    if "dictionary" not in _columns(conn, "schema_versions"):
+        conn.execute("ALTER TABLE schema_versions ADD COLUMN dictionary BLOB")
+
+
 STEPS: tuple[Step, ...] = (
     Step(1, "baseline: the tables, columns, indexes and version-1 definitions of schema.sql",
          _baseline),
@@ -343,5 +351,6 @@ STEPS: tuple[Step, ...] = (
     Step(5, "records: each case's next deadline, derived from its events", _case_deadlines),
     Step(6, "definitions: dispute parties, party roles and mediation agreements (issue 22)",
          _dispute_forms),
+    Step(7, "schema versions: each bundle's zstd dictionary (issue 24)", _dictionaries),
 )
 LATEST = STEPS[-1].number

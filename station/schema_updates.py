@@ -7,6 +7,10 @@ sqlite-utils, and a rename moves the field's data in every record of the entity 
 their seals (bound to the field name), clocks, merge states, blind indexes and open
 conflicts. Additive operations touch definition rows only, so they take milliseconds at any
 number of records. Anything wrong: nothing changes, and the store stays on its version.
+
+The bundle's zstd dictionary, when it carries one, is kept with its version (covered by the
+county's signature like the rest: a tampered one is refused with the bundle), and
+`dictionaries` is what the station holds: the built-in one and those.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from station.store import Store
 from sync.bundle import Bundle, BundleError, check_bundle, parse_bundle, verify_bundle
+from sync.dictionary import Dictionary, builtin
 from sync.schema import Schema
 
 
@@ -37,10 +42,20 @@ def apply_bundle(store: Store, raw: bytes, signature: str) -> Bundle:
         for rename in bundle.renames:
             writes.rename_field(rename.entity, rename.old, rename.new)
         writes.txn.cursor.execute(
-            "INSERT INTO schema_versions (version, applied_at, source, digest) VALUES (?, ?, ?, ?)",
-            (bundle.version, store.clock.iso(), bundle.name, hashlib.sha256(raw).hexdigest()))
+            "INSERT INTO schema_versions (version, applied_at, source, digest, dictionary)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (bundle.version, store.clock.iso(), bundle.name, hashlib.sha256(raw).hexdigest(),
+             bundle.dictionary))
     store.reload_schema()
     return bundle
+
+
+def dictionaries(store: Store) -> list[Dictionary]:
+    """The zstd dictionaries the station holds: the built-in one of version 1 and each applied
+    bundle's."""
+    rows = store.conn.execute(
+        "SELECT version, dictionary FROM schema_versions WHERE dictionary IS NOT NULL").fetchall()
+    return [builtin(), *(Dictionary(int(v), bytes(raw)) for v, raw in rows)]
 
 
 def _write_definitions(db: sqlite_utils.Database, old: Schema, new: Schema) -> None:

@@ -24,11 +24,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from station import backup, transfer
 from station.attachments import Attachments
 from station.cases import Cases
-from station.schema_updates import apply_bundle
+from station.schema_updates import apply_bundle, dictionaries
 from station.store import Store
 from station.writes import Writes, was_ad
 from sync import parcel, pinning
 from sync.client import Client, fetch_certificate
+from sync.dictionary import parse_ids
 from sync.errors import NotFound, SyncError, ValidationError
 from sync.protocol import MAX_CHANGES, BackupReport, PullPage, PushBatch, Result, WireChange
 from sync.seal import field_ad
@@ -120,7 +121,20 @@ def client_for(store: Store, clock_ms: Callable[[], int] | None = None) -> Clien
     client = Client(settings["hub_url"], cert, store.station_id,
                     Ed25519PrivateKey.from_private_bytes(raw), clock_ms)
     client.name = settings["name"]  # told on every push and pull: a rename reaches the county
+    client.hold(dictionaries(store))
+    if "hub_dictionaries" in settings:  # named by the hub last: a round's first request uses them
+        client.hub_dictionaries = parse_ids(settings["hub_dictionaries"], "hub_dictionaries")
     return client
+
+
+def remember_dictionaries(store: Store, client: Client) -> None:
+    """Keep what the hub named of its dictionaries for the next client (each idle round of
+    the daemon opens one: KeptConnection), when it changed."""
+    named = client.hub_dictionaries
+    text = None if named is None else ",".join(map(str, named))
+    if text is not None and store.settings().get("hub_dictionaries") != text:
+        with store.atomic() as writes:
+            writes.put_settings(hub_dictionaries=text)
 
 
 def pending(store: Store, limit: int, max_bytes: int = BATCH_BYTES, after: int = 0) -> list[WireChange]:
@@ -368,6 +382,8 @@ def update_schema(store: Store, client: Client) -> list[int]:
     for item in client.bundles(store.schema.version):
         bundle = apply_bundle(store, str(item["bundle"]).encode("utf-8"), str(item["signature"]))
         applied.append(bundle.version)
+    if applied and isinstance(client, Client):  # not a parcel's replay (station/sneakernet.py)
+        client.hold(dictionaries(store))  # the new version's, from the next request on
     return applied
 
 
@@ -381,6 +397,7 @@ def sync_once(store: Store, client: Client | None = None, report: Report = _sile
     pushed = push(store, client, report=report)
     pulled = pull(store, client, report=report)
     sent, fetched = move_files(store, client, report)
+    remember_dictionaries(store, client)
     return SyncResult(pushed.pushed, pushed.rejected, pushed.batches, pulled,
                       sent.files_done + sent.files_known, fetched.files_done)
 

@@ -11,6 +11,11 @@ captured under older versions). Applying a bundle to the definition tables is
 `sync.schema_apply`; signing and checking the county's signature is `sign_bundle` /
 `verify_bundle` here, over the bundle's exact bytes.
 
+A published bundle also carries `"dictionary"`: the zstd dictionary of the version it makes
+(base64, sync/dictionary.py), trained by the hub when it publishes (`with_dictionary`) and so
+covered by the county's signature like every other byte. A bundle without one (published
+before dictionaries) is still a bundle: bodies under that version go without a dictionary.
+
 Refused by design: anything that drops data (removing an entity, a field or a code value) and
 changing a field's type (no type upcasts are defined yet: add a new field and deprecate the old
 one). Every refusal names the operation (`operations[2]`) and the rule.
@@ -29,7 +34,8 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from sync.errors import SchemaError, TownshipError
+from sync import dictionary as zdict
+from sync.errors import SchemaError, TownshipError, ValidationError
 from sync.schema import FIELD_TYPES, AttachmentRule, CodeTable, CodeValue, EntityDef, FieldDef, Schema
 
 FORMAT = 1
@@ -72,6 +78,7 @@ class Bundle:
     summary_en: str
     operations: tuple[dict[str, Any], ...]
     raw: bytes  # the exact bytes the county signed
+    dictionary: bytes | None = None  # the version's zstd dictionary (None: published without)
 
     @property
     def renames(self) -> tuple[Rename, ...]:
@@ -111,7 +118,36 @@ def parse_bundle(raw: bytes) -> Bundle:
     for i, op in enumerate(ops):
         if not isinstance(op, dict) or not isinstance(op.get("op"), str):
             raise BundleError(f"operations[{i}]", "应为带 op 的对象", "must be an object with an op")
-    return Bundle(version, data["name"], data["summary_zh"], data["summary_en"], tuple(ops), raw)
+    return Bundle(version, data["name"], data["summary_zh"], data["summary_en"], tuple(ops), raw,
+                  _dictionary(data))
+
+
+def _dictionary(data: dict[str, Any]) -> bytes | None:
+    if "dictionary" not in data:
+        return None
+    text = data["dictionary"]
+    try:
+        raw = base64.b64decode(text, validate=True) if isinstance(text, str) else b""
+        zdict.dictionary_id(raw)
+    except (ValueError, ValidationError) as exc:
+        raise BundleError("dictionary", "应为 base64 编码的 zstd 字典",
+                          f"must be a zstd dictionary in base64 ({exc})") from None
+    return raw
+
+
+def with_dictionary(bundle: Bundle, after: Schema) -> Bundle:
+    """The bundle as the hub publishes it: its text as county IT wrote it, with the member
+    `"dictionary"` added at its end, trained for `after`, the schema it makes (county IT's
+    tooling: `county schema push` and the dashboard's publish)."""
+    if bundle.dictionary is not None:
+        raise BundleError("dictionary", "字典由县级平台发布时生成：请从文件中删去 dictionary",
+                          "the dictionary is trained by the hub as it publishes: remove it from the file")
+    text = bundle.raw.decode("utf-8").rstrip()
+    trained = base64.b64encode(zdict.train(after)).decode("ascii")
+    # The text ends with the object's closing brace (parse_bundle read it as an object with
+    # operations): the member goes before it, and every byte before stays as written.
+    raw = f'{text[:-1].rstrip()},\n  "dictionary": "{trained}"\n}}\n'.encode()
+    return parse_bundle(raw)
 
 
 def check_bundle(bundle: Bundle, schema: Schema) -> Schema:

@@ -7,6 +7,10 @@ here into ours, each saying whether trying again later can help (`retryable`).
 Every request names this release's protocol and software versions (headers and User-Agent;
 the signature covers them), and zstd bodies travel as `application/zstd`, never as a
 Content-Encoding the HTTP library might decode on its own (docs/PROTOCOL.md).
+
+Once the hub has named the zstd dictionaries it holds (on its replies), every request names
+the station's (signed), and a small zstd body goes compressed with the newest one both hold
+(sync/dictionary.py); a reply framed with one is opened here, so every body is treated alike.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from urllib.parse import quote, urlsplit
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from sync import dictionary
+from sync.dictionary import Dictionary
 from sync.errors import HubBusy, HubUnreachable, ProtocolRefused, Rejected, SyncError
 from sync.protocol import (
     BackupReport,
@@ -33,10 +39,12 @@ from sync.protocol import (
     decode_page,
     decode_results,
     encode_push,
+    opened,
+    reframe,
     unpack,
 )
 from sync.signing import sign
-from sync.version import PROTOCOL_HEADER, SOFTWARE_HEADER, ZSTD_MEDIA_TYPE, wire_headers
+from sync.version import DICTIONARIES_HEADER, PROTOCOL_HEADER, SOFTWARE_HEADER, ZSTD_MEDIA_TYPE, wire_headers
 
 # The status a hub refuses a protocol version with (sync/hub/http.py).
 UPGRADE_REQUIRED = 426
@@ -125,13 +133,39 @@ class Client:
         self.backup: BackupReport | None = None
         self.bytes_sent = 0  # bodies on the wire (compressed), for progress and benchmarks
         self.bytes_received = 0
+        # The zstd dictionaries this station holds (the built-in one, and those of the schema
+        # bundles it applied: `hold`), and those the hub named on its latest reply (None: not
+        # heard yet, or a hub of a release before dictionaries: no dictionary either way).
+        self.hold([dictionary.builtin()])
+        self.hub_dictionaries: tuple[int, ...] | None = None
+
+    def hold(self, dictionaries: list[Dictionary]) -> None:
+        self.dictionaries = dictionary.held(dictionaries)
+        self._raw = {i: d.raw for i, d in self.dictionaries.items()}
+
+    def _framing(self) -> tuple[str | None, bytes | None]:
+        """What a request says of dictionaries (None: nothing, to a hub that named none) and
+        the one its zstd body goes with (None: none both hold)."""
+        if self.hub_dictionaries is None or not self.dictionaries:  # naming none: as before
+            return None, None
+        common = dictionary.newest_common(self.dictionaries, self.hub_dictionaries)
+        return dictionary.format_ids(self.dictionaries.values()), common.raw if common else None
+
+    def _heard(self, response: requests.Response) -> None:
+        """Note the dictionaries a hub's answer names; an answer naming none is from a hub that
+        has none (or a release before them): nothing more is compressed with one."""
+        named = response.headers.get(DICTIONARIES_HEADER)
+        self.hub_dictionaries = None if named is None else dictionary.parse_ids(named, DICTIONARIES_HEADER)
 
     def _send(self, method: str, path: str, body: bytes = b"",
               signed: bool = True, headers: dict[str, str] | None = None) -> bytes:
         all_headers = dict(headers or {})
+        named, framing = self._framing() if signed else (None, None)
+        if all_headers.get("Content-Type") == ZSTD_MEDIA_TYPE:
+            body = reframe(body, framing)
         if signed:
             all_headers.update(sign(self.key, method, path, body, self.station_id, self.clock_ms(),
-                                    versions=self.versions))
+                                    versions=self.versions, dictionaries=named))
         try:
             response = self.session.request(method, self.base + path, data=body or None,
                                             headers=all_headers, timeout=self.timeout,
@@ -152,7 +186,11 @@ class Client:
                                  f"the hub's reply was cut on the way: {type(exc).__name__}") from exc
         self.bytes_sent += len(body)
         self.bytes_received += len(content)
-        return self._check(response)
+        content = self._check(response)
+        self._heard(response)
+        if response.headers.get("Content-Type") == ZSTD_MEDIA_TYPE:  # never a file's chunk
+            content = opened(content, self._raw)
+        return content
 
     @staticmethod
     def _check(response: requests.Response) -> bytes:
@@ -228,6 +266,8 @@ class Client:
         other = Client(self.base, self.cert_path, self.station_id, self.key, self.clock_ms,
                        self.timeout)
         other.name = self.name
+        other.hold(list(self.dictionaries.values()))
+        other.hub_dictionaries = self.hub_dictionaries
         return other
 
     def missing_chunks(self, files: list[tuple[str, int]]) -> dict[str, list[int]]:

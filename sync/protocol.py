@@ -16,6 +16,7 @@ import io
 import json
 import re
 import threading
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -24,6 +25,7 @@ import zstandard
 from sync import clock as hlc
 from sync.errors import ValidationError
 from sync.validate import check_station_name
+from sync.version import DICTIONARIES_HEADER
 
 # Limits per push batch. Chosen so a batch is a few hundred KiB compressed: small enough to go
 # through on a poor link before a timeout, large enough that per-request overhead stays small
@@ -107,7 +109,8 @@ class PullPage:
 
 
 # One compressor per thread: python-zstandard's are not thread-safe (two threads compressing
-# with one crashed a process of 500 simulated stations: bench/bench_load.py).
+# with one crashed a process of 500 simulated stations: bench/bench_load.py). So with a
+# dictionary too: each thread digests its own, by the dictionary's id.
 _local = threading.local()
 
 
@@ -118,10 +121,50 @@ def compress(value: Any) -> bytes:
     return bytes(compressor.compress(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()))
 
 
-def decompress(body: bytes, limit: int = MAX_BODY_BYTES) -> Any:
-    """JSON out of a zstd body, refusing bombs and garbage with a clear message."""
+def _with_dictionary(raw: bytes) -> tuple[zstandard.ZstdCompressor, zstandard.ZstdDecompressor]:
+    """This thread's compressor and decompressor of a dictionary (its bytes, sync.dictionary)."""
+    cache: dict[bytes, tuple[zstandard.ZstdCompressor, zstandard.ZstdDecompressor]] = \
+        _local.__dict__.setdefault("dictionaries", {})
+    if raw not in cache:
+        digested = zstandard.ZstdCompressionDict(raw, dict_type=zstandard.DICT_TYPE_FULLDICT)
+        cache[raw] = (zstandard.ZstdCompressor(level=3, dict_data=digested),
+                      zstandard.ZstdDecompressor(dict_data=digested))
+    return cache[raw]
+
+
+def frame_dictionary(body: bytes) -> int:
+    """The id of the dictionary a zstd frame names (0: none, or not a zstd frame)."""
+    if not body.startswith(ZSTD_MAGIC):
+        return 0
     try:
-        raw = _bounded_decompress(body, limit)
+        return int(zstandard.get_frame_parameters(body).dict_id)
+    except zstandard.ZstdError:
+        return 0  # a broken header: decompressing it refuses it
+
+
+# A body at most this large (compressed) goes with a dictionary when the other side holds
+# one: a dictionary saves a few hundred bytes, which is most of a small round's body and
+# nothing to a page of a first sync, which is then not worth opening again to re-frame.
+REFRAME_MAX = 64 * 1024
+
+
+def reframe(body: bytes, dictionary: bytes | None) -> bytes:
+    """A zstd body compressed anew with `dictionary`, for a receiver that holds it; as it is
+    when there is none, the body is large, or it is not a plain zstd frame. At the edges
+    (sync.client, sync.hub.http), so every body is framed alike and no encoder need know."""
+    if dictionary is None or len(body) > REFRAME_MAX or not body.startswith(ZSTD_MAGIC) \
+            or frame_dictionary(body):
+        return body
+    compressor, _ = _with_dictionary(dictionary)
+    return bytes(compressor.compress(_bounded_decompress(body, MAX_BODY_BYTES)))
+
+
+def decompress(body: bytes, limit: int = MAX_BODY_BYTES,
+               dictionaries: Mapping[int, bytes] | None = None) -> Any:
+    """JSON out of a zstd body, refusing bombs and garbage with a clear message, and a frame
+    naming a dictionary not in `dictionaries` (id -> its bytes: those this side holds)."""
+    try:
+        raw = _bounded_decompress(body, limit, _dictionary_of(body, dictionaries))
     except zstandard.ZstdError:
         raise ValidationError("body", "zstd", "请求体不是有效的 zstd 压缩数据或过大",
                               f"body is not valid zstd data or exceeds {limit} bytes") from None
@@ -131,16 +174,30 @@ def decompress(body: bytes, limit: int = MAX_BODY_BYTES) -> Any:
         raise ValidationError("body", "json", "请求体不是有效的 JSON", "body is not valid JSON") from None
 
 
+def _dictionary_of(body: bytes, dictionaries: Mapping[int, bytes] | None) -> bytes | None:
+    named = frame_dictionary(body)
+    if not named:
+        return None
+    if named not in (dictionaries or {}):
+        raise ValidationError(
+            "body", "dictionary",
+            f"数据用本方没有的压缩字典 {named} 压缩：只能用对方声明持有的字典（{DICTIONARIES_HEADER}）",
+            f"the body is compressed with dictionary {named}, which this side does not hold: a body"
+            f" may use only a dictionary its receiver said it holds ({DICTIONARIES_HEADER})")
+    return (dictionaries or {})[named]
+
+
 # Every zstd frame starts with these bytes (RFC 8878, 3.1.1).
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
-def unpack(body: bytes, limit: int = MAX_BODY_BYTES) -> Any:
+def unpack(body: bytes, limit: int = MAX_BODY_BYTES,
+           dictionaries: Mapping[int, bytes] | None = None) -> Any:
     """JSON out of a reply, zstd or already decoded on the way: a protocol-1 hub answers with
     `Content-Encoding: zstd`, which an HTTP library able to decode zstd decodes by itself.
     Only for replies: the hub takes a request body as zstd and nothing else."""
     if body.startswith(ZSTD_MAGIC):
-        return decompress(body, limit)
+        return decompress(body, limit, dictionaries)
     if len(body) > limit:
         raise ValidationError("body", "max_bytes", "回复过大", f"the reply is over {limit} bytes")
     try:
@@ -150,11 +207,25 @@ def unpack(body: bytes, limit: int = MAX_BODY_BYTES) -> Any:
                               "the reply is neither valid JSON nor zstd data") from None
 
 
-def _bounded_decompress(body: bytes, limit: int) -> bytes:
+def opened(body: bytes, dictionaries: Mapping[int, bytes], limit: int = MAX_BODY_BYTES) -> bytes:
+    """A reply framed with a dictionary, as the JSON it holds (what the decoders take as a
+    reply decoded on the way); any other reply as it is."""
+    dictionary = _dictionary_of(body, dictionaries)
+    if dictionary is None:
+        return body
+    try:
+        return _bounded_decompress(body, limit, dictionary)
+    except zstandard.ZstdError:
+        raise ValidationError("body", "zstd", "回复不是有效的 zstd 压缩数据或过大",
+                              f"the reply is not valid zstd data or exceeds {limit} bytes") from None
+
+
+def _bounded_decompress(body: bytes, limit: int, dictionary: bytes | None = None) -> bytes:
     """Decompress at most `limit` bytes. Streaming, because a frame that declares its size
     makes one-shot decompression allocate whatever the sender declared (a bomb)."""
     out = bytearray()
-    with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(body)) as reader:
+    decompressor = _with_dictionary(dictionary)[1] if dictionary else zstandard.ZstdDecompressor()
+    with decompressor.stream_reader(io.BytesIO(body)) as reader:
         while chunk := reader.read(65_536):
             out += chunk
             if len(out) > limit:
@@ -187,8 +258,8 @@ def encode_push(batch: PushBatch) -> bytes:
     return compress(body)
 
 
-def decode_push(body: bytes) -> PushBatch:
-    data = decompress(body)
+def decode_push(body: bytes, dictionaries: Mapping[int, bytes] | None = None) -> PushBatch:
+    data = decompress(body, dictionaries=dictionaries)
     _require(isinstance(data, dict), "body", "object", "应为 JSON 对象", "must be a JSON object")
     station = data.get("station")
     _require(isinstance(station, str) and 0 < len(station) <= 64, "station", "text",

@@ -9,6 +9,10 @@ A request that names its protocol and software versions (protocol 2 on) is signe
 scheme `TSv2`, whose text adds both: stripping them, changing them or adding them to a
 request signed without them breaks the signature. A request without them (a protocol-1
 station) is signed and verified under `TSv1` exactly as before.
+
+A versioned request that also names the zstd dictionaries its station holds is signed under
+`TSv3`: the `TSv2` text plus that header's value. A station names them only to a hub that
+named its own (sync/client.py), so a hub of a release before dictionaries never sees `TSv3`.
 """
 
 from __future__ import annotations
@@ -22,10 +26,11 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from sync.errors import SyncError
-from sync.version import PROTOCOL_HEADER, SOFTWARE_HEADER
+from sync.version import DICTIONARIES_HEADER, PROTOCOL_HEADER, SOFTWARE_HEADER
 
 SCHEME = "TSv1"
 VERSIONED_SCHEME = "TSv2"  # the same text plus the protocol and software versions
+DICTIONARIES_SCHEME = "TSv3"  # TSv2's text plus the dictionaries the station holds
 WINDOW_MS = 5 * 60 * 1000  # a request older or newer than this is refused as expired
 HEADERS = ("X-Station", "X-Time", "X-Nonce", "X-Signature")
 
@@ -46,25 +51,33 @@ class Signed:
 
 
 def canonical(method: str, path: str, body: bytes, station: str, time_ms: int, nonce: str,
-              versions: tuple[str, str] | None = None) -> bytes:
-    """The text a signature is over; `versions` (protocol, software) as the headers say them."""
+              versions: tuple[str, str] | None = None, dictionaries: str | None = None) -> bytes:
+    """The text a signature is over; `versions` (protocol, software) and `dictionaries` as
+    the headers say them (the dictionaries only with the versions: protocol 2 on)."""
     digest = hashlib.sha256(body).hexdigest()
     lines = [SCHEME, method.upper(), path, digest, station, str(time_ms), nonce]
     if versions is not None:
         lines = [VERSIONED_SCHEME, *lines[1:], *versions]
+        if dictionaries is not None:
+            lines = [DICTIONARIES_SCHEME, *lines[1:], dictionaries]
     return "\n".join(lines).encode()
 
 
 def sign(key: Ed25519PrivateKey, method: str, path: str, body: bytes, station: str,
-         time_ms: int, nonce: str | None = None,
-         versions: tuple[str, str] | None = None) -> dict[str, str]:
-    """The headers that sign one request (with `versions`, the version headers too)."""
+         time_ms: int, nonce: str | None = None, versions: tuple[str, str] | None = None,
+         dictionaries: str | None = None) -> dict[str, str]:
+    """The headers that sign one request (with `versions`, the version headers too, and with
+    `dictionaries` as well, the dictionaries header)."""
     nonce = nonce or os.urandom(16).hex()
-    signature = key.sign(canonical(method, path, body, station, time_ms, nonce, versions))
+    if versions is None:
+        dictionaries = None  # a protocol-1 request names none
+    signature = key.sign(canonical(method, path, body, station, time_ms, nonce, versions, dictionaries))
     headers = {"X-Station": station, "X-Time": str(time_ms), "X-Nonce": nonce,
                "X-Signature": base64.b64encode(signature).decode("ascii")}
     if versions is not None:
         headers |= {PROTOCOL_HEADER: versions[0], SOFTWARE_HEADER: versions[1]}
+    if dictionaries is not None:
+        headers[DICTIONARIES_HEADER] = dictionaries
     return headers
 
 
@@ -74,6 +87,15 @@ def versions_of(headers: dict[str, str]) -> tuple[str, str] | None:
     if PROTOCOL_HEADER.lower() not in lower:
         return None
     return lower[PROTOCOL_HEADER.lower()], lower.get(SOFTWARE_HEADER.lower(), "")
+
+
+def dictionaries_of(headers: dict[str, str]) -> str | None:
+    """The dictionaries header of a versioned request, as sent; None when absent, and for a
+    protocol-1 request (its signature does not cover it, so it is not its word)."""
+    lower = {k.lower(): v for k, v in headers.items()}
+    if PROTOCOL_HEADER.lower() not in lower:
+        return None
+    return lower.get(DICTIONARIES_HEADER.lower())
 
 
 def read_headers(headers: dict[str, str]) -> Signed:
@@ -104,7 +126,7 @@ def verify(public: Ed25519PublicKey, headers: dict[str, str], method: str, path:
     try:
         signature = base64.b64decode(lower["x-signature"], validate=True)
         public.verify(signature, canonical(method, path, body, signed.station, signed.time_ms,
-                                           signed.nonce, versions_of(headers)))
+                                           signed.nonce, versions_of(headers), dictionaries_of(headers)))
     except (InvalidSignature, ValueError):
         raise AuthError("bad_signature", "签名无效：请求被篡改或密钥不符",
                         "signature does not verify: altered request or wrong key") from None

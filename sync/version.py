@@ -29,6 +29,10 @@ def software_version() -> str:
 # The headers a request names its versions in (covered by its signature: sync/signing.py).
 PROTOCOL_HEADER = "X-Township-Protocol"
 SOFTWARE_HEADER = "X-Township-Software"
+# The zstd dictionaries a side holds (sync/dictionary.py), by id: on a station's request, the
+# ones it holds (signed, once the hub has named its own: sync/signing.py); on the hub's reply,
+# the hub's. A body is compressed with one only when its receiver named it.
+DICTIONARIES_HEADER = "X-Township-Dictionaries"
 # Protocol 2's media type for a zstd JSON body, both ways. Not Content-Encoding: an HTTP
 # library that can decode zstd (urllib3 with Python 3.14's compression.zstd or backports-zstd)
 # decodes that by itself, and what reaches the caller is no longer what was sent.

@@ -67,7 +67,8 @@ def test_bench_run_completes_at_a_tiny_scale_and_reports_every_row(tmp_path: Pat
                 "EDGE: the next 50 incidents on the connection",
                 "2G: push 50", "rural-4G: push 50", "2G: the next 50 incidents on the connection",
                 "2G: push 300", "10 stations at once, postgresql",
-                "10 stations at once, sqlite", "RSS: the kiosk app", "RSS: a sync round"):
+                "10 stations at once, sqlite", "RSS: the kiosk app", "RSS: a sync round",
+                "a 1-change round", "a 10-change round"):
         assert row in table, row
     figures = json.loads(result.stderr.strip().splitlines()[-1])
     assert figures["peer"]["pouchdb"]["initial"]["docs"] == figures["peer"]["records"]

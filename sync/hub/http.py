@@ -27,6 +27,10 @@ protocol version the hub does not speak is refused first, with 426 (sync/hub/ver
 a middleware in front of every /v1/ route. zstd bodies go as `Content-Type: application/zstd`
 to a protocol-2 station, and as `Content-Encoding: zstd` to a protocol-1 one, which reads
 nothing else.
+
+Every /v1/ reply names the zstd dictionaries the hub holds (`X-Township-Dictionaries`), and a
+small zstd reply goes compressed with the newest one the station named as its own
+(`Dictionaries`, sync/dictionary.py): never to a station that named none.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from sync import dictionary as zdict
 from sync import log_lines
 from sync.errors import DatabaseDown, HubBusy, NotFound, ProtocolRefused, TownshipError, ValidationError
 from sync.hub import county
@@ -58,9 +63,9 @@ from sync.hub.pages import Pages
 from sync.hub.rules import Hub
 from sync.hub.storage import StationRow
 from sync.hub.versions import protocol_of
-from sync.protocol import MAX_BODY_BYTES, compress, decode_push, encode_page, encode_results
-from sync.signing import AuthError
-from sync.version import PROTOCOL_VERSION, ZSTD_MEDIA_TYPE
+from sync.protocol import MAX_BODY_BYTES, compress, decode_push, encode_page, encode_results, reframe
+from sync.signing import AuthError, dictionaries_of
+from sync.version import DICTIONARIES_HEADER, PROTOCOL_VERSION, ZSTD_MEDIA_TYPE
 
 # How a zstd JSON reply is labelled, by the protocol of the request it answers.
 ZSTD_ENCODED = {"Content-Type": "application/json", "Content-Encoding": "zstd"}  # protocol 1
@@ -119,6 +124,40 @@ class ProtocolCheck:
                 await _refused(request, exc)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+class Dictionaries:
+    """Name the hub's zstd dictionaries on every /v1/ reply, and note for the handlers the one
+    a reply to this request may be compressed with (`request.state.dictionary`: the newest
+    the station named as its own, or None). Behind ProtocolCheck: a protocol-1 request names
+    none (its signature would not cover the header), and its replies go as they always did."""
+
+    def __init__(self, app: ASGIApp, hub: Hub) -> None:
+        self.app = app
+        self.hub = hub
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        held = self.hub.dictionaries
+        try:
+            named = dictionaries_of(dict(request.headers))
+            ids = zdict.parse_ids(named, DICTIONARIES_HEADER) if named is not None else ()
+        except TownshipError as exc:
+            await _refused(request, exc)(scope, receive, send)
+            return
+        common = zdict.newest_common(held, ids)
+        scope.setdefault("state", {})["dictionary"] = common.raw if common else None
+        ours = (DICTIONARIES_HEADER.lower().encode(), zdict.format_ids(held.values()).encode())
+
+        async def naming(message: dict[str, object]) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), ours]  # type: ignore[misc]
+            await send(message)
+
+        await self.app(scope, receive, naming)  # type: ignore[arg-type]
 
 
 # The sync calls a busy hub turns away: each holds a worker thread, and a database connection
@@ -230,8 +269,11 @@ log = logging.getLogger("county.sync")
 
 
 def _zstd(request: Request, body: bytes) -> Response:
-    """A zstd JSON reply, framed as the request's protocol reads it."""
-    return Response(body, headers=ZSTD_TYPED if request.state.protocol >= 2 else ZSTD_ENCODED)
+    """A zstd JSON reply, framed as the request's protocol reads it: under protocol 2, with
+    the dictionary the station holds when there is one (Dictionaries)."""
+    if request.state.protocol < 2:
+        return Response(body, headers=ZSTD_ENCODED)
+    return Response(reframe(body, getattr(request.state, "dictionary", None)), headers=ZSTD_TYPED)
 
 
 async def _body(request: Request) -> bytes:
@@ -323,7 +365,7 @@ def make_app(hub: Hub, home: Path, max_in_flight: int | None = None,
         body = await _body(request)
         station = await run_in_threadpool(hub.authenticate, dict(request.headers), "POST",
                                           request.url.path, body)
-        batch = decode_push(body)
+        batch = decode_push(body, hub.wire_dictionaries)
         results = await run_in_threadpool(hub.push, station, batch)
         refused = sum(1 for r in results if r.rejected is not None)
         seconds = time.perf_counter() - started
@@ -421,7 +463,7 @@ def make_app(hub: Hub, home: Path, max_in_flight: int | None = None,
     ], exception_handlers={TownshipError: _refused, **pages.exception_handlers()},
         middleware=[Middleware(Counted, metrics=metrics),
                     Middleware(LoadShed, limit=max_in_flight, retry_after=retry_after),
-                    Middleware(ProtocolCheck)])
+                    Middleware(ProtocolCheck), Middleware(Dictionaries, hub=hub)])
 
 
 # Where `county serve` names the config file its worker processes read (beside COUNTY_HOME).

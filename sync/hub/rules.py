@@ -24,8 +24,17 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from sync import attachments as files
 from sync import clock as hlc
+from sync import dictionary as zdict
 from sync import merge
-from sync.bundle import Bundle, Rename, check_bundle, parse_bundle, sign_bundle, upcast_fields
+from sync.bundle import (
+    Bundle,
+    Rename,
+    check_bundle,
+    parse_bundle,
+    sign_bundle,
+    upcast_fields,
+    with_dictionary,
+)
 from sync.errors import NotFound, SchemaError, TownshipError, ValidationError
 from sync.hub import figures, work_figures
 from sync.hub.blob_store import BlobStore
@@ -99,6 +108,9 @@ class Hub:
         # so an old station's change is never refused for being old (docs/SCHEMA.md).
         self.schemas: dict[int, Schema] = {schema.version: schema}
         self.renames: tuple[Rename, ...] = ()
+        # The zstd dictionaries the hub holds, by id: the built-in one of version 1 and each
+        # published bundle's (sync/dictionary.py); replaced whole, never changed in place.
+        self.dictionaries: dict[int, zdict.Dictionary] = zdict.held([zdict.builtin()])
         self._schema_lock = threading.Lock()  # request threads catch up concurrently
         self._figure_secret = blind_key_secret(data_key)
         self._roles: Roles | None = None
@@ -141,13 +153,31 @@ class Hub:
                 bundle = parse_bundle(body.encode())
                 self.schemas[version] = check_bundle(bundle, self.schema)
                 self.renames += bundle.renames
+                self._hold(bundle)
+
+    def _hold(self, bundle: Bundle) -> None:
+        if bundle.dictionary is not None:
+            held = zdict.Dictionary(bundle.version, bundle.dictionary)
+            self.dictionaries = {**self.dictionaries, held.id: held}
+
+    @property
+    def wire_dictionaries(self) -> dict[int, bytes]:
+        """The dictionaries' bytes by id, as sync.protocol opens a body framed with one."""
+        return {i: d.raw for i, d in self.dictionaries.items()}
 
     # ------------------------------------------------------------------ schema bundles
 
     def publish(self, raw: bytes, key: Ed25519PrivateKey) -> Bundle:
-        """Check a bundle against the current schema, sign it and publish it; a rename moves
-        the field in every record state the hub keeps, in the same transaction."""
+        """Check a bundle against the current schema, add the new version's dictionary to it,
+        sign it and publish it; a rename moves the field in every record state the hub keeps,
+        in the same transaction. Returns the bundle as published."""
+        # The dictionary is trained before the push lock is taken (about half a second); the
+        # bundle is checked again under it, against the schema as it then is.
         bundle = parse_bundle(raw)
+        with self.storage.transaction() as tx:
+            self._catch_up(tx)
+        bundle = with_dictionary(bundle, check_bundle(bundle, self.schema))
+        raw = bundle.raw
         with self.storage.transaction(push=True) as tx:
             self._catch_up(tx)
             new = check_bundle(bundle, self.schema)
@@ -165,6 +195,7 @@ class Hub:
         with self._schema_lock:
             self.schemas[bundle.version] = new
             self.renames += bundle.renames
+            self._hold(bundle)
         return bundle
 
     def _renamed_state(self, record_id: str, sealed: str, rename: Rename) -> str:
