@@ -44,6 +44,7 @@ class InProcessClient:
     def __init__(self, hub: Hub, station: StationRow) -> None:
         self.hub, self.station = hub, station
         self.bytes_sent = self.bytes_received = 0  # nothing goes on a wire here
+        self.hub_dictionaries: tuple[int, ...] | None = None  # nor any dictionary
 
     def push(self, batch: PushBatch) -> list[Result]:
         return self.hub.push(self.station, batch)
