@@ -31,7 +31,7 @@ from sync import parcel, pinning
 from sync.client import Client, fetch_certificate
 from sync.dictionary import parse_ids
 from sync.errors import NotFound, SyncError, ValidationError
-from sync.protocol import MAX_CHANGES, BackupReport, PullPage, PushBatch, Result, WireChange
+from sync.protocol import MAX_CHANGES, BackupReport, PullPage, PushBatch, Result, RoundAsk, WireChange
 from sync.seal import field_ad
 
 CERT_FILE = "hub.crt"
@@ -186,15 +186,20 @@ def push(store: Store, client: Client, limit: int = MAX_CHANGES, report: Report 
             if len(results) < len(batch):
                 raise SyncError("县级平台的回执不完整", "the hub answered only part of a batch")
             batch = following
-    resent = store.resend_ahead_of_hub() if rejected and restamp else []
-    if resent:
-        # Refused as stamped in the hub's future, from a time this box's clock was fast (the
-        # hub has just accepted our signed requests, so it is right now): sent again, stamped
-        # anew, once.
-        again = push(store, client, limit, report, restamp=False)
-        return SyncResult(pushed + again.pushed, rejected - len(resent) + again.rejected,
-                          batches + again.batches)
-    return SyncResult(pushed, rejected, batches)
+    done = SyncResult(pushed, rejected, batches)
+    return _restamped(store, client, done, limit, report) if restamp else done
+
+
+def _restamped(store: Store, client: Client, done: SyncResult, limit: int, report: Report) -> SyncResult:
+    """After a push: changes refused as stamped in the hub's future, from a time this box's
+    clock was fast (the hub has just accepted our signed requests, so it is right now), sent
+    again, stamped anew, once."""
+    resent = store.resend_ahead_of_hub() if done.rejected else []
+    if not resent:
+        return done
+    again = push(store, client, limit, report, restamp=False)
+    return SyncResult(done.pushed + again.pushed, done.rejected - len(resent) + again.rejected,
+                      done.batches + again.batches)
 
 
 def _record_answers(store: Store, results: list[Result]) -> None:
@@ -207,9 +212,13 @@ def _record_answers(store: Store, results: list[Result]) -> None:
 
 
 def pull(store: Store, client: Client, limit: int = PULL_PAGE, report: Report = _silent,
-         own_after: int | None = None, on_page: Callable[[PullPage], None] | None = None) -> int:
+         own_after: int | None = None, on_page: Callable[[PullPage], None] | None = None,
+         first: PullPage | None = None, ask_again: bool = False) -> int:
     """Fetch what changed elsewhere in scope; each page and its cursor in one transaction.
-    (`own_after`: also this station's own changes after that number; see `recover`.)"""
+    (`own_after`: also this station's own changes after that number; see `recover`.
+    `first`: the first page, come with the round's first request: `sync_once`; then
+    `ask_again`: ask for the next page even if it was the last, to tell the hub the schema
+    version the round's bundles brought the station to.)"""
     pulled = 0
     settings = store.settings()
     cursor = int(settings.get("pull_cursor", "0"))
@@ -223,9 +232,11 @@ def pull(store: Store, client: Client, limit: int = PULL_PAGE, report: Report = 
     workflows = {w.event_entity: Cases(store, w.name) for w in store.schema.workflows.values()}
     status = store.status()
     client.outbox = (int(status["pending"]), int(status["rejected"]))
-    if isinstance(client, Client):  # not a parcel's replay (station/sneakernet.py): told nobody
+    if isinstance(client, Client) and first is None:  # not a parcel's replay: told nobody
         client.backup = _backup_report(store)
-    for page in _prefetched(client, cursor, limit, store.schema.version, own_after):
+    pages = _prefetched(client, cursor, limit, store.schema.version, own_after) if first is None \
+        else _after(first, ask_again, lambda: _prefetched(client, first.cursor, limit, store.schema.version))
+    for page in pages:
         if int(page.extra.get("schema_version", 1)) > store.schema.version:
             # Data from a newer schema is never applied before its bundle.
             update_schema(store, client)
@@ -332,6 +343,13 @@ def _apply_pulled(writes: Writes, page: PullPage, in_scope: Callable[[str | None
     return touched
 
 
+def _after(first: PullPage, again: bool, rest: Callable[[], Iterator[PullPage]]) -> Iterator[PullPage]:
+    """`first`, then the pages after it when it says there are more or `again` (fetched then)."""
+    yield first
+    if first.more or again:
+        yield from rest()
+
+
 def _prefetched(client: Client, cursor: int, limit: int, version: int,
                 own_after: int | None = None) -> Iterator[PullPage]:
     """Pages from `cursor` on, the next one fetched while the caller applies this one.
@@ -389,17 +407,66 @@ def update_schema(store: Store, client: Client) -> list[int]:
 
 def sync_once(store: Store, client: Client | None = None, report: Report = _silent) -> SyncResult:
     """One round: schema bundles first, then push the outbox, then pull. What tests, the
-    daemon and the kiosk app call; `report` hears the progress after each batch and page."""
+    daemon and the kiosk app call; `report` hears the progress after each batch and page.
+
+    The schema check, the first batch and the first page go in one request when the hub
+    takes it (`combined`); a store restored from its backup first recovers, call by call."""
     client = client or client_for(store)
     report(Progress("schema", 0, None, 0))
-    update_schema(store, client)
-    recover(store, client, report)
-    pushed = push(store, client, report=report)
-    pulled = pull(store, client, report=report)
+    recovering = bool(store.settings().get("recover_after"))
+    done = None if recovering or not isinstance(client, Client) else combined(store, client, report)
+    if done is None:
+        update_schema(store, client)
+        recover(store, client, report)
+        pushed = push(store, client, report=report)
+        done = (pushed, pull(store, client, report=report))
+    pushed, pulled = done
     sent, fetched = move_files(store, client, report)
     remember_dictionaries(store, client)
     return SyncResult(pushed.pushed, pushed.rejected, pushed.batches, pulled,
                       sent.files_done + sent.files_known, fetched.files_done)
+
+
+def combined(store: Store, client: Client, report: Report = _silent) -> tuple[SyncResult, int] | None:
+    """A round whose first request carries the schema check, the first push batch and the
+    pull cursor, and whose answer brings the bundles, the receipts and the first page: one
+    round trip for a round of a few changes each way (docs/PROTOCOL.md). Later batches and
+    pages follow as `push` and `pull` send them. None: the hub is of a release before it.
+
+    A failure anywhere leaves what a failure of the separate calls would: receipts not yet
+    recorded come again when the batch is resent (the hub answers a resent change with the
+    receipt it gave), and the pull cursor moves only with a page applied."""
+    batch = pending(store, MAX_CHANGES)
+    status = store.status()
+    client.outbox = (max(0, int(status["pending"]) - len(batch)), int(status["rejected"]))
+    client.backup = _backup_report(store)
+    cursor = int(store.settings().get("pull_cursor", "0"))
+    ask = RoundAsk(store.schema.version, PushBatch(store.station_id, tuple(batch)) if batch else None,
+                   cursor, PULL_PAGE)
+    answer = client.sync_round(ask)
+    if answer is None:
+        return None
+    for item in answer.bundles:  # checked and applied in order, as update_schema does
+        apply_bundle(store, str(item["bundle"]).encode("utf-8"), str(item["signature"]))
+    if answer.bundles:
+        client.hold(dictionaries(store))
+    if len(answer.results) < len(batch):
+        raise SyncError("县级平台的回执不完整", "the hub answered only part of a batch")
+    _record_answers(store, answer.results)
+    first = _counted(answer.results)
+    report(Progress("push", first.pushed + first.rejected, int(status["pending"]),
+                    client.bytes_sent + client.bytes_received))
+    rest = push(store, client, report=report, restamp=False)  # later batches, and what came meanwhile
+    pushed = _restamped(store, client, SyncResult(first.pushed + rest.pushed, first.rejected + rest.rejected,
+                                                  first.batches + rest.batches), MAX_CHANGES, report)
+    # A round that brought bundles asks once more: the hub learns the version the station is
+    # on now (the county's schema list counts stations by it) and pages in it.
+    return pushed, pull(store, client, report=report, first=answer.page, ask_again=bool(answer.bundles))
+
+
+def _counted(results: list[Result]) -> SyncResult:
+    return SyncResult(sum(1 for r in results if r.receipt), sum(1 for r in results if r.rejected),
+                      1 if results else 0)
 
 
 def move_files(store: Store, client: Client, report: Report = _silent

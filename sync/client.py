@@ -36,9 +36,13 @@ from sync.protocol import (
     PullPage,
     PushBatch,
     Result,
+    RoundAnswer,
+    RoundAsk,
+    decode_answer,
     decode_page,
     decode_results,
     encode_push,
+    encode_round,
     opened,
     reframe,
     unpack,
@@ -48,6 +52,7 @@ from sync.version import DICTIONARIES_HEADER, PROTOCOL_HEADER, SOFTWARE_HEADER, 
 
 # The status a hub refuses a protocol version with (sync/hub/http.py).
 UPGRADE_REQUIRED = 426
+NOT_FOUND = 404
 # The status a busy hub turns a request away with, naming when to come back (Retry-After).
 BUSY = 503
 # The longest Retry-After believed: a hub or a proxy in front of it naming hours must not
@@ -65,6 +70,11 @@ def _now_ms() -> int:
 
 class PinMismatch(SyncError):
     """The hub presented a certificate other than the one pinned at enrollment."""
+
+
+class NotOffered(Rejected):
+    """The hub has no such call: a release before it answers 404 without a refusal body
+    (every refusal of ours names its reason in JSON)."""
 
 
 def fetch_certificate(hub_url: str, timeout: float = 5.0) -> bytes:
@@ -138,6 +148,7 @@ class Client:
         # heard yet, or a hub of a release before dictionaries: no dictionary either way).
         self.hold([dictionary.builtin()])
         self.hub_dictionaries: tuple[int, ...] | None = None
+        self.rounds = True  # whether the hub takes a round in one request (POST /v1/sync)
 
     def hold(self, dictionaries: list[Dictionary]) -> None:
         self.dictionaries = dictionary.held(dictionaries)
@@ -197,9 +208,12 @@ class Client:
         if response.status_code < 400:
             return response.content
         try:
-            message = str(response.json().get("message", response.text))
-        except ValueError:
-            message = response.text[:200]
+            refusal = response.json()
+            message = str(refusal.get("message", response.text))
+        except (ValueError, AttributeError):
+            refusal, message = None, response.text[:200]
+        if response.status_code == NOT_FOUND and not isinstance(refusal, dict):
+            raise NotOffered("县级平台版本较旧，不支持此请求", "the hub's release does not offer this call")
         if response.status_code == UPGRADE_REQUIRED:
             raise ProtocolRefused(f"县级平台拒绝：{message}", f"the hub refused: {message}")
         if response.status_code == BUSY:
@@ -222,6 +236,23 @@ class Client:
             batch = replace(batch, name=self.name)
         return decode_results(self._send("POST", "/v1/push", encode_push(batch),
                                          headers={"Content-Type": ZSTD_MEDIA_TYPE}))
+
+    def sync_round(self, ask: RoundAsk) -> RoundAnswer | None:
+        """A round's schema check, first push batch and first pull page in one request (POST
+        /v1/sync); None from a hub of a release before it, which is then not asked again:
+        the round goes call by call, as it did (station.syncer.sync_once)."""
+        if not self.rounds:
+            return None
+        if ask.batch is not None and ask.batch.name is None and self.name is not None:
+            ask = replace(ask, batch=replace(ask.batch, name=self.name))
+        ask = replace(ask, name=self.name, outbox=self.outbox or (None, None), backup=self.backup)
+        try:
+            reply = self._send("POST", "/v1/sync", encode_round(ask),
+                               headers={"Content-Type": ZSTD_MEDIA_TYPE})
+        except NotOffered:
+            self.rounds = False
+            return None
+        return decode_answer(reply)
 
     def pull(self, cursor: int, limit: int = 1000, schema_version: int | None = None,
              own_after: int | None = None) -> PullPage:
@@ -268,6 +299,7 @@ class Client:
         other.name = self.name
         other.hold(list(self.dictionaries.values()))
         other.hub_dictionaries = self.hub_dictionaries
+        other.rounds = self.rounds
         return other
 
     def missing_chunks(self, files: list[tuple[str, int]]) -> dict[str, list[int]]:

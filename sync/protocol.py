@@ -252,27 +252,37 @@ def _wire(c: WireChange) -> dict[str, Any]:
 
 
 def encode_push(batch: PushBatch) -> bytes:
+    return compress(_push_body(batch))
+
+
+def _push_body(batch: PushBatch) -> dict[str, Any]:
     body: dict[str, Any] = {"station": batch.station, "changes": [_wire(c) for c in batch.changes]}
     if batch.name is not None:
         body["name"] = batch.name
-    return compress(body)
+    return body
 
 
 def decode_push(body: bytes, dictionaries: Mapping[int, bytes] | None = None) -> PushBatch:
-    data = decompress(body, dictionaries=dictionaries)
-    _require(isinstance(data, dict), "body", "object", "应为 JSON 对象", "must be a JSON object")
+    return _push_from(decompress(body, dictionaries=dictionaries), "")
+
+
+def _push_from(data: Any, at: str) -> PushBatch:
+    """A push batch out of its JSON; `at`: where it sits in the body ("" or "push.")."""
+    _require(isinstance(data, dict), at.rstrip(".") or "body", "object", "应为 JSON 对象",
+             "must be a JSON object")
     station = data.get("station")
-    _require(isinstance(station, str) and 0 < len(station) <= 64, "station", "text",
+    _require(isinstance(station, str) and 0 < len(station) <= 64, f"{at}station", "text",
              "缺少站点编号", "must be the station id")
     changes = data.get("changes")
-    _require(isinstance(changes, list), "changes", "list", "应为列表", "must be a list")
-    _require(len(changes) <= MAX_CHANGES, "changes", "max_changes",
+    _require(isinstance(changes, list), f"{at}changes", "list", "应为列表", "must be a list")
+    _require(len(changes) <= MAX_CHANGES, f"{at}changes", "max_changes",
              f"一批最多 {MAX_CHANGES} 条", f"at most {MAX_CHANGES} changes per batch")
     name = data.get("name")
     if name is not None:  # left off by a release before names travelled
-        _require(isinstance(name, str), "name", "text", "站点名称应为文本", "the station name must be text")
+        _require(isinstance(name, str), f"{at}name", "text", "站点名称应为文本",
+                 "the station name must be text")
         check_station_name(name)
-    return PushBatch(station, tuple(decode_change(c, f"changes[{i}]") for i, c in enumerate(changes)),
+    return PushBatch(station, tuple(decode_change(c, f"{at}changes[{i}]") for i, c in enumerate(changes)),
                      name)
 
 
@@ -317,13 +327,19 @@ def decode_change(data: Any, where: str) -> WireChange:
 
 
 def encode_results(results: list[Result]) -> bytes:
+    return compress(_results_body(results))
+
+
+def _results_body(results: list[Result]) -> dict[str, Any]:
     # By hand, as for changes: asdict's deep copy was a tenth of answering a push under load.
-    return compress({"results": [{"seq": r.seq, "receipt": r.receipt, "rejected": r.rejected}
-                                 for r in results]})
+    return {"results": [{"seq": r.seq, "receipt": r.receipt, "rejected": r.rejected} for r in results]}
 
 
 def decode_results(body: bytes) -> list[Result]:
-    data = unpack(body)
+    return _results_from(unpack(body))
+
+
+def _results_from(data: Any) -> list[Result]:
     _require(isinstance(data, dict) and isinstance(data.get("results"), list), "results", "list",
              "应为结果列表", "must be a list of results")
     out = []
@@ -335,25 +351,120 @@ def decode_results(body: bytes) -> list[Result]:
 
 
 def encode_page(page: PullPage) -> bytes:
+    return compress(_page_body(page))
+
+
+def _page_body(page: PullPage) -> dict[str, Any]:
     body = {"changes": [_wire(c) for c in page.changes], "cursor": page.cursor,
             "more": page.more, **page.extra}
     if page.entering:
         body["entering"] = {rid: asdict(e) for rid, e in page.entering.items()}
-    return compress(body)
+    return body
 
 
 def decode_page(body: bytes) -> PullPage:
-    data = unpack(body)
-    _require(isinstance(data, dict), "body", "object", "应为 JSON 对象", "must be a JSON object")
-    _require(_is_int(data.get("cursor")), "cursor", "shape", "应为整数", "must be a whole number")
+    return _page_from(unpack(body), "")
+
+
+def _page_from(data: Any, at: str) -> PullPage:
+    _require(isinstance(data, dict), at.rstrip(".") or "body", "object", "应为 JSON 对象",
+             "must be a JSON object")
+    _require(_is_int(data.get("cursor")), f"{at}cursor", "shape", "应为整数", "must be a whole number")
     changes = data.get("changes")
-    _require(isinstance(changes, list), "changes", "list", "应为列表", "must be a list")
+    _require(isinstance(changes, list), f"{at}changes", "list", "应为列表", "must be a list")
     extra = {k: v for k, v in data.items() if k not in ("changes", "cursor", "more", "entering")}
     entering = data.get("entering", {})
-    _require(isinstance(entering, dict), "entering", "object", "应为对象", "must be an object")
-    return PullPage(tuple(decode_change(c, f"changes[{i}]") for i, c in enumerate(changes)),
+    _require(isinstance(entering, dict), f"{at}entering", "object", "应为对象", "must be an object")
+    return PullPage(tuple(decode_change(c, f"{at}changes[{i}]") for i, c in enumerate(changes)),
                     data["cursor"], bool(data.get("more")), extra,
-                    {rid: _decode_entering(e, f"entering.{rid}") for rid, e in entering.items()})
+                    {rid: _decode_entering(e, f"{at}entering.{rid}") for rid, e in entering.items()})
+
+
+# ---------------------------------------------------------------- one round in one request
+
+# The most pull changes a round's first page carries (as GET /v1/pull's `limit`).
+MAX_PAGE = 5000
+# A round's answer carries receipts, bundles and a page: it may be larger than any one of them.
+MAX_ANSWER_BYTES = 2 * MAX_BODY_BYTES
+
+
+@dataclass(frozen=True)
+class RoundAsk:
+    """A sync round's first request (POST /v1/sync): the schema check (the station's schema
+    version: bundles after it come back), a push batch (None: nothing to push) and the pull
+    cursor, with what a pull tells of the station (its outbox, name and backup)."""
+
+    schema_version: int
+    batch: PushBatch | None
+    cursor: int
+    limit: int
+    outbox: tuple[int | None, int | None] = (None, None)  # (pending, rejected)
+    name: str | None = None
+    backup: BackupReport | None = None
+
+
+@dataclass(frozen=True)
+class RoundAnswer:
+    """Its answer: the signed bundles after the station's version (checked by the station),
+    the batch's receipts and rejections, and the first pull page, made after the push."""
+
+    bundles: list[dict[str, Any]]
+    results: list[Result]
+    page: PullPage
+
+
+def encode_round(ask: RoundAsk) -> bytes:
+    body: dict[str, Any] = {"schema": ask.schema_version, "cursor": ask.cursor, "limit": ask.limit}
+    if ask.batch is not None:
+        body["push"] = _push_body(ask.batch)
+    if ask.outbox != (None, None):
+        body["pending"], body["rejected"] = ask.outbox
+    if ask.name is not None:
+        body["name"] = ask.name
+    if ask.backup is not None:
+        body["backup"], body["backup_behind"] = ask.backup.replicated_ms, ask.backup.behind
+    return compress(body)
+
+
+def decode_round(body: bytes, dictionaries: Mapping[int, bytes] | None = None) -> RoundAsk:
+    data = decompress(body, dictionaries=dictionaries)
+    _require(isinstance(data, dict), "body", "object", "应为 JSON 对象", "must be a JSON object")
+
+    def whole(name: str, low: int, high: int, required: bool = False) -> int | None:
+        value = data.get(name)
+        if value is None and not required:
+            return None
+        _require(_is_int(value) and low <= value <= high, name, "integer",
+                 f"应为 {low} 到 {high} 的整数", f"must be a whole number from {low} to {high}")
+        return int(value)
+
+    name = data.get("name")
+    if name is not None:
+        _require(isinstance(name, str), "name", "text", "站点名称应为文本", "the station name must be text")
+        check_station_name(name)
+    backup, behind = whole("backup", 0, 2**63 - 1), whole("backup_behind", 0, 2**63 - 1)
+    return RoundAsk(
+        schema_version=int(whole("schema", 1, 2**31 - 1, required=True) or 1),
+        batch=_push_from(data["push"], "push.") if data.get("push") is not None else None,
+        cursor=int(whole("cursor", 0, 2**63 - 1, required=True) or 0),
+        limit=int(whole("limit", 1, MAX_PAGE, required=True) or 1),
+        outbox=(whole("pending", 0, 2**63 - 1), whole("rejected", 0, 2**63 - 1)), name=name,
+        backup=None if backup is None else BackupReport(backup, behind or 0))
+
+
+def encode_answer(answer: RoundAnswer) -> bytes:
+    return compress({"bundles": answer.bundles, **_results_body(answer.results),
+                     "page": _page_body(answer.page)})
+
+
+def decode_answer(body: bytes) -> RoundAnswer:
+    data = unpack(body, MAX_ANSWER_BYTES)
+    _require(isinstance(data, dict), "body", "object", "应为 JSON 对象", "must be a JSON object")
+    bundles = data.get("bundles")
+    _require(isinstance(bundles, list) and all(
+        isinstance(b, dict) and isinstance(b.get("bundle"), str) and isinstance(b.get("signature"), str)
+        for b in bundles), "bundles", "list", "应为签名数据包的列表", "must be a list of signed bundles")
+    return RoundAnswer(bundles, _results_from(data), _page_from(data.get("page"), "page."))
 
 
 def _decode_entering(data: Any, where: str) -> Entering:

@@ -219,11 +219,16 @@ def test_a_station_and_the_hub_use_the_dictionary_both_hold(sqlite_hub: HubServe
         client = client_for(one)
         seen = _watch(client)
         assert sync_once(one, client).pushed == 3
-        first, *rest = seen
-        # The first request knows nothing of the hub yet: nothing named, nothing framed.
+        # The round is one request (POST /v1/sync), which knows nothing of the hub yet:
+        # nothing named, nothing framed. Its answer names the hub's.
+        (first,) = seen
         assert DICTIONARIES_HEADER not in first.request.headers
         assert first.headers[DICTIONARIES_HEADER] == str(builtin)
-        assert all(r.request.headers[DICTIONARIES_HEADER] == str(builtin) for r in rest)
+        # The next round on the same client names them, both ways framed with them.
+        one.update("person", _first_person(one), {"phone": "13900139000"})
+        assert sync_once(one, client).pushed == 1
+        rest = seen[1:]
+        assert rest and all(r.request.headers[DICTIONARIES_HEADER] == str(builtin) for r in rest)
         sent, got = _zstd_bodies(rest)
         assert sent and got and {frame_dict_id(x) for x in sent + got} == {builtin}
 
@@ -237,7 +242,7 @@ def test_a_station_and_the_hub_use_the_dictionary_both_hold(sqlite_hub: HubServe
         assert {frame_dict_id(x) for x in sent + got} == {builtin}
     finally:
         one.close()
-    assert b.json("sync", "--once")["pulled"] == 4
+    assert b.json("sync", "--once")["pulled"] == 5
     assert county_cli(sqlite_hub.home, "export", "person") == a("export", "person").stdout == \
         b("export", "person").stdout
 
@@ -280,12 +285,14 @@ def test_a_station_with_no_dictionary_in_common_with_the_hub_syncs_without(
         client.hold([FOREIGN])
         seen = _watch(client)
         assert sync_once(one, client).pushed == 2
+        one.update("person", _first_person(one), {"phone": "13900139003"})
+        assert sync_once(one, client).pushed == 1  # now naming its own, having heard the hub's
         assert seen[-1].request.headers[DICTIONARIES_HEADER] == str(FOREIGN.id)
         sent, got = _zstd_bodies(seen)
         assert sent and got and {frame_dict_id(x) for x in sent + got} == {0}
     finally:
         one.close()
-    assert b.json("sync", "--once")["pulled"] == 2
+    assert b.json("sync", "--once")["pulled"] == 3
     assert county_cli(sqlite_hub.home, "export", "person") == b("export", "person").stdout
 
 

@@ -18,6 +18,7 @@ import zstandard
 from station import synthetic
 from station.store import Store
 from station.syncer import client_for, pending, sync_once
+from station.syncer import push as push_only
 from sync.errors import ProtocolRefused
 from sync.protocol import PushBatch, encode_push
 from sync.signing import sign
@@ -99,17 +100,19 @@ def test_push_and_pull_work_when_urllib3_decodes_zstd_by_itself(hub: HubServer, 
         seen: list[requests.Response] = []
         client = client_for(one)
         client.session.hooks["response"].append(lambda r, *args, **kwargs: seen.append(r))
-        assert sync_once(one, client).pushed == 3
-        framed = [r for r in seen if r.request.path_url.startswith(("/v1/push", "/v1/pull"))]
-        assert {r.request.path_url.split("?")[0] for r in framed} == {"/v1/push", "/v1/pull"}
+        assert sync_once(one, client).pushed == 3  # a round in one request: /v1/sync
+        one.update("person", next(c.record_id for c in one.changes()), {"phone": "13900139009"})
+        assert push_only(one, client).pushed == 1 and client.pull(0).changes == ()  # and call by call
+        framed = [r for r in seen if r.request.path_url.startswith(("/v1/sync", "/v1/push", "/v1/pull"))]
+        assert {r.request.path_url.split("?")[0] for r in framed} == {"/v1/sync", "/v1/push", "/v1/pull"}
         for r in framed:
             assert r.headers["Content-Type"] == "application/zstd"
             assert "Content-Encoding" not in r.headers and r.content.startswith(ZSTD_MAGIC)
-        push = next(r for r in framed if r.request.path_url == "/v1/push")
+        push = next(r for r in framed if r.request.path_url == "/v1/sync")
         assert push.request.headers["Content-Type"] == "application/zstd"
         assert "Content-Encoding" not in push.request.headers
 
-        assert sync_once(two).pulled == 3
+        assert sync_once(two).pulled == 4
     finally:
         one.close()
         two.close()

@@ -1,6 +1,9 @@
 """The hub over HTTPS: a small ASGI app (Starlette) in front of `sync.hub.Hub`.
 
     POST /v1/enroll   JSON {code, station_id, public_key}     (the one unsigned call)
+    POST /v1/sync     zstd JSON {schema, push?, cursor, limit, …}, signed
+                                                              -> zstd JSON {bundles, results, page}:
+                      a round's schema check, first push batch and first pull page in one trip
     POST /v1/push     zstd JSON push batch, signed            -> zstd JSON results
     GET  /v1/pull?cursor=N&limit=M&schema=V[&pending=P&rejected=R&name=…&backup=MS&backup_behind=N],
                       signed                                  -> zstd JSON page
@@ -63,7 +66,16 @@ from sync.hub.pages import Pages
 from sync.hub.rules import Hub
 from sync.hub.storage import StationRow
 from sync.hub.versions import protocol_of
-from sync.protocol import MAX_BODY_BYTES, compress, decode_push, encode_page, encode_results, reframe
+from sync.protocol import (
+    MAX_BODY_BYTES,
+    compress,
+    decode_push,
+    decode_round,
+    encode_answer,
+    encode_page,
+    encode_results,
+    reframe,
+)
 from sync.signing import AuthError, dictionaries_of
 from sync.version import DICTIONARIES_HEADER, PROTOCOL_VERSION, ZSTD_MEDIA_TYPE
 
@@ -163,7 +175,7 @@ class Dictionaries:
 # The sync calls a busy hub turns away: each holds a worker thread, and a database connection
 # most of its time. Not enrollment (rare, and a person waits on it), health (the load
 # balancer's probe must see a busy hub alive) or the dashboard.
-SHED_PATHS = ("/v1/push", "/v1/pull", "/v1/schema", "/v1/files/", "/v1/attachments/",
+SHED_PATHS = ("/v1/sync", "/v1/push", "/v1/pull", "/v1/schema", "/v1/files/", "/v1/attachments/",
               "/v1/estimate", "/v1/probe")
 # Sync calls one worker process runs at once, per database connection it holds: one at work
 # on each connection and one ready behind it, so no connection waits for work while a call
@@ -378,6 +390,28 @@ def make_app(hub: Hub, home: Path, max_in_flight: int | None = None,
                                 ms=round(seconds * 1000)))
         return _zstd(request, encode_results(results))
 
+    async def sync_round(request: Request) -> Response:
+        # A round's first request: what /v1/schema, /v1/push and /v1/pull do, in that order,
+        # in one round trip (docs/PROTOCOL.md, "One round, one round trip").
+        started = time.perf_counter()
+        body = await _body(request)
+        station = await signed(request, body)
+        ask = await run_in_threadpool(decode_round, body, hub.wire_dictionaries)
+        answer = await run_in_threadpool(hub.sync_round, station, ask)
+        reply = await run_in_threadpool(encode_answer, answer)
+        refused = sum(1 for r in answer.results if r.rejected is not None)
+        seconds = time.perf_counter() - started
+        metrics.accepted.inc(len(answer.results) - refused)
+        metrics.refused.inc(refused)
+        metrics.sent.inc(len(answer.page.changes))
+        metrics.round_seconds.observe(seconds)
+        log.info(log_lines.line("round", station=station.id, changes_in=len(answer.results),
+                                accepted=len(answer.results) - refused, refused=refused,
+                                bundles=len(answer.bundles), changes_out=len(answer.page.changes),
+                                more=answer.page.more, cursor=answer.page.cursor,
+                                ms=round(seconds * 1000)))
+        return _zstd(request, reply)
+
     async def pull(request: Request) -> Response:
         started = time.perf_counter()
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -452,6 +486,7 @@ def make_app(hub: Hub, home: Path, max_in_flight: int | None = None,
         Route("/v1/health", health),
         Route("/metrics", exposition),
         Route("/v1/enroll", enroll, methods=["POST"]),
+        Route("/v1/sync", sync_round, methods=["POST"]),
         Route("/v1/push", push, methods=["POST"]),
         Route("/v1/pull", pull, methods=["GET"]),
         Route("/v1/schema", schema, methods=["GET"]),

@@ -4,7 +4,8 @@
     county_changes_accepted_total          changes pushed and stored (or a resend's receipt)
     county_changes_refused_total           changes pushed and refused, with a reason
     county_changes_sent_total              changes sent to stations in pull pages
-    county_push_seconds, county_pull_seconds   latency histograms of the sync calls
+    county_push_seconds, county_pull_seconds, county_round_seconds   latency histograms of
+                                           the sync calls (a round: POST /v1/sync)
     county_stations_enrolled               stations not revoked (read from the database)
     county_stations_seen{within}           of those, seen within 1 h and 24 h (their last pull)
     county_database_up                     0 when the database did not answer the scrape
@@ -41,7 +42,7 @@ LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 SEEN_WITHIN = {"1h": 3600, "24h": 86_400}
 # The routes a request is counted under: the sync API by its path, the dashboard as one (its
 # paths name records and stations: not labels to keep).
-API_ROUTES = ("/v1/push", "/v1/pull", "/v1/schema", "/v1/enroll", "/v1/health", "/v1/files",
+API_ROUTES = ("/v1/sync", "/v1/push", "/v1/pull", "/v1/schema", "/v1/enroll", "/v1/health", "/v1/files",
               "/v1/attachments", "/v1/estimate", "/v1/probe", "/metrics")
 
 
@@ -119,6 +120,8 @@ class Metrics:
                                       buckets=LATENCY_BUCKETS, registry=self.registry)
         self.pull_seconds = Histogram("county_pull_seconds", "Latency of a pull call",
                                       buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.round_seconds = Histogram("county_round_seconds", "Latency of a round's first call",
+                                       buckets=LATENCY_BUCKETS, registry=self.registry)
         shared = environ.get(MULTIPROCESS_ENV)
         if shared:
             # The values are in the workers' files: read all of them, not this registry.

@@ -44,7 +44,16 @@ from sync.hub.storage import StationRow, Storage, StoredChange, Tx
 from sync.hub.versions import protocol_of, software_of
 from sync.masking import mask_id_number, mask_value
 from sync.points import LedgerEntry, ledger
-from sync.protocol import Entering, PullPage, PushBatch, Result, WireChange, encode_page
+from sync.protocol import (
+    Entering,
+    PullPage,
+    PushBatch,
+    Result,
+    RoundAnswer,
+    RoundAsk,
+    WireChange,
+    encode_page,
+)
 from sync.register import same_key_groups
 from sync.report import Period, case_summary
 from sync.schema import FieldDef, Schema
@@ -566,6 +575,19 @@ class Hub:
         if own_last is not None:
             extra["own_last_seq"] = own_last
         return PullPage(changes, next_cursor, full, extra=extra, entering=entering)
+
+    def sync_round(self, station: StationRow, ask: RoundAsk) -> RoundAnswer:
+        """A round's first request (POST /v1/sync): the bundles after the station's version,
+        its batch applied as a push is, then the first page from its cursor, made after the
+        push, each in the same transactions as the separate calls, so a failure between them
+        leaves what a failure between those calls would (the station resends the batch; the
+        receipts it gets are the ones given before)."""
+        bundles = self.bundles(ask.schema_version)
+        results = self.push(station, ask.batch) if ask.batch is not None else []
+        backup = (None, None) if ask.backup is None else (ask.backup.replicated_ms, ask.backup.behind)
+        page = self.pull(station, ask.cursor, ask.limit, ask.schema_version, None, ask.outbox,
+                         ask.name, backup)
+        return RoundAnswer(bundles, results, page)
 
     def estimate(self, station: StationRow, cursor: int, sample: int = ESTIMATE_SAMPLE) -> FirstSyncSize:
         """What a pull from `cursor` would bring: the changes counted, and their bytes on the
