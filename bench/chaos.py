@@ -16,7 +16,9 @@ HTTP request whole, and at `rate` does one of these (each in turn, in a shuffled
 
 Used by tests/torture/test_network_chaos.py as a library:
 `with Chaos(hub_home, ("127.0.0.1", hub_port), rate=0.2) as chaos:` gives `chaos.port` and
-`chaos.faults` (how many of each were done).
+`chaos.faults` (how many of each were done). `chaos.script` takes faults for chosen requests
+instead: (path prefix, fault) pairs, each done once to the next request whose path starts
+with its prefix, before any at random (tests/test_sync_round.py).
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ class Chaos:
         self.faults: Counter[str] = Counter()
         self.requests = 0
         self.kept: list[tuple[str, str, dict[str, str], bytes]] = []
+        self.script: list[tuple[str, str]] = []
+        self.paths: list[str] = []  # every request's path, in the order they came
         self.upstream = ssl.create_default_context(cafile=str(hub_home / "tls.crt"))
         self.upstream.check_hostname = False  # the pin is checked by the fingerprint, not a name
         server_side = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -69,9 +73,15 @@ class Chaos:
         self.server.shutdown()
         self.server.server_close()
 
-    def choose(self) -> str | None:
+    def choose(self, path: str = "") -> str | None:
         with self.lock:
             self.requests += 1
+            self.paths.append(path)
+            scripted = next((i for i, (prefix, _) in enumerate(self.script) if path.startswith(prefix)), None)
+            if scripted is not None:
+                fault = self.script.pop(scripted)[1]
+                self.faults[fault] += 1
+                return fault
             if self.rng.random() >= self.rate:
                 return None
             # In turn, from a shuffled order: a short run still meets every kind.
@@ -115,7 +125,7 @@ def _handler(chaos: Chaos) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
             request = (self.command, self.path, headers, body)
-            fault = chaos.choose()
+            fault = chaos.choose(self.path)
             if fault == "drop-request":
                 return self.cut()
             if fault == "truncate-req":

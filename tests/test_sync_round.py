@@ -1,0 +1,182 @@
+"""A sync round in one request (issue 24 point 2): the schema check, the first push batch and
+the pull cursor go in POST /v1/sync, whose answer brings the bundles, the receipts and the
+first page. Real hubs over HTTPS on 127.0.0.1 (SQLite and PostgreSQL); the failures are made
+by bench/chaos.py, a proxy that cuts the chosen request's reply on its way.
+
+The oracle is what the stations were given and what the hub stored, counted apart from the
+code under test: the people each station entered, the hub's own change numbers (a change
+stored twice would take a second one), and the requests as the proxy and the HTTP library saw
+them."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import requests
+from starlette.routing import Route
+
+from station import synthetic
+from station.store import Store
+from station.syncer import client_for, sync_once
+from sync.client import Client
+from sync.errors import HubUnreachable
+from sync.hub import county
+
+from .hubserver import HubServer
+from .test_sync_e2e import county_cli, station
+from .test_wire_versions import _open
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+from chaos import Chaos  # noqa: E402
+
+GRID = "440524001001"
+
+
+def _people(n: int, seed: int) -> list[dict[str, object]]:
+    return list(synthetic.people(n, [GRID], seed=seed))
+
+
+def _names(store: Store) -> set[str]:
+    return {str(r["fields"]["name"]) for r in store.page("person", limit=10_000)}
+
+
+def _hub_last(hub: HubServer) -> int:
+    """The hub's newest change number: one more for every change it stores."""
+    with county.open_hub(hub.home).storage.transaction() as tx:
+        return tx.last_seq()
+
+
+def _watch(client: Client) -> list[requests.Response]:
+    seen: list[requests.Response] = []
+    client.session.hooks["response"].append(lambda r, *args, **kwargs: seen.append(r))
+    return seen
+
+
+@contextmanager
+def _through_chaos(hub: HubServer, store: Store) -> Iterator[Chaos]:
+    """`store` talks to the hub through a proxy that does only the faults it is told to."""
+    with Chaos(hub.home, ("127.0.0.1", hub.port), rate=0.0) as chaos:
+        with store.atomic() as writes:
+            writes.put_settings(hub_url=f"https://127.0.0.1:{chaos.port}")
+        yield chaos
+
+
+def test_a_round_of_a_few_changes_each_way_is_one_request(hub: HubServer, tmp_path: Path) -> None:
+    a, b = station(tmp_path, "a", hub), station(tmp_path, "b", hub)
+    entered = _people(5, seed=3)
+    one, two = _open(a), _open(b)
+    try:
+        two.add_many("person", entered[:2])
+        assert sync_once(two).pushed == 2
+        one.add_many("person", entered[2:])
+        client = client_for(one)
+        seen = _watch(client)
+        result = sync_once(one, client)
+        assert (result.pushed, result.rejected, result.pulled) == (3, 0, 2)
+        assert [(r.request.method, r.request.path_url) for r in seen] == [("POST", "/v1/sync")]
+        client = client_for(two)
+        seen = _watch(client)
+        assert sync_once(two, client).pulled == 3
+        assert len(seen) == 1
+        # Every person entered anywhere is on both stations, once.
+        names = {str(p["name"]) for p in entered}
+        assert _names(one) == _names(two) == names and one.count("person") == 5
+    finally:
+        one.close()
+        two.close()
+    assert county_cli(hub.home, "export", "person") == a("export", "person").stdout
+
+
+def test_a_reply_lost_after_the_push_was_applied_is_made_good_by_the_next_round(
+        hub: HubServer, tmp_path: Path) -> None:
+    a, b = station(tmp_path, "a", hub), station(tmp_path, "b", hub)
+    entered = _people(5, seed=4)
+    one, two = _open(a), _open(b)
+    try:
+        two.add_many("person", entered[:2])
+        assert sync_once(two).pushed == 2
+        one.add_many("person", entered[2:])
+        before = _hub_last(hub)
+        with _through_chaos(hub, one) as chaos:
+            chaos.script = [("/v1/sync", "drop-reply")]
+            with pytest.raises(HubUnreachable):
+                sync_once(one)
+            # The hub applied the batch; the station never heard: all still to send, and
+            # nothing pulled (the page was in the lost reply).
+            assert _hub_last(hub) == before + 3
+            assert one.status()["pending"] == 3 and one.count("person") == 3
+            assert one.settings().get("pull_cursor", "0") == "0"
+            result = sync_once(one)
+            assert (result.pushed, result.rejected, result.pulled) == (3, 0, 2)
+            assert chaos.paths == ["/v1/sync", "/v1/sync"] and chaos.faults["drop-reply"] == 1
+        assert _hub_last(hub) == before + 3  # the resent batch got its receipts, nothing stored twice
+        assert one.status()["pending"] == 0
+        assert sync_once(two).pulled == 3
+        assert _names(one) == _names(two) == {str(p["name"]) for p in entered}
+    finally:
+        one.close()
+        two.close()
+    assert county_cli(hub.home, "export", "person") == a("export", "person").stdout
+
+
+def test_a_reply_cut_inside_its_first_pull_page_applies_nothing_and_the_next_round_brings_all(
+        hub: HubServer, tmp_path: Path) -> None:
+    a, b = station(tmp_path, "a", hub), station(tmp_path, "b", hub)
+    entered = _people(302, seed=5)
+    one, two = _open(a), _open(b)
+    try:
+        two.add_many("person", entered[:300])
+        assert sync_once(two).pushed == 300
+        one.add_many("person", entered[300:])
+        before = _hub_last(hub)
+        with _through_chaos(hub, one) as chaos:
+            # The answer is two receipts and a page of 300 people: its first half ends inside
+            # the page.
+            chaos.script = [("/v1/sync", "truncate-reply")]
+            with pytest.raises(HubUnreachable):
+                sync_once(one)
+            assert _hub_last(hub) == before + 2
+            assert one.status()["pending"] == 2 and one.count("person") == 2
+            assert one.settings().get("pull_cursor", "0") == "0"
+            result = sync_once(one)
+            assert (result.pushed, result.pulled) == (2, 300)
+            assert chaos.faults["truncate-reply"] == 1
+        assert _hub_last(hub) == before + 2
+        assert _names(one) == {str(p["name"]) for p in entered} and one.count("person") == 302
+    finally:
+        one.close()
+        two.close()
+
+
+def test_a_hub_without_the_round_request_gets_the_calls_one_by_one(tmp_path: Path) -> None:
+    county.init(tmp_path / "county")
+    old = HubServer(tmp_path / "county")
+    # The hub of the release before: the same app without POST /v1/sync.
+    old.app.router.routes = [r for r in old.app.router.routes
+                             if not (isinstance(r, Route) and r.path == "/v1/sync")]
+    old.start()
+    try:
+        a, b = station(tmp_path, "a", old), station(tmp_path, "b", old)
+        entered = _people(3, seed=6)
+        one = _open(a)
+        try:
+            one.add_many("person", entered)
+            client = client_for(one)
+            seen = _watch(client)
+            assert sync_once(one, client).pushed == 3
+            paths = [r.request.path_url.split("?")[0] for r in seen]
+            assert paths[0] == "/v1/sync" and seen[0].status_code == 404
+            assert {"/v1/schema", "/v1/push", "/v1/pull"} <= set(paths[1:])
+            # Not asked again on that connection's next round.
+            one.update("person", one.page("person", limit=1)[0]["id"], {"phone": "13900139011"})
+            assert sync_once(one, client).pushed == 1
+            assert "/v1/sync" not in [r.request.path_url for r in seen[len(paths):]]
+        finally:
+            one.close()
+        assert b.json("sync", "--once")["pulled"] == 4
+    finally:
+        old.stop()
