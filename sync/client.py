@@ -19,7 +19,8 @@ import email.utils
 import json
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sync import dictionary
 from sync.dictionary import Dictionary
 from sync.errors import HubBusy, HubUnreachable, ProtocolRefused, Rejected, SyncError
+from sync.pipeline import Pipelined
 from sync.protocol import (
     BackupReport,
     PullPage,
@@ -132,6 +134,9 @@ class Client:
         self.clock_ms = clock_ms or _now_ms
         self.timeout = timeout
         self.session = requests.Session()
+        # Every call on one kept connection, on which push batches are written ahead.
+        self._adapter = Pipelined()
+        self.session.mount(self.base + "/", self._adapter)
         mine = wire_headers()
         self.session.headers.update(mine)
         self.versions = (mine[PROTOCOL_HEADER], mine[SOFTWARE_HEADER])  # what the signature covers
@@ -170,6 +175,14 @@ class Client:
 
     def _send(self, method: str, path: str, body: bytes = b"",
               signed: bool = True, headers: dict[str, str] | None = None) -> bytes:
+        request = self._prepare(method, path, body, signed, headers)
+        with self._mapped():
+            response = self.session.send(request, timeout=self.timeout, verify=str(self.cert_path))
+        return self._finish(response)
+
+    def _prepare(self, method: str, path: str, body: bytes = b"", signed: bool = True,
+                 headers: dict[str, str] | None = None) -> requests.PreparedRequest:
+        """The request as it goes: its zstd body framed with the dictionary both hold, signed."""
         all_headers = dict(headers or {})
         named, framing = self._framing() if signed else (None, None)
         if all_headers.get("Content-Type") == ZSTD_MEDIA_TYPE:
@@ -177,11 +190,14 @@ class Client:
         if signed:
             all_headers.update(sign(self.key, method, path, body, self.station_id, self.clock_ms(),
                                     versions=self.versions, dictionaries=named))
+        return self.session.prepare_request(requests.Request(method, self.base + path, data=body or None,
+                                                             headers=all_headers))
+
+    @contextmanager
+    def _mapped(self) -> Iterator[None]:
+        """`requests`' errors as ours, each saying whether trying again later can help."""
         try:
-            response = self.session.request(method, self.base + path, data=body or None,
-                                            headers=all_headers, timeout=self.timeout,
-                                            verify=str(self.cert_path))
-            content = response.content  # read here: a reply cut half-way fails on reading
+            yield
         except requests.exceptions.SSLError as exc:
             if _certificate_refused(exc):
                 raise PinMismatch("县级平台的证书与注册时不同，已拒绝连接",
@@ -195,8 +211,12 @@ class Client:
         except requests.RequestException as exc:  # a reply cut or garbled on the way
             raise HubUnreachable("县级平台的回复在途中中断",
                                  f"the hub's reply was cut on the way: {type(exc).__name__}") from exc
-        self.bytes_sent += len(body)
-        self.bytes_received += len(content)
+
+    def _finish(self, response: requests.Response) -> bytes:
+        """The answer's JSON bytes (a refusal raised), counted, and what it names noted."""
+        sent = response.request.body if response.request is not None else None
+        self.bytes_sent += len(sent) if isinstance(sent, bytes) else 0
+        self.bytes_received += len(response.content)
         content = self._check(response)
         self._heard(response)
         if response.headers.get("Content-Type") == ZSTD_MEDIA_TYPE:  # never a file's chunk
@@ -232,10 +252,26 @@ class Client:
         return dict(json.loads(reply))
 
     def push(self, batch: PushBatch) -> list[Result]:
-        if batch.name is None and self.name is not None:
-            batch = replace(batch, name=self.name)
-        return decode_results(self._send("POST", "/v1/push", encode_push(batch),
+        return decode_results(self._send("POST", "/v1/push", encode_push(self._named(batch)),
                                          headers={"Content-Type": ZSTD_MEDIA_TYPE}))
+
+    def pushes(self, batches: Iterator[PushBatch]) -> Iterator[tuple[PushBatch, list[Result]]]:
+        """Each batch with its results, in order. Each batch is written on the connection
+        before the answer to the one before it is read (sync.pipeline), so it travels while
+        the hub applies that one; the next batch is taken from `batches` meanwhile."""
+        with self._mapped(), self._adapter.ahead(self.session, self.timeout, str(self.cert_path)) as run:
+            sent: list[PushBatch] = []
+            for batch in batches:
+                run.write(self._prepare("POST", "/v1/push", encode_push(self._named(batch)),
+                                        headers={"Content-Type": ZSTD_MEDIA_TYPE}))
+                sent.append(batch)
+                if run.waiting > 1:
+                    yield sent.pop(0), decode_results(self._finish(run.read()))
+            while run.waiting:
+                yield sent.pop(0), decode_results(self._finish(run.read()))
+
+    def _named(self, batch: PushBatch) -> PushBatch:
+        return replace(batch, name=self.name) if batch.name is None and self.name is not None else batch
 
     def sync_round(self, ask: RoundAsk) -> RoundAnswer | None:
         """A round's schema check, first push batch and first pull page in one request (POST

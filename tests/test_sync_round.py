@@ -10,7 +10,10 @@ them."""
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,10 +24,11 @@ from starlette.routing import Route
 
 from station import synthetic
 from station.store import Store
-from station.syncer import client_for, sync_once
+from station.syncer import client_for, pending, push, sync_once
 from sync.client import Client
 from sync.errors import HubUnreachable
 from sync.hub import county
+from sync.protocol import MAX_CHANGES, PushBatch, encode_push
 
 from .hubserver import HubServer
 from .test_sync_e2e import county_cli, station
@@ -180,3 +184,80 @@ def test_a_hub_without_the_round_request_gets_the_calls_one_by_one(tmp_path: Pat
         assert b.json("sync", "--once")["pulled"] == 4
     finally:
         old.stop()
+
+
+class _HeldAnswers:
+    """A TCP relay to the hub that lets the TLS handshake through, then holds every byte the
+    hub sends until the station has sent `until` bytes: a station that waits for one batch's
+    answer before it sends the next never gets one (it times out); one that writes its batches
+    ahead of their answers gets them all. The oracle is the bytes on the wire, not a clock."""
+
+    HANDSHAKE = 4096  # a TLS 1.3 handshake's bytes from the station: well under this
+
+    def __init__(self, hub_port: int, until: int) -> None:
+        self.hub_port, self.until = hub_port, until
+        self.up = 0
+        self.released = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                station, _ = self.listener.accept()
+                hub = socket.create_connection(("127.0.0.1", self.hub_port))
+                threading.Thread(target=self._upward, args=(station, hub), daemon=True).start()
+                threading.Thread(target=self._downward, args=(hub, station), daemon=True).start()
+
+    def _upward(self, station: socket.socket, hub: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := station.recv(65536):
+                self.up += len(data)
+                if self.up >= self.until:
+                    self.released.set()
+                hub.sendall(data)
+        with contextlib.suppress(OSError):
+            hub.shutdown(socket.SHUT_WR)
+
+    def _downward(self, hub: socket.socket, station: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := hub.recv(65536):
+                if self.up > self.HANDSHAKE:
+                    self.released.wait(timeout=30)
+                station.sendall(data)
+        with contextlib.suppress(OSError):
+            station.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        self.released.set()
+        self.listener.close()
+
+
+def test_later_batches_are_written_ahead_of_the_answers_to_those_before(
+        sqlite_hub: HubServer, tmp_path: Path) -> None:
+    a = station(tmp_path, "a", sqlite_hub)
+    one = _open(a)
+    try:
+        one.add_many("person", _people(1500, seed=7))
+        first = pending(one, MAX_CHANGES)
+        second = pending(one, MAX_CHANGES, after=first[-1].seq)
+        assert len(first) == 1000 and len(second) == 500
+        # Both batches' bodies must have gone up before the first answer may come down.
+        bodies = sum(len(encode_push(PushBatch(one.station_id, tuple(b)))) for b in (first, second))
+        relay = _HeldAnswers(sqlite_hub.port, until=bodies)
+        try:
+            with one.atomic() as writes:
+                writes.put_settings(hub_url=f"https://127.0.0.1:{relay.port}")
+            client = client_for(one)
+            client.timeout = (5.0, 8.0)  # one waiting for an answer first would time out here
+            seen = _watch(client)
+            result = push(one, client)
+            assert (result.pushed, result.batches) == (1500, 2)
+            assert [r.request.path_url for r in seen] == ["/v1/push", "/v1/push"]
+            assert relay.up >= bodies
+        finally:
+            relay.close()
+        assert one.status()["pending"] == 0 and _hub_last(sqlite_hub) == 1500
+    finally:
+        one.close()
