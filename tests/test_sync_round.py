@@ -35,7 +35,7 @@ from .test_sync_e2e import county_cli, station
 from .test_wire_versions import _open
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
-from chaos import Chaos  # noqa: E402
+from chaos import Chaos
 
 GRID = "440524001001"
 
