@@ -3,8 +3,11 @@
     .venv/bin/python bench/bench_link.py [--incidents 1000] [--profiles GPRS,EDGE,2G,rural-4G]
 
 For each profile a new station (enrolled with a hub that runs as `county serve` in its own
-process) logs N incidents — each one is two changes, the incident and its first step — and
-pushes them through the proxy, retrying as the sync daemon does when the link drops. The time
+process, each station in a township of its own, so no round pulls another's incidents) logs N
+incidents — each one is two changes, the incident and its first step — and syncs them through
+the proxy in the daemon's rounds (`sync_once`: the schema check, the first batch and the pull
+in one request, the later batches written ahead of their answers), retrying as the sync
+daemon does when the link drops. The time
 is set against the floor: the bytes the same push put on a clean link, at the profile's
 bandwidth. A drop may lose the batch in flight, never what was acknowledged: the outbox only
 shrinks (`outbox_after_each_drop`). Then N more incidents go up on the connection the first
@@ -35,30 +38,29 @@ from station import keys  # noqa: E402
 from station.cases import Cases  # noqa: E402
 from station.daemon import Loop  # noqa: E402
 from station.store import Store  # noqa: E402
-from station.syncer import SyncResult, client_for, enroll, push  # noqa: E402
+from station.syncer import SyncResult, client_for, enroll, sync_once  # noqa: E402
 from sync.client import Client  # noqa: E402
 from sync.errors import SyncError  # noqa: E402
 from sync.hub import county  # noqa: E402
 from tests.hubserver import HubProcess  # noqa: E402
 
-GRID = "440524001001"
 
-
-def new_station(base: Path, hub: HubProcess, name: str, incidents: int) -> Store:
-    store = Store.create(base / name, township="440524001", name=f"{name}站", clerk="bench",
+def new_station(base: Path, hub: HubProcess, name: str, incidents: int, township: str) -> Store:
+    store = Store.create(base / name, township=township, name=f"{name}站", clerk="bench",
                          passphrase="benchmark passphrase", kdf=keys.FAST_KDF)
-    code = county.open_hub(hub.home).add_enrollment("440524001", [])
+    code = county.open_hub(hub.home).add_enrollment(township, [])
     enroll(store, hub.url, code, hub.fingerprint)
     log_incidents(store, incidents, seed=7)
     return store
 
 
 def log_incidents(store: Store, incidents: int, seed: int) -> None:
+    grid = store.settings()["township"] + "001"
     cases = Cases(store, "incident")
     category = store.schema.code_table("incident_category").values[0].code
     rng = random.Random(seed)
     for i in range(incidents):
-        cases.open({"category": category, "title": f"路灯损坏 第{i}号", "grid": GRID,
+        cases.open({"category": category, "title": f"路灯损坏 第{i}号", "grid": grid,
                     "description": "村道路灯不亮，夜间通行不便，" * rng.randint(1, 4),
                     "location": f"示例村{rng.randint(1, 60)}组", "reporter": "张三",
                     "reporter_phone": f"138{rng.randrange(10**8):08d}"})
@@ -95,7 +97,7 @@ def push_through(store: Store, client: Client, link: Link) -> dict[str, Any]:
 
     def push_round(s: Store) -> SyncResult:
         try:
-            return push(s, client)
+            return sync_once(s, client)
         except SyncError:
             outbox.append(int(s.status()["pending"]))
             if len(outbox) > 1 and outbox[-1] > outbox[-2]:
@@ -140,16 +142,16 @@ def main() -> None:
     county.init(base / "county")
     hub = HubProcess(base / "county").start()
     try:
-        clean = new_station(base, hub, "clean", args.incidents)
+        clean = new_station(base, hub, "clean", args.incidents, "440524001")
         with Link(PROFILES["clean"], ("127.0.0.1", hub.port)) as link:
             floor_run = push_both(clean, link, args.incidents if args.kept else 0)
         clean.close()
         out: dict[str, Any] = {
             "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
             "incidents": args.incidents, "clean": floor_run, "profiles": {}}
-        for name in args.profiles.split(","):
+        for n, name in enumerate(args.profiles.split(","), start=2):
             profile: Profile = PROFILES[name]
-            store = new_station(base, hub, name, args.incidents)
+            store = new_station(base, hub, name, args.incidents, f"440524{n:03d}")
             with Link(profile, ("127.0.0.1", hub.port), seed=3) as link:
                 run = push_both(store, link, args.incidents if args.kept else 0)
             store.close()

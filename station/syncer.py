@@ -164,22 +164,24 @@ def pending(store: Store, limit: int, max_bytes: int = BATCH_BYTES, after: int =
 
 
 def push(store: Store, client: Client, limit: int = MAX_CHANGES, report: Report = _silent,
-         restamp: bool = True) -> SyncResult:
+         restamp: bool = True, so_far: int = 0) -> SyncResult:
     """Send the whole outbox, batch by batch, recording each receipt or rejection.
 
     Each batch is written on the hub's connection before the answer to the one before it is
     read (sync.pipeline), and read from the outbox while that one is on its way: the link
     is never idle while the hub applies a batch, and the station's work hides behind both.
     Answers are recorded in order; a failure leaves everything not yet answered in the
-    outbox, to be sent again."""
+    outbox, to be sent again. `so_far`: changes this round already answered (the combined
+    first request), so progress counts the round's whole outbox."""
     pushed = rejected = batches = 0
-    total = int(store.status()["pending"])
+    total = so_far + int(store.status()["pending"])
     for batch, results in _answered(store, client, limit):
         _record_answers(store, results)
         batches += 1
         pushed += sum(1 for r in results if r.receipt)
         rejected += sum(1 for r in results if r.rejected)
-        report(Progress("push", pushed + rejected, total, client.bytes_sent + client.bytes_received))
+        report(Progress("push", so_far + pushed + rejected, total,
+                        client.bytes_sent + client.bytes_received))
         if len(results) < len(batch.changes):
             raise SyncError("县级平台的回执不完整", "the hub answered only part of a batch")
     done = SyncResult(pushed, rejected, batches)
@@ -476,7 +478,8 @@ def combined(store: Store, client: Client, report: Report = _silent) -> tuple[Sy
     first = _counted(answer.results)
     report(Progress("push", first.pushed + first.rejected, int(status["pending"]),
                     client.bytes_sent + client.bytes_received))
-    rest = push(store, client, report=report, restamp=False)  # later batches, and what came meanwhile
+    rest = push(store, client, report=report, restamp=False,  # later batches, and what came meanwhile
+                so_far=first.pushed + first.rejected)
     pushed = _restamped(store, client, SyncResult(first.pushed + rest.pushed, first.rejected + rest.rejected,
                                                   first.batches + rest.batches), MAX_CHANGES, report)
     # A round that brought bundles asks once more: the hub learns the version the station is

@@ -31,6 +31,7 @@ from requests.adapters import BaseAdapter
 from requests.hooks import dispatch_hook
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
+from urllib3.util.wait import wait_for_read
 
 # Bytes read from the socket at a time.
 READ_BYTES = 65_536
@@ -49,12 +50,18 @@ class _Connection:
             raise
         self.sock.settimeout(timeout[1])
         self.leftover = b""
-        self.answered = 0  # answers read whole on it: a stale kept connection has some
         self.closing = False  # the hub said it closes after the answer read last
 
     def close(self) -> None:
         with suppress(OSError):
             self.sock.close()
+
+
+def _dropped(sock: socket.socket) -> bool:
+    """A kept connection with something to read between answers has been closed by the other
+    end (as urllib3 checks its pooled ones): a request on it would fail. A cut that comes
+    after this check fails the call, as any cut does; the round ends and the next one resends."""
+    return wait_for_read(sock, timeout=0.0)
 
 
 def _errors(exc: BaseException) -> requests.RequestException:
@@ -80,19 +87,8 @@ class Pipelined(BaseAdapter):
              timeout: Any = None, verify: bool | str = True, cert: Any = None,
              proxies: Mapping[str, str] | None = None) -> requests.Response:
         with self._lock:
-            fresh = self._conn is None
-            try:
-                cycle = self._write(request, timeout, verify)
-                return self._read(request, cycle)
-            except requests.RequestException:
-                # A kept connection the hub (or a NAT) closed while idle fails on its first
-                # use: once on a new one. Every call to the hub may be repeated (a resent
-                # batch is answered with its receipts).
-                if fresh:
-                    raise
-                self.close()
-                cycle = self._write(request, timeout, verify)
-                return self._read(request, cycle)
+            cycle = self._write(request, timeout, verify)
+            return self._read(request, cycle)
 
     def close(self) -> None:
         with self._lock:
@@ -119,6 +115,8 @@ class Pipelined(BaseAdapter):
     # ---------------------------------------------------------------- one message each way
 
     def _connection(self, url: str, timeout: Any, verify: bool | str) -> _Connection:
+        if self._conn is not None and not self._conn.leftover and _dropped(self._conn.sock):
+            self.close()  # the hub (or a NAT) closed it while it was kept: a new one
         if self._conn is None or self._conn.closing:
             self.close()
             parts = urlsplit(url)
@@ -165,7 +163,6 @@ class Pipelined(BaseAdapter):
         except (OSError, ssl.SSLError, h11.ProtocolError) as exc:
             self.close()
             raise _errors(exc) from exc
-        conn.answered += 1
         conn.closing = cycle.their_state is h11.MUST_CLOSE or cycle.our_state is h11.MUST_CLOSE
         return _response(request, status, reason, headers, body)
 

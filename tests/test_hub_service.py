@@ -251,19 +251,25 @@ def test_the_hub_serves_health_metrics_and_log_lines_from_its_config(
         assert _value(after, "county_changes_refused_total") == 1
         assert _value(after, "county_stations_enrolled") == 1
         assert _value(after, "county_stations_seen", within="24h") == 1
+        rounds = service.lines("round")
         pushes = service.lines("push")
         pulls = service.lines("pull")
-        assert _value(after, "county_push_seconds_count") == len(pushes) >= 1
-        assert _value(after, "county_pull_seconds_count") == len(pulls) >= 1
+        # A small sync is one combined round (POST /v1/sync); a larger one adds push and pull
+        # calls after it. Each call is one log line and one observation of its histogram.
+        assert _value(after, "county_round_seconds_count") == len(rounds) >= 1
+        assert _value(after, "county_push_seconds_count") == len(pushes)
+        assert _value(after, "county_pull_seconds_count") == len(pulls)
+        assert _value(after, "county_requests_total", route="/v1/sync", status="200") == len(rounds)
         assert _value(after, "county_requests_total", route="/v1/push", status="200") == len(pushes)
         assert _value(after, "county_requests_total", route="/v1/health", status="200") >= 1
 
         # One line per sync call: the station, the changes in (accepted, refused) or out, ms.
-        assert sum(int(p["accepted"]) for p in pushes) == 3
-        assert sum(int(p["refused"]) for p in pushes) == 1
-        assert {p["station"] for p in pushes + pulls} == {station_id}
-        assert all(p["ms"].isdigit() for p in pushes + pulls)
-        assert sum(int(p["changes_out"]) for p in pulls) >= 0
+        ins = rounds + pushes
+        assert sum(int(p["accepted"]) for p in ins) == 3
+        assert sum(int(p["refused"]) for p in ins) == 1
+        assert {p["station"] for p in rounds + pushes + pulls} == {station_id}
+        assert all(p["ms"].isdigit() for p in rounds + pushes + pulls)
+        assert all(int(p["changes_out"]) >= 0 for p in rounds + pulls)
         text = service.log.read_text()
         for person in people:  # nothing a clerk typed: no name, ID number, phone or address
             for field in ("name", "id_number", "phone", "address"):

@@ -14,6 +14,7 @@ import contextlib
 import socket
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -260,4 +261,72 @@ def test_later_batches_are_written_ahead_of_the_answers_to_those_before(
             relay.close()
         assert one.status()["pending"] == 0 and _hub_last(sqlite_hub) == 1500
     finally:
+        one.close()
+
+
+class _Cuttable:
+    """A TCP relay to the hub that counts the connections it was given and can close them all
+    at once, as a hub's keep-alive timeout or a NAT closes an idle one."""
+
+    def __init__(self, hub_port: int) -> None:
+        self.hub_port = hub_port
+        self.accepted = 0
+        self.open: list[socket.socket] = []
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                station, _ = self.listener.accept()
+                hub = socket.create_connection(("127.0.0.1", self.hub_port))
+                self.accepted += 1
+                self.open += [station, hub]
+                for source, sink in ((station, hub), (hub, station)):
+                    threading.Thread(target=self._relay, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _relay(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+    def cut_all(self) -> None:
+        for sock in self.open:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+        self.open.clear()
+
+    def close(self) -> None:
+        self.cut_all()
+        self.listener.close()
+
+
+def test_a_kept_connection_closed_while_idle_is_replaced_not_a_failed_round(
+        sqlite_hub: HubServer, tmp_path: Path) -> None:
+    a = station(tmp_path, "a", sqlite_hub)
+    one = _open(a)
+    relay = _Cuttable(sqlite_hub.port)
+    try:
+        with one.atomic() as writes:
+            writes.put_settings(hub_url=f"https://127.0.0.1:{relay.port}")
+        client = client_for(one)
+        entered = _people(3, seed=12)
+        one.add_many("person", entered[:1])
+        assert sync_once(one, client).pushed == 1
+        one.add_many("person", entered[1:2])
+        assert sync_once(one, client).pushed == 1
+        assert relay.accepted == 1  # the next round went on the kept connection
+        relay.cut_all()
+        time.sleep(0.2)  # the FIN reaches the station's socket
+        one.add_many("person", entered[2:])
+        assert sync_once(one, client).pushed == 1  # not a failed round
+        assert relay.accepted == 2  # on a new connection
+        assert one.status()["pending"] == 0 and _hub_last(sqlite_hub) == 3
+    finally:
+        relay.close()
         one.close()

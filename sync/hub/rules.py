@@ -585,8 +585,13 @@ class Hub:
         bundles = self.bundles(ask.schema_version)
         results = self.push(station, ask.batch) if ask.batch is not None else []
         backup = (None, None) if ask.backup is None else (ask.backup.replicated_ms, ask.backup.behind)
-        page = self.pull(station, ask.cursor, ask.limit, ask.schema_version, None, ask.outbox,
-                         ask.name, backup)
+        # The station counted its refused changes before this batch was answered; those the
+        # batch had refused now join them, as its next report will say (the fleet view).
+        pending, rejected = ask.outbox
+        if rejected is not None:
+            rejected += sum(1 for r in results if r.rejected is not None)
+        page = self.pull(station, ask.cursor, ask.limit, ask.schema_version, None,
+                         (pending, rejected), ask.name, backup)
         return RoundAnswer(bundles, results, page)
 
     def estimate(self, station: StationRow, cursor: int, sample: int = ESTIMATE_SAMPLE) -> FirstSyncSize:
