@@ -114,8 +114,12 @@ class Pipelined(BaseAdapter):
 
     # ---------------------------------------------------------------- one message each way
 
-    def _connection(self, url: str, timeout: Any, verify: bool | str) -> _Connection:
-        if self._conn is not None and not self._conn.leftover and _dropped(self._conn.sock):
+    def _connection(self, url: str, timeout: Any, verify: bool | str, awaited: bool) -> _Connection:
+        # Only between answers does something to read mean the hub closed it: with answers
+        # awaited (`awaited`, a pipelined run) it is the next answer, and a new connection
+        # would lose it (and pair each later answer with the request before its own).
+        if (self._conn is not None and not awaited and not self._conn.leftover
+                and _dropped(self._conn.sock)):
             self.close()  # the hub (or a NAT) closed it while it was kept: a new one
         if self._conn is None or self._conn.closing:
             self.close()
@@ -129,9 +133,10 @@ class Pipelined(BaseAdapter):
                 raise _errors(exc) from exc
         return self._conn
 
-    def _write(self, request: requests.PreparedRequest, timeout: Any, verify: bool | str) -> h11.Connection:
+    def _write(self, request: requests.PreparedRequest, timeout: Any, verify: bool | str,
+               awaited: bool = False) -> h11.Connection:
         assert request.url is not None
-        conn = self._connection(request.url, timeout, verify)
+        conn = self._connection(request.url, timeout, verify, awaited)
         parts = urlsplit(request.url)
         body = request.body or b""
         if isinstance(body, str):
@@ -205,7 +210,8 @@ class Ahead:
         return len(self._sent)
 
     def write(self, request: requests.PreparedRequest) -> None:
-        self._sent.append((request, self.adapter._write(request, self.timeout, self.verify)))
+        cycle = self.adapter._write(request, self.timeout, self.verify, awaited=bool(self._sent))
+        self._sent.append((request, cycle))
 
     def read(self) -> requests.Response:
         request, cycle = self._sent.popleft()

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 import requests
 from starlette.routing import Route
+from urllib3.util.wait import wait_for_read
 
 from station import synthetic
 from station.store import Store
@@ -327,6 +328,38 @@ def test_a_kept_connection_closed_while_idle_is_replaced_not_a_failed_round(
         assert sync_once(one, client).pushed == 1  # not a failed round
         assert relay.accepted == 2  # on a new connection
         assert one.status()["pending"] == 0 and _hub_last(sqlite_hub) == 3
+    finally:
+        relay.close()
+        one.close()
+
+
+def test_an_answer_come_before_the_next_batch_is_written_stays_with_its_batch(
+        sqlite_hub: HubServer, tmp_path: Path) -> None:
+    # The regression: something to read on the kept connection between two written batches
+    # was taken for the hub having closed it, so the next batch went on a new connection,
+    # the first answer was lost and each later batch was paired with the answer before its own.
+    a = station(tmp_path, "a", sqlite_hub)
+    one = _open(a)
+    relay = _Cuttable(sqlite_hub.port)
+    try:
+        one.add_many("person", _people(30, seed=13))
+        with one.atomic() as writes:
+            writes.put_settings(hub_url=f"https://127.0.0.1:{relay.port}")
+        client = client_for(one)
+        changes = pending(one, MAX_CHANGES)
+        batches = [PushBatch(one.station_id, tuple(changes[i:i + 10])) for i in range(0, 30, 10)]
+
+        def after_each_answer_came() -> Iterator[PushBatch]:
+            for batch in batches:
+                yield batch
+                conn = client._adapter._conn
+                assert conn is not None
+                wait_for_read(conn.sock, timeout=10)  # its answer is readable before the next
+
+        answered = list(client.pushes(after_each_answer_came()))
+        assert [[r.seq for r in results] for _, results in answered] == [
+            [c.seq for c in batch.changes] for batch in batches]
+        assert relay.accepted == 1
     finally:
         relay.close()
         one.close()
