@@ -77,6 +77,17 @@ def copied_store(seed: Path, home: Path) -> tuple[Store, dict[str, int]]:
     return store, counts
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and of its children still running (the hub's
+    worker process, sync/hub/prepare.py), from /proc."""
+    stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    seconds = (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            seconds += cpu_seconds(int(child))
+    return seconds
+
+
 def ours(store: Store, hub: HubProcess) -> dict[str, Any]:
     code = county.open_hub(hub.home).add_enrollment("440524001", [])
     enroll(store, hub.url, code, hub.fingerprint)
@@ -86,10 +97,16 @@ def ours(store: Store, hub: HubProcess) -> dict[str, Any]:
             writes.put_settings(hub_url=f"https://127.0.0.1:{link.port}")
         client = client_for(store)
         changes = int(store.status()["pending"])
+        assert hub.process is not None
+        hub_cpu, here_cpu = cpu_seconds(hub.process.pid), time.process_time()
         start = time.perf_counter()
         push(store, client)
+        # CPU seconds of the hub (with its worker) and of this process (the station, and
+        # the link's relay thread): what the two cores spent, to say what bounds the time.
         out["initial"] = {"seconds": time.perf_counter() - start, "changes": changes,
-                          "bytes": link.stats.up + link.stats.down}
+                          "bytes": link.stats.up + link.stats.down,
+                          "hub_cpu_seconds": cpu_seconds(hub.process.pid) - hub_cpu,
+                          "station_cpu_seconds": time.process_time() - here_cpu}
         people = [r["id"] for r in store.export("person")]
         for i in range(0, len(people), round(1 / CHANGED)):
             store.update("person", people[i], {"phone": new_phone(i)})
@@ -166,6 +183,8 @@ def main() -> None:
     print(json.dumps({
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "scale": args.scale, "records": sum(added.values()), "setup_seconds": setup_s,
+        # The machine is shared: its load says how much of the two cores the run had.
+        "load_average": [round(x, 2) for x in os.getloadavg()],
         "ours": mine, "pouchdb": peer, "ratios": ratio,
     }, indent=2))
 
