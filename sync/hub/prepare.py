@@ -212,10 +212,17 @@ class Preparer:
                 # pools), and a forked child could inherit a lock one of them held.
                 self._pool = ProcessPoolExecutor(self.processes, multiprocessing.get_context("spawn"))
                 self._up = self._pool.submit(_ready)
-        except (RuntimeError, OSError):
+        except (RuntimeError, OSError, AssertionError):  # (a daemonic process may not start one)
             self.close()
+            self.processes = 0  # no worker here: the hub prepares its batches alone
             return False
-        return self._up is not None and self._up.done()
+        if self._up is None or not self._up.done():
+            return False
+        if self._up.exception() is not None:  # it could not start: not tried again each batch
+            self.close()
+            self.processes = 0
+            return False
+        return True
 
     def _start(self) -> ProcessPoolExecutor:
         if self._pool is None:
