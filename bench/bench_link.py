@@ -1,6 +1,7 @@
 """Pushing over a bad link: 1,000 new incidents from a station to the hub through bench/netem.py.
 
     .venv/bin/python bench/bench_link.py [--incidents 1000] [--profiles GPRS,EDGE,2G,rural-4G]
+        [--no-drops]
 
 For each profile a new station (enrolled with a hub that runs as `county serve` in its own
 process, each station in a township of its own, so no round pulls another's incidents) logs N
@@ -18,6 +19,7 @@ own floor). Prints JSON.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -135,6 +137,9 @@ def main() -> None:
     parser.add_argument("--profiles", default="GPRS,EDGE,2G,rural-4G")
     parser.add_argument("--no-kept", dest="kept", action="store_false",
                         help="only the push on a fresh connection")
+    parser.add_argument("--no-drops", dest="drops", action="store_false",
+                        help="the profiles' bandwidth and round trip without their drops: the "
+                             "protocol's own overhead, apart from what a drop costs")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     args = parser.parse_args()
     base = args.out / "link"
@@ -148,9 +153,11 @@ def main() -> None:
         clean.close()
         out: dict[str, Any] = {
             "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-            "incidents": args.incidents, "clean": floor_run, "profiles": {}}
+            "incidents": args.incidents, "drops": args.drops, "clean": floor_run, "profiles": {}}
         for n, name in enumerate(args.profiles.split(","), start=2):
             profile: Profile = PROFILES[name]
+            if not args.drops:
+                profile = dataclasses.replace(profile, drop_every_bytes=0)
             store = new_station(base, hub, name, args.incidents, f"440524{n:03d}")
             with Link(profile, ("127.0.0.1", hub.port), seed=3) as link:
                 run = push_both(store, link, args.incidents if args.kept else 0)
