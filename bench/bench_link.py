@@ -75,17 +75,32 @@ def through(store: Store, link: Link) -> Client:
     return client_for(store)
 
 
-def push_both(store: Store, link: Link, incidents: int) -> dict[str, Any]:
+def hub_cpu_s(hub: HubProcess) -> float:
+    """The hub process's CPU seconds so far (user + system, from /proc)."""
+    assert hub.process is not None
+    fields = Path(f"/proc/{hub.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def push_both(store: Store, link: Link, incidents: int, hub: HubProcess) -> dict[str, Any]:
     """A push on a fresh connection, then the next `incidents` on the connection it left open,
     as the sync daemon's next round goes (station.syncer.KeptConnection)."""
     client = through(store, link)
+    cpu = (time.process_time(), hub_cpu_s(hub))
     first = push_through(store, client, link)
+    # The load generator's CPU (this process: the station and the link emulator) beside the
+    # hub's: on a link-bound push both are a small part of the time.
+    first["station_and_link_cpu_s"] = time.process_time() - cpu[0]
+    first["hub_cpu_s"] = hub_cpu_s(hub) - cpu[1]
     if not incidents:
         return first
     log_incidents(store, incidents, seed=8)
     before = {"up": link.stats.up, "down": link.stats.down, "drops": link.stats.drops,
               "connections": link.stats.connections}
+    cpu = (time.process_time(), hub_cpu_s(hub))
     kept = push_through(store, client, link)
+    kept["station_and_link_cpu_s"] = time.process_time() - cpu[0]
+    kept["hub_cpu_s"] = hub_cpu_s(hub) - cpu[1]
     for name in ("up", "down", "drops", "connections"):
         kept[f"{name}_bytes" if name in ("up", "down") else name] -= before[name]
     first["kept"] = kept
@@ -149,7 +164,7 @@ def main() -> None:
     try:
         clean = new_station(base, hub, "clean", args.incidents, "440524001")
         with Link(PROFILES["clean"], ("127.0.0.1", hub.port)) as link:
-            floor_run = push_both(clean, link, args.incidents if args.kept else 0)
+            floor_run = push_both(clean, link, args.incidents if args.kept else 0, hub)
         clean.close()
         out: dict[str, Any] = {
             "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
@@ -160,7 +175,7 @@ def main() -> None:
                 profile = dataclasses.replace(profile, drop_every_bytes=0)
             store = new_station(base, hub, name, args.incidents, f"440524{n:03d}")
             with Link(profile, ("127.0.0.1", hub.port), seed=3) as link:
-                run = push_both(store, link, args.incidents if args.kept else 0)
+                run = push_both(store, link, args.incidents if args.kept else 0, hub)
             store.close()
             # What no protocol avoids on a fresh connection: TCP's handshake, TLS 1.3's, and
             # one request and its answer — three round trips — on top of the bytes; on a kept
