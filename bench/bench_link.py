@@ -46,8 +46,12 @@ from sync.errors import SyncError  # noqa: E402
 from sync.hub import county  # noqa: E402
 from tests.hubserver import HubProcess  # noqa: E402
 
+TOWNSHIP = "440524001"
+GRID = TOWNSHIP + "001"  # bench_attach's stations enter their records here
 
-def new_station(base: Path, hub: HubProcess, name: str, incidents: int, township: str) -> Store:
+
+def new_station(base: Path, hub: HubProcess, name: str, incidents: int,
+                township: str = TOWNSHIP) -> Store:
     store = Store.create(base / name, township=township, name=f"{name}站", clerk="bench",
                          passphrase="benchmark passphrase", kdf=keys.FAST_KDF)
     code = county.open_hub(hub.home).add_enrollment(township, [])
@@ -162,7 +166,7 @@ def main() -> None:
     county.init(base / "county")
     hub = HubProcess(base / "county").start()
     try:
-        clean = new_station(base, hub, "clean", args.incidents, "440524001")
+        clean = new_station(base, hub, "clean", args.incidents)
         with Link(PROFILES["clean"], ("127.0.0.1", hub.port)) as link:
             floor_run = push_both(clean, link, args.incidents if args.kept else 0, hub)
         clean.close()
