@@ -31,7 +31,16 @@ from sync import parcel, pinning
 from sync.client import Client, fetch_certificate
 from sync.dictionary import parse_ids
 from sync.errors import NotFound, SyncError, ValidationError
-from sync.protocol import MAX_CHANGES, BackupReport, PullPage, PushBatch, Result, RoundAsk, WireChange
+from sync.protocol import (
+    MAX_CHANGES,
+    BackupReport,
+    PullPage,
+    PushBatch,
+    Result,
+    RoundAnswer,
+    RoundAsk,
+    WireChange,
+)
 from sync.seal import field_ad
 
 CERT_FILE = "hub.crt"
@@ -164,33 +173,33 @@ def pending(store: Store, limit: int, max_bytes: int = BATCH_BYTES, after: int =
 
 
 def push(store: Store, client: Client, limit: int = MAX_CHANGES, report: Report = _silent,
-         restamp: bool = True, so_far: int = 0) -> SyncResult:
+         restamp: bool = True,
+         answered: Iterator[tuple[PushBatch, list[Result]]] | None = None) -> SyncResult:
     """Send the whole outbox, batch by batch, recording each receipt or rejection.
 
     Each batch is written on the hub's connection before the answer to the one before it is
     read (sync.pipeline), and read from the outbox while that one is on its way: the link
     is never idle while the hub applies a batch, and the station's work hides behind both.
     Answers are recorded in order; a failure leaves everything not yet answered in the
-    outbox, to be sent again. `so_far`: changes this round already answered (the combined
-    first request), so progress counts the round's whole outbox."""
+    outbox, to be sent again. `answered`: the batches and answers as they come (the round's
+    first request and the batches behind it: `combined`); by default the outbox's."""
     pushed = rejected = batches = 0
-    total = so_far + int(store.status()["pending"])
-    for batch, results in _answered(store, client, limit):
+    total = int(store.status()["pending"])
+    for batch, results in _answered(store, client, limit) if answered is None else answered:
         _record_answers(store, results)
         batches += 1
         pushed += sum(1 for r in results if r.receipt)
         rejected += sum(1 for r in results if r.rejected)
-        report(Progress("push", so_far + pushed + rejected, total,
-                        client.bytes_sent + client.bytes_received))
+        report(Progress("push", pushed + rejected, total, client.bytes_sent + client.bytes_received))
         if len(results) < len(batch.changes):
             raise SyncError("县级平台的回执不完整", "the hub answered only part of a batch")
     done = SyncResult(pushed, rejected, batches)
     return _restamped(store, client, done, limit, report) if restamp else done
 
 
-def _batches(store: Store, limit: int) -> Iterator[PushBatch]:
+def _batches(store: Store, limit: int, after: int = 0) -> Iterator[PushBatch]:
     """The outbox as push batches, each read after the one before was handed on."""
-    batch = pending(store, limit)
+    batch = pending(store, limit, after=after)
     while batch:
         yield PushBatch(store.station_id, tuple(batch))
         batch = pending(store, limit, after=batch[-1].seq)
@@ -436,28 +445,38 @@ def sync_once(store: Store, client: Client | None = None, report: Report = _sile
     client = client or client_for(store)
     report(Progress("schema", 0, None, 0))
     recovering = bool(store.settings().get("recover_after"))
-    done = None if recovering or not isinstance(client, Client) else combined(store, client, report)
-    if done is None:
+    first, pulled = (None, None) if recovering or not isinstance(client, Client) \
+        else combined(store, client, report)
+    if pulled is None:  # call by call: recovering, a test's client, or a hub before rounds
         update_schema(store, client)
         recover(store, client, report)
         pushed = push(store, client, report=report)
-        done = (pushed, pull(store, client, report=report))
-    pushed, pulled = done
+        if first is not None:
+            pushed = SyncResult(first.pushed + pushed.pushed, first.rejected + pushed.rejected,
+                                first.batches + pushed.batches)
+        pulled = pull(store, client, report=report)
+    else:
+        assert first is not None
+        pushed = first
     sent, fetched = move_files(store, client, report)
     remember_dictionaries(store, client)
     return SyncResult(pushed.pushed, pushed.rejected, pushed.batches, pulled,
                       sent.files_done + sent.files_known, fetched.files_done)
 
 
-def combined(store: Store, client: Client, report: Report = _silent) -> tuple[SyncResult, int] | None:
+def combined(store: Store, client: Client, report: Report = _silent) -> tuple[SyncResult, int | None]:
     """A round whose first request carries the schema check, the first push batch and the
     pull cursor, and whose answer brings the bundles, the receipts and the first page: one
-    round trip for a round of a few changes each way (docs/PROTOCOL.md). Later batches and
-    pages follow as `push` and `pull` send them. None: the hub is of a release before it.
+    round trip for a round of a few changes each way (docs/PROTOCOL.md). The later batches
+    are written behind it, ahead of its answer; later pages follow as `pull` asks for them.
+    A pulled count of None: the hub is of a release before it, and what was pushed is all
+    that was done (the batches written behind the round went up as plain pushes).
 
     A failure anywhere leaves what a failure of the separate calls would: receipts not yet
     recorded come again when the batch is resent (the hub answers a resent change with the
     receipt it gave), and the pull cursor moves only with a page applied."""
+    if not client.rounds:
+        return SyncResult(0, 0, 0), None
     batch = pending(store, MAX_CHANGES)
     status = store.status()
     client.outbox = (max(0, int(status["pending"]) - len(batch)), int(status["rejected"]))
@@ -465,31 +484,25 @@ def combined(store: Store, client: Client, report: Report = _silent) -> tuple[Sy
     cursor = int(store.settings().get("pull_cursor", "0"))
     ask = RoundAsk(store.schema.version, PushBatch(store.station_id, tuple(batch)) if batch else None,
                    cursor, PULL_PAGE)
-    answer = client.sync_round(ask)
-    if answer is None:
-        return None
-    for item in answer.bundles:  # checked and applied in order, as update_schema does
-        apply_bundle(store, str(item["bundle"]).encode("utf-8"), str(item["signature"]))
-    if answer.bundles:
-        client.hold(dictionaries(store))
-    if len(answer.results) < len(batch):
-        raise SyncError("县级平台的回执不完整", "the hub answered only part of a batch")
-    _record_answers(store, answer.results)
-    first = _counted(answer.results)
-    report(Progress("push", first.pushed + first.rejected, int(status["pending"]),
-                    client.bytes_sent + client.bytes_received))
-    rest = push(store, client, report=report, restamp=False,  # later batches, and what came meanwhile
-                so_far=first.pushed + first.rejected)
-    pushed = _restamped(store, client, SyncResult(first.pushed + rest.pushed, first.rejected + rest.rejected,
-                                                  first.batches + rest.batches), MAX_CHANGES, report)
+    answers: list[RoundAnswer | None] = []
+
+    def took(answer: RoundAnswer | None) -> None:
+        answers.append(answer)
+        if answer is None:
+            return
+        for item in answer.bundles:  # checked and applied in order, as update_schema does
+            apply_bundle(store, str(item["bundle"]).encode("utf-8"), str(item["signature"]))
+        if answer.bundles:
+            client.hold(dictionaries(store))
+
+    later = _batches(store, MAX_CHANGES, after=batch[-1].seq) if batch else iter(())
+    pushed = push(store, client, report=report, answered=client.pushes(later, ask, took))
+    if not answers or answers[0] is None:
+        return pushed, None
     # A round that brought bundles asks once more: the hub learns the version the station is
     # on now (the county's schema list counts stations by it) and pages in it.
-    return pushed, pull(store, client, report=report, first=answer.page, ask_again=bool(answer.bundles))
-
-
-def _counted(results: list[Result]) -> SyncResult:
-    return SyncResult(sum(1 for r in results if r.receipt), sum(1 for r in results if r.rejected),
-                      1 if results else 0)
+    return pushed, pull(store, client, report=report, first=answers[0].page,
+                        ask_again=bool(answers[0].bundles))
 
 
 def move_files(store: Store, client: Client, report: Report = _silent
