@@ -84,7 +84,7 @@ def prepare(rules: Rules, sealer: Sealer, station: StationRow, change: WireChang
             check_change(rules, station, change)
     except TownshipError as exc:
         return exc
-    change = upcast(rules, change)
+    change = upcast(change, rules.version, rules.renames)
     ad = change_ad(station.id, change)
     return Prepared(
         merge.change_versions(change.op, change.fields, change.hlc, change.base, change.was,
@@ -128,15 +128,16 @@ def check_change(rules: Rules, station: StationRow, change: WireChange) -> None:
         files.check_record(schema, change.fields)
 
 
-def upcast(rules: Rules, change: WireChange) -> WireChange:
-    """A change in the current schema's names (a field renamed since it was captured)."""
-    if change.schema_version == rules.version:
+def upcast(change: WireChange, version: int, renames: tuple[Rename, ...]) -> WireChange:
+    """A change in the names of schema `version`, the current (a field renamed since it was
+    captured)."""
+    if change.schema_version == version:
         return change
 
     def up(values: dict[str, Any]) -> dict[str, Any]:
-        return upcast_fields(change.entity, values, change.schema_version, rules.renames)
+        return upcast_fields(change.entity, values, change.schema_version, renames)
     return replace(change, fields=up(change.fields), base=up(change.base), was=up(change.was),
-                   schema_version=rules.version)
+                   schema_version=version)
 
 
 def change_ad(station: str, change: WireChange) -> bytes:

@@ -445,7 +445,7 @@ class Hub:
                             "that record is outside this station's scope")
 
     def _upcast(self, change: WireChange) -> WireChange:
-        return prepare.upcast(self._rules(), change)
+        return prepare.upcast(change, self.schema.version, self.renames)
 
     def _rules(self) -> prepare.Rules:
         return prepare.Rules(self.schemas, self.renames, self.clock.wall_ms(), self.clock.today())
