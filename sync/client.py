@@ -148,6 +148,9 @@ class Client:
         self.backup: BackupReport | None = None
         self.bytes_sent = 0  # bodies on the wire (compressed), for progress and benchmarks
         self.bytes_received = 0
+        # Push bodies written ahead whose answers have not come (counted in bytes_sent once
+        # they do): a round's byte budget counts them from the moment they leave.
+        self.bytes_ahead = 0
         # The zstd dictionaries this station holds (the built-in one, and those of the schema
         # bundles it applied: `hold`), and those the hub named on its latest reply (None: not
         # heard yet, or a hub of a release before dictionaries: no dictionary either way).
@@ -260,15 +263,27 @@ class Client:
         before the answer to the one before it is read (sync.pipeline), so it travels while
         the hub applies that one; the next batch is taken from `batches` meanwhile."""
         with self._mapped(), self._adapter.ahead(self.session, self.timeout, str(self.cert_path)) as run:
-            sent: list[PushBatch] = []
-            for batch in batches:
-                run.write(self._prepare("POST", "/v1/push", encode_push(self._named(batch)),
-                                        headers={"Content-Type": ZSTD_MEDIA_TYPE}))
-                sent.append(batch)
-                if run.waiting > 1:
-                    yield sent.pop(0), decode_results(self._finish(run.read()))
-            while run.waiting:
-                yield sent.pop(0), decode_results(self._finish(run.read()))
+            sent: list[tuple[PushBatch, int]] = []
+            try:
+                for batch in batches:
+                    request = self._prepare("POST", "/v1/push", encode_push(self._named(batch)),
+                                            headers={"Content-Type": ZSTD_MEDIA_TYPE})
+                    run.write(request)
+                    sent.append((batch, len(request.body or b"")))
+                    self.bytes_ahead += sent[-1][1]
+                    if run.waiting > 1:
+                        yield self._answer(sent, run.read())
+                while run.waiting:
+                    yield self._answer(sent, run.read())
+            finally:
+                self.bytes_ahead = 0
+
+    def _answer(self, sent: list[tuple[PushBatch, int]], response: requests.Response
+                ) -> tuple[PushBatch, list[Result]]:
+        batch, size = sent.pop(0)
+        results = decode_results(self._finish(response))  # counted in bytes_sent now
+        self.bytes_ahead -= size
+        return batch, results
 
     def _named(self, batch: PushBatch) -> PushBatch:
         return replace(batch, name=self.name) if batch.name is None and self.name is not None else batch
