@@ -156,18 +156,12 @@ def pending(store: Store, limit: int, max_bytes: int = BATCH_BYTES,
 
 def _read(store: Store, limit: int, max_bytes: int, after: Cursor, above: int = 0,
           upto: int = _NO_TOP) -> tuple[list[WireChange], Cursor]:
-    """`pending` among the changes numbered in (`above`, `upto`], and the cursor after them.
-    Read by the changes_outbox index (tier, seq): as cheap as reading by seq alone
-    (docs/BENCHMARKS.md, "Push priorities")."""
+    """`pending` among the changes numbered in (`above`, `upto`], and the cursor after them."""
     sealer, _ = store._require_sealer()
     out: list[WireChange] = []
     size = 0
     cursor = after
-    for row in store.conn.execute(
-            "SELECT tier, seq, record_id, entity, op, grid, clear, sealed, hlc, base, schema_version,"
-            " was, seen, scope, clerk FROM changes INDEXED BY changes_outbox"
-            " WHERE receipt IS NULL AND rejected IS NULL AND (tier, seq) > (?, ?) AND seq > ?"
-            " AND seq <= ? ORDER BY tier, seq LIMIT ?", (*after, above, upto, limit)):
+    for row in _waiting_rows(store, after, above, upto, limit):
         tier, seq, record, entity, op, grid, clear, sealed, stamp, base, version, was, seen, scope, by = row
         # Sealed text is base64 of the value plus 29 bytes: an upper bound of its JSON.
         size += len(clear) + len(sealed) + len(was) + len(base) + 200
@@ -181,7 +175,27 @@ def _read(store: Store, limit: int, max_bytes: int, after: Cursor, above: int = 
                               json.loads(base), version,
                               sealer.open_value(was, was_ad(record, stamp)) if was else {},
                               None if seen is None else json.loads(seen), scope, by))
+        if len(out) == limit:
+            break
     return out, cursor
+
+
+def _waiting_rows(store: Store, after: Cursor, above: int, upto: int,
+                  limit: int) -> Iterator[tuple[Any, ...]]:
+    """Waiting rows after `after` in (tier, seq) order, numbered in (`above`, `upto`]: one
+    range of the changes_outbox index per tier, so every batch starts where the last ended
+    (SQLite seeks a row-value bound on the index's first column only, and would rescan the
+    tier from its start for each batch: docs/BENCHMARKS.md, "Push priorities")."""
+    for tier in priorities.TIERS:
+        if tier < after[0]:
+            continue
+        floor = max(above, after[1]) if tier == after[0] else above
+        for row in store.conn.execute(
+                "SELECT seq, record_id, entity, op, grid, clear, sealed, hlc, base, schema_version,"
+                " was, seen, scope, clerk FROM changes INDEXED BY changes_outbox"
+                " WHERE receipt IS NULL AND rejected IS NULL AND tier = ? AND seq > ? AND seq <= ?"
+                " ORDER BY seq LIMIT ?", (tier, floor, upto, limit)):
+            yield (tier, *row)
 
 
 def outbox(store: Store, limit: int, max_bytes: int = BATCH_BYTES,
