@@ -13,24 +13,25 @@ import hashlib
 import json
 import logging
 import random
+import sqlite3
 from pathlib import Path
 
 import pytest
 
-from station import priorities, synthetic
+from station import keys, migrations, priorities, synthetic
 from station.attachments import Attachments
 from station.cases import Cases
 from station.daemon import Loop
 from station.priorities import RoundBudget, Waiting
-from station.store import Store
-from station.syncer import PULL_PAGE, SyncResult, client_for, sync_once
+from station.store import DB_FILE, Store
+from station.syncer import PULL_PAGE, SyncResult, client_for, outbox, pending, sync_once
 from sync import attachments as files
 from sync import log_lines
 from sync.hub import county
 from sync.protocol import MAX_CHANGES
 from sync.schema import v1_schema
 
-from .conftest import GRID, Cli
+from .conftest import GRID, PASSPHRASE, Cli, FakeTime
 from .hubserver import HubServer
 from .test_sync_e2e import county_cli, station
 from .test_wire_versions import _open
@@ -120,6 +121,61 @@ def test_what_waited_is_said_in_both_languages_with_counts_only() -> None:
     both = Waiting(workflow=2, pull_more=True)
     assert both.line("zh") == "本轮预算已用完：还有 2 条事件和纠纷记录下轮再传；县级平台的新数据下轮再取"
     assert "the county's new data come next round" in both.line("en")
+
+
+# ---------------------------------------------------------------------------- the outbox
+
+
+def _tiers_of(store: Store) -> dict[str, set[int]]:
+    found: dict[str, set[int]] = {}
+    for entity, tier in store.conn.execute("SELECT entity, tier FROM changes"):
+        found.setdefault(entity, set()).add(tier)
+    return found
+
+
+def test_the_outbox_is_read_by_tier_and_a_change_written_meanwhile_comes_after(store: Store) -> None:
+    people = store.add_many("person", _people(30, seed=1))
+    _open_incidents(store, 1)
+    store.update("person", people[0], {"phone": "13700000002"})
+    assert _tiers_of(store) == {"person": {1}, "incident": {0}, "incident_event": {0}}
+    reading = outbox(store, 10)
+    first = next(reading)
+    assert [c.entity for c in first[:2]] == ["incident", "incident_event"]
+    assert [c.record for c in first[2:]] == people[:8]
+    # Written while the round reads: a later case waits for the pass after this one, so an
+    # edit of a record already read never passes that record's earlier change.
+    (later,) = _open_incidents(store, 1)
+    store.update("person", people[1], {"phone": "13700000003"})
+    rest = [c for batch in reading for c in batch]
+    read = [*first, *rest]
+    assert [c.record for c in read[-3:]] == [later, rest[-2].record, people[1]]
+    assert rest[-2].entity == "incident_event"
+    assert len(read) == len({c.seq for c in read}) == 30 + 2 + 1 + 2 + 1
+    updates = [c.seq for c in read if c.record == people[0]]
+    assert updates == sorted(updates) and len(updates) == 2
+
+
+def test_storage_step_8_gives_waiting_changes_their_tier(tmp_path: Path, fake_time: FakeTime) -> None:
+    home = tmp_path / "old"
+    made = Store.create(home, township="440524001", name="旧站", clerk="张三", passphrase=PASSPHRASE,
+                        kdf=keys.FAST_KDF, clock=fake_time.clock())
+    made.add_many("person", _people(3, seed=2))
+    _open_incidents(made, 2)
+    made.close()
+    db = home / DB_FILE
+    with sqlite3.connect(db, isolation_level=None) as conn:  # as release 7 left it
+        conn.execute("DROP INDEX changes_outbox")
+        conn.execute("ALTER TABLE changes DROP COLUMN tier")
+        conn.execute("PRAGMA user_version = 7")
+    with sqlite3.connect(db, isolation_level=None) as conn:
+        assert migrations.upgrade(conn, db) == [8]
+    again = Store.open(home, clock=fake_time.clock())
+    again.unlock(PASSPHRASE)
+    try:
+        assert _tiers_of(again) == {"person": {1}, "incident": {0}, "incident_event": {0}}
+        assert [c.entity for c in pending(again, 3)] == ["incident", "incident_event", "incident"]
+    finally:
+        again.close()
 
 
 # ---------------------------------------------------------------------------- over HTTPS
