@@ -374,3 +374,29 @@ def test_the_daemon_logs_what_waited_and_waits_its_interval_for_it(
     loop.sleep = write_then_sleep
     loop.wait(5.0)
     assert sum(slept) == 1.0
+
+
+def test_the_kiosks_sync_screen_says_what_the_budget_left(store: Store, sqlite_hub: HubServer) -> None:
+    from textual.pilot import Pilot
+
+    from station.syncer import enroll
+    from tui.app import make_app
+
+    from .test_tui import open_sync_screen, run, sync_now
+
+    enroll(store, sqlite_hub.url, county.open_hub(sqlite_hub.home).add_enrollment("440524001", []))
+    with store.atomic() as writes:
+        writes.put_settings(round_budget=str(BUDGET))
+    store.add_many("person", _people(3000, seed=21))
+    store.lock()
+    app = make_app(store)
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        await open_sync_screen(pilot)
+        lines = await sync_now(pilot)
+        said = [line for line in lines if line.startswith("本轮预算已用完")]
+        waiting = store.status()["pending"]
+        assert said == [f"本轮预算已用完：还有 {waiting} 条基础数据下轮再传"], lines
+        assert 0 < waiting < 3000
+
+    run(app, scenario)
