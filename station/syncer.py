@@ -563,7 +563,9 @@ def combined(store: Store, client: Client, report: Report = _silent,
     client.backup = _backup_report(store)
     cursor = int(store.settings().get("pull_cursor", "0"))
     budget = budget or priorities.unlimited()
-    budget.take("push"), budget.take("pull")  # the round's free first batch and page go here
+    # The round's first batch and page go in this request, whatever the budget.
+    budget.take("push")
+    budget.take("pull")
     ask = RoundAsk(store.schema.version, PushBatch(store.station_id, tuple(batch)) if batch else None,
                    cursor, PULL_PAGE)
     answer = client.sync_round(ask)
