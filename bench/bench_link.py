@@ -1,6 +1,7 @@
 """Pushing over a bad link: 1,000 new incidents from a station to the hub through bench/netem.py.
 
     .venv/bin/python bench/bench_link.py [--incidents 1000] [--profiles GPRS,EDGE,2G,rural-4G]
+        [--no-drops]
 
 For each profile a new station (enrolled with a hub that runs as `county serve` in its own
 process, each station in a township of its own, so no round pulls another's incidents) logs N
@@ -18,6 +19,7 @@ own floor). Prints JSON.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -44,8 +46,12 @@ from sync.errors import SyncError  # noqa: E402
 from sync.hub import county  # noqa: E402
 from tests.hubserver import HubProcess  # noqa: E402
 
+TOWNSHIP = "440524001"
+GRID = TOWNSHIP + "001"  # bench_attach's stations enter their records here
 
-def new_station(base: Path, hub: HubProcess, name: str, incidents: int, township: str) -> Store:
+
+def new_station(base: Path, hub: HubProcess, name: str, incidents: int,
+                township: str = TOWNSHIP) -> Store:
     store = Store.create(base / name, township=township, name=f"{name}站", clerk="bench",
                          passphrase="benchmark passphrase", kdf=keys.FAST_KDF)
     code = county.open_hub(hub.home).add_enrollment(township, [])
@@ -73,17 +79,32 @@ def through(store: Store, link: Link) -> Client:
     return client_for(store)
 
 
-def push_both(store: Store, link: Link, incidents: int) -> dict[str, Any]:
+def hub_cpu_s(hub: HubProcess) -> float:
+    """The hub process's CPU seconds so far (user + system, from /proc)."""
+    assert hub.process is not None
+    fields = Path(f"/proc/{hub.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def push_both(store: Store, link: Link, incidents: int, hub: HubProcess) -> dict[str, Any]:
     """A push on a fresh connection, then the next `incidents` on the connection it left open,
     as the sync daemon's next round goes (station.syncer.KeptConnection)."""
     client = through(store, link)
+    cpu = (time.process_time(), hub_cpu_s(hub))
     first = push_through(store, client, link)
+    # The load generator's CPU (this process: the station and the link emulator) beside the
+    # hub's: on a link-bound push both are a small part of the time.
+    first["station_and_link_cpu_s"] = time.process_time() - cpu[0]
+    first["hub_cpu_s"] = hub_cpu_s(hub) - cpu[1]
     if not incidents:
         return first
     log_incidents(store, incidents, seed=8)
     before = {"up": link.stats.up, "down": link.stats.down, "drops": link.stats.drops,
               "connections": link.stats.connections}
+    cpu = (time.process_time(), hub_cpu_s(hub))
     kept = push_through(store, client, link)
+    kept["station_and_link_cpu_s"] = time.process_time() - cpu[0]
+    kept["hub_cpu_s"] = hub_cpu_s(hub) - cpu[1]
     for name in ("up", "down", "drops", "connections"):
         kept[f"{name}_bytes" if name in ("up", "down") else name] -= before[name]
     first["kept"] = kept
@@ -135,6 +156,9 @@ def main() -> None:
     parser.add_argument("--profiles", default="GPRS,EDGE,2G,rural-4G")
     parser.add_argument("--no-kept", dest="kept", action="store_false",
                         help="only the push on a fresh connection")
+    parser.add_argument("--no-drops", dest="drops", action="store_false",
+                        help="the profiles' bandwidth and round trip without their drops: the "
+                             "protocol's own overhead, apart from what a drop costs")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     args = parser.parse_args()
     base = args.out / "link"
@@ -142,18 +166,20 @@ def main() -> None:
     county.init(base / "county")
     hub = HubProcess(base / "county").start()
     try:
-        clean = new_station(base, hub, "clean", args.incidents, "440524001")
+        clean = new_station(base, hub, "clean", args.incidents)
         with Link(PROFILES["clean"], ("127.0.0.1", hub.port)) as link:
-            floor_run = push_both(clean, link, args.incidents if args.kept else 0)
+            floor_run = push_both(clean, link, args.incidents if args.kept else 0, hub)
         clean.close()
         out: dict[str, Any] = {
             "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-            "incidents": args.incidents, "clean": floor_run, "profiles": {}}
+            "incidents": args.incidents, "drops": args.drops, "clean": floor_run, "profiles": {}}
         for n, name in enumerate(args.profiles.split(","), start=2):
             profile: Profile = PROFILES[name]
+            if not args.drops:
+                profile = dataclasses.replace(profile, drop_every_bytes=0)
             store = new_station(base, hub, name, args.incidents, f"440524{n:03d}")
             with Link(profile, ("127.0.0.1", hub.port), seed=3) as link:
-                run = push_both(store, link, args.incidents if args.kept else 0)
+                run = push_both(store, link, args.incidents if args.kept else 0, hub)
             store.close()
             # What no protocol avoids on a fresh connection: TCP's handshake, TLS 1.3's, and
             # one request and its answer — three round trips — on top of the bytes; on a kept

@@ -34,7 +34,16 @@ from sync import parcel, pinning
 from sync.client import Client, fetch_certificate
 from sync.dictionary import parse_ids
 from sync.errors import NotFound, SyncError, ValidationError
-from sync.protocol import MAX_CHANGES, BackupReport, PullPage, PushBatch, Result, RoundAsk, WireChange
+from sync.protocol import (
+    MAX_CHANGES,
+    BackupReport,
+    PullPage,
+    PushBatch,
+    Result,
+    RoundAnswer,
+    RoundAsk,
+    WireChange,
+)
 from sync.seal import field_ad
 
 CERT_FILE = "hub.crt"
@@ -198,16 +207,17 @@ def _waiting_rows(store: Store, after: Cursor, above: int, upto: int,
             yield (tier, *row)
 
 
-def outbox(store: Store, limit: int, max_bytes: int = BATCH_BYTES,
-           budget: RoundBudget | None = None) -> Iterator[list[WireChange]]:
-    """The whole outbox in push order, batch by batch, each read after the one before was
-    handed on (while `budget` allows another). Changes written meanwhile come after what was
-    there when the read began, in their own tier order: each pass reads the numbers up to
-    the newest at its start, so a record's later change never passes its earlier one."""
-    above = 0
+def outbox(store: Store, limit: int, max_bytes: int = BATCH_BYTES, budget: RoundBudget | None = None,
+           after: Cursor = START) -> Iterator[list[WireChange]]:
+    """The whole outbox in push order after `after`, batch by batch, each read after the one
+    before was handed on (while `budget` allows another). Changes written meanwhile come
+    after what was there when the read began, in their own tier order: each pass reads the
+    numbers up to the newest at its start, so a record's later change never passes its
+    earlier one."""
+    above, cursor = 0, after
     while True:
         top = int(store.conn.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()[0])
-        cursor, read = START, False
+        read = False
         while budget is None or budget.take("push"):
             batch, cursor = _read(store, limit, max_bytes, cursor, above, top)
             if not batch:
@@ -218,38 +228,39 @@ def outbox(store: Store, limit: int, max_bytes: int = BATCH_BYTES,
             return
         if not read:
             return
-        above = top
+        above, cursor = top, START
 
 
 def push(store: Store, client: Client, limit: int = MAX_CHANGES, report: Report = _silent,
-         restamp: bool = True, so_far: int = 0, budget: RoundBudget | None = None) -> SyncResult:
+         restamp: bool = True, answered: Iterator[tuple[PushBatch, list[Result]]] | None = None,
+         budget: RoundBudget | None = None) -> SyncResult:
     """Send the whole outbox, batch by batch, recording each receipt or rejection.
 
     Each batch is written on the hub's connection before the answer to the one before it is
     read (sync.pipeline), and read from the outbox while that one is on its way: the link
     is never idle while the hub applies a batch, and the station's work hides behind both.
     Answers are recorded in order; a failure leaves everything not yet answered in the
-    outbox, to be sent again. `so_far`: changes this round already answered (the combined
-    first request), so progress counts the round's whole outbox. `budget`: no batch is read
-    once the round's bytes reach it (the rest waits for the next round)."""
+    outbox, to be sent again. `answered`: the batches and answers as they come (the round's
+    first request and the batches behind it: `combined`); by default the outbox's. `budget`:
+    no batch is read once the round's bytes reach it (the rest waits for the next round)."""
     pushed = rejected = batches = 0
-    total = so_far + int(store.status()["pending"])
-    for batch, results in _answered(store, client, limit, budget):
+    total = int(store.status()["pending"])
+    for batch, results in _answered(store, client, limit, budget) if answered is None else answered:
         _record_answers(store, results)
         batches += 1
         pushed += sum(1 for r in results if r.receipt)
         rejected += sum(1 for r in results if r.rejected)
-        report(Progress("push", so_far + pushed + rejected, total,
-                        client.bytes_sent + client.bytes_received))
+        report(Progress("push", pushed + rejected, total, client.bytes_sent + client.bytes_received))
         if len(results) < len(batch.changes):
             raise SyncError("县级平台的回执不完整", "the hub answered only part of a batch")
     done = SyncResult(pushed, rejected, batches)
     return _restamped(store, client, done, limit, report, budget) if restamp else done
 
 
-def _batches(store: Store, limit: int, budget: RoundBudget | None = None) -> Iterator[PushBatch]:
+def _batches(store: Store, limit: int, budget: RoundBudget | None = None,
+             after: Cursor = START) -> Iterator[PushBatch]:
     """The outbox as push batches, each read after the one before was handed on."""
-    for batch in outbox(store, limit, budget=budget):
+    for batch in outbox(store, limit, budget=budget, after=after):
         yield PushBatch(store.station_id, tuple(batch))
 
 
@@ -505,13 +516,19 @@ def sync_once(store: Store, client: Client | None = None, report: Report = _sile
     report(Progress("schema", 0, None, 0))
     budget = round_budget(store, client)
     recovering = bool(store.settings().get("recover_after"))
-    done = None if recovering or not isinstance(client, Client) else combined(store, client, report, budget)
-    if done is None:
+    first, pulled = (None, None) if recovering or not isinstance(client, Client) \
+        else combined(store, client, report, budget)
+    if pulled is None:  # call by call: recovering, a test's client, or a hub before rounds
         update_schema(store, client)
         recover(store, client, report)
         pushed = push(store, client, report=report, budget=budget)
-        done = (pushed, pull(store, client, report=report, budget=budget))
-    pushed, pulled = done
+        if first is not None:
+            pushed = SyncResult(first.pushed + pushed.pushed, first.rejected + pushed.rejected,
+                                first.batches + pushed.batches)
+        pulled = pull(store, client, report=report, budget=budget)
+    else:
+        assert first is not None
+        pushed = first
     sent, fetched = move_files(store, client, report, budget)
     remember_dictionaries(store, client)
     return SyncResult(pushed.pushed, pushed.rejected, pushed.batches, pulled,
@@ -548,16 +565,20 @@ def waiting_after(store: Store, budget: RoundBudget) -> Waiting | None:
 
 
 def combined(store: Store, client: Client, report: Report = _silent,
-             budget: RoundBudget | None = None) -> tuple[SyncResult, int] | None:
+             budget: RoundBudget | None = None) -> tuple[SyncResult, int | None]:
     """A round whose first request carries the schema check, the first push batch and the
     pull cursor, and whose answer brings the bundles, the receipts and the first page: one
-    round trip for a round of a few changes each way (docs/PROTOCOL.md). Later batches and
-    pages follow as `push` and `pull` send them. None: the hub is of a release before it.
+    round trip for a round of a few changes each way (docs/PROTOCOL.md). The later batches
+    are written behind it, ahead of its answer; later pages follow as `pull` asks for them.
+    A pulled count of None: the hub is of a release before it, and what was pushed is all
+    that was done (the batches written behind the round went up as plain pushes).
 
     A failure anywhere leaves what a failure of the separate calls would: receipts not yet
     recorded come again when the batch is resent (the hub answers a resent change with the
     receipt it gave), and the pull cursor moves only with a page applied."""
-    batch = pending(store, MAX_CHANGES)
+    if not client.rounds:
+        return SyncResult(0, 0, 0), None
+    batch, after = _read(store, MAX_CHANGES, BATCH_BYTES, START)
     status = store.status()
     client.outbox = (max(0, int(status["pending"]) - len(batch)), int(status["rejected"]))
     client.backup = _backup_report(store)
@@ -568,32 +589,25 @@ def combined(store: Store, client: Client, report: Report = _silent,
     budget.take("pull")
     ask = RoundAsk(store.schema.version, PushBatch(store.station_id, tuple(batch)) if batch else None,
                    cursor, PULL_PAGE)
-    answer = client.sync_round(ask)
-    if answer is None:
-        return None
-    for item in answer.bundles:  # checked and applied in order, as update_schema does
-        apply_bundle(store, str(item["bundle"]).encode("utf-8"), str(item["signature"]))
-    if answer.bundles:
-        client.hold(dictionaries(store))
-    if len(answer.results) < len(batch):
-        raise SyncError("县级平台的回执不完整", "the hub answered only part of a batch")
-    _record_answers(store, answer.results)
-    first = _counted(answer.results)
-    report(Progress("push", first.pushed + first.rejected, int(status["pending"]),
-                    client.bytes_sent + client.bytes_received))
-    rest = push(store, client, report=report, restamp=False,  # later batches, and what came meanwhile
-                so_far=first.pushed + first.rejected, budget=budget)
-    pushed = _restamped(store, client, SyncResult(first.pushed + rest.pushed, first.rejected + rest.rejected,
-                                                  first.batches + rest.batches), MAX_CHANGES, report, budget)
+    answers: list[RoundAnswer | None] = []
+
+    def took(answer: RoundAnswer | None) -> None:
+        answers.append(answer)
+        if answer is None:
+            return
+        for item in answer.bundles:  # checked and applied in order, as update_schema does
+            apply_bundle(store, str(item["bundle"]).encode("utf-8"), str(item["signature"]))
+        if answer.bundles:
+            client.hold(dictionaries(store))
+
+    later = _batches(store, MAX_CHANGES, budget, after=after) if batch else iter(())
+    pushed = push(store, client, report=report, answered=client.pushes(later, ask, took), budget=budget)
+    if not answers or answers[0] is None:
+        return pushed, None
     # A round that brought bundles asks once more: the hub learns the version the station is
     # on now (the county's schema list counts stations by it) and pages in it.
-    return pushed, pull(store, client, report=report, first=answer.page, ask_again=bool(answer.bundles),
-                        budget=budget)
-
-
-def _counted(results: list[Result]) -> SyncResult:
-    return SyncResult(sum(1 for r in results if r.receipt), sum(1 for r in results if r.rejected),
-                      1 if results else 0)
+    return pushed, pull(store, client, report=report, first=answers[0].page,
+                        ask_again=bool(answers[0].bundles), budget=budget)
 
 
 def move_files(store: Store, client: Client, report: Report = _silent, budget: RoundBudget | None = None

@@ -19,7 +19,7 @@ import email.utils
 import json
 import ssl
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sync import dictionary
 from sync.dictionary import Dictionary
 from sync.errors import HubBusy, HubUnreachable, ProtocolRefused, Rejected, SyncError
-from sync.pipeline import Pipelined
+from sync.pipeline import Ahead, Pipelined
 from sync.protocol import (
     BackupReport,
     PullPage,
@@ -258,32 +258,62 @@ class Client:
         return decode_results(self._send("POST", "/v1/push", encode_push(self._named(batch)),
                                          headers={"Content-Type": ZSTD_MEDIA_TYPE}))
 
-    def pushes(self, batches: Iterator[PushBatch]) -> Iterator[tuple[PushBatch, list[Result]]]:
+    def pushes(self, batches: Iterator[PushBatch], first: RoundAsk | None = None,
+               took: Callable[[RoundAnswer | None], None] | None = None
+               ) -> Iterator[tuple[PushBatch, list[Result]]]:
         """Each batch with its results, in order. Each batch is written on the connection
         before the answer to the one before it is read (sync.pipeline), so it travels while
-        the hub applies that one; the next batch is taken from `batches` meanwhile."""
+        the hub applies that one; the next batch is taken from `batches` meanwhile.
+
+        `first`: a round's first request (`sync_round`), written before the batches, so the
+        second batch travels while the hub answers the round; `took` hears its answer (None
+        from a hub before it) before the round's batch is yielded with its results. After a
+        None no more batches are written: the round goes call by call from there."""
         with self._mapped(), self._adapter.ahead(self.session, self.timeout, str(self.cert_path)) as run:
-            sent: list[tuple[PushBatch, int]] = []
+            sent: list[tuple[PushBatch | None, int]] = []
             try:
+                if first is not None:
+                    sent.append((None, self._ahead(run, "/v1/sync", encode_round(self._asked(first)))))
                 for batch in batches:
-                    request = self._prepare("POST", "/v1/push", encode_push(self._named(batch)),
-                                            headers={"Content-Type": ZSTD_MEDIA_TYPE})
-                    run.write(request)
-                    sent.append((batch, len(request.body or b"")))
-                    self.bytes_ahead += sent[-1][1]
-                    if run.waiting > 1:
-                        yield self._answer(sent, run.read())
+                    sent.append((batch, self._ahead(run, "/v1/push", encode_push(self._named(batch)))))
+                    if run.waiting > 1 and not (yield from self._answered(sent.pop(0), run, first, took)):
+                        break
                 while run.waiting:
-                    yield self._answer(sent, run.read())
+                    yield from self._answered(sent.pop(0), run, first, took)
             finally:
                 self.bytes_ahead = 0
 
-    def _answer(self, sent: list[tuple[PushBatch, int]], response: requests.Response
-                ) -> tuple[PushBatch, list[Result]]:
-        batch, size = sent.pop(0)
-        results = decode_results(self._finish(response))  # counted in bytes_sent now
-        self.bytes_ahead -= size
-        return batch, results
+    def _ahead(self, run: Ahead, path: str, body: bytes) -> int:
+        """Write one request of `pushes`; its body's size, in bytes_ahead until its answer."""
+        request = self._prepare("POST", path, body, headers={"Content-Type": ZSTD_MEDIA_TYPE})
+        run.write(request)
+        size = len(request.body or b"")
+        self.bytes_ahead += size
+        return size
+
+    def _answered(self, sent: tuple[PushBatch | None, int], run: Ahead, first: RoundAsk | None,
+                  took: Callable[[RoundAnswer | None], None] | None
+                  ) -> Generator[tuple[PushBatch, list[Result]], None, bool]:
+        """Read one answer of `pushes`; False when it was a round the hub does not offer."""
+        batch, size = sent
+        if batch is not None:
+            results = decode_results(self._finish(run.read()))  # counted in bytes_sent now
+            self.bytes_ahead -= size
+            yield batch, results
+            return True
+        assert first is not None and took is not None
+        try:
+            answer = decode_answer(self._finish(run.read()))
+        except NotOffered:
+            self.rounds = False
+            took(None)
+            return False
+        finally:
+            self.bytes_ahead -= size
+        took(answer)
+        if first.batch is not None:
+            yield first.batch, answer.results
+        return True
 
     def _named(self, batch: PushBatch) -> PushBatch:
         return replace(batch, name=self.name) if batch.name is None and self.name is not None else batch
@@ -294,16 +324,19 @@ class Client:
         the round goes call by call, as it did (station.syncer.sync_once)."""
         if not self.rounds:
             return None
-        if ask.batch is not None and ask.batch.name is None and self.name is not None:
-            ask = replace(ask, batch=replace(ask.batch, name=self.name))
-        ask = replace(ask, name=self.name, outbox=self.outbox or (None, None), backup=self.backup)
         try:
-            reply = self._send("POST", "/v1/sync", encode_round(ask),
+            reply = self._send("POST", "/v1/sync", encode_round(self._asked(ask)),
                                headers={"Content-Type": ZSTD_MEDIA_TYPE})
         except NotOffered:
             self.rounds = False
             return None
         return decode_answer(reply)
+
+    def _asked(self, ask: RoundAsk) -> RoundAsk:
+        """The round's ask with what the station says of itself (its name, outbox, backup)."""
+        if ask.batch is not None:
+            ask = replace(ask, batch=self._named(ask.batch))
+        return replace(ask, name=self.name, outbox=self.outbox or (None, None), backup=self.backup)
 
     def pull(self, cursor: int, limit: int = 1000, schema_version: int | None = None,
              own_after: int | None = None) -> PullPage:

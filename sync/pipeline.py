@@ -50,6 +50,7 @@ class _Connection:
             raise
         self.sock.settimeout(timeout[1])
         self.leftover = b""
+        self.in_flight = 0  # requests written whose answers are not read yet
         self.closing = False  # the hub said it closes after the answer read last
 
     def close(self) -> None:
@@ -57,11 +58,24 @@ class _Connection:
             self.sock.close()
 
 
-def _dropped(sock: socket.socket) -> bool:
-    """A kept connection with something to read between answers has been closed by the other
-    end (as urllib3 checks its pooled ones): a request on it would fail. A cut that comes
-    after this check fails the call, as any cut does; the round ends and the next one resends."""
-    return wait_for_read(sock, timeout=0.0)
+def _dropped(conn: _Connection) -> bool:
+    """A kept connection, idle between answers, that the other end has closed (as urllib3
+    checks its pooled ones): a request on it would fail. Readable is not enough: TLS 1.3
+    session tickets may be waiting, which the TLS layer takes without giving any data. A cut
+    that comes after this check fails the call, as any cut does; the next round resends."""
+    if conn.in_flight or conn.leftover or not wait_for_read(conn.sock, timeout=0.0):
+        return False
+    limit = conn.sock.gettimeout()
+    conn.sock.setblocking(False)
+    try:
+        conn.sock.recv(READ_BYTES)
+    except (ssl.SSLWantReadError, BlockingIOError):
+        return False  # a ticket, no data: still open
+    except OSError:
+        return True
+    finally:
+        conn.sock.settimeout(limit)
+    return True  # closed (b""), or bytes no request asked for: not to be trusted either
 
 
 def _errors(exc: BaseException) -> requests.RequestException:
@@ -115,7 +129,7 @@ class Pipelined(BaseAdapter):
     # ---------------------------------------------------------------- one message each way
 
     def _connection(self, url: str, timeout: Any, verify: bool | str) -> _Connection:
-        if self._conn is not None and not self._conn.leftover and _dropped(self._conn.sock):
+        if self._conn is not None and _dropped(self._conn):
             self.close()  # the hub (or a NAT) closed it while it was kept: a new one
         if self._conn is None or self._conn.closing:
             self.close()
@@ -152,6 +166,7 @@ class Pipelined(BaseAdapter):
         except (OSError, ssl.SSLError) as exc:
             self.close()
             raise _errors(exc) from exc
+        conn.in_flight += 1
         return cycle
 
     def _read(self, request: requests.PreparedRequest, cycle: h11.Connection) -> requests.Response:
@@ -163,6 +178,7 @@ class Pipelined(BaseAdapter):
         except (OSError, ssl.SSLError, h11.ProtocolError) as exc:
             self.close()
             raise _errors(exc) from exc
+        conn.in_flight -= 1
         conn.closing = cycle.their_state is h11.MUST_CLOSE or cycle.our_state is h11.MUST_CLOSE
         return _response(request, status, reason, headers, body)
 

@@ -235,8 +235,11 @@ class _HeldAnswers:
         self.listener.close()
 
 
+@pytest.mark.parametrize("how", ["push", "round"])
 def test_later_batches_are_written_ahead_of_the_answers_to_those_before(
-        sqlite_hub: HubServer, tmp_path: Path) -> None:
+        how: str, sqlite_hub: HubServer, tmp_path: Path) -> None:
+    # "round": the second batch goes up behind the round's first request (which carries the
+    # first), before its answer, as it does behind a plain push.
     a = station(tmp_path, "a", sqlite_hub)
     one = _open(a)
     try:
@@ -252,9 +255,10 @@ def test_later_batches_are_written_ahead_of_the_answers_to_those_before(
             client = client_for(one)
             client.timeout = (5.0, 8.0)  # one waiting for an answer first would time out here
             seen = _watch(client)
-            result = push(one, client)
+            result = push(one, client) if how == "push" else sync_once(one, client)
             assert (result.pushed, result.batches) == (1500, 2)
-            assert [r.request.path_url for r in seen] == ["/v1/push", "/v1/push"]
+            first = "/v1/push" if how == "push" else "/v1/sync"  # the round's own request
+            assert [r.request.path_url for r in seen] == [first, "/v1/push"]
             assert relay.up >= bodies
         finally:
             relay.close()
