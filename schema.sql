@@ -103,9 +103,12 @@ CREATE TABLE changes (
     receipt        INTEGER,                -- the hub's sequence number, once accepted
     acked_at       TEXT,
     rejected       TEXT,                   -- the hub's reason, when it refused the change
-    resent_as      INTEGER                 -- a refused change fixed and sent again: its new seq
+    resent_as      INTEGER,                -- a refused change fixed and sent again: its new seq
+    tier           INTEGER NOT NULL DEFAULT 1  -- push order: 0 cases and steps, 1 base data, 2 attachments
 );
 CREATE INDEX changes_pending ON changes (seq) WHERE receipt IS NULL;
+-- The outbox in the order a round pushes it (station.priorities): by tier, then seq.
+CREATE INDEX changes_outbox ON changes (tier, seq) WHERE receipt IS NULL AND rejected IS NULL;
 -- The refused changes nobody has resent: counted for the home screen every few seconds, which
 -- otherwise read the whole change log (kept for ever) each time.
 CREATE INDEX changes_refused ON changes (seq) WHERE rejected IS NOT NULL AND resent_as IS NULL;

@@ -100,6 +100,10 @@ class Loop:
     start_spread: float = START_SPREAD
     outcome: Outcome | None = None  # of the last round
     monotonic: Callable[[], float] = time.monotonic
+    # What the last round's byte budget left waiting (None: it held nothing back): the next
+    # round comes at the interval, not as soon as anything waits, or a metered link's budget
+    # per round would be a budget per second. A write made since still wakes it.
+    left: int | None = None
 
     def round(self) -> float:
         """One round; returns how long to wait before the next (and logs one line of it)."""
@@ -140,6 +144,11 @@ class Loop:
         self.outcome = "done"
         values.update(outcome="done", pushed=result.pushed, rejected=result.rejected,
                       pulled=result.pulled, files_sent=result.files_sent)
+        self.left = None
+        if result.waiting is not None:  # counts only: what the budget left for the next round
+            self.left = int(self.store.status()["pending"])
+            values.update(budget_spent=result.bytes,
+                          **{f"waiting_{k}": v for k, v in result.waiting.as_json().items()})
         self._note(last_success=self.store.clock.iso(), last_error="", busy_at="",
                    last_round=f"pushed {result.pushed}, rejected {result.rejected},"
                               f" pulled {result.pulled}")
@@ -153,13 +162,14 @@ class Loop:
     def wait(self, seconds: float) -> None:
         """Sleep in one-second steps, waking early when a local write is waiting to go up
         (only while the hub is answering: neither a dead link nor a busy hub is asked sooner
-        for it)."""
+        for it; after a round its budget stopped, only for a write made since)."""
         waited = 0.0
         while waited < seconds:
             step = min(1.0, seconds - waited)
             self.sleep(step)
             waited += step
-            if self.failures == 0 and self.outcome != "busy" and self.store.status()["pending"]:
+            pending = int(self.store.status()["pending"])
+            if self.failures == 0 and self.outcome != "busy" and pending > (self.left or 0):
                 return
 
     def run(self, rounds: int | None = None) -> None:

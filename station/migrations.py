@@ -342,6 +342,22 @@ def _dictionaries(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE schema_versions ADD COLUMN dictionary BLOB")
 
 
+def _push_tiers(conn: sqlite3.Connection) -> None:
+    """Step 8: each change's push tier and the index the outbox is read by (issue 24 point
+    4: cases and their steps first). Only waiting changes are given their tier: the others
+    are never read by it, and a change log kept for years is not rewritten for nothing."""
+    from station import priorities
+    from sync.schema import load_schema
+
+    if "tier" not in _columns(conn, "changes"):
+        conn.execute("ALTER TABLE changes ADD COLUMN tier INTEGER NOT NULL DEFAULT 1")
+    conn.executemany("UPDATE changes SET tier = ? WHERE entity = ? AND receipt IS NULL AND rejected IS NULL",
+                     [(tier, entity) for entity, tier in priorities.tiers(load_schema(conn)).items()
+                      if tier != priorities.BASE])
+    conn.execute("CREATE INDEX IF NOT EXISTS changes_outbox ON changes (tier, seq)"
+                 " WHERE receipt IS NULL AND rejected IS NULL")
+
+
 STEPS: tuple[Step, ...] = (
     Step(1, "baseline: the tables, columns, indexes and version-1 definitions of schema.sql",
          _baseline),
@@ -352,5 +368,7 @@ STEPS: tuple[Step, ...] = (
     Step(6, "definitions: dispute parties, party roles and mediation agreements (issue 22)",
          _dispute_forms),
     Step(7, "schema versions: each bundle's zstd dictionary (issue 24)", _dictionaries),
+    Step(8, "changes: each waiting change's push tier, and the outbox index by tier (issue 24)",
+         _push_tiers),
 )
 LATEST = STEPS[-1].number

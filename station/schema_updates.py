@@ -22,6 +22,7 @@ import json
 import sqlite_utils
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from station import priorities
 from station.store import Store
 from sync.bundle import Bundle, BundleError, check_bundle, parse_bundle, verify_bundle
 from sync.dictionary import Dictionary, builtin
@@ -41,6 +42,9 @@ def apply_bundle(store: Store, raw: bytes, signature: str) -> Bundle:
         _write_definitions(sqlite_utils.Database(writes.txn.cursor.connection), store.schema, new)
         for rename in bundle.renames:
             writes.rename_field(rename.entity, rename.old, rename.new)
+        # A bundle that makes an entity part of a case (a new parent field) moves its waiting
+        # changes with it; usually none moves and nothing is written.
+        writes.retier_outbox(priorities.retiered(priorities.tiers(store.schema), priorities.tiers(new)))
         writes.txn.cursor.execute(
             "INSERT INTO schema_versions (version, applied_at, source, digest, dictionary)"
             " VALUES (?, ?, ?, ?, ?)",

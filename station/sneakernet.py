@@ -54,11 +54,8 @@ def _station_key(store: Store) -> Ed25519PrivateKey:
 
 def _outbox(store: Store) -> list[bytes]:
     """Every change waiting for an answer, as the push batches the link would carry."""
-    batches, after = [], 0
-    while changes := syncer.pending(store, MAX_CHANGES, after=after):
-        batches.append(encode_push(PushBatch(store.station_id, tuple(changes))))
-        after = changes[-1].seq
-    return batches
+    return [encode_push(PushBatch(store.station_id, tuple(changes)))
+            for changes in syncer.outbox(store, MAX_CHANGES)]
 
 
 def export_changes(store: Store, folder: Path) -> dict[str, Any]:

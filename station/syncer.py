@@ -1,10 +1,12 @@
 """The station's half of sync: enrollment, and draining the outbox to the hub.
 
-The outbox is the change log: every change without a receipt or a rejection goes up, oldest
-first, in bounded batches. A receipt marks a change as accepted; a rejection keeps the change,
-with the hub's reason, for the clerk to see, fix and resend — it never blocks the changes
-behind it. A batch interrupted anywhere is simply sent again: the hub answers a resent change
-with its old receipt.
+The outbox is the change log: every change without a receipt or a rejection goes up in
+bounded batches, cases and their steps first, then base data, then attachment records, each
+tier oldest first (station.priorities); a `round_budget` caps the bytes of one round. A
+receipt marks a change as accepted; a rejection keeps the change, with the hub's reason,
+for the clerk to see, fix and resend — it never blocks the changes behind it. A batch
+interrupted anywhere is simply sent again: the hub answers a resent change with its old
+receipt.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from station import backup, transfer
+from station import backup, priorities, transfer
 from station.attachments import Attachments
 from station.cases import Cases
+from station.priorities import RoundBudget, Waiting
 from station.schema_updates import apply_bundle, dictionaries
 from station.store import Store
 from station.writes import Writes, was_ad
@@ -51,6 +54,10 @@ PULL_PAGE = 2500
 # (MAX_BODY_BYTES): a batch of typical changes is limited by their count, one of long texts
 # by this.
 BATCH_BYTES = 1024 * 1024
+# Where a read of the outbox stands: the (tier, seq) of the last change read.
+Cursor = tuple[int, int]
+START: Cursor = (-1, 0)
+_NO_TOP = 2**62
 
 
 @dataclass(frozen=True)
@@ -79,6 +86,8 @@ class SyncResult:
     pulled: int = 0
     files_sent: int = 0  # attachments the hub now has whole (or had already)
     files_fetched: int = 0
+    waiting: Waiting | None = None  # what the round's byte budget left for the next one
+    bytes: int = 0  # the round's bytes on the wire (bodies, compressed)
 
 
 def enroll(store: Store, hub_url: str, code: str, fingerprint: str | None = None) -> dict[str, Any]:
@@ -146,22 +155,28 @@ def remember_dictionaries(store: Store, client: Client) -> None:
             writes.put_settings(hub_dictionaries=text)
 
 
-def pending(store: Store, limit: int, max_bytes: int = BATCH_BYTES, after: int = 0) -> list[WireChange]:
-    """The oldest changes after sequence `after` not yet accepted or rejected, as they go on
-    the wire: at most `limit`, and no more than about `max_bytes` of JSON (always at least
+def pending(store: Store, limit: int, max_bytes: int = BATCH_BYTES,
+            after: Cursor = START) -> list[WireChange]:
+    """The next changes in push order after `after` not yet accepted or rejected, as they go
+    on the wire: at most `limit`, and no more than about `max_bytes` of JSON (always at least
     one), so a run of long texts never makes a batch the hub must refuse whole."""
+    return _read(store, limit, max_bytes, after)[0]
+
+
+def _read(store: Store, limit: int, max_bytes: int, after: Cursor, above: int = 0,
+          upto: int = _NO_TOP) -> tuple[list[WireChange], Cursor]:
+    """`pending` among the changes numbered in (`above`, `upto`], and the cursor after them."""
     sealer, _ = store._require_sealer()
     out: list[WireChange] = []
     size = 0
-    for row in store.conn.execute(
-            "SELECT seq, record_id, entity, op, grid, clear, sealed, hlc, base, schema_version, was,"
-            " seen, scope, clerk FROM changes WHERE seq > ? AND receipt IS NULL AND rejected IS NULL"
-            " ORDER BY seq LIMIT ?", (after, limit)):
-        seq, record, entity, op, grid, clear, sealed, stamp, base, version, was, seen, scope, by = row
+    cursor = after
+    for row in _waiting_rows(store, after, above, upto, limit):
+        tier, seq, record, entity, op, grid, clear, sealed, stamp, base, version, was, seen, scope, by = row
         # Sealed text is base64 of the value plus 29 bytes: an upper bound of its JSON.
         size += len(clear) + len(sealed) + len(was) + len(base) + 200
         if out and size > max_bytes:
             break
+        cursor = (tier, seq)
         fields = json.loads(clear)
         for name, value in json.loads(sealed).items():
             fields[name] = sealer.open_value(value, field_ad(record, entity, name))
@@ -169,12 +184,56 @@ def pending(store: Store, limit: int, max_bytes: int = BATCH_BYTES, after: int =
                               json.loads(base), version,
                               sealer.open_value(was, was_ad(record, stamp)) if was else {},
                               None if seen is None else json.loads(seen), scope, by))
-    return out
+        if len(out) == limit:
+            break
+    return out, cursor
+
+
+def _waiting_rows(store: Store, after: Cursor, above: int, upto: int,
+                  limit: int) -> Iterator[tuple[Any, ...]]:
+    """Waiting rows after `after` in (tier, seq) order, numbered in (`above`, `upto`]: one
+    range of the changes_outbox index per tier, so every batch starts where the last ended
+    (SQLite seeks a row-value bound on the index's first column only, and would rescan the
+    tier from its start for each batch: docs/BENCHMARKS.md, "Push priorities")."""
+    for tier in priorities.TIERS:
+        if tier < after[0]:
+            continue
+        floor = max(above, after[1]) if tier == after[0] else above
+        for row in store.conn.execute(
+                "SELECT seq, record_id, entity, op, grid, clear, sealed, hlc, base, schema_version,"
+                " was, seen, scope, clerk FROM changes INDEXED BY changes_outbox"
+                " WHERE receipt IS NULL AND rejected IS NULL AND tier = ? AND seq > ? AND seq <= ?"
+                " ORDER BY seq LIMIT ?", (tier, floor, upto, limit)):
+            yield (tier, *row)
+
+
+def outbox(store: Store, limit: int, max_bytes: int = BATCH_BYTES, budget: RoundBudget | None = None,
+           after: Cursor = START) -> Iterator[list[WireChange]]:
+    """The whole outbox in push order after `after`, batch by batch, each read after the one
+    before was handed on (while `budget` allows another). Changes written meanwhile come
+    after what was there when the read began, in their own tier order: each pass reads the
+    numbers up to the newest at its start, so a record's later change never passes its
+    earlier one."""
+    above, cursor = 0, after
+    while True:
+        top = int(store.conn.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()[0])
+        read = False
+        while budget is None or budget.take("push"):
+            batch, cursor = _read(store, limit, max_bytes, cursor, above, top)
+            if not batch:
+                break
+            read = True
+            yield batch
+        else:
+            return
+        if not read:
+            return
+        above, cursor = top, START
 
 
 def push(store: Store, client: Client, limit: int = MAX_CHANGES, report: Report = _silent,
-         restamp: bool = True,
-         answered: Iterator[tuple[PushBatch, list[Result]]] | None = None) -> SyncResult:
+         restamp: bool = True, answered: Iterator[tuple[PushBatch, list[Result]]] | None = None,
+         budget: RoundBudget | None = None) -> SyncResult:
     """Send the whole outbox, batch by batch, recording each receipt or rejection.
 
     Each batch is written on the hub's connection before the answer to the one before it is
@@ -182,10 +241,11 @@ def push(store: Store, client: Client, limit: int = MAX_CHANGES, report: Report 
     is never idle while the hub applies a batch, and the station's work hides behind both.
     Answers are recorded in order; a failure leaves everything not yet answered in the
     outbox, to be sent again. `answered`: the batches and answers as they come (the round's
-    first request and the batches behind it: `combined`); by default the outbox's."""
+    first request and the batches behind it: `combined`); by default the outbox's. `budget`:
+    no batch is read once the round's bytes reach it (the rest waits for the next round)."""
     pushed = rejected = batches = 0
     total = int(store.status()["pending"])
-    for batch, results in _answered(store, client, limit) if answered is None else answered:
+    for batch, results in _answered(store, client, limit, budget) if answered is None else answered:
         _record_answers(store, results)
         batches += 1
         pushed += sum(1 for r in results if r.receipt)
@@ -194,25 +254,25 @@ def push(store: Store, client: Client, limit: int = MAX_CHANGES, report: Report 
         if len(results) < len(batch.changes):
             raise SyncError("县级平台的回执不完整", "the hub answered only part of a batch")
     done = SyncResult(pushed, rejected, batches)
-    return _restamped(store, client, done, limit, report) if restamp else done
+    return _restamped(store, client, done, limit, report, budget) if restamp else done
 
 
-def _batches(store: Store, limit: int, after: int = 0) -> Iterator[PushBatch]:
+def _batches(store: Store, limit: int, budget: RoundBudget | None = None,
+             after: Cursor = START) -> Iterator[PushBatch]:
     """The outbox as push batches, each read after the one before was handed on."""
-    batch = pending(store, limit, after=after)
-    while batch:
+    for batch in outbox(store, limit, budget=budget, after=after):
         yield PushBatch(store.station_id, tuple(batch))
-        batch = pending(store, limit, after=batch[-1].seq)
 
 
-def _answered(store: Store, client: Client, limit: int) -> Iterator[tuple[PushBatch, list[Result]]]:
+def _answered(store: Store, client: Client, limit: int, budget: RoundBudget | None = None
+              ) -> Iterator[tuple[PushBatch, list[Result]]]:
     """Each batch with the hub's answer: pipelined on a real client; otherwise (a test's
     client wired to the hub's rules) the next batch read while one is answered."""
     if isinstance(client, Client):
-        yield from client.pushes(_batches(store, limit))
+        yield from client.pushes(_batches(store, limit, budget))
         return
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="push") as sender:
-        batches = _batches(store, limit)
+        batches = _batches(store, limit, budget)
         batch = next(batches, None)
         while batch is not None:
             answer = sender.submit(client.push, batch)
@@ -221,14 +281,15 @@ def _answered(store: Store, client: Client, limit: int) -> Iterator[tuple[PushBa
             batch = following
 
 
-def _restamped(store: Store, client: Client, done: SyncResult, limit: int, report: Report) -> SyncResult:
+def _restamped(store: Store, client: Client, done: SyncResult, limit: int, report: Report,
+               budget: RoundBudget | None = None) -> SyncResult:
     """After a push: changes refused as stamped in the hub's future, from a time this box's
     clock was fast (the hub has just accepted our signed requests, so it is right now), sent
     again, stamped anew, once."""
     resent = store.resend_ahead_of_hub() if done.rejected else []
     if not resent:
         return done
-    again = push(store, client, limit, report, restamp=False)
+    again = push(store, client, limit, report, restamp=False, budget=budget)
     return SyncResult(done.pushed + again.pushed, done.rejected - len(resent) + again.rejected,
                       done.batches + again.batches)
 
@@ -244,12 +305,14 @@ def _record_answers(store: Store, results: list[Result]) -> None:
 
 def pull(store: Store, client: Client, limit: int = PULL_PAGE, report: Report = _silent,
          own_after: int | None = None, on_page: Callable[[PullPage], None] | None = None,
-         first: PullPage | None = None, ask_again: bool = False) -> int:
+         first: PullPage | None = None, ask_again: bool = False,
+         budget: RoundBudget | None = None) -> int:
     """Fetch what changed elsewhere in scope; each page and its cursor in one transaction.
     (`own_after`: also this station's own changes after that number; see `recover`.
     `first`: the first page, come with the round's first request: `sync_once`; then
     `ask_again`: ask for the next page even if it was the last, to tell the hub the schema
-    version the round's bundles brought the station to.)"""
+    version the round's bundles brought the station to. `budget`: no page is asked for once
+    the round's bytes reach it.)"""
     pulled = 0
     settings = store.settings()
     cursor = int(settings.get("pull_cursor", "0"))
@@ -265,8 +328,9 @@ def pull(store: Store, client: Client, limit: int = PULL_PAGE, report: Report = 
     client.outbox = (int(status["pending"]), int(status["rejected"]))
     if isinstance(client, Client) and first is None:  # not a parcel's replay: told nobody
         client.backup = _backup_report(store)
-    pages = _prefetched(client, cursor, limit, store.schema.version, own_after) if first is None \
-        else _after(first, ask_again, lambda: _prefetched(client, first.cursor, limit, store.schema.version))
+    pages = _prefetched(client, cursor, limit, store.schema.version, own_after, budget) if first is None \
+        else _after(first, ask_again,
+                    lambda: _prefetched(client, first.cursor, limit, store.schema.version, budget=budget))
     for page in pages:
         if int(page.extra.get("schema_version", 1)) > store.schema.version:
             # Data from a newer schema is never applied before its bundle.
@@ -382,20 +446,24 @@ def _after(first: PullPage, again: bool, rest: Callable[[], Iterator[PullPage]])
 
 
 def _prefetched(client: Client, cursor: int, limit: int, version: int,
-                own_after: int | None = None) -> Iterator[PullPage]:
+                own_after: int | None = None, budget: RoundBudget | None = None) -> Iterator[PullPage]:
     """Pages from `cursor` on, the next one fetched while the caller applies this one.
 
     The hub's half (reading, opening, compressing) and the station's (merging, sealing) then
     overlap, and a slow link's round trip hides behind the apply. One page ahead at most, so
-    memory stays flat; an error in the fetch is raised here, after the pages before it."""
-    ahead: queue.Queue[PullPage | BaseException] = queue.Queue(maxsize=1)
+    memory stays flat; an error in the fetch is raised here, after the pages before it. The
+    budget is asked before each fetch: a page fetched ahead and then left unapplied would be
+    bytes a metered link paid for nothing."""
+    ahead: queue.Queue[PullPage | BaseException | None] = queue.Queue(maxsize=1)
     stop = threading.Event()
 
     def fetch() -> None:
         at = cursor
         while not stop.is_set():
             try:
-                page: PullPage | BaseException = client.pull(at, limit, version, own_after)
+                page: PullPage | BaseException | None = None
+                if budget is None or budget.take("pull"):
+                    page = client.pull(at, limit, version, own_after)
             except BaseException as exc:  # handed to the caller, who raises it
                 page = exc
             while not stop.is_set():
@@ -404,7 +472,7 @@ def _prefetched(client: Client, cursor: int, limit: int, version: int,
                     break
                 except queue.Full:
                     continue
-            if isinstance(page, BaseException) or not page.more:
+            if page is None or isinstance(page, BaseException) or not page.more:
                 return
             at = page.cursor
 
@@ -415,6 +483,8 @@ def _prefetched(client: Client, cursor: int, limit: int, version: int,
             got = ahead.get()
             if isinstance(got, BaseException):
                 raise got
+            if got is None:  # held by the round's budget: the rest comes next round
+                return
             yield got
             if not got.more:
                 return
@@ -444,27 +514,58 @@ def sync_once(store: Store, client: Client | None = None, report: Report = _sile
     takes it (`combined`); a store restored from its backup first recovers, call by call."""
     client = client or client_for(store)
     report(Progress("schema", 0, None, 0))
+    budget = round_budget(store, client)
     recovering = bool(store.settings().get("recover_after"))
     first, pulled = (None, None) if recovering or not isinstance(client, Client) \
-        else combined(store, client, report)
+        else combined(store, client, report, budget)
     if pulled is None:  # call by call: recovering, a test's client, or a hub before rounds
         update_schema(store, client)
         recover(store, client, report)
-        pushed = push(store, client, report=report)
+        pushed = push(store, client, report=report, budget=budget)
         if first is not None:
             pushed = SyncResult(first.pushed + pushed.pushed, first.rejected + pushed.rejected,
                                 first.batches + pushed.batches)
-        pulled = pull(store, client, report=report)
+        pulled = pull(store, client, report=report, budget=budget)
     else:
         assert first is not None
         pushed = first
-    sent, fetched = move_files(store, client, report)
+    sent, fetched = move_files(store, client, report, budget)
     remember_dictionaries(store, client)
     return SyncResult(pushed.pushed, pushed.rejected, pushed.batches, pulled,
-                      sent.files_done + sent.files_known, fetched.files_done)
+                      sent.files_done + sent.files_known, fetched.files_done,
+                      waiting_after(store, budget), budget.used())
 
 
-def combined(store: Store, client: Client, report: Report = _silent) -> tuple[SyncResult, int | None]:
+def round_budget(store: Store, client: Client) -> RoundBudget:
+    """This round's budget from the `round_budget` setting (unset or 0: none), counting the
+    client's bytes from now on: a kept client's counters run on from round to round."""
+    limit = int(store.settings().get(priorities.SETTING) or 0) or None
+
+    def total() -> int:  # a test's client wired to the hub's rules counts nothing
+        return sum(int(getattr(client, name, 0)) for name in ("bytes_sent", "bytes_received", "bytes_ahead"))
+
+    start = total()
+    return RoundBudget(limit, lambda: total() - start)
+
+
+def waiting_after(store: Store, budget: RoundBudget) -> Waiting | None:
+    """What the round's budget left for the next round (None: it held nothing back)."""
+    if not budget.held:
+        return None
+    by_tier = dict(store.conn.execute(
+        "SELECT tier, count(*) FROM changes INDEXED BY changes_outbox"
+        " WHERE receipt IS NULL AND rejected IS NULL GROUP BY tier").fetchall())
+    files = "files" in budget.held
+    attachments = Attachments(store)
+    found = Waiting(by_tier.get(priorities.WORKFLOW, 0), by_tier.get(priorities.BASE, 0),
+                    by_tier.get(priorities.ATTACHMENT, 0), "pull" in budget.held,
+                    len(attachments.to_send()) if files else 0,
+                    len(attachments.to_fetch()) if files else 0)
+    return None if found == Waiting() else found
+
+
+def combined(store: Store, client: Client, report: Report = _silent,
+             budget: RoundBudget | None = None) -> tuple[SyncResult, int | None]:
     """A round whose first request carries the schema check, the first push batch and the
     pull cursor, and whose answer brings the bundles, the receipts and the first page: one
     round trip for a round of a few changes each way (docs/PROTOCOL.md). The later batches
@@ -477,11 +578,15 @@ def combined(store: Store, client: Client, report: Report = _silent) -> tuple[Sy
     receipt it gave), and the pull cursor moves only with a page applied."""
     if not client.rounds:
         return SyncResult(0, 0, 0), None
-    batch = pending(store, MAX_CHANGES)
+    batch, after = _read(store, MAX_CHANGES, BATCH_BYTES, START)
     status = store.status()
     client.outbox = (max(0, int(status["pending"]) - len(batch)), int(status["rejected"]))
     client.backup = _backup_report(store)
     cursor = int(store.settings().get("pull_cursor", "0"))
+    budget = budget or priorities.unlimited()
+    # The round's first batch and page go in this request, whatever the budget.
+    budget.take("push")
+    budget.take("pull")
     ask = RoundAsk(store.schema.version, PushBatch(store.station_id, tuple(batch)) if batch else None,
                    cursor, PULL_PAGE)
     answers: list[RoundAnswer | None] = []
@@ -495,27 +600,35 @@ def combined(store: Store, client: Client, report: Report = _silent) -> tuple[Sy
         if answer.bundles:
             client.hold(dictionaries(store))
 
-    later = _batches(store, MAX_CHANGES, after=batch[-1].seq) if batch else iter(())
-    pushed = push(store, client, report=report, answered=client.pushes(later, ask, took))
+    later = _batches(store, MAX_CHANGES, budget, after=after) if batch else iter(())
+    pushed = push(store, client, report=report, answered=client.pushes(later, ask, took), budget=budget)
     if not answers or answers[0] is None:
         return pushed, None
     # A round that brought bundles asks once more: the hub learns the version the station is
     # on now (the county's schema list counts stations by it) and pages in it.
     return pushed, pull(store, client, report=report, first=answers[0].page,
-                        ask_again=bool(answers[0].bundles))
+                        ask_again=bool(answers[0].bundles), budget=budget)
 
 
-def move_files(store: Store, client: Client, report: Report = _silent
+def move_files(store: Store, client: Client, report: Report = _silent, budget: RoundBudget | None = None
                ) -> tuple[transfer.TransferResult, transfer.TransferResult]:
     """After the records: attachments up, then those this station should hold down, within
-    the per-sync byte budget. Records written meanwhile go up between two chunks."""
-    budget = transfer.budget_of(store)
+    the per-sync attachment budget and what the records left of the round's budget (none
+    left: the files wait for the next round). Records written meanwhile go up between two
+    chunks."""
+    budget = budget or priorities.unlimited()
+    if not budget.take("files"):
+        return transfer.TransferResult(), transfer.TransferResult()
+    files = transfer.budget_of(store, budget.left())
 
     def progress(result: transfer.TransferResult) -> None:
         report(Progress("files", len(result.chunks), None, client.bytes_sent + client.bytes_received))
 
-    sent = transfer.send(store, client, budget, between=records_first(store), report=progress)
-    return sent, transfer.fetch(store, client, budget, report=progress)
+    sent = transfer.send(store, client, files, between=records_first(store, budget), report=progress)
+    fetched = transfer.fetch(store, client, files, report=progress)
+    if sent.over_budget or fetched.over_budget:
+        budget.held.add("files")
+    return sent, fetched
 
 
 def fetch_now(store: Store, attachment_id: str) -> None:
@@ -541,7 +654,7 @@ def fetch_now(store: Store, attachment_id: str) -> None:
                    f"not here yet; it will be fetched at the next sync ({why_en})")
 
 
-def records_first(store: Store) -> transfer.Between:
+def records_first(store: Store, budget: RoundBudget | None = None) -> transfer.Between:
     """Push records written while a file is on its way, before its next chunk."""
     busy = threading.Lock()
 
@@ -550,7 +663,7 @@ def records_first(store: Store) -> transfer.Between:
                                      " AND rejected IS NULL LIMIT 1").fetchone()
         if waiting and busy.acquire(blocking=False):
             try:
-                push(store, client)
+                push(store, client, budget=budget)
             finally:
                 busy.release()
     return between

@@ -51,10 +51,13 @@ class Budget:
             return True
 
 
-def budget_of(store: Store) -> Budget:
-    """The `attachment_budget` setting (bytes per sync; unset or 0: no limit)."""
-    value = int(store.settings().get("attachment_budget") or 0)
-    return Budget(value or None)
+def budget_of(store: Store, left: int | None = None) -> Budget:
+    """The `attachment_budget` setting (bytes per sync; unset or 0: no limit), within `left`:
+    what the records left of the round's byte budget (None: the round has none)."""
+    value = int(store.settings().get("attachment_budget") or 0) or None
+    if left is not None:
+        value = left if value is None else min(value, left)
+    return Budget(value)
 
 
 @dataclass

@@ -15,7 +15,7 @@ from functools import lru_cache
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
-from station import search_forms
+from station import priorities, search_forms
 from station.blob_writes import BlobWrites
 from station.registry import Registry, duplicate_error
 from station.scope import Scope
@@ -102,6 +102,21 @@ class Writes:
         self.by = txn.clerk or ""  # who writes: shown with a conflict on every station
         self._scope: Scope | None = None
         self._registry: Registry | None = None
+        self._tiers: dict[str, int] | None = None
+
+    def tier(self, entity: str) -> int:
+        """The push tier of a change to `entity` (station.priorities), read once per transaction."""
+        if self._tiers is None:
+            self._tiers = priorities.tiers(self.schema)
+        return priorities.tier_of(self._tiers, entity)
+
+    def retier_outbox(self, moved: Mapping[str, int]) -> None:
+        """Give the waiting changes of entities a schema change moved their new tier: all of
+        an entity's waiting changes share one tier, so a record's changes keep their order."""
+        self.txn.cursor.executemany(
+            "UPDATE changes SET tier = ? WHERE entity = ? AND receipt IS NULL AND rejected IS NULL",
+            [(tier, entity) for entity, tier in moved.items()])
+        self._tiers = None
 
     @property
     def station_scope(self) -> Scope:
@@ -167,7 +182,7 @@ class Writes:
                               stamp, stamp, version, now, now))
         batch.changes.append((record_id, entity.name, "add", grid, clear_json, sealed_json, stamp,
                               "{}", version, now, None if not seen else dumps(dict(seen)),
-                              self.scope or None, self.by or None))
+                              self.scope or None, self.by or None, self.tier(entity.name)))
         batch.index.extend(self._index_rows(entity, record_id, values))
         return record_id
 
@@ -976,11 +991,12 @@ class Writes:
         context = _stored_context(self.txn.station_id, stamp, base, seen)
         self.txn.cursor.execute(
             "INSERT INTO changes (record_id, entity, op, grid, clear, sealed, hlc, base, was,"
-            " schema_version, created_at, seen, scope, clerk)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " schema_version, created_at, seen, scope, clerk, tier)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (record_id, entity.name, op, grid, dumps(clear), dumps(sealed), stamp, dumps(base),
              sealed_was, self.schema.version, self.clock.iso(),
-             None if context is None else dumps(context), self.scope or None, self.by or None),
+             None if context is None else dumps(context), self.scope or None, self.by or None,
+             self.tier(entity.name)),
         )
 
     def _index_rows(self, entity: EntityDef, record_id: str,
@@ -1047,8 +1063,8 @@ class _Batch:
         )
         cursor.executemany(
             "INSERT INTO changes (record_id, entity, op, grid, clear, sealed, hlc, base,"
-            " schema_version, created_at, seen, scope, clerk)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " schema_version, created_at, seen, scope, clerk, tier)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             self.changes,
         )
         cursor.executemany(

@@ -148,6 +148,9 @@ class Client:
         self.backup: BackupReport | None = None
         self.bytes_sent = 0  # bodies on the wire (compressed), for progress and benchmarks
         self.bytes_received = 0
+        # Push bodies written ahead whose answers have not come (counted in bytes_sent once
+        # they do): a round's byte budget counts them from the moment they leave.
+        self.bytes_ahead = 0
         # The zstd dictionaries this station holds (the built-in one, and those of the schema
         # bundles it applied: `hold`), and those the hub named on its latest reply (None: not
         # heard yet, or a hub of a release before dictionaries: no dictionary either way).
@@ -266,27 +269,37 @@ class Client:
         second batch travels while the hub answers the round; `took` hears its answer (None
         from a hub before it) before the round's batch is yielded with its results. After a
         None no more batches are written: the round goes call by call from there."""
-        headers = {"Content-Type": ZSTD_MEDIA_TYPE}
         with self._mapped(), self._adapter.ahead(self.session, self.timeout, str(self.cert_path)) as run:
-            sent: list[PushBatch | None] = []
-            if first is not None:
-                body = encode_round(self._asked(first))
-                run.write(self._prepare("POST", "/v1/sync", body, headers=headers))
-                sent.append(None)
-            for batch in batches:
-                run.write(self._prepare("POST", "/v1/push", encode_push(self._named(batch)), headers=headers))
-                sent.append(batch)
-                if run.waiting > 1 and not (yield from self._answered(sent.pop(0), run, first, took)):
-                    break
-            while run.waiting:
-                yield from self._answered(sent.pop(0), run, first, took)
+            sent: list[tuple[PushBatch | None, int]] = []
+            try:
+                if first is not None:
+                    sent.append((None, self._ahead(run, "/v1/sync", encode_round(self._asked(first)))))
+                for batch in batches:
+                    sent.append((batch, self._ahead(run, "/v1/push", encode_push(self._named(batch)))))
+                    if run.waiting > 1 and not (yield from self._answered(sent.pop(0), run, first, took)):
+                        break
+                while run.waiting:
+                    yield from self._answered(sent.pop(0), run, first, took)
+            finally:
+                self.bytes_ahead = 0
 
-    def _answered(self, batch: PushBatch | None, run: Ahead, first: RoundAsk | None,
+    def _ahead(self, run: Ahead, path: str, body: bytes) -> int:
+        """Write one request of `pushes`; its body's size, in bytes_ahead until its answer."""
+        request = self._prepare("POST", path, body, headers={"Content-Type": ZSTD_MEDIA_TYPE})
+        run.write(request)
+        size = len(request.body or b"")
+        self.bytes_ahead += size
+        return size
+
+    def _answered(self, sent: tuple[PushBatch | None, int], run: Ahead, first: RoundAsk | None,
                   took: Callable[[RoundAnswer | None], None] | None
                   ) -> Generator[tuple[PushBatch, list[Result]], None, bool]:
         """Read one answer of `pushes`; False when it was a round the hub does not offer."""
+        batch, size = sent
         if batch is not None:
-            yield batch, decode_results(self._finish(run.read()))
+            results = decode_results(self._finish(run.read()))  # counted in bytes_sent now
+            self.bytes_ahead -= size
+            yield batch, results
             return True
         assert first is not None and took is not None
         try:
@@ -295,6 +308,8 @@ class Client:
             self.rounds = False
             took(None)
             return False
+        finally:
+            self.bytes_ahead -= size
         took(answer)
         if first.batch is not None:
             yield first.batch, answer.results

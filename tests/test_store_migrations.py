@@ -167,7 +167,7 @@ def test_step_1_rebuilds_a_table_whose_constraint_changed(tmp_path: Path,
         assert conn.execute("SELECT max(seq) FROM changes").fetchone() == (8,)
         indexes = {n for (n,) in conn.execute("SELECT name FROM pragma_index_list('changes')")}
     # The unused index schema.sql dropped is gone; those it names are there.
-    assert indexes == {"changes_pending", "changes_refused"}
+    assert indexes == {"changes_pending", "changes_refused", "changes_outbox"}
 
 
 def test_step_1_changes_nothing_in_a_current_store(tmp_path: Path, fake_time: FakeTime) -> None:

@@ -26,7 +26,7 @@ from urllib3.util.wait import wait_for_read
 
 from station import synthetic
 from station.store import Store
-from station.syncer import client_for, pending, push, sync_once
+from station.syncer import client_for, outbox, push, sync_once
 from sync.client import Client
 from sync.errors import HubUnreachable
 from sync.hub import county
@@ -245,8 +245,7 @@ def test_later_batches_are_written_ahead_of_the_answers_to_those_before(
     one = _open(a)
     try:
         one.add_many("person", _people(1500, seed=7))
-        first = pending(one, MAX_CHANGES)
-        second = pending(one, MAX_CHANGES, after=first[-1].seq)
+        first, second = outbox(one, MAX_CHANGES)
         assert len(first) == 1000 and len(second) == 500
         # Both batches' bodies must have gone up before the first answer may come down.
         bodies = sum(len(encode_push(PushBatch(one.station_id, tuple(b)))) for b in (first, second))

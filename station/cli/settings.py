@@ -6,7 +6,7 @@ import json
 
 import click
 
-from station import usb_files
+from station import priorities, usb_files
 from station.cli.common import Context, emit
 from sync import attachments as files
 from sync.errors import ValidationError
@@ -18,6 +18,9 @@ SETTINGS = {
                             "pixels of a photo's longest side when it is stored"),
     "attachment_budget": (0, 10**12, "每次同步最多传送的附件字节数（0 为不限）",
                           "attachment bytes one sync may move (0: no limit)"),
+    "round_budget": (0, 10**12, "每轮同步最多传送的字节数，记录和附件都算（0 为不限，否则至少 65536）",
+                     "bytes one sync round may move, records and files alike (0: no limit, else"
+                     " at least 65536)"),
     "mask_names": (0, 1, "列表中姓名是否打码（1 为打码，0 为显示全名；身份证号和电话总是打码）",
                    "whether lists mask names (1: masked, 0: whole; ID and phone numbers always are)"),
 }
@@ -39,7 +42,7 @@ DEFAULTS = {"mask_names": "1", usb_files.SETTING: json.dumps(list(usb_files.DEFA
 
 @click.group()
 def settings() -> None:
-    """Station settings a clerk may change (attachment size, per-sync budget, name masking,
+    """Station settings a clerk may change (attachment size, per-sync budgets, name masking,
     the station's name)."""
 
 
@@ -87,6 +90,8 @@ def settings_set(obj: Context, key: str, value: str) -> None:
                               f"预算至少一块（{files.CHUNK_BYTES} 字节），否则附件永远传不完",
                               f"a budget below one chunk ({files.CHUNK_BYTES} bytes) would never"
                               " move a file")
+    if key == priorities.SETTING:
+        priorities.check_round_budget(number)
     store = obj.unlocked()
     with store.atomic() as writes:
         writes.put_settings(**{key: str(number)})

@@ -64,10 +64,14 @@ def sync(obj: Context, mode: str, progress: bool | None) -> None:
             click.echo(str(exc), err=True)
             emit({"outcome": "busy", "pending": store.status()["pending"]})
             return
+    if result.waiting is not None:  # the round's byte budget ran out: the rest goes next round
+        click.echo(f"{result.waiting.line('zh')} ({result.waiting.line('en')})", err=True)
     emit({"outcome": "done", "pushed": result.pushed, "rejected": result.rejected, "batches": result.batches,
           "pulled": result.pulled, "pending": store.status()["pending"],
           "conflicts": store.status()["conflicts"], "files_sent": result.files_sent,
-          "files_fetched": result.files_fetched, "files_pending": store.status()["files_pending"]}
+          "files_fetched": result.files_fetched, "files_pending": store.status()["files_pending"],
+          "bytes": result.bytes}
+         | ({"waiting": result.waiting.as_json()} if result.waiting else {})
          | ({"estimate": estimate} if estimate else {}))
 
 

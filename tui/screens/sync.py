@@ -133,6 +133,8 @@ class SyncScreen(Screen[None]):
                     pulled=result.pulled)
         if result.files_sent or result.files_fetched:
             line += text("sync.done_files", lang, sent=result.files_sent, fetched=result.files_fetched)
+        if result.waiting is not None:  # the round's byte budget ran out: what goes next round
+            line += "\n" + result.waiting.line(lang)
         self.post_message(SyncFinished(line))
 
     def on_sync_progress(self, event: SyncProgress) -> None:
@@ -170,7 +172,7 @@ class SyncScreen(Screen[None]):
         event.stop()
         bar = self.query_one("#sync-progress", ProgressBar)
         bar.update(total=bar.total or 1, progress=bar.total or 1)
-        self.query_one("#sync-log", Log).write_line(event.line)
+        self.query_one("#sync-log", Log).write_lines(event.line.splitlines())
         self.refresh_state()
 
     @on(DataTable.RowSelected, "#rejected")
