@@ -26,7 +26,7 @@ from urllib3.util.wait import wait_for_read
 
 from station import synthetic
 from station.store import Store
-from station.syncer import client_for, outbox, push, sync_once
+from station.syncer import client_for, outbox, pending, push, sync_once
 from sync.client import Client
 from sync.errors import HubUnreachable
 from sync.hub import county
