@@ -78,8 +78,7 @@ def copied_store(seed: Path, home: Path) -> tuple[Store, dict[str, int]]:
 
 
 def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) of a process and of its children still running (the hub's
-    worker process, sync/hub/prepare.py), from /proc."""
+    """CPU time (user + system) of a process and of its children still running, from /proc."""
     stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     seconds = (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
     for task in Path(f"/proc/{pid}/task").iterdir():
@@ -101,7 +100,7 @@ def ours(store: Store, hub: HubProcess) -> dict[str, Any]:
         hub_cpu, here_cpu = cpu_seconds(hub.process.pid), time.process_time()
         start = time.perf_counter()
         push(store, client)
-        # CPU seconds of the hub (with its worker) and of this process (the station, and
+        # CPU seconds of the hub (and any child of it) and of this process (the station, and
         # the link's relay thread): what the two cores spent, to say what bounds the time.
         out["initial"] = {"seconds": time.perf_counter() - start, "changes": changes,
                           "bytes": link.stats.up + link.stats.down,

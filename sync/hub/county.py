@@ -29,7 +29,6 @@ from cryptography.x509.oid import NameOID
 from sync.errors import AlreadyInitialized
 from sync.hub import config
 from sync.hub.config import CONFIG, CountyConfig
-from sync.hub.prepare import PREPARE_PROCESSES
 from sync.hub.rules import Hub, HubClock
 from sync.hub.storage import open_storage
 from sync.private import write_private
@@ -115,7 +114,7 @@ def open_hub(home: Path, settings: CountyConfig | None = None,
     storage = open_storage(settings.database, pool_size=settings.pool_size)
     storage.migrate()
     return Hub(storage, (home / "data.key").read_bytes(), v1_schema(),
-               clock or HubClock(lambda: time.time_ns() // 1_000_000), PREPARE_PROCESSES)
+               clock or HubClock(lambda: time.time_ns() // 1_000_000))
 
 
 def public_keys(home: Path) -> dict[str, str]:

@@ -32,10 +32,11 @@ from sync.bundle import (
     check_bundle,
     parse_bundle,
     sign_bundle,
+    upcast_fields,
     with_dictionary,
 )
-from sync.errors import NotFound, TownshipError, ValidationError
-from sync.hub import figures, prepare, work_figures
+from sync.errors import NotFound, SchemaError, TownshipError, ValidationError
+from sync.hub import figures, work_figures
 from sync.hub.blob_store import BlobStore
 from sync.hub.figures import FIGURES_VERSION, RecordFacts, Roles, blind_key_secret
 from sync.hub.metrics import SEEN_WITHIN, StationCounts
@@ -58,7 +59,7 @@ from sync.report import Period, case_summary
 from sync.schema import FieldDef, Schema
 from sync.seal import Sealer, subkey
 from sync.signing import WINDOW_MS, AuthError, read_headers, verify
-from sync.validate import CHINA_TZ, check_station_name
+from sync.validate import CHINA_TZ, check_station_name, validate_record
 from sync.version import older
 
 ENROLL_ALPHABET = "ABCDEFGHJKLMNPQRTUVWXY346789"  # no look-alikes: read aloud over a phone
@@ -104,11 +105,9 @@ def code_hash(code: str) -> str:
 
 
 class Hub:
-    def __init__(self, storage: Storage, data_key: bytes, schema: Schema, clock: HubClock,
-                 prepare_processes: int = 0) -> None:
+    def __init__(self, storage: Storage, data_key: bytes, schema: Schema, clock: HubClock) -> None:
         self.storage = storage
         self.sealer = Sealer(data_key)
-        self.preparer = prepare.Preparer(data_key, prepare_processes)
         # Keys the dashboard's login throttle by (sync.hub.throttle.key): a name typed at the
         # login is not kept in a form a copy of the database can read back.
         self.throttle_secret = subkey(data_key, "dashboard login throttle")
@@ -372,11 +371,11 @@ class Hub:
             if batch.name is not None and batch.name != station.name:
                 tx.note_name(station.id, batch.name)  # renamed on the station since
         renames = len(self.renames)
-        prepared = self._prepare(station, batch.changes)
+        prepared = [self._prepare(station, change) for change in batch.changes]
         with self.storage.transaction(push=True) as tx:
             self._catch_up(tx)
             if len(self.renames) != renames:  # a rename was published meanwhile: names moved
-                prepared = self._prepare(station, batch.changes)
+                prepared = [self._prepare(station, change) for change in batch.changes]
             known = tx.receipts_of(station.id, [c.seq for c in batch.changes])
             stored = tx.records_by_id(sorted({c.record for c in batch.changes}))
             work = _PushWork(stored)
@@ -396,7 +395,23 @@ class Hub:
         return [Result(r.seq, receipt=known[r.seq]) if isinstance(r, WireChange) else r
                 for r in results]
 
-    def _accept(self, station: StationRow, change: WireChange, ready: prepare.Prepared | TownshipError,
+    def _prepare(self, station: StationRow, change: WireChange) -> _Prepared | TownshipError:
+        """The checks and work that need nothing stored: the change refused, or ready to apply."""
+        try:
+            self._check_change(station, change)
+        except TownshipError as exc:
+            return exc
+        change = self._upcast(change)
+        ad = _change_ad(station.id, change)
+        return _Prepared(
+            merge.change_versions(change.op, change.fields, change.hlc, change.base, change.was,
+                                  None if change.seen is None else merge.context(change.seen),
+                                  change.by or ""),
+            self.sealer.seal_value(change.fields, ad),
+            self.sealer.seal_value(change.was, ad + b"|was") if change.was else "",
+            self.sealer.seal_value(change.by, ad + b"|by") if change.by else "", change)
+
+    def _accept(self, station: StationRow, change: WireChange, ready: _Prepared | TownshipError,
                 work: _PushWork) -> WireChange:
         """Check one change against the record as stored and queue it and its record's new
         state; the change is returned for its receipt, known once the batch is stored."""
@@ -430,6 +445,27 @@ class Hub:
         work.records[change.record] = row
         return change
 
+    def _check_change(self, station: StationRow, change: WireChange) -> None:
+        if change.station != station.id:
+            raise AuthError("not_yours", "只能提交本站的变更", "a station may only push its own changes")
+        if not station.in_scope_when(change.grid, change.scope):
+            raise AuthError("out_of_scope", f"网格 {change.grid} 不在本站范围内",
+                            f"grid {change.grid} is outside this station's scope")
+        stamp = hlc.parse(change.hlc)
+        ahead = stamp.wall_ms - self.clock.wall_ms()
+        if ahead > hlc.DEFAULT_MAX_SKEW_MS:
+            raise hlc.ahead_of_hub(ahead // 1000)
+        schema = self.schemas.get(change.schema_version)
+        if schema is None:
+            raise SchemaError(f"数据版本 {change.schema_version} 比县级平台的还新",
+                              f"schema version {change.schema_version} is newer than the hub's")
+        entity = schema.entity(change.entity)
+        if change.op in ("add", "update"):
+            validate_record(entity, change.fields, schema, today=self.clock.today(),
+                            partial=change.op == "update")
+        if change.entity == files.ENTITY and change.op == "add":
+            files.check_record(schema, change.fields)
+
     @staticmethod
     def _check_against(station: StationRow, change: WireChange, before: tuple[Any, ...] | None,
                        stored: dict[str, merge.FieldState],
@@ -445,14 +481,13 @@ class Hub:
                             "that record is outside this station's scope")
 
     def _upcast(self, change: WireChange) -> WireChange:
-        return prepare.upcast(change, self.schema.version, self.renames)
-
-    def _rules(self) -> prepare.Rules:
-        return prepare.Rules(self.schemas, self.renames, self.clock.wall_ms(), self.clock.today())
-
-    def _prepare(self, station: StationRow, changes: tuple[WireChange, ...]
-                 ) -> list[prepare.Prepared | TownshipError]:
-        return self.preparer.batch(self._rules(), self.sealer, station, changes)
+        """A change in the current schema's names (a field renamed since it was captured)."""
+        if change.schema_version == self.schema.version:
+            return change
+        def up(values: dict[str, Any]) -> dict[str, Any]:
+            return upcast_fields(change.entity, values, change.schema_version, self.renames)
+        return replace(change, fields=up(change.fields), base=up(change.base), was=up(change.was),
+                       schema_version=self.schema.version)
 
     def _state_from(self, record_id: str,
                     found: tuple[Any, ...] | None) -> dict[str, merge.FieldState]:
@@ -573,7 +608,7 @@ class Hub:
         return FirstSyncSize(count, round(each * count))
 
     def _wire(self, c: StoredChange) -> WireChange:
-        ad = prepare.change_ad(c.station, WireChange(c.station, c.station_seq, c.record, c.entity, c.op,
+        ad = _change_ad(c.station, WireChange(c.station, c.station_seq, c.record, c.entity, c.op,
                                               c.grid, {}, c.hlc, {}, c.schema_version))
         return WireChange(c.station, c.station_seq, c.record, c.entity, c.op, c.grid,
                           self.sealer.open_value(c.fields, ad), c.hlc, json.loads(c.base),
@@ -877,6 +912,17 @@ def _overdue(wf: Any, states: Any, now: datetime, deadlines: Callable[..., Any])
 
 
 @dataclass
+class _Prepared:
+    """A change checked and sealed outside the push lock (Hub._prepare)."""
+
+    versions: list[tuple[str, merge.Version]]
+    sealed_fields: str
+    sealed_was: str
+    sealed_by: str  # the clerk who wrote it (shown with a conflict)
+    upcast: WireChange  # in the current schema's names
+
+
+@dataclass
 class _PushWork:
     """What one push batch has accepted so far, to be stored in one go at its end."""
 
@@ -937,3 +983,7 @@ def _version(v: merge.Version) -> dict[str, Any]:
 
 
 _dumps_sorted = json.JSONEncoder(sort_keys=True).encode
+
+
+def _change_ad(station: str, change: WireChange) -> bytes:
+    return f"change|{station}|{change.seq}|{change.record}".encode()
