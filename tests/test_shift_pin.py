@@ -145,7 +145,10 @@ def test_the_pin_slot_is_never_in_the_store_a_backup_or_at_the_hub(
         assert scan(tmp_path / "county", wanted) == []
         # The scan can see: the slot's bytes are in this process, and a file holding them shows.
         (tmp_path / "probe").write_bytes(b"x" + wanted["wrapped base64"] + b"y")
-        assert scan(tmp_path, wanted) == ["wrapped base64"]
+        # (A base64 without "+" or "/" holds its base64url, which drops the padding: then
+        # both names see the probe.)
+        same = [n for n in ("wrapped base64url",) if wanted[n] in wanted["wrapped base64"]]
+        assert scan(tmp_path, wanted) == ["wrapped base64", *same]
     finally:
         store.close()
         hub.stop()

@@ -106,8 +106,8 @@ class StationApp(App[None]):
         unlock screen is up: its worker may have just opened the store, with the last key of
         the shift long ago, and the `Unlocked` it sent (which restarts the idle time) must not
         find the screen locked again under it (it did, on a slow board)."""
-        if isinstance(self.screen, UnlockScreen):
-            return
+        if not self.is_running or not self.screen_stack or isinstance(self.screen, UnlockScreen):
+            return  # (a timer may fire while the app is closing and its screens are gone)
         if self.store.unlocked and self.monotonic() - self.last_input > self.idle_lock:
             self.action_lock(text("locked.idle", self.lang))
 
