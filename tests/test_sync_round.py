@@ -15,7 +15,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -188,18 +188,15 @@ def test_a_hub_without_the_round_request_gets_the_calls_one_by_one(tmp_path: Pat
         old.stop()
 
 
-class _HeldAnswers:
-    """A TCP relay to the hub that lets the TLS handshake through, then holds every byte the
-    hub sends until the station has sent `until` bytes: a station that waits for one batch's
-    answer before it sends the next never gets one (it times out); one that writes its batches
-    ahead of their answers gets them all. The oracle is the bytes on the wire, not a clock."""
+class _Relay:
+    """A TCP relay to the hub on loopback: it counts the connections it was given and can close
+    them all at once, as a hub's keep-alive timeout or a NAT closes an idle one. Subclasses look
+    at (or hold) each chunk on its way up or down."""
 
-    HANDSHAKE = 4096  # a TLS 1.3 handshake's bytes from the station: well under this
-
-    def __init__(self, hub_port: int, until: int) -> None:
-        self.hub_port, self.until = hub_port, until
-        self.up = 0
-        self.released = threading.Event()
+    def __init__(self, hub_port: int) -> None:
+        self.hub_port = hub_port
+        self.accepted = 0
+        self.open: list[socket.socket] = []
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         threading.Thread(target=self._accept, daemon=True).start()
@@ -209,31 +206,64 @@ class _HeldAnswers:
             while True:
                 station, _ = self.listener.accept()
                 hub = socket.create_connection(("127.0.0.1", self.hub_port))
-                threading.Thread(target=self._upward, args=(station, hub), daemon=True).start()
-                threading.Thread(target=self._downward, args=(hub, station), daemon=True).start()
+                self.accepted += 1
+                self.open += [station, hub]
+                for source, sink, seen in ((station, hub, self._going_up), (hub, station, self._going_down)):
+                    threading.Thread(target=self._pipe, args=(source, sink, seen), daemon=True).start()
 
-    def _upward(self, station: socket.socket, hub: socket.socket) -> None:
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket, seen: Callable[[bytes], None]) -> None:
         with contextlib.suppress(OSError):
-            while data := station.recv(65536):
-                self.up += len(data)
-                if self.up >= self.until:
-                    self.released.set()
-                hub.sendall(data)
+            while data := source.recv(65536):
+                seen(data)
+                sink.sendall(data)
         with contextlib.suppress(OSError):
-            hub.shutdown(socket.SHUT_WR)
+            sink.shutdown(socket.SHUT_WR)
 
-    def _downward(self, hub: socket.socket, station: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            while data := hub.recv(65536):
-                if self.up > self.HANDSHAKE:
-                    self.released.wait(timeout=30)
-                station.sendall(data)
-        with contextlib.suppress(OSError):
-            station.shutdown(socket.SHUT_WR)
+    def _going_up(self, data: bytes) -> None:
+        """A chunk from the station, before it is passed on."""
+
+    def _going_down(self, data: bytes) -> None:
+        """A chunk from the hub, before it is passed on."""
+
+    def cut_all(self) -> None:
+        for sock in self.open:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+        self.open.clear()
+
+    def close(self) -> None:
+        self.cut_all()
+        self.listener.close()
+
+
+class _HeldAnswers(_Relay):
+    """A relay that lets the TLS handshake through, then holds every byte the hub sends until
+    the station has sent `until` bytes: a station that waits for one batch's answer before it
+    sends the next never gets one (it times out); one that writes its batches ahead of their
+    answers gets them all. The oracle is the bytes on the wire, not a clock."""
+
+    HANDSHAKE = 4096  # a TLS 1.3 handshake's bytes from the station: well under this
+
+    def __init__(self, hub_port: int, until: int) -> None:
+        self.until = until
+        self.up = 0
+        self.released = threading.Event()
+        super().__init__(hub_port)
+
+    def _going_up(self, data: bytes) -> None:
+        self.up += len(data)
+        if self.up >= self.until:
+            self.released.set()
+
+    def _going_down(self, data: bytes) -> None:
+        if self.up > self.HANDSHAKE:
+            self.released.wait(timeout=30)
 
     def close(self) -> None:
         self.released.set()
-        self.listener.close()
+        super().close()
 
 
 @pytest.mark.parametrize("how", ["push", "round"])
@@ -258,8 +288,8 @@ def test_later_batches_are_written_ahead_of_the_answers_to_those_before(
             seen = _watch(client)
             result = push(one, client) if how == "push" else sync_once(one, client)
             assert (result.pushed, result.batches) == (1500, 2)
-            first = "/v1/push" if how == "push" else "/v1/sync"  # the round's own request
-            assert [r.request.path_url for r in seen] == [first, "/v1/push"]
+            opening = "/v1/push" if how == "push" else "/v1/sync"  # the round's own request
+            assert [r.request.path_url for r in seen] == [opening, "/v1/push"]
             assert relay.up >= bodies
         finally:
             relay.close()
@@ -268,53 +298,11 @@ def test_later_batches_are_written_ahead_of_the_answers_to_those_before(
         one.close()
 
 
-class _Cuttable:
-    """A TCP relay to the hub that counts the connections it was given and can close them all
-    at once, as a hub's keep-alive timeout or a NAT closes an idle one."""
-
-    def __init__(self, hub_port: int) -> None:
-        self.hub_port = hub_port
-        self.accepted = 0
-        self.open: list[socket.socket] = []
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        with contextlib.suppress(OSError):
-            while True:
-                station, _ = self.listener.accept()
-                hub = socket.create_connection(("127.0.0.1", self.hub_port))
-                self.accepted += 1
-                self.open += [station, hub]
-                for source, sink in ((station, hub), (hub, station)):
-                    threading.Thread(target=self._relay, args=(source, sink), daemon=True).start()
-
-    @staticmethod
-    def _relay(source: socket.socket, sink: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            while data := source.recv(65536):
-                sink.sendall(data)
-        with contextlib.suppress(OSError):
-            sink.shutdown(socket.SHUT_WR)
-
-    def cut_all(self) -> None:
-        for sock in self.open:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
-        self.open.clear()
-
-    def close(self) -> None:
-        self.cut_all()
-        self.listener.close()
-
-
 def test_a_kept_connection_closed_while_idle_is_replaced_not_a_failed_round(
         sqlite_hub: HubServer, tmp_path: Path) -> None:
     a = station(tmp_path, "a", sqlite_hub)
     one = _open(a)
-    relay = _Cuttable(sqlite_hub.port)
+    relay = _Relay(sqlite_hub.port)
     try:
         with one.atomic() as writes:
             writes.put_settings(hub_url=f"https://127.0.0.1:{relay.port}")
@@ -343,7 +331,7 @@ def test_an_answer_come_before_the_next_batch_is_written_stays_with_its_batch(
     # the first answer was lost and each later batch was paired with the answer before its own.
     a = station(tmp_path, "a", sqlite_hub)
     one = _open(a)
-    relay = _Cuttable(sqlite_hub.port)
+    relay = _Relay(sqlite_hub.port)
     try:
         one.add_many("person", _people(30, seed=13))
         with one.atomic() as writes:
