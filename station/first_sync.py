@@ -65,6 +65,15 @@ class Estimate:
         return asdict(self) | {"seconds": round(self.seconds, 1)}
 
 
+def unknown_line(why: str, lang: str) -> str:
+    """What is said instead when the hub cannot estimate (a release before the estimate) or
+    the link failed while asking: the clerk learns that no figure is coming, and why, rather
+    than wondering whether the screen missed it; the sync itself goes on and says its own end."""
+    if lang == "zh":
+        return f"首次同步：无法事先估算（{why}），照常同步"
+    return f"First sync: no estimate ({why}); syncing anyway"
+
+
 def _size(count: float) -> str:
     if count >= 1024 * 1024:
         return f"{count / 1024 / 1024:.1f} MB"

@@ -142,3 +142,43 @@ def test_station_sync_says_the_estimate_on_its_first_sync_only(tmp_path: Path, c
     again = cli("sync", "--progress")
     assert "estimate" not in json.loads(again.stdout) and "首次同步" not in again.stderr
     first.close()
+
+
+def test_a_hub_that_cannot_estimate_is_said_so_and_the_first_sync_goes_on(tmp_path: Path, cli: Cli) -> None:
+    from starlette.routing import Route
+    from textual.widgets import Label
+
+    county.init(tmp_path / "county")
+    old = HubServer(tmp_path / "county")
+    # The hub of a release before the estimate: the same app without GET /v1/estimate.
+    old.app.router.routes = [r for r in old.app.router.routes
+                             if not (isinstance(r, Route) and r.path == "/v1/estimate")]
+    old.start()
+    try:
+        first = station(tmp_path, old, "first")
+        first.add_many("person", synthetic.people(300, [GRID], seed=8))
+        push(first, client_for(first))
+        first.close()
+        code = county.open_hub(old.home).add_enrollment(TOWNSHIP, [])
+        cli("enroll", "--hub", old.url, "--code", code, "--fingerprint", old.fingerprint)
+        result = cli("sync", "--progress")
+        done: dict[str, Any] = json.loads(result.stdout)
+        assert done["pulled"] == 300  # the sync went on
+        assert done["estimate"] == {"unknown": "the hub's release does not offer this call"}
+        assert "首次同步：无法事先估算（县级平台版本较旧，不支持此请求）" in result.stderr, result.stderr
+        assert "First sync: no estimate" in result.stderr
+
+        kiosk = station(tmp_path, old, "kiosk")
+        kiosk.lock()
+
+        async def scenario(pilot: Pilot[None]) -> None:
+            await open_sync_screen(pilot)
+            label = pilot.app.screen.query_one("#sync-estimate", Label)
+            lines = await sync_now(pilot)
+            assert label.display and "无法事先估算" in str(label.render()), str(label.render())
+            assert any("下载 300" in line for line in lines), lines
+
+        run(make_app(kiosk), scenario)
+        kiosk.close()
+    finally:
+        old.stop()

@@ -77,8 +77,8 @@ def sync(obj: Context, mode: str, progress: bool | None) -> None:
 
 def _first_sync_estimate(store: Store, say: bool) -> dict[str, Any] | None:
     """Before the first pull over the link, its bytes and time, for the JSON and, beside the
-    progress bars (`say`), on stderr in both languages; None when it is not a first sync or
-    the hub cannot say."""
+    progress bars (`say`), on stderr in both languages; None when it is not a first sync, and
+    {"unknown": why} when the hub cannot say (an older release, or the link failed)."""
     from station import first_sync
     from station.syncer import client_for
     from sync.errors import TownshipError
@@ -87,8 +87,11 @@ def _first_sync_estimate(store: Store, say: bool) -> dict[str, Any] | None:
         return None
     try:
         estimate = first_sync.measure(store, client_for(store))
-    except TownshipError:
-        return None
+    except TownshipError as exc:
+        if say:
+            click.echo(f"{first_sync.unknown_line(exc.message('zh'), 'zh')}"
+                       f" ({first_sync.unknown_line(exc.message('en'), 'en')})", err=True)
+        return {"unknown": exc.message("en")}
     if say:
         click.echo(f"{estimate.line('zh')} ({estimate.line('en')})", err=True)
     return estimate.as_json()

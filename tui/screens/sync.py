@@ -118,13 +118,14 @@ class SyncScreen(Screen[None]):
 
     def _estimate(self, lang: str) -> None:
         """Before the first pull over the link, its bytes and time, on the screen. A hub that
-        cannot estimate (an older release) or a link that fails here leaves it unsaid: the
-        sync itself then says what went wrong."""
+        cannot estimate (an older release) or a link that fails here is said as such, with
+        its reason; the sync itself then goes on and says how it ended."""
         if not first_sync.is_first(self.store):
             return
         try:
             estimate = first_sync.measure(self.store, client_for(self.store))
-        except TownshipError:
+        except TownshipError as exc:
+            self.post_message(SyncEstimated(first_sync.unknown_line(exc.message(lang), lang), False))
             return
         self.post_message(SyncEstimated(estimate.line(lang), estimate.long))
 
