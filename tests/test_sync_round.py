@@ -354,3 +354,36 @@ def test_an_answer_come_before_the_next_batch_is_written_stays_with_its_batch(
     finally:
         relay.close()
         one.close()
+
+
+def test_one_client_shared_by_threads_gives_each_call_its_own_answer(
+        sqlite_hub: HubServer, tmp_path: Path) -> None:
+    # One kept connection: a run of batches written ahead of their answers must not take
+    # another thread's answer, nor give it one of its own. Each probe asks for a size no other
+    # call asks for, so an answer read by the wrong caller shows in its length.
+    from .test_threads import _run_together
+
+    one = _open(station(tmp_path, "a", sqlite_hub))
+    try:
+        one.add_many("person", _people(1500, seed=13))
+        client = client_for(one)
+        pushed: list[int] = []
+
+        def probes(base: int) -> Callable[[], None]:
+            def job() -> None:
+                for k in range(25):
+                    assert client.probe(base + k) == base + k
+            return job
+
+        def estimates() -> None:
+            for _ in range(10):
+                changes, size = client.estimate(0)
+                assert changes >= 0 and size >= 0
+
+        errors = _run_together(lambda: pushed.append(push(one, client).pushed),
+                               probes(100), probes(5000), estimates)
+        assert errors == []
+        assert pushed == [1500]
+        assert one.status()["pending"] == 0 and _hub_last(sqlite_hub) == 1500
+    finally:
+        one.close()
