@@ -92,21 +92,41 @@ install_services() {
     fi
     install -d -m 0700 "$ROOT$HOME_DIR" "$ROOT$ETC"
     install -d -m 0750 "$ROOT$LOG"
-    if [ ! -e "$ROOT$ETC/sync.env" ]; then  # never overwrite the passphrase county IT put there
+    if [ ! -e "$ROOT$ETC/sync.env" ]; then  # never overwrite the clerk county IT put there
         put "$ETC/sync.env" 0600 deploy/sync.env
     fi
+    passphrase_apart
     for unit in "${UNITS[@]}"; do
         put "$SYSTEMD/$unit.service" 0644 "deploy/systemd/$unit.service"
     done
     put /etc/logrotate.d/township-station 0644 deploy/logrotate
     if [ -z "$ROOT" ]; then
         chown "$SERVICE_USER:$SERVICE_USER" "$HOME_DIR" "$LOG"
-        chown root:root "$ETC/sync.env"
+        chown root:root "$ETC/sync.env" "$ETC/passphrase"
         systemctl daemon-reload
         systemctl enable --now "${UNITS[@]/%/.service}"
     fi
     say "services: ${UNITS[*]}; the store lives in $HOME_DIR, logs in $LOG (rotated weekly)"
-    say "next: station --home $HOME_DIR init …, then fill $ETC/sync.env, then station backup setup --replica …"
+    say "next: station --home $HOME_DIR init …, then put the clerk in $ETC/sync.env and the passphrase alone in $ETC/passphrase, then station backup setup --replica …"
+}
+
+# The passphrase lives in a file of its own, handed to the daemon with LoadCredential=. An
+# install of an earlier release kept it in sync.env: move it out, once, keeping the file's
+# mode; a passphrase already in its own file is never overwritten.
+passphrase_apart() {
+    local env="$ROOT$ETC/sync.env" file="$ROOT$ETC/passphrase" line value
+    if [ ! -e "$file" ]; then
+        (umask 077 && : > "$file")
+    fi
+    line=$(grep -m1 '^STATION_PASSPHRASE=' "$env" || true)
+    [ -n "$line" ] || return 0
+    value=${line#STATION_PASSPHRASE=}
+    case $value in \"*\") value=${value:1:-1} ;; \'*\') value=${value:1:-1} ;; esac
+    if [ -n "$value" ] && [ ! -s "$file" ]; then
+        printf '%s' "$value" > "$file"
+        say "moved the passphrase from $ETC/sync.env to $ETC/passphrase (read through LoadCredential=)"
+    fi
+    sed -i '/^STATION_PASSPHRASE=/d' "$env"
 }
 
 install_hub() {

@@ -232,6 +232,7 @@ def test_install_service_writes_the_units_and_uninstall_removes_them(tmp_path: P
     sync_unit = (units / "township-station-sync.service").read_text()
     assert f"ExecStart={venv} sync --daemon" in sync_unit and "User=township" in sync_unit
     assert "EnvironmentFile=/etc/township-station/sync.env" in sync_unit
+    assert "LoadCredential=passphrase:/etc/township-station/passphrase" in sync_unit
     assert not re.search(r"@[A-Z_]+@", sync_unit)  # filled in (@system-service is systemd's)
     backup_unit = (units / "township-station-backup.service").read_text()
     assert f"ExecStart={venv} backup run" in backup_unit
@@ -243,16 +244,47 @@ def test_install_service_writes_the_units_and_uninstall_removes_them(tmp_path: P
     assert stat.S_IMODE(env.stat().st_mode) == 0o600
     assert stat.S_IMODE((root / "var/lib/township-station").stat().st_mode) == 0o700
     assert "/var/log/township-station/*.log" in (root / "etc/logrotate.d/township-station").read_text()
-    env.write_text("STATION_CLERK=张三\nSTATION_PASSPHRASE=secret\n")
-    again = subprocess.run([str(ROOT / "install.sh"), "--service", "--root", str(root)],
-                           capture_output=True, text=True, timeout=600, cwd=ROOT)
-    assert again.returncode == 0 and "secret" in env.read_text()  # never overwritten
+    secret = root / "etc/township-station/passphrase"
+    assert "PASSPHRASE" not in env.read_text()  # the passphrase has a file of its own
+    assert secret.read_text() == "" and stat.S_IMODE(secret.stat().st_mode) == 0o600
+    # An install of the release before kept the passphrase in sync.env: moved out, once.
+    env.write_text("STATION_CLERK=张三\nSTATION_PASSPHRASE='secret words'\n")
+    for _ in range(2):  # and again: nothing changes the second time
+        again = subprocess.run([str(ROOT / "install.sh"), "--service", "--root", str(root)],
+                               capture_output=True, text=True, timeout=600, cwd=ROOT)
+        assert again.returncode == 0, again.stderr
+        assert env.read_text() == "STATION_CLERK=张三\n"  # the clerk never overwritten
+        assert secret.read_text() == "secret words" and stat.S_IMODE(secret.stat().st_mode) == 0o600
+        assert stat.S_IMODE(env.stat().st_mode) == 0o600
     gone = subprocess.run([str(ROOT / "install.sh"), "--uninstall", "--root", str(root)],
                           capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert gone.returncode == 0, gone.stderr
     assert not any(units.glob("township-station-*"))
     assert not (root / "etc/logrotate.d/township-station").exists()
-    assert env.exists()  # the store's settings are kept
+    assert env.exists() and secret.exists()  # the store's settings are kept
+
+
+def test_the_sync_service_unlocks_with_the_passphrase_systemd_hands_it(tmp_path: Path, cli: Cli) -> None:
+    # What LoadCredential= gives the daemon (systemd is not PID 1 on this machine, so the folder
+    # is made here as systemd makes it): $CREDENTIALS_DIRECTORY/passphrase, and no passphrase
+    # in the environment.
+    creds = tmp_path / "credentials"
+    creds.mkdir(mode=0o500)
+    env = {k: v for k, v in cli.env.items() if k != "STATION_PASSPHRASE"}
+    (creds / "passphrase").write_text(PASSPHRASE + "\n")  # an editor's newline is not part of it
+    creds.chmod(0o500)
+    cli("add", "person", "--json", json.dumps({"name": "王五", "id_number": "11010519491231002X",
+                                                "grid": GRID}))
+    run = subprocess.run([STATION, "export", "person"], capture_output=True, text=True, timeout=60,
+                         env={**env, "CREDENTIALS_DIRECTORY": str(creds)}, stdin=subprocess.DEVNULL)
+    assert run.returncode == 0, run.stderr
+    assert [json.loads(line)["fields"]["name"] for line in run.stdout.splitlines()] == ["王五"]
+    # Without it, and not at a terminal, the message names the variable to set.
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    refused = subprocess.run([STATION, "export", "person"], capture_output=True, text=True, timeout=60,
+                             env={**env, "CREDENTIALS_DIRECTORY": str(empty)}, stdin=subprocess.DEVNULL)
+    assert refused.returncode != 0 and "STATION_PASSPHRASE" in refused.stderr, refused.stderr
 
 
 @pytest.mark.skipif(os.path.isdir("/run/systemd/system"), reason="this machine runs systemd")

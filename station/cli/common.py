@@ -67,9 +67,31 @@ class Context:
             self._store.close()
 
 
+# Secrets a systemd unit hands over with LoadCredential= rather than in the environment,
+# which every process of the service, and anyone who may read its /proc/PID/environ, sees.
+CREDENTIALS = {"STATION_PASSPHRASE": "passphrase"}
+
+
+def credential(env: str) -> str | None:
+    """The secret systemd put in $CREDENTIALS_DIRECTORY for `env` (LoadCredential=), if any:
+    a file only the service's user can read, on a non-swappable mount that ends with it. One
+    trailing newline, which an editor adds, is not part of it."""
+    folder, name = os.environ.get("CREDENTIALS_DIRECTORY"), CREDENTIALS.get(env)
+    if not folder or not name:
+        return None
+    try:
+        value = (Path(folder) / name).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    return value[:-1] if value.endswith("\n") else value
+
+
 def ask_passphrase(env: str, prompt: str, confirm: bool = False) -> str:
-    """The passphrase from the environment variable `env`, else asked in a terminal."""
+    """The passphrase from the environment variable `env`, else from the service's credential,
+    else asked in a terminal."""
     value = os.environ.get(env)
+    if value is None:
+        value = credential(env)
     if value is not None:
         return value
     if not sys.stdin.isatty():
