@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from station import keys
 from station.store import DB_FILE, Store
 from sync.errors import BackupError, NotInitialized
 from sync.private import write_private
@@ -275,9 +276,19 @@ def _txid(text: Any) -> int:
         return 0
 
 
+@dataclass(frozen=True)
+class Recovery:
+    """Open a restored store with the county's recovery key, and give the restoring clerk a
+    passphrase: the backup of a box that destroyed its clerks' keyslots (a revocation with
+    --wipe) opens no other way."""
+    county_key: bytes
+    kdf: keys.KdfParams
+
+
 def restore(replica_text: str, to: Path, passphrase: str, clerk: str | None = None,
             credentials: Path | None = None,
-            on_progress: Callable[[str, int, int | None], None] | None = None) -> dict[str, Any]:
+            on_progress: Callable[[str, int, int | None], None] | None = None,
+            recovery: Recovery | None = None) -> dict[str, Any]:
     """Bring a station back from its replica into an empty home: litestream restores the
     database, SQLite checks its integrity, a clerk unlocks it, and the store is marked so
     its next sync recovers from the hub what it had sent after the replica's position.
@@ -311,7 +322,22 @@ def restore(replica_text: str, to: Path, passphrase: str, clerk: str | None = No
     step(3)
     store = Store.open(to)
     try:
-        store.unlock(passphrase, clerk)
+        if recovery is None and store.wiped:
+            store.close()
+            _discard(target)
+            raise BackupError("此备份来自已按县级平台指令销毁口令的站点：请向县级信息中心索取恢复密钥，"
+                              "用 --recovery-key 恢复",
+                              "this backup is of a box that destroyed its keys when the county"
+                              " revoked it: restore with --recovery-key (county IT has it)")
+        if recovery is None:
+            store.unlock(passphrase, clerk)
+        else:
+            assert clerk is not None
+            store.unlock_with_recovery(recovery.county_key)
+            if store.keyring.has_clerk(clerk):
+                store.change_passphrase(clerk, passphrase, recovery.kdf)
+            else:
+                store.add_clerk(clerk, passphrase, recovery.kdf)
         marked = store.mark_restored()
         status = store.status()
     finally:

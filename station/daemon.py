@@ -27,7 +27,7 @@ from typing import Literal, TypeVar
 from station.store import Store
 from station.syncer import SyncResult
 from sync import log_lines
-from sync.errors import DiskError, HubBusy, ProtocolRefused, SyncError, TownshipError
+from sync.errors import DiskError, HubBusy, ProtocolRefused, StationRevoked, SyncError, TownshipError
 
 INTERVAL = 30.0  # seconds between rounds while online and idle
 PROBE = 15.0  # the longest wait while the hub is unreachable
@@ -42,7 +42,7 @@ BUSY_WAIT = 10.0  # when a busy hub (or a proxy in front of it) names no Retry-A
 # leave the rest to the daemon.
 BUSY_PATIENCE = 300.0
 
-Outcome = Literal["done", "busy", "error"]
+Outcome = Literal["done", "busy", "error", "revoked"]
 T = TypeVar("T")
 # One line per round (`station sync --daemon` writes it to stderr: sync.log under systemd):
 # counts, the outcome and the error's kind, never its words (they may quote a record).
@@ -118,6 +118,12 @@ class Loop:
     def _round(self, before: int, values: dict[str, object]) -> float:
         try:
             result = self.sync_once(self.store)
+        except StationRevoked as exc:  # the store is locked (or wiped): nothing more to do
+            self.outcome = "revoked"
+            values.update(outcome="revoked", wipe=exc.wipe)
+            self._note(last_error=str(exc), last_error_at=self.store.clock.iso(),
+                       last_error_retryable="0")
+            return 0.0
         except HubBusy as exc:
             # The hub is up and said when to come back: neither a failure of the link (the
             # backoff stays where it was) nor an error for the clerk (an older one is cleared).
@@ -156,8 +162,8 @@ class Loop:
 
     def _note(self, **values: str) -> None:
         # A full or read-only disk loses the note, not the loop: the next round tries again.
-        with suppress(DiskError), self.store.atomic() as writes:
-            writes.put_settings(**values)
+        with suppress(DiskError):
+            self.store.note(**values)
 
     def wait(self, seconds: float) -> None:
         """Sleep in one-second steps, waking early when a local write is waiting to go up
@@ -177,5 +183,8 @@ class Loop:
         self.sleep(self.backoff.rng.random() * self.start_spread)
         done = 0
         while rounds is None or done < rounds:
-            self.wait(self.round())
+            wait = self.round()
+            if self.outcome == "revoked":  # the county revoked it: the daemon stops (status 3)
+                return
+            self.wait(wait)
             done += 1

@@ -97,5 +97,9 @@ class Keyring:
         )
         settings.put(self.conn, county_public_key=county_public_key.hex())
 
+    def destroy_clerk_slots(self) -> int:
+        """Delete every clerk's slot (the county's recovery slot stays); how many went."""
+        return int(self.conn.execute("DELETE FROM keyslots WHERE kind = 'passphrase'").rowcount)
+
     def count(self) -> int:
         return len(self._slots("kind = 'passphrase'"))

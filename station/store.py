@@ -47,6 +47,7 @@ from sync.errors import (
     DiskError,
     LockedError,
     PinUnavailable,
+    StationWiped,
     StoreError,
     TamperedError,
     ValidationError,
@@ -374,6 +375,10 @@ class Store:
         unlock after an upgrade also builds the new search indexes, with `on_index(done,
         total)` after each step (see `build_search_index`)."""
         self._wait_after_failures()
+        if self.wiped:
+            raise StationWiped("此站点已被县级平台吊销，本机口令已销毁；请联系县级信息中心",
+                               "this station was revoked by the county and its keys destroyed;"
+                               " contact county IT")
         try:
             data_key, name = self.keyring.open_with_passphrase(passphrase, clerk)
         except WrongPassphrase:
@@ -448,8 +453,10 @@ class Store:
         data_key = self._require_key()
         _check_clerk_name(clerk)
         _check_passphrase(passphrase)
-        with self._transaction():
+        with self._transaction() as txn:
             self.keyring.add_clerk(clerk, passphrase, data_key, kdf, self.clock.iso())
+            if self.wiped:  # opened with the county's key after a wipe: a clerk can open it again
+                txn.put_settings(wiped_at="")
 
     def remove_clerk(self, clerk: str) -> None:
         """Remove a clerk's keyslot; the others keep working. The last one cannot go."""
@@ -466,6 +473,32 @@ class Store:
         with self._transaction():
             self.keyring.remove_clerk(clerk, keep_one=False)
             self.keyring.add_clerk(clerk, new_passphrase, data_key, kdf, self.clock.iso())
+
+    @property
+    def wiped(self) -> bool:
+        """County IT revoked this box with --wipe and it destroyed its clerks' keyslots."""
+        return bool(self._setting("wiped_at"))
+
+    def wipe_keys(self) -> int:
+        """Destroy every clerk's keyslot and the shift PIN, then lock: no passphrase opens
+        this store again (county IT revoked the box with --wipe; the sync pushed what it could
+        first). The county's recovery slot stays: the box's backup follows it, and the box
+        that replaces it is restored from that backup and opened with the county's key.
+        `secure_delete` overwrites the slots' bytes in the file, and the WAL is folded in and
+        truncated, so the wrapped keys are not left in freed pages. Returns the slots gone."""
+        self.forget_pin()
+        with self._lock:
+            self._writer.execute("PRAGMA secure_delete = ON")
+            try:
+                with self._transaction() as txn:
+                    gone = self.keyring.destroy_clerk_slots()
+                    txn.put_settings(wiped_at=self.clock.iso(), station_key="")
+            finally:
+                self._writer.execute("PRAGMA secure_delete = OFF")
+            self.lock()
+            with suppress(sqlite3.OperationalError):  # a reader (the backup) may hold the WAL
+                self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return gone
 
     def set_county_key(self, county_public_key: bytes) -> None:
         """Add (or replace) the recovery slot sealed to the county's X25519 public key."""
@@ -494,6 +527,12 @@ class Store:
     def _set_settings(self, **values: str) -> None:
         with self._transaction() as txn:
             txn.put_settings(**values)
+
+    def note(self, **values: str) -> None:
+        """Settings written whether or not the store is unlocked: what the sync notes of
+        itself (its last error, a revocation) once the store is locked under it. Nothing
+        sealed: these are the box's own facts, not a clerk's data."""
+        self._set_settings(**values)
 
     def mark_restored(self) -> dict[str, int]:
         """Just restored from a backup: remember the last change number the backup holds, so

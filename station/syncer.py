@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +34,7 @@ from station.writes import Writes, was_ad
 from sync import parcel, pinning
 from sync.client import Client, fetch_certificate
 from sync.dictionary import parse_ids
-from sync.errors import NotFound, SyncError, ValidationError
+from sync.errors import NotFound, StationRevoked, SyncError, TownshipError, ValidationError
 from sync.protocol import (
     MAX_CHANGES,
     BackupReport,
@@ -90,11 +91,20 @@ class SyncResult:
     bytes: int = 0  # the round's bytes on the wire (bodies, compressed)
 
 
-def enroll(store: Store, hub_url: str, code: str, fingerprint: str | None = None) -> dict[str, Any]:
+def enroll(store: Store, hub_url: str, code: str, fingerprint: str | None = None,
+           replacement: bool = False) -> dict[str, Any]:
     """Join a county hub: pin its certificate, register a new signing key, add the recovery
-    slot for the county's key. The store must be unlocked (the key is sealed in it)."""
-    if store.settings().get("hub_url"):
+    slot for the county's key. The store must be unlocked (the key is sealed in it).
+
+    `replacement`: this box was restored from the backup of an enrolled station that county
+    IT revoked and replaced (`county station replace`): it keeps the station's id, changes
+    and numbers, and its new key takes over from the old box's."""
+    enrolled = bool(store.settings().get("hub_url"))
+    if enrolled and not replacement:
         raise SyncError("此站点已注册到县级平台", "this station is already enrolled")
+    if replacement and not enrolled:
+        raise ValidationError("replacement", "enrolled", "只有从已注册站点的备份恢复的工作站才能替换它",
+                              "only a box restored from an enrolled station's backup can replace it")
     pem = fetch_certificate(hub_url)
     seen = pinning.fingerprint(pem)
     if fingerprint and seen != fingerprint.lower().replace(":", ""):
@@ -117,6 +127,7 @@ def enroll(store: Store, hub_url: str, code: str, fingerprint: str | None = None
             hub_cert=pem.decode(),  # in the store too, so a restored home gets its pin back
             county_signing_key=str(reply["county_signing_key"]),
             enroll_code=parcel.code_binding(code),  # a first-sync seed made with it loads here
+            revoked_at="",  # a replacement takes over a revoked station
             station_key=sealer.seal_value(base64.b64encode(key.private_bytes_raw()).decode(),
                                           b"settings|station_key"))
     store.set_county_key(bytes.fromhex(str(reply["county_recovery_key"])))
@@ -513,6 +524,37 @@ def sync_once(store: Store, client: Client | None = None, report: Report = _sile
     The schema check, the first batch and the first page go in one request when the hub
     takes it (`combined`); a store restored from its backup first recovers, call by call."""
     client = client or client_for(store)
+    try:
+        return _round(store, client, report)
+    except StationRevoked as exc:
+        raise heard_revoked(store, client, exc, report) from exc
+
+
+def heard_revoked(store: Store, client: Client, exc: StationRevoked, report: Report = _silent
+                  ) -> StationRevoked:
+    """County IT revoked this station: lock the store (the kiosk goes back to its unlock
+    screen, the daemon stops). Revoked with --wipe, first push what the link takes (the hub
+    still takes pushes from it), then destroy the clerks' keyslots (`Store.wipe_keys`).
+    Returns the error to raise, which says what was done."""
+    if not exc.wipe or store.wiped:
+        store.note(revoked_at=store.clock.iso())
+        store.lock()
+        return StationRevoked("此站点已被县级平台吊销，已锁定；请联系县级信息中心",
+                              "this station has been revoked by the county and is locked;"
+                              " contact county IT")
+    before = int(store.status()["pending"])
+    if store.unlocked:
+        with suppress(TownshipError):  # what the link takes before it fails: the rest is in the backup
+            push(store, client, report=report)
+    sent = before - int(store.status()["pending"])
+    store.note(revoked_at=store.clock.iso())
+    store.wipe_keys()
+    return StationRevoked(f"此站点已被县级平台吊销：已上传 {sent} 条变更，本机口令已按指令销毁",
+                          f"this station has been revoked by the county: {sent} changes sent, and"
+                          " its keys destroyed as ordered", wipe=True)
+
+
+def _round(store: Store, client: Client, report: Report) -> SyncResult:
     report(Progress("schema", 0, None, 0))
     budget = round_budget(store, client)
     recovering = bool(store.settings().get("recover_after"))

@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from sync import dictionary
 from sync.dictionary import Dictionary
-from sync.errors import HubBusy, HubUnreachable, ProtocolRefused, Rejected, SyncError
+from sync.errors import HubBusy, HubUnreachable, ProtocolRefused, Rejected, StationRevoked, SyncError
 from sync.pipeline import Ahead, Pipelined
 from sync.protocol import (
     BackupReport,
@@ -245,6 +245,9 @@ class Client:
             error = SyncError(f"县级平台出错（{response.status_code}）", f"hub error {response.status_code}")
             error.retryable = True
             raise error
+        if isinstance(refusal, dict) and refusal.get("error") in ("revoked", "revoked_wipe"):
+            raise StationRevoked(f"县级平台拒绝：{message}", f"the hub refused: {message}",
+                                 wipe=refusal.get("error") == "revoked_wipe")
         raise Rejected(f"县级平台拒绝：{message}", f"the hub refused: {message}")
 
     def enroll(self, code: str, public_key_b64: str) -> dict[str, Any]:

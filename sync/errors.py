@@ -85,6 +85,10 @@ class PinUnavailable(LockedError):
     """No shift PIN can open the store (none set, the shift is over, or too many wrong tries)."""
 
 
+class StationWiped(LockedError):
+    """The box destroyed its clerks' keyslots when county IT revoked it with --wipe."""
+
+
 class ClerkError(StoreError):
     """A clerk cannot be added, removed or changed as asked."""
 
@@ -189,6 +193,15 @@ class HubBusy(SyncError):
 
 class Rejected(SyncError):
     """The hub refused a change, with a reason."""
+
+
+class StationRevoked(Rejected):
+    """County IT revoked this station (`county station revoke`): nothing more is synced, and
+    the box locks. With `wipe`, it pushes what it can, then destroys its keyslots."""
+
+    def __init__(self, zh: str, en: str, wipe: bool = False) -> None:
+        super().__init__(zh, en)
+        self.wipe = wipe
 
 
 class ProtocolRefused(SyncError):

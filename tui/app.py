@@ -92,14 +92,23 @@ class StationApp(App[None]):
         if not self.store.unlocked:
             return
         self.store.lock()
+        self._behind_the_lock(self.unlock_screen())
+        if reason:
+            self.notify(reason)
+
+    def lock_revoked(self, reason: str) -> None:
+        """The county revoked the station: the sync worker locked the store (or destroyed its
+        keyslots). Back to the unlock screen, which keeps saying why."""
+        self.store.lock()
+        self._behind_the_lock(UnlockScreen(self.store, hint=self.hint, error=reason))
+
+    def _behind_the_lock(self, unlock: UnlockScreen) -> None:
         while len(self.screen_stack) > 2:
             self.pop_screen()
-        self.switch_screen(self.unlock_screen())
+        self.switch_screen(unlock)
         for name in self.kept_screens:  # nothing of the shift stays behind the lock
             self.uninstall_screen(name)
         self.kept_screens.clear()
-        if reason:
-            self.notify(reason)
 
     def lock_if_idle(self) -> None:
         """Lock when the last key or click is more than `idle_lock` seconds ago. Not while the

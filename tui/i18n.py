@@ -16,6 +16,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "unlock.button": ("解锁", "Unlock"),
     "unlock.working": ("正在核对口令……", "Checking the passphrase…"),
     "unlock.empty": ("请输入口令", "Type the passphrase"),
+    "unlock.wiped": ("此站点已被县级平台吊销，本机口令已按指令销毁，无法再解锁。请联系县级信息中心换机。",
+                     "The county revoked this station and its keys were destroyed as ordered: it"
+                     " cannot be unlocked again. Contact county IT for a replacement box."),
     "unlock.indexing": ("升级后首次解锁，正在建立查找索引：{done}/{total} 条（只需一次）",
                         "First unlock since the upgrade: building the search index, {done} of"
                         " {total} (once only)"),

@@ -56,6 +56,14 @@ class SyncFinished(Message):
         self.line = line
 
 
+class SyncRevoked(Message):
+    """The county revoked this station while it synced; what to tell the clerk."""
+
+    def __init__(self, line: str) -> None:
+        super().__init__()
+        self.line = line
+
+
 class SyncBusy(Message):
     """The county hub is busy: the round waits and tries again by itself; the line says so."""
 

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import click
 
+from station.cli.clerks import KDF_PROFILES, kdf_option, read_recovery_key
 from station.cli.common import Context, ask_passphrase, emit
 from station.cli.progress import Bars, progress_option, wanted
+from sync.errors import ValidationError
 
 
 @click.group()
@@ -56,15 +58,30 @@ def backup_status(obj: Context) -> None:
               help="an empty directory for the restored station home")
 @click.option("--credentials", type=click.Path(dir_okay=False, path_type=Path),
               help="S3 keys file (0600), as for backup setup")
+@click.option("--recovery-key", "key_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="open it with the county's recovery.key instead, and give STATION_CLERK the"
+                   " passphrase STATION_PASSPHRASE (a backup of a box that destroyed its keys)")
+@kdf_option()
 @progress_option
-def restore(replica: str, to: Path, credentials: Path | None, progress: bool | None) -> None:
+def restore(replica: str, to: Path, credentials: Path | None, key_file: Path | None, kdf: str,
+            progress: bool | None) -> None:
     """Restore a station from its replica, check the database, and unlock it with a clerk's
     passphrase (STATION_PASSPHRASE, STATION_CLERK); its next sync recovers from the hub what it
     had sent since the replica's position."""
+    from station.backup import Recovery
     from station.backup import restore as bring_back
 
-    passphrase = ask_passphrase("STATION_PASSPHRASE", "口令 / passphrase")
+    clerk = os.environ.get("STATION_CLERK") or None
+    recovery = None
+    if key_file is not None:
+        if clerk is None:
+            raise ValidationError("STATION_CLERK", "required",
+                                  "用恢复密钥恢复时须用 STATION_CLERK 指定办事员",
+                                  "a restore with the recovery key needs STATION_CLERK:"
+                                  " whose passphrase to set")
+        recovery = Recovery(read_recovery_key(key_file), KDF_PROFILES[kdf])
+    passphrase = ask_passphrase("STATION_PASSPHRASE", "口令 / passphrase", confirm=recovery is not None)
     with Bars(wanted(progress)) as bars:
-        restored = bring_back(replica, to, passphrase, os.environ.get("STATION_CLERK") or None,
-                              credentials, on_progress=bars)
+        restored = bring_back(replica, to, passphrase, clerk, credentials, on_progress=bars,
+                              recovery=recovery)
     emit(restored)

@@ -99,6 +99,18 @@ def clerk_passwd(obj: Context, name: str, kdf: str) -> None:
     click.echo(f"已更改 {name} 的口令 (passphrase changed)", err=True)
 
 
+def read_recovery_key(key_file: Path) -> bytes:
+    """The county's recovery key from its file (32 bytes), or a one-line failure."""
+    try:
+        key = key_file.read_bytes()
+    except OSError as exc:
+        fail(f"读不到恢复密钥文件 {key_file}：{exc.strerror} (cannot read the recovery key {key_file})")
+    if len(key) != 32:
+        fail(f"恢复密钥文件 {key_file} 应为 32 字节，实为 {len(key)} 字节 "
+             f"(the recovery key {key_file} must be 32 bytes, it is {len(key)})")
+    return key
+
+
 @clerk.command("recover")
 @click.argument("name")
 @click.option("--recovery-key", "key_file", required=True, type=click.Path(path_type=Path),
@@ -108,13 +120,7 @@ def clerk_passwd(obj: Context, name: str, kdf: str) -> None:
 def clerk_recover(obj: Context, name: str, key_file: Path, kdf: str) -> None:
     """Every clerk forgot their passphrase: open the store with the county's recovery key and
     give NAME a new passphrase (STATION_NEW_PASSPHRASE or a prompt)."""
-    try:
-        key = key_file.read_bytes()
-    except OSError as exc:
-        fail(f"读不到恢复密钥文件 {key_file}：{exc.strerror} (cannot read the recovery key {key_file})")
-    if len(key) != 32:
-        fail(f"恢复密钥文件 {key_file} 应为 32 字节，实为 {len(key)} 字节 "
-             f"(the recovery key {key_file} must be 32 bytes, it is {len(key)})")
+    key = read_recovery_key(key_file)
     store = obj.store()
     store.unlock_with_recovery(key)
     passphrase = new_passphrase(name)

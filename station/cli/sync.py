@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -9,6 +10,10 @@ import click
 
 from station.cli.common import Context, as_json_option, emit
 from station.cli.progress import Bars, progress_option, wanted
+
+# The daemon's exit status once the county revoked the station: its unit's
+# RestartPreventExitStatus= keeps systemd from starting it again, to be refused again.
+REVOKED_STATUS = 3
 
 if TYPE_CHECKING:
     from station.store import Store
@@ -18,12 +23,15 @@ if TYPE_CHECKING:
 @click.option("--hub", "hub_url", required=True, help="https://HOST:PORT of the county hub")
 @click.option("--code", required=True, help="the one-time code from `county station add`")
 @click.option("--fingerprint", help="the hub certificate's SHA-256, to check what is pinned")
+@click.option("--replacement", is_flag=True,
+              help="this box replaces the station whose backup it was restored from; the code"
+                   " is the one `county station replace` gave")
 @click.pass_obj
-def enroll(obj: Context, hub_url: str, code: str, fingerprint: str | None) -> None:
+def enroll(obj: Context, hub_url: str, code: str, fingerprint: str | None, replacement: bool) -> None:
     """Join a county hub: pin its certificate, register this station's key."""
     from station.syncer import enroll as join
 
-    emit(join(obj.unlocked(), hub_url, code, fingerprint))
+    emit(join(obj.unlocked(), hub_url, code, fingerprint, replacement=replacement))
 
 
 @click.command()
@@ -46,10 +54,14 @@ def sync(obj: Context, mode: str, progress: bool | None) -> None:
 
         log_lines.to_stderr("station")  # one line per round (station/daemon.py)
         click.echo("同步守护进程已启动 (sync daemon running; Ctrl-C stops it)", err=True)
+        loop = Loop(store, KeptConnection(), time.sleep)
         try:
-            Loop(store, KeptConnection(), time.sleep).run()
+            loop.run()
         except KeyboardInterrupt:
             click.echo("已停止 (stopped)", err=True)
+        if loop.outcome == "revoked":  # its unit does not restart it for status 3
+            click.echo(store.settings().get("last_error", ""), err=True)
+            sys.exit(REVOKED_STATUS)
         return
     def busy(exc: HubBusy, wait: float) -> None:
         click.echo(f"县级平台繁忙，{wait:.0f} 秒后自动重试 (the county hub is busy;"

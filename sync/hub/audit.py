@@ -22,6 +22,8 @@ ACTIONS = {
     "logout": ("退出", "log out"),
     "enroll": ("生成注册码", "enrollment code"),
     "revoke": ("吊销站点", "revoke station"),
+    "revoke_wipe": ("吊销站点并销毁其密钥", "revoke station and wipe its keys"),
+    "replace": ("生成换机注册码", "replacement enrollment code"),
     "grids": ("调整站点网格", "change station grids"),
     "publish": ("发布数据版本", "publish schema"),
     "preview": ("预览数据包", "preview bundle"),

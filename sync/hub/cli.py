@@ -161,16 +161,34 @@ def station_grids(home: Path, station_id: str, grids: tuple[str, ...]) -> None:
 
 @station.command("revoke")
 @click.argument("station_id")
+@click.option("--wipe", is_flag=True,
+              help="also tell the box, at its next contact, to push what it can and then destroy"
+                   " its keyslots (a lost or stolen box)")
 @click.pass_obj
-def station_revoke(home: Path, station_id: str) -> None:
-    """Refuse every later request of a station."""
+def station_revoke(home: Path, station_id: str, wipe: bool) -> None:
+    """Refuse every later request of a station; the box locks when it next hears of it."""
     hub = county.open_hub(home)
-    revoked = hub.revoke(station_id)
-    _audited(hub, "revoke", station_id, "ok" if revoked else "refused")
+    revoked = hub.revoke(station_id, wipe)
+    _audited(hub, "revoke_wipe" if wipe else "revoke", station_id, "ok" if revoked else "refused")
     if not revoked:
         raise ValidationError("station", "unknown", "没有这个站点或已吊销",
                               "no such station, or already revoked")
-    click.echo("已吊销 (revoked)", err=True)
+    click.echo("已吊销，并将销毁本机密钥 (revoked; the box will destroy its keys)" if wipe
+               else "已吊销 (revoked)", err=True)
+
+
+@station.command("replace")
+@click.argument("station_id")
+@click.pass_obj
+def station_replace(home: Path, station_id: str) -> None:
+    """Print a one-time code for the box that replaces STATION_ID, restored from its backup
+    (`station restore`, then `station enroll --replacement --code CODE`). The station is
+    revoked first if it is not yet: the old box's key is refused from then on."""
+    hub = county.open_hub(home)
+    code = hub.add_replacement(station_id)
+    _audited(hub, "replace", station_id)
+    _emit({"code": code, "replaces": station_id,
+           "fingerprint": fingerprint((home / "tls.crt").read_bytes())})
 
 
 @main.group()

@@ -85,7 +85,7 @@ ZSTD_TYPED = {"Content-Type": ZSTD_MEDIA_TYPE}  # protocol 2 on
 UPGRADE_REQUIRED = 426
 STATUS = {"unsigned": 401, "bad_signature": 401, "expired": 401, "replayed": 409,
           "unknown_station": 403, "revoked": 403, "not_yours": 403, "out_of_scope": 403,
-          "bad_code": 403, "enrolled": 409}
+          "revoked_wipe": 403, "not_replacement": 403, "bad_code": 403, "enrolled": 409}
 
 
 def _refused(request: Request, exc: Exception) -> Response:

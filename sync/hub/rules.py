@@ -104,6 +104,11 @@ def code_hash(code: str) -> str:
     return hashlib.sha256(code.replace("-", "").strip().upper().encode()).hexdigest()
 
 
+# What a station revoked with a wipe may still send: its changes, so that its clerks' work
+# reaches the county before the box destroys its keys. Nothing may be pulled to it.
+WIPE_TAKES = frozenset({"/v1/push"})
+
+
 class Hub:
     def __init__(self, storage: Storage, data_key: bytes, schema: Schema, clock: HubClock) -> None:
         self.storage = storage
@@ -269,18 +274,44 @@ class Hub:
             raise ValidationError("public_key", "ed25519", "站点公钥无效",
                                   "the station public key is not an Ed25519 key") from None
         with self.storage.transaction() as tx:
-            if tx.station(station_id) is not None:
-                raise AuthError("enrolled", "此站点已注册", "this station is already enrolled")
+            known = tx.station(station_id)
             scope = tx.take_enrollment(code_hash(code), station_id)
             if scope is None:
                 raise AuthError("bad_code", "注册码无效或已使用", "enrollment code unknown or already used")
-            station = StationRow(station_id, scope[0], scope[1], public_key_b64, None, name=name)
+            township, grids, replaces = scope
+            if replaces is not None:  # a box restored from the backup of station `replaces`
+                if known is None or replaces != station_id:
+                    raise AuthError("not_replacement", "此注册码用于替换另一站点",
+                                    "this code replaces another station")
+                tx.rekey_station(station_id, public_key_b64, name)
+                return replace(known, public_key=public_key_b64, revoked_at=None, wipe=False,
+                               name=name or known.name)
+            if known is not None:
+                raise AuthError("enrolled", "此站点已注册", "this station is already enrolled")
+            station = StationRow(station_id, township, grids, public_key_b64, None, name=name)
             tx.add_station(station, self.clock.iso())
         return station
 
-    def revoke(self, station_id: str) -> bool:
+    def revoke(self, station_id: str, wipe: bool = False) -> bool:
+        """Refuse the station from its next request on; with `wipe`, its box is told to push
+        what it can and then destroy its keyslots (docs/SECURITY.md)."""
         with self.storage.transaction() as tx:
-            return tx.revoke(station_id, self.clock.iso())
+            return tx.revoke(station_id, self.clock.iso(), wipe)
+
+    def add_replacement(self, station_id: str) -> str:
+        """A one-time code for the box that replaces `station_id`, restored from its backup:
+        enrolled with it, that box's new key takes over the station (its id, its changes and
+        their numbers), and the old box's key is refused. The station is revoked first if it
+        was not, since two boxes must never sign as one."""
+        code = enrollment_code()
+        with self.storage.transaction() as tx:
+            station = tx.station(station_id)
+            if station is None:
+                raise ValidationError("station", "exists", "没有这个站点", "no such station")
+            if station.revoked_at is None:
+                tx.revoke(station_id, self.clock.iso())
+            tx.add_replacement(code_hash(code), station, self.clock.iso())
+        return code
 
     def stations(self, older_than: tuple[int, ...] | None = None) -> list[dict[str, Any]]:
         """Every station as the dashboard lists it, with the protocol and software versions of
@@ -326,7 +357,10 @@ class Hub:
             station = tx.station(claimed)
             if station is None:
                 raise AuthError("unknown_station", "未注册的站点", "unknown station")
-            if station.revoked_at is not None:
+            if station.revoked_at is not None and not (station.wipe and path in WIPE_TAKES):
+                if station.wipe:  # the box pushes what it can (WIPE_TAKES), then destroys its keys
+                    raise AuthError("revoked_wipe", "此站点已被吊销，须销毁本机密钥",
+                                    "this station has been revoked; its keys must be destroyed")
                 raise AuthError("revoked", "此站点已被吊销", "this station has been revoked")
             now = self.clock.wall_ms()
             public = Ed25519PublicKey.from_public_bytes(base64.b64decode(station.public_key))

@@ -18,9 +18,9 @@ from station import first_sync
 from station.daemon import patiently
 from station.store import Store
 from station.syncer import Progress, SyncResult, client_for, sync_once
-from sync.errors import HubBusy, TownshipError
+from sync.errors import HubBusy, StationRevoked, TownshipError
 from tui.i18n import text
-from tui.messages import SyncBusy, SyncEstimated, SyncFinished, SyncProgress
+from tui.messages import SyncBusy, SyncEstimated, SyncFinished, SyncProgress, SyncRevoked
 from tui.screens.record_form import RecordForm
 from tui.widgets.footer import KeyFooter
 from tui.widgets.plain import PlainLabel, PlainTable
@@ -111,6 +111,9 @@ class SyncScreen(Screen[None]):
         except HubBusy as exc:  # busy past the screen's patience: the daemon goes on trying
             self.post_message(SyncFinished(exc.message(lang)))
             return
+        except StationRevoked as exc:  # the store is locked (or its keys destroyed) already
+            self.post_message(SyncRevoked(exc.message(lang)))
+            return
         except TownshipError as exc:
             self.post_message(SyncFinished(text("sync.failed", lang, why=exc.message(lang))))
             return
@@ -164,6 +167,10 @@ class SyncScreen(Screen[None]):
         label.set_class(event.long, "warning")
         label.display = True
         self.query_one("#sync-log", Log).write_line(event.line)
+
+    def on_sync_revoked(self, event: SyncRevoked) -> None:
+        event.stop()
+        self.app.lock_revoked(event.line)
 
     def on_sync_busy(self, event: SyncBusy) -> None:
         event.stop()

@@ -34,11 +34,13 @@ class UnlockScreen(Screen[None]):
     # No description: the footer stays as it is; the screen's own line names the key.
     BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+p", "use_passphrase", show=False)]
 
-    def __init__(self, store: Store, hint: str | None = None) -> None:
-        """`hint`: a line under the form (the demo shows its passphrase there)."""
+    def __init__(self, store: Store, hint: str | None = None, error: str | None = None) -> None:
+        """`hint`: a line under the form (the demo shows its passphrase there); `error`: why
+        the kiosk was locked, kept on the screen (a revocation), not a passing notice."""
         super().__init__()
         self.store = store
         self.hint = hint
+        self.error = error
         # Whose live shift PIN this screen asks for; None: the passphrase form.
         self.pin_clerk = store.pin_clerk()
 
@@ -47,6 +49,10 @@ class UnlockScreen(Screen[None]):
         with Vertical(id="unlock-box"):
             yield PlainLabel(f"{self.store.status()['name']} · {text('unlock.title', lang)}",
                              classes="title", id="unlock-title")
+            if self.store.wiped:  # no clerk's slot is left: nothing to type
+                yield PlainLabel(self.error or text("unlock.wiped", lang), id="unlock-error")
+                yield KeyFooter()
+                return
             if self.pin_clerk is not None:
                 yield PlainLabel(text("pin.label", lang, clerk=self.pin_clerk), id="pin-label")
                 yield Input(password=True, id="pin", max_length=8)
@@ -59,7 +65,7 @@ class UnlockScreen(Screen[None]):
                 yield Input(password=True, id="passphrase")
                 yield PlainLabel(text("pin.new", lang), id="new-pin-label")
                 yield Input(password=True, id="new-pin", max_length=8)
-            yield PlainLabel("", id="unlock-error")
+            yield PlainLabel(self.error or "", id="unlock-error")
             yield Button(text("unlock.button", lang), variant="primary", id="unlock")
             if self.pin_clerk is not None:
                 yield PlainLabel(text("pin.use_passphrase", lang), id="pin-hint")
@@ -71,6 +77,8 @@ class UnlockScreen(Screen[None]):
         self.focus_first()
 
     def focus_first(self) -> None:
+        if self.store.wiped:
+            return
         self.query_one("#pin" if self.pin_clerk is not None else "#passphrase", Input).focus()
 
     def relabel(self, lang: str) -> None:

@@ -141,6 +141,9 @@ class StationRow:
     # Not stored: how far the clock of the request that authenticated it was from the hub's
     # (station minus hub, ms), recorded with what it says when it pulls.
     offset_ms: int | None = None
+    # Revoked with --wipe: at its next contact the box pushes what it can, then destroys its
+    # keyslots (issue 25). Only pushes are taken from it meanwhile.
+    wipe: bool = False
 
     def in_scope(self, grid: str | None) -> bool:
         """A station reads and writes its township, or only its grids when so enrolled."""
@@ -210,14 +213,29 @@ class Tx(FigureTx):
         self._run("INSERT INTO enrollments (code_hash, township, grids, created_at) VALUES (?, ?, ?, ?)",
                   (code_hash, township, json.dumps(list(grids)), now))
 
-    def take_enrollment(self, code_hash: str, station_id: str) -> tuple[str, tuple[str, ...]] | None:
-        """Use a one-time code: (township, grids), or None when unknown or already used."""
-        found = self.rows("SELECT township, grids FROM enrollments WHERE code_hash = ?"
+    def add_replacement(self, code_hash: str, station: StationRow, now: str) -> None:
+        """A one-time code for a box that takes over `station` (restored from its backup)."""
+        self._run("INSERT INTO enrollments (code_hash, township, grids, created_at, replaces)"
+                  " VALUES (?, ?, ?, ?, ?)",
+                  (code_hash, station.township, json.dumps(list(station.grids)), now, station.id))
+
+    def take_enrollment(self, code_hash: str, station_id: str
+                        ) -> tuple[str, tuple[str, ...], str | None] | None:
+        """Use a one-time code: (township, grids, the station it replaces or None), or None
+        when unknown or already used."""
+        found = self.rows("SELECT township, grids, replaces FROM enrollments WHERE code_hash = ?"
                           " AND used_by IS NULL", (code_hash,))
         if not found:
             return None
         self._run("UPDATE enrollments SET used_by = ? WHERE code_hash = ?", (station_id, code_hash))
-        return str(found[0][0]), tuple(json.loads(found[0][1]))
+        township, grids, replaces = found[0]
+        return str(township), tuple(json.loads(grids)), replaces
+
+    def rekey_station(self, station_id: str, public_key: str, name: str | None) -> None:
+        """The replacement box's key takes over the station: the old box's key signs nothing
+        any more, and the revocation (with its wipe) is over."""
+        self._run("UPDATE stations SET public_key = ?, revoked_at = NULL, wipe = 0,"
+                  " name = coalesce(?, name) WHERE id = ?", (public_key, name, station_id))
 
     def add_station(self, station: StationRow, now: str) -> None:
         self._run("INSERT INTO stations (id, township, grids, public_key, enrolled_at, name)"
@@ -227,13 +245,14 @@ class Tx(FigureTx):
 
     def station(self, station_id: str) -> StationRow | None:
         found = self.rows("SELECT id, township, grids, public_key, revoked_at, protocol_version,"
-                          " software_version, scope_version, prior_grids, name FROM stations"
+                          " software_version, scope_version, prior_grids, name, wipe FROM stations"
                           " WHERE id = ?", (station_id,))
         if not found:
             return None
-        sid, township, grids, key, revoked, protocol, software, scope, prior, name = found[0]
+        sid, township, grids, key, revoked, protocol, software, scope, prior, name, wipe = found[0]
         return StationRow(sid, township, tuple(json.loads(grids)), key, revoked, protocol, software,
-                          int(scope or 0), None if prior is None else tuple(json.loads(prior)), name)
+                          int(scope or 0), None if prior is None else tuple(json.loads(prior)), name,
+                          wipe=bool(wipe))
 
     def set_grids(self, station: StationRow, grids: Sequence[str]) -> None:
         """County IT changes a station's grids; the old ones are kept as its prior scope."""
@@ -255,9 +274,14 @@ class Tx(FigureTx):
         self._run("UPDATE stations SET clock_offset_ms = ?, clock_seen_at = ? WHERE id = ?",
                   (offset_ms, now, station_id))
 
-    def revoke(self, station_id: str, now: str) -> bool:
-        return bool(self._run("UPDATE stations SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-                              (now, station_id)).rowcount)
+    def revoke(self, station_id: str, now: str, wipe: bool = False) -> bool:
+        """Revoke a station (False: no such station, or revoked already). With `wipe`, also a
+        station revoked before without it: its box is told to destroy its keys."""
+        return bool(self._run(
+            "UPDATE stations SET revoked_at = coalesce(revoked_at, ?),"
+            " wipe = CASE WHEN ? = 1 THEN 1 ELSE wipe END"
+            " WHERE id = ? AND (revoked_at IS NULL OR (? = 1 AND wipe = 0))",
+            (now, int(wipe), station_id, int(wipe))).rowcount)
 
     def seen(self, station_id: str, schema_version: int | None, now: str) -> None:
         """A station called: when, and the schema version it says it runs."""

@@ -173,6 +173,14 @@ def _figures(ddl: Ddl) -> None:
     ddl.execute("DELETE FROM hub_settings WHERE key = 'figures'")
 
 
+def _replacement(ddl: Ddl) -> None:
+    """Step 7: revocation that reaches the box (issue 25). A station revoked with a wipe
+    destroys its keyslots at its next contact; a one-time code can name the station a
+    replacement box (restored from its backup) takes over."""
+    ddl.execute("ALTER TABLE stations ADD COLUMN wipe INTEGER NOT NULL DEFAULT 0")
+    ddl.execute("ALTER TABLE enrollments ADD COLUMN replaces TEXT")
+
+
 STEPS: tuple[Step, ...] = (
     Step(1, "baseline: the tables, indexes and columns of SCHEMA", _baseline),
     Step(2, "stations: protocol_version and software_version", _station_versions),
@@ -182,5 +190,6 @@ STEPS: tuple[Step, ...] = (
             " backup_behind", _fleet),
     Step(6, "record_facts, case_facts, case_marks, figure_counts, key_counts: the work figures"
             " kept as facts", _figures),
+    Step(7, "stations: wipe; enrollments: replaces (revocation that reaches the box)", _replacement),
 )
 LATEST = STEPS[-1].number
