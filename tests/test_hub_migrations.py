@@ -79,6 +79,11 @@ def raw(hub_database: str) -> Raw:
     return Raw(hub_database)
 
 
+def undo_step_7(raw: Raw) -> None:
+    """Take out what step 7 adds, as a database from before it has none of it."""
+    raw.run("ALTER TABLE stations DROP COLUMN wipe", "ALTER TABLE enrollments DROP COLUMN replaces")
+
+
 def migrate(url: str) -> list[int]:
     storage = open_storage(url)
     try:
@@ -192,6 +197,7 @@ def test_step_5_gives_stations_a_name_a_clock_offset_and_a_backup_report(raw: Ra
     # And every later step's tables, which the steps after 5 make again.
     for table in ("record_facts", "case_facts", "case_marks", "figure_counts", "key_counts"):
         raw.run(f"DROP TABLE {table}")
+    undo_step_7(raw)
     raw.run(f"UPDATE hub_settings SET value = '{before}' WHERE key = 'storage_version'")
     assert migrate(raw.url) == after(before)
     assert raw.run("SELECT id, name, clock_offset_ms, clock_seen_at FROM stations") == [
@@ -329,6 +335,7 @@ def test_step_6_the_hub_fills_the_work_figures_of_records_stored_before_it(raw: 
             "DROP TABLE figure_counts", "DROP TABLE key_counts",
             "DELETE FROM hub_settings WHERE key = 'figures'",
             f"UPDATE hub_settings SET value = '{before}' WHERE key = 'storage_version'")
+    undo_step_7(raw)
     assert migrate(raw.url) == after(before)
     assert raw.run("SELECT count(*) FROM record_facts") == [(0,)]  # made empty: the hub fills them
     storage = open_storage(raw.url)
@@ -342,3 +349,33 @@ def test_step_6_the_hub_fills_the_work_figures_of_records_stored_before_it(raw: 
     assert hub.report() == hub.report_from_records()
     assert hub.fill_figures(only_if_missing=True) == 0  # a second worker finds them filled
     storage.close()
+
+
+def test_step_7_lets_a_revocation_wipe_the_box_and_a_code_replace_a_station(raw: Raw) -> None:
+    """A station and an unused code from before keep their rows: the station is not to be
+    wiped, the code replaces nothing; the hub's statements then use the new columns."""
+    migrate(raw.url)
+    raw.run("INSERT INTO stations (id, township, grids, public_key, enrolled_at)"
+            " VALUES ('s1', '440524001', '[]', 'pk', '2026-11-29')",
+            "INSERT INTO enrollments (code_hash, township, grids, created_at)"
+            " VALUES ('h1', '440524001', '[]', '2026-11-29')")
+    undo_step_7(raw)
+    before = max(n for n in NUMBERS if n < 7)
+    raw.run(f"UPDATE hub_settings SET value = '{before}' WHERE key = 'storage_version'")
+    assert migrate(raw.url) == after(before) == [7]
+    assert raw.run("SELECT id, revoked_at, wipe FROM stations") == [("s1", None, 0)]
+    storage = open_storage(raw.url)
+    try:
+        with storage.transaction() as tx:
+            assert tx.take_enrollment("h1", "s2") == ("440524001", (), None)
+            assert tx.revoke("s1", "2026-12-08", wipe=True)
+            found = tx.station("s1")
+            assert found is not None and found.wipe and found.revoked_at == "2026-12-08"
+            tx.add_replacement("h2", found, "2026-12-08")
+            assert tx.take_enrollment("h2", "s1") == ("440524001", (), "s1")
+            tx.rekey_station("s1", "pk2", None)
+            again = tx.station("s1")
+            assert again is not None
+            assert (again.public_key, again.revoked_at, again.wipe) == ("pk2", None, False)
+    finally:
+        storage.close()

@@ -37,7 +37,7 @@ def test_an_enrollment_code_works_once(storage: Storage) -> None:
     with storage.transaction() as tx:
         tx.add_enrollment("hash-1", "440524001", ["440524001001"], NOW)
     with storage.transaction() as tx:
-        assert tx.take_enrollment("hash-1", "st-a") == ("440524001", ("440524001001",))
+        assert tx.take_enrollment("hash-1", "st-a") == ("440524001", ("440524001001",), None)
         assert tx.take_enrollment("hash-1", "st-b") is None
         assert tx.take_enrollment("unknown", "st-b") is None
 
