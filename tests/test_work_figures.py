@@ -61,10 +61,11 @@ class County:
             pull(store, client)
 
 
-def station(hub: HubServer, home: Path, township: str) -> Store:
+def station(hub: HubServer, home: Path, township: str, grids: list[str] | None = None) -> Store:
     store = Store.create(home, township=township, name=f"{township}站", clerk="张三",
                          passphrase=PASSPHRASE, kdf=keys.FAST_KDF)
-    enroll(store, hub.url, county.open_hub(hub.home).add_enrollment(township, []), hub.fingerprint)
+    enroll(store, hub.url, county.open_hub(hub.home).add_enrollment(township, grids or []),
+           hub.fingerprint)
     return store
 
 
