@@ -48,6 +48,15 @@ class Column:
         return row[self.field or self.key]
 
 
+def _places(places: tuple[Label, ...]) -> Label | str:
+    """Several grids in one cell: their names, their codes beneath (the codes alone if none is
+    named)."""
+    if not places:
+        return "全乡镇 whole township"
+    names, codes = " ".join(places), " ".join(p.code for p in places)
+    return Label(names, codes if names != codes else "", codes)
+
+
 # A new column is one line here: the page and both exports follow. The page then adds the
 # station's state and its revoke button; the exports add revoked_at.
 STATION_COLUMNS = (
@@ -60,7 +69,7 @@ STATION_COLUMNS = (
     Column("township", "乡镇", "Township", field="place", exported=lambda place: place.code,
            shown=lambda place: place),
     Column("grids", "网格", "Grids", field="grid_places",
-           exported=lambda places: " ".join(p.code for p in places), shown=lambda places: _places(places)),
+           exported=lambda places: " ".join(p.code for p in places), shown=_places),
     Column("last_seen", "最近联系", "Last seen", shown=when),
     Column("last_push", "最近上传", "Last push", shown=when),
     Column("changes", "已收变更", "Changes"),
@@ -75,15 +84,6 @@ STATION_COLUMNS = (
            shown=lambda version: version or "—"),
     Column("protocol_version", "协议", "Protocol", shown=lambda version: str(version or "—")),
 )
-
-
-def _places(places: tuple[Label, ...]) -> Label | str:
-    """Several grids in one cell: their names, their codes beneath (the codes alone if none is
-    named)."""
-    if not places:
-        return "全乡镇 whole township"
-    names, codes = " ".join(places), " ".join(p.code for p in places)
-    return Label(names, codes if names != codes else "", codes)
 
 
 @dataclass(frozen=True)
