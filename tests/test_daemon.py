@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import random
+
+import pytest
 
 from station import synthetic
 from station.daemon import PROBE, UPGRADE_WAIT, Backoff, Loop
 from station.store import Store
 from station.syncer import SyncResult
-from sync.errors import HubUnreachable, ProtocolRefused, Rejected
+from sync import log_lines
+from sync.errors import HubBusy, HubUnreachable, ProtocolRefused, Rejected
 
 from .conftest import GRID
 
@@ -102,3 +106,38 @@ def test_a_local_write_wakes_the_wait_early_while_online(store: Store) -> None:
     loop = Loop(store, Outcomes(down_for=0), sleep)
     loop.wait(30.0)
     assert slept == [1.0, 1.0, 1.0]
+
+
+def test_each_round_logs_one_line_of_ids_and_counts_done_failed_or_busy(
+        store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    """What the journal collects of the daemon: one key=value line a round, whatever it came
+    to, and nothing a clerk typed (counts and error classes only)."""
+    person = {"name": "李四", "id_number": "11010519491231002X", "grid": GRID, "phone": "13800138000"}
+    store.add("person", person)
+    answers: list[SyncResult | Exception] = [
+        SyncResult(3, 1, 1, pulled=2), HubUnreachable(f"连不上 {person['name']}", "cannot reach the hub"),
+        HubBusy(7.0)]
+
+    def sync_once(s: Store) -> SyncResult:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    clock = iter(range(0, 100, 2))  # each round takes 0.2 s by this clock
+    loop = Loop(store, sync_once, lambda s: None, Backoff(rng=random.Random(4)),
+                monotonic=lambda: next(clock) / 10)
+    with caplog.at_level(logging.INFO, logger="station.sync"):
+        for _ in range(3):
+            loop.round()
+    lines = [r.getMessage() for r in caplog.records if r.name == "station.sync"]
+    assert len(lines) == 3
+    parsed = [log_lines.parse(line) for line in lines]
+    assert [event for event, _ in parsed] == ["round"] * 3
+    done, failed, busy = (values for _, values in parsed)
+    assert {k: done[k] for k in ("outcome", "pushed", "rejected", "pulled", "pending", "ms")} == {
+        "outcome": "done", "pushed": "3", "rejected": "1", "pulled": "2", "pending": "1", "ms": "200"}
+    assert (failed["outcome"], failed["error"], failed["retryable"]) == ("error", "HubUnreachable", "1")
+    assert (busy["outcome"], busy["retry_after"]) == ("busy", "7.0")
+    for line in lines:
+        assert person["name"] not in line and person["phone"] not in line and person["id_number"] not in line

@@ -337,3 +337,24 @@ def test_xlsx_export_keeps_numbers_as_numbers_and_formulas_as_text() -> None:
     got = [[c.value for c in row] for row in sheet.iter_rows(min_row=2)]
     assert got == [["示例镇综治中心", 11302, 0.992, None], ["=HYPERLINK(\"http://x\")", 0, 1.0, "True"]]
     assert sheet["B2"].data_type == "n" and sheet["A3"].data_type == "s"  # summable; not run
+
+
+@pytest.mark.parametrize("text", ["=1+1", "+86 138", "-2+3", "@SUM(A1:A2)"])
+def test_a_cell_that_begins_like_a_formula_is_exported_as_text(text: str) -> None:
+    """Excel and WPS start a formula at = + - or @ (OWASP's CSV injection list): the CSV
+    prefixes such a cell with an apostrophe, which both read as text and do not show; the
+    XLSX stores it as a string. A negative figure stays a number in both."""
+    import csv
+    import io
+
+    from openpyxl import load_workbook
+
+    from sync.hub.tables import Label, to_csv, to_xlsx
+
+    rows = [[text, Label(text, "", "x"), -3]]
+    read = list(csv.reader(io.StringIO(to_csv(["a", "b", "n"], rows).decode("utf-8-sig"))))
+    assert read[1] == ["'" + text, "'" + text, "-3"]
+    sheet = load_workbook(io.BytesIO(to_xlsx("t", ["a", "b", "n"], rows))).worksheets[0]
+    a, b, n = sheet[2]
+    assert (a.value, a.data_type, b.value, b.data_type) == (text, "s", text, "s")
+    assert (n.value, n.data_type) == (-3, "n")

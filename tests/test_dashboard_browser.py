@@ -4,7 +4,7 @@ the station take it, the work figures, log out; the work page's figures read off
 against known stations' cases, every cell of its tables and every bar of its charts.
 
 Screenshots: UPDATE_DOC_SCREENSHOTS=1 copies the login, enrollment code and bundle preview
-pages to docs/screenshots/; the pages that show tables (stations, schema, work) are shot from
+pages to docs/screenshots/; the pages that show tables (stations, fleet, schema, work) are shot from
 a county at the seed's scale, given as SEED_COUNTY_HOME (a county home on SQLite holding the
 seed data: bench/bench_workpage.py leaves one in OUT/workpage-TREE/county), copied first (its
 database too) and joined by two small demo stations of other townships so that every table has
@@ -12,12 +12,15 @@ rows."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -91,7 +94,7 @@ def test_county_it_logs_in_enrolls_a_station_and_sees_it_sync(
         assert fleet["pending"] == "0" and fleet["behind"] == "0"
         assert fleet["backup"] == "从未备份\nnever" and fleet["attention"] == "备份过期\nbackup stale"
         assert row.get_attribute("class") == "attention stale-backup"
-        shoot(browser, "dashboard-fleet", tmp_path)
+        shoot(browser, "dashboard-fleet", tmp_path, doc=False)  # one row: the seed county's is shown
         browser.get(sqlite_hub.url + "/stations")
 
         browser.find_element(By.ID, "export-stations-csv").click()
@@ -157,6 +160,27 @@ def rows_of(browser: Any, table_id: str) -> list[list[str]]:
             for tr in table.find_elements(By.TAG_NAME, "tr")[1:]]
 
 
+def pick_period(browser: Any, **days: str) -> None:
+    """The work page's period picker: its month or from/to fields filled (set as a date
+    picker sets them, whatever the browser's locale), the others emptied, then 统计."""
+    for field in ("month", "from", "to"):
+        browser.execute_script("document.getElementById(arguments[0]).value = arguments[1]",
+                               field, days.get(field, ""))
+    old = browser.find_element(By.ID, "work")
+    browser.find_element(By.ID, "show-period").click()
+    WebDriverWait(browser, 30).until(lambda b: not _attached(old) and b.find_elements(By.ID, "work-county"))
+
+
+def _attached(element: Any) -> bool:
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return False
+    return True
+
+
 def test_the_work_page_shows_known_cases_figures_in_every_cell(sqlite_hub: HubServer, tmp_path: Path) -> None:
     from datetime import datetime, timedelta
 
@@ -189,6 +213,12 @@ def test_the_work_page_shows_known_cases_figures_in_every_cell(sqlite_hub: HubSe
         shown = {place: [row["township"], *[row[c] for c in columns]] for place, row in cells.items()}
         assert shown == expected
         assert list(next(iter(cells.values()))) == ["township", *columns]  # every column, in order
+        # Each heading by the schema's labels, Chinese first: the kind of case, the step's deadline.
+        headings = [first_line(th) for th in browser.find_elements(By.CSS_SELECTOR, "#work th")]
+        assert headings == [
+            "乡镇（街道）", "矛盾纠纷上报", "矛盾纠纷办结", "矛盾纠纷办结率", "矛盾纠纷超时未办",
+            "事件上报", "事件办结", "事件办结率", "事件超时未办", "事件超时（1 分钟响应）",
+            "事件超时（3 分钟到场）", "事件超时（5 分钟处置）", "基础数据条数", "志愿者签到", "志愿者积分"]
         assert chart_texts(browser, 0) == ["全县", "71.4 %", A, "80.0 %", B, "50.0 %"]
         # The last 14 days: every case was reported and closed before them (7 and 5).
         today = datetime.now(CHINA_TZ).date()
@@ -202,13 +232,88 @@ def test_the_work_page_shows_known_cases_figures_in_every_cell(sqlite_hub: HubSe
         assert rows_of(browser, "volunteers") == []
         assert browser.find_element(By.ID, "open-conflicts").text.endswith(": 1")
         assert browser.find_element(By.ID, "open-duplicates").text.endswith(": 1")
-        # November 10th alone: A closed 3 of the 4 it found that day, 75 % wherever it shows.
-        browser.get(sqlite_hub.url + "/work?from=2026-11-10&to=2026-11-10")
-        WebDriverWait(browser, 30).until(lambda b: b.find_elements(By.ID, "work-county"))
+        # November 10th alone, asked for with the period picker: A closed 3 of the 4 it found
+        # that day, 75 % wherever it shows.
+        pick_period(browser, **{"from": "2026-11-10", "to": "2026-11-10"})
+        assert browser.current_url.endswith("/work?month=&from=2026-11-10&to=2026-11-10")
+        assert first_line(browser.find_element(By.ID, "period-shown")).startswith(
+            "统计期间：2026-11-10 至 2026-11-10")
         day = work_cells(browser)
         assert [day[A][c] for c in columns] == ["0", "0", "0.0 %", "0", "4", "3", "75.0 %", "1",
                                                 "2", "1", "1", "2", "—", "—"]
         assert chart_texts(browser, 0)[2:4] == [A, "75.0 %"]
+        # November: the late-night case too (closed in time), 4 of 5.
+        pick_period(browser, month="2026-11")
+        assert [work_cells(browser)[A][c] for c in columns[4:7]] == ["5", "4", "80.0 %"]
+    finally:
+        browser.quit()
+
+
+def printed(browser: Any) -> tuple[int, list[float]]:
+    """The page shown, printed to PDF as the browser's print dialog does it (on the paper the
+    stylesheet asks for): its number of pages and the first page's size in points."""
+    pdf = base64.b64decode(browser.execute_cdp_cmd("Page.printToPDF", {"preferCSSPageSize": True})["data"])
+    box = re.search(rb"/MediaBox\s*\[\s*([0-9.\s]+)\]", pdf)
+    assert box, "a PDF without pages"
+    return len(re.findall(rb"/Type\s*/Page\b(?!s)", pdf)), [float(x) for x in box.group(1).split()]
+
+
+# Twenty townships, as many as a county has; their names come from a code table county IT
+# published, and a grid's from its grid record.
+TOWNSHIPS = {f"4405240{n:02d}": name + "镇" for n, name in enumerate(
+    ("城关", "大坪", "石门", "河西", "新圩", "白沙", "龙潭", "东山", "西岭", "南湖", "北岗", "金鸡",
+     "凤凰", "青云", "黄岭", "马安", "长岗", "桥头", "水口", "上洞"), start=1)}
+TOWNSHIP_TABLE = {"format": 1, "version": 2, "name": "townships", "summary_zh": "乡镇名称",
+                  "summary_en": "Township names", "operations": [{
+                      "op": "add_code_table",
+                      "code_table": {"name": "township", "label_zh": "乡镇", "label_en": "Township"},
+                      "values": [{"code": code, "label_zh": name, "label_en": code}
+                                 for code, name in TOWNSHIPS.items()]}]}
+
+
+def test_a_county_of_20_townships_prints_its_work_report_on_one_a4_page_by_their_names(
+        sqlite_hub: HubServer, tmp_path: Path) -> None:
+    from station.cases import Cases
+    from station.syncer import client_for, push
+
+    from .test_work_figures import LOOP, at, incident, station
+
+    hub = county.open_hub(sqlite_hub.home)
+    hub.publish(json.dumps(TOWNSHIP_TABLE).encode(), Ed25519PrivateKey.from_private_bytes(
+        (sqlite_hub.home / "signing.key").read_bytes()))
+    first = next(iter(TOWNSHIPS))
+    grid = first + "001"
+    for n, township in enumerate(TOWNSHIPS):
+        store = station(sqlite_hub, tmp_path / township, township,
+                        grids=[grid] if township == first else [])
+        if township == first:
+            store.add("grid", {"code": grid, "name": "城关第一网格", "township": first})
+            narrow = store.station_id
+        cases = Cases(store, "incident")
+        for k in range(n % 4 + 1):  # some closed, some not
+            case = cases.open(incident(township + "001", k), at=at(0))
+            if k % 2:
+                for t, step in enumerate(LOOP, start=1):
+                    cases.advance(case, step, at=at(10 * t))
+        push(store, client_for(store))
+        store.close()
+    Dashboard(hub).add_account("it", PASSWORD)
+    browser = chromium(1400, 1000, "--ignore-certificate-errors")
+    try:
+        log_in(browser, sqlite_hub.url)
+        row = browser.find_element(By.ID, f"station-{narrow}")
+        cells = [td.text for td in row.find_elements(By.TAG_NAME, "td")]
+        assert cells[1:3] == [f"城关镇\n{first}", f"城关第一网格\n{grid}"]
+        # A month's report (the since-start page differs only in the line naming the period).
+        browser.get(sqlite_hub.url + "/work?month=2026-11")
+        WebDriverWait(browser, 30).until(lambda b: b.find_elements(By.ID, "work-county"))
+        shown = {code: row["township"] for code, row in work_cells(browser).items()}
+        assert shown == {"county": "全县", **TOWNSHIPS}
+        # On screen the page runs to several pages' worth (charts, departments, ...).
+        assert browser.execute_script("return document.body.scrollHeight") > 2000
+        pages, (_, _, width, height) = printed(browser)
+        assert pages == 1
+        assert (round(width), round(height)) == (842, 595)  # A4 landscape, in points
     finally:
         browser.quit()
 
@@ -245,6 +350,9 @@ def screenshots_of_a_county_at_the_seed_s_scale(tmp_path: Path) -> None:
             log_in(browser, hub.url)
             assert len(browser.find_elements(By.CSS_SELECTOR, "tr[id^=station-]")) >= 3
             shoot(browser, "dashboard-stations", tmp_path)
+            browser.get(hub.url + "/fleet")
+            assert len(browser.find_elements(By.CSS_SELECTOR, "tr[id^=fleet-]")) >= 3
+            shoot(browser, "dashboard-fleet", tmp_path)
             browser.get(hub.url + "/schema")
             shoot(browser, "dashboard-schema", tmp_path)
             browser.set_window_size(1400, 2600)

@@ -331,3 +331,38 @@ def test_a_request_refused_for_its_clock_records_the_offset_only_when_the_statio
         assert offset() == 2_500
     finally:
         storage.close()
+
+
+def test_a_station_says_its_name_at_enrollment_and_one_that_does_not_is_shown_by_its_id(
+        sqlite_hub: HubServer, tmp_path: Path, stores: list[Store]) -> None:
+    """The name given at `station init` travels in the enrollment body, so the county sees it
+    before the first sync; a station of a release before names (no `name` in the body) is
+    shown by its id; a name that is not text, or not a station name, is refused by field."""
+    import base64
+    import secrets
+
+    import requests
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    named = make_station(tmp_path, sqlite_hub, "北岗村服务站")  # enrolled, never synced
+    stores.append(named)
+
+    def enroll(**extra: Any) -> requests.Response:
+        key = Ed25519PrivateKey.generate().public_key().public_bytes_raw()
+        body = {"code": county.open_hub(sqlite_hub.home).add_enrollment(TOWNSHIP, []),
+                "station_id": secrets.token_hex(8), "public_key": base64.b64encode(key).decode()}
+        return requests.post(sqlite_hub.url + "/v1/enroll", json=body | extra,
+                             verify=str(sqlite_hub.home / "tls.crt"), timeout=20)
+
+    old = enroll()
+    assert old.status_code == 200, old.text
+    for bad in (5, "", "站\n名", "x" * 101):
+        refused = enroll(name=bad)
+        assert refused.status_code == 400 and "name" in refused.text, (bad, refused.text)
+    session, _ = logged_in(sqlite_hub)
+    page = session.get(sqlite_hub.url + "/stations").text
+    assert re.search(rf'<tr id="station-{named.station_id}"><td>北岗村服务站<br>'
+                     rf'<span class="en">{named.station_id}</span></td>', page)
+    ids = re.findall(r'<tr id="station-([0-9a-f]+)"><td>([^<]*)</td>', page)
+    assert len(ids) == 1 and ids[0][0] == ids[0][1]  # the old one: its id alone
+    assert len(re.findall(r'<tr id="station-', page)) == 2  # the refused enrolled nothing

@@ -9,6 +9,7 @@ these cases, since the start and for every month and a run of days."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -60,10 +61,11 @@ class County:
             pull(store, client)
 
 
-def station(hub: HubServer, home: Path, township: str) -> Store:
+def station(hub: HubServer, home: Path, township: str, grids: list[str] | None = None) -> Store:
     store = Store.create(home, township=township, name=f"{township}站", clerk="张三",
                          passphrase=PASSPHRASE, kdf=keys.FAST_KDF)
-    enroll(store, hub.url, county.open_hub(hub.home).add_enrollment(township, []), hub.fingerprint)
+    enroll(store, hub.url, county.open_hub(hub.home).add_enrollment(township, grids or []),
+           hub.fingerprint)
     return store
 
 
@@ -201,3 +203,50 @@ def test_the_kept_figures_are_those_read_from_every_record(known: County) -> Non
     kept = hub.report(now=datetime.now(CHINA_TZ))
     assert hub.fill_figures() > 0
     assert hub.report(now=datetime.now(CHINA_TZ)) == kept
+
+
+def test_a_township_that_closed_3_of_its_4_cases_shows_75_percent_in_every_export_and_the_report(
+        sqlite_hub: HubServer, tmp_path: Path) -> None:
+    """Township A found four incidents on November 10th and closed three (worked out by hand
+    in `known_cases`): 75 % in the CSV and XLSX exports of that day as in `county report
+    --from/--to`; the page's table and chart are read in tests/test_dashboard_browser.py. The
+    month of November adds A's late-night case (closed): 4 of 5, 80 %."""
+    import io
+
+    from openpyxl import load_workbook
+
+    from .test_dashboard import logged_in
+    from .test_dashboard_roles import county_cli
+
+    world = known_cases(sqlite_hub, tmp_path)
+    for store in world.stations.values():
+        store.close()
+    session, _ = logged_in(sqlite_hub)
+    day = "?from=2026-11-10&to=2026-11-10"
+    as_csv = session.get(f"{sqlite_hub.url}/export/work.csv{day}")
+    assert as_csv.status_code == 200
+    lines = as_csv.content.decode("utf-8-sig").splitlines()
+    column = lines[0].split(",").index("incidents_closure_rate")
+    rows = {line.split(",")[0]: line.split(",")[column] for line in lines[1:]}
+    assert rows[A] == "75.0%"  # what Excel and WPS read as the number 0.75, shown as a percentage
+    as_xlsx = session.get(f"{sqlite_hub.url}/export/work.xlsx{day}")
+    sheet = load_workbook(io.BytesIO(as_xlsx.content)).worksheets[0]
+    header = [c.value for c in sheet[1]]
+    row = next(r for r in sheet.iter_rows(min_row=2) if r[0].value == A)
+    rate = row[header.index("incidents_closure_rate")]
+    assert (rate.value, rate.number_format, rate.data_type) == (0.75, "0.0%", "n")
+
+    def rate_of(*period: str) -> float:
+        report = json.loads(county_cli(sqlite_hub.home, "report", "--json", *period).stdout)
+        return float(report["townships"][A]["incidents"]["closure_rate"])
+
+    assert rate_of("--from", "2026-11-10", "--to", "2026-11-10") == 75.0
+    assert rate_of("--month", "2026-11") == 80.0 == rate_of()
+    # A wrong period is one line naming the rule, and no figures.
+    for args, words in ((("--month", "2026-13"), "月份应为 YYYY-MM"),
+                        (("--month", "2026-11", "--from", "2026-11-01", "--to", "2026-11-02"), "只能选一种"),
+                        (("--from", "2026-11-10"), "起止日期都要填写"),
+                        (("--from", "2026-11-10", "--to", "2026-11-09"), "结束日期不能早于开始日期")):
+        refused = county_cli(sqlite_hub.home, "report", "--json", *args, ok=False)
+        assert words in refused.output and "townships" not in refused.output, args
+        assert len(refused.output.strip().splitlines()) == 1, refused.output

@@ -48,6 +48,15 @@ class Column:
         return row[self.field or self.key]
 
 
+def _places(places: tuple[Label, ...]) -> Label | str:
+    """Several grids in one cell: their names, their codes beneath (the codes alone if none is
+    named)."""
+    if not places:
+        return "全乡镇 whole township"
+    names, codes = " ".join(places), " ".join(p.code for p in places)
+    return Label(names, codes if names != codes else "", codes)
+
+
 # A new column is one line here: the page and both exports follow. The page then adds the
 # station's state and its revoke button; the exports add revoked_at.
 STATION_COLUMNS = (
@@ -55,9 +64,12 @@ STATION_COLUMNS = (
     Column("station", "站点", "Station", field="label", exported=lambda label: label.code,
            shown=lambda label: label),
     Column("name", "站点名称", "Name", on_page=False),
-    Column("township", "乡镇", "Township"),
-    Column("grids", "网格", "Grids", exported=" ".join,
-           shown=lambda grids: " ".join(grids) or "全乡镇 whole township"),
+    # Places by name where the schema or a grid record names them, their codes beneath; the
+    # exports keep the codes.
+    Column("township", "乡镇", "Township", field="place", exported=lambda place: place.code,
+           shown=lambda place: place),
+    Column("grids", "网格", "Grids", field="grid_places",
+           exported=lambda places: " ".join(p.code for p in places), shown=_places),
     Column("last_seen", "最近联系", "Last seen", shown=when),
     Column("last_push", "最近上传", "Last push", shown=when),
     Column("changes", "已收变更", "Changes"),
@@ -131,7 +143,7 @@ def _backup_cell(row: dict[str, Any], now: datetime, now_ms: int) -> Label:
     return Label(zh, en, state)
 
 
-def fleet_row(row: dict[str, Any], now_ms: int, labels: Labels) -> FleetRow:
+def fleet_row(row: dict[str, Any], now_ms: int) -> FleetRow:
     """One station as the fleet view shows it, Chinese first, times in Beijing time and in
     the relative forms of `sync.human_time`."""
     now = datetime.fromtimestamp(now_ms / 1000, CHINA_TZ)
@@ -146,7 +158,7 @@ def fleet_row(row: dict[str, Any], now_ms: int, labels: Labels) -> FleetRow:
         attention, classes = Label("正常", "ok", "ok"), "ok"
     cells = {
         "station": station_label(row), "attention": attention,
-        "township": labels.place(row["township"]),
+        "township": row["place"],
         "last-seen": _moment(row.get("last_seen"), now, ("从未联系", "never")),
         "pending": row.get("pending"), "behind": row.get("lag"),
         "backup": _backup_cell(row, now, now_ms),
@@ -191,13 +203,15 @@ class Dashboard:
         after the station last pulled (None before its first pull)."""
         with self.hub.storage.transaction() as tx:
             rows, last = tx.stations(), tx.last_seq()
+        labels = self.labels()
         return [r | {"lag": None if r["pull_cursor"] is None else max(0, last - int(r["pull_cursor"])),
-                     "label": station_label(r)} for r in rows]
+                     "label": station_label(r), "place": labels.place(r["township"]),
+                     "grid_places": tuple(labels.place(g) for g in r["grids"])} for r in rows]
 
     def fleet(self) -> list[FleetRow]:
         """Every station as the fleet view shows it, what needs attention first."""
-        now_ms, labels = self.clock_ms(), self.labels()
-        return [fleet_row(dict(r), now_ms, labels) for r in fleet.ranked(self.stations(), now_ms)]
+        now_ms = self.clock_ms()
+        return [fleet_row(dict(r), now_ms) for r in fleet.ranked(self.stations(), now_ms)]
 
     def closure_history(self, days: int = 14) -> list[tuple[str, float]]:
         """The county's incident closure rate at the end of each of the last `days` days, as
