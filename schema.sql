@@ -160,6 +160,21 @@ CREATE TABLE reveals (
     clerk     TEXT NOT NULL                -- sealed: version || nonce || AES-GCM(name)
 );
 
+-- The audit trail (issue 25): who did what to which record, when; never a value. Each entry
+-- is chained by SHA-256 to the one before (sync/audit_chain.py), so an edited, deleted or
+-- moved entry shows, here and at the hub, which receives a copy with each sync round.
+CREATE TABLE audit_log (
+    seq    INTEGER PRIMARY KEY,            -- 1, 2, 3 … (a gap is a deleted entry)
+    at     TEXT NOT NULL,                  -- UTC ISO 8601, milliseconds
+    clerk  TEXT NOT NULL,                  -- the clerk's slot name ('' not known)
+    role   TEXT NOT NULL,
+    action TEXT NOT NULL,                  -- sync.audit_chain.ACTIONS
+    target TEXT NOT NULL,                  -- 'entity/record-id', an entity, or ''
+    detail TEXT NOT NULL,                  -- JSON of names and counts
+    prev   TEXT NOT NULL,                  -- the hash of entry seq - 1
+    hash   TEXT NOT NULL
+);
+
 ------------------------------------------------------------------------------------------------
 -- Definitions: the schema as data
 ------------------------------------------------------------------------------------------------

@@ -121,4 +121,4 @@ def _write(store: Store, entity_name: str, report: Report, on_progress: OnProgre
                 on_progress("write", n, total)
 
     on_progress("write", 0, total)
-    return store.add_lines(entity_name, rows())
+    return store.add_lines(entity_name, rows(), action="import")

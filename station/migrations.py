@@ -358,6 +358,18 @@ def _push_tiers(conn: sqlite3.Connection) -> None:
                  " WHERE receipt IS NULL AND rejected IS NULL")
 
 
+_AUDIT_LOG = """CREATE TABLE IF NOT EXISTS audit_log (
+    seq INTEGER PRIMARY KEY, at TEXT NOT NULL, clerk TEXT NOT NULL, role TEXT NOT NULL,
+    action TEXT NOT NULL, target TEXT NOT NULL, detail TEXT NOT NULL, prev TEXT NOT NULL,
+    hash TEXT NOT NULL)"""
+
+
+def _audit_log(conn: sqlite3.Connection) -> None:
+    """Step 9: the audit trail, chained by hash (issue 25). It starts empty: what was done
+    before the upgrade was not recorded, and is not made up now."""
+    conn.execute(_AUDIT_LOG)
+
+
 STEPS: tuple[Step, ...] = (
     Step(1, "baseline: the tables, columns, indexes and version-1 definitions of schema.sql",
          _baseline),
@@ -370,5 +382,6 @@ STEPS: tuple[Step, ...] = (
     Step(7, "schema versions: each bundle's zstd dictionary (issue 24)", _dictionaries),
     Step(8, "changes: each waiting change's push tier, and the outbox index by tier (issue 24)",
          _push_tiers),
+    Step(9, "audit_log: the audit trail, chained by hash (issue 25)", _audit_log),
 )
 LATEST = STEPS[-1].number

@@ -32,7 +32,7 @@ from typing import Any
 
 import sqlite_utils
 
-from station import keys, migrations, search, search_forms, settings
+from station import audit_log, keys, migrations, search, search_forms, settings
 from station.blind_index import DEFAULT_BITS, BlindIndex
 from station.ids import IdMaker
 from station.keyring import Keyring
@@ -41,6 +41,7 @@ from station.shift_pin import ShiftPin
 from station.transaction import Transaction, check_live, fetch_row, open_fields
 from station.writes import Writes, iso_ms, reveal_ad
 from sync import clock as hlc
+from sync.audit_chain import AuditEntry
 from sync.errors import (
     AlreadyInitialized,
     ClerkError,
@@ -385,6 +386,7 @@ class Store:
             failures = int(self._setting("unlock_failures") or 0) + 1
             self._set_settings(unlock_failures=str(failures),
                                unlock_failed_at=str(self.clock.wall_ms()))
+            self._audit_unlock("unlock_failed", clerk or "", {"via": "passphrase", "in_a_row": failures})
             wait = keys.unlock_delay(failures)
             raise WrongPassphrase(
                 f"口令不正确（连续第 {failures} 次）" + (f"，请等待 {wait:.0f} 秒后再试" if wait else ""),
@@ -394,7 +396,25 @@ class Store:
             self._set_settings(unlock_failures="0")
         self.forget_pin()  # a passphrase starts a new shift: the last one's PIN goes
         self._open_with(data_key, name, on_index)
+        self._audit_unlock("unlock", name, {"via": "passphrase"})
         return name
+
+    def _audit_unlock(self, action: str, clerk: str, detail: Mapping[str, Any]) -> None:
+        """An unlock (or a failed one) in the audit trail. Its own transaction: a failed
+        unlock has no keys, and an entry names no personal value, so none are needed. A full
+        disk or a write lock held elsewhere loses the entry, not the unlock."""
+        with suppress(DiskError, LockedError), self._transaction() as txn:
+            audit_log.append(txn.cursor, self.clock.iso(), clerk, action, detail=detail)
+
+    def record(self, action: str, target: str = "", detail: Mapping[str, Any] | None = None) -> None:
+        """An entry of the audit trail for what the unlocked clerk did outside a write (an
+        export); writes record themselves (`Writes.audit`)."""
+        with self.atomic() as writes:
+            writes.audit(action, target, detail)
+
+    def audit_trail(self, after: int = 0, limit: int | None = None) -> list[AuditEntry]:
+        """The audit trail's entries after seq `after`, oldest first."""
+        return audit_log.entries(self.conn, after, limit)
 
     # The shift PIN (station/shift_pin.py): set after a passphrase unlock, it reopens the
     # store after an idle lock within the same shift, at a fraction of the Argon2id cost.
@@ -425,8 +445,13 @@ class Store:
             data_key = slot.open(pin, self.clock.wall_ms())
         except PinUnavailable:
             self.forget_pin()
+            self._audit_unlock("unlock_failed", slot.clerk, {"via": "pin", "pin_destroyed": True})
+            raise
+        except WrongPassphrase:
+            self._audit_unlock("unlock_failed", slot.clerk, {"via": "pin"})
             raise
         self._open_with(data_key, slot.clerk)
+        self._audit_unlock("unlock", slot.clerk, {"via": "pin"})
         return slot.clerk
 
     def forget_pin(self) -> None:
@@ -438,6 +463,7 @@ class Store:
     def unlock_with_recovery(self, county_private_key: bytes) -> None:
         """Open the store with the county's recovery key (when every clerk is gone)."""
         self._open_with(self.keyring.open_with_county_key(county_private_key), None)
+        self._audit_unlock("unlock", "", {"via": "recovery_key"})
 
     def _wait_after_failures(self) -> None:
         delay = keys.unlock_delay(int(self._setting("unlock_failures") or 0))
@@ -847,11 +873,13 @@ class Store:
         return self.add_lines(entity_name, enumerate(rows, start=1))
 
     def add_lines(
-        self, entity_name: str, rows: Iterable[tuple[int, Mapping[str, Any]]]
+        self, entity_name: str, rows: Iterable[tuple[int, Mapping[str, Any]]], action: str = "add"
     ) -> list[str]:
         """Add (line number, record) pairs in one transaction: the first bad record, named by
-        its line, stops the whole import and nothing of it is saved. Line 0 means no line."""
+        its line, stops the whole import and nothing of it is saved. Line 0 means no line.
+        `action`: what the audit trail calls it ("import": a spreadsheet)."""
         with self.atomic() as writes:
+            writes.bulk_action = action
             return writes.add_lines(entity_name, rows)
 
     def update(self, entity_name: str, record_id: str, values: Mapping[str, Any]) -> bool:

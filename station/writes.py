@@ -15,7 +15,7 @@ from functools import lru_cache
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
-from station import priorities, search_forms
+from station import audit_log, priorities, search_forms
 from station.blob_writes import BlobWrites
 from station.registry import Registry, duplicate_error
 from station.scope import Scope
@@ -103,6 +103,9 @@ class Writes:
         self._scope: Scope | None = None
         self._registry: Registry | None = None
         self._tiers: dict[str, int] | None = None
+        # What many records added at once are, in the audit trail: "add" (`add --file`, the
+        # demo data) or "import" (a spreadsheet), set by the caller.
+        self.bulk_action = "add"
 
     def tier(self, entity: str) -> int:
         """The push tier of a change to `entity` (station.priorities), read once per transaction."""
@@ -141,6 +144,13 @@ class Writes:
         nothing else in its past."""
         return self.add_lines(entity_name, [(0, values)], seen)[0]
 
+    # ------------------------------------------------------------------ the audit trail
+
+    def audit(self, action: str, target: str = "", detail: Mapping[str, Any] | None = None) -> None:
+        """An entry of the audit trail for what the clerk does in this transaction: it lands
+        with the write it records, or neither does (station.audit_log)."""
+        audit_log.append(self.txn.cursor, self.clock.iso(), self.by, action, target, detail)
+
     def add_lines(self, entity_name: str, rows: Iterable[tuple[int, Mapping[str, Any]]],
                   seen: merge.Context = ()) -> list[str]:
         """Validate and add (line, record) pairs; the first bad one raises, naming its line.
@@ -166,6 +176,10 @@ class Writes:
             if len(batch.records) >= BULK_CHUNK:
                 batch.flush(self.txn.cursor)
         batch.flush(self.txn.cursor)
+        if len(ids) == 1 and self.bulk_action == "add":
+            self.audit("add", f"{entity.name}/{ids[0]}")
+        elif ids:
+            self.audit(self.bulk_action, entity.name, {"count": len(ids)})
         return ids
 
     def _prepare_add(self, entity: EntityDef, values: dict[str, Any], batch: _Batch,
@@ -338,6 +352,8 @@ class Writes:
                                                            self.by))
         if entity.key_field is not None and entity.key_field.name in changed:
             self.close_same()  # a clerk corrected the number of one of a "same person" pair
+        self.audit("settle" if force else "update", f"{entity.name}/{record_id}",
+                   {"fields": sorted(changed)})
         return True
 
     def settle(self, entity_name: str, record_id: str, field: str, value: Any,
@@ -414,6 +430,7 @@ class Writes:
             self._advance_state(row, merge.change_versions("delete", {}, stamp, base, None, seen, self.by))
         if entity.key_field is not None:
             self.close_same()
+        self.audit("delete", f"{entity.name}/{record_id}")
 
     def undelete(self, entity_name: str, record_id: str, shown: Iterable[str] | None = None) -> None:
         """Bring a deleted record back, with the edits its delete had missed: how a delete
@@ -432,6 +449,7 @@ class Writes:
         self._append_change(record_id, entity, "undelete", row["grid"], {}, {}, stamp, base, None, seen)
         self._save_state(record_id, entity.name, merge.apply_all(
             state, merge.change_versions("undelete", {}, stamp, base, None, seen, self.by)))
+        self.audit("settle", f"{entity.name}/{record_id}", {"kept": "edit"})
 
     def redelete(self, entity_name: str, record_id: str, shown: Iterable[str] | None = None) -> None:
         """Delete again a deleted record, having seen every edit it missed: how a delete
@@ -448,6 +466,7 @@ class Writes:
         self._append_change(record_id, entity, "delete", row["grid"], {}, {}, stamp, base, None, seen)
         self._save_state(record_id, entity.name, merge.apply_all(
             state, merge.change_versions("delete", {}, stamp, base, None, seen, self.by)))
+        self.audit("settle", f"{entity.name}/{record_id}", {"kept": "delete"})
 
     @staticmethod
     def _shown(state: Mapping[str, merge.FieldState], shown: Iterable[str] | None) -> merge.Context:
@@ -935,6 +954,7 @@ class Writes:
         self.txn.cursor.execute(
             "INSERT INTO reveals (at, record_id, entity, field, clerk) VALUES (?, ?, ?, ?, ?)",
             (at, record_id, entity_name, field, clerk))
+        self.audit("reveal", f"{entity_name}/{record_id}", {"field": field})
 
     def renumber_outbox(self, floor: int, hub_last: int) -> int:
         """Move the changes numbered after `floor` (written since a restore) to after

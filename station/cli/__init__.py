@@ -14,6 +14,7 @@ import click
 
 from station.cli import (
     attachments,
+    audit,
     backup,
     cases,
     clerks,
@@ -45,6 +46,7 @@ COMMANDS: tuple[click.Command, ...] = (
     attachments.attach, attachments.attachments, attachments.attachment,
     settings.settings,
     reveals.reveals,
+    audit.audit,
 )
 
 

@@ -96,8 +96,12 @@ def export(obj: Context, entity: str | None) -> None:
         failed.append(record_id)
         click.echo(f"station: {exc}", err=True)
 
-    for record in obj.unlocked().export(entity, on_error=report):
+    store = obj.unlocked()
+    count = 0
+    for record in store.export(entity, on_error=report):
         emit(record)
+        count += 1
+    store.record("export", entity or "", {"count": count, "to": "json_lines"})
     if failed:
         fail(f"{len(failed)} 条记录无法打开，其余已导出 ({len(failed)} records could not be opened;"
              " the rest were exported)")

@@ -68,12 +68,14 @@ def settings_set(obj: Context, key: str, value: str) -> None:
         value = json.dumps(usb_files.parse_roots(value), ensure_ascii=False)
         with obj.unlocked().atomic() as writes:
             writes.put_settings(**{key: value})
+            writes.audit("setting", detail={"name": key})
         emit({"key": key, "value": value})
         return
     if key in TEXT_SETTINGS:
         value = check_station_name(value)
         with obj.unlocked().atomic() as writes:
             writes.put_settings(**{key: value})
+            writes.audit("setting", detail={"name": key})
         emit({"key": key, "value": value})
         return
     if key not in SETTINGS:
@@ -95,4 +97,5 @@ def settings_set(obj: Context, key: str, value: str) -> None:
     store = obj.unlocked()
     with store.atomic() as writes:
         writes.put_settings(**{key: str(number)})
+        writes.audit("setting", detail={"name": key})
     emit({"key": key, "value": str(number)})
