@@ -36,6 +36,7 @@ from sync.client import Client, fetch_certificate
 from sync.dictionary import parse_ids
 from sync.errors import NotFound, StationRevoked, SyncError, TownshipError, ValidationError
 from sync.protocol import (
+    MAX_AUDIT,
     MAX_CHANGES,
     BackupReport,
     PullPage,
@@ -606,6 +607,10 @@ def waiting_after(store: Store, budget: RoundBudget) -> Waiting | None:
     return None if found == Waiting() else found
 
 
+# The newest audit entry the hub said it holds: the next round's request carries those after.
+AUDIT_SENT = "audit_sent"
+
+
 def combined(store: Store, client: Client, report: Report = _silent,
              budget: RoundBudget | None = None) -> tuple[SyncResult, int | None]:
     """A round whose first request carries the schema check, the first push batch and the
@@ -629,14 +634,17 @@ def combined(store: Store, client: Client, report: Report = _silent,
     # The round's first batch and page go in this request, whatever the budget.
     budget.take("push")
     budget.take("pull")
+    audit = tuple(store.audit_trail(int(store.settings().get(AUDIT_SENT) or 0), MAX_AUDIT))
     ask = RoundAsk(store.schema.version, PushBatch(store.station_id, tuple(batch)) if batch else None,
-                   cursor, PULL_PAGE)
+                   cursor, PULL_PAGE, audit=audit)
     answers: list[RoundAnswer | None] = []
 
     def took(answer: RoundAnswer | None) -> None:
         answers.append(answer)
         if answer is None:
             return
+        if audit and answer.audit_through is not None:  # the hub holds them: not sent again
+            store.note(**{AUDIT_SENT: str(min(answer.audit_through, audit[-1].seq))})
         for item in answer.bundles:  # checked and applied in order, as update_schema does
             apply_bundle(store, str(item["bundle"]).encode("utf-8"), str(item["signature"]))
         if answer.bundles:

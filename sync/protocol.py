@@ -23,6 +23,7 @@ from typing import Any
 import zstandard
 
 from sync import clock as hlc
+from sync.audit_chain import AuditEntry, from_wire, to_wire
 from sync.errors import ValidationError
 from sync.validate import check_station_name
 from sync.version import DICTIONARIES_HEADER
@@ -401,6 +402,12 @@ class RoundAsk:
     outbox: tuple[int | None, int | None] = (None, None)  # (pending, rejected)
     name: str | None = None
     backup: BackupReport | None = None
+    # The station's audit entries the hub does not hold yet, oldest first (at most MAX_AUDIT).
+    audit: tuple[AuditEntry, ...] = ()
+
+
+# Audit entries in one round's request: a clerk's busy day is a few hundred.
+MAX_AUDIT = 500
 
 
 @dataclass(frozen=True)
@@ -411,6 +418,8 @@ class RoundAnswer:
     bundles: list[dict[str, Any]]
     results: list[Result]
     page: PullPage
+    # The newest audit entry of the station the hub now holds (None: the round carried none).
+    audit_through: int | None = None
 
 
 def encode_round(ask: RoundAsk) -> bytes:
@@ -423,6 +432,8 @@ def encode_round(ask: RoundAsk) -> bytes:
         body["name"] = ask.name
     if ask.backup is not None:
         body["backup"], body["backup_behind"] = ask.backup.replicated_ms, ask.backup.behind
+    if ask.audit:
+        body["audit"] = [to_wire(e) for e in ask.audit]
     return compress(body)
 
 
@@ -443,18 +454,23 @@ def decode_round(body: bytes, dictionaries: Mapping[int, bytes] | None = None) -
         _require(isinstance(name, str), "name", "text", "站点名称应为文本", "the station name must be text")
         check_station_name(name)
     backup, behind = whole("backup", 0, 2**63 - 1), whole("backup_behind", 0, 2**63 - 1)
+    audit = data.get("audit", [])
+    _require(isinstance(audit, list) and len(audit) <= MAX_AUDIT, "audit", "list",
+             f"应为至多 {MAX_AUDIT} 条审计记录的列表", f"must be a list of at most {MAX_AUDIT} audit entries")
     return RoundAsk(
         schema_version=int(whole("schema", 1, 2**31 - 1, required=True) or 1),
         batch=_push_from(data["push"], "push.") if data.get("push") is not None else None,
         cursor=int(whole("cursor", 0, 2**63 - 1, required=True) or 0),
         limit=int(whole("limit", 1, MAX_PAGE, required=True) or 1),
         outbox=(whole("pending", 0, 2**63 - 1), whole("rejected", 0, 2**63 - 1)), name=name,
-        backup=None if backup is None else BackupReport(backup, behind or 0))
+        backup=None if backup is None else BackupReport(backup, behind or 0),
+        audit=tuple(from_wire(e, f"audit[{i}]") for i, e in enumerate(audit)))
 
 
 def encode_answer(answer: RoundAnswer) -> bytes:
+    through = {} if answer.audit_through is None else {"audit_through": answer.audit_through}
     return compress({"bundles": answer.bundles, **_results_body(answer.results),
-                     "page": _page_body(answer.page)})
+                     "page": _page_body(answer.page), **through})
 
 
 def decode_answer(body: bytes) -> RoundAnswer:
@@ -464,7 +480,10 @@ def decode_answer(body: bytes) -> RoundAnswer:
     _require(isinstance(bundles, list) and all(
         isinstance(b, dict) and isinstance(b.get("bundle"), str) and isinstance(b.get("signature"), str)
         for b in bundles), "bundles", "list", "应为签名数据包的列表", "must be a list of signed bundles")
-    return RoundAnswer(bundles, _results_from(data), _page_from(data.get("page"), "page."))
+    through = data.get("audit_through")
+    _require(through is None or (_is_int(through) and through >= 0), "audit_through", "integer",
+             "应为非负整数", "must be a whole number of at least 0")
+    return RoundAnswer(bundles, _results_from(data), _page_from(data.get("page"), "page."), through)
 
 
 def _decode_entering(data: Any, where: str) -> Entering:

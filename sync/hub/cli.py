@@ -405,3 +405,32 @@ def attachment_get(home: Path, sha256: str, out: Path) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@main.group("audit")
+def station_audit() -> None:
+    """The stations' audit trails, as each sent it with its sync rounds."""
+
+
+@station_audit.command("verify")
+@click.argument("station_id")
+@click.pass_obj
+def audit_verify(home: Path, station_id: str) -> None:
+    """Prove a station's chain whole, or name its first broken link (exit status 1)."""
+    count, broken = county.open_hub(home).audit_check(station_id)
+    if broken is not None:
+        _emit({"station": station_id, "whole": False, "entries": count, "broken_at": broken.seq,
+               "why": broken.why})
+        click.echo(f"county: 审计记录链断裂：{broken.line('zh')} (the audit chain is broken:"
+                   f" {broken.line('en')})", err=True)
+        sys.exit(1)
+    _emit({"station": station_id, "whole": True, "entries": count})
+
+
+@station_audit.command("list")
+@click.argument("station_id")
+@click.pass_obj
+def audit_list(home: Path, station_id: str) -> None:
+    """A station's entries as JSON lines, oldest first."""
+    for entry in county.open_hub(home).audit_trail(station_id):
+        _emit(entry.as_json())

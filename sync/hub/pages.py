@@ -8,6 +8,7 @@
     GET  /schema, POST /schema/preview, POST /schema/publish    schema bundles   (POST: admin)
     GET  /work                       the work figures;  GET /export/NAME.csv|xlsx  any table
     GET  /audit?page=N               the audit trail, newest first                   (admin)
+    GET  /stations/{id}/audit        a station's own trail as it synced it, and its chain (admin)
 
 No page or data without a login (a GET goes to the login page, a POST is refused with 403);
 what only an admin may do is refused to a viewer with 403 however it is asked for (the pages
@@ -38,6 +39,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
+from sync.audit_chain import ACTIONS as chain_actions
 from sync.bundle import MAX_BUNDLE_BYTES
 from sync.clock import is_node
 from sync.errors import AdminOnly, LoginThrottled, TownshipError
@@ -49,6 +51,7 @@ from sync.hub.tables import Label, bars, shown, to_csv, to_xlsx, when
 from sync.report import Period, period_of
 
 LOGIN_COOKIE = "ts_login"
+SHOWN = 500  # a station's newest audit entries on its page (the chain is checked whole)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _TOWNSHIP = re.compile(r"\d{9}")
 _GRID = re.compile(r"\d{12}")
@@ -397,9 +400,28 @@ class Pages:
         return self.page(request, "audit.html", ("审计记录", "Audit trail"),
                          rows=[e.shown() for e in entries], page=int(page), pages=pages)
 
+    async def station_audit(self, request: Request) -> Response:
+        """A station's audit trail as it sent it, the newest SHOWN entries, and whether its
+        whole chain holds (admins: it names who looked at whose records)."""
+        station = request.path_params["station"]
+        await self.signed_in(request, admin="audit", target=station)
+        hub = self.board.hub
+        count, broken = await run_in_threadpool(hub.audit_check, station)
+        entries = await run_in_threadpool(hub.audit_trail, station, SHOWN)
+        rows = [{"seq": e.seq, "at": when(e.at), "clerk": e.clerk or "—", "role": e.role,
+                 "action": chain_actions.get(e.action, (e.action, e.action)),
+                 "target": e.target or "—",
+                 "detail": "" if e.detail == "{}" else e.detail} for e in entries]
+        said = None if broken is None else (f"链条断裂：{broken.line('zh')}",
+                                            f"the chain is broken: {broken.line('en')}")
+        return self.page(request, "station_audit.html",
+                         (f"站点审计记录：{station}", f"Station audit trail: {station}"),
+                         rows=rows, count=count, broken=said)
+
     def routes(self) -> list[Route]:
         return [
             Route("/audit", self.audit_page, methods=["GET"]),
+            Route("/stations/{station}/audit", self.station_audit, methods=["GET"]),
             Route("/schema", self.schema, methods=["GET"]),
             Route("/schema/preview", self.schema_preview, methods=["POST"]),
             Route("/schema/publish", self.schema_publish, methods=["POST"]),

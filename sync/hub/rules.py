@@ -15,7 +15,7 @@ import hashlib
 import json
 import secrets
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
@@ -26,6 +26,7 @@ from sync import attachments as files
 from sync import clock as hlc
 from sync import dictionary as zdict
 from sync import merge
+from sync.audit_chain import AuditEntry, Break, first_break
 from sync.bundle import (
     Bundle,
     Rename,
@@ -626,7 +627,24 @@ class Hub:
             rejected += sum(1 for r in results if r.rejected is not None)
         page = self.pull(station, ask.cursor, ask.limit, ask.schema_version, None,
                          (pending, rejected), ask.name, backup)
-        return RoundAnswer(bundles, results, page)
+        through = self.take_audit(station, ask.audit) if ask.audit else None
+        return RoundAnswer(bundles, results, page, through)
+
+    def take_audit(self, station: StationRow, entries: Sequence[AuditEntry]) -> int:
+        """Keep a station's audit entries as it sent them (checked by `audit_check`, not
+        here: an entry the box's file lost or altered must show at the hub too, not be kept
+        out of sight); the newest seq the hub now holds of it."""
+        with self.storage.transaction() as tx:
+            return tx.add_station_audit(station.id, entries, self.clock.iso())
+
+    def audit_trail(self, station_id: str, limit: int | None = None) -> list[AuditEntry]:
+        with self.storage.transaction() as tx:
+            return tx.station_audit(station_id, limit)
+
+    def audit_check(self, station_id: str) -> tuple[int, Break | None]:
+        """(entries held, the first link that does not hold or None) of a station's trail."""
+        held = self.audit_trail(station_id)
+        return len(held), first_break(held)
 
     def estimate(self, station: StationRow, cursor: int, sample: int = ESTIMATE_SAMPLE) -> FirstSyncSize:
         """What a pull from `cursor` would bring: the changes counted, and their bytes on the

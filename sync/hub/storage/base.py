@@ -22,6 +22,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
+from sync.audit_chain import AuditEntry
 from sync.hub.storage.figures import FigureTx
 
 # Storage version 1 (the baseline); later versions are steps in migrations.py beside this file.
@@ -230,6 +231,30 @@ class Tx(FigureTx):
         self._run("UPDATE enrollments SET used_by = ? WHERE code_hash = ?", (station_id, code_hash))
         township, grids, replaces = found[0]
         return str(township), tuple(json.loads(grids)), replaces
+
+    # -- the stations' audit trails
+    def add_station_audit(self, station_id: str, entries: Sequence[AuditEntry], now: str) -> int:
+        """Keep a station's entries as received (one sent again changes nothing); the newest
+        seq now held of it (0: none)."""
+        for e in entries:
+            self._run("INSERT INTO station_audit (station, seq, at, clerk, role, action, target,"
+                      " detail, prev, hash, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                      " ON CONFLICT (station, seq) DO NOTHING",
+                      (station_id, e.seq, e.at, e.clerk, e.role, e.action, e.target, e.detail,
+                       e.prev, e.hash, now))
+        found = self.rows("SELECT max(seq) FROM station_audit WHERE station = ?", (station_id,))
+        return int(found[0][0] or 0)
+
+    def station_audit(self, station_id: str, limit: int | None = None) -> list[AuditEntry]:
+        """A station's entries as held, by seq (the newest `limit` when given, still by seq)."""
+        if limit is None:
+            rows = self.rows("SELECT seq, at, clerk, role, action, target, detail, prev, hash"
+                             " FROM station_audit WHERE station = ? ORDER BY seq", (station_id,))
+        else:
+            rows = self.rows("SELECT seq, at, clerk, role, action, target, detail, prev, hash"
+                             " FROM station_audit WHERE station = ? ORDER BY seq DESC LIMIT ?",
+                             (station_id, limit))[::-1]
+        return [AuditEntry(int(r[0]), *r[1:]) for r in rows]
 
     def rekey_station(self, station_id: str, public_key: str, name: str | None) -> None:
         """The replacement box's key takes over the station: the old box's key signs nothing

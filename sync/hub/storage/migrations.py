@@ -181,6 +181,16 @@ def _replacement(ddl: Ddl) -> None:
     ddl.execute("ALTER TABLE enrollments ADD COLUMN replaces TEXT")
 
 
+def _station_audit(ddl: Ddl) -> None:
+    """Step 8: each station's audit trail as it sent it (issue 25), kept as received so that
+    `county audit verify` can show an entry edited, taken out or moved, here or on the box."""
+    ddl.execute("""CREATE TABLE station_audit (
+        station TEXT NOT NULL, seq BIGINT NOT NULL, at TEXT NOT NULL, clerk TEXT NOT NULL,
+        role TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL, detail TEXT NOT NULL,
+        prev TEXT NOT NULL, hash TEXT NOT NULL, received_at TEXT NOT NULL,
+        PRIMARY KEY (station, seq))""")
+
+
 STEPS: tuple[Step, ...] = (
     Step(1, "baseline: the tables, indexes and columns of SCHEMA", _baseline),
     Step(2, "stations: protocol_version and software_version", _station_versions),
@@ -191,5 +201,6 @@ STEPS: tuple[Step, ...] = (
     Step(6, "record_facts, case_facts, case_marks, figure_counts, key_counts: the work figures"
             " kept as facts", _figures),
     Step(7, "stations: wipe; enrollments: replaces (revocation that reaches the box)", _replacement),
+    Step(8, "station_audit: each station's audit trail, as received", _station_audit),
 )
 LATEST = STEPS[-1].number
