@@ -18,7 +18,7 @@ from station import keys, synthetic
 from station.conflicts import Conflicts
 from station.store import DB_FILE, Store
 from sync.audit_chain import AuditEntry, first_break, following
-from sync.errors import WrongPassphrase
+from sync.errors import ValidationError, WrongPassphrase
 from sync.protocol import WireChange
 
 from .conftest import GRID, PASSPHRASE, TOWNSHIP, Cli
@@ -83,10 +83,10 @@ def test_each_act_of_a_clerk_leaves_one_entry_in_its_own_transaction(tmp_path: P
                                            {}, by="王五"))
         conflict = Conflicts(store).list()[0]
         Conflicts(store).resolve(conflict["id"], keep="local")
-        store.delete("person", rid)
         # A write that fails leaves no entry: nothing half-way.
-        with pytest.raises(Exception):
-            store.update("person", rid, {"phone": "13700137000"})
+        with pytest.raises(ValidationError):
+            store.add_many("person", [*synthetic.people(1, [GRID], seed=9), {**PERSON, "phone": "12"}])
+        store.delete("person", rid)
         assert _actions(store) == [
             ("unlock_failed", ""), ("unlock", ""), ("add", "person"), ("update", "person"),
             ("reveal", "person"), ("add", "person"), ("settle", "person"), ("delete", "person")]
