@@ -44,11 +44,18 @@ def scan_standing_alone(home: Path, values: list[str]) -> list[str]:
     milliseconds a store keeps (a CI run found '170790' so). A whole ID number in clear is
     still found: it is searched for itself."""
     blobs = [p.read_bytes() for p in home.rglob("*") if p.is_file()]
+    # A run of digits standing alone: neither digit before it nor digit or X after it (an ID
+    # number's check character). One pass per file collects them all, instead of a regular
+    # expression per value and file (the same answer, 89 s -> seconds on 2,000 values).
+    runs = {run.decode() for blob in blobs for run in re.findall(rb"(?<![0-9])[0-9]+(?![0-9Xx])", blob)}
+    return [v for v in values
+            if (v in runs if v.isdigit() else any(v.encode("utf-8") in blob for blob in blobs))]
 
-    def pattern(v: str) -> re.Pattern[bytes]:
-        text = re.escape(v.encode("utf-8"))
-        return re.compile(rb"(?<![0-9])" + text + rb"(?![0-9Xx])" if v.isdigit() else text)
-    return [v for v in values if any(pattern(v).search(blob) for blob in blobs)]
+
+def test_the_scan_finds_a_value_standing_alone_and_not_inside_a_longer_number(tmp_path: Path) -> None:
+    (tmp_path / "f").write_bytes("a170790b 2170791 170792X 欧阳 170793".encode())
+    assert scan_standing_alone(tmp_path, ["170790", "170791", "170792", "170793", "欧阳", "李"]) == [
+        "170790", "170793", "欧阳"]
 
 
 # People written out by hand, with what a clerk would type for them.
