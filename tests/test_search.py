@@ -37,18 +37,24 @@ from .conftest import GRID, PASSPHRASE, TOWNSHIP, FakeTime
 from .test_tui import open_records, until
 from .test_tui_masking import screen_text
 
+# A record id (RFC 9562 UUID), and a clock's station part (16 hex digits after its counter).
+RANDOM_TEXT = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+                         rb"|(?<=[0-9]{15}\.[0-9]{6}\.)[0-9a-z]{1,32}")
+
 
 def scan_standing_alone(home: Path, values: list[str]) -> list[str]:
     """`scan_for_clear_values`, except that a run of digits counts only standing alone, not
     inside a longer number: an ID number's last 6 turn up by chance inside the real-time
     milliseconds a store keeps (a CI run found '170790' so). A whole ID number in clear is
-    still found: it is searched for itself."""
-    blobs = [p.read_bytes() for p in home.rglob("*") if p.is_file()]
-
-    def pattern(v: str) -> re.Pattern[bytes]:
-        text = re.escape(v.encode("utf-8"))
-        return re.compile(rb"(?<![0-9])" + text + rb"(?![0-9Xx])" if v.isdigit() else text)
-    return [v for v in values if any(pattern(v).search(blob) for blob in blobs)]
+    still found: it is searched for itself. Record ids (UUIDs) and clocks are blanked out
+    first: they are random or time hex, hold no personal value, and a run of 6 digits turns up
+    in about 2 % of 500 random ids (a local run found '189567' inside one). Every run of
+    digits standing alone is gathered in one pass (a regex a value took a minute for 900)."""
+    blobs = [RANDOM_TEXT.sub(lambda m: b"~" * len(m.group()), p.read_bytes())
+             for p in home.rglob("*") if p.is_file()]
+    alone = {run for blob in blobs for run in re.findall(rb"(?<![0-9])[0-9]+(?![0-9Xx])", blob)}
+    return [v for v in values if (v.encode() in alone if v.isdigit()
+                                  else any(v.encode("utf-8") in blob for blob in blobs))]
 
 
 # People written out by hand, with what a clerk would type for them.
@@ -212,6 +218,7 @@ def test_no_derived_value_is_on_disk_in_clear_only_truncated_buckets(store: Stor
     baseline = set(scan_standing_alone(empty, sorted(parts)))
     assert len(parts - baseline) > 900
     assert scan_standing_alone(store.home, sorted(parts - baseline)) == []
+    assert scan_standing_alone(store.home, [GRID, "张三"]) == [GRID, "张三"]  # the scan can see
     # What the indexes hold: a field's key and a number narrower than the field's values.
     width = {"": 16, **search_forms.DERIVED_BITS}
     rows = store.conn.execute(
