@@ -336,6 +336,8 @@ def test_county_it_merges_a_pair_registered_in_two_townships(
     assert county_cli(hub.home, "export") == before
     assert county("merge", other, kept).stdout.strip() == kept  # either order
     assert county_cli(hub.home, "duplicates") == "" and county_cli(hub.home, "conflicts") == ""
+    again = county("merge", kept, other)  # merged already: the other is gone
+    assert again.returncode == 1 and f"没有在用的记录 {other}" in again.stderr
     for run in (a, c, a):
         run("sync")
     # Every field either clerk entered; the kept one's where both differ (its name, its grid).

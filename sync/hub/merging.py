@@ -45,7 +45,7 @@ def merge_pair(hub: Hub, first: str, second: str, take: Iterable[str] = (),
                               "those are one record, not two")
     with hub.storage.transaction() as tx:
         found = tx.records_by_id([kept, other])
-        last = tx.rows("SELECT max(station_seq) FROM changes WHERE station = ?", (COUNTY_NODE,))
+        last = tx.own_last_seq(COUNTY_NODE)
     states = {rid: hub._state_from(rid, found.get(rid)) for rid in (kept, other)}
     entity = _keyed_pair(hub, kept, other, found, states)
     chosen = list(take)
@@ -62,7 +62,7 @@ def merge_pair(hub: Hub, first: str, second: str, take: Iterable[str] = (),
     for rid, name, grid, update, state in _naming(hub, entity, other, kept):
         writes.append((rid, name, grid, update, state))
     writes.append((other, entity.name, found[other][1], {}, states[other]))
-    changes = _changes(hub, writes, first_seq=max(int(last[0][0] or 0) + 1, 1), by=by)
+    changes = _changes(hub, writes, first_seq=last + 1, by=by)
     results = hub.push(_COUNTY, PushBatch(COUNTY_NODE, tuple(changes)))
     refused = [r for r in results if r.rejected]
     if refused:
