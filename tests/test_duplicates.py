@@ -287,3 +287,95 @@ def test_a_merge_points_a_parent_at_the_kept_record_and_takes_what_it_lacked(sto
     assert only["id"] == kept and only["fields"]["phone"] == "13812345678"
     with pytest.raises(NotFound, match="no open same-person conflict"):
         Duplicates(store).merge(conflict_id)
+
+
+# ---------------------------------------------------------------------- county IT
+
+
+def test_county_it_merges_a_pair_registered_in_two_townships(
+        cli: Cli, hub: HubServer, tmp_path: Path) -> None:
+    """Pulls are scoped, so a person registered in two townships reaches no station whole: no
+    station has a "same person" conflict to merge, the county lists the pair, and county IT
+    merges it; each station gets its part at the next sync."""
+    import subprocess
+
+    from .test_sync_e2e import COUNTY
+
+    a = cli
+    enroll(a, hub)
+    there = "440524002001"
+    c = station(tmp_path, "c", hub, township="440524002")
+    entered = {"a": person("张伟", ZHANG, phone="13812345678"),
+               "c": {**person("张卫", ZHANG, ethnicity="汉族", address="东门村5组"), "grid": there}}
+    ids, held, cases = {}, {}, {}
+    for side, run in (("a", a), ("c", c)):
+        ids[side] = run("add", "person", "--json", json.dumps(entered[side], ensure_ascii=False)
+                        ).stdout.strip()
+        held[side] = run.json("get", "person", ids[side])["fields"]
+        cases[side] = run("add", "special_care", "--json", json.dumps(
+            {"person": ids[side], "kind": "01", "grid": held[side]["grid"]})).stdout.strip()
+    lone = a("add", "person", "--json", json.dumps(person("李娜", LI), ensure_ascii=False)
+             ).stdout.strip()
+    for run in (a, c, a):
+        run("sync")
+    assert _same(a) == [] and _same(c) == []  # neither station holds both
+    kept_side = min(ids, key=lambda s: ids[s])
+    other_side = "c" if kept_side == "a" else "a"
+    kept, other = ids[kept_side], ids[other_side]
+    (listed,) = lines(county_cli(hub.home, "duplicates"))
+    assert [r["id"] for r in listed["records"]] == [kept, other]
+
+    def county(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([COUNTY, "--home", str(hub.home), *args], capture_output=True,
+                              text=True, timeout=60)
+
+    before = county_cli(hub.home, "export")
+    refused = county("merge", kept, lone)  # not one ID number: refused, nothing written
+    assert refused.returncode == 1 and "不是重复登记" in refused.stderr
+    assert "不是同一类" in county("merge", kept, cases["a"]).stderr
+    assert county_cli(hub.home, "export") == before
+    assert county("merge", other, kept).stdout.strip() == kept  # either order
+    assert county_cli(hub.home, "duplicates") == "" and county_cli(hub.home, "conflicts") == ""
+    again = county("merge", kept, other)  # merged already: the other is gone
+    assert again.returncode == 1 and f"没有在用的记录 {other}" in again.stderr
+    for run in (a, c, a):
+        run("sync")
+    # Every field either clerk entered; the kept one's where both differ (its name, its grid).
+    expected = {**held[other_side], **held[kept_side]}
+    at_county = {r["id"]: r["fields"] for r in lines(county_cli(hub.home, "export"))}
+    assert at_county[kept] == expected and other not in at_county
+    assert {at_county[cases[s]]["person"] for s in ("a", "c")} == {kept}
+    for side, run in (("a", a), ("c", c)):
+        people = {r["id"]: r["fields"] for r in lines(run("export", "person").stdout)}
+        people.pop(lone, None)
+        assert people == ({kept: expected} if side == kept_side else {})  # scoped: its own only
+        (care,) = lines(run("export", "special_care").stdout)
+        assert (care["id"], care["fields"]["person"]) == (cases[side], kept)
+        assert run("conflicts", "list").stdout == ""
+    assert a("export").stdout == "".join(
+        line + "\n" for line in county_cli(hub.home, "export").splitlines()
+        if json.loads(line)["fields"].get("grid", "").startswith("440524001"))
+
+
+def test_a_county_merge_closes_the_same_person_conflict_at_both_stations(
+        cli: Cli, sqlite_hub: HubServer, tmp_path: Path) -> None:
+    a = cli
+    enroll(a, sqlite_hub)
+    b = station(tmp_path, "b", sqlite_hub)
+    got = _register_twice(a, b)
+    ids, held = got["ids"], got["held"]
+    kept = min(ids.values())
+    kept_side = "a" if ids["a"] == kept else "b"
+    other_side = "b" if kept_side == "a" else "a"
+    assert len(_same(a)) == len(_same(b)) == 1  # both clerks see it; county IT merges
+    (listed,) = lines(county_cli(sqlite_hub.home, "duplicates"))
+    assert county_cli(sqlite_hub.home, "merge", *[r["id"] for r in listed["records"]]
+                      ).strip() == kept
+    a("sync")
+    b("sync")
+    for run in (a, b):
+        (only,) = lines(run("export", "person").stdout)
+        assert (only["id"], only["fields"]) == (kept, {**held[other_side], **held[kept_side]})
+        assert {c["fields"]["person"] for c in lines(run("export", "special_care").stdout)} == {kept}
+        assert run("conflicts", "list").stdout == ""
+    assert a("export").stdout == b("export").stdout == county_cli(sqlite_hub.home, "export")

@@ -6,7 +6,7 @@ writes it.
 What a row never holds: a password, a token, or anything of a resident. A failed login for a
 name that is no account is kept without the name (it might be a password typed into the
 wrong box); the target of an action is a station id, a township or grid code, a schema
-version, a table's name or an account name.
+version, a table's name, an account name or record ids (a merge's).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ ACTIONS = {
     "user_passwd": ("修改密码", "change password"),
     "seed": ("制作初始数据", "write a first-sync seed"),
     "import_changes": ("导入站点变更文件", "import a station's changes file"),
+    "merge": ("合并重复登记", "merge duplicates"),
 }
 OUTCOMES = {
     "ok": ("成功", "ok"),

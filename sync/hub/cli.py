@@ -322,9 +322,33 @@ def conflicts(home: Path, as_json: bool) -> None:
 def duplicates(home: Path, as_json: bool) -> None:
     """The same person (organisation) registered twice and not merged yet, as JSON lines: the
     entity, the ID number (credit code) masked, and its records, the one a merge keeps first.
-    A clerk merges them (`station conflicts merge`)."""
+    A clerk merges them (`station conflicts merge`), or county IT (`county merge`)."""
     for row in county.open_hub(home).duplicates():
         _emit(row)
+
+
+@main.command()
+@click.argument("first")
+@click.argument("second")
+@click.option("--take", "take", multiple=True, metavar="FIELD",
+              help="take the other record's value of FIELD where both hold one (repeatable)")
+@click.pass_obj
+def merge(home: Path, first: str, second: str, take: tuple[str, ...]) -> None:
+    """Merge two records of one ID number (credit code), as `county duplicates` lists them:
+    the lower id is kept with every field only the other held, every record naming the other
+    points at it, the other is deleted; the stations get it at their next sync (a pair
+    registered in two townships reaches no station whole: only the county can merge it).
+    Prints the kept id."""
+    from sync.hub.merging import merge_pair
+
+    hub = county.open_hub(home)
+    try:
+        kept = merge_pair(hub, first, second, take)
+    except TownshipError:
+        _audited(hub, "merge", f"{first} {second}", "refused")
+        raise
+    _audited(hub, "merge", f"{first} {second}")
+    click.echo(kept)
 
 
 @main.command()

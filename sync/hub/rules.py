@@ -40,6 +40,7 @@ from sync.errors import NotFound, SchemaError, TownshipError, ValidationError
 from sync.hub import figures, work_figures
 from sync.hub.blob_store import BlobStore
 from sync.hub.figures import FIGURES_VERSION, RecordFacts, Roles, blind_key_secret
+from sync.hub.merging import COUNTY_NODE
 from sync.hub.metrics import SEEN_WITHIN, StationCounts
 from sync.hub.storage import StationRow, Storage, StoredChange, Tx
 from sync.hub.versions import protocol_of, software_of
@@ -269,6 +270,9 @@ class Hub:
         if not hlc.is_node(station_id):  # it names the station in every clock it stamps
             raise ValidationError("station_id", "node", "站点编号应为 1–32 个小写字母或数字",
                                   "the station id must be 1-32 lower-case letters or digits")
+        if station_id == COUNTY_NODE:  # the node of county IT's own writes (sync.hub.merging)
+            raise ValidationError("station_id", "reserved", f"站点编号 {COUNTY_NODE} 为县级平台保留",
+                                  f"the station id {COUNTY_NODE} is the county's own")
         try:
             Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key_b64, validate=True))
         except ValueError:
