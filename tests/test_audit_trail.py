@@ -157,7 +157,7 @@ def test_the_trail_reaches_the_hub_with_the_round_and_its_copy_is_checked_there(
 
 
 def test_an_entry_altered_at_the_hub_is_named_and_the_dashboard_shows_the_trail_to_admins(
-        cli: Cli, sqlite_hub: HubServer) -> None:
+        cli: Cli, sqlite_hub: HubServer, tmp_path: Path) -> None:
     import subprocess
     import time
 
@@ -179,8 +179,22 @@ def test_an_entry_altered_at_the_hub_is_named_and_the_dashboard_shows_the_trail_
     assert PERSON["name"] not in page.text and PERSON["id_number"] not in page.text
     viewer, _ = signed_in(hub, "guest", VIEWER_PW)
     assert viewer.get(f"{hub.url}/stations/{sid}/audit").status_code == 403
-    _tamper(hub.home / "hub.db",
-            f"UPDATE station_audit SET clerk = '李四' WHERE station = '{sid}' AND seq = 2")
+    where = f"station = '{sid}'"
+    for copy, sql, seq in (
+            ("deleted", (f"DELETE FROM station_audit WHERE {where} AND seq = 1",), 2),
+            ("reordered", (f"UPDATE station_audit SET seq = -1 WHERE {where} AND seq = 2",
+                           f"UPDATE station_audit SET seq = 2 WHERE {where} AND seq = 3",
+                           f"UPDATE station_audit SET seq = 3 WHERE {where} AND seq = -1"), 2)):
+        kept = tmp_path / f"{copy}.db"  # the hub's database as it was, put back after
+        with sqlite3.connect(hub.home / "hub.db") as src, sqlite3.connect(kept) as dst:
+            src.backup(dst)
+        _tamper(hub.home / "hub.db", *sql)
+        run = subprocess.run([COUNTY, "--home", str(hub.home), "audit", "verify", sid],
+                             capture_output=True, text=True, timeout=60)
+        assert run.returncode == 1 and json.loads(run.stdout)["broken_at"] == seq, (copy, run.stdout)
+        with sqlite3.connect(kept) as src, sqlite3.connect(hub.home / "hub.db") as dst:
+            src.backup(dst)
+    _tamper(hub.home / "hub.db", f"UPDATE station_audit SET clerk = '李四' WHERE {where} AND seq = 2")
     run = subprocess.run([COUNTY, "--home", str(hub.home), "audit", "verify", sid],
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 1 and json.loads(run.stdout)["broken_at"] == 2, run.stdout
