@@ -15,8 +15,8 @@ from station.duty import Duty
 from station.volunteers import Volunteers
 from sync.errors import TownshipError
 from tui.i18n import text
-from tui.shown import masked_value
 from tui.screens.table import TableScreen
+from tui.shown import masked_value
 
 
 class VolunteersScreen(TableScreen):
