@@ -28,6 +28,7 @@ from station import syncer
 from station.store import Store
 from sync import parcel
 from sync.errors import SyncError
+from sync.human_time import absolute
 from sync.protocol import (
     MAX_CHANGES,
     PullPage,
@@ -168,8 +169,9 @@ def load_seed(store: Store, path: Path, key_text: str,
                                    "this seed was made for another enrollment code, not this station's")
     expires = str(header.get("expires", ""))
     if store.clock.wall_ms() > _ms(expires):
-        raise parcel.ParcelRefused("expired", f"这份初始数据已过期（{expires}）：请县级平台重新制作",
-                                   f"this seed expired at {expires}: ask county IT for a new one")
+        shown = absolute(expires)  # Beijing time, as a clerk reads it (the file has UTC)
+        raise parcel.ParcelRefused("expired", f"这份初始数据已过期（{shown} 北京时间）：请县级平台重新制作",
+                                   f"this seed expired at {shown} Beijing time: ask county IT for a new one")
     if int(settings.get("pull_cursor", "0")) != 0:
         raise parcel.ParcelRefused("loaded", "本站点已从县级平台取得过数据：初始数据只用于首次同步",
                                    "this station has pulled from the county already: a seed is only "

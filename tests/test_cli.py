@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import tomllib
+from datetime import UTC, datetime, time, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,31 @@ def test_status_says_the_last_sync_in_beijing_time_and_json_keeps_iso(cli: Cli) 
             writes.put_settings(last_sync="2026-12-01T18:49:14.589+00:00")
     assert "上次同步 last sync: 2026-12-02 02:49 北京时间 (Beijing time)" in cli("status").stdout
     assert cli.json("status", "--json")["last_sync"] == "2026-12-01T18:49:14.589+00:00"
+
+
+@pytest.mark.parametrize(("ago", "said"), [
+    (timedelta(seconds=20), "上次同步 last sync: 刚刚 (just now)"),
+    (timedelta(minutes=3, seconds=30), "上次同步 last sync: 3 分钟前 (3 min ago)"),
+    (None, "上次同步 last sync: 昨天 14:05 北京时间 (yesterday 14:05 Beijing time)"),
+])
+def test_status_says_a_recent_sync_as_a_clerk_thinks_of_it(
+        cli: Cli, ago: timedelta | None, said: str) -> None:
+    """刚刚, 3 分钟前, 昨天 14:05 on the command line as on the kiosk; JSON keeps ISO 8601."""
+    from station.store import Store
+
+    beijing = timezone(timedelta(hours=8))
+    now = datetime.now(beijing)
+    if ago is None:  # 14:05 Beijing time on the day before today's Beijing date
+        moment = datetime.combine(now.date() - timedelta(days=1), time(14, 5), beijing)
+    else:
+        moment = now - ago
+    stored = moment.astimezone(UTC).isoformat(timespec="milliseconds")
+    with Store.open(cli.env["STATION_HOME"]) as store:
+        store.unlock(cli.env["STATION_PASSPHRASE"])
+        with store.atomic() as writes:
+            writes.put_settings(last_sync=stored)
+    assert said in cli("status").stdout.splitlines()
+    assert cli.json("status", "--json")["last_sync"] == stored
 
 
 def test_file_import_is_all_or_nothing_and_names_the_bad_line(cli: Cli, tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .conftest import Cli
+from .conftest import TOWNSHIP, Cli
 from .test_spreadsheet import HEADERS, people_rows, write_xlsx, wrong_check_digit
 
 
@@ -100,3 +100,22 @@ def test_a_row_of_someone_already_registered_is_reported_as_a_duplicate_and_noth
     refused = cli("import", "person", str(path), ok=False)
     assert "第 21 行" in refused.stderr and "nothing was saved" in refused.stderr
     assert [json.loads(line)["id"] for line in cli("export", "person").stdout.splitlines()] == [existing]
+
+
+def test_a_row_outside_the_stations_scope_is_refused_at_import_naming_field_and_scope(
+        cli: Cli, tmp_path: Path) -> None:
+    """Scope checked at entry (issue 21 point 6), on import as in the form and on `station
+    add`: a grid of the next township refuses the whole sheet, the message names the field,
+    the grid and the station's township, and nothing is saved."""
+    rows = people_rows(12, seed=25)
+    rows[6][4] = "440524002001"  # spreadsheet row 8, column E: another township's grid
+    path = write_xlsx(tmp_path / "实有人口.xlsx", HEADERS, rows)
+    done = cli("import", "person", str(path), ok=False)
+    assert "第 8 行 E 列（所属网格）" in done.stderr and "nothing was saved" in done.stderr
+    (problem,) = [json.loads(line) for line in done.stdout.splitlines()]
+    assert (problem["row"], problem["column"], problem["field"], problem["rule"]) == (
+        8, "E", "grid", "scope")
+    assert f"所属网格 440524002001 不在本站范围内（本站乡镇 {TOWNSHIP}）" in problem["zh"]
+    assert f"outside this station's scope (this station's township {TOWNSHIP})" in problem["en"]
+    assert cli("export", "person").stdout == ""
+    assert cli.json("status", "--json")["pending"] == 0

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -263,5 +264,9 @@ def test_a_seed_for_another_station_tampered_or_expired_is_refused(
     with pytest.raises(parcel.ParcelRefused) as refused:
         sneakernet.load_seed(store, seed_file, made["seed_key"])
     assert refused.value.reason == "expired"
+    expires = datetime.fromisoformat(made["expires"])  # as the hub wrote it, in UTC
+    shown = expires.astimezone(timezone(timedelta(hours=8))).strftime("%Y-%m-%d %H:%M")
+    assert f"已过期（{shown} 北京时间）" in refused.value.zh and "+00:00" not in refused.value.zh
+    assert f"{shown} Beijing time" in refused.value.en
     assert store.status()["records"] == {}  # nothing of either was applied
     store.close()

@@ -545,7 +545,7 @@ def test_a_volunteer_checks_in_with_two_keystrokes_and_a_guard_signs_in(store: S
         await pilot.pause()
         assert store.conn.execute("SELECT count(*) FROM records WHERE entity = 'checkin'"
                                   ).fetchone()[0] == 1
-        assert cells(table, target)[2] == "1"  # a check-in is worth a point this month
+        assert cells(table, target)[3] == "1"  # a check-in is worth a point this month
         await pilot.press("escape", "g")
         await until(pilot, lambda: isinstance(pilot.app.screen, DutyScreen))
         await pilot.press("i")

@@ -116,3 +116,33 @@ def test_sheets_are_listed_from_the_usb_roots_newest_first_without_lock_files(tm
     (tmp_path / "a" / "1" / "photo.jpg").write_text("x", encoding="utf-8")
     found = find_files([tmp_path / "a", tmp_path / "missing"], SHEET_SUFFIXES)
     assert [f.shown for f in found] == ["1/人口.CSV"]
+
+
+def test_a_sheet_with_a_grid_outside_the_scope_is_refused_on_the_kiosk(
+        store: Store, tmp_path: Path) -> None:
+    """Scope checked at entry on the kiosk's import too: the check names the cell, the field
+    and the station's township, and Ctrl+S saves nothing."""
+    from .conftest import TOWNSHIP
+
+    root = stick(store, tmp_path)
+    rows = [list(r) for r in people_rows(20, seed=42)]
+    rows[3][4] = "440524002001"  # row 5, E: the next township's grid
+    write_xlsx(root / "实有人口.xlsx", HEADERS, rows)
+    store.lock()
+    app = make_app(store)
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        await open_records(pilot)
+        await pilot.press("ctrl+o")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ImportScreen)
+                    and pilot.app.screen.query_one("#import-files", DataTable).row_count == 1)
+        await pilot.press("enter")
+        await until(pilot, lambda: "未保存任何记录" in log_text(pilot), seconds=30)
+        assert "第 5 行 E 列（所属网格）" in log_text(pilot)
+        said = f"所属网格 440524002001 不在本站范围内（本站乡镇 {TOWNSHIP}）".replace(" ", "")
+        assert said in log_text(pilot).replace(" ", "")  # the log wraps at a space
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert store.count("person") == 0
+
+    run(app, scenario)

@@ -8,7 +8,8 @@ What a Chinese screen may show in Latin letters (the rule these tests hold the a
   (b, i: one letter, so no word);
 - "English" on the F2 key: the language it switches to, named in that language, as language
   menus do (an English screen names Chinese "中文" the same way);
-- byte units, as Chinese screens write them too: KB, MB, GB;
+- byte units, as Chinese screens write them too: KB, MB, GB; and the file formats a
+  picker accepts, as Chinese screens name them: JPEG, PNG, PDF;
 - data: the X of an ID number (one letter), the lowercase hex tail of a record's id that a
   case without a title, or a conflict's record, is shown by, and a file's name (现场.png).
 Anything else of two Latin letters or more is an English word on a Chinese screen.
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -46,12 +48,15 @@ from tui.screens.cases import CaseScreen, CasesScreen
 from tui.screens.conflicts import ConflictScreen, ConflictsScreen
 from tui.screens.help import HelpScreen
 from tui.screens.home import HomeScreen
+from tui.screens.importing import ImportScreen
+from tui.screens.pick_file import PickFileScreen
 from tui.screens.record import RecordScreen
 from tui.screens.record_form import RecordForm
 from tui.screens.records import RecordsScreen
 from tui.screens.sync import SyncScreen
 from tui.screens.unlock import UnlockScreen
 from tui.screens.volunteers import DutyScreen, VolunteersScreen
+from tui.widgets.confirm import ConfirmScreen
 from tui.widgets.footer import KeyFooter
 
 from .conftest import PASSPHRASE
@@ -65,7 +70,8 @@ CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
 STATION_NAME = "测试镇综治中心"
 OTHER_STATION = "0a1b2c3d4e5f"  # a station id with no word in its tail
 PHOTO = "现场.png"
-UNITS = {"KB", "MB", "GB"}
+UNITS = {"KB", "MB", "GB", "JPEG", "PNG", "PDF"}
+SHEET = "人口.xlsx"
 
 # Keys each screen's footer must show whole, in each language (the screen's own first).
 FOOTER: dict[str, tuple[list[str], list[str]]] = {
@@ -89,6 +95,15 @@ FOOTER: dict[str, tuple[list[str], list[str]]] = {
              ["i Sign in", "o Sign out", "Esc Back", "F1 Help"]),
 }
 BACK_ONLY = (["Esc 返回", "F1 帮助"], ["Esc Back", "F1 Help"])
+FOOTER |= {
+    "disputes": FOOTER["cases"],
+    "dispute": (["p 当事人", "v 显示", "Esc 返回", "F1 帮助"],
+                ["p Add a party", "v Reveal", "Esc Back", "F1 Help"]),
+    "party": FOOTER["form"],
+    "pick": (["t 附加到", "Esc 返回", "F1 帮助"], ["t Attach to", "Esc Back", "F1 Help"]),
+    "import": (["Ctrl+S 导入", "Esc 返回", "F1 帮助"], ["Ctrl+S Import", "Esc Back", "F1 Help"]),
+}
+NO_FOOTER = {"confirm"}  # a modal question over the list: its two answers are its keys
 # Lines the help must have on a screen: its own keys, keys the footer leaves out, and
 # Textual's own (the table's ↓ and Ctrl+End, an input's Ctrl+A), in each language.
 HELP: dict[str, tuple[list[str], list[str]]] = {
@@ -230,6 +245,8 @@ def footer_labels(screen: Screen[object]) -> list[str]:
 def check_footer(name: str, shown: str, screen: Screen[object], lang: str) -> None:
     """The footer's keys are each drawn whole on the last line, and the screen's important
     ones are among them."""
+    if name in NO_FOOTER:
+        return
     last = shown.rstrip("\n").splitlines()[-1]
     labels = footer_labels(screen)
     assert labels and all(label in last for label in labels), (name, labels, last)
@@ -244,9 +261,12 @@ def textual_descriptions(node: object) -> set[str]:
             .key_to_bindings.values() for b in bs if b.description}
 
 
+Route = Callable[[Pilot[None], Check, Check], Awaitable[None]]
+
+
 def run_walk(store: Store, lang: str, check: Callable[[Pilot[None], str], None],
-             help_check: Callable[[Pilot[None], str], None]) -> set[str]:
-    """The walk in `lang`; returns Textual's key descriptions of every node it met."""
+             help_check: Callable[[Pilot[None], str], None], route: Route | None = None) -> set[str]:
+    """The walk (or `route`) in `lang`; returns Textual's key descriptions of every node it met."""
     seen: set[str] = set()
     app = make_app(store, lang=lang)
 
@@ -261,7 +281,7 @@ def run_walk(store: Store, lang: str, check: Callable[[Pilot[None], str], None],
             async def help_checked(name: str) -> None:
                 help_check(pilot, name)
 
-            await walk(pilot, checked, help_checked)
+            await (route or walk)(pilot, checked, help_checked)
             await pilot.press("ctrl+c")  # Textual's "Do you want to quit?", in the app's words
             quits = "按 Ctrl+Q 退出" if lang == "zh" else "Ctrl+Q quits"
             await until(pilot, lambda: quits in screen_text(pilot.app))
@@ -295,7 +315,7 @@ def test_every_screen_in_chinese_has_no_english_word_and_a_whole_footer(
         shown, keys = screen_text(pilot.app), help_keys(pilot)
         assert not english(shown) and not english(keys), (name, english(keys), keys)
         assert "Bottom" not in keys and "Cursor down" not in keys
-        assert all(line in keys for line in HELP[name][0]), (name, keys)
+        assert all(line in keys for line in HELP.get(name, ([], []))[0]), (name, keys)
         assert "本页按键" in shown and "帮助：按键" in shown  # drawn, not only composed
 
     seen = run_walk(store, "zh", check, help_check)
@@ -335,7 +355,7 @@ def test_every_screen_in_english_has_no_chinese_chrome(store: Store, tmp_path: P
     def help_check(pilot: Pilot[None], name: str) -> None:
         shown, keys = screen_text(pilot.app), help_keys(pilot)
         assert not chinese(shown) and not chinese(keys), (name, keys)
-        assert all(line in keys for line in HELP[name][1]), (name, keys)
+        assert all(line in keys for line in HELP.get(name, ([], []))[1]), (name, keys)
         assert "Help: keys" in shown
 
     run_walk(store, "en", check, help_check)
@@ -368,3 +388,131 @@ def test_help_lists_the_screens_keys_then_the_apps_then_the_widgets_merging_shar
             KeyHelp("ctrl+c", "", "app")]
     assert help_sections(keys) == {"screen": [("PgDn / Ctrl+N", "下一页"), ("Tab", "下一项")],
                                    "app": [("F1", "帮助")], "widget": [("↓", "下移")]}
+
+
+def more_store(store: Store, tmp_path: Path) -> str:
+    """demo_store, and for the screens off the walk a dispute with a party and a stick
+    (a `usb_roots` folder) holding a photo and a sheet. Returns the dispute's id."""
+    from .test_spreadsheet import HEADERS, people_rows, write_xlsx
+
+    demo_store(store, tmp_path)
+    store.unlock(PASSPHRASE)
+    stick = tmp_path / "U盘"
+    stick.mkdir()
+    photo(stick / PHOTO)
+    write_xlsx(stick / SHEET, HEADERS, people_rows(3))
+    disputes = Cases(store, "dispute")
+    grid = store.page("grid", limit=1)[0]["fields"]["code"]
+    dispute = disputes.open({"kind": store.schema.code_table("dispute_kind").values[0].code,
+                             "parties": ["王五", "赵六"], "grid": grid})
+    disputes.add_part("dispute_party", dispute, {
+        "name": "王五", "role": store.schema.code_table("party_role").values[0].code,
+        "id_number": "440524198803152312", "phone": "13912342318"})
+    with store.atomic() as writes:
+        writes.put_settings(usb_roots=json.dumps([str(stick)]))
+    store.lock()
+    return dispute
+
+
+def off_the_walk(dispute: str) -> Route:
+    """The screens the walk does not reach: disputes and a dispute with its party's form, the
+    file picker, the spreadsheet import and the delete question."""
+    async def route(pilot: Pilot[None], check: Check, help_check: Check) -> None:
+        app = pilot.app
+
+        async def at(name: str, ready: Callable[[], object], with_help: bool = False) -> None:
+            await until(pilot, ready)
+            await pilot.pause()
+            await check(name)
+            if with_help:
+                screen = app.screen
+                await pilot.press("f1")
+                await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+                await pilot.pause()
+                await help_check(name)
+                await pilot.press("escape")
+                await until(pilot, lambda: app.screen is screen)
+
+        def rows(table: str) -> Callable[[], bool]:
+            return lambda: bool(app.screen.query(f"#{table}")) and \
+                app.screen.query_one(f"#{table}", DataTable).row_count > 0
+
+        app.screen.query_one("#passphrase", Input).value = PASSPHRASE
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, HomeScreen))
+        await pilot.press("m")
+        await at("disputes", lambda: isinstance(app.screen, CasesScreen) and rows("cases")(),
+                 with_help=True)
+        app.push_screen(CaseScreen(app.store, "dispute", dispute))  # type: ignore[attr-defined]
+        await at("dispute", lambda: isinstance(app.screen, CaseScreen)
+                 and "王*" in screen_text(app), with_help=True)
+        await pilot.press("p")
+        await at("party", lambda: isinstance(app.screen, RecordForm))
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, CaseScreen))
+        await pilot.press("a")
+        await at("pick", lambda: isinstance(app.screen, PickFileScreen) and rows("pick")(),
+                 with_help=True)
+        await pilot.press("escape", "escape", "escape")
+        await until(pilot, lambda: isinstance(app.screen, HomeScreen))
+        await pilot.press("b")
+        await until(pilot, lambda: isinstance(app.screen, RecordsScreen) and rows("records")())
+        await pilot.press("ctrl+o")
+        await at("import", lambda: isinstance(app.screen, ImportScreen) and rows("import-files")(),
+                 with_help=True)
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, RecordsScreen))
+        await pilot.press("delete")
+        await at("confirm", lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, RecordsScreen))
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, HomeScreen))
+
+    return route
+
+
+def test_the_screens_off_the_walk_in_chinese_have_no_english_word(
+        store: Store, tmp_path: Path) -> None:
+    """Disputes, a dispute and its party's form, the file picker, the import and the delete
+    question, held to the rule above; their footers whole; their help in Chinese."""
+    dispute = more_store(store, tmp_path)
+    data = record_words(store) | set(LATIN_WORD.findall(PHOTO + SHEET))
+    visited: list[str] = []
+
+    def english(text: str) -> set[str]:
+        return {w for w in LATIN_WORD.findall(text) if w not in KEYCAPS | UNITS | {"English"}
+                and not (w in data or any(w in d for d in data))}
+
+    def check(pilot: Pilot[None], name: str) -> None:
+        visited.append(name)
+        shown = screen_text(pilot.app)
+        assert not english(shown), (name, english(shown), shown)
+        check_footer(name, shown, pilot.app.screen, "zh")
+
+    def help_check(pilot: Pilot[None], name: str) -> None:
+        shown, keys = screen_text(pilot.app), help_keys(pilot)
+        assert not english(shown) and not english(keys), (name, english(keys), keys)
+        assert "本页按键" in shown and "帮助：按键" in shown
+
+    seen = run_walk(store, "zh", check, help_check, off_the_walk(dispute))
+    assert visited[:6] == ["disputes", "dispute", "party", "pick", "import", "confirm"]
+    assert not seen - set(TEXTUAL_KEYS), seen - set(TEXTUAL_KEYS)
+
+
+def test_the_screens_off_the_walk_in_english_have_whole_footers_and_english_help(
+        store: Store, tmp_path: Path) -> None:
+    dispute = more_store(store, tmp_path)
+
+    def check(pilot: Pilot[None], name: str) -> None:
+        screen = pilot.app.screen
+        chrome = [*footer_labels(screen),
+                  *(str(c.label) for t in screen.query(DataTable) for c in t.columns.values())]
+        assert not CJK.findall(" ".join(chrome).replace("中文", "")), (name, chrome)
+        check_footer(name, screen_text(pilot.app), screen, "en")
+
+    def help_check(pilot: Pilot[None], name: str) -> None:
+        keys = help_keys(pilot)
+        assert not CJK.findall(keys.replace("中文", "")), (name, keys)
+
+    run_walk(store, "en", check, help_check, off_the_walk(dispute))

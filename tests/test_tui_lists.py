@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import App
 from textual.pilot import Pilot
@@ -266,5 +267,95 @@ def test_the_person_list_is_made_while_home_waits_and_is_fresh_when_reopened(sto
         app.action_lock()
         await pilot.pause()
         assert not app.is_screen_installed("records")  # no page of the shift behind the lock
+
+    run(app, scenario)
+
+
+# Two long descriptions of one case, written here and on another station at once.
+DESCRIBED_HERE = ("小区东门外人行道上有三辆电动车和大量纸箱长期堆放，堵住了消防通道，"
+                  "居民多次反映无人处理，今早又有老人被绊倒")
+DESCRIBED_THERE = ("东门外消防通道被电动车和纸箱堵塞，物业已联系车主挪车，纸箱由环卫当日清运，"
+                   "下午复查确认通道畅通无阻碍")
+
+
+def unspaced(text: str) -> str:
+    """Text with its spaces and line breaks taken out: a wrapped value read whole again."""
+    return re.sub(r"\s", "", text)
+
+
+def test_a_conflict_on_a_case_names_it_by_title_and_wraps_both_values_whole(store: Store) -> None:
+    """The conflict list and the conflict's screen name a case by its title and show both
+    long descriptions in full at 80 columns, wrapped, never cut (the case's own screen shows
+    a description whole too); the reporter's phone on the same case stays masked until v."""
+    cases = Cases(store, "incident")
+    case = cases.open({"category": "03", "title": "消防通道堵塞", "grid": GRID,
+                       "description": "消防通道堵塞", "reporter_phone": PHONE_HERE},
+                      at="2026-11-27T11:00:00+08:00")
+    added = store.conn.execute("SELECT created_hlc FROM records WHERE id = ?", (case,)).fetchone()[0]
+    store.update("incident", case, {"description": DESCRIBED_HERE, "reporter_phone": "13812340000"})
+    there = f"{ms('2026-11-27T04:01:00+00:00'):015d}.000000.0a1b2c3d4e5f"  # 12:01 Beijing
+    with store.atomic() as writes:
+        writes.apply_remote(WireChange(
+            "0a1b2c3d4e5f", 1, case, "incident", "update", GRID,
+            {"description": DESCRIBED_THERE, "reporter_phone": PHONE_THERE}, there,
+            {"description": added, "reporter_phone": added}, 1,
+            {"description": "消防通道堵塞", "reporter_phone": PHONE_HERE}, by="王五"))
+    store.lock()
+    app = make_app(store)
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        await unlock(pilot)
+        await until(pilot, lambda: isinstance(pilot.app.screen, HomeScreen))
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ConflictsScreen))
+        table = pilot.app.screen.query_one("#conflicts", DataTable)
+        await until(pilot, lambda: table.row_count == 2)
+        rows = {cells(table, key)[1]: key for key in table.rows}
+        assert set(rows) == {"报告人联系方式", "事件简述"}
+        assert all(cells(table, key)[0] == "事件 消防通道堵塞" for key in table.rows)
+        table.move_cursor(row=table.get_row_index(rows["事件简述"]))
+        await pilot.pause()
+        lines = screen_lines(pilot.app)
+        assert len(lines) == 24 and all(cell_len(line) <= 80 for line in lines)
+        shown = unspaced("".join(lines))
+        for value, author in ((DESCRIBED_THERE, "（王五·站点3d4e5f·2026-11-27 12:01）"),
+                              (DESCRIBED_HERE, "（张三·本站·2026-11-27 12:00）")):
+            assert unspaced(value + author) in shown, "\n".join(lines)
+        assert "…" not in "".join(lines)
+
+        table.move_cursor(row=table.get_row_index(rows["报告人联系方式"]))
+        await pilot.pause()
+        shown = "".join(screen_lines(pilot.app))
+        assert "139****4321" in shown and "138****0000" in shown
+        assert PHONE_THERE not in shown and "13812340000" not in shown
+
+        table.move_cursor(row=table.get_row_index(rows["事件简述"]))
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ConflictScreen))
+        screen = pilot.app.screen
+        await pilot.pause()
+        assert str(screen.query_one("#conflict-title", Label).render()) == "事件 消防通道堵塞 · 事件简述"
+        lines = screen_lines(pilot.app)
+        assert all(cell_len(line) <= 80 for line in lines)
+        shown = unspaced("".join(lines))
+        assert unspaced(f"本站的值: {DESCRIBED_HERE}（张三 · 本站 · 2026-11-27 12:00）") in shown
+        assert unspaced(f"其他站点的值: {DESCRIBED_THERE}（王五 · 站点 3d4e5f · 2026-11-27 12:01）") in shown
+        assert unspaced("原值（双方修改前）: 消防通道堵塞") in shown
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ConflictsScreen))
+
+        table.move_cursor(row=table.get_row_index(rows["报告人联系方式"]))
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ConflictScreen))
+        screen = pilot.app.screen
+        await pilot.pause()
+        shown = "".join(screen_lines(pilot.app))
+        assert "事件 消防通道堵塞 · 报告人联系方式" in shown
+        assert "138****0000" in shown and "139****4321" in shown and PHONE_THERE not in shown
+        assert store.reveals() == []
+        await pilot.press("v")
+        await until(pilot, lambda: PHONE_THERE in "".join(screen_lines(pilot.app)))
+        assert "13812340000" in "".join(screen_lines(pilot.app))
+        assert [(r["record"], r["field"]) for r in store.reveals()] == [(case, "reporter_phone")]
 
     run(app, scenario)

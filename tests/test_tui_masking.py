@@ -153,3 +153,57 @@ def test_a_passer_by_sees_masked_values_and_a_reveal_is_deliberate_and_recorded(
         async with app.run_test(size=SIZE) as pilot:
             await scenario(pilot)
     asyncio.run(main())
+
+
+def test_the_volunteer_list_masks_names_and_mobiles_and_still_checks_in(store: Store) -> None:
+    """The list a courier is checked in from stands at the counter too: 赵* and 138****0001,
+    the mobile's last digits telling two 赵* apart; names whole only with mask_names 0."""
+    from station.volunteers import Volunteers
+    from tui.screens.volunteers import VolunteersScreen
+
+    volunteers = [("赵六", "13800000001"), ("赵敏", "13912341234")]
+    ids = [store.add("volunteer", {"name": name, "phone": phone, "grid": GRID})
+           for name, phone in volunteers]
+    store.lock()
+    app = make_app(store)
+
+    def rows() -> list[str]:
+        return [line for line in screen_text(app).splitlines() if "****" in line]
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        await open_home(pilot)
+        await pilot.press("v")
+        await until(pilot, lambda: isinstance(app.screen, VolunteersScreen) and len(rows()) == 2)
+        shown = screen_text(app)
+        for name, phone in volunteers:
+            assert name not in shown and phone not in shown, shown
+        assert "手机号码" in shown and "138****0001" in shown and "139****1234" in shown
+        assert all(line.lstrip().startswith("赵* ") for line in rows()), rows()
+        table = app.screen.query_one("#volunteers", DataTable)
+        row = next(i for i, key in enumerate(table.rows) if key.value == ids[1])
+        table.move_cursor(row=row)
+        await pilot.press("enter")  # checked in by the row, whatever its name shows
+        await until(pilot, lambda: "已签到" in next(r for r in rows() if "139****1234" in r))
+        today = Volunteers(store).today().isoformat()
+        assert store.conn.execute(
+            "SELECT owner FROM records WHERE entity = 'checkin' AND json_extract(clear, '$.day') = ?",
+            (today,)).fetchall() == [(ids[1],)]
+
+        with store.atomic() as writes:
+            writes.put_settings(mask_names="0")
+        await pilot.press("escape", "v")
+        await until(pilot, lambda: isinstance(app.screen, VolunteersScreen) and "赵敏" in screen_text(app))
+        assert "赵六" in screen_text(app)
+        assert all(phone not in screen_text(app) for _, phone in volunteers)
+
+    async def main() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await scenario(pilot)
+    asyncio.run(main())
+
+
+async def open_home(pilot: Pilot[None]) -> None:
+    from .test_tui import unlock
+
+    await unlock(pilot)
+    await until(pilot, lambda: isinstance(pilot.app.screen, HomeScreen))

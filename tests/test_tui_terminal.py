@@ -130,3 +130,44 @@ def test_f1_in_a_real_terminal_describes_every_key_in_chinese(cli: Cli) -> None:
     finally:
         subprocess.run(["tmux", "-L", SOCKET, "kill-session", "-t", session], capture_output=True,
                        timeout=30)
+
+
+def test_the_lists_in_a_real_terminal_mask_numbers_and_name_their_cases(cli: Cli) -> None:
+    """Issue 21 in tmux at 80x24, as a passer-by reads the pane: the person list shows the ID
+    and mobile numbers masked, never whole; the incident list names its case by title, with
+    its category and grid, and a deadline two days over as 超时 2 天, not in seconds."""
+    import re
+    from datetime import datetime, timedelta, timezone
+
+    whole_id, phone = "11010519491231002X", "13812345678"
+    cli("add", "person", "--json", json.dumps({"name": "李四", "id_number": whole_id,
+                                               "phone": phone, "grid": GRID}, ensure_ascii=False))
+    found = (datetime.now(timezone(timedelta(hours=8))) - timedelta(days=2, hours=1)).isoformat()
+    cli("incident", "new", "--json", json.dumps({"category": "03", "title": "消防通道堵塞",
+                                                 "grid": GRID}, ensure_ascii=False), "--at", found)
+    session = f"ts-{uuid.uuid4().hex[:8]}"
+    home = cli.env["STATION_HOME"]
+    tmux("new-session", "-d", "-s", session, "-x", "80", "-y", "24",
+         f"env -u STATION_PASSPHRASE STATION_HOME={home} LANG=C.UTF-8 {STATION} tui")
+    try:
+        wait_for(session, "解锁工作站")
+        tmux("send-keys", "-t", session, "-l", PASSPHRASE)
+        tmux("send-keys", "-t", session, "Enter")
+        wait_for(session, "待上传")
+        wait_for(session, "b 基础数据")  # home's keys are bound: b is not typed into the unlock
+        tmux("send-keys", "-t", session, "b")
+        shown = wait_for(session, "1101**********002X")
+        assert "138****5678" in shown and "李*" in shown
+        assert whole_id not in shown and phone not in shown and "李四" not in shown
+        tmux("send-keys", "-t", session, "Escape")
+        wait_for(session, "待上传")
+        tmux("send-keys", "-t", session, "i")
+        shown = wait_for(session, "消防通道堵塞")
+        row = next(line for line in shown.splitlines() if "消防通道堵塞" in line)
+        assert "安全隐患" in row and "超时 2 天" in row, row
+        assert all(int(n) < 60 for n in re.findall(r"(\d+) 秒", shown)), shown
+        assert all(len(line) <= 80 for line in shown.splitlines())
+        tmux("send-keys", "-t", session, "C-q")
+    finally:
+        subprocess.run(["tmux", "-L", SOCKET, "kill-session", "-t", session], capture_output=True,
+                       timeout=30)

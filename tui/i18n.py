@@ -240,6 +240,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "pick.unreadable": ("无法读取文件：{why}", "Cannot read the file: {why}"),
     "volunteers.title": ("志愿者（选中后回车即签到）", "Volunteers (Enter checks the one selected in)"),
     "volunteers.name": ("姓名", "Name"),
+    "volunteers.phone": ("手机号码", "Mobile"),
     "volunteers.today": ("今日", "Today"),
     "volunteers.points": ("本月积分", "Points this month"),
     "volunteers.rank": ("排名", "Rank"),

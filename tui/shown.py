@@ -37,3 +37,20 @@ def masked_value(entity: EntityDef, f: FieldDef, value: Any, store: Store, lang:
     if f.type in ("code", "codes", "boolean"):
         return STAR * len(shown)  # a label's first characters would already say what it is
     return mask_value(f.rule, shown, is_name=f.name == entity.title_field, names=names)
+
+
+LONG_TEXT = 1000  # a description or a note: what the case is, shown on its screen
+
+
+def hides(subject: EntityDef, f: FieldDef) -> bool:
+    """Whether a case's screens (the case, a conflict on it) mask a field until the clerk
+    presses v: the personal ones (reporter, parties, phones, a location), not the title, the
+    long texts a clerk works the case from (description, notes: 1,000 characters or more) or
+    codes (their labels)."""
+    return (f.sensitive and f.name != subject.title_field and f.type in ("text", "texts")
+            and (f.max_length is None or f.max_length < LONG_TEXT))
+
+
+def short_text(f: FieldDef) -> bool:
+    """A short personal text (a name: at most 50 characters) keeps its first character."""
+    return f.rule is None and (f.type == "texts" or (f.max_length or 0) <= 50)

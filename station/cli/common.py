@@ -19,7 +19,7 @@ import click
 
 from station.store import Store
 from sync.errors import TownshipError, ValidationError
-from sync.human_time import absolute
+from sync.human_time import HOUR, MINUTE, absolute, beijing, relative
 
 DEFAULT_HOME = Path.home() / ".local" / "share" / "township-station"
 
@@ -32,10 +32,21 @@ def fail(message: str, code: int = 1) -> NoReturn:
     sys.exit(code)
 
 
-def beijing_time(iso: str | None) -> str:
-    """A stored time for a person to read: Beijing time to the minute, saying so (JSON output
-    keeps the ISO 8601 value with its offset)."""
-    return f"{absolute(iso)} 北京时间 (Beijing time)" if iso else ""
+def beijing_time(iso: str | None, now: datetime | None = None) -> str:
+    """A stored time for a person to read, as a clerk thinks of it when `now` is given:
+    刚刚 (just now), 3 分钟前 (3 min ago), 今天 / 昨天 14:05 北京时间 (yesterday 14:05 Beijing
+    time); an older one, or any without `now`, as Beijing time to the minute, saying so
+    (2026-12-02 02:49 北京时间). JSON output keeps the ISO 8601 value with its offset."""
+    if not iso:
+        return ""
+    if now is None:
+        return f"{absolute(iso)} 北京时间 (Beijing time)"
+    zh, en = relative(iso, now, "zh", dated=False), relative(iso, now, "en", dated=False)
+    if -MINUTE <= (beijing(now) - beijing(iso)).total_seconds() < HOUR:
+        return f"{zh} ({en})"  # no hour to place in a time zone
+    if zh == absolute(iso):
+        return f"{zh} 北京时间 (Beijing time)"
+    return f"{zh} 北京时间 ({en} Beijing time)"
 
 
 def emit(value: Any) -> None:

@@ -15,7 +15,8 @@ from station.cli.common import Context, as_json_option, beijing_time, emit
 @click.pass_obj
 def status(obj: Context, as_json: bool) -> None:
     """Pending changes, last sync, schema version, open conflicts (no passphrase needed)."""
-    facts = obj.store().status()
+    store = obj.store()
+    facts = store.status()
     if as_json:
         emit(facts)
         return
@@ -25,7 +26,7 @@ def status(obj: Context, as_json: bool) -> None:
         ("被拒绝 rejected", lambda f: f["rejected"]),
         ("待上传附件 files to send", lambda f: f["files_pending"]),
         ("冲突 conflicts", lambda f: f["conflicts"]),
-        ("上次同步 last sync", lambda f: beijing_time(f["last_sync"]) or "从未 never"),
+        ("上次同步 last sync", lambda f: beijing_time(f["last_sync"], store.clock.now()) or "从未 never"),
         ("数据版本 schema", lambda f: f["schema_version"]),
         ("记录 records", lambda f: ", ".join(f"{k} {v}" for k, v in f["records"].items()) or "0"),
     ]

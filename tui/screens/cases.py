@@ -30,7 +30,7 @@ from tui.screens.attachments import AttachmentsScreen, of_case
 from tui.screens.pick_file import PickFileScreen
 from tui.screens.record_form import RecordForm
 from tui.screens.table import TableScreen
-from tui.shown import masked_value
+from tui.shown import hides, masked_value, short_text
 from tui.widgets.footer import KeyFooter
 from tui.widgets.plain import Plain, PlainLabel, PlainTable
 
@@ -40,9 +40,6 @@ if TYPE_CHECKING:
 
 # Event fields the app fills itself: the case, the step, the time, the grid, the role.
 AUTOMATIC_FIELDS = frozenset({"step", "at", "grid", "role", "attachments"})
-
-
-LONG_TEXT = 1000  # a description or a note: what the case is, shown on its screen
 
 
 def step_fields(event: EntityDef) -> list[str]:
@@ -542,19 +539,6 @@ def part_fields(part: EntityDef) -> list[str]:
     (the case's own)."""
     return [f.name for f in part.fields if not f.deprecated
             and f.name not in (part.parent_field, part.scope_field)]
-
-
-def hides(subject: EntityDef, f: FieldDef) -> bool:
-    """Whether a case's screen masks a field until the clerk presses v: the personal ones
-    (reporter, parties, phones, a location), not the title, the long texts a clerk works the
-    case from (description, notes: 1,000 characters or more) or codes (their labels)."""
-    return (f.sensitive and f.name != subject.title_field and f.type in ("text", "texts")
-            and (f.max_length is None or f.max_length < LONG_TEXT))
-
-
-def short_text(f: FieldDef) -> bool:
-    """A short personal text (a name: at most 50 characters) keeps its first character."""
-    return f.rule is None and (f.type == "texts" or (f.max_length or 0) <= 50)
 
 
 def detail_value(store: Store, f: FieldDef, value: Any, names: dict[str, str], lang: str) -> str:

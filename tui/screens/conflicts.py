@@ -24,10 +24,12 @@ from sync.human_time import absolute
 from sync.masking import mask_value
 from sync.merge import DELETED
 from sync.register import SAME
+from sync.schema import EntityDef, FieldDef
 from tui.i18n import text
 from tui.naming import record_name
 from tui.screens.same_person import SamePersonScreen, same_summary
 from tui.screens.table import TableScreen
+from tui.shown import hides, short_text
 from tui.widgets.footer import KeyFooter
 from tui.widgets.plain import Plain, PlainLabel
 
@@ -54,6 +56,18 @@ def _value(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
+def is_case(store: Store, entity: EntityDef) -> bool:
+    """Whether `entity` is a workflow's subject (an incident, a dispute)."""
+    return any(w.subject_entity == entity.name for w in store.schema.workflows.values())
+
+
+def personal(store: Store, entity: EntityDef, f: FieldDef) -> bool:
+    """Whether a conflict masks a field's values until v: a case's fields as the case's own
+    screen masks them (its title and long texts whole, the reporter and phones masked:
+    tui.shown.hides), any other record's personal (sensitive) fields."""
+    return hides(entity, f) if is_case(store, entity) else f.sensitive
+
+
 def side_value(store: Store, c: dict[str, Any], version: dict[str, Any] | None, value: Any,
                reveal: bool = False) -> str:
     """A side's value as it may be shown: whole, or masked by its field's rule when the field
@@ -62,10 +76,10 @@ def side_value(store: Store, c: dict[str, Any], version: dict[str, Any] | None, 
     entity = store.schema.entities.get(c["entity"])
     name = version.get("field") if version and c["field"] == DELETED else c["field"]
     f = entity.by_name.get(str(name)) if entity else None
-    if reveal or f is None or not f.sensitive or value is None:
+    if reveal or entity is None or f is None or not personal(store, entity, f) or value is None:
         return _value(value)
-    return mask_value(f.rule, value if isinstance(value, str) else _value(value),
-                      is_name=f.name == entity.title_field if entity else False)
+    is_name = short_text(f) if is_case(store, entity) else f.name == entity.title_field
+    return mask_value(f.rule, value if isinstance(value, str) else _value(value), is_name=is_name)
 
 
 def sensitive(store: Store, c: dict[str, Any]) -> bool:
@@ -74,9 +88,9 @@ def sensitive(store: Store, c: dict[str, Any]) -> bool:
     if entity is None:
         return False
     if c["field"] == DELETED:
-        return any(f.sensitive for f in entity.fields)
+        return any(personal(store, entity, f) for f in entity.fields)
     f = entity.by_name.get(c["field"])
-    return bool(f and f.sensitive)
+    return bool(f and personal(store, entity, f))
 
 
 def _author(version: dict[str, Any], lang: str) -> str:

@@ -1,10 +1,11 @@
 """Courier volunteers and school-gate guard duty: check a volunteer in with two keystrokes
 (move to the name, Enter), the month's points and ranking; today's guard roster, signed in
-and out with one key."""
+and out with one key. The volunteer list stands at the counter like any other: a name shows
+as 赵* (whole with `mask_names` 0) and a mobile as 138****0001, which tells two 赵* apart."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual import on
 from textual.binding import Binding, BindingType
@@ -15,6 +16,7 @@ from station.volunteers import Volunteers
 from sync.errors import TownshipError
 from tui.i18n import text
 from tui.screens.table import TableScreen
+from tui.shown import masked_value
 
 
 class VolunteersScreen(TableScreen):
@@ -29,17 +31,25 @@ class VolunteersScreen(TableScreen):
             "SELECT owner FROM records WHERE entity = 'checkin' AND deleted = 0"
             " AND json_extract(clear, '$.day') = ?", (today,))}
         ranks = {r["volunteer"]: r for r in volunteers.ranking()}
+        entity = store.schema.entity("volunteer")
+        names = store.mask_names
+
+        def shown(v: dict[str, Any], field: str) -> str:
+            f = entity.by_name.get(field)
+            return masked_value(entity, f, v["fields"].get(field), store, lang, names=names) if f else ""
+
         self.title_label().update(text("volunteers.title", lang))
         table = self.table
         cursor = table.cursor_row
         table.clear(columns=True)
         table.add_column(text("volunteers.name", lang), width=12)
+        table.add_column(text("volunteers.phone", lang), width=12)
         table.add_column(text("volunteers.today", lang), width=10)
         table.add_column(text("volunteers.points", lang), width=10)
         table.add_column(text("volunteers.rank", lang), width=6)
         for v in store.export("volunteer"):
             r = ranks.get(v["id"])
-            table.add_row(v["fields"].get("name", ""),
+            table.add_row(shown(v, "name"), shown(v, "phone"),
                           text("volunteers.checked_in", lang) if v["id"] in checked else "",
                           str(r["points"]) if r else "0", str(r["rank"]) if r else "", key=v["id"])
         self.keep_cursor(cursor)
