@@ -325,7 +325,7 @@ def screenshots_of_a_county_at_the_seed_s_scale(tmp_path: Path) -> None:
     from station import keys
     from station.demo import SCALES, DemoData
     from station.store import Store
-    from station.syncer import client_for, enroll, push
+    from station.syncer import client_for, enroll, sync_once
 
     from .conftest import PASSPHRASE
     from .hubserver import HubProcess
@@ -342,7 +342,7 @@ def screenshots_of_a_county_at_the_seed_s_scale(tmp_path: Path) -> None:
                                  clerk="张三", passphrase=PASSPHRASE, kdf=keys.FAST_KDF)
             DemoData(store, SCALES["small"], seed=n).fill()
             enroll(store, hub.url, county.open_hub(home).add_enrollment(township, []), hub.fingerprint)
-            push(store, client_for(store))
+            sync_once(store, client_for(store))  # a whole round: seen, its outbox and backup told
             store.close()
         Dashboard(county.open_hub(home)).add_account("it", PASSWORD)
         browser = chromium(1400, 1000, "--ignore-certificate-errors")

@@ -366,3 +366,23 @@ def test_a_station_says_its_name_at_enrollment_and_one_that_does_not_is_shown_by
     ids = re.findall(r'<tr id="station-([0-9a-f]+)"><td>([^<]*)</td>', page)
     assert len(ids) == 1 and ids[0][0] == ids[0][1]  # the old one: its id alone
     assert len(re.findall(r'<tr id="station-', page)) == 2  # the refused enrolled nothing
+
+
+def test_after_a_round_of_many_batches_the_fleet_shows_nothing_waiting_and_no_lag(
+        tmp_path: Path, sqlite_hub: HubServer) -> None:
+    # The round reports its outbox with its first request; its later batches went up after.
+    # What the fleet shows is checked against what the station itself holds after the round.
+    from sync.hub.dashboard import Dashboard
+
+    store = Store.create(tmp_path / "st", township=TOWNSHIP, name="城关站", clerk="张三",
+                         passphrase=PASSPHRASE, kdf=keys.FAST_KDF)
+    try:
+        store.add_many("person", synthetic.people(2600, [GRID], seed=31))
+        syncer.enroll(store, sqlite_hub.url, county.open_hub(sqlite_hub.home).add_enrollment(TOWNSHIP, []),
+                      sqlite_hub.fingerprint)
+        result = syncer.sync_once(store, syncer.client_for(store))
+        assert result.batches >= 3 and store.status()["pending"] == 0
+        [row] = Dashboard(county.open_hub(sqlite_hub.home)).stations()
+        assert (row["pending"], row["lag"]) == (0, 0), row
+    finally:
+        store.close()

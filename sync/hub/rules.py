@@ -430,6 +430,9 @@ class Hub:
             seqs = tx.insert_changes(work.changes, self.clock.iso())
             tx.put_records([(rid, *row) for rid, row in work.records.items()])
             work_figures.keep(tx, self.schema, list(work.facts.values()))
+            refused = sum(1 for r in results if isinstance(r, Result) and r.rejected is not None)
+            tx.after_own_push(station.id, len(seqs) + refused, refused, min(seqs, default=None),
+                              max(seqs, default=None))
         known.update(zip([c.station_seq for c, _ in work.changes], seqs, strict=True))
         return [Result(r.seq, receipt=known[r.seq]) if isinstance(r, WireChange) else r
                 for r in results]

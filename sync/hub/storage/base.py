@@ -329,6 +329,21 @@ class Tx(FigureTx):
                   " backup_behind = coalesce(excluded.backup_behind, station_reports.backup_behind)",
                   (station_id, pending, rejected, cursor, now, *backup))
 
+    def after_own_push(self, station_id: str, left: int, refused: int, first_seq: int | None,
+                       last_seq: int | None) -> None:
+        """A push from the station took `left` changes out of its outbox (`refused` of them
+        refused) and stored its accepted ones as `first_seq`..`last_seq`: what it reported
+        waiting at the start of its round is that much less, its refused ones that many more,
+        and a pull that had reached everything before them is past them too (a station never
+        pulls its own). Without this the fleet view showed a round's later batches as still
+        waiting, until the next round."""
+        self._run("UPDATE station_reports SET pending = CASE WHEN pending > ? THEN pending - ? ELSE 0 END,"
+                  " rejected = rejected + ? WHERE station = ? AND pending IS NOT NULL",
+                  (left, left, refused, station_id))
+        if first_seq is not None and last_seq is not None:
+            self._run("UPDATE station_reports SET pull_cursor = ? WHERE station = ? AND pull_cursor >= ?",
+                      (last_seq, station_id, first_seq - 1))
+
     def station_versions(self) -> dict[int | None, int]:
         """How many stations (not revoked) run each schema version (None: not reported yet)."""
         return {(None if v is None else int(v)): int(n) for v, n in self.rows(
