@@ -80,8 +80,9 @@ def raw(hub_database: str) -> Raw:
 
 
 def undo_step_7(raw: Raw) -> None:
-    """Take out what step 7 adds, as a database from before it has none of it."""
-    raw.run("ALTER TABLE stations DROP COLUMN wipe", "ALTER TABLE enrollments DROP COLUMN replaces")
+    """Take out what steps 7 and after add, as a database from before them has none of it."""
+    raw.run("ALTER TABLE stations DROP COLUMN wipe", "ALTER TABLE enrollments DROP COLUMN replaces",
+            "DROP TABLE station_audit")
 
 
 def migrate(url: str) -> list[int]:
@@ -362,7 +363,7 @@ def test_step_7_lets_a_revocation_wipe_the_box_and_a_code_replace_a_station(raw:
     undo_step_7(raw)
     before = max(n for n in NUMBERS if n < 7)
     raw.run(f"UPDATE hub_settings SET value = '{before}' WHERE key = 'storage_version'")
-    assert migrate(raw.url) == after(before) == [7]
+    assert migrate(raw.url) == after(before) == [7, 8]
     assert raw.run("SELECT id, revoked_at, wipe FROM stations") == [("s1", None, 0)]
     storage = open_storage(raw.url)
     try:
@@ -377,5 +378,24 @@ def test_step_7_lets_a_revocation_wipe_the_box_and_a_code_replace_a_station(raw:
             again = tx.station("s1")
             assert again is not None
             assert (again.public_key, again.revoked_at, again.wipe) == ("pk2", None, False)
+    finally:
+        storage.close()
+
+
+def test_step_8_keeps_each_station_s_audit_trail_as_received(raw: Raw) -> None:
+    from sync.audit_chain import following
+
+    migrate(raw.url)
+    raw.run("DROP TABLE station_audit")
+    before = max(n for n in NUMBERS if n < 8)
+    raw.run(f"UPDATE hub_settings SET value = '{before}' WHERE key = 'storage_version'")
+    assert migrate(raw.url) == [8]
+    first = following(None, "2026-12-08T00:00:00Z", "张三", "clerk", "unlock")
+    storage = open_storage(raw.url)
+    try:
+        with storage.transaction() as tx:
+            assert tx.add_station_audit("s1", [first], "now") == 1
+            assert tx.add_station_audit("s1", [first], "now") == 1  # sent again: nothing new
+            assert tx.station_audit("s1") == [first]
     finally:
         storage.close()

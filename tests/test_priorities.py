@@ -165,10 +165,11 @@ def test_storage_step_8_gives_waiting_changes_their_tier(tmp_path: Path, fake_ti
     db = home / DB_FILE
     with sqlite3.connect(db, isolation_level=None) as conn:  # as release 7 left it
         conn.execute("DROP INDEX changes_outbox")
+        conn.execute("DROP TABLE audit_log")  # and what the steps after 8 make
         conn.execute("ALTER TABLE changes DROP COLUMN tier")
         conn.execute("PRAGMA user_version = 7")
     with sqlite3.connect(db, isolation_level=None) as conn:
-        assert migrations.upgrade(conn, db) == [8]
+        assert migrations.upgrade(conn, db) == [8, 9]
     again = Store.open(home, clock=fake_time.clock())
     again.unlock(PASSPHRASE)
     try:
