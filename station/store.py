@@ -60,6 +60,8 @@ from sync.seal import Sealer
 from sync.validate import CHINA_TZ, check_station_name
 
 DB_FILE = "station.db"
+BUSY_TIMEOUT_S = 30  # how long a write waits for another's lock before it fails
+WIPE_CHECKPOINT_MS = 2000
 MIN_PASSPHRASE = 8
 MAX_CLERK_NAME = 50
 # Records per transaction while building the derived search indexes of an older store: each
@@ -169,7 +171,7 @@ class Store:
     def _connect(path: Path) -> sqlite3.Connection:
         # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so a write transaction
         # takes the lock before it reads the clock, and two processes never interleave.
-        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S)
         conn.execute("PRAGMA journal_mode=WAL")
         # FULL: a committed record survives power loss (the kiosk may lose power any time).
         conn.execute("PRAGMA synchronous=FULL")
@@ -184,7 +186,7 @@ class Store:
     def _connect_reader(path: Path) -> sqlite3.Connection:
         # Read-only: a write that bypasses the write path fails here instead of landing
         # outside any transaction. check_same_thread=False only so `close` can close it.
-        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S)
         conn.execute("PRAGMA query_only=ON")
         conn.execute("PRAGMA temp_store=MEMORY")
         # 8 MiB each: enough for a screen's pages and the live-records index, while the
@@ -522,8 +524,15 @@ class Store:
             finally:
                 self._writer.execute("PRAGMA secure_delete = OFF")
             self.lock()
-            with suppress(sqlite3.OperationalError):  # a reader (the backup) may hold the WAL
-                self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            # Fold the WAL in and empty it, so the slots' old pages are not left in its frames.
+            # A reader holding it (litestream, which copies the WAL itself) would make that wait
+            # for ever: try for two seconds, then leave it to litestream's own checkpoints.
+            self._writer.execute(f"PRAGMA busy_timeout = {WIPE_CHECKPOINT_MS}")
+            try:
+                with suppress(sqlite3.OperationalError):
+                    self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                self._writer.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
         return gone
 
     def set_county_key(self, county_public_key: bytes) -> None:
