@@ -280,3 +280,26 @@ def test_the_sync_screen_says_the_hub_is_busy_in_chinese_and_retries_by_itself(
     finally:
         hub.stop()
     assert store.status()["pending"] == 0
+
+
+def test_county_serve_sheds_by_default_at_two_calls_per_pool_connection(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # What `county serve` gives each worker: the limit told, else two per connection of its
+    # pool (the default pool of 10: 20), so a stampede is answered 503 rather than queued.
+    from sync.hub.config import CountyConfig
+    from sync.hub.http import IN_FLIGHT_ENV, app_for
+
+    county.init(tmp_path / "county")
+    database = f"sqlite:///{tmp_path / 'county' / 'hub.db'}"
+
+    def limit_of(settings: CountyConfig) -> int:
+        app = app_for(tmp_path / "county", settings)
+        [shed] = [m for m in app.user_middleware if m.cls is LoadShed]
+        return int(shed.kwargs["limit"])
+
+    monkeypatch.delenv(IN_FLIGHT_ENV, raising=False)
+    assert limit_of(CountyConfig(database)) == 20
+    assert limit_of(CountyConfig(database, pool_size=4)) == 8
+    assert limit_of(CountyConfig(database, max_in_flight=0)) == 0  # county IT turned it off
+    monkeypatch.setenv(IN_FLIGHT_ENV, "7")
+    assert limit_of(CountyConfig(database, max_in_flight=0)) == 7

@@ -9,7 +9,8 @@ may hold how the hub is served:
     port          = 8443
     workers       = 2              # uvicorn worker processes (more than one wants PostgreSQL)
     pool_size     = 10             # PostgreSQL connections per worker
-    max_in_flight = 0              # sync calls per worker before 503 + Retry-After (0: never)
+    max_in_flight = 20             # sync calls per worker before 503 + Retry-After (0: never;
+                                   # unset: 2 per pool connection)
     metrics_token = "…"            # bearer token for /metrics from other than loopback
 
 `parse` is pure: a mapping in, a config or a `ValidationError` naming the key and its rule out,
@@ -47,7 +48,7 @@ class CountyConfig:
     port: int = DEFAULT_PORT
     workers: int = DEFAULT_WORKERS
     pool_size: int = DEFAULT_POOL_SIZE
-    max_in_flight: int | None = None  # None: COUNTY_MAX_IN_FLIGHT or the default (off)
+    max_in_flight: int | None = None  # None: COUNTY_MAX_IN_FLIGHT, else 2 per pool connection
     metrics_token: str | None = None
 
 
