@@ -503,6 +503,12 @@ class Store:
             self.keyring.add_clerk(clerk, new_passphrase, data_key, kdf, self.clock.iso())
 
     @property
+    def revoked_at(self) -> str:
+        """When this station heard that the county revoked it ("" never, or replaced since):
+        a sync in this process or another (the daemon hears it first; the kiosk locks on it)."""
+        return self._setting("revoked_at") or ""
+
+    @property
     def wiped(self) -> bool:
         """County IT revoked this box with --wipe and it destroyed its clerks' keyslots."""
         return bool(self._setting("wiped_at"))

@@ -95,7 +95,7 @@ def test_the_kiosk_locks_when_the_sync_hears_of_the_revocation(
         await pilot.press("s")
         for _ in range(200):
             await pilot.pause(0.05)
-            if type(pilot.app.screen).__name__ == "UnlockScreen":
+            if type(pilot.app.screen).__name__ == "UnlockScreen" and pilot.app.screen.query("#unlock-error"):
                 break
         assert type(pilot.app.screen).__name__ == "UnlockScreen"
         assert not store.unlocked
@@ -202,3 +202,34 @@ def test_after_a_wipe_the_backup_opens_with_the_county_recovery_key_and_nothing_
     assert hub_names(sqlite_hub) == sorted(entered)
     kept = new("export", "person", STATION_CLERK="李四").stdout.splitlines()
     assert sorted(json.loads(x)["fields"]["name"] for x in kept) == sorted(entered)
+
+
+def test_the_kiosk_locks_when_the_daemon_hears_of_the_revocation_and_lets_a_clerk_back_in(
+        cli: Cli, sqlite_hub: HubServer) -> None:
+    from tui.screens.home import HomeScreen
+
+    from .test_tui import unlock, until
+
+    enroll(cli, sqlite_hub)
+    home = Path(cli.env["STATION_HOME"])
+    store = Store.open(home)
+    store.lock()
+    app = make_app(store)
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        await unlock(pilot)
+        await until(pilot, lambda: isinstance(pilot.app.screen, HomeScreen))
+        county_cli(sqlite_hub.home, "station", "revoke", station_id(cli))
+        assert "吊销" in cli("sync", ok=False).stderr  # the daemon's round, in its own process
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "UnlockScreen"
+                    and getattr(pilot.app.focused, "id", None) == "passphrase")  # drawn and ready
+        assert not store.unlocked
+        said = str(pilot.app.screen.query_one("#unlock-error", Label).render())
+        assert "已被县级平台吊销" in said, said
+        await unlock(pilot)  # a clerk who knows, to hand the data over, is not thrown out again
+        await until(pilot, lambda: isinstance(pilot.app.screen, HomeScreen))
+        await pilot.pause(2.5)
+        assert isinstance(pilot.app.screen, HomeScreen) and store.unlocked
+
+    run(app, scenario)
+    store.close()

@@ -57,6 +57,8 @@ class StationApp(App[None]):
         self.kept_screens: set[str] = set()
         self.monotonic = monotonic
         self.last_input = monotonic()
+        # The revocation this shift already knew of (Store.revoked_at): a new one locks the kiosk.
+        self.revocation_known = store.revoked_at
         self.set_reactive(StationApp.lang, lang)
         self.title = text("app.title", lang)
 
@@ -71,6 +73,7 @@ class StationApp(App[None]):
     # -- locking
     def on_unlocked(self, event: Unlocked) -> None:
         self.last_input = self.monotonic()
+        self.revocation_known = self.store.revoked_at
         self.switch_screen(HomeScreen(self.store))
 
     def kept(self, name: str, make: Callable[[], Screen[Any]]) -> Screen[Any]:
@@ -117,6 +120,12 @@ class StationApp(App[None]):
         find the screen locked again under it (it did, on a slow board)."""
         if not self.is_running or not self.screen_stack or isinstance(self.screen, UnlockScreen):
             return  # (a timer may fire while the app is closing and its screens are gone)
+        if self.store.unlocked and self.store.revoked_at != self.revocation_known:
+            # The sync daemon heard it from the hub: locked once, with the reason on screen. A
+            # clerk who unlocks again after it (to hand the data over) is not thrown out.
+            self.revocation_known = self.store.revoked_at
+            self.lock_revoked(text("locked.revoked", self.lang))
+            return
         if self.store.unlocked and self.monotonic() - self.last_input > self.idle_lock:
             self.action_lock(text("locked.idle", self.lang))
 

@@ -255,6 +255,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "duty.none": ("未签到", "Not signed in"),
     "duty.signed": ("已记录", "Recorded"),
     "locked.idle": ("长时间无操作，已自动锁定", "Locked after being idle"),
+    "locked.revoked": ("此站点已被县级平台吊销，已锁定；请联系县级信息中心",
+                       "The county revoked this station: it is locked; contact county IT"),
 }
 
 
