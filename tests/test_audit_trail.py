@@ -149,6 +149,13 @@ def test_the_trail_reaches_the_hub_with_the_round_and_its_copy_is_checked_there(
     # them), as its own command lists them.
     mine = [json.loads(x) for x in cli("audit", "list", "--json").stdout.splitlines()]
     assert held == mine[:len(held)] and [e["action"] for e in held].count("add") == 2
+    # The clerk's name is sealed in the hub's database (either engine), as a change's author is.
+    from sync.hub import county
+
+    with county.open_hub(hub.home).storage.transaction() as tx:
+        stored = [str(r[0]) for r in tx.rows("SELECT clerk FROM station_audit")]
+    assert len(stored) == len(held) and not any("张三" in c for c in stored)
+    assert {e["clerk"] for e in held} == {"张三"}  # and opened again for county IT
     assert json.loads(county_cli(hub.home, "audit", "verify", sid)) == {
         "station": sid, "whole": True, "entries": len(held)}
     cli("sync")  # the next round sends only what came since

@@ -36,7 +36,7 @@ from sync.bundle import (
     upcast_fields,
     with_dictionary,
 )
-from sync.errors import NotFound, SchemaError, TownshipError, ValidationError
+from sync.errors import NotFound, SchemaError, TamperedError, TownshipError, ValidationError
 from sync.hub import figures, work_figures
 from sync.hub.blob_store import BlobStore
 from sync.hub.figures import FIGURES_VERSION, RecordFacts, Roles, blind_key_secret
@@ -104,6 +104,14 @@ def enrollment_code() -> str:
 
 def code_hash(code: str) -> str:
     return hashlib.sha256(code.replace("-", "").strip().upper().encode()).hexdigest()
+
+
+TAMPERED = "\u26a0 tampered"  # what an audit entry's clerk that does not open reads as
+
+
+def _audit_ad(station_id: str, seq: int) -> bytes:
+    """Associated data of a station audit entry's sealed clerk: bound to its station and seq."""
+    return f"audit|{station_id}|{seq}".encode()
 
 
 # What a station revoked with a wipe may still send: its changes, so that its clerks' work
@@ -641,12 +649,26 @@ class Hub:
         """Keep a station's audit entries as it sent them (checked by `audit_check`, not
         here: an entry the box's file lost or altered must show at the hub too, not be kept
         out of sight); the newest seq the hub now holds of it."""
+        # The clerk's name is sealed at rest, as the hub seals a change's author: it names a
+        # person. The chain covers the name itself, so the check opens it first.
+        sealed = [replace(e, clerk=self.sealer.seal_value(e.clerk, _audit_ad(station.id, e.seq)))
+                  for e in entries]
         with self.storage.transaction() as tx:
-            return tx.add_station_audit(station.id, entries, self.clock.iso())
+            return tx.add_station_audit(station.id, sealed, self.clock.iso())
 
     def audit_trail(self, station_id: str, limit: int | None = None) -> list[AuditEntry]:
+        """A station's entries as the hub holds them, the clerks' names opened. A name that
+        does not open (altered in the database) is shown as TAMPERED, and the entry then
+        fails the chain's check at its own hash."""
         with self.storage.transaction() as tx:
-            return tx.station_audit(station_id, limit)
+            held = tx.station_audit(station_id, limit)
+        return [replace(e, clerk=self._audit_clerk(station_id, e)) for e in held]
+
+    def _audit_clerk(self, station_id: str, entry: AuditEntry) -> str:
+        try:
+            return str(self.sealer.open_value(entry.clerk, _audit_ad(station_id, entry.seq)))
+        except (TamperedError, ValueError):
+            return TAMPERED
 
     def audit_check(self, station_id: str) -> tuple[int, Break | None]:
         """(entries held, the first link that does not hold or None) of a station's trail."""
