@@ -335,6 +335,12 @@ def screenshots_of_a_county_at_the_seed_s_scale(tmp_path: Path) -> None:
     # The copy's own database (the home names its database by an absolute URL): never the seed's.
     (home / county.CONFIG).write_text(f'database = "sqlite:///{(home / "hub.db").resolve()}"\n',
                                       encoding="utf-8")
+    # County IT names its townships with a code table, as a county does (a bundle of its own).
+    names = {"440524001": "城关镇", "440524002": "东山镇", "440524003": "西岭镇"}
+    table = TOWNSHIP_TABLE | {"operations": [TOWNSHIP_TABLE["operations"][0] | {
+        "values": [{"code": c, "label_zh": n, "label_en": c} for c, n in names.items()]}]}
+    county.open_hub(home).publish(json.dumps(table).encode(), Ed25519PrivateKey.from_private_bytes(
+        (home / "signing.key").read_bytes()))
     hub = HubProcess(home).start()
     try:
         for n, township in enumerate(("440524002", "440524003"), start=1):
