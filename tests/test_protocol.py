@@ -135,3 +135,24 @@ def test_bodies_compress_correctly_from_many_threads_at_once() -> None:
 
     with ThreadPoolExecutor(max_workers=16) as pool:
         assert all(pool.map(round_trip, range(64)))
+
+
+def test_a_rounds_audit_entries_travel_whole_and_a_bad_one_is_refused_by_field() -> None:
+    from sync.audit_chain import following, to_wire
+    from sync.protocol import MAX_AUDIT, RoundAsk, compress, decode_round, encode_round
+
+    first = following(None, "2026-12-08T00:00:00Z", "张三", "clerk", "unlock", detail={"via": "pin"})
+    second = following(first, "2026-12-08T00:00:01Z", "张三", "clerk", "delete", "person/r1")
+    ask = RoundAsk(1, None, 0, 100, audit=(first, second))
+    assert decode_round(encode_round(ask)).audit == (first, second)
+    base = {"schema": 1, "cursor": 0, "limit": 100}
+    for entry, field in (({**to_wire(first), "seq": 0}, "audit[0].seq"),
+                         ({**to_wire(first), "action": "drop_table"}, "audit[0].action"),
+                         ({**to_wire(first), "hash": 7}, "audit[0].hash"),
+                         ("not an entry", "audit[0].entry")):
+        with pytest.raises(ValidationError) as refused:
+            decode_round(compress({**base, "audit": [entry]}))
+        assert refused.value.field == field
+    with pytest.raises(ValidationError) as refused:
+        decode_round(compress({**base, "audit": [to_wire(first)] * (MAX_AUDIT + 1)}))
+    assert refused.value.field == "audit"

@@ -10,8 +10,9 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from station import keys, synthetic
+from station import audit_log, keys, synthetic
 from station.store import DB_FILE, Store
+from sync.audit_chain import first_break
 from tests.conftest import GRID, PASSPHRASE, TOWNSHIP
 
 READS = 300
@@ -78,7 +79,13 @@ def test_a_reader_and_two_writers_share_one_store_without_error(tmp_path: Path) 
         per_record = dict(conn.execute("SELECT record_id, count(*) FROM changes GROUP BY record_id"))
         seqs = [s for (s,) in conn.execute("SELECT seq FROM changes ORDER BY seq")]
         receipts = dict(conn.execute("SELECT seq, receipt FROM changes WHERE receipt IS NOT NULL"))
+        trail = audit_log.entries(conn)
     assert records == set(added["kiosk"]) | set(added["sync"])
+    # The audit trail, appended by both writers at once: one "add" entry per record added,
+    # numbered without a gap, each chained to the one before (no two entries on one link).
+    assert sorted(e.target for e in trail if e.action == "add") == sorted(f"person/{r}" for r in records)
+    assert [e.seq for e in trail] == list(range(1, len(trail) + 1))
+    assert first_break(trail) is None
     assert len(records) == 2 * ADDS
     assert per_record == dict.fromkeys(records, 1)  # each record has its one change
     assert seqs == list(range(1, 2 * ADDS + 1))  # numbered without a gap
