@@ -134,8 +134,10 @@ def test_a_wipe_pushes_what_it_can_then_no_passphrase_opens_the_box(
 
     async def scenario(pilot: Pilot[None]) -> None:
         await pilot.pause()
-        said = str(pilot.app.screen.query_one("#unlock-error", Label).render())
+        label = pilot.app.screen.query_one("#unlock-error", Label)
+        said = str(label.render())
         assert "无法再解锁" in said, said
+        assert label.size.height >= 2  # wrapped inside the box at 80 columns, not cut
         assert not pilot.app.screen.query(Input)
 
     run(make_app(store), scenario)

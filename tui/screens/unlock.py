@@ -50,28 +50,32 @@ class UnlockScreen(Screen[None]):
             yield PlainLabel(f"{self.store.status()['name']} · {text('unlock.title', lang)}",
                              classes="title", id="unlock-title")
             if self.store.wiped:  # no clerk's slot is left: nothing to type
-                yield PlainLabel(self.error or text("unlock.wiped", lang), id="unlock-error")
-                yield KeyFooter()
-                return
-            if self.pin_clerk is not None:
-                yield PlainLabel(text("pin.label", lang, clerk=self.pin_clerk), id="pin-label")
-                yield Input(password=True, id="pin", max_length=8)
+                yield PlainLabel(self.error or text("unlock.wiped", lang), id="unlock-error",
+                                 classes="reason")
             else:
-                clerks = [c["clerk"] for c in self.store.clerks()]
-                yield PlainLabel(text("unlock.clerk", lang), id="clerk-label")
-                yield Select([(c, c) for c in clerks], value=clerks[0], allow_blank=False,
-                             id="clerk")
-                yield PlainLabel(text("unlock.passphrase", lang), id="passphrase-label")
-                yield Input(password=True, id="passphrase")
-                yield PlainLabel(text("pin.new", lang), id="new-pin-label")
-                yield Input(password=True, id="new-pin", max_length=8)
-            yield PlainLabel(self.error or "", id="unlock-error")
-            yield Button(text("unlock.button", lang), variant="primary", id="unlock")
-            if self.pin_clerk is not None:
-                yield PlainLabel(text("pin.use_passphrase", lang), id="pin-hint")
-            if self.hint:
-                yield PlainLabel(self.hint, id="unlock-hint")
+                yield from self._form(lang)
         yield KeyFooter()
+
+    def _form(self, lang: str) -> ComposeResult:
+        """The passphrase (or shift PIN) form, its error line and its button."""
+        if self.pin_clerk is not None:
+            yield PlainLabel(text("pin.label", lang, clerk=self.pin_clerk), id="pin-label")
+            yield Input(password=True, id="pin", max_length=8)
+        else:
+            clerks = [c["clerk"] for c in self.store.clerks()]
+            yield PlainLabel(text("unlock.clerk", lang), id="clerk-label")
+            yield Select([(c, c) for c in clerks], value=clerks[0], allow_blank=False,
+                         id="clerk")
+            yield PlainLabel(text("unlock.passphrase", lang), id="passphrase-label")
+            yield Input(password=True, id="passphrase")
+            yield PlainLabel(text("pin.new", lang), id="new-pin-label")
+            yield Input(password=True, id="new-pin", max_length=8)
+        yield PlainLabel(self.error or "", id="unlock-error", classes="reason" if self.error else "")
+        yield Button(text("unlock.button", lang), variant="primary", id="unlock")
+        if self.pin_clerk is not None:
+            yield PlainLabel(text("pin.use_passphrase", lang), id="pin-hint")
+        if self.hint:
+            yield PlainLabel(self.hint, id="unlock-hint")
 
     def on_mount(self) -> None:
         self.focus_first()
