@@ -27,9 +27,14 @@ CREATE TABLE keyslots (
     kdf              TEXT,                 -- 'argon2id' | 'scrypt' (passphrase slots)
     kdf_params       TEXT,                 -- JSON, so each slot can be opened with its own cost
     salt             BLOB,
-    ephemeral_public BLOB,                 -- X25519 public key (recovery slot)
-    wrapped          BLOB NOT NULL,        -- nonce || AES-GCM(kek, data key)
-    created_at       TEXT NOT NULL
+    ephemeral_public BLOB,                 -- X25519 ephemeral public key the data key is sealed with
+    wrapped          BLOB NOT NULL,        -- the data key: nonce || AES-GCM(kek or key sealed to public_key)
+    created_at       TEXT NOT NULL,
+    -- A clerk's own X25519 key pair (station/keys.py): a rotation seals the new data key to
+    -- public_key, which only the clerk's passphrase opens the private half of. NULL: a slot
+    -- made before rotation, given its pair at its clerk's next unlock.
+    public_key       BLOB,
+    wrapped_private  BLOB                  -- nonce || AES-GCM(kek, X25519 private key)
 );
 
 CREATE TABLE schema_versions (

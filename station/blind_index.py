@@ -14,6 +14,7 @@ last digits) have indexes of their own, each with its own key and a width chosen
 from __future__ import annotations
 
 import hmac
+from collections.abc import Iterable
 
 from sync.seal import subkey
 
@@ -21,12 +22,24 @@ DEFAULT_BITS = 16
 
 
 class BlindIndex:
-    def __init__(self, data_key: bytes, bits: int = DEFAULT_BITS) -> None:
+    """Buckets under the data key; `older` keys (a rekey under way, station/rekey.py) are
+    looked up too, since the records not yet re-sealed are still indexed under them."""
+
+    def __init__(self, data_key: bytes, bits: int = DEFAULT_BITS,
+                 older: Iterable[bytes] = ()) -> None:
         if not 8 <= bits <= 32:
             raise ValueError("blind index width must be 8-32 bits")
         self._data_key = data_key
         self._bits = bits
         self._keys: dict[str, bytes] = {}
+        self._older = [BlindIndex(key, bits) for key in older]
+
+    def buckets(self, field_key: str, normalised: str, bits: int | None = None) -> set[int]:
+        """Every bucket a record holding this value can be found in: the data key's and, part
+        way through a rekey, the older key's. A lookup reads them all and compares what it
+        finds, so an extra bucket costs time, never a wrong answer."""
+        return {self.bucket(field_key, normalised, bits),
+                *(old.bucket(field_key, normalised, bits) for old in self._older)}
 
     def bucket(self, field_key: str, normalised: str, bits: int | None = None) -> int:
         """The bucket of a normalised value in the index of `field_key` ('entity.field', or

@@ -27,7 +27,15 @@ from typing import Literal, TypeVar
 from station.store import Store
 from station.syncer import SyncResult
 from sync import log_lines
-from sync.errors import DiskError, HubBusy, ProtocolRefused, StationRevoked, SyncError, TownshipError
+from sync.errors import (
+    DiskError,
+    HubBusy,
+    KeyRotated,
+    ProtocolRefused,
+    StationRevoked,
+    SyncError,
+    TownshipError,
+)
 
 INTERVAL = 30.0  # seconds between rounds while online and idle
 PROBE = 15.0  # the longest wait while the hub is unreachable
@@ -100,6 +108,9 @@ class Loop:
     start_spread: float = START_SPREAD
     outcome: Outcome | None = None  # of the last round
     monotonic: Callable[[], float] = time.monotonic
+    # Unlocks the store again (the service's passphrase) when another process changed the
+    # data key under this one (None: the round fails until someone does).
+    reopen: Callable[[Store], None] | None = None
     # What the last round's byte budget left waiting (None: it held nothing back): the next
     # round comes at the interval, not as soon as anything waits, or a metered link's budget
     # per round would be a budget per second. A write made since still wakes it.
@@ -115,8 +126,18 @@ class Loop:
                                 ms=round((self.monotonic() - started) * 1000), next_s=wait))
         return wait
 
+    def _keep_keys(self) -> None:
+        """Before a round: unlock again if another process changed the data key under this
+        one (`reopen`, with the service's passphrase), and go on with a change of key that
+        is under way (a cut-off `station rekey`), in the background of the box's life."""
+        if not self.store.unlocked and self.reopen is not None:
+            self.reopen(self.store)
+        if self.store.rekey_state() is not None:
+            self.store.continue_rekey()
+
     def _round(self, before: int, values: dict[str, object]) -> float:
         try:
+            self._keep_keys()
             result = self.sync_once(self.store)
         except StationRevoked as exc:  # the store is locked (or wiped): nothing more to do
             self.outcome = "revoked"
@@ -132,6 +153,10 @@ class Loop:
             self._note(busy_at=self.store.clock.iso(), last_error="",
                        last_round=f"busy, retry after {exc.retry_after}")
             return busy_wait(exc, self.backoff.rng)
+        except KeyRotated:  # unlock with the new key at once, in the next round
+            self.outcome = "error"
+            values.update(outcome="error", error="KeyRotated", retryable=True)
+            return 0.0 if self.reopen is not None else self.backoff.cap
         except TownshipError as exc:
             self.outcome = "error"
             # A link that drops mid-push but carried batches before it is working: try again

@@ -8,10 +8,31 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from station import keys, settings
-from sync.errors import ClerkError, WrongPassphrase
+from sync.errors import ClerkError, RekeyError, WrongPassphrase
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A clerk's slot opened by their passphrase."""
+
+    data_key: bytes
+    clerk: str
+    kek: bytes
+    legacy: bool  # made before rotation: no key pair yet (`Keyring.upgrade_slot`)
+
+
+def _open(slot: dict[str, Any], kek: bytes) -> Opened:
+    """The data key of a slot, under the KEK its passphrase made (WrongPassphrase if not)."""
+    if slot["public_key"] is None:
+        return Opened(keys.unwrap(kek, slot["wrapped"]), str(slot["clerk"]), kek, True)
+    private = keys.unwrap(kek, slot["wrapped_private"])
+    data_key = keys.unwrap_with_private(private, slot["ephemeral_public"], slot["wrapped"],
+                                        keys.CLERK_PURPOSE)
+    return Opened(data_key, str(slot["clerk"]), kek, False)
 
 
 def _no_clerk(clerk: str) -> ClerkError:
@@ -44,6 +65,11 @@ class Keyring:
 
     def open_with_passphrase(self, passphrase: str, clerk: str | None) -> tuple[bytes, str]:
         """(data key, clerk) from the first slot the passphrase opens, or WrongPassphrase."""
+        opened = self.open_slot(passphrase, clerk)
+        return opened.data_key, opened.clerk
+
+    def open_slot(self, passphrase: str, clerk: str | None) -> Opened:
+        """The first slot the passphrase opens, or WrongPassphrase."""
         slots = self._slots("kind = 'passphrase'")
         if clerk is not None:
             slots = [s for s in slots if s["clerk"] == clerk]
@@ -51,12 +77,46 @@ class Keyring:
                 raise _no_clerk(clerk)
         for slot in slots:
             params = keys.params_from_json(json.loads(slot["kdf_params"]))
+            kek = keys.derive_kek(passphrase, slot["salt"], params)
             try:
-                return keys.unwrap(keys.derive_kek(passphrase, slot["salt"], params),
-                                   slot["wrapped"]), str(slot["clerk"])
+                return _open(slot, kek)
             except WrongPassphrase:
                 continue
         raise WrongPassphrase("口令不正确", "wrong passphrase")
+
+    def upgrade_slot(self, opened: Opened) -> None:
+        """Give a slot made before rotation (the data key wrapped straight under the KEK) its
+        clerk's key pair, so a rekey can reach it: done at the clerk's first unlock since."""
+        private, public = keys.new_clerk_pair()
+        ephemeral, wrapped = keys.wrap_to_public(opened.data_key, public, keys.CLERK_PURPOSE)
+        self.conn.execute(
+            "UPDATE keyslots SET public_key = ?, wrapped_private = ?, ephemeral_public = ?,"
+            " wrapped = ? WHERE kind = 'passphrase' AND clerk = ?",
+            (public, keys.wrap(opened.kek, private), ephemeral, wrapped, opened.clerk))
+
+    def not_rotatable(self) -> list[str]:
+        """The clerks whose slots cannot take a new data key without their passphrase."""
+        return [str(s["clerk"]) for s in self._slots("kind = 'passphrase' AND public_key IS NULL")]
+
+    def give_new_key(self, data_key: bytes, now: str) -> int:
+        """Seal `data_key` to every clerk's public key and to the county's recovery key, in
+        place of the old one (a rotation); how many clerk slots took it."""
+        missing = self.not_rotatable()
+        if missing:
+            names = "、".join(missing)
+            raise RekeyError(
+                f"办事员 {names} 的密钥槽是旧格式，需其本人先解锁一次（或先删除该办事员），才能更换数据密钥",
+                f"the slots of {', '.join(missing)} predate rotation: each must unlock once"
+                " (or be removed) before the data key can be changed")
+        slots = self._slots("kind = 'passphrase'")
+        for slot in slots:
+            ephemeral, wrapped = keys.wrap_to_public(data_key, slot["public_key"], keys.CLERK_PURPOSE)
+            self.conn.execute("UPDATE keyslots SET ephemeral_public = ?, wrapped = ? WHERE id = ?",
+                              (ephemeral, wrapped, slot["id"]))
+        county = settings.get(self.conn, "county_public_key")
+        if county:
+            self.set_county_key(data_key, bytes.fromhex(county), now)
+        return len(slots)
 
     def open_with_county_key(self, county_private_key: bytes) -> bytes:
         slots = self._slots("kind = 'recovery'")
@@ -70,12 +130,15 @@ class Keyring:
         if self.has_clerk(clerk):
             raise ClerkError(f"办事员 {clerk} 已存在", f"clerk {clerk} already exists")
         salt = keys.new_salt()
-        wrapped = keys.wrap(keys.derive_kek(passphrase, salt, kdf), data_key)
+        kek = keys.derive_kek(passphrase, salt, kdf)
+        private, public = keys.new_clerk_pair()
+        ephemeral, wrapped = keys.wrap_to_public(data_key, public, keys.CLERK_PURPOSE)
         self.conn.execute(
-            "INSERT INTO keyslots (kind, clerk, kdf, kdf_params, salt, wrapped, created_at)"
-            " VALUES ('passphrase', ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO keyslots (kind, clerk, kdf, kdf_params, salt, wrapped, created_at,"
+            " public_key, wrapped_private, ephemeral_public)"
+            " VALUES ('passphrase', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (clerk, kdf.kdf, json.dumps(keys.params_to_json(kdf), sort_keys=True), salt, wrapped,
-             now),
+             now, public, keys.wrap(kek, private), ephemeral),
         )
 
     def remove_clerk(self, clerk: str, *, keep_one: bool = True) -> None:

@@ -91,24 +91,47 @@ def new_salt() -> bytes:
     return os.urandom(SALT_BYTES)
 
 
-def wrap_for_county(data_key: bytes, county_public: bytes) -> tuple[bytes, bytes]:
-    """Seal the data key to the county's X25519 key: (ephemeral public key, wrapped key)."""
+def wrap_to_public(data_key: bytes, public: bytes,
+                   purpose: str = _RECOVERY_PURPOSE) -> tuple[bytes, bytes]:
+    """Seal the data key to an X25519 public key: (ephemeral public key, wrapped key)."""
     ephemeral = X25519PrivateKey.generate()
-    shared = ephemeral.exchange(X25519PublicKey.from_public_bytes(county_public))
+    shared = ephemeral.exchange(X25519PublicKey.from_public_bytes(public))
     ephemeral_public = ephemeral.public_key().public_bytes_raw()
-    kek = subkey(shared + ephemeral_public + county_public, _RECOVERY_PURPOSE)
+    kek = subkey(shared + ephemeral_public + public, purpose)
     return ephemeral_public, wrap(kek, data_key)
 
 
-def unwrap_as_county(county_private: bytes, ephemeral_public: bytes, wrapped: bytes) -> bytes:
-    private = X25519PrivateKey.from_private_bytes(county_private)
+def unwrap_with_private(private_raw: bytes, ephemeral_public: bytes, wrapped: bytes,
+                        purpose: str = _RECOVERY_PURPOSE) -> bytes:
+    private = X25519PrivateKey.from_private_bytes(private_raw)
     shared = private.exchange(X25519PublicKey.from_public_bytes(ephemeral_public))
-    county_public = private.public_key().public_bytes_raw()
-    kek = subkey(shared + ephemeral_public + county_public, _RECOVERY_PURPOSE)
+    public = private.public_key().public_bytes_raw()
+    return unwrap(subkey(shared + ephemeral_public + public, purpose), wrapped)
+
+
+def wrap_for_county(data_key: bytes, county_public: bytes) -> tuple[bytes, bytes]:
+    """Seal the data key to the county's X25519 key: (ephemeral public key, wrapped key)."""
+    return wrap_to_public(data_key, county_public)
+
+
+def unwrap_as_county(county_private: bytes, ephemeral_public: bytes, wrapped: bytes) -> bytes:
     try:
-        return unwrap(kek, wrapped)
+        return unwrap_with_private(county_private, ephemeral_public, wrapped)
     except WrongPassphrase:
         raise WrongPassphrase("县级恢复密钥不匹配", "the county recovery key does not match") from None
+
+
+# A clerk's slot holds an X25519 key pair of the clerk's own: the private key wrapped under
+# the passphrase's KEK, the data key sealed to the public key. A rotation (station/rekey.py)
+# can then give every remaining clerk the new data key without their passphrases, and a
+# clerk who left, who may remember the old data key, has no way to the new one.
+CLERK_PURPOSE = "township-station clerk slot v2"
+
+
+def new_clerk_pair() -> tuple[bytes, bytes]:
+    """(private, public) raw X25519 keys for a clerk's slot."""
+    private = X25519PrivateKey.generate()
+    return private.private_bytes_raw(), private.public_key().public_bytes_raw()
 
 
 def unlock_delay(failures: int) -> float:

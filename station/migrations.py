@@ -370,6 +370,15 @@ def _audit_log(conn: sqlite3.Connection) -> None:
     conn.execute(_AUDIT_LOG)
 
 
+def _clerk_pairs(conn: sqlite3.Connection) -> None:
+    """Step 10: room in each clerk's keyslot for a key pair of its own, so a data-key
+    rotation can reach every clerk (issue 25). A migration has no passphrase: each slot gets
+    its pair at its clerk's next unlock (`Keyring.upgrade_slot`)."""
+    for column in ("public_key", "wrapped_private"):
+        if column not in _columns(conn, "keyslots"):
+            conn.execute(f"ALTER TABLE keyslots ADD COLUMN {column} BLOB")
+
+
 STEPS: tuple[Step, ...] = (
     Step(1, "baseline: the tables, columns, indexes and version-1 definitions of schema.sql",
          _baseline),
@@ -383,5 +392,6 @@ STEPS: tuple[Step, ...] = (
     Step(8, "changes: each waiting change's push tier, and the outbox index by tier (issue 24)",
          _push_tiers),
     Step(9, "audit_log: the audit trail, chained by hash (issue 25)", _audit_log),
+    Step(10, "keyslots: each clerk's own key pair, for data-key rotation (issue 25)", _clerk_pairs),
 )
 LATEST = STEPS[-1].number

@@ -89,7 +89,7 @@ def _matching(conn: sqlite3.Connection, sealer: Sealer, index: BlindIndex,
     entity, f, probe = source.entity, source.field, source.probe
     key = f"{entity.name}.{f.name}" + (f"#{probe.form}" if probe.form else "")
     bits = search_forms.DERIVED_BITS[probe.form] if probe.form else None
-    buckets = sorted({index.bucket(key, k, bits) for k in probe.keys})
+    buckets = sorted(set().union(*(index.buckets(key, k, bits) for k in probe.keys)))
     path = f'$."{f.name}"'
     marks = ", ".join("?" * len(buckets))
     kind = search_forms.field_kind(entity, f)

@@ -32,7 +32,7 @@ from typing import Any
 
 import sqlite_utils
 
-from station import audit_log, keys, migrations, search, search_forms, settings
+from station import audit_log, keys, migrations, rekey, search, search_forms, settings
 from station.blind_index import DEFAULT_BITS, BlindIndex
 from station.ids import IdMaker
 from station.keyring import Keyring
@@ -46,8 +46,10 @@ from sync.errors import (
     AlreadyInitialized,
     ClerkError,
     DiskError,
+    KeyRotated,
     LockedError,
     PinUnavailable,
+    RekeyError,
     StationWiped,
     StoreError,
     TamperedError,
@@ -361,7 +363,14 @@ class Store:
     def _open_with(self, data_key: bytes, clerk: str | None,
                    on_index: Callable[[int, int], None] | None = None) -> None:
         bits = int(self._setting("blind_index_bits") or DEFAULT_BITS)
-        self._keys = (data_key, Sealer(data_key), BlindIndex(data_key, bits))
+        generation = rekey.generation_of(self._setting("key_generation"))
+        older: dict[int, bytes] = {}
+        state = rekey.state_of(self._setting("rekey"))
+        if state is not None:  # a rekey under way: the old key too, until it is done
+            older[state.from_generation] = rekey.old_key(
+                Sealer(data_key, generation), self._setting(rekey.OLD_KEY) or "")
+        self._keys = (data_key, Sealer(data_key, generation, older),
+                      BlindIndex(data_key, bits, older.values()))
         self.clerk = clerk
         self._complete_search_index(on_index)
 
@@ -383,7 +392,7 @@ class Store:
                                "this station was revoked by the county and its keys destroyed;"
                                " contact county IT")
         try:
-            data_key, name = self.keyring.open_with_passphrase(passphrase, clerk)
+            opened = self.keyring.open_slot(passphrase, clerk)
         except WrongPassphrase:
             failures = int(self._setting("unlock_failures") or 0) + 1
             self._set_settings(unlock_failures=str(failures),
@@ -397,6 +406,10 @@ class Store:
         if self._setting("unlock_failures") != "0":
             self._set_settings(unlock_failures="0")
         self.forget_pin()  # a passphrase starts a new shift: the last one's PIN goes
+        data_key, name = opened.data_key, opened.clerk
+        if opened.legacy:  # a slot from before rotation: give it its key pair now
+            with suppress(DiskError, LockedError), self._transaction():
+                self.keyring.upgrade_slot(opened)
         self._open_with(data_key, name, on_index)
         self._audit_unlock("unlock", name, {"via": "passphrase"})
         return name
@@ -547,6 +560,102 @@ class Store:
         with self._transaction():
             self.keyring.set_county_key(data_key, county_public_key, self.clock.iso())
 
+    def _check_generation(self) -> None:
+        """Inside a write transaction: if another process changed the data key since this one
+        unlocked, lock (what it holds would seal under the old key) and say so."""
+        keys_now = self._keys
+        if keys_now is None:
+            return
+        if keys_now[1].generation != rekey.generation_of(settings.get(self._writer, "key_generation")):
+            self.forget_pin()
+            self.lock()
+            raise KeyRotated("数据密钥已更换，请重新解锁", "the data key was changed: unlock again")
+
+    # ------------------------------------------------------------------ data-key rotation
+
+    def rekey_state(self) -> rekey.State | None:
+        """Where a data-key change under way has got to (None: none is)."""
+        return rekey.state_of(self._setting("rekey"))
+
+    @property
+    def key_generation(self) -> int:
+        """How many times the data key was changed (0: the store's first key)."""
+        return rekey.generation_of(self._setting("key_generation"))
+
+    def rekey_skipped(self) -> int:
+        """Values the last completed rekey could not open (altered on disk), left as they were."""
+        return int(self._setting("rekey_not_opened") or 0)
+
+    def start_rekey(self, remove: str | None = None) -> int:
+        """Make a new data key and give it to every clerk's slot and the county's recovery
+        slot in place of the old one, in one transaction (`remove`: a clerk's slot deleted in
+        it first, `station clerk remove NAME --rotate`). The old key stays, sealed under the
+        new one, until `continue_rekey` has sealed everything again. Returns the new key's
+        generation."""
+        old, sealer, _ = self._require_keys()
+        if self.clerk is None and remove is None and not self.keyring.count():
+            raise RekeyError("没有办事员能接收新密钥", "no clerk could receive the new key")
+        new = keys.new_data_key()
+        with self._lock:
+            self._writer.execute("PRAGMA secure_delete = ON")  # the old wrapped keys zeroed
+            try:
+                with self.atomic() as writes:
+                    if remove is not None:
+                        self.keyring.remove_clerk(remove)
+                    generation = rekey.start(writes, old, new, sealer.generation, self.clock.iso())
+                    writes.audit("rekey", "", {"phase": "start", "generation": generation,
+                                               **({"removed": remove} if remove else {})})
+            finally:
+                self._writer.execute("PRAGMA secure_delete = OFF")
+            self.forget_pin()  # the shift PIN wraps the old key
+            self._open_with(new, self.clerk)
+        return generation
+
+    def continue_rekey(self, progress: Callable[[int, int], None] | None = None,
+                       batch: int = rekey.BATCH, until: Callable[[], bool] | None = None) -> bool:
+        """Seal everything again under the new key, `batch` rows per transaction, calling
+        `progress(done, total)` after each; stops early when `until()` says so (the kiosk
+        locking, the sync's round). True once the rekey is complete (or none was under way).
+        Each step commits its cursor with its rows: kill it anywhere and it resumes here."""
+        self._require_keys()
+        state = self.rekey_state()
+        if state is None:
+            return True
+        total = rekey.total_rows(self._count_rows)
+        while state is not None:
+            if until is not None and until():
+                return False
+            # The lock per step, not for the whole work: the kiosk's own saves go in between.
+            with self._lock:
+                self._writer.execute("PRAGMA secure_delete = ON")  # old ciphertext zeroed when freed
+                try:
+                    with self.atomic() as writes:
+                        state = rekey.step(writes, batch)
+                finally:
+                    self._writer.execute("PRAGMA secure_delete = OFF")
+            if progress is not None:
+                progress(state.done if state else total, total)
+        with self._lock:
+            self._open_with(self._require_key(), self.clerk)  # the old key leaves memory
+            self._fold_wal()
+        return True
+
+    def _count_rows(self, table: str) -> int:
+        if table == "settings":
+            return 1
+        return int(self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+    def _fold_wal(self) -> None:
+        """Fold the WAL into the file and empty it, so old pages are not left in its frames;
+        try for two seconds (litestream may hold a read on it) and leave the rest to its
+        checkpoints."""
+        self._writer.execute(f"PRAGMA busy_timeout = {WIPE_CHECKPOINT_MS}")
+        try:
+            with suppress(sqlite3.OperationalError):
+                self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            self._writer.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
+
     def _require_keys(self) -> tuple[bytes, Sealer, BlindIndex]:
         keys_now = self._keys  # read once: another thread may lock the store meanwhile
         if keys_now is None:
@@ -604,6 +713,7 @@ class Store:
             self._writing = threading.get_ident()
             try:
                 last = hlc.parse(settings.get(self._writer, "hlc") or str(hlc.ZERO))
+                self._check_generation()
                 _, sealer, index = self._keys or (None, None, None)
                 txn = Transaction(cursor, last, clock=self.clock, station_id=self.station_id,
                                   schema=self.schema, ids=self._ids, sealer=sealer, index=index,
@@ -838,6 +948,9 @@ class Store:
             "clerks": one("SELECT count(*) FROM keyslots WHERE kind = 'passphrase'").fetchone()[0],
             "recovery_slot": "county_public_key" in settings,
             "seal_count": int(settings.get("seal_count", "0")),
+            "key_generation": rekey.generation_of(settings.get("key_generation")),
+            # A change of data key under way (`station rekey --resume` finishes it).
+            "rekey": rekey.summary(settings.get("rekey")),
             "sync": {
                 "hub": settings.get("hub_url"),
                 "last_success": settings.get("last_success"),

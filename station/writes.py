@@ -72,7 +72,8 @@ def reveal_ad(record_id: str, field: str, at: str) -> bytes:
     return f"{record_id}|{field}|{at}|reveal".encode()
 
 
-def _state_ad(record_id: str) -> bytes:
+def state_ad(record_id: str) -> bytes:
+    """Associated data of a record's sealed merge state."""
     return f"{record_id}|state".encode()
 
 
@@ -707,7 +708,7 @@ class Writes:
         """A record's per-field merge state: stored once a pull touched it, else rebuilt from
         its values and the bases in its own change log (records only ever written here)."""
         if row["state"]:
-            raw = self.sealer.open_value(row["state"], _state_ad(row["id"]))
+            raw = self.sealer.open_value(row["state"], state_ad(row["id"]))
             return merge.state_from_stored(raw)
         current = self.txn.open_fields(row)
         latest: dict[str, tuple[str, str, str, str | None, str]] = {}
@@ -735,7 +736,7 @@ class Writes:
     def _save_state(self, record_id: str, entity: str, state: Mapping[str, merge.FieldState]) -> None:
         raw = merge.state_to_stored(state)
         self.txn.cursor.execute("UPDATE records SET state = ? WHERE id = ?",
-                                (self.sealer.seal_value(raw, _state_ad(record_id)), record_id))
+                                (self.sealer.seal_value(raw, state_ad(record_id)), record_id))
         self._record_conflicts(record_id, entity, state)
 
     def _materialize(self, record_id: str, entity_name: str, grid: str | None,
@@ -770,7 +771,7 @@ class Writes:
         raw = merge.state_to_stored(state)
         return ((record_id, entity_name, grid, owner, dumps(clear), dumps(sealed), dumps(clocks),
                  created, newest, int(deleted), self.schema.version, now, now,
-                 self.sealer.seal_value(raw, _state_ad(record_id))), entity, values, deleted)
+                 self.sealer.seal_value(raw, state_ad(record_id))), entity, values, deleted)
 
     def _record_conflicts(self, record_id: str, entity: str,
                           state: Mapping[str, merge.FieldState]) -> None:

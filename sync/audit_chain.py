@@ -34,6 +34,7 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "import": ("导入", "import"),
     "settle": ("处理冲突", "settle a conflict"),
     "setting": ("修改设置", "change a setting"),
+    "rekey": ("更换数据密钥", "change the data key"),
 }
 MAX_DETAIL = 2000  # characters of a detail's JSON: names and counts, never a document
 

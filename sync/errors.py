@@ -73,6 +73,14 @@ class LockedError(StoreError):
     """The store is locked: a passphrase is needed first."""
 
 
+class KeyRotated(LockedError):
+    """The data key was rotated (by another process) since this one unlocked: unlock again."""
+
+
+class RekeyError(StoreError):
+    """A data-key rotation cannot start or go on (a clerk's slot cannot take the new key)."""
+
+
 class WrongPassphrase(StoreError):
     """No keyslot opened with the passphrase given."""
 

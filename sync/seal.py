@@ -1,6 +1,10 @@
 """Sealing values with AES-256-GCM, bound to where they belong.
 
-A sealed value is `version(1) || nonce(12) || ciphertext+tag`. The associated data names the
+A sealed value is `version(1) || nonce(12) || ciphertext+tag` under the store's first data
+key, and `version(1) || generation(1) || nonce(12) || ciphertext+tag` under a key made by a
+rotation (station/rekey.py): the generation names the key, so a store part-way through a
+rekey opens each value with the key it was sealed under, and a process still holding an
+older key knows at once that it must unlock again. The associated data names the
 record, entity and field, so a ciphertext copied into another record or field fails to open.
 Nonces are random 96-bit values; AES-GCM stays safe for about 2**32 of them per key, so the
 sealer counts what it seals and the store records the count (see docs/SCHEMA.md on rotation).
@@ -12,7 +16,7 @@ import base64
 import binascii
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -20,9 +24,12 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from sync.errors import TamperedError
+from sync.errors import KeyRotated, TamperedError
 
 FORMAT_V1 = b"\x01"
+# A value sealed under a rotated key: the format byte, then the key's generation (1-255).
+FORMAT_GENERATION = b"\x10"
+MAX_GENERATION = 255
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 NONCE_BYTES = 12
 KEY_BYTES = 32
@@ -41,25 +48,66 @@ def subkey(key: bytes, purpose: str) -> bytes:
                 info=purpose.encode()).derive(key)
 
 
-class Sealer:
-    """Seals and opens values under one data key."""
+def prefix(generation: int) -> bytes:
+    """The bytes before the nonce of a value sealed under key `generation`."""
+    if generation == 0:
+        return FORMAT_V1
+    if not 0 < generation <= MAX_GENERATION:
+        raise ValueError("a key generation is 0-255")
+    return FORMAT_GENERATION + bytes([generation])
 
-    def __init__(self, key: bytes) -> None:
-        if len(key) != KEY_BYTES:
+
+def generation_of(blob: bytes) -> int | None:
+    """The key generation a sealed value names (None: not a sealed value)."""
+    if blob[:1] == FORMAT_V1:
+        return 0
+    if blob[:1] == FORMAT_GENERATION and len(blob) > 1:
+        return blob[1]
+    return None
+
+
+def text_generation(sealed: str) -> int | None:
+    """`generation_of` for base64 text, reading only its first four characters."""
+    try:
+        return generation_of(base64.b64decode(sealed[:4], validate=True))
+    except (ValueError, TypeError):
+        return None
+
+
+class Sealer:
+    """Seals under one data key (its generation) and opens under it or an older one it holds
+    (`older`: generation -> key, while a rekey re-seals what the older key sealed)."""
+
+    def __init__(self, key: bytes, generation: int = 0, older: Mapping[int, bytes] | None = None) -> None:
+        if len(key) != KEY_BYTES or any(len(k) != KEY_BYTES for k in (older or {}).values()):
             raise ValueError("a data key is 32 bytes")
+        self.generation = generation
+        self._prefix = prefix(generation)
         self._aead = AESGCM(key)
+        self._opens = {g: AESGCM(k) for g, k in (older or {}).items()}
+        self._opens[generation] = self._aead
         self.sealed_count = 0
+
+    def holds(self, generation: int) -> bool:
+        return generation in self._opens
 
     def seal_bytes(self, plaintext: bytes, ad: bytes) -> bytes:
         nonce = os.urandom(NONCE_BYTES)
         self.sealed_count += 1
-        return FORMAT_V1 + nonce + self._aead.encrypt(nonce, plaintext, ad)
+        return self._prefix + nonce + self._aead.encrypt(nonce, plaintext, ad)
 
     def open_bytes(self, blob: bytes, ad: bytes) -> bytes:
-        if len(blob) < 1 + NONCE_BYTES + 16 or blob[:1] != FORMAT_V1:
+        generation = generation_of(blob)
+        start = len(prefix(generation)) if generation is not None else 0
+        if generation is None or len(blob) < start + NONCE_BYTES + 16:
+            raise _tampered(ad)
+        aead = self._opens.get(generation)
+        if aead is None:
+            if generation > self.generation:
+                raise KeyRotated("数据密钥已更换，请重新解锁", "the data key was changed: unlock again")
             raise _tampered(ad)
         try:
-            return self._aead.decrypt(blob[1 : 1 + NONCE_BYTES], blob[1 + NONCE_BYTES :], ad)
+            return aead.decrypt(blob[start : start + NONCE_BYTES], blob[start + NONCE_BYTES :], ad)
         except InvalidTag:
             raise _tampered(ad) from None
 
@@ -76,11 +124,12 @@ class Sealer:
         locals and building the associated data from one prefix saved a fifth of the sealing
         time on the kiosk-class machine (docs/BENCHMARKS.md)."""
         encrypt, urandom, b64 = self._aead.encrypt, os.urandom, binascii.b2a_base64
-        prefix = f"{record_id}|{entity}|"
+        head = self._prefix
+        prefix_ad = f"{record_id}|{entity}|"
         out: dict[str, str] = {}
         for name, value in items:
             nonce = urandom(NONCE_BYTES)
-            blob = FORMAT_V1 + nonce + encrypt(nonce, _encode(value).encode(), (prefix + name).encode())
+            blob = head + nonce + encrypt(nonce, _encode(value).encode(), (prefix_ad + name).encode())
             out[name] = b64(blob, newline=False).decode("ascii")
         self.sealed_count += len(out)
         return out
@@ -91,6 +140,24 @@ class Sealer:
         except (ValueError, TypeError):
             raise _tampered(ad) from None
         return json.loads(self.open_bytes(blob, ad))
+
+    def reseal_value(self, sealed: str, ad: bytes) -> str:
+        """The same value sealed under this sealer's key (as it is, if it already is)."""
+        if text_generation(sealed) == self.generation:
+            return sealed
+        return base64.b64encode(self.seal_bytes(self._open_text(sealed, ad), ad)).decode("ascii")
+
+    def reseal_bytes(self, blob: bytes, ad: bytes) -> bytes:
+        if generation_of(blob) == self.generation:
+            return blob
+        return self.seal_bytes(self.open_bytes(blob, ad), ad)
+
+    def _open_text(self, sealed: str, ad: bytes) -> bytes:
+        try:
+            blob = base64.b64decode(sealed, validate=True)
+        except (ValueError, TypeError):
+            raise _tampered(ad) from None
+        return self.open_bytes(blob, ad)
 
 
 def _tampered(ad: bytes) -> TamperedError:

@@ -32,7 +32,7 @@ from station.cli.common import DEFAULT_HOME, Context, StationGroup
 from sync.version import PROTOCOL_VERSION, software_version
 
 COMMANDS: tuple[click.Command, ...] = (
-    clerks.init, clerks.clerk,
+    clerks.init, clerks.clerk, clerks.rekey,
     records.add, records.update, records.delete, records.get, records.export, records.search,
     records.demo_data, imports.import_,
     status.status, status.report,

@@ -8,7 +8,9 @@ from pathlib import Path
 import click
 
 from station import keys
+from station import rekey as rekey_steps
 from station.cli.common import Context, Decorated, ask_passphrase, emit, fail
+from station.cli.progress import Bars, progress_option, wanted
 from station.store import Store
 from sync.errors import ValidationError
 
@@ -81,11 +83,46 @@ def clerk_add(obj: Context, name: str, kdf: str) -> None:
 
 @clerk.command("remove")
 @click.argument("name")
+@click.option("--rotate", is_flag=True,
+              help="also change the data key, so what NAME once unwrapped opens nothing new")
+@progress_option
 @click.pass_obj
-def clerk_remove(obj: Context, name: str) -> None:
+def clerk_remove(obj: Context, name: str, rotate: bool, progress: bool | None) -> None:
     """Remove a clerk's keyslot; the other clerks keep working."""
-    obj.unlocked().remove_clerk(name)
-    click.echo(f"已删除办事员 {name} (clerk removed)", err=True)
+    store = obj.unlocked()
+    if not rotate:
+        store.remove_clerk(name)
+        click.echo(f"已删除办事员 {name} (clerk removed)", err=True)
+        return
+    generation = store.start_rekey(remove=name)
+    click.echo(f"已删除办事员 {name}，已换用第 {generation} 代数据密钥 "
+               f"(clerk removed; data key generation {generation})", err=True)
+    _finish_rekey(store, progress)
+
+
+@click.command()
+@click.option("--resume", is_flag=True, help="only go on with a change of key that was cut off")
+@click.option("--batch", type=click.IntRange(1, 100_000), default=rekey_steps.BATCH,
+              show_default=True, help="rows sealed again per transaction")
+@progress_option
+@click.pass_obj
+def rekey(obj: Context, resume: bool, batch: int, progress: bool | None) -> None:
+    """Change the data key: every value sealed again under a new one, in resumable steps."""
+    store = obj.unlocked()
+    if store.rekey_state() is None:
+        if resume:
+            fail("没有未完成的数据密钥更换 (no change of data key is under way)")
+        generation = store.start_rekey()
+        click.echo(f"已换用第 {generation} 代数据密钥，正在重新加密 "
+                   f"(data key generation {generation}; sealing again)", err=True)
+    _finish_rekey(store, progress, batch)
+
+
+def _finish_rekey(store: Store, progress: bool | None, batch: int = rekey_steps.BATCH) -> None:
+    with Bars(wanted(progress), labels={"rekey": "重新加密 sealing again"}) as bars:
+        store.continue_rekey(lambda done, total: bars("rekey", done, total), batch)
+    emit({"key_generation": store.key_generation, "rekey": "done",
+          "not_opened": store.rekey_skipped()})
 
 
 @clerk.command("passwd")

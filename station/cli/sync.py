@@ -54,7 +54,10 @@ def sync(obj: Context, mode: str, progress: bool | None) -> None:
 
         log_lines.to_stderr("station")  # one line per round (station/daemon.py)
         click.echo("同步守护进程已启动 (sync daemon running; Ctrl-C stops it)", err=True)
-        loop = Loop(store, KeptConnection(), time.sleep)
+        def reopen(_: Store) -> None:  # the data key changed under it: the passphrase again
+            obj.unlocked()
+
+        loop = Loop(store, KeptConnection(), time.sleep, reopen=reopen)
         try:
             loop.run()
         except KeyboardInterrupt:
