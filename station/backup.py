@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sqlite3
 import stat
@@ -28,7 +29,7 @@ from urllib.parse import urlsplit
 
 from station import keys
 from station.store import DB_FILE, Store
-from sync.errors import BackupError, NotInitialized
+from sync.errors import BackupError, NotInitialized, ValidationError
 from sync.private import write_private
 from sync.protocol import BackupReport
 
@@ -41,6 +42,8 @@ MONITOR_INTERVAL = "100ms"
 SYNC_INTERVAL = {"file": "200ms", "s3": "1s"}
 RESTORE_STEPS = 4  # where the replica stands, litestream's restore, integrity, unlock
 CREDENTIAL_KEYS = ("LITESTREAM_ACCESS_KEY_ID", "LITESTREAM_SECRET_ACCESS_KEY")
+# litestream's own default: a day's snapshots, so a restore can go back a day.
+RETENTION = "24h"
 
 
 def litestream() -> Path:
@@ -103,11 +106,26 @@ def parse_replica(text: str, home: Path | None = None) -> Replica:
     return Replica(f"file://{path}", "file")
 
 
-def config_text(db: Path, replica: Replica) -> str:
-    """litestream's YAML for one database and its replica (JSON is YAML; nothing to escape)."""
+def config_text(db: Path, replica: Replica, retention: str = RETENTION) -> str:
+    """litestream's YAML for one database and its replica (JSON is YAML; nothing to escape).
+
+    A snapshot every `retention`, each kept for `retention`: a replica then holds what the
+    database held at most two retentions ago and nothing older, which is how long the
+    ciphertext of a data key that was changed (station/rekey.py) survives in it."""
     target: dict[str, Any] = {"url": replica.url, "sync-interval": SYNC_INTERVAL[replica.kind]}
-    config = {"dbs": [{"path": str(db), "monitor-interval": MONITOR_INTERVAL, "replica": target}]}
+    config = {"snapshot": {"interval": retention, "retention": retention},
+              "l0-retention": retention, "l0-retention-check-interval": retention,
+              "levels": [{"interval": retention}],
+              "dbs": [{"path": str(db), "monitor-interval": MONITOR_INTERVAL, "replica": target}]}
     return json.dumps(config, indent=2) + "\n"
+
+
+def check_retention(text: str) -> str:
+    """A retention as litestream takes it (`24h`, `90m`, `30s`), or ValidationError."""
+    if not re.fullmatch(r"[1-9][0-9]{0,5}(s|m|h)", text.strip()):
+        raise ValidationError("retention", "duration", "保留时长应为数字加单位 s、m 或 h，如 24h",
+                              "a retention is a number and s, m or h, e.g. 24h")
+    return text.strip()
 
 
 def read_credentials(path: Path) -> dict[str, str]:
@@ -141,12 +159,14 @@ def _write_private(path: Path, text: str) -> None:
     write_private(path, text.encode("utf-8"))
 
 
-def setup(home: Path, replica_text: str, credentials: Path | None = None) -> dict[str, Any]:
+def setup(home: Path, replica_text: str, credentials: Path | None = None,
+          retention: str = RETENTION) -> dict[str, Any]:
     """Record where this station's backup goes and write litestream's configuration."""
     if not (home / DB_FILE).exists():
         raise NotInitialized(f"{home} 中没有站点数据库，请先运行 station init",
                              f"no station store in {home}; run `station init` first")
     replica = parse_replica(replica_text, home)
+    retention = check_retention(retention)
     if replica.kind == "file":
         path = Path(replica.url.removeprefix("file://"))
         try:
@@ -162,13 +182,14 @@ def setup(home: Path, replica_text: str, credentials: Path | None = None) -> dic
                               "LITESTREAM_SECRET_ACCESS_KEY，或用 --credentials 指定 0600 密钥文件",
                               "an S3 replica needs keys: set LITESTREAM_ACCESS_KEY_ID and "
                               "LITESTREAM_SECRET_ACCESS_KEY, or give a 0600 --credentials file")
-    settings = {"replica": replica.url, "credentials": str(credentials.resolve()) if credentials else None}
+    settings = {"replica": replica.url, "credentials": str(credentials.resolve()) if credentials else None,
+                "retention": retention}
     _write_private(home / SETTINGS_FILE, json.dumps(settings, indent=2) + "\n")
-    _write_private(home / CONFIG_FILE, config_text((home / DB_FILE).resolve(), replica))
-    return {"replica": replica.shown, "config": str(home / CONFIG_FILE)}
+    _write_private(home / CONFIG_FILE, config_text((home / DB_FILE).resolve(), replica, retention))
+    return {"replica": replica.shown, "config": str(home / CONFIG_FILE), "retention": retention}
 
 
-def _settings(home: Path) -> tuple[Replica, Path | None]:
+def _settings(home: Path) -> tuple[Replica, Path | None, str]:
     try:
         data = json.loads((home / SETTINGS_FILE).read_text(encoding="utf-8"))
         replica = parse_replica(str(data["replica"]), home)
@@ -178,7 +199,8 @@ def _settings(home: Path) -> tuple[Replica, Path | None]:
     except (ValueError, KeyError, TypeError) as exc:
         raise BackupError(f"备份设置文件 {SETTINGS_FILE} 已损坏，请重新运行 station backup setup",
                           f"{SETTINGS_FILE} is damaged; run `station backup setup` again") from exc
-    return replica, Path(data["credentials"]) if data.get("credentials") else None
+    retention = check_retention(str(data.get("retention") or RETENTION))
+    return replica, Path(data["credentials"]) if data.get("credentials") else None, retention
 
 
 def _environment(credentials: Path | None) -> dict[str, str]:
@@ -193,8 +215,8 @@ def _environment(credentials: Path | None) -> dict[str, str]:
 def run_command(home: Path) -> tuple[list[str], dict[str, str]]:
     """The litestream command (and environment) that replicates this station in the foreground,
     with the configuration written again from the settings (the binary may have moved)."""
-    replica, credentials = _settings(home)
-    _write_private(home / CONFIG_FILE, config_text((home / DB_FILE).resolve(), replica))
+    replica, credentials, retention = _settings(home)
+    _write_private(home / CONFIG_FILE, config_text((home / DB_FILE).resolve(), replica, retention))
     return ([str(litestream()), "replicate", "-config", str(home / CONFIG_FILE)],
             _environment(credentials))
 
@@ -221,7 +243,7 @@ def replica_position(replica: Replica, env: dict[str, str]) -> tuple[int, dateti
 def status(home: Path) -> dict[str, Any]:
     """Where the replica is against the database: whether it holds the station's last write,
     transactions behind (as litestream counts them), and seconds of writes it lacks."""
-    replica, credentials = _settings(home)
+    replica, credentials, _ = _settings(home)
     env = _environment(credentials)
     local = _litestream_json(["status", "-json", "-config", str(home / CONFIG_FILE)], env,
                              "读取数据库状态", "reading the database's state") or [{}]

@@ -24,12 +24,14 @@ def backup() -> None:
 @click.option("--credentials", type=click.Path(dir_okay=False, path_type=Path),
               help="S3 keys as LITESTREAM_ACCESS_KEY_ID=… lines, in a 0600 file "
                    "(default: the same names from the environment)")
+@click.option("--retention", default="24h", show_default=True,
+              help="how long the replica keeps what was replaced (a snapshot as often): 24h, 90m")
 @click.pass_obj
-def backup_setup(obj: Context, replica: str, credentials: Path | None) -> None:
+def backup_setup(obj: Context, replica: str, credentials: Path | None, retention: str) -> None:
     """Choose where the backup goes and write litestream's configuration (0600)."""
     from station.backup import setup
 
-    emit(setup(obj.home, replica, credentials))
+    emit(setup(obj.home, replica, credentials, retention))
 
 
 @backup.command("run")
