@@ -15,18 +15,23 @@ from __future__ import annotations
 
 import hmac
 
+from sync.crypto_suite import INTL_SUITE, CryptoSuite
 from sync.seal import subkey
 
 DEFAULT_BITS = 16
 
 
 class BlindIndex:
-    def __init__(self, data_key: bytes, bits: int = DEFAULT_BITS) -> None:
+    def __init__(self, data_key: bytes, bits: int = DEFAULT_BITS,
+                 suite: CryptoSuite = INTL_SUITE) -> None:
         if not 8 <= bits <= 32:
             raise ValueError("blind index width must be 8-32 bits")
         self._data_key = data_key
         self._bits = bits
         self._keys: dict[str, bytes] = {}
+        self._suite = suite  # gm: HKDF-SM3 keys and HMAC-SM3 (sync/crypto_suite.py)
+        self._derive = subkey if suite is INTL_SUITE else suite.subkey
+        self._hash = suite.hash_name
 
     def bucket(self, field_key: str, normalised: str, bits: int | None = None) -> int:
         """The bucket of a normalised value in the index of `field_key` ('entity.field', or
@@ -34,8 +39,8 @@ class BlindIndex:
         store's width for whole values unless given)."""
         key = self._keys.get(field_key)
         if key is None:
-            key = self._keys[field_key] = subkey(self._data_key, f"blind-index|{field_key}")
+            key = self._keys[field_key] = self._derive(self._data_key, f"blind-index|{field_key}")
         # The digest named as a string takes OpenSSL's one-shot HMAC; a hashlib constructor
         # falls back to the pure-Python HMAC, measured at 2.5x slower.
-        digest = hmac.digest(key, normalised.encode("utf-8"), "sha256")
+        digest = hmac.digest(key, normalised.encode("utf-8"), self._hash)
         return int.from_bytes(digest[:4], "big") >> (32 - (bits or self._bits))

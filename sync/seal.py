@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from sync.crypto_suite import INTL_SUITE, CryptoSuite, suite_of_format
 from sync.errors import TamperedError
 
 FORMAT_V1 = b"\x01"
@@ -42,21 +43,26 @@ def subkey(key: bytes, purpose: str) -> bytes:
 
 
 class Sealer:
-    """Seals and opens values under one data key."""
+    """Seals and opens values under one data key, with the cipher of `suite` (AES-256-GCM
+    for intl; SM4-GCM for gm, whose values start with their own format byte)."""
 
-    def __init__(self, key: bytes) -> None:
+    def __init__(self, key: bytes, suite: CryptoSuite = INTL_SUITE) -> None:
         if len(key) != KEY_BYTES:
             raise ValueError("a data key is 32 bytes")
-        self._aead = AESGCM(key)
+        self._aead = AESGCM(key) if suite is INTL_SUITE else suite.aead(key)
+        self.suite = suite
+        self._format = suite.seal_format
         self.sealed_count = 0
 
     def seal_bytes(self, plaintext: bytes, ad: bytes) -> bytes:
         nonce = os.urandom(NONCE_BYTES)
         self.sealed_count += 1
-        return FORMAT_V1 + nonce + self._aead.encrypt(nonce, plaintext, ad)
+        return self._format + nonce + self._aead.encrypt(nonce, plaintext, ad)
 
     def open_bytes(self, blob: bytes, ad: bytes) -> bytes:
-        if len(blob) < 1 + NONCE_BYTES + 16 or blob[:1] != FORMAT_V1:
+        if blob[:1] != self._format and suite_of_format(blob[:1]) is not None:
+            raise _other_suite(ad, self.suite, blob[:1])
+        if len(blob) < 1 + NONCE_BYTES + 16 or blob[:1] != self._format:
             raise _tampered(ad)
         try:
             return self._aead.decrypt(blob[1 : 1 + NONCE_BYTES], blob[1 + NONCE_BYTES :], ad)
@@ -75,12 +81,12 @@ class Sealer:
         The bulk-import path seals about six values per person; binding the callables to
         locals and building the associated data from one prefix saved a fifth of the sealing
         time on the kiosk-class machine (docs/BENCHMARKS.md)."""
-        encrypt, urandom, b64 = self._aead.encrypt, os.urandom, binascii.b2a_base64
+        encrypt, urandom, b64, mark = self._aead.encrypt, os.urandom, binascii.b2a_base64, self._format
         prefix = f"{record_id}|{entity}|"
         out: dict[str, str] = {}
         for name, value in items:
             nonce = urandom(NONCE_BYTES)
-            blob = FORMAT_V1 + nonce + encrypt(nonce, _encode(value).encode(), (prefix + name).encode())
+            blob = mark + nonce + encrypt(nonce, _encode(value).encode(), (prefix + name).encode())
             out[name] = b64(blob, newline=False).decode("ascii")
         self.sealed_count += len(out)
         return out
@@ -98,4 +104,14 @@ def _tampered(ad: bytes) -> TamperedError:
     return TamperedError(
         f"加密数据无法打开（{where}）：已被改动或不属于此处",
         f"sealed value cannot be opened ({where}): altered or moved from elsewhere",
+    )
+
+
+def _other_suite(ad: bytes, ours: CryptoSuite, first: bytes) -> TamperedError:
+    theirs = suite_of_format(first)
+    assert theirs is not None
+    where = ad.decode(errors="replace").replace("|", " / ")
+    return TamperedError(
+        f"加密数据（{where}）以{theirs.zh}加密，本处使用{ours.zh}，无法打开",
+        f"sealed value ({where}) is sealed under {theirs.en}; this side uses {ours.en}",
     )
