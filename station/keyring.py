@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from station import keys, settings
+from sync.crypto_suite import CryptoSuite, suite_named
 from sync.errors import ClerkError, WrongPassphrase
 
 
@@ -65,12 +66,16 @@ class Keyring:
         return keys.unwrap_as_county(county_private_key, slots[0]["ephemeral_public"],
                                      slots[0]["wrapped"])
 
+    def _suite(self) -> CryptoSuite:
+        """The store's suite (its `crypto` setting): a clerk's slot is wrapped with its cipher."""
+        return suite_named(settings.get(self.conn, "crypto"))
+
     def add_clerk(self, clerk: str, passphrase: str, data_key: bytes, kdf: keys.KdfParams,
                   now: str) -> None:
         if self.has_clerk(clerk):
             raise ClerkError(f"办事员 {clerk} 已存在", f"clerk {clerk} already exists")
         salt = keys.new_salt()
-        wrapped = keys.wrap(keys.derive_kek(passphrase, salt, kdf), data_key)
+        wrapped = keys.wrap(keys.derive_kek(passphrase, salt, kdf), data_key, self._suite())
         self.conn.execute(
             "INSERT INTO keyslots (kind, clerk, kdf, kdf_params, salt, wrapped, created_at)"
             " VALUES ('passphrase', ?, ?, ?, ?, ?, ?)",

@@ -37,7 +37,7 @@ from sync.crypto_suite import (
     Sm2PublicKey,
     suite_named,
 )
-from sync.errors import TamperedError, ValidationError
+from sync.errors import TamperedError, ValidationError, WrongPassphrase
 from sync.hub import config, county
 from sync.seal import Sealer, field_ad
 from sync.signing import AuthError, sign, verify
@@ -250,6 +250,30 @@ def test_a_gm_store_seals_with_sm4_and_chains_its_audit_trail_with_sm3(tmp_path:
     again = Store.open(tmp_path / "st")
     again.unlock(PASSPHRASE)
     assert again.get("person", record_id)["fields"]["phone"] == person["phone"]
+    again.close()
+
+
+def test_a_gm_clerk_slot_wraps_the_data_key_with_sm4(tmp_path: Path) -> None:
+    store = Store.create(tmp_path / "st", township=TOWNSHIP, name="国密镇", clerk="张三",
+                         passphrase=PASSPHRASE, kdf=keys.FAST_KDF, crypto="gm")
+    person = next(iter(synthetic.people(1, [GRID], seed=8)))
+    record_id = store.add("person", person)
+    store.close()
+    with sqlite3.connect(tmp_path / "st" / DB_FILE) as conn:
+        salt, wrapped = conn.execute("SELECT salt, wrapped FROM keyslots WHERE kind = 'passphrase'"
+                                     ).fetchone()
+        sealed = json.loads(conn.execute("SELECT sealed FROM records").fetchone()[0])
+    assert len(wrapped) == 61 and wrapped[:1] == b"\xc1"
+    kek = keys.derive_kek(PASSPHRASE, salt, keys.FAST_KDF)
+    key16 = HKDF(hashes.SM3(), 16, None, b"township-station sm4 key v1").derive(kek)
+    decryptor = Cipher(algorithms.SM4(key16), modes.GCM(wrapped[1:13], wrapped[-16:])).decryptor()
+    decryptor.authenticate_additional_data(b"township-station keyslot v1")
+    data_key = decryptor.update(wrapped[13:-16]) + decryptor.finalize()
+    opened = Sealer(data_key, GM_SUITE).open_value(sealed["name"], field_ad(record_id, "person", "name"))
+    assert opened == person["name"]
+    again = Store.open(tmp_path / "st")
+    with pytest.raises(WrongPassphrase):
+        again.unlock("not the passphrase")
     again.close()
 
 
