@@ -398,3 +398,28 @@ def test_a_gm_station_is_refused_by_an_intl_county(sqlite_hub: HubServer, tmp_pa
                  sqlite_hub.fingerprint, ok=False)
     assert "national GM" in refused.stderr and "international" in refused.stderr, refused.stderr
     assert "hub_url" not in gm.json("status", "--json")
+
+
+def test_a_gm_station_syncs_through_a_stick_signed_with_sm2(tmp_path: Path) -> None:
+    home = county.init(tmp_path / "county", crypto="gm")
+    hub = HubServer(home).start()
+    try:
+        offline = gm_station(tmp_path, "离线站")
+        enroll(offline, hub)
+        people = list(synthetic.people(5, [GRID], seed=2513))
+        for person in people:
+            offline("add", "person", "--json", json.dumps(person, ensure_ascii=False))
+        export = offline.json("export-changes", "--to", str(tmp_path / "stick"))
+        assert not scan([Path(export["file"])], [str(p[k]) for p in people for k in SECRET_FIELDS])
+        # The hub knows the station by an SM2 key (64 bytes, on the curve), so the parcel's
+        # signature it checks below is SM2's.
+        with county.open_hub(home).storage.transaction() as tx:
+            row = tx.station(offline.json("status", "--json")["station_id"])
+        assert row is not None
+        assert len(Sm2PublicKey(base64.b64decode(row.public_key)).public_bytes_raw()) == 64
+        done = json.loads(county_cli(home, "import-changes", export["file"]))
+        assert (done["accepted"], done["rejected"]) == (5, 0)
+        got = offline.json("import-return", done["file"])
+        assert (got["accepted"], got["pending"]) == (5, 0)
+    finally:
+        hub.stop()
