@@ -423,3 +423,20 @@ def test_a_gm_station_syncs_through_a_stick_signed_with_sm2(tmp_path: Path) -> N
         assert (got["accepted"], got["pending"]) == (5, 0)
     finally:
         hub.stop()
+
+
+def test_a_gm_sealer_and_signing_key_serve_several_threads_at_once() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    sealer, key = Sealer(KEY, GM_SUITE), Sm2PrivateKey.generate()
+
+    def work(n: int) -> bool:
+        ad = field_ad(f"r{n}", "person", "name")
+        for i in range(50):
+            text = f"张{n}-{i}"
+            assert sealer.open_value(sealer.seal_value(text, ad), ad) == text
+        signature = key.sign(f"request {n}".encode())
+        return sm2_verifies(key.public_key().public_bytes_raw(), signature, f"request {n}".encode())
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert all(pool.map(work, range(8)))
