@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sync.audit_chain import AuditEntry, Break, first_break, following
+from sync.crypto_suite import CryptoSuite, suite_named
 
 # Every clerk who unlocks a station today may do everything on it; issue 25 point 6 brings
 # other roles. The trail names the role already, so its entries need not change then.
@@ -29,7 +30,7 @@ def last(conn: sqlite3.Connection | sqlite3.Cursor) -> AuditEntry | None:
 def append(cursor: sqlite3.Cursor, at: str, clerk: str, action: str, target: str = "",
            detail: Mapping[str, Any] | None = None, role: str = CLERK_ROLE) -> AuditEntry:
     """Chain one entry to the newest (inside the caller's write transaction)."""
-    entry = following(last(cursor), at, clerk, role, action, target, detail)
+    entry = following(last(cursor), at, clerk, role, action, target, detail, _suite(cursor))
     cursor.execute(f"INSERT INTO audit_log ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                    (entry.seq, entry.at, entry.clerk, entry.role, entry.action, entry.target,
                     entry.detail, entry.prev, entry.hash))
@@ -46,4 +47,10 @@ def entries(conn: sqlite3.Connection, after: int = 0, limit: int | None = None) 
 def verify(conn: sqlite3.Connection) -> tuple[int, Break | None]:
     """(entries, the first break or None) of the whole trail as the file holds it."""
     held = entries(conn)
-    return len(held), first_break(held)
+    return len(held), first_break(held, suite=_suite(conn))
+
+
+def _suite(conn: sqlite3.Connection | sqlite3.Cursor) -> CryptoSuite:
+    """The store's suite (its `crypto` setting): the chain's digest is the suite's."""
+    row = conn.execute("SELECT value FROM settings WHERE key = 'crypto'").fetchone()
+    return suite_named(None if row is None else str(row[0]))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from station import keys, settings
+from sync.crypto_suite import CryptoSuite, suite_named
 from sync.errors import ClerkError, RekeyError, WrongPassphrase
 
 
@@ -88,11 +89,12 @@ class Keyring:
         """Give a slot made before rotation (the data key wrapped straight under the KEK) its
         clerk's key pair, so a rekey can reach it: done at the clerk's first unlock since."""
         private, public = keys.new_clerk_pair()
-        ephemeral, wrapped = keys.wrap_to_public(opened.data_key, public, keys.CLERK_PURPOSE)
+        ephemeral, wrapped = keys.wrap_to_public(opened.data_key, public, keys.CLERK_PURPOSE,
+                                                 self._suite())
         self.conn.execute(
             "UPDATE keyslots SET public_key = ?, wrapped_private = ?, ephemeral_public = ?,"
             " wrapped = ? WHERE kind = 'passphrase' AND clerk = ?",
-            (public, keys.wrap(opened.kek, private), ephemeral, wrapped, opened.clerk))
+            (public, keys.wrap(opened.kek, private, self._suite()), ephemeral, wrapped, opened.clerk))
 
     def not_rotatable(self) -> list[str]:
         """The clerks whose slots cannot take a new data key without their passphrase."""
@@ -110,7 +112,8 @@ class Keyring:
                 " (or be removed) before the data key can be changed")
         slots = self._slots("kind = 'passphrase'")
         for slot in slots:
-            ephemeral, wrapped = keys.wrap_to_public(data_key, slot["public_key"], keys.CLERK_PURPOSE)
+            ephemeral, wrapped = keys.wrap_to_public(data_key, slot["public_key"], keys.CLERK_PURPOSE,
+                                                     self._suite())
             self.conn.execute("UPDATE keyslots SET ephemeral_public = ?, wrapped = ? WHERE id = ?",
                               (ephemeral, wrapped, slot["id"]))
         county = settings.get(self.conn, "county_public_key")
@@ -125,6 +128,10 @@ class Keyring:
         return keys.unwrap_as_county(county_private_key, slots[0]["ephemeral_public"],
                                      slots[0]["wrapped"])
 
+    def _suite(self) -> CryptoSuite:
+        """The store's suite (its `crypto` setting): a clerk's slot is wrapped with its cipher."""
+        return suite_named(settings.get(self.conn, "crypto"))
+
     def add_clerk(self, clerk: str, passphrase: str, data_key: bytes, kdf: keys.KdfParams,
                   now: str) -> None:
         if self.has_clerk(clerk):
@@ -132,13 +139,13 @@ class Keyring:
         salt = keys.new_salt()
         kek = keys.derive_kek(passphrase, salt, kdf)
         private, public = keys.new_clerk_pair()
-        ephemeral, wrapped = keys.wrap_to_public(data_key, public, keys.CLERK_PURPOSE)
+        ephemeral, wrapped = keys.wrap_to_public(data_key, public, keys.CLERK_PURPOSE, self._suite())
         self.conn.execute(
             "INSERT INTO keyslots (kind, clerk, kdf, kdf_params, salt, wrapped, created_at,"
             " public_key, wrapped_private, ephemeral_public)"
             " VALUES ('passphrase', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (clerk, kdf.kdf, json.dumps(keys.params_to_json(kdf), sort_keys=True), salt, wrapped,
-             now, public, keys.wrap(kek, private), ephemeral),
+             now, public, keys.wrap(kek, private, self._suite()), ephemeral),
         )
 
     def remove_clerk(self, clerk: str, *, keep_one: bool = True) -> None:

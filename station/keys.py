@@ -18,12 +18,14 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
+from sync.crypto_suite import GM_SUITE, INTL_SUITE, CryptoSuite
 from sync.errors import WrongPassphrase
 from sync.seal import KEY_BYTES, NONCE_BYTES, subkey
 
 SALT_BYTES = 16
 _WRAP_AD = b"township-station keyslot v1"
 _RECOVERY_PURPOSE = "township-station recovery slot v1"
+_GM_WRAPPED_BYTES = 1 + NONCE_BYTES + KEY_BYTES + 16  # an intl slot is one byte shorter
 
 
 @dataclass(frozen=True)
@@ -70,14 +72,21 @@ def derive_kek(passphrase: str, salt: bytes, params: KdfParams) -> bytes:
     raise ValueError(f"unknown KDF {params.kdf!r}")
 
 
-def wrap(kek: bytes, data_key: bytes) -> bytes:
+def wrap(kek: bytes, data_key: bytes, suite: CryptoSuite = INTL_SUITE) -> bytes:
+    """`nonce || AES-256-GCM(data key)`; under GM `c1 || nonce || SM4-GCM(data key)`, one
+    byte longer, so `unwrap` tells the two apart and an intl slot is as it always was."""
     nonce = os.urandom(NONCE_BYTES)
+    if suite is not INTL_SUITE:
+        return suite.seal_format + nonce + suite.aead(kek).encrypt(nonce, data_key, _WRAP_AD)
     return nonce + AESGCM(kek).encrypt(nonce, data_key, _WRAP_AD)
 
 
 def unwrap(kek: bytes, wrapped: bytes) -> bytes:
     """The data key, or WrongPassphrase when this KEK does not open the slot."""
     try:
+        if len(wrapped) == _GM_WRAPPED_BYTES and wrapped[:1] == GM_SUITE.seal_format:
+            return GM_SUITE.aead(kek).decrypt(wrapped[1:1 + NONCE_BYTES], wrapped[1 + NONCE_BYTES:],
+                                              _WRAP_AD)
         return AESGCM(kek).decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], _WRAP_AD)
     except InvalidTag:
         raise WrongPassphrase("口令不正确", "wrong passphrase") from None
@@ -91,14 +100,15 @@ def new_salt() -> bytes:
     return os.urandom(SALT_BYTES)
 
 
-def wrap_to_public(data_key: bytes, public: bytes,
-                   purpose: str = _RECOVERY_PURPOSE) -> tuple[bytes, bytes]:
-    """Seal the data key to an X25519 public key: (ephemeral public key, wrapped key)."""
+def wrap_to_public(data_key: bytes, public: bytes, purpose: str = _RECOVERY_PURPOSE,
+                   suite: CryptoSuite = INTL_SUITE) -> tuple[bytes, bytes]:
+    """Seal the data key to an X25519 public key: (ephemeral public key, wrapped key), the
+    key wrapped with the suite's cipher (the exchange itself stays X25519: docs/SECURITY.md)."""
     ephemeral = X25519PrivateKey.generate()
     shared = ephemeral.exchange(X25519PublicKey.from_public_bytes(public))
     ephemeral_public = ephemeral.public_key().public_bytes_raw()
     kek = subkey(shared + ephemeral_public + public, purpose)
-    return ephemeral_public, wrap(kek, data_key)
+    return ephemeral_public, wrap(kek, data_key, suite)
 
 
 def unwrap_with_private(private_raw: bytes, ephemeral_public: bytes, wrapped: bytes,

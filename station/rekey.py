@@ -95,7 +95,7 @@ def start(writes: Writes, old: bytes, new: bytes, generation: int, now: str) -> 
     from station.keyring import Keyring
 
     Keyring(lambda: writes.txn.cursor.connection).give_new_key(new, now)
-    newer = Sealer(new, generation + 1)
+    newer = Sealer(new, writes.sealer.suite, generation + 1)
     writes.put_settings(
         key_generation=str(generation + 1),
         rekey=State(generation, TABLES[0], "", 0, 0, now).to_json(),

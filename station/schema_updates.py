@@ -20,7 +20,6 @@ import hashlib
 import json
 
 import sqlite_utils
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from station import priorities
 from station.store import Store
@@ -35,7 +34,7 @@ def apply_bundle(store: Store, raw: bytes, signature: str) -> Bundle:
     if not key:
         raise BundleError("signature", "尚未注册到县级平台，没有县级公钥可以核验",
                           "not enrolled: there is no county key to check the signature with")
-    verify_bundle(Ed25519PublicKey.from_public_bytes(base64.b64decode(key)), raw, signature)
+    verify_bundle(store.suite.verify_key(base64.b64decode(key)), raw, signature)
     bundle = parse_bundle(raw)
     new = check_bundle(bundle, store.schema)
     with store.atomic() as writes:

@@ -21,12 +21,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from station import syncer
 from station.store import Store
 from sync import parcel
+from sync.crypto_suite import SigningKey
 from sync.errors import SyncError
 from sync.human_time import absolute
 from sync.protocol import (
@@ -43,14 +43,14 @@ from sync.protocol import (
 _REPLY_KEYS = "parcel_reply_keys"  # settings: export id -> its reply key, sealed
 
 
-def _station_key(store: Store) -> Ed25519PrivateKey:
+def _station_key(store: Store) -> SigningKey:
     settings = store.settings()
     if "hub_url" not in settings or "county_public_key" not in settings:
         raise SyncError("尚未注册到县级平台：请先运行 station enroll",
                         "not enrolled with a hub; run `station enroll` first")
     sealer, _ = store._require_sealer()
     raw = base64.b64decode(sealer.open_value(settings["station_key"], b"settings|station_key"))
-    return Ed25519PrivateKey.from_private_bytes(raw)
+    return store.suite.signing_key(raw)
 
 
 def _outbox(store: Store) -> list[bytes]:
@@ -119,7 +119,7 @@ def import_return(store: Store, path: Path) -> dict[str, Any]:
     """Apply a return parcel: its receipts and rejections, then the county's bundles and pull."""
     settings = store.settings()
     keys = json.loads(settings.get(_REPLY_KEYS, "{}"))
-    county = Ed25519PublicKey.from_public_bytes(base64.b64decode(settings["county_signing_key"]))
+    county = store.suite.verify_key(base64.b64decode(settings["county_signing_key"]))
     header = parcel.read_header(path)
     if header.get("station") != store.station_id:
         raise parcel.ParcelRefused("station", "这份回执文件是给另一个站点的",
@@ -176,7 +176,7 @@ def load_seed(store: Store, path: Path, key_text: str,
         raise parcel.ParcelRefused("loaded", "本站点已从县级平台取得过数据：初始数据只用于首次同步",
                                    "this station has pulled from the county already: a seed is only "
                                    "for a first sync")
-    county = Ed25519PublicKey.from_public_bytes(base64.b64decode(settings["county_signing_key"]))
+    county = store.suite.verify_key(base64.b64decode(settings["county_signing_key"]))
     opened = parcel.open_file(path, "seed", lambda _h: county, lambda _h: parcel.seed_private(key_text))
     meta = unpack(next(opened.frames))
     pulled = apply_pull(store, Replay(list(meta.get("bundles", [])), opened.frames, 0), report)

@@ -42,6 +42,7 @@ from station.transaction import Transaction, check_live, fetch_row, open_fields
 from station.writes import Writes, iso_ms, reveal_ad
 from sync import clock as hlc
 from sync.audit_chain import AuditEntry
+from sync.crypto_suite import INTL, CryptoSuite, suite_named
 from sync.errors import (
     AlreadyInitialized,
     ClerkError,
@@ -241,8 +242,10 @@ class Store:
         kdf: keys.KdfParams = keys.STANDARD_KDF,
         county_public_key: bytes | None = None,
         clock: Clock = SYSTEM_CLOCK,
+        crypto: str = INTL,
     ) -> Store:
-        """Make a new store in `home` and return it unlocked by its first clerk."""
+        """Make a new store in `home` and return it unlocked by its first clerk; `crypto`
+        names its suite (sync/crypto_suite.py), chosen once: its county's must match."""
         home = Path(home)
         path = home / DB_FILE
         if path.exists():
@@ -251,6 +254,7 @@ class Store:
         check_station_name(name)
         _check_clerk_name(clerk)
         _check_passphrase(passphrase)
+        suite_named(crypto)
         home.mkdir(parents=True, exist_ok=True)
         os.chmod(home, 0o700)
         tmp = home / (DB_FILE + ".creating")
@@ -259,6 +263,8 @@ class Store:
         conn = cls._connect(tmp)
         try:
             cls._initialise(conn, township=township, name=name, clock=clock)
+            if crypto != INTL:  # a store without the setting is intl, as every older one is
+                conn.execute("INSERT INTO settings (key, value) VALUES ('crypto', ?)", (crypto,))
             draft = cls(home, conn, clock)
             with draft._transaction():
                 draft.keyring.add_clerk(clerk, passphrase, data_key, kdf, clock.iso())
@@ -363,14 +369,15 @@ class Store:
     def _open_with(self, data_key: bytes, clerk: str | None,
                    on_index: Callable[[int, int], None] | None = None) -> None:
         bits = int(self._setting("blind_index_bits") or DEFAULT_BITS)
+        suite = self.suite
         generation = rekey.generation_of(self._setting("key_generation"))
         older: dict[int, bytes] = {}
         state = rekey.state_of(self._setting("rekey"))
         if state is not None:  # a rekey under way: the old key too, until it is done
             older[state.from_generation] = rekey.old_key(
-                Sealer(data_key, generation), self._setting(rekey.OLD_KEY) or "")
-        self._keys = (data_key, Sealer(data_key, generation, older),
-                      BlindIndex(data_key, bits, older.values()))
+                Sealer(data_key, suite, generation), self._setting(rekey.OLD_KEY) or "")
+        self._keys = (data_key, Sealer(data_key, suite, generation, older),
+                      BlindIndex(data_key, bits, suite, older.values()))
         self.clerk = clerk
         self._complete_search_index(on_index)
 
@@ -671,6 +678,11 @@ class Store:
 
     # ------------------------------------------------------------------ settings
 
+    @property
+    def suite(self) -> CryptoSuite:
+        """The store's crypto suite, chosen at `station init --crypto` (intl if none)."""
+        return suite_named(self._setting("crypto"))
+
     def _setting(self, key: str) -> str | None:
         return settings.get(self.conn, key)
 
@@ -933,6 +945,7 @@ class Store:
             "township": settings["township"],
             "name": settings["name"],
             "schema_version": self.schema.version,
+            "crypto": settings.get("crypto", INTL),
             "pending": one(
                 "SELECT count(*) FROM changes WHERE receipt IS NULL AND rejected IS NULL"
             ).fetchone()[0],

@@ -22,8 +22,6 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from station import backup, priorities, transfer
 from station.attachments import Attachments
 from station.cases import Cases
@@ -33,6 +31,7 @@ from station.store import Store
 from station.writes import Writes, was_ad
 from sync import parcel, pinning
 from sync.client import Client, fetch_certificate
+from sync.crypto_suite import mismatch_words, suite_named
 from sync.dictionary import parse_ids
 from sync.errors import NotFound, StationRevoked, SyncError, TownshipError, ValidationError
 from sync.protocol import (
@@ -112,12 +111,22 @@ def enroll(store: Store, hub_url: str, code: str, fingerprint: str | None = None
         raise SyncError("县级平台证书指纹不符，已停止注册",
                         f"the hub's certificate fingerprint is {seen}, not the one given; stopped")
     cert_path = store.home / CERT_FILE
+    pinned_before = cert_path.exists()
     cert_path.write_bytes(pem)
-    key = Ed25519PrivateKey.generate()
+    suite = store.suite
+    key = suite.generate_signing_key()
     public = base64.b64encode(key.public_key().public_bytes_raw()).decode()
     client = Client(hub_url, cert_path, store.station_id, key)
     client.name = store.settings()["name"]  # the county's pages show the station by it
-    reply = client.enroll(code, public)
+    try:
+        reply = client.enroll(code, public)
+        county_suite = suite_named(reply.get("crypto"), "crypto")  # none: a hub before suites
+        if county_suite is not suite:  # the hub refuses first; an older one cannot tell
+            raise ValidationError("crypto", "suite", *mismatch_words(suite, county_suite))
+    except BaseException:
+        if not pinned_before:  # refused: the box is left as it was
+            cert_path.unlink(missing_ok=True)
+        raise
     if reply.get("township") != store.settings()["township"]:
         raise ValidationError("code", "township", "注册码属于另一个乡镇",
                               f"the code is for township {reply.get('township')}, not this station's")
@@ -148,8 +157,8 @@ def client_for(store: Store, clock_ms: Callable[[], int] | None = None) -> Clien
     cert = store.home / CERT_FILE
     if not cert.exists() and settings.get("hub_cert"):  # a home restored from its backup
         cert.write_text(settings["hub_cert"])
-    client = Client(settings["hub_url"], cert, store.station_id,
-                    Ed25519PrivateKey.from_private_bytes(raw), clock_ms)
+    client = Client(settings["hub_url"], cert, store.station_id, store.suite.signing_key(raw),
+                    clock_ms)
     client.name = settings["name"]  # told on every push and pull: a rename reaches the county
     client.hold(dictionaries(store))
     if "hub_dictionaries" in settings:  # named by the hub last: a round's first request uses them

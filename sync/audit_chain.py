@@ -3,7 +3,9 @@
 Each entry names who did what to which record, when: never a value. Its hash covers its own
 fields and the hash of the entry before it, so an entry edited, taken out or moved shows as
 the first link whose hash or predecessor does not match, wherever the chain is checked: on the
-station that wrote it, or at the hub that holds its copy. SHA-256 over a canonical JSON form.
+station that wrote it, or at the hub that holds its copy. SHA-256 over a canonical JSON form
+(SM3 in a GM county, sync/crypto_suite.py: a plain digest in both, not a MAC, so the hub can
+check a station's chain without any key of the station's).
 
 Actions (ACTIONS) are a fixed set; `target` is "ENTITY/RECORD-ID" (or an entity alone, or
 empty); `detail` is a small JSON object of names and counts (the fields changed, how many
@@ -18,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sync.crypto_suite import INTL_SUITE, CryptoSuite
 from sync.errors import ValidationError
 
 GENESIS = "0" * 64  # what the first entry's `prev` names: no entry before it
@@ -62,21 +65,24 @@ def canonical(detail: Mapping[str, Any] | None) -> str:
 
 
 def digest(seq: int, at: str, clerk: str, role: str, action: str, target: str, detail: str,
-           prev: str) -> str:
+           prev: str, suite: CryptoSuite = INTL_SUITE) -> str:
     body = json.dumps([seq, at, clerk, role, action, target, detail, prev], ensure_ascii=False,
                       separators=(",", ":"))
-    return hashlib.sha256(body.encode()).hexdigest()
+    if suite is INTL_SUITE:
+        return hashlib.sha256(body.encode()).hexdigest()
+    return suite.hexdigest(body.encode())
 
 
 def following(last: AuditEntry | None, at: str, clerk: str, role: str, action: str,
-              target: str = "", detail: Mapping[str, Any] | None = None) -> AuditEntry:
-    """The entry after `last` (None: the first of the chain)."""
+              target: str = "", detail: Mapping[str, Any] | None = None,
+              suite: CryptoSuite = INTL_SUITE) -> AuditEntry:
+    """The entry after `last` (None: the first of the chain), hashed with `suite`'s digest."""
     if action not in ACTIONS:
         raise ValueError(f"not an audited action: {action}")
     seq, prev = (1, GENESIS) if last is None else (last.seq + 1, last.hash)
     text = canonical(detail)
     return AuditEntry(seq, at, clerk, role, action, target, text, prev,
-                      digest(seq, at, clerk, role, action, target, text, prev))
+                      digest(seq, at, clerk, role, action, target, text, prev, suite))
 
 
 @dataclass(frozen=True)
@@ -93,7 +99,8 @@ class Break:
         return f"第 {self.seq} 条{zh}" if lang == "zh" else f"entry {self.seq}: {en}"
 
 
-def first_break(entries: Iterable[AuditEntry], after: AuditEntry | None = None) -> Break | None:
+def first_break(entries: Iterable[AuditEntry], after: AuditEntry | None = None,
+                suite: CryptoSuite = INTL_SUITE) -> Break | None:
     """The first link that does not hold, in the order given (seq order as stored), or None
     when the chain is whole. `after`: the entry the chain continues from (a resumed check)."""
     last = after
@@ -104,7 +111,7 @@ def first_break(entries: Iterable[AuditEntry], after: AuditEntry | None = None) 
         if entry.prev != (GENESIS if last is None else last.hash):
             return Break(entry.seq, "prev")
         if entry.hash != digest(entry.seq, entry.at, entry.clerk, entry.role, entry.action,
-                                entry.target, entry.detail, entry.prev):
+                                entry.target, entry.detail, entry.prev, suite):
             return Break(entry.seq, "hash")
         last = entry
     return None

@@ -32,9 +32,17 @@ from datetime import date
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from sync import dictionary as zdict
+from sync.crypto_suite import (
+    GM_SUITE,
+    INTL_SUITE,
+    SM2_PREFIX,
+    SigningKey,
+    VerifyKey,
+    mismatch_words,
+    suite_of_key,
+)
 from sync.errors import SchemaError, TownshipError, ValidationError
 from sync.schema import FIELD_TYPES, AttachmentRule, CodeTable, CodeValue, EntityDef, FieldDef, Schema
 
@@ -175,11 +183,21 @@ def upcast_fields(entity: str, values: Mapping[str, Any], since: int,
 # ------------------------------------------------------------------ signatures
 
 
-def sign_bundle(key: Ed25519PrivateKey, raw: bytes) -> str:
-    return base64.b64encode(key.sign(b"TSbundle1\n" + raw)).decode()
+def sign_bundle(key: SigningKey, raw: bytes) -> str:
+    """The county's signature of a bundle's exact bytes; under GM (SM2) it starts `sm2:`, so
+    a station of the other suite refuses it by name (an intl one is as it always was)."""
+    text = base64.b64encode(key.sign(b"TSbundle1\n" + raw)).decode()
+    return text if suite_of_key(key) is INTL_SUITE else SM2_PREFIX + text
 
 
-def verify_bundle(public: Ed25519PublicKey, raw: bytes, signature: str) -> None:
+def verify_bundle(public: VerifyKey, raw: bytes, signature: str) -> None:
+    ours = suite_of_key(public)
+    theirs = GM_SUITE if signature.startswith(SM2_PREFIX) else INTL_SUITE
+    if theirs is not ours:
+        zh, en = mismatch_words(ours, theirs, "bundle")
+        raise BundleError("signature", zh, en)
+    if ours is GM_SUITE:
+        signature = signature[len(SM2_PREFIX):]
     try:
         public.verify(base64.b64decode(signature, validate=True), b"TSbundle1\n" + raw)
     except (InvalidSignature, ValueError):

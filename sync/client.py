@@ -27,9 +27,9 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from sync import dictionary
+from sync.crypto_suite import INTL_SUITE, SigningKey, suite_of_key
 from sync.dictionary import Dictionary
 from sync.errors import HubBusy, HubUnreachable, ProtocolRefused, Rejected, StationRevoked, SyncError
 from sync.pipeline import Ahead, Pipelined
@@ -125,7 +125,7 @@ def _certificate_refused(exc: BaseException) -> bool:
 
 
 class Client:
-    def __init__(self, hub_url: str, cert_path: Path, station_id: str, key: Ed25519PrivateKey,
+    def __init__(self, hub_url: str, cert_path: Path, station_id: str, key: SigningKey,
                  clock_ms: Callable[[], int] | None = None, timeout: tuple[float, float] = TIMEOUT) -> None:
         self.base = hub_url.rstrip("/")
         self.cert_path = cert_path
@@ -252,6 +252,9 @@ class Client:
 
     def enroll(self, code: str, public_key_b64: str) -> dict[str, Any]:
         ask = {"code": code, "station_id": self.station_id, "public_key": public_key_b64}
+        suite = suite_of_key(self.key)
+        if suite is not INTL_SUITE:  # a hub reads none as intl, as every release before suites
+            ask["crypto"] = suite.name
         body = json.dumps(ask | ({"name": self.name} if self.name is not None else {})).encode()
         reply = self._send("POST", "/v1/enroll", body, signed=False,
                            headers={"Content-Type": "application/json"})

@@ -40,11 +40,11 @@ from typing import IO, Any
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from sync.crypto_suite import SigningKey, VerifyKey
 from sync.errors import SyncError
 
 MAGIC = b"TSPARCEL2\n"
@@ -86,7 +86,7 @@ def _signed_text(head: bytes, body_digest: bytes) -> bytes:
 
 
 def write(out: IO[bytes], kind: str, header: dict[str, Any], frames: Iterable[bytes],
-          recipient: X25519PublicKey, signer: Ed25519PrivateKey) -> int:
+          recipient: X25519PublicKey, signer: SigningKey) -> int:
     """Write a parcel to `out`, a frame at a time; its size in bytes. `header` is readable by
     anyone (ids and times, never personal data); the frames only by the recipient."""
     if kind not in KINDS:
@@ -111,7 +111,7 @@ def write(out: IO[bytes], kind: str, header: dict[str, Any], frames: Iterable[by
 
 
 def write_file(path: Path, kind: str, header: dict[str, Any], frames: Iterable[bytes],
-               recipient: X25519PublicKey, signer: Ed25519PrivateKey) -> int:
+               recipient: X25519PublicKey, signer: SigningKey) -> int:
     """The same into `path`, mode 0600, written beside it and renamed: never half a file."""
     tmp = path.with_name(path.name + ".part")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -128,7 +128,7 @@ def write_file(path: Path, kind: str, header: dict[str, Any], frames: Iterable[b
 
 
 def seal(kind: str, header: dict[str, Any], frames: Iterable[bytes], recipient: X25519PublicKey,
-         signer: Ed25519PrivateKey) -> bytes:
+         signer: SigningKey) -> bytes:
     """A parcel's bytes in memory (small parcels, tests)."""
     out = io.BytesIO()
     write(out, kind, header, frames, recipient, signer)
@@ -176,7 +176,7 @@ def read_header(path: Path) -> dict[str, Any]:
         return _head(src)[0]
 
 
-def open_file(path: Path, kind: str, sender: Callable[[dict[str, Any]], Ed25519PublicKey],
+def open_file(path: Path, kind: str, sender: Callable[[dict[str, Any]], VerifyKey],
               recipient: Callable[[dict[str, Any]], X25519PrivateKey]) -> Parcel:
     """Check the signature over the whole file (by the key `sender` names for this header),
     then hand out its frames opened one by one (with the key `recipient` names)."""

@@ -1,4 +1,4 @@
-"""Sealing values with AES-256-GCM, bound to where they belong.
+"""Sealing values with AES-256-GCM (SM4-GCM under the GM suite), bound to where they belong.
 
 A sealed value is `version(1) || nonce(12) || ciphertext+tag` under the store's first data
 key, and `version(1) || generation(1) || nonce(12) || ciphertext+tag` under a key made by a
@@ -24,11 +24,15 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from sync.crypto_suite import INTL_SUITE, CryptoSuite, suite_of_format
 from sync.errors import KeyRotated, TamperedError
 
 FORMAT_V1 = b"\x01"
-# A value sealed under a rotated key: the format byte, then the key's generation (1-255).
+# A value sealed under a rotated key: its suite's generation byte, then the key's generation
+# (1-255). The first byte tells the suite either way: 01 and 10 intl, c1 and d0 GM.
 FORMAT_GENERATION = b"\x10"
+_GENERATION_BYTE = {b"\x01": b"\x10", b"\xc1": b"\xd0"}
+_FIRST_FORMAT = {v: k for k, v in _GENERATION_BYTE.items()}
 MAX_GENERATION = 255
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 NONCE_BYTES = 12
@@ -48,22 +52,26 @@ def subkey(key: bytes, purpose: str) -> bytes:
                 info=purpose.encode()).derive(key)
 
 
-def prefix(generation: int) -> bytes:
-    """The bytes before the nonce of a value sealed under key `generation`."""
+def prefix(generation: int, suite: CryptoSuite = INTL_SUITE) -> bytes:
+    """The bytes before the nonce of a value sealed under key `generation` of `suite`."""
     if generation == 0:
-        return FORMAT_V1
+        return suite.seal_format
     if not 0 < generation <= MAX_GENERATION:
         raise ValueError("a key generation is 0-255")
-    return FORMAT_GENERATION + bytes([generation])
+    return _GENERATION_BYTE[suite.seal_format] + bytes([generation])
 
 
 def generation_of(blob: bytes) -> int | None:
     """The key generation a sealed value names (None: not a sealed value)."""
-    if blob[:1] == FORMAT_V1:
+    if suite_of_format(blob[:1]) is not None:
         return 0
-    if blob[:1] == FORMAT_GENERATION and len(blob) > 1:
+    if blob[:1] in _FIRST_FORMAT and len(blob) > 1:
         return blob[1]
     return None
+
+
+def _suite_named(blob: bytes) -> CryptoSuite | None:
+    return suite_of_format(_FIRST_FORMAT.get(blob[:1], blob[:1]))
 
 
 def text_generation(sealed: str) -> int | None:
@@ -75,18 +83,25 @@ def text_generation(sealed: str) -> int | None:
 
 
 class Sealer:
-    """Seals under one data key (its generation) and opens under it or an older one it holds
-    (`older`: generation -> key, while a rekey re-seals what the older key sealed)."""
+    """Seals under one data key (its generation) with the cipher of `suite` (AES-256-GCM for
+    intl; SM4-GCM for gm, whose values start with their own format byte), and opens under it
+    or an older key it holds (`older`: generation -> key, while a rekey seals again what the
+    older key sealed)."""
 
-    def __init__(self, key: bytes, generation: int = 0, older: Mapping[int, bytes] | None = None) -> None:
+    def __init__(self, key: bytes, suite: CryptoSuite = INTL_SUITE, generation: int = 0,
+                 older: Mapping[int, bytes] | None = None) -> None:
         if len(key) != KEY_BYTES or any(len(k) != KEY_BYTES for k in (older or {}).values()):
             raise ValueError("a data key is 32 bytes")
+        self.suite = suite
         self.generation = generation
-        self._prefix = prefix(generation)
-        self._aead = AESGCM(key)
-        self._opens = {g: AESGCM(k) for g, k in (older or {}).items()}
+        self._prefix = prefix(generation, suite)
+        self._aead = self._cipher(key)
+        self._opens = {g: self._cipher(k) for g, k in (older or {}).items()}
         self._opens[generation] = self._aead
         self.sealed_count = 0
+
+    def _cipher(self, key: bytes) -> Any:
+        return AESGCM(key) if self.suite is INTL_SUITE else self.suite.aead(key)
 
     def holds(self, generation: int) -> bool:
         return generation in self._opens
@@ -97,9 +112,14 @@ class Sealer:
         return self._prefix + nonce + self._aead.encrypt(nonce, plaintext, ad)
 
     def open_bytes(self, blob: bytes, ad: bytes) -> bytes:
+        named = _suite_named(blob)
+        if named is not None and named is not self.suite:
+            raise _other_suite(ad, self.suite, named)
         generation = generation_of(blob)
-        start = len(prefix(generation)) if generation is not None else 0
-        if generation is None or len(blob) < start + NONCE_BYTES + 16:
+        if generation is None:
+            raise _tampered(ad)
+        start = len(prefix(generation, self.suite))
+        if len(blob) < start + NONCE_BYTES + 16:
             raise _tampered(ad)
         aead = self._opens.get(generation)
         if aead is None:
@@ -110,7 +130,6 @@ class Sealer:
             return aead.decrypt(blob[start : start + NONCE_BYTES], blob[start + NONCE_BYTES :], ad)
         except InvalidTag:
             raise _tampered(ad) from None
-
     def seal_value(self, value: Any, ad: bytes) -> str:
         """Seal a JSON value; the result is base64 text, ready for a JSON column."""
         plaintext = _encode(value).encode()
@@ -165,4 +184,12 @@ def _tampered(ad: bytes) -> TamperedError:
     return TamperedError(
         f"加密数据无法打开（{where}）：已被改动或不属于此处",
         f"sealed value cannot be opened ({where}): altered or moved from elsewhere",
+    )
+
+
+def _other_suite(ad: bytes, ours: CryptoSuite, theirs: CryptoSuite) -> TamperedError:
+    where = ad.decode(errors="replace").replace("|", " / ")
+    return TamperedError(
+        f"加密数据（{where}）以{theirs.zh}加密，本处使用{ours.zh}，无法打开",
+        f"sealed value ({where}) is sealed under {theirs.en}; this side uses {ours.en}",
     )

@@ -13,6 +13,10 @@ station) is signed and verified under `TSv1` exactly as before.
 A versioned request that also names the zstd dictionaries its station holds is signed under
 `TSv3`: the `TSv2` text plus that header's value. A station names them only to a hub that
 named its own (sync/client.py), so a hub of a release before dictionaries never sees `TSv3`.
+
+In a GM county (sync/crypto_suite.py) the key is SM2 and the body's digest SM3, and the
+request says so in `X-Crypto: gm` (an intl request sends no such header, as before), so a hub
+of the other suite refuses it by name (`wrong_suite`) rather than as a bad signature.
 """
 
 from __future__ import annotations
@@ -23,9 +27,18 @@ import os
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from sync.errors import SyncError
+from sync.crypto_suite import (
+    CRYPTO_HEADER,
+    INTL,
+    INTL_SUITE,
+    CryptoSuite,
+    SigningKey,
+    VerifyKey,
+    suite_named,
+    suite_of_key,
+)
+from sync.errors import SyncError, ValidationError
 from sync.version import DICTIONARIES_HEADER, PROTOCOL_HEADER, SOFTWARE_HEADER
 
 SCHEME = "TSv1"
@@ -51,10 +64,11 @@ class Signed:
 
 
 def canonical(method: str, path: str, body: bytes, station: str, time_ms: int, nonce: str,
-              versions: tuple[str, str] | None = None, dictionaries: str | None = None) -> bytes:
+              versions: tuple[str, str] | None = None, dictionaries: str | None = None,
+              suite: CryptoSuite = INTL_SUITE) -> bytes:
     """The text a signature is over; `versions` (protocol, software) and `dictionaries` as
     the headers say them (the dictionaries only with the versions: protocol 2 on)."""
-    digest = hashlib.sha256(body).hexdigest()
+    digest = hashlib.sha256(body).hexdigest() if suite is INTL_SUITE else suite.hexdigest(body)
     lines = [SCHEME, method.upper(), path, digest, station, str(time_ms), nonce]
     if versions is not None:
         lines = [VERSIONED_SCHEME, *lines[1:], *versions]
@@ -63,7 +77,7 @@ def canonical(method: str, path: str, body: bytes, station: str, time_ms: int, n
     return "\n".join(lines).encode()
 
 
-def sign(key: Ed25519PrivateKey, method: str, path: str, body: bytes, station: str,
+def sign(key: SigningKey, method: str, path: str, body: bytes, station: str,
          time_ms: int, nonce: str | None = None, versions: tuple[str, str] | None = None,
          dictionaries: str | None = None) -> dict[str, str]:
     """The headers that sign one request (with `versions`, the version headers too, and with
@@ -71,14 +85,28 @@ def sign(key: Ed25519PrivateKey, method: str, path: str, body: bytes, station: s
     nonce = nonce or os.urandom(16).hex()
     if versions is None:
         dictionaries = None  # a protocol-1 request names none
-    signature = key.sign(canonical(method, path, body, station, time_ms, nonce, versions, dictionaries))
+    suite = suite_of_key(key)
+    signature = key.sign(canonical(method, path, body, station, time_ms, nonce, versions,
+                                   dictionaries, suite))
     headers = {"X-Station": station, "X-Time": str(time_ms), "X-Nonce": nonce,
                "X-Signature": base64.b64encode(signature).decode("ascii")}
     if versions is not None:
         headers |= {PROTOCOL_HEADER: versions[0], SOFTWARE_HEADER: versions[1]}
     if dictionaries is not None:
         headers[DICTIONARIES_HEADER] = dictionaries
+    if suite is not INTL_SUITE:
+        headers[CRYPTO_HEADER] = suite.name
     return headers
+
+
+def suite_of(headers: dict[str, str]) -> CryptoSuite:
+    """The suite a request says it is signed under (no header: intl), or AuthError
+    ('wrong_suite') for a name no suite has."""
+    lower = {k.lower(): v for k, v in headers.items()}
+    try:
+        return suite_named(lower.get(CRYPTO_HEADER.lower(), INTL))
+    except ValidationError as exc:
+        raise AuthError("wrong_suite", exc.zh, exc.en) from None
 
 
 def versions_of(headers: dict[str, str]) -> tuple[str, str] | None:
@@ -115,7 +143,7 @@ def read_headers(headers: dict[str, str]) -> Signed:
     return Signed(lower["x-station"], time_ms, nonce)
 
 
-def verify(public: Ed25519PublicKey, headers: dict[str, str], method: str, path: str,
+def verify(public: VerifyKey, headers: dict[str, str], method: str, path: str,
            body: bytes, now_ms: int, window_ms: int = WINDOW_MS) -> Signed:
     """Check a request's signature and freshness; the caller checks the nonce was not used."""
     signed = read_headers(headers)
@@ -126,7 +154,8 @@ def verify(public: Ed25519PublicKey, headers: dict[str, str], method: str, path:
     try:
         signature = base64.b64decode(lower["x-signature"], validate=True)
         public.verify(signature, canonical(method, path, body, signed.station, signed.time_ms,
-                                           signed.nonce, versions_of(headers), dictionaries_of(headers)))
+                                           signed.nonce, versions_of(headers), dictionaries_of(headers),
+                                           suite_of_key(public)))
     except (InvalidSignature, ValueError):
         raise AuthError("bad_signature", "签名无效：请求被篡改或密钥不符",
                         "signature does not verify: altered request or wrong key") from None

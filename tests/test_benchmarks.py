@@ -21,6 +21,16 @@ def test_store_benchmark_runs_and_reports_every_figure(tmp_path: Path) -> None:
     assert figures["bytes_per_person"]["store"] > figures["bytes_per_person"]["plain"]
 
 
+def test_crypto_benchmark_measures_both_suites_in_one_run(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "bench_crypto.py"), "--ops", "20", "--people", "10",
+         "--out", str(tmp_path)], capture_output=True, text=True, timeout=300, check=True)
+    figures = json.loads(result.stdout)  # the script asserts every person of the round landed
+    for suite in ("intl", "gm"):
+        assert all(v > 0 for v in figures[suite].values()) and "push_round_s" in figures[suite]
+    assert set(figures["gm_over_intl"]) == set(figures["intl"])
+
+
 def test_import_benchmark_runs_and_imports_every_person(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "bench_import.py"), "--people", "60", "--out",

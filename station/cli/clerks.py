@@ -12,6 +12,7 @@ from station import rekey as rekey_steps
 from station.cli.common import Context, Decorated, ask_passphrase, emit, fail
 from station.cli.progress import Bars, progress_option, wanted
 from station.store import Store
+from sync.crypto_suite import INTL, SUITES
 from sync.errors import ValidationError
 
 KDF_PROFILES = {"argon2id": keys.STANDARD_KDF, "scrypt": keys.SCRYPT_KDF, "fast": keys.FAST_KDF}
@@ -29,15 +30,20 @@ def kdf_option(help: str | None = None) -> Callable[[Decorated], Decorated]:
 @click.option("--clerk", required=True, help="first clerk's name")
 @kdf_option("passphrase key derivation; 'fast' is weak, for tests and demos only")
 @click.option("--county-key", "county_key", help="county recovery public key (64 hex digits)")
+@click.option("--crypto", type=click.Choice(sorted(SUITES)), default=INTL, show_default=True,
+              help="crypto suite, fixed from now on; must be the county's: intl (AES-256-GCM,"
+                   " SHA-256, Ed25519) or gm (SM4-GCM, SM3, SM2)")
 @click.pass_obj
 def init(obj: Context, township: str, name: str, clerk: str, kdf: str,
-         county_key: str | None) -> None:
+         county_key: str | None, crypto: str) -> None:
     """Create the encrypted store."""
     public = county_public_key(county_key) if county_key else None
     passphrase = ask_passphrase("STATION_PASSPHRASE", "新口令 / new passphrase", confirm=True)
     store = Store.create(obj.home, township=township, name=name, clerk=clerk,
-                         passphrase=passphrase, kdf=KDF_PROFILES[kdf], county_public_key=public)
-    emit({"home": str(obj.home.resolve()), "station_id": store.station_id, "township": township})
+                         passphrase=passphrase, kdf=KDF_PROFILES[kdf], county_public_key=public,
+                         crypto=crypto)
+    emit({"home": str(obj.home.resolve()), "station_id": store.station_id, "township": township,
+          "crypto": crypto})
     store.close()
 
 

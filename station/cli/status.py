@@ -28,6 +28,7 @@ def status(obj: Context, as_json: bool) -> None:
         ("冲突 conflicts", lambda f: f["conflicts"]),
         ("上次同步 last sync", lambda f: beijing_time(f["last_sync"], store.clock.now()) or "从未 never"),
         ("数据版本 schema", lambda f: f["schema_version"]),
+        ("密码体系 crypto", lambda f: f["crypto"]),
         ("记录 records", lambda f: ", ".join(f"{k} {v}" for k, v in f["records"].items()) or "0"),
     ]
     for label, value in lines:

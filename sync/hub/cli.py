@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from sync.crypto_suite import INTL, SUITES
 from sync.errors import TownshipError, ValidationError
 from sync.hub import config, county
 from sync.hub.config import MAX_WORKERS
@@ -67,12 +68,16 @@ def _audited(hub: Hub, action: str, target: str, outcome: str = "ok") -> None:
 @click.option("--database", help="postgresql://… (default: SQLite in the county home)")
 @click.option("--host", "hosts", multiple=True, default=("127.0.0.1", "localhost"),
               show_default=True, help="names and addresses the TLS certificate is valid for")
+@click.option("--crypto", type=click.Choice(sorted(SUITES)), default=INTL, show_default=True,
+              help="crypto suite of the whole county, fixed from now on: intl (AES-256-GCM,"
+                   " SHA-256, Ed25519) or gm (SM4-GCM, SM3, SM2); every station must match")
 @click.pass_obj
-def init(home: Path, database: str | None, hosts: tuple[str, ...]) -> None:
+def init(home: Path, database: str | None, hosts: tuple[str, ...], crypto: str) -> None:
     """Create the county keys, TLS certificate and database."""
-    county.init(home, database, hosts)
-    _emit({"home": str(home.resolve()), "database": county.load_config(home).database,
-           "fingerprint": fingerprint((home / "tls.crt").read_bytes())})
+    county.init(home, database, hosts, crypto)
+    settings = county.load_config(home)
+    _emit({"home": str(home.resolve()), "database": settings.database,
+           "fingerprint": fingerprint((home / "tls.crt").read_bytes()), "crypto": settings.crypto})
 
 
 @main.command()
@@ -385,10 +390,8 @@ def schema() -> None:
 @click.pass_obj
 def schema_push(home: Path, bundle_file: Path) -> None:
     """Check a bundle against the current schema, sign it with the county key, publish it."""
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    key = Ed25519PrivateKey.from_private_bytes((home / "signing.key").read_bytes())
     hub = county.open_hub(home)
+    key = hub.suite.signing_key((home / "signing.key").read_bytes())
     try:
         bundle = hub.publish(bundle_file.read_bytes(), key)
     except TownshipError:

@@ -12,6 +12,8 @@ may hold how the hub is served:
     max_in_flight = 20             # sync calls per worker before 503 + Retry-After (0: never;
                                    # unset: 2 per pool connection)
     metrics_token = "…"            # bearer token for /metrics from other than loopback
+    crypto        = "gm"           # the county's crypto suite, written by `county init --crypto`
+                                   # and fixed from then on (sync/crypto_suite.py; absent: intl)
 
 `parse` is pure: a mapping in, a config or a `ValidationError` naming the key and its rule out,
 so a bad file stops `county serve` before anything is started.
@@ -25,6 +27,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from sync.crypto_suite import suite_named
 from sync.errors import ConfigError, NotInitialized, ValidationError
 
 CONFIG = "county.toml"
@@ -50,6 +53,7 @@ class CountyConfig:
     pool_size: int = DEFAULT_POOL_SIZE
     max_in_flight: int | None = None  # None: COUNTY_MAX_IN_FLIGHT, else 2 per pool connection
     metrics_token: str | None = None
+    crypto: str = "intl"  # the suite the county's keys are of: never changed after init
 
 
 def _bad(key: str, rule: str, zh: str, en: str) -> ValidationError:
@@ -92,7 +96,15 @@ def _token(data: Mapping[str, Any]) -> str | None:
     return token
 
 
-KEYS = ("database", "host", "port", "workers", "pool_size", "max_in_flight", "metrics_token")
+def _crypto(data: Mapping[str, Any]) -> str | None:
+    name = _text(data, "crypto")
+    if name is not None:
+        suite_named(name)  # ValidationError naming the key and the suites there are
+    return name
+
+
+KEYS = ("database", "host", "port", "workers", "pool_size", "max_in_flight", "metrics_token",
+        "crypto")
 
 
 def parse(data: Mapping[str, Any], base: CountyConfig | None = None) -> CountyConfig:
@@ -112,6 +124,7 @@ def parse(data: Mapping[str, Any], base: CountyConfig | None = None) -> CountyCo
         "pool_size": _whole(data, "pool_size", 1, MAX_POOL_SIZE),
         "max_in_flight": _whole(data, "max_in_flight", 0, 1_000_000),
         "metrics_token": _token(data),
+        "crypto": _crypto(data),
     }
     # Several workers on SQLite are allowed (they take turns at its one write lock: slower,
     # never wrong); the docs advise PostgreSQL for them.
@@ -140,4 +153,12 @@ def read(path: Path, base: CountyConfig | None = None) -> CountyConfig:
 def load(home: Path, extra: Path | None = None) -> CountyConfig:
     """The county home's county.toml, then `extra`'s keys over it (`county serve --config`)."""
     config = read(home / CONFIG)
-    return config if extra is None else read(extra, config)
+    if extra is None:
+        return config
+    served = read(extra, config)
+    if served.crypto != config.crypto:  # the home's keys are of one suite, fixed at init
+        raise _bad("crypto", "fixed",
+                   f"密码体系在 county init 时选定（{config.crypto}），不能在 {extra} 中改为 {served.crypto}",
+                   f"the crypto suite is fixed at county init ({config.crypto});"
+                   f" {extra} cannot make it {served.crypto}")
+    return served

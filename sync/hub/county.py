@@ -3,7 +3,7 @@
 `county init` makes, in COUNTY_HOME (mode 0700):
   county.toml        the database URL (SQLite in the home by default), and how the hub is
                      served if county IT adds it (sync/hub/config.py)
-  signing.key        Ed25519: signs schema bundles (issue 5)
+  signing.key        Ed25519 (SM2 in a GM county): signs schema bundles (issue 5)
   recovery.key       X25519: the private half of every station's recovery keyslot
   data.key           the hub's data key: personal values are sealed with it at rest, and it is
                      kept out of the database so a database dump or backup holds nothing readable
@@ -22,10 +22,10 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.x509.oid import NameOID
 
+from sync.crypto_suite import INTL, suite_named
 from sync.errors import AlreadyInitialized
 from sync.hub import config
 from sync.hub.config import CONFIG, CountyConfig
@@ -43,8 +43,11 @@ def _write_secret(path: Path, data: bytes) -> None:
 
 
 def init(home: Path, database: str | None = None, hosts: tuple[str, ...] = ("127.0.0.1",
-                                                                            "localhost")) -> Path:
-    """Create a county home; returns it. Refuses to overwrite an existing one."""
+                                                                            "localhost"),
+         crypto: str = INTL) -> Path:
+    """Create a county home; returns it. Refuses to overwrite an existing one. `crypto`
+    names the county's suite (sync/crypto_suite.py), written in county.toml for good."""
+    suite = suite_named(crypto)
     if (home / CONFIG).exists():
         raise AlreadyInitialized(f"{home} 中已有县级平台配置", f"a county hub already exists in {home}")
     url = database or f"sqlite:///{(home / 'hub.db').resolve()}"
@@ -53,14 +56,15 @@ def init(home: Path, database: str | None = None, hosts: tuple[str, ...] = ("127
     storage = open_storage(url)
     storage.migrate()  # fail before writing anything if the database is unreachable
     storage.close()
-    signing = Ed25519PrivateKey.generate()
+    signing = suite.generate_signing_key()
     _write_secret(home / "signing.key", signing.private_bytes_raw())
     _write_secret(home / "recovery.key", X25519PrivateKey.generate().private_bytes_raw())
     _write_secret(home / "data.key", os.urandom(32))
     cert, key = self_signed_certificate(hosts)
     _write_secret(home / "tls.key", key)
     (home / "tls.crt").write_bytes(cert)
-    (home / CONFIG).write_text(f'database = "{url}"\n', encoding="utf-8")
+    text = f'database = "{url}"\n' + (f'crypto = "{crypto}"\n' if crypto != INTL else "")
+    (home / CONFIG).write_text(text, encoding="utf-8")
     return home
 
 
@@ -114,12 +118,15 @@ def open_hub(home: Path, settings: CountyConfig | None = None,
     storage = open_storage(settings.database, pool_size=settings.pool_size)
     storage.migrate()
     return Hub(storage, (home / "data.key").read_bytes(), v1_schema(),
-               clock or HubClock(lambda: time.time_ns() // 1_000_000))
+               clock or HubClock(lambda: time.time_ns() // 1_000_000), suite_named(settings.crypto))
 
 
 def public_keys(home: Path) -> dict[str, str]:
-    """What an enrolling station is given: the county's public keys, base64."""
-    signing = Ed25519PrivateKey.from_private_bytes((home / "signing.key").read_bytes())
+    """What an enrolling station is given: the county's public keys, base64, and the suite
+    they are of (the station checks it is its own)."""
+    suite = suite_named(load_config(home).crypto)
+    signing = suite.signing_key((home / "signing.key").read_bytes())
     recovery = X25519PrivateKey.from_private_bytes((home / "recovery.key").read_bytes())
     return {"county_signing_key": base64.b64encode(signing.public_key().public_bytes_raw()).decode(),
-            "county_recovery_key": recovery.public_key().public_bytes_raw().hex()}
+            "county_recovery_key": recovery.public_key().public_bytes_raw().hex(),
+            "crypto": suite.name}

@@ -14,8 +14,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from sync.bundle import Bundle, check_bundle, parse_bundle
 from sync.errors import TownshipError
 from sync.hub import fleet
@@ -233,7 +231,7 @@ class Dashboard:
 
     def publish(self, raw: bytes) -> Bundle:
         assert self.home is not None, "publishing needs the county home's signing key"
-        key = Ed25519PrivateKey.from_private_bytes((self.home / "signing.key").read_bytes())
+        key = self.hub.suite.signing_key((self.home / "signing.key").read_bytes())
         return self.hub.publish(raw, key)
 
     def labels(self) -> Labels:

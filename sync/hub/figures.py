@@ -30,6 +30,7 @@ from datetime import datetime
 from typing import Any
 
 from sync import attachments as files
+from sync.crypto_suite import INTL_SUITE, CryptoSuite
 from sync.points import LedgerEntry
 from sync.register import key_of
 from sync.report import case_summary
@@ -114,10 +115,13 @@ def seconds(at: str | None) -> float | None:
         return None
 
 
-def blind_key_secret(data_key: bytes) -> bytes:
+def blind_key_secret(data_key: bytes, suite: CryptoSuite = INTL_SUITE) -> bytes:
     """The key of the figures' blind keys (keyed BLAKE2b, 32 bytes), apart from the sealing
-    key it is derived from."""
-    return hmac.new(data_key, b"township-station hub figures: blind keys", hashlib.sha256).digest()
+    key it is derived from (with HMAC-SM3 in a GM county; the BLAKE2b grouping key it keys
+    stays as it is in both: it never leaves the hub, docs/SECURITY.md)."""
+    if suite is INTL_SUITE:
+        return hmac.new(data_key, b"township-station hub figures: blind keys", hashlib.sha256).digest()
+    return suite.mac(data_key, b"township-station hub figures: blind keys")
 
 
 class Roles:

@@ -85,7 +85,8 @@ ZSTD_TYPED = {"Content-Type": ZSTD_MEDIA_TYPE}  # protocol 2 on
 UPGRADE_REQUIRED = 426
 STATUS = {"unsigned": 401, "bad_signature": 401, "expired": 401, "replayed": 409,
           "unknown_station": 403, "revoked": 403, "not_yours": 403, "out_of_scope": 403,
-          "revoked_wipe": 403, "not_replacement": 403, "bad_code": 403, "enrolled": 409}
+          "revoked_wipe": 403, "not_replacement": 403, "bad_code": 403, "enrolled": 409,
+          "wrong_suite": 403}
 
 
 def _refused(request: Request, exc: Exception) -> Response:
@@ -367,8 +368,11 @@ def make_app(hub: Hub, home: Path, max_in_flight: int | None = None,
         name = data.get("name")  # left off by releases before the fleet view
         if name is not None and not isinstance(name, str):
             raise ValidationError("name", "text", "站点名称应为文本", "the station name must be text")
+        crypto = data.get("crypto")  # left off by releases before suites: intl
+        if crypto is not None and not isinstance(crypto, str):
+            raise ValidationError("crypto", "text", "密码体系应为文本", "the crypto suite must be text")
         station = await run_in_threadpool(hub.enroll, data["code"], data["station_id"],
-                                          data["public_key"], name)
+                                          data["public_key"], name, crypto)
         return JSONResponse({"township": station.township, "grids": list(station.grids),
                              **county.public_keys(home)})
 

@@ -20,8 +20,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-
 from sync import attachments as files
 from sync import clock as hlc
 from sync import dictionary as zdict
@@ -36,6 +34,7 @@ from sync.bundle import (
     upcast_fields,
     with_dictionary,
 )
+from sync.crypto_suite import INTL_SUITE, CryptoSuite, SigningKey, mismatch_words, suite_named
 from sync.errors import NotFound, SchemaError, TamperedError, TownshipError, ValidationError
 from sync.hub import figures, work_figures
 from sync.hub.blob_store import BlobStore
@@ -60,7 +59,7 @@ from sync.register import same_key_groups
 from sync.report import Period, case_summary
 from sync.schema import FieldDef, Schema
 from sync.seal import Sealer, subkey
-from sync.signing import WINDOW_MS, AuthError, read_headers, verify
+from sync.signing import WINDOW_MS, AuthError, read_headers, suite_of, verify
 from sync.validate import CHINA_TZ, check_station_name, validate_record
 from sync.version import older
 
@@ -120,12 +119,15 @@ WIPE_TAKES = frozenset({"/v1/push"})
 
 
 class Hub:
-    def __init__(self, storage: Storage, data_key: bytes, schema: Schema, clock: HubClock) -> None:
+    def __init__(self, storage: Storage, data_key: bytes, schema: Schema, clock: HubClock,
+                 suite: CryptoSuite = INTL_SUITE) -> None:
         self.storage = storage
-        self.sealer = Sealer(data_key)
+        self.suite = suite  # the county's, chosen at `county init --crypto` (sync/crypto_suite.py)
+        self.sealer = Sealer(data_key, suite)
         # Keys the dashboard's login throttle by (sync.hub.throttle.key): a name typed at the
         # login is not kept in a form a copy of the database can read back.
-        self.throttle_secret = subkey(data_key, "dashboard login throttle")
+        self.throttle_secret = (subkey if suite is INTL_SUITE else suite.subkey)(
+            data_key, "dashboard login throttle")
         self.clock = clock
         self.blobs = BlobStore(storage, self.sealer, clock.iso)
         # Every version's schema: a change is validated by the rules it was captured under,
@@ -136,7 +138,7 @@ class Hub:
         # published bundle's (sync/dictionary.py); replaced whole, never changed in place.
         self.dictionaries: dict[int, zdict.Dictionary] = zdict.held([zdict.builtin()])
         self._schema_lock = threading.Lock()  # request threads catch up concurrently
-        self._figure_secret = blind_key_secret(data_key)
+        self._figure_secret = blind_key_secret(data_key, suite)
         self._roles: Roles | None = None
         self._since: dict[str, tuple[tuple[int, int], Any]] = {}  # see _unchanged
         with self.storage.transaction() as tx:
@@ -191,7 +193,7 @@ class Hub:
 
     # ------------------------------------------------------------------ schema bundles
 
-    def publish(self, raw: bytes, key: Ed25519PrivateKey) -> Bundle:
+    def publish(self, raw: bytes, key: SigningKey) -> Bundle:
         """Check a bundle against the current schema, add the new version's dictionary to it,
         sign it and publish it; a rename moves the field in every record state the hub keeps,
         in the same transaction. Returns the bundle as published."""
@@ -270,9 +272,15 @@ class Hub:
         return code
 
     def enroll(self, code: str, station_id: str, public_key_b64: str,
-               name: str | None = None) -> StationRow:
+               name: str | None = None, crypto: str | None = None) -> StationRow:
         """A station joins with a one-time code; `name`, the one its clerks gave it, is what
-        the county's pages show it by (None from a release that does not send it)."""
+        the county's pages show it by (None from a release that does not send it). `crypto`:
+        the station's suite (None from a release before suites: intl); one that is not the
+        county's is refused before the code is spent."""
+        theirs = suite_named(crypto, "crypto")
+        if theirs is not self.suite:
+            zh, en = mismatch_words(theirs, self.suite)
+            raise AuthError("wrong_suite", zh, en)
         if name is not None:
             check_station_name(name)
         if not hlc.is_node(station_id):  # it names the station in every clock it stamps
@@ -282,10 +290,11 @@ class Hub:
             raise ValidationError("station_id", "reserved", f"站点编号 {COUNTY_NODE} 为县级平台保留",
                                   f"the station id {COUNTY_NODE} is the county's own")
         try:
-            Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key_b64, validate=True))
+            self.suite.verify_key(base64.b64decode(public_key_b64, validate=True))
         except ValueError:
-            raise ValidationError("public_key", "ed25519", "站点公钥无效",
-                                  "the station public key is not an Ed25519 key") from None
+            kind = self.suite.signature_name
+            raise ValidationError("public_key", kind.lower(), "站点公钥无效",
+                                  f"the station public key is not an {kind} key") from None
         with self.storage.transaction() as tx:
             known = tx.station(station_id)
             scope = tx.take_enrollment(code_hash(code), station_id)
@@ -376,7 +385,11 @@ class Hub:
                                     "this station has been revoked; its keys must be destroyed")
                 raise AuthError("revoked", "此站点已被吊销", "this station has been revoked")
             now = self.clock.wall_ms()
-            public = Ed25519PublicKey.from_public_bytes(base64.b64decode(station.public_key))
+            named = suite_of(headers)
+            if named is not self.suite:  # by name: not a bad signature, a station of the other kind
+                zh, en = mismatch_words(self.suite, named, "request")
+                raise AuthError("wrong_suite", zh, en)
+            public = self.suite.verify_key(base64.b64decode(station.public_key))
             signed = verify(public, headers, method, path, body, now)
             if not tx.remember_nonce(station.id, signed.nonce, signed.time_ms, now - 2 * WINDOW_MS):
                 raise AuthError("replayed", "重复的请求（已处理过）", "replayed request (nonce seen before)")
@@ -395,10 +408,10 @@ class Hub:
             if station is None:
                 return
             now = self.clock.wall_ms()
-            public = Ed25519PublicKey.from_public_bytes(base64.b64decode(station.public_key))
             try:
+                public = self.suite.verify_key(base64.b64decode(station.public_key))
                 signed = verify(public, headers, method, path, body, now, window_ms=2**62)
-            except AuthError:
+            except (AuthError, ValueError):
                 return
             tx.note_clock(station.id, signed.time_ms - now, self.clock.iso())
 
@@ -673,7 +686,7 @@ class Hub:
     def audit_check(self, station_id: str) -> tuple[int, Break | None]:
         """(entries held, the first link that does not hold or None) of a station's trail."""
         held = self.audit_trail(station_id)
-        return len(held), first_break(held)
+        return len(held), first_break(held, suite=self.suite)
 
     def estimate(self, station: StationRow, cursor: int, sample: int = ESTIMATE_SAMPLE) -> FirstSyncSize:
         """What a pull from `cursor` would bring: the changes counted, and their bytes on the

@@ -18,10 +18,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from sync import parcel
+from sync.crypto_suite import SigningKey
 from sync.hub.rules import Hub
 from sync.hub.storage.base import StationRow
 from sync.protocol import compress, decode_push, encode_page, encode_results, unpack
@@ -47,7 +47,7 @@ def import_changes(hub: Hub, home: Path, path: Path, out: Path | None = None) ->
     beside it). What was accepted and refused, and the return file's path."""
     header = parcel.read_header(path)
     station = _station(hub, header)
-    public = Ed25519PublicKey.from_public_bytes(base64.b64decode(station.public_key))
+    public = hub.suite.verify_key(base64.b64decode(station.public_key))
     recovery = X25519PrivateKey.from_private_bytes((home / "recovery.key").read_bytes())
     opened = parcel.open_file(path, "changes", lambda _h: public, lambda _h: recovery)
     meta = unpack(next(opened.frames))
@@ -70,7 +70,7 @@ def import_changes(hub: Hub, home: Path, path: Path, out: Path | None = None) ->
     parcel.write_file(target, "return", {"station": station.id, "answers": opened.header["id"],
                                          "created": hub.clock.iso()},
                       [compress(answer), *(encode_results(r) for r in results), *pages], reply,
-                      _signing(home))
+                      _signing(hub, home))
     flat = [r for batch in results for r in batch]
     return {"station": station.id, "accepted": sum(1 for r in flat if r.receipt),
             "rejected": sum(1 for r in flat if r.rejected), "pulled": pulled.changes,
@@ -96,8 +96,8 @@ def pull_pages(hub: Hub, station: StationRow, cursor: int, schema: int, pulled: 
             return
 
 
-def _signing(home: Path) -> Ed25519PrivateKey:
-    return Ed25519PrivateKey.from_private_bytes((home / "signing.key").read_bytes())
+def _signing(hub: Hub, home: Path) -> SigningKey:
+    return hub.suite.signing_key((home / "signing.key").read_bytes())
 
 
 def make_seed(hub: Hub, home: Path, township: str, grids: list[str], out: Path,
@@ -120,6 +120,6 @@ def make_seed(hub: Hub, home: Path, township: str, grids: list[str], out: Path,
     out.parent.mkdir(parents=True, exist_ok=True)
     size = parcel.write_file(out, "seed", header,
                              [compress(meta), *pull_pages(hub, scope, 0, version, pulled, calling=False)],
-                             parcel.seed_private(key).public_key(), _signing(home))
+                             parcel.seed_private(key).public_key(), _signing(hub, home))
     return {"code": code, "seed_key": key, "file": str(out), "changes": pulled.changes, "bytes": size,
             "township": township, "grids": list(scope.grids), "expires": header["expires"]}
