@@ -21,6 +21,7 @@ import pytest
 import requests
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -260,15 +261,28 @@ def test_a_gm_clerk_slot_wraps_the_data_key_with_sm4(tmp_path: Path) -> None:
     record_id = store.add("person", person)
     store.close()
     with sqlite3.connect(tmp_path / "st" / DB_FILE) as conn:
-        salt, wrapped = conn.execute("SELECT salt, wrapped FROM keyslots WHERE kind = 'passphrase'"
-                                     ).fetchone()
+        salt, wrapped_private, ephemeral, wrapped = conn.execute(
+            "SELECT salt, wrapped_private, ephemeral_public, wrapped FROM keyslots"
+            " WHERE kind = 'passphrase'").fetchone()
         sealed = json.loads(conn.execute("SELECT sealed FROM records").fetchone()[0])
-    assert len(wrapped) == 61 and wrapped[:1] == b"\xc1"
-    kek = keys.derive_kek(PASSPHRASE, salt, keys.FAST_KDF)
-    key16 = HKDF(hashes.SM3(), 16, None, b"township-station sm4 key v1").derive(kek)
-    decryptor = Cipher(algorithms.SM4(key16), modes.GCM(wrapped[1:13], wrapped[-16:])).decryptor()
-    decryptor.authenticate_additional_data(b"township-station keyslot v1")
-    data_key = decryptor.update(wrapped[13:-16]) + decryptor.finalize()
+
+    def sm4_open(kek: bytes, blob: bytes) -> bytes:
+        key16 = HKDF(hashes.SM3(), 16, None, b"township-station sm4 key v1").derive(kek)
+        decryptor = Cipher(algorithms.SM4(key16), modes.GCM(blob[1:13], blob[-16:])).decryptor()
+        decryptor.authenticate_additional_data(b"township-station keyslot v1")
+        return decryptor.update(blob[13:-16]) + decryptor.finalize()
+
+    # The clerk's X25519 private key under the passphrase's KEK, the data key sealed to its
+    # public half (so a rotation can reach the slot): both wrapped with SM4-GCM.
+    assert len(wrapped) == len(wrapped_private) == 61
+    assert wrapped[:1] == wrapped_private[:1] == b"\xc1"
+    private = X25519PrivateKey.from_private_bytes(
+        sm4_open(keys.derive_kek(PASSPHRASE, salt, keys.FAST_KDF), wrapped_private))
+    shared = private.exchange(X25519PublicKey.from_public_bytes(ephemeral))
+    public = private.public_key().public_bytes_raw()
+    kek = HKDF(hashes.SHA256(), 32, None, b"township-station clerk slot v2").derive(
+        shared + ephemeral + public)
+    data_key = sm4_open(kek, wrapped)
     opened = Sealer(data_key, GM_SUITE).open_value(sealed["name"], field_ad(record_id, "person", "name"))
     assert opened == person["name"]
     again = Store.open(tmp_path / "st")

@@ -28,7 +28,9 @@ from station.attachments import Attachments
 from station.backup import litestream
 from station.demo import SCALES, DemoData
 from station.store import Store
-from sync.errors import KeyRotated, RekeyError, WrongPassphrase
+from sync.crypto_suite import GM_SUITE
+from sync.errors import KeyRotated, RekeyError, TamperedError, WrongPassphrase
+from sync.seal import Sealer
 from tests.conftest import PASSPHRASE, STATION, TOWNSHIP, Cli, FakeTime
 from tests.test_backup import Replication
 
@@ -420,6 +422,7 @@ def test_once_its_retention_passes_the_replica_holds_only_the_new_keys_ciphertex
         while _restore(replica, tmp_path / "old.db", before) and time.monotonic() < deadline:
             time.sleep(1)
         assert not _restore(replica, tmp_path / "old.db", before), "the replica still restores the old point"
+        running.crash()  # a replica that stands still: retention would remove points under us
         points = [t for t in _txids(replica) if _restore(replica, tmp_path / "now.db", t)]
         assert points  # the latest point at least
         for txid in points:
@@ -439,3 +442,30 @@ def _txids(replica: Path) -> list[str]:
     """Every transaction id the replica's LTX files name, at every level."""
     listing = _litestream("ltx", "-level", "all", f"file://{replica}").stdout.split()
     return sorted({w for w in listing if len(w) == 16 and all(c in "0123456789abcdef" for c in w)})
+
+
+def test_a_gm_store_rekeys_under_sm4(tmp_path: Path) -> None:
+    """Under the GM suite the new generation's values carry GM's generation byte (d0) and
+    open with the new key's SM4 and not with the old key's."""
+    store = Store.create(tmp_path / "gm", township=TOWNSHIP, name="国密镇", clerk="张三",
+                         passphrase=PASSPHRASE, kdf=keys.FAST_KDF, crypto="gm")
+    ids = [store.add("person", p) for p in synthetic.people(50, ["440524001001"], seed=4)]
+    before = {i: store.get("person", i)["fields"] for i in ids}
+    old = store._require_key()
+    store.start_rekey()
+    store.continue_rekey()
+    new = store._require_key()
+    conn = sqlite3.connect(tmp_path / "gm" / "station.db")
+    rows = conn.execute("SELECT id, entity, sealed FROM records").fetchall()
+    conn.close()
+    for rid, entity, sealed in rows:
+        for name, value in json.loads(sealed).items():
+            blob, ad = base64.b64decode(value), f"{rid}|{entity}|{name}".encode()
+            assert blob[:2] == b"\xd0\x01"
+            assert Sealer(new, GM_SUITE, 1).open_bytes(blob, ad)
+            with pytest.raises(TamperedError):
+                Sealer(old, GM_SUITE, 1).open_bytes(blob, ad)
+    store.lock()
+    store.unlock(PASSPHRASE)
+    assert {i: store.get("person", i)["fields"] for i in ids} == before
+    store.close()
