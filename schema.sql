@@ -29,7 +29,12 @@ CREATE TABLE keyslots (
     salt             BLOB,
     ephemeral_public BLOB,                 -- X25519 public key (recovery slot)
     wrapped          BLOB NOT NULL,        -- nonce || AES-GCM(kek, data key)
-    created_at       TEXT NOT NULL
+    created_at       TEXT NOT NULL,
+    -- What the slot's holder may do (station/roles.json): clerk | gridworker | volunteer;
+    -- a gridworker's grids (JSON list), a volunteer's own volunteer record. Storage step 10.
+    role             TEXT NOT NULL DEFAULT 'clerk',
+    grids            TEXT,
+    volunteer        TEXT
 );
 
 CREATE TABLE schema_versions (
