@@ -360,7 +360,8 @@ class Store:
         transaction already under way finishes with the keys it started with.)"""
         self._keys = None
         self.clerk = None
-        self.grant = roles.CLERK_GRANT
+        # `grant` stays: only an unlock changes it, before the new keys are set, so a read
+        # under way never finds a wider grant than the keys it holds were opened with.
 
     def _open_with(self, data_key: bytes, clerk: str | None,
                    on_index: Callable[[int, int], None] | None = None) -> None:
@@ -758,9 +759,12 @@ class Store:
         return id(conn), int(conn.execute("PRAGMA data_version").fetchone()[0])
 
     def count(self, entity_name: str) -> int:
-        """Live records of an entity (clear columns only: works while locked)."""
-        return int(self.conn.execute("SELECT count(*) FROM records WHERE entity = ? AND deleted = 0",
-                                     (entity_name,)).fetchone()[0])
+        """Live records of an entity (clear columns only: works while locked), within the
+        unlocked role's reach (a gridworker's grids)."""
+        reach, more = self._reach()
+        return int(self.conn.execute(
+            f"SELECT count(*) FROM records WHERE entity = ? AND deleted = 0{reach}",
+            (entity_name, *more)).fetchone()[0])
 
     def find(self, term: str, entity_name: str | None = None,
              limit: int = search.DEFAULT_LIMIT) -> search.Found:
