@@ -30,11 +30,9 @@ CREATE TABLE keyslots (
     ephemeral_public BLOB,                 -- X25519 public key (recovery slot)
     wrapped          BLOB NOT NULL,        -- nonce || AES-GCM(kek, data key)
     created_at       TEXT NOT NULL,
-    -- What the slot's holder may do (station/roles.json): clerk | gridworker | volunteer;
-    -- a gridworker's grids (JSON list), a volunteer's own volunteer record. Storage step 10.
-    role             TEXT NOT NULL DEFAULT 'clerk',
-    grids            TEXT,
-    volunteer        TEXT
+    role             TEXT NOT NULL DEFAULT 'clerk',  -- clerk | gridworker | volunteer (station/roles.json)
+    grids            TEXT,                 -- JSON list: the grids of a gridworker
+    volunteer        TEXT                  -- the volunteer record of a volunteer
 );
 
 CREATE TABLE schema_versions (
