@@ -691,7 +691,7 @@ class Store:
             return None
         return roles.is_own(grant, own_ids(self.conn, row))
 
-    def _reach(self) -> tuple[str, list[Any]]:
+    def reach_sql(self) -> tuple[str, list[Any]]:
         """SQL narrowing a list of records to the role's reach (" AND ..."), and its args."""
         grant = self.grant
         if grant.reach == "grids":
@@ -711,7 +711,7 @@ class Store:
         """Current records sorted by id. A record that fails to open raises, or goes to
         `on_error` so the others can still be read."""
         self._require_sealer()
-        reach, more = self._reach()
+        reach, more = self.reach_sql()
         if entity_name is not None:
             self.schema.entity(entity_name)
             self.require("export", entity_name)
@@ -738,7 +738,7 @@ class Store:
         self._require_sealer()
         self.schema.entity(entity_name)
         self.require("read", entity_name)
-        reach, more = self._reach()
+        reach, more = self.reach_sql()
         if before:
             rows = list(self.db.query(
                 f"SELECT * FROM records WHERE entity = ? AND deleted = 0 AND id < ?{reach}"
@@ -761,7 +761,7 @@ class Store:
     def count(self, entity_name: str) -> int:
         """Live records of an entity (clear columns only: works while locked), within the
         unlocked role's reach (a gridworker's grids)."""
-        reach, more = self._reach()
+        reach, more = self.reach_sql()
         return int(self.conn.execute(
             f"SELECT count(*) FROM records WHERE entity = ? AND deleted = 0{reach}",
             (entity_name, *more)).fetchone()[0])

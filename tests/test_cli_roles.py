@@ -168,3 +168,4 @@ def test_a_clerk_does_everything(cli: Cli, seeded: dict[str, str], tmp_path: Pat
     cli("settings", "set", "mask_names", "0")
     cli("clerk", "remove", "王网格")
     assert "王网格" not in cli("clerk", "list").stdout
+

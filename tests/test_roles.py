@@ -134,6 +134,20 @@ def test_a_gridworker_reads_and_writes_their_grids_only(store: Store, seeded: di
     assert store.get("person", seeded["mine"])["fields"]["phone"] == "13900139000"
 
 
+def test_a_gridworkers_case_list_holds_their_grids_cases(store: Store, seeded: dict[str, str]) -> None:
+    from station.cases import Cases
+
+    store.unlock(PASSPHRASE)
+    mine = Cases(store, "incident").open({"category": "01", "title": "井盖缺失", "grid": GRID})
+    Cases(store, "incident").open({"category": "01", "title": "路灯损坏", "grid": OTHER_GRID})
+    assert len(Cases(store, "incident").summaries()) == 2
+    store.lock()
+    store.unlock("gridworker pass", "王网格")
+    cases = Cases(store, "incident")
+    assert [c["id"] for c in cases.summaries()] == [mine]
+    assert cases.opened([mine])[mine]["title"] == "井盖缺失"
+
+
 def test_a_volunteer_reports_an_incident_credited_to_them(store: Store, seeded: dict[str, str]) -> None:
     from station.cases import Cases
 
@@ -210,7 +224,7 @@ def test_a_gridworkers_reads_stay_in_their_grids_while_another_thread_writes(
             try:
                 grids = {store._row(r["id"])["grid"] for r in store.page("person", limit=500)}  # type: ignore[index]
                 found = {m.record["fields"]["grid"] for m in store.find("李").matches}
-            except Exception as exc:  # noqa: BLE001 - any failure is the finding
+            except Exception as exc:  # any failure is the finding
                 failures.append(repr(exc))
                 return
             if not grids <= {GRID} or not found <= {GRID}:
