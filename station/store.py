@@ -837,8 +837,10 @@ class Store:
             return writes.reveal(entity_name, record_id, field)
 
     def reveals(self) -> list[dict[str, Any]]:
-        """Every recorded reveal, oldest first: seq, at (UTC), record, entity, field, clerk."""
+        """Every recorded reveal, oldest first: seq, at (UTC), record, entity, field, clerk
+        (a clerk's to read, as the audit trail is)."""
         sealer, _ = self._require_sealer()
+        self.require("admin", roles.ADMIN_ENTITY)
         return [{"seq": r["seq"], "at": r["at"], "record": r["record_id"], "entity": r["entity"],
                  "field": r["field"],
                  "clerk": sealer.open_value(r["clerk"], reveal_ad(r["record_id"], r["field"], r["at"]))}

@@ -101,6 +101,8 @@ def test_a_gridworker_is_refused_another_grids_record(cli: Cli, seeded: dict[str
     (("clerk", "add", "钱某"), "志愿者无权管理本站的办事员和设置",
      "a volunteer may not manage the station's clerks and settings; nothing was done"),
     (("clerk", "remove", "王网格"), "志愿者无权管理", "a volunteer may not manage"),
+    (("reveals",), "志愿者无权管理", "a volunteer may not manage"),
+    (("audit", "list"), "志愿者无权管理", "a volunteer may not manage"),
     (("settings", "set", "mask_names", "0"), "志愿者无权管理", "a volunteer may not manage"),
     (("add", "person", "--json", json.dumps({"name": "某", "id_number": "44052419700303003X",
                                              "grid": GRID})),
