@@ -30,9 +30,12 @@ CREATE TABLE keyslots (
     ephemeral_public BLOB,                 -- X25519 ephemeral public key the data key is sealed with
     wrapped          BLOB NOT NULL,        -- the data key: nonce || AES-GCM(kek or key sealed to public_key)
     created_at       TEXT NOT NULL,
+    role             TEXT NOT NULL DEFAULT 'clerk',  -- clerk | gridworker | volunteer (station/roles.json)
+    grids            TEXT,                 -- JSON list: the grids of a gridworker
+    volunteer        TEXT,                 -- the volunteer record of a volunteer
     -- A clerk's own X25519 key pair (station/keys.py): a rotation seals the new data key to
-    -- public_key, which only the clerk's passphrase opens the private half of. NULL: a slot
-    -- made before rotation, given its pair at its clerk's next unlock.
+    -- public_key, which only the passphrase of the slot opens the private half of. NULL: a
+    -- slot made before rotation, given its pair at its next unlock.
     public_key       BLOB,
     wrapped_private  BLOB                  -- nonce || AES-GCM(kek, X25519 private key)
 );

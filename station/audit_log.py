@@ -11,8 +11,8 @@ from typing import Any
 from sync.audit_chain import AuditEntry, Break, first_break, following
 from sync.crypto_suite import CryptoSuite, suite_named
 
-# Every clerk who unlocks a station today may do everything on it; issue 25 point 6 brings
-# other roles. The trail names the role already, so its entries need not change then.
+# The role an entry names when none is given: a clerk's (station/roles.py holds the others;
+# the write path and the unlock pass the unlocked slot's own).
 CLERK_ROLE = "clerk"
 _COLUMNS = "seq, at, clerk, role, action, target, detail, prev, hash"
 

@@ -176,6 +176,8 @@ class Cases:
             by_case[owner].append(event)
         where, args = (self._open_subjects() if open_only
                        else ("entity = ? AND deleted = 0", [self.subject.name]))
+        reach, more = self.store.reach_sql()  # a gridworker's list: their grids' cases
+        where, args = where + reach, [*args, *more]
         out = []
         for rid, clear in self.store.conn.execute(
                 f"SELECT id, clear FROM records WHERE {where} ORDER BY id", args):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from station import keys, settings
+from station.roles import CLERK_GRANT, Grant
 from sync.crypto_suite import CryptoSuite, suite_named
 from sync.errors import ClerkError, RekeyError, WrongPassphrase
 
@@ -57,9 +58,20 @@ class Keyring:
     def clerks(self) -> list[dict[str, Any]]:
         """Names and slot facts; never a secret."""
         return [
-            {"clerk": r["clerk"], "kdf": json.loads(r["kdf_params"]), "created_at": r["created_at"]}
+            {"clerk": r["clerk"], "kdf": json.loads(r["kdf_params"]), "created_at": r["created_at"],
+             **_grant_json(Grant.of(r.get("role"), r.get("grids"), r.get("volunteer")))}
             for r in self._slots("kind = 'passphrase'")
         ]
+
+    def grant_of(self, clerk: str | None) -> Grant:
+        """What the slot of `clerk` may do (None, the county's recovery key: a clerk's all)."""
+        if clerk is None:
+            return CLERK_GRANT
+        slots = self._slots("kind = 'passphrase' AND clerk = ?", clerk)
+        if not slots:
+            raise _no_clerk(clerk)
+        r = slots[0]
+        return Grant.of(r.get("role"), r.get("grids"), r.get("volunteer"))
 
     def has_clerk(self, clerk: str) -> bool:
         return bool(self._slots("kind = 'passphrase' AND clerk = ?", clerk))
@@ -133,7 +145,7 @@ class Keyring:
         return suite_named(settings.get(self.conn, "crypto"))
 
     def add_clerk(self, clerk: str, passphrase: str, data_key: bytes, kdf: keys.KdfParams,
-                  now: str) -> None:
+                  now: str, grant: Grant = CLERK_GRANT) -> None:
         if self.has_clerk(clerk):
             raise ClerkError(f"办事员 {clerk} 已存在", f"clerk {clerk} already exists")
         salt = keys.new_salt()
@@ -147,6 +159,11 @@ class Keyring:
             (clerk, kdf.kdf, json.dumps(keys.params_to_json(kdf), sort_keys=True), salt, wrapped,
              now, public, keys.wrap(kek, private, self._suite()), ephemeral),
         )
+        if grant != CLERK_GRANT:
+            self.conn.execute(
+                "UPDATE keyslots SET role = ?, grids = ?, volunteer = ? WHERE kind = 'passphrase'"
+                " AND clerk = ?", (grant.role, json.dumps(sorted(grant.grids)) if grant.grids else None,
+                                   grant.volunteer, clerk))
 
     def remove_clerk(self, clerk: str, *, keep_one: bool = True) -> None:
         if not self.has_clerk(clerk):
@@ -173,3 +190,7 @@ class Keyring:
 
     def count(self) -> int:
         return len(self._slots("kind = 'passphrase'"))
+
+
+def _grant_json(grant: Grant) -> dict[str, Any]:
+    return {"role": grant.role, "grids": sorted(grant.grids), "volunteer": grant.volunteer}

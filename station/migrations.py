@@ -370,8 +370,22 @@ def _audit_log(conn: sqlite3.Connection) -> None:
     conn.execute(_AUDIT_LOG)
 
 
+# Each keyslot's role (issue 25 point 6): every slot made before is a clerk's, as it was.
+_KEYSLOT_ROLE_COLUMNS = (("role", "TEXT NOT NULL DEFAULT 'clerk'"), ("grids", "TEXT"),
+                         ("volunteer", "TEXT"))
+
+
+def _keyslot_roles(conn: sqlite3.Connection) -> None:
+    """Step 10: each keyslot's role, grids and volunteer (station/roles.py). Slots made
+    before are clerks'. A store that step 1 brought from 0.1.0 has the columns already."""
+    have = set(_columns(conn, "keyslots"))
+    for column, kind in _KEYSLOT_ROLE_COLUMNS:
+        if column not in have:
+            conn.execute(f"ALTER TABLE keyslots ADD COLUMN {column} {kind}")
+
+
 def _clerk_pairs(conn: sqlite3.Connection) -> None:
-    """Step 10: room in each clerk's keyslot for a key pair of its own, so a data-key
+    """Step 11: room in each clerk's keyslot for a key pair of its own, so a data-key
     rotation can reach every clerk (issue 25). A migration has no passphrase: each slot gets
     its pair at its clerk's next unlock (`Keyring.upgrade_slot`)."""
     for column in ("public_key", "wrapped_private"):
@@ -392,6 +406,8 @@ STEPS: tuple[Step, ...] = (
     Step(8, "changes: each waiting change's push tier, and the outbox index by tier (issue 24)",
          _push_tiers),
     Step(9, "audit_log: the audit trail, chained by hash (issue 25)", _audit_log),
-    Step(10, "keyslots: each clerk's own key pair, for data-key rotation (issue 25)", _clerk_pairs),
+    Step(10, "keyslots: each slot's role, grids and volunteer (issue 25 point 6)",
+         _keyslot_roles),
+    Step(11, "keyslots: each clerk's own key pair, for data-key rotation (issue 25)", _clerk_pairs),
 )
 LATEST = STEPS[-1].number

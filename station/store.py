@@ -25,20 +25,20 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
-from station import audit_log, keys, migrations, rekey, search, search_forms, settings
+from station import audit_log, keys, migrations, rekey, roles, search, search_forms, settings
 from station.blind_index import DEFAULT_BITS, BlindIndex
 from station.ids import IdMaker
 from station.keyring import Keyring
 from station.registry import Registry
 from station.shift_pin import ShiftPin
-from station.transaction import Transaction, check_live, fetch_row, open_fields
+from station.transaction import Transaction, check_live, fetch_row, open_fields, own_ids
 from station.writes import Writes, iso_ms, reveal_ad
 from sync import clock as hlc
 from sync.audit_chain import AuditEntry
@@ -165,6 +165,9 @@ class Store:
         # another locks or unlocks the store sees all three or none.
         self._keys: tuple[bytes, Sealer, BlindIndex] | None = None
         self.clerk: str | None = None
+        # What the unlocked slot's role may do (station/roles.py); checked by every read here
+        # and every write in station/writes.py.
+        self.grant: roles.Grant = roles.CLERK_GRANT
         # The shift PIN slot, in memory only (station/shift_pin.py): it outlives `lock`.
         self._pin: ShiftPin | None = None
 
@@ -365,10 +368,13 @@ class Store:
         transaction already under way finishes with the keys it started with.)"""
         self._keys = None
         self.clerk = None
+        # `grant` stays: only an unlock changes it, before the new keys are set, so a read
+        # under way never finds a wider grant than the keys it holds were opened with.
 
     def _open_with(self, data_key: bytes, clerk: str | None,
                    on_index: Callable[[int, int], None] | None = None) -> None:
         bits = int(self._setting("blind_index_bits") or DEFAULT_BITS)
+        self.grant = self.keyring.grant_of(clerk)
         suite = self.suite
         generation = rekey.generation_of(self._setting("key_generation"))
         older: dict[int, bytes] = {}
@@ -425,8 +431,11 @@ class Store:
         """An unlock (or a failed one) in the audit trail. Its own transaction: a failed
         unlock has no keys, and an entry names no personal value, so none are needed. A full
         disk or a write lock held elsewhere loses the entry, not the unlock."""
+        role = roles.CLERK
+        with suppress(ClerkError):  # the role of the slot named (a failed unlock's too)
+            role = self.keyring.grant_of(clerk or None).role
         with suppress(DiskError, LockedError), self._transaction() as txn:
-            audit_log.append(txn.cursor, self.clock.iso(), clerk, action, detail=detail)
+            audit_log.append(txn.cursor, self.clock.iso(), clerk, action, detail=detail, role=role)
 
     def record(self, action: str, target: str = "", detail: Mapping[str, Any] | None = None) -> None:
         """An entry of the audit trail for what the unlocked clerk did outside a write (an
@@ -435,7 +444,8 @@ class Store:
             writes.audit(action, target, detail)
 
     def audit_trail(self, after: int = 0, limit: int | None = None) -> list[AuditEntry]:
-        """The audit trail's entries after seq `after`, oldest first."""
+        """The audit trail's entries after seq `after`, oldest first (a clerk's to read)."""
+        self.require("admin", roles.ADMIN_ENTITY)
         return audit_log.entries(self.conn, after, limit)
 
     # The shift PIN (station/shift_pin.py): set after a passphrase unlock, it reopens the
@@ -497,18 +507,22 @@ class Store:
         """The clerks who can unlock this store (names and slot facts; no secrets)."""
         return self.keyring.clerks()
 
-    def add_clerk(self, clerk: str, passphrase: str, kdf: keys.KdfParams = keys.STANDARD_KDF) -> None:
+    def add_clerk(self, clerk: str, passphrase: str, kdf: keys.KdfParams = keys.STANDARD_KDF,
+                  grant: roles.Grant = roles.CLERK_GRANT) -> None:
+        """Add a keyslot; `grant`: its role (a clerk's, unless given). Only a clerk may."""
         data_key = self._require_key()
+        self.require("admin", roles.ADMIN_ENTITY)
         _check_clerk_name(clerk)
         _check_passphrase(passphrase)
         with self._transaction() as txn:
-            self.keyring.add_clerk(clerk, passphrase, data_key, kdf, self.clock.iso())
+            self.keyring.add_clerk(clerk, passphrase, data_key, kdf, self.clock.iso(), grant)
             if self.wiped:  # opened with the county's key after a wipe: a clerk can open it again
                 txn.put_settings(wiped_at="")
 
     def remove_clerk(self, clerk: str) -> None:
         """Remove a clerk's keyslot; the others keep working. The last one cannot go."""
         self._require_key()
+        self.require("admin", roles.ADMIN_ENTITY)
         with self._transaction():
             self.keyring.remove_clerk(clerk)
 
@@ -517,10 +531,13 @@ class Store:
     ) -> None:
         """Rewrap the data key for `clerk` under a new passphrase (store must be unlocked)."""
         data_key = self._require_key()
+        if clerk != self.clerk:  # one's own passphrase, whatever the role; another's: a clerk
+            self.require("admin", roles.ADMIN_ENTITY)
         _check_passphrase(new_passphrase)
         with self._transaction():
+            grant = self.keyring.grant_of(clerk)
             self.keyring.remove_clerk(clerk, keep_one=False)
-            self.keyring.add_clerk(clerk, new_passphrase, data_key, kdf, self.clock.iso())
+            self.keyring.add_clerk(clerk, new_passphrase, data_key, kdf, self.clock.iso(), grant)
 
     @property
     def revoked_at(self) -> str:
@@ -564,6 +581,7 @@ class Store:
     def set_county_key(self, county_public_key: bytes) -> None:
         """Add (or replace) the recovery slot sealed to the county's X25519 public key."""
         data_key = self._require_key()
+        self.require("admin", roles.ADMIN_ENTITY)
         with self._transaction():
             self.keyring.set_county_key(data_key, county_public_key, self.clock.iso())
 
@@ -600,6 +618,7 @@ class Store:
         new one, until `continue_rekey` has sealed everything again. Returns the new key's
         generation."""
         old, sealer, _ = self._require_keys()
+        self.require("admin", roles.ADMIN_ENTITY)
         if self.clerk is None and remove is None and not self.keyring.count():
             raise RekeyError("没有办事员能接收新密钥", "no clerk could receive the new key")
         new = keys.new_data_key()
@@ -729,7 +748,7 @@ class Store:
                 _, sealer, index = self._keys or (None, None, None)
                 txn = Transaction(cursor, last, clock=self.clock, station_id=self.station_id,
                                   schema=self.schema, ids=self._ids, sealer=sealer, index=index,
-                                  clerk=self.clerk)
+                                  clerk=self.clerk, grant=self.grant)
                 sealed_before = sealer.sealed_count if sealer else 0
                 yield txn
                 if txn.last != last:
@@ -774,7 +793,38 @@ class Store:
 
     def get(self, entity_name: str, record_id: str) -> dict[str, Any]:
         entity = self.schema.entity(entity_name)
-        return self._present(self._live_row(entity, record_id))
+        self.require("read", entity.name)
+        row = self._live_row(entity, record_id)
+        self.require("read", entity.name, grid=row["grid"], own=self._own(row))
+        return self._present(row)
+
+    # ------------------------------------------------------------------ roles
+
+    def require(self, action: str, entity_name: str, *, grid: str | None = None,
+                own: bool | None = None) -> None:
+        """RoleRefused unless the unlocked slot's role may (station/roles.py)."""
+        found = self.schema.entities.get(entity_name)
+        labels = (found.label_zh, found.name) if found else roles.ADMIN_LABELS
+        roles.check(self.grant, action, entity_name, labels, grid=grid, own=own)
+
+    def _own(self, row: Mapping[str, Any]) -> bool | None:
+        """Whether a record is the unlocked volunteer's own (None for other roles)."""
+        grant = self.grant
+        if grant.reach != "own":
+            return None
+        return roles.is_own(grant, own_ids(self.conn, row))
+
+    def reach_sql(self) -> tuple[str, list[Any]]:
+        """SQL narrowing a list of records to the role's reach (" AND ..."), and its args."""
+        grant = self.grant
+        if grant.reach == "grids":
+            return f" AND grid IN ({', '.join('?' * len(grant.grids))})", sorted(grant.grids)
+        if grant.reach == "own":
+            v = grant.volunteer or ""
+            return (" AND (id = ? OR owner = ? OR json_extract(clear, '$.volunteer') = ? OR owner IN"
+                    " (SELECT id FROM records WHERE json_extract(clear, '$.volunteer') = ?))",
+                    [v, v, v, v])
+        return "", []
 
     def export(
         self,
@@ -784,13 +834,17 @@ class Store:
         """Current records sorted by id. A record that fails to open raises, or goes to
         `on_error` so the others can still be read."""
         self._require_sealer()
+        reach, more = self.reach_sql()
         if entity_name is not None:
             self.schema.entity(entity_name)
+            self.require("export", entity_name)
             rows = self.db.query(
-                "SELECT * FROM records WHERE deleted = 0 AND entity = ? ORDER BY id", [entity_name]
-            )
+                f"SELECT * FROM records WHERE deleted = 0 AND entity = ?{reach} ORDER BY id",
+                [entity_name, *more])
         else:
-            rows = self.db.query("SELECT * FROM records WHERE deleted = 0 ORDER BY id")
+            for name in self.schema.entities:
+                self.require("export", name)
+            rows = self.db.query(f"SELECT * FROM records WHERE deleted = 0{reach} ORDER BY id", more)
         for row in rows:
             try:
                 yield self._present(row)
@@ -806,14 +860,16 @@ class Store:
         page's records are opened."""
         self._require_sealer()
         self.schema.entity(entity_name)
+        self.require("read", entity_name)
+        reach, more = self.reach_sql()
         if before:
             rows = list(self.db.query(
-                "SELECT * FROM records WHERE entity = ? AND deleted = 0 AND id < ?"
-                " ORDER BY id DESC LIMIT ?", [entity_name, before, limit]))[::-1]
+                f"SELECT * FROM records WHERE entity = ? AND deleted = 0 AND id < ?{reach}"
+                " ORDER BY id DESC LIMIT ?", [entity_name, before, *more, limit]))[::-1]
         else:
             rows = list(self.db.query(
-                "SELECT * FROM records WHERE entity = ? AND deleted = 0 AND id > ?"
-                " ORDER BY id LIMIT ?", [entity_name, after, limit]))
+                f"SELECT * FROM records WHERE entity = ? AND deleted = 0 AND id > ?{reach}"
+                " ORDER BY id LIMIT ?", [entity_name, after, *more, limit]))
         return [self._present(row) for row in rows]
 
     def read_version(self) -> tuple[int, int] | None:
@@ -826,9 +882,12 @@ class Store:
         return id(conn), int(conn.execute("PRAGMA data_version").fetchone()[0])
 
     def count(self, entity_name: str) -> int:
-        """Live records of an entity (clear columns only: works while locked)."""
-        return int(self.conn.execute("SELECT count(*) FROM records WHERE entity = ? AND deleted = 0",
-                                     (entity_name,)).fetchone()[0])
+        """Live records of an entity (clear columns only: works while locked), within the
+        unlocked role's reach (a gridworker's grids)."""
+        reach, more = self.reach_sql()
+        return int(self.conn.execute(
+            f"SELECT count(*) FROM records WHERE entity = ? AND deleted = 0{reach}",
+            (entity_name, *more)).fetchone()[0])
 
     def find(self, term: str, entity_name: str | None = None,
              limit: int = search.DEFAULT_LIMIT) -> search.Found:
@@ -838,7 +897,14 @@ class Store:
         saying how it matched; at most `limit`, and whether more matched."""
         sealer, index = self._require_sealer()
         entities = [self.schema.entity(entity_name)] if entity_name else list(self.schema.entities.values())
-        return search.find(self.conn, sealer, index, entities, term, limit, self._present)
+        for entity in entities:
+            self.require("search", entity.name)
+        found = search.find(self.conn, sealer, index, entities, term, limit, self._present)
+        if self.grant.reach == "grids":  # a gridworker finds the records of their grids only
+            held = {m.record["id"] for m in found.matches if (row := self._row(m.record["id"]))
+                    and row["grid"] in self.grant.grids}
+            found = replace(found, matches=[m for m in found.matches if m.record["id"] in held])
+        return found
 
     def search(self, term: str, entity_name: str | None = None,
                limit: int = search.DEFAULT_LIMIT) -> list[dict[str, Any]]:
@@ -894,8 +960,10 @@ class Store:
             return writes.reveal(entity_name, record_id, field)
 
     def reveals(self) -> list[dict[str, Any]]:
-        """Every recorded reveal, oldest first: seq, at (UTC), record, entity, field, clerk."""
+        """Every recorded reveal, oldest first: seq, at (UTC), record, entity, field, clerk
+        (a clerk's to read, as the audit trail is)."""
         sealer, _ = self._require_sealer()
+        self.require("admin", roles.ADMIN_ENTITY)
         return [{"seq": r["seq"], "at": r["at"], "record": r["record_id"], "entity": r["entity"],
                  "field": r["field"],
                  "clerk": sealer.open_value(r["clerk"], reveal_ad(r["record_id"], r["field"], r["at"]))}

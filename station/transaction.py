@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from station import settings
 from station.blind_index import BlindIndex
 from station.ids import IdMaker
+from station.roles import CLERK_GRANT, Grant
 from sync import clock as hlc
 from sync.errors import LockedError, NotFound
 from sync.schema import EntityDef, Schema
@@ -56,13 +57,26 @@ def open_fields(sealer: Sealer, row: Mapping[str, Any]) -> dict[str, Any]:
     return values
 
 
+def own_ids(conn: sqlite3.Connection, row: Mapping[str, Any]) -> list[str | None]:
+    """The ids that make a record a volunteer's own (station/roles.py `is_own`): its id, its
+    owner, its `volunteer` field, and its owner's `volunteer` field (an incident's step or
+    photo belongs to whoever reported the incident)."""
+    ids = [row.get("id"), row.get("owner"), json.loads(row["clear"]).get("volunteer")]
+    if row.get("owner"):
+        parent = conn.execute("SELECT json_extract(clear, '$.volunteer') FROM records WHERE id = ?",
+                              (row["owner"],)).fetchone()
+        ids.append(parent[0] if parent else None)
+    return ids
+
+
 class Transaction:
     """State of one write transaction; the clock (`last`) and the seal count are saved by
     the store at commit. Valid only inside the `with` block that made it."""
 
     def __init__(self, cursor: sqlite3.Cursor, last: hlc.Stamp, *, clock: Clock, station_id: str,
                  schema: Schema, ids: IdMaker, sealer: Sealer | None,
-                 index: BlindIndex | None, clerk: str | None = None) -> None:
+                 index: BlindIndex | None, clerk: str | None = None,
+                 grant: Grant = CLERK_GRANT) -> None:
         self.cursor = cursor
         self.last = last
         self.clock = clock
@@ -72,6 +86,7 @@ class Transaction:
         self._sealer = sealer
         self._index = index
         self.clerk = clerk  # who is writing (None: a script with the recovery key, a restore)
+        self.grant = grant  # what the writer's role may do (station/roles.py)
 
     def keys(self) -> tuple[Sealer, BlindIndex]:
         """The sealer and the blind index; a locked store has neither."""

@@ -11,6 +11,7 @@ import json
 from datetime import date, datetime
 from typing import Any
 
+from station import roles
 from station.store import CHINA_TZ, Store
 from sync.errors import NotFound, ValidationError
 from sync.points import LedgerEntry, ledger, ranking
@@ -25,8 +26,21 @@ class Volunteers:
     def today(self) -> date:
         return datetime.fromtimestamp(self.store.clock.wall_ms() / 1000, CHINA_TZ).date()
 
+    def own(self) -> str | None:
+        """The unlocked volunteer's own record (None: the slot is not a volunteer's)."""
+        return self.store.grant.volunteer if self.store.grant.reach == "own" else None
+
     def find(self, who: str) -> str:
-        """A volunteer's id from their id, phone or name (exactly one must match)."""
+        """A volunteer's id from their id, phone or name (exactly one must match). A
+        volunteer's slot finds only themselves: they check in, and see the points of, no one
+        else."""
+        own = self.own()
+        if own is not None:
+            fields = self.store.get("volunteer", own)["fields"]
+            if who.strip().lower() in {own, str(fields.get("phone")), str(fields.get("name")).lower()}:
+                return own
+            raise roles.refusal(self.store.grant, "write", "checkin", "其他志愿者的签到和积分",
+                                "other volunteers' check-in and points")
         row = self.store.conn.execute(
             "SELECT id FROM records WHERE id = ? AND entity = 'volunteer' AND deleted = 0",
             (who.lower(),)).fetchone()

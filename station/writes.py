@@ -15,11 +15,11 @@ from functools import lru_cache
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
-from station import audit_log, priorities, search_forms
+from station import audit_log, priorities, roles, search_forms
 from station.blob_writes import BlobWrites
 from station.registry import Registry, duplicate_error
 from station.scope import Scope
-from station.transaction import Transaction
+from station.transaction import Transaction, own_ids
 from sync import clock as hlc
 from sync import merge
 from sync.errors import NotFound, SyncError, TamperedError, ValidationError
@@ -101,6 +101,7 @@ class Writes:
         # its own latest writes, so its contexts say exactly how far it holds its own.
         self.recovering = bool(txn.setting("recover_after"))
         self.by = txn.clerk or ""  # who writes: shown with a conflict on every station
+        self.grant = txn.grant  # what the writer's role may do (station/roles.py)
         self._scope: Scope | None = None
         self._registry: Registry | None = None
         self._tiers: dict[str, int] | None = None
@@ -150,7 +151,37 @@ class Writes:
     def audit(self, action: str, target: str = "", detail: Mapping[str, Any] | None = None) -> None:
         """An entry of the audit trail for what the clerk does in this transaction: it lands
         with the write it records, or neither does (station.audit_log)."""
-        audit_log.append(self.txn.cursor, self.clock.iso(), self.by, action, target, detail)
+        audit_log.append(self.txn.cursor, self.clock.iso(), self.by, action, target, detail,
+                         role=self.grant.role)
+
+    # ------------------------------------------------------------------ roles
+
+    def require(self, action: str, entity: EntityDef | str, *, grid: str | None = None,
+                row: Mapping[str, Any] | None = None) -> None:
+        """RoleRefused unless the writer's role may do `action` on the entity (on one record:
+        its grid, and whether it is a volunteer's own). Before anything is written."""
+        entity = self.schema.entity(entity) if isinstance(entity, str) else entity
+        own = None
+        if row is not None and self.grant.reach == "own":
+            own = roles.is_own(self.grant, own_ids(self.txn.cursor.connection, row))
+        roles.check(self.grant, action, entity.name, (entity.label_zh, entity.name), grid=grid,
+                    own=own)
+
+    def require_admin(self) -> None:
+        """RoleRefused unless the writer is a clerk (keyslots, settings)."""
+        roles.check(self.grant, "admin", roles.ADMIN_ENTITY, roles.ADMIN_LABELS)
+
+    def _as_added(self, entity: EntityDef, raw: Mapping[str, Any]) -> Mapping[str, Any]:
+        """A volunteer's new record names them (a report is credited to who made it)."""
+        if self.grant.reach == "own" and "volunteer" in entity.by_name:
+            return {**raw, "volunteer": self.grant.volunteer}
+        return raw
+
+    def _require_add(self, entity: EntityDef, values: Mapping[str, Any]) -> None:
+        grid = values.get(entity.scope_field) if entity.scope_field else None
+        owner = values.get(entity.parent_field) if entity.parent_field else None
+        row = {"id": None, "owner": owner, "clear": dumps({"volunteer": values.get("volunteer")})}
+        self.require("write", entity, grid=grid if isinstance(grid, str) else None, row=row)
 
     def add_lines(self, entity_name: str, rows: Iterable[tuple[int, Mapping[str, Any]]],
                   seen: merge.Context = ()) -> list[str]:
@@ -159,13 +190,16 @@ class Writes:
         (A writer thread overlapping SQLite with the sealing was tried and measured slower:
         the two threads fight over the GIL while binding parameters.)"""
         entity = self.schema.entity(entity_name)
+        self.require("import" if self.bulk_action == "import" else "write", entity)
         today = self.clock.today()
         ids: list[str] = []
         batch = _Batch()
         keys: dict[str, int] = {}  # the keys of this add so far, and the line of each
         for line, raw in rows:
             try:
-                values = validate_record(entity, raw, self.schema, today=today)
+                values = validate_record(entity, self._as_added(entity, raw), self.schema,
+                                         today=today)
+                self._require_add(entity, values)
                 self.check_scope(entity, values)
                 key = self._check_key(entity, values, keys, line)
             except ValidationError as exc:
@@ -316,9 +350,13 @@ class Writes:
         record (a clerk's choice in a conflict supersedes only what she was shown)."""
         entity = self.schema.entity(entity_name)
         row = self.txn.live_row(entity, record_id)
+        self.require("write", entity, grid=row["grid"], row=row)
         current = self.txn.open_fields(row)
         new = validate_record(entity, values, self.schema, today=self.clock.today(),
                               partial=True)
+        moved = new.get(entity.scope_field or "")
+        if isinstance(moved, str):  # a gridworker may not move a record out of their grids
+            self.require("write", entity, grid=moved, row=row)
         changed = {k: v for k, v in new.items() if force or current.get(k) != v}
         if not changed:
             return False
@@ -416,6 +454,7 @@ class Writes:
         """A tombstone: the record stays (so the delete can sync) but leaves every view."""
         entity = self.schema.entity(entity_name)
         row = self.txn.live_row(entity, record_id)
+        self.require("write", entity, grid=row["grid"], row=row)
         stamp = str(self.txn.stamp())
         clocks = json.loads(row["clocks"])
         base = {DELETED: row["hlc"]}
@@ -438,6 +477,7 @@ class Writes:
         conflict is settled for the edit. Its base is the newest delete, so it wins over every
         delete it saw, here and wherever it syncs to."""
         entity, row, state = self._deleted_row(entity_name, record_id)
+        self.require("write", entity, grid=row["grid"], row=row)
         stamp = str(self.txn.stamp())
         base = {DELETED: state[DELETED].winner.clock if DELETED in state else row["hlc"]}
         clocks = json.loads(row["clocks"])
@@ -457,6 +497,7 @@ class Writes:
         conflict is settled for the delete. Its base is the record's newest clock, so no edit
         is left unseen and the conflict closes everywhere."""
         entity, row, state = self._deleted_row(entity_name, record_id)
+        self.require("write", entity, grid=row["grid"], row=row)
         stamp = str(self.txn.stamp())
         base = {DELETED: max([row["hlc"], *(v.clock for s in state.values() for v in s.versions)])}
         clocks = json.loads(row["clocks"])
@@ -887,6 +928,12 @@ class Writes:
     def put_settings(self, **values: str) -> None:
         self.txn.put_settings(**values)
 
+    def change_setting(self, key: str, value: str) -> None:
+        """A clerk's change of one station setting, audited; only a clerk may."""
+        self.require_admin()
+        self.put_settings(**{key: value})
+        self.audit("setting", detail={"name": key})
+
     # ------------------------------------------------------------------ search indexes
 
     def index_search_forms(self, limit: int) -> tuple[int, bool]:
@@ -943,7 +990,9 @@ class Writes:
         if field not in entity.by_name:
             raise ValidationError(field, "field", f"{entity.label_zh}没有这个字段",
                                   f"{entity.name} has no such field")
-        value = self.txn.open_fields(self.txn.live_row(entity, record_id)).get(field)
+        row = self.txn.live_row(entity, record_id)
+        self.require("reveal", entity, grid=row["grid"], row=row)
+        value = self.txn.open_fields(row).get(field)
         self.note_reveal(entity.name, record_id, field)
         return value
 

@@ -215,3 +215,13 @@ class StationRevoked(Rejected):
 class ProtocolRefused(SyncError):
     """The hub does not speak the sync protocol this station does: one of them needs
     upgrading. Not retryable: asking again changes nothing until someone upgrades."""
+
+
+class RoleRefused(StoreError):
+    """The unlocked slot's role may not do this (station/roles.py); nothing was done."""
+
+    def __init__(self, role: str, action: str, entity: str, zh: str, en: str) -> None:
+        super().__init__(zh, en)
+        self.role = role
+        self.action = action
+        self.entity = entity

@@ -48,6 +48,16 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "home.schema": ("数据版本", "Schema version"),
     "home.entity": ("类别", "Entity"),
     "home.count": ("数量", "Count"),
+    # a volunteer's home (issue 25 point 6)
+    "home.my_points": ("我的签到与积分", "My check-ins and points"),
+    "home.today": ("今日签到", "Checked in today"),
+    "home.yes": ("已签到", "yes"),
+    "home.no": ("未签到", "not yet"),
+    "home.month_points": ("本月积分", "Points this month"),
+    "home.all_points": ("累计积分", "Points in all"),
+    "home.checked_in": ("签到成功，积分已记", "Checked in: the points are counted"),
+    "home.checked_in_before": ("今天已签到，未重复记分", "Already checked in today: no points twice"),
+    "home.points_line": ("本月积分 {month} 分，累计 {total} 分", "{month} points this month, {total} in all"),
     "help.title": ("帮助：按键", "Help: keys"),
     "help.close": ("↑ ↓ 翻看 · Esc 关闭", "↑ ↓ scroll · Esc closes"),
     "key.help": ("帮助", "Help"),
@@ -277,6 +287,8 @@ KEY_NAMES: dict[str, str] = {
     "排序": "Sort", "显示原值": "Show values",
     # spreadsheets in (issue 22)
     "导入": "Import",
+    # a volunteer's home keys (issue 25 point 6)
+    "今日签到": "Check in", "上报事件": "Report", "我的积分": "My points",
 }
 
 # Textual's own bindings (its widgets' keys: the table's arrows, an input's Ctrl+A, Tab) in

@@ -34,6 +34,7 @@ from sync.version import PROTOCOL_VERSION, software_version
 COMMANDS: tuple[click.Command, ...] = (
     clerks.init, clerks.clerk, clerks.rekey,
     records.add, records.update, records.delete, records.get, records.export, records.search,
+    records.list_records,
     records.demo_data, imports.import_,
     status.status, status.report,
     sync.enroll, sync.sync, sync.rejected, sync.export_changes, sync.import_return,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from station import keys
+from station import keys, roles
 from station import rekey as rekey_steps
 from station.cli.common import Context, Decorated, ask_passphrase, emit, fail
 from station.cli.progress import Bars, progress_option, wanted
@@ -67,7 +67,7 @@ def clerk() -> None:
 @clerk.command("list")
 @click.pass_obj
 def clerk_list(obj: Context) -> None:
-    """List the clerks (no passphrase needed)."""
+    """List the keyslots: name, role, grids, volunteer (no passphrase needed)."""
     for row in obj.store().clerks():
         emit(row)
 
@@ -79,12 +79,22 @@ def new_passphrase(name: str) -> str:
 @clerk.command("add")
 @click.argument("name")
 @kdf_option()
+@click.option("--role", type=click.Choice(sorted(roles.table().roles)), default=roles.CLERK,
+              show_default=True, help="what the slot may do (station/roles.json)")
+@click.option("--grids", default="", help="a gridworker's grid codes, comma-separated")
+@click.option("--volunteer", "volunteer_id", help="a volunteer's own volunteer record id")
 @click.pass_obj
-def clerk_add(obj: Context, name: str, kdf: str) -> None:
-    """Add a clerk; their passphrase comes from STATION_NEW_PASSPHRASE or a prompt."""
+def clerk_add(obj: Context, name: str, kdf: str, role: str, grids: str,
+              volunteer_id: str | None) -> None:
+    """Add a keyslot (a clerk, or with --role a gridworker or a volunteer); its passphrase
+    comes from STATION_NEW_PASSPHRASE or a prompt. Only a clerk may."""
+    grant = roles.checked_grant(role, grids.split(","), volunteer_id)
     store = obj.unlocked()
-    store.add_clerk(name, new_passphrase(name), KDF_PROFILES[kdf])
-    click.echo(f"已添加办事员 {name} (clerk added)", err=True)
+    store.require("admin", roles.ADMIN_ENTITY)  # before the new passphrase is asked for
+    if grant.volunteer is not None:
+        store.get("volunteer", grant.volunteer)  # NotFound unless such a volunteer is here
+    store.add_clerk(name, new_passphrase(name), KDF_PROFILES[kdf], grant)
+    click.echo(f"已添加{roles.label(role)} {name} ({roles.label(role, 'en')} added)", err=True)
 
 
 @clerk.command("remove")

@@ -107,6 +107,19 @@ def export(obj: Context, entity: str | None) -> None:
              " the rest were exported)")
 
 
+@click.command("list")
+@click.argument("entity")
+@click.option("--after", default="", help="the id the page starts after")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True,
+              help="at most this many records")
+@click.pass_obj
+def list_records(obj: Context, entity: str, after: str, limit: int) -> None:
+    """One page of an entity's records in id order, as JSON lines (a gridworker: their
+    grids' only)."""
+    for record in obj.unlocked().page(entity, after, limit):
+        emit(record)
+
+
 # How a record matched, as the CLI says it (station/search_forms.py, `by`).
 _MATCHED = {"whole": ("整值", "whole value"), "surname": ("姓氏", "surname"),
             "initials": ("拼音首字母", "pinyin initials"),

@@ -67,15 +67,13 @@ def settings_set(obj: Context, key: str, value: str) -> None:
     if key in LIST_SETTINGS:
         value = json.dumps(usb_files.parse_roots(value), ensure_ascii=False)
         with obj.unlocked().atomic() as writes:
-            writes.put_settings(**{key: value})
-            writes.audit("setting", detail={"name": key})
+            writes.change_setting(key, value)
         emit({"key": key, "value": value})
         return
     if key in TEXT_SETTINGS:
         value = check_station_name(value)
         with obj.unlocked().atomic() as writes:
-            writes.put_settings(**{key: value})
-            writes.audit("setting", detail={"name": key})
+            writes.change_setting(key, value)
         emit({"key": key, "value": value})
         return
     if key not in SETTINGS:
@@ -96,6 +94,5 @@ def settings_set(obj: Context, key: str, value: str) -> None:
         priorities.check_round_budget(number)
     store = obj.unlocked()
     with store.atomic() as writes:
-        writes.put_settings(**{key: str(number)})
-        writes.audit("setting", detail={"name": key})
+        writes.change_setting(key, str(number))
     emit({"key": key, "value": str(number)})

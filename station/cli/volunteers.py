@@ -41,7 +41,7 @@ def volunteer_checkin(obj: Context, who: str, day: str | None, rest_station: str
 def volunteer_points(obj: Context, who: str | None, month: str | None) -> None:
     """The points ledger as JSON lines (one volunteer with WHO)."""
     volunteers = Volunteers(obj.unlocked())
-    only = volunteers.find(who) if who else None
+    only = volunteers.find(who) if who else volunteers.own()  # a volunteer: their own only
     for e in volunteers.entries():
         if (only is None or e.volunteer == only) and (month is None or e.day.startswith(month)):
             emit({"volunteer": e.volunteer, "day": e.day, "rule": e.rule, "points": e.points,

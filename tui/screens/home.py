@@ -9,15 +9,19 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from textual import events
+from textual.actions import parse
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import Binding, BindingsMap, BindingType
 from textual.containers import Grid, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Label, Static
 
+from station import roles
 from station.cases import Cases
 from station.store import Store
-from sync.errors import TownshipError
+from station.volunteers import Volunteers
+from sync.errors import RoleRefused, TownshipError
 from sync.human_time import deadline
 from tui.i18n import text
 from tui.widgets.footer import KeyFooter
@@ -29,6 +33,22 @@ if TYPE_CHECKING:
 
 REFRESH_SECONDS = 5
 log = logging.getLogger(__name__)
+
+# What each home key needs of the unlocked slot's role (station/roles.json, station/roles.py):
+# a key the role may not use is left off the footer and help, and pressed anyway says why.
+# The store refuses the same acts whatever the screen; this only keeps them off the screen.
+NEEDS: dict[str, tuple[str, str]] = {
+    "records": ("read", "person"),  # the base-data lists
+    "cases": ("search", "incident"),  # the station's case lists (the entity: the key's own)
+    "volunteers": ("export", "volunteer"),  # every volunteer, with their points and ranks
+    "duty": ("write", "duty_shift"),
+    "conflicts": ("search", "person"),
+    "checkin": ("write", "checkin"),
+    "report": ("write", "incident"),
+    "my_points": ("read", "checkin"),
+}
+# A volunteer's own keys: one's own check-in, report and points (a clerk has the lists).
+OWN_KEYS = frozenset({"checkin", "report", "my_points"})
 
 
 class HomeScreen(Screen[None]):
@@ -43,6 +63,10 @@ class HomeScreen(Screen[None]):
         ("c", "conflicts", "冲突"),
         ("s", "sync", "同步"),
         Binding("r", "refresh", "刷新", show=False),
+        # A volunteer's keys (OWN_KEYS): shown to a volunteer's slot only.
+        Binding("k", "checkin", "今日签到"),
+        Binding("n", "report", "上报事件"),
+        Binding("p", "my_points", "我的积分"),
     ]
 
     def __init__(self, store: Store) -> None:
@@ -76,7 +100,7 @@ class HomeScreen(Screen[None]):
     def prepare_records(self) -> None:
         from tui.screens.records import RecordsScreen
 
-        if self.is_active and self.store.unlocked:
+        if self.is_active and self.store.unlocked and self.allowed("records"):
             self.app.prepare("records", lambda: RecordsScreen(self.store))
 
     def tick(self) -> None:
@@ -89,6 +113,75 @@ class HomeScreen(Screen[None]):
 
     def relabel(self, lang: str) -> None:
         self.action_refresh()
+
+    # -- what the role may do
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self.allowed(action, parameters)
+
+    def allowed(self, action: str, parameters: tuple[object, ...] = ()) -> bool:
+        need = NEEDS.get(action)
+        if need is None:
+            return True
+        grant = self.store.grant
+        if action in OWN_KEYS:
+            return grant.reach == "own"
+        entity = str(parameters[0]) if parameters else need[1]
+        return roles.may(grant, need[0], entity)
+
+    def on_key(self, event: events.Key) -> None:
+        """A key this role may not use does nothing but say so (its binding is disabled)."""
+        for binding in BindingsMap(self.BINDINGS).key_to_bindings.get(event.key, ()):
+            _, action, parameters = parse(binding.action)
+            if action not in OWN_KEYS and not self.allowed(action, parameters):
+                event.stop()
+                self.notify(self.refusal(action, parameters).message(self.app.lang),
+                            severity="warning")
+
+    def refusal(self, action: str, parameters: tuple[object, ...]) -> RoleRefused:
+        act, entity = NEEDS[action]
+        entity = str(parameters[0]) if parameters else entity
+        found = self.store.schema.entities.get(entity)
+        labels = ("基础数据", "base-data") if action == "records" else (
+            (found.label_zh, found.name) if found else (entity, entity))
+        return roles.refusal(self.store.grant, act, entity, *labels)
+
+    def action_checkin(self) -> None:
+        volunteers = Volunteers(self.store)
+        try:
+            _, new = volunteers.check_in(volunteers.own() or "")
+        except TownshipError as exc:
+            self.notify(exc.message(self.app.lang), severity="error")
+            return
+        self.notify(text("home.checked_in" if new else "home.checked_in_before", self.app.lang))
+        self.action_refresh()
+
+    def action_report(self) -> None:
+        from tui.screens.cases import CaseScreen
+        from tui.screens.record_form import RecordForm
+
+        cases = Cases(self.store, "incident")
+
+        def reported(case_id: str | None) -> None:
+            if case_id:  # on to the case, where the photo is attached (A)
+                self.app.push_screen(CaseScreen(self.store, "incident", case_id))
+
+        self.app.push_screen(RecordForm(self.store, "incident",
+                                        add=lambda v: cases.open(v, role="volunteer")), reported)
+
+    def action_my_points(self) -> None:
+        mine = self._my_points()
+        lang = self.app.lang
+        self.notify(text("home.points_line", lang, month=mine["month"], total=mine["total"]))
+
+    def _my_points(self) -> dict[str, Any]:
+        """The volunteer's own points: this month's, all, and whether checked in today."""
+        volunteers = Volunteers(self.store)
+        own = volunteers.own()
+        today = volunteers.today().isoformat()
+        entries = [e for e in volunteers.entries() if e.volunteer == own]
+        return {"month": sum(e.points for e in entries if e.day[:7] == today[:7]),
+                "total": sum(e.points for e in entries),
+                "today": any(e.day == today and e.rule == "checkin" for e in entries)}
 
     # Each screen is imported when first opened: the sync and attachment code (requests,
     # Pillow) would otherwise load before the unlock screen and slow the app's start.
@@ -134,7 +227,8 @@ class HomeScreen(Screen[None]):
         if not self.store.unlocked:
             return
         lang = self.app.lang
-        self.query_one("#base-title", Label).update(text("home.base_data", lang))
+        own = self.store.grant.reach == "own"
+        self.query_one("#base-title", Label).update(text("home.my_points" if own else "home.base_data", lang))
         self.query_one("#work-title", Label).update(text("home.incidents", lang))
         self.query_one("#sync-title", Label).update(text("home.sync", lang))
         self.gather(lang)
@@ -154,6 +248,8 @@ class HomeScreen(Screen[None]):
     def _gather(self, lang: str) -> None:
         try:
             status = self.store.status()
+            if self.store.grant.reach == "own":  # a volunteer: their own points, no base data
+                status["mine"] = self._my_points()
             incidents = self._incidents(lang)
             now = self.store.clock.now()
         except TownshipError:
@@ -182,6 +278,12 @@ class HomeScreen(Screen[None]):
         # Fixed widths: a column sized to its header would cut 实有人口 to 实有.
         table.add_column(text("home.entity", lang), width=16)
         table.add_column(text("home.count", lang), width=10)
+        if "mine" in status:
+            mine = status["mine"]
+            table.add_row(text("home.today", lang), text("home.yes" if mine["today"] else "home.no", lang))
+            table.add_row(text("home.month_points", lang), str(mine["month"]))
+            table.add_row(text("home.all_points", lang), str(mine["total"]))
+            return
         schema = self.store.schema
         for name, entity in schema.entities.items():
             count = status["records"].get(name, 0)

@@ -18,6 +18,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Input, Label, Select
 
 from station.store import Store
+from sync.errors import RoleRefused
 from sync.schema import EntityDef, FieldDef
 from tui.i18n import text
 from tui.screens.record import RecordScreen
@@ -83,8 +84,17 @@ class RecordsScreen(Screen[None]):
         yield KeyFooter()
 
     def on_mount(self) -> None:
-        self.load()
+        try:
+            self.load()
+        except RoleRefused as exc:  # reached by a role that may not read it: say so, go back
+            self.notify(exc.message(self.app.lang), severity="warning")
+            self.app.call_later(self.dismiss_refused)
+            return
         self.query_one("#records", DataTable).focus()
+
+    def dismiss_refused(self) -> None:
+        if self.is_current:
+            self.app.pop_screen()
 
     def reopen(self) -> None:
         """Shown again from home (the app keeps this screen): the first page anew, in the
