@@ -31,6 +31,14 @@ def test_crypto_benchmark_measures_both_suites_in_one_run(tmp_path: Path) -> Non
     assert set(figures["gm_over_intl"]) == set(figures["intl"])
 
 
+def test_rekey_benchmark_runs_on_the_small_demo_store() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "bench_rekey.py"), "--scale", "small", "--batch", "50"],
+        capture_output=True, text=True, timeout=300, check=True, cwd=ROOT)
+    figures = json.loads(result.stdout)
+    assert figures["rows"]["records"] > 2000 and figures["rekey_s"] > 0 and figures["rows_per_s"] > 0
+
+
 def test_import_benchmark_runs_and_imports_every_person(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "bench_import.py"), "--people", "60", "--out",

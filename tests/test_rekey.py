@@ -469,3 +469,70 @@ def test_a_gm_store_rekeys_under_sm4(tmp_path: Path) -> None:
     store.unlock(PASSPHRASE)
     assert {i: store.get("person", i)["fields"] for i in ids} == before
     store.close()
+
+
+# ---------------------------------------------------------------------- the kiosk
+
+
+def test_the_kiosk_locks_with_its_reason_when_another_process_rekeys_and_opens_again(
+        store: Store, home: Path, fake_time: FakeTime) -> None:
+    """Textual's Pilot on the real app: the CLI changed the key under the kiosk; its next
+    save is refused, the kiosk goes back to the unlock screen saying why, and the clerk's
+    passphrase opens it with the new key."""
+    from textual.widgets import Label
+
+    from tests.test_tui import run, unlock, until
+    from tui.app import make_app
+    from tui.screens.home import HomeScreen
+    from tui.screens.unlock import UnlockScreen
+
+    record = store.add("person", next(synthetic.people(1, ["440524001001"], seed=5)))
+    store.lock()
+    app = make_app(store, monotonic=fake_time.monotonic, idle_lock=300)
+
+    async def scenario(pilot: Any) -> None:
+        await unlock(pilot)
+        await until(pilot, lambda: isinstance(pilot.app.screen, HomeScreen))
+        cli_side = Store.open(home)
+        cli_side.unlock(PASSPHRASE)
+        cli_side.start_rekey()
+        cli_side.continue_rekey()
+        new = cli_side._require_key()
+        cli_side.close()
+        with pytest.raises(KeyRotated):  # what the kiosk's save meets
+            store.update("person", record, {"phone": "13800138000"})
+        app.lock_if_idle()
+        def said() -> str:
+            found = pilot.app.screen.query("#unlock-error")
+            return str(found.first(Label).render()) if isinstance(pilot.app.screen, UnlockScreen) \
+                and found else ""
+        await until(pilot, lambda: "数据密钥已更换，请重新解锁" in said())
+        await unlock(pilot)
+        await until(pilot, lambda: isinstance(pilot.app.screen, HomeScreen))
+        assert store._require_key() == new
+        store.update("person", record, {"phone": "13800138000"})
+
+    run(app, scenario)
+
+
+def test_the_kiosk_goes_on_with_a_cut_off_rekey_in_the_background(
+        full: tuple[Store, dict[str, str]], home: Path, fake_time: FakeTime) -> None:
+    from tests.test_tui import run, unlock, until
+    from tui.app import make_app
+    from tui.screens.home import HomeScreen
+
+    store, known = full
+    old = store._require_key()
+    before = plaintexts(home / "station.db", old)
+    store.start_rekey()  # and then the box lost power: nothing sealed again yet
+    store.lock()
+    app = make_app(store, monotonic=fake_time.monotonic, idle_lock=300)
+
+    async def scenario(pilot: Any) -> None:
+        await unlock(pilot)
+        await until(pilot, lambda: isinstance(pilot.app.screen, HomeScreen))
+        await until(pilot, lambda: store.rekey_state() is None, seconds=120)
+        assert [r["id"] for r in store.search(known["id_number"], "person")] == [known["id"]]
+
+    run(app, scenario)
+    assert_only_new_key(home / "station.db", old, store._require_key(), before)

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from typing import Any, ClassVar
 
+from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.dom import DOMNode
@@ -22,6 +24,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 
 from station.store import Store
+from sync.errors import TownshipError
 from tui.i18n import TEXTUAL_KEYS, key_name, text
 from tui.keys import KeyHelp, key_display
 from tui.messages import Unlocked
@@ -75,6 +78,15 @@ class StationApp(App[None]):
         self.last_input = self.monotonic()
         self.revocation_known = self.store.revoked_at
         self.switch_screen(HomeScreen(self.store))
+        if self.store.rekey_state() is not None:
+            self.go_on_with_rekey()
+
+    @work(thread=True, exclusive=True, group="rekey")
+    def go_on_with_rekey(self) -> None:
+        """A change of data key cut off earlier goes on in the background while the store is
+        open, a few hundred rows a step; the lock stops it and the next unlock resumes it."""
+        with suppress(TownshipError):
+            self.store.continue_rekey(until=lambda: not self.store.unlocked)
 
     def kept(self, name: str, make: Callable[[], Screen[Any]]) -> Screen[Any]:
         """A screen kept between visits until the lock (installed), made on first use."""
@@ -120,6 +132,15 @@ class StationApp(App[None]):
         find the screen locked again under it (it did, on a slow board)."""
         if not self.is_running or not self.screen_stack or isinstance(self.screen, UnlockScreen):
             return  # (a timer may fire while the app is closing and its screens are gone)
+        if not self.store.unlocked:
+            # Locked from under the screens: a revocation heard by this process's sync, or
+            # another process changed the data key and this one's next save found it out
+            # (Store._check_generation). Say which at the unlock.
+            revoked = self.store.revoked_at != self.revocation_known
+            self.revocation_known = self.store.revoked_at
+            self._behind_the_lock(UnlockScreen(self.store, hint=self.hint, error=text(
+                "locked.revoked" if revoked else "locked.rekeyed", self.lang)))
+            return
         if self.store.unlocked and self.store.revoked_at != self.revocation_known:
             # The sync daemon heard it from the hub: locked once, with the reason on screen. A
             # clerk who unlocks again after it (to hand the data over) is not thrown out.

@@ -267,6 +267,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "locked.idle": ("长时间无操作，已自动锁定", "Locked after being idle"),
     "locked.revoked": ("此站点已被县级平台吊销，已锁定；请联系县级信息中心",
                        "The county revoked this station: it is locked; contact county IT"),
+    "locked.rekeyed": ("数据密钥已更换，请重新解锁", "The data key was changed: unlock again"),
 }
 
 
