@@ -195,7 +195,7 @@ def test_step_10_makes_every_older_slot_a_clerks_and_the_trail_still_verifies(
         conn.execute("PRAGMA user_version = 9")
     store = Store.open(home, clock=fake_time.clock())
     with sqlite3.connect(db) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == migrations.LATEST == 10
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == migrations.LATEST >= 10
         assert conn.execute("SELECT clerk, role, grids, volunteer FROM keyslots"
                             " WHERE kind = 'passphrase'").fetchall() == [("张三", "clerk", None, None)]
     store.unlock(PASSPHRASE)

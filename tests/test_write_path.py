@@ -33,6 +33,9 @@ WRITE_PATH = {
     # Storage migrations rebuild a table whose layout changed, keeping its rows and its
     # AUTOINCREMENT high-water mark: they run before any store is open, in one transaction.
     "station/migrations.py",
+    # A data-key rotation seals every row again where it lies, inside a `Writes` transaction
+    # (Store.continue_rekey): it changes no value, only the key each is sealed under.
+    "station/rekey.py",
 }
 _QUOTE = r"[\"'`\[]?"
 _SQL_WRITE = re.compile(
