@@ -42,6 +42,10 @@ MONITOR_INTERVAL = "100ms"
 SYNC_INTERVAL = {"file": "200ms", "s3": "1s"}
 RESTORE_STEPS = 4  # where the replica stands, litestream's restore, integrity, unlock
 CREDENTIAL_KEYS = ("LITESTREAM_ACCESS_KEY_ID", "LITESTREAM_SECRET_ACCESS_KEY")
+# litestream empties the WAL (a TRUNCATE checkpoint) once it holds this many pages: 4 MiB,
+# not its default 500 MB, so the frames a rekey replaced (the old key's ciphertext) leave the
+# box's own WAL file soon after, not at the next half-gigabyte of writes.
+TRUNCATE_PAGES = 1000
 # litestream's own default: a day's snapshots, so a restore can go back a day.
 RETENTION = "24h"
 
@@ -116,7 +120,8 @@ def config_text(db: Path, replica: Replica, retention: str = RETENTION) -> str:
     config = {"snapshot": {"interval": retention, "retention": retention},
               "l0-retention": retention, "l0-retention-check-interval": retention,
               "levels": [{"interval": retention}],
-              "dbs": [{"path": str(db), "monitor-interval": MONITOR_INTERVAL, "replica": target}]}
+              "dbs": [{"path": str(db), "monitor-interval": MONITOR_INTERVAL,
+                       "truncate-page-n": TRUNCATE_PAGES, "replica": target}]}
     return json.dumps(config, indent=2) + "\n"
 
 
