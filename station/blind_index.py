@@ -38,6 +38,10 @@ class BlindIndex:
         self._hash = suite.hash_name
         self._older = [BlindIndex(key, bits, suite) for key in older]
 
+    def older(self) -> BlindIndex | None:
+        """The index under the older key a rekey under way holds (None: no rekey)."""
+        return self._older[0] if self._older else None
+
     def buckets(self, field_key: str, normalised: str, bits: int | None = None) -> set[int]:
         """Every bucket a record holding this value can be found in: the data key's and, part
         way through a rekey, the older key's. A lookup reads them all and compares what it

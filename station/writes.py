@@ -16,6 +16,7 @@ from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-
 from typing import Any
 
 from station import audit_log, priorities, roles, search_forms
+from station.blind_index import BlindIndex
 from station.blob_writes import BlobWrites
 from station.registry import Registry, duplicate_error
 from station.scope import Scope
@@ -965,7 +966,7 @@ class Writes:
         return len(rows), False
 
     def _rows_to_build(self, entity: EntityDef, record_id: str, clear: str,
-                       sealed: str) -> list[tuple[str, int, str]]:
+                       sealed: str, index: BlindIndex | None = None) -> list[tuple[str, int, str]]:
         """The index rows of a record's indexed fields, only those opened. A value that does
         not open (altered on disk) or no longer fits its field's rule is left out: the build
         must not stop the unlock it runs in, and that record fails loudly where it is read."""
@@ -977,7 +978,7 @@ class Writes:
                 value = (self.sealer.open_value(seals[f.name], field_ad(record_id, entity.name, f.name))
                          if f.name in seals else values.get(f.name))
                 if value is not None:
-                    rows.extend(self._field_index_rows(entity, f, f.name, record_id, value))
+                    rows.extend(self._field_index_rows(entity, f, f.name, record_id, value, index))
             except (TamperedError, ValidationError):
                 continue
         return rows
@@ -1069,23 +1070,23 @@ class Writes:
              self.tier(entity.name)),
         )
 
-    def _index_rows(self, entity: EntityDef, record_id: str,
-                    values: Mapping[str, Any]) -> list[tuple[str, int, str]]:
+    def _index_rows(self, entity: EntityDef, record_id: str, values: Mapping[str, Any],
+                    index: BlindIndex | None = None) -> list[tuple[str, int, str]]:
         rows: list[tuple[str, int, str]] = []
         for f in entity.indexed_fields:
             value = values.get(f.name)
             if value is not None:
-                rows.extend(self._field_index_rows(entity, f, f.name, record_id, value))
+                rows.extend(self._field_index_rows(entity, f, f.name, record_id, value, index))
         return rows
 
     def _field_index_rows(self, entity: EntityDef, f: FieldDef, name: str, record_id: str,
-                          value: Any) -> list[tuple[str, int, str]]:
+                          value: Any, index: BlindIndex | None = None) -> list[tuple[str, int, str]]:
         """The blind-index rows of one field's value: its whole value's, then one per derived
         form (surname, initials, last digits: station.search_forms), each under its own key
         'entity.field#form' and width. `name`: the field's name now (a rename's new one)."""
         key = f"{entity.name}.{name}"
         whole = normalise_for_index(f, value)
-        bucket = self.index.bucket
+        bucket = (index or self.index).bucket  # `index`: another key's (a rekey's old one)
         rows = [(key, bucket(key, whole), record_id)]
         for form, text in search_forms.derived(search_forms.field_kind(entity, f), whole):
             form_key = f"{key}#{form}"
@@ -1099,6 +1100,11 @@ class Writes:
             "DELETE FROM blind_index WHERE field = ? AND bucket = ? AND record_id = ?",
             self._index_rows(entity, record_id, old),
         )
+        older = self.index.older()
+        if older is not None:  # a rekey under way: the record may still be indexed under the old key
+            self.txn.cursor.executemany(
+                "DELETE FROM blind_index WHERE field = ? AND bucket = ? AND record_id = ?",
+                self._index_rows(entity, record_id, old, older))
         self.txn.cursor.executemany(
             "INSERT OR IGNORE INTO blind_index (field, bucket, record_id) VALUES (?, ?, ?)",
             self._index_rows(entity, record_id, new),

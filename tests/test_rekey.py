@@ -133,8 +133,11 @@ def test_a_rekey_seals_every_value_again_and_the_old_key_opens_none(
     kinds = {where.split("/")[0] for where in before}
     assert kinds == {"records", "changes", "conflicts", "reveals", "blob", "settings"}
 
+    index_rows = store.conn.execute("SELECT count(*) FROM blind_index").fetchone()[0]
     assert store.start_rekey(remove="王五") == 1
     assert store.continue_rekey()
+    # Each record's index rows were replaced, not added to: none under the old key is left.
+    assert store.conn.execute("SELECT count(*) FROM blind_index").fetchone()[0] == index_rows
     new = store._require_key()
     assert new != old
     assert_only_new_key(db, old, new, before)
