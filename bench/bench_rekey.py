@@ -53,6 +53,7 @@ def measure(scale: str, seed_home: Path | None, batch: int) -> dict[str, Any]:
         size = sum(p.stat().st_size for p in Path(store.home).iterdir() if p.is_file())
 
         saves: list[float] = []
+        slow: list[Any] = []
         searches: list[float] = []
         done = threading.Event()
         people = synthetic.people(100_000, [grid], seed=11)
@@ -62,13 +63,15 @@ def measure(scale: str, seed_home: Path | None, batch: int) -> dict[str, Any]:
                 t0 = time.perf_counter()
                 store.add("person", next(people))
                 saves.append(time.perf_counter() - t0)
+                if saves[-1] > 1:
+                    slow.append((round(t0 - started, 1), round(saves[-1], 2), store.rekey_state()))
                 t0 = time.perf_counter()
                 assert [r["id"] for r in store.search(id_number, "person")] == [person]
                 searches.append(time.perf_counter() - t0)
 
         side = threading.Thread(target=kiosk)
         cpu0 = time.process_time()
-        t0 = time.perf_counter()
+        t0 = started = time.perf_counter()
         store.start_rekey()
         start_s = time.perf_counter() - t0
         side.start()
@@ -87,6 +90,7 @@ def measure(scale: str, seed_home: Path | None, batch: int) -> dict[str, Any]:
                               "n": len(saves)} if saves else None,
             "search_during_s": {"median": round(statistics.median(searches), 3),
                                 "max": round(max(searches), 3)} if searches else None,
+            "slow_saves": [[at, took, st.table if st else "done"] for at, took, st in slow],
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
             "load_average": [round(x, 2) for x in os.getloadavg()],
         }

@@ -657,6 +657,10 @@ class Store:
                 try:
                     with self.atomic() as writes:
                         state = rekey.step(writes, batch)
+                    # Fold this step's pages in now, in the rekey's own time: left to SQLite's
+                    # automatic checkpoint, a clerk's save paid for many steps at once (7.7 s
+                    # at seed scale, docs/BENCHMARKS.md).
+                    self._writer.execute("PRAGMA wal_checkpoint(PASSIVE)")
                 finally:
                     self._writer.execute("PRAGMA secure_delete = OFF")
             if progress is not None:
