@@ -14,8 +14,17 @@ SOCKET = f"ts-{uuid.uuid4().hex[:8]}"  # a tmux server of these tests' own (benc
 
 
 def tmux(*args: str) -> str:
-    return subprocess.run(["tmux", "-L", SOCKET, *args], capture_output=True, text=True, check=True,
-                          timeout=30).stdout
+    # A new session can meet the server of the test before as it exits (its last session
+    # closed): tmux then fails with "server exited unexpectedly". Seen once in CI; try again.
+    for attempt in range(3):
+        done = subprocess.run(["tmux", "-L", SOCKET, *args], capture_output=True, text=True,
+                              timeout=30)
+        if done.returncode == 0 or args[0] != "new-session" or attempt == 2:
+            break
+        time.sleep(0.5)
+    if done.returncode != 0:
+        raise AssertionError(f"tmux {' '.join(args)} failed: {done.stderr.strip()}")
+    return done.stdout
 
 
 def test_station_tui_unlocks_and_shows_home_in_a_real_terminal(cli: Cli) -> None:
