@@ -147,6 +147,17 @@ def _reseal(sealer: Sealer, value: str, ad: bytes) -> tuple[str, int]:
         return value, 1
 
 
+def _reseal_fields(sealer: Sealer, record_id: str, entity: str, sealed: str,
+                   bad: int) -> tuple[str, int]:
+    """A row's `sealed` column (field -> sealed value) sealed again; and `bad` plus the values
+    that did not open."""
+    fields: dict[str, str] = {}
+    for name, value in json.loads(sealed).items():
+        fields[name], failed = _reseal(sealer, value, field_ad(record_id, entity, name))
+        bad += failed
+    return json.dumps(fields, ensure_ascii=False, separators=(",", ":")), bad
+
+
 def _records(writes: Writes, after: str, limit: int) -> tuple[int, str, int]:
     cursor, sealer = writes.txn.cursor, writes.sealer
     rows = cursor.connection.execute(
@@ -154,15 +165,11 @@ def _records(writes: Writes, after: str, limit: int) -> tuple[int, str, int]:
         (after, limit)).fetchall()
     bad = 0
     for record_id, entity_name, clear, sealed, state, deleted in rows:
-        fields: dict[str, str] = {}
-        for name, value in json.loads(sealed).items():
-            fields[name], failed = _reseal(sealer, value, field_ad(record_id, entity_name, name))
-            bad += failed
+        text, bad = _reseal_fields(sealer, record_id, entity_name, sealed, bad)
         new_state = state
         if state:
             new_state, failed = _reseal(sealer, state, state_ad(record_id))
             bad += failed
-        text = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
         cursor.execute("UPDATE records SET sealed = ?, state = ? WHERE id = ?",
                        (text, new_state, record_id))
         _reindex(writes, record_id, entity_name, clear, sealed, text, bool(deleted))
@@ -193,16 +200,12 @@ def _changes(writes: Writes, after: str, limit: int) -> tuple[int, str, int]:
         (int(after or 0), limit)).fetchall()
     bad = 0
     for seq, record_id, entity_name, sealed, stamp, was in rows:
-        fields: dict[str, str] = {}
-        for name, value in json.loads(sealed).items():
-            fields[name], failed = _reseal(sealer, value, field_ad(record_id, entity_name, name))
-            bad += failed
+        text, bad = _reseal_fields(sealer, record_id, entity_name, sealed, bad)
         new_was = was
         if was:
             new_was, failed = _reseal(sealer, was, was_ad(record_id, stamp))
             bad += failed
-        cursor.execute("UPDATE changes SET sealed = ?, was = ? WHERE seq = ?",
-                       (json.dumps(fields, ensure_ascii=False, separators=(",", ":")), new_was, seq))
+        cursor.execute("UPDATE changes SET sealed = ?, was = ? WHERE seq = ?", (text, new_was, seq))
     return len(rows), str(rows[-1][0]) if rows else after, bad
 
 

@@ -567,15 +567,7 @@ class Store:
             finally:
                 self._writer.execute("PRAGMA secure_delete = OFF")
             self.lock()
-            # Fold the WAL in and empty it, so the slots' old pages are not left in its frames.
-            # A reader holding it (litestream, which copies the WAL itself) would make that wait
-            # for ever: try for two seconds, then leave it to litestream's own checkpoints.
-            self._writer.execute(f"PRAGMA busy_timeout = {WIPE_CHECKPOINT_MS}")
-            try:
-                with suppress(sqlite3.OperationalError):
-                    self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            finally:
-                self._writer.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
+            self._fold_wal()  # the slots' old pages are not left in its frames
         return gone
 
     def set_county_key(self, county_public_key: bytes) -> None:
@@ -676,9 +668,9 @@ class Store:
         return int(self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 
     def _fold_wal(self) -> None:
-        """Fold the WAL into the file and empty it, so old pages are not left in its frames;
-        try for two seconds (litestream may hold a read on it) and leave the rest to its
-        checkpoints."""
+        """Fold the WAL into the file and empty it, so old pages are not left in its frames.
+        A reader holding it (litestream, which copies the WAL itself) would make that wait for
+        ever: try for two seconds, then leave it to litestream's own checkpoints."""
         self._writer.execute(f"PRAGMA busy_timeout = {WIPE_CHECKPOINT_MS}")
         try:
             with suppress(sqlite3.OperationalError):
