@@ -593,3 +593,12 @@ def test_the_kiosk_goes_on_with_a_cut_off_rekey_in_the_background(
 
     run(app, scenario)
     assert_only_new_key(home / "station.db", old, store._require_key(), before)
+
+
+def test_a_retention_that_is_no_duration_is_refused_by_name_and_nothing_is_written(
+        cli: Cli, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    failed = cli("backup", "setup", "--replica", str(tmp_path / "usb" / "b"), "--retention", "1 day",
+                 ok=False)
+    assert "retention" in failed.stderr and "24h" in failed.stderr
+    assert not (home / "backup.json").exists() and not (home / "litestream.yml").exists()
